@@ -196,9 +196,16 @@ size_t HandshakeState::NextMessageSize(size_t payload_size) const {
 }
 
 HandshakeStatus HandshakeState::Fail(HandshakeStatus s) {
+  // Nothing learned from a failed handshake may be used (not even an rs that decrypted before the payload
+  // failed), and no secret needs to outlive it.
   phase_ = Phase::kFailed;
-  e_.reset();
   symmetric_.WipeSecrets();
+  s_.reset();
+  e_.reset();
+  fixed_e_.reset();
+  psk_.reset();
+  rs_.reset();
+  re_.reset();
   return s;
 }
 

@@ -110,8 +110,9 @@ class HandshakeState {
   NoiseRole role() const { return role_; }
   // h; final and safe to use for channel binding once IsComplete().
   const HandshakeHash& GetHandshakeHash() const { return symmetric_.GetHandshakeHash(); }
-  // The peer's static key once it is known (pre-message or received s token), else nullopt. A responder must
-  // check it against policy after reading the message that carries it and before trusting the payload.
+  // The peer's static key once it is known (pre-message or received s token), else nullopt; nullopt again after
+  // any failure. A responder checks it against policy after ReadMessage returned kOk for the message that
+  // carries it, and before acting on that message's payload.
   const std::optional<X25519PublicKey>& remote_static() const { return rs_; }
 
   // Split(): transport keys for this side; only after completion (else kNotComplete). Wipes the handshake's
