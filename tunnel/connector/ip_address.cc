@@ -1,0 +1,58 @@
+#include "tunnel/connector/ip_address.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+
+namespace strait::connector {
+
+IpAddress IpAddress::V4(std::array<uint8_t, 4> b) {
+  IpAddress a;
+  a.family = Family::kV4;
+  std::copy(b.begin(), b.end(), a.bytes.begin());
+  return a;
+}
+
+IpAddress IpAddress::V6(std::array<uint8_t, 16> b) {
+  IpAddress a;
+  a.family = Family::kV6;
+  a.bytes = b;
+  return a;
+}
+
+std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
+  // inet_pton needs a C string; the longest valid text form is INET6_ADDRSTRLEN - 1 characters.
+  if (text.empty() || text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
+  char buf[INET6_ADDRSTRLEN] = {};
+  std::copy(text.begin(), text.end(), buf);
+  IpAddress a;
+  if (text.find(':') == std::string_view::npos) {
+    a.family = Family::kV4;
+    if (inet_pton(AF_INET, buf, a.bytes.data()) == 1) return a;
+    return std::nullopt;
+  }
+  a.family = Family::kV6;
+  if (inet_pton(AF_INET6, buf, a.bytes.data()) == 1) return a;
+  return std::nullopt;
+}
+
+IpAddress IpAddress::Unmapped() const {
+  static constexpr std::array<uint8_t, 12> kMappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  if (family != Family::kV6 || !std::equal(kMappedPrefix.begin(), kMappedPrefix.end(), bytes.begin())) {
+    return *this;
+  }
+  return V4({bytes[12], bytes[13], bytes[14], bytes[15]});
+}
+
+bool IpAddress::IsUnspecified() const {
+  if (family == Family::kV4) return bytes[0] == 0;
+  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
+}
+
+std::string IpAddress::ToString() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family == Family::kV4 ? AF_INET : AF_INET6, bytes.data(), buf, sizeof buf);
+  return buf;
+}
+
+}  // namespace strait::connector

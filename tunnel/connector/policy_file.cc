@@ -1,0 +1,216 @@
+#include "tunnel/connector/policy_file.h"
+
+#include <array>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace strait::connector {
+namespace {
+
+std::string_view TypeName(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::none: return "nothing";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+  }
+  return "a value";
+}
+
+// Walks one document and builds the rules, stopping at the first error. Positions come from toml++.
+class Loader {
+ public:
+  explicit Loader(std::string_view source) : source_(source) {}
+
+  Result<Policy, PolicyError> Load(const toml::table& root) {
+    std::vector<PolicyRule> allow;
+    std::vector<PolicyRule> deny;
+    for (auto&& [key, node] : root) {
+      std::string_view k = key.str();
+      if (k == "version") {
+        std::optional<int64_t> v = node.value_exact<int64_t>();
+        if (!v || *v != 1) return Err(PolicyErrorCode::kBadVersion, node.source(), "version", "must be 1");
+      } else if (k == "allow" || k == "deny") {
+        if (auto r = LoadRules(node, std::string(k), k == "allow", k == "allow" ? allow : deny); !r.ok()) {
+          return Fail(r.error());
+        }
+      } else {
+        return Err(PolicyErrorCode::kUnknownKey, key.source(), std::string(k),
+                   "unknown key (expected version, allow or deny)");
+      }
+    }
+    return Policy(std::move(allow), std::move(deny));
+  }
+
+ private:
+  PolicyError Error(PolicyErrorCode code, const toml::source_region& where, const std::string& field,
+                    const std::string& what) const {
+    std::ostringstream m;
+    m << source_ << ':' << where.begin.line << ':' << where.begin.column << ": " << field << ": " << what;
+    return {code, m.str()};
+  }
+  Failure<PolicyError> Err(PolicyErrorCode code, const toml::source_region& where, const std::string& field,
+                           const std::string& what) const {
+    return Fail(Error(code, where, field, what));
+  }
+
+  Result<void, PolicyError> LoadRules(const toml::node& node, const std::string& field, bool is_allow,
+                                      std::vector<PolicyRule>& out) {
+    const toml::array* arr = node.as_array();
+    if (!arr) {
+      return Err(PolicyErrorCode::kBadType, node.source(), field,
+                 "must be an array of tables ([[" + field + "]]), not " + std::string(TypeName(node)));
+    }
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& el = *arr->get(i);
+      std::string path = field + "[" + std::to_string(i) + "]";
+      const toml::table* t = el.as_table();
+      if (!t) {
+        return Err(PolicyErrorCode::kBadType, el.source(), path, "must be a table, not " + std::string(TypeName(el)));
+      }
+      if (++rules_ > kMaxPolicyRules) {
+        return Err(PolicyErrorCode::kTooLarge, el.source(), path,
+                   "more than " + std::to_string(kMaxPolicyRules) + " rules");
+      }
+      PolicyRule rule;
+      if (auto r = LoadRule(*t, path, is_allow, rule); !r.ok()) return r;
+      out.push_back(std::move(rule));
+    }
+    return {};
+  }
+
+  Result<void, PolicyError> LoadRule(const toml::table& t, const std::string& path, bool is_allow, PolicyRule& rule) {
+    bool have_ports = false;
+    std::vector<PortRange> ports;
+    for (auto&& [key, node] : t) {
+      std::string_view k = key.str();
+      std::string field = path + "." + std::string(k);
+      Result<void, PolicyError> r;
+      if (k == "hosts") {
+        r = Items(node, field, [&](std::string_view s, const toml::node& item, const std::string& f) {
+          auto p = HostPattern::Parse(s);
+          if (!p) return Item(PolicyErrorCode::kBadHost, item, f, "bad host pattern \"" + std::string(s) + "\": " + p.error());
+          rule.hosts.push_back(std::move(*p));
+          return Item();
+        });
+      } else if (k == "cidrs") {
+        r = Items(node, field, [&](std::string_view s, const toml::node& item, const std::string& f) {
+          auto c = Cidr::Parse(s);
+          if (!c) return Item(PolicyErrorCode::kBadCidr, item, f, "bad CIDR \"" + std::string(s) + "\": " + c.error());
+          rule.cidrs.push_back(*c);
+          return Item();
+        });
+      } else if (k == "ports") {
+        have_ports = true;
+        r = Items(node, field, [&](std::string_view s, const toml::node& item, const std::string& f) {
+          auto p = PortSet::ParseRange(s);
+          if (!p) return Item(PolicyErrorCode::kBadPort, item, f, p.error());
+          ports.push_back(*p);
+          return Item();
+        });
+        if (r.ok() && ports.empty()) return Err(PolicyErrorCode::kEmptyRule, node.source(), field, "no ports");
+      } else {
+        return Err(PolicyErrorCode::kUnknownKey, key.source(), field,
+                   "unknown key (expected hosts, cidrs or ports)");
+      }
+      if (!r.ok()) return r;
+    }
+    if (rule.hosts.empty() && rule.cidrs.empty()) {
+      return Err(PolicyErrorCode::kEmptyRule, t.source(), path, "rule has neither hosts nor cidrs");
+    }
+    if (!have_ports) {
+      if (is_allow) {
+        return Err(PolicyErrorCode::kEmptyRule, t.source(), path, "allow rule needs ports (use [\"*\"] for any port)");
+      }
+      ports.push_back(PortRange{1, 65535});  // a deny rule without ports denies every port
+    }
+    rule.ports = PortSet(std::move(ports));
+    return {};
+  }
+
+  // An item's outcome: nullopt, or the error.
+  using ItemResult = std::optional<PolicyError>;
+  static ItemResult Item() { return std::nullopt; }
+  ItemResult Item(PolicyErrorCode code, const toml::node& n, const std::string& field, const std::string& what) const {
+    return Error(code, n.source(), field, what);
+  }
+
+  // Calls each(text, item node, field path) for every item of an array of strings. Ports may also be integers.
+  template <class Each>
+  Result<void, PolicyError> Items(const toml::node& node, const std::string& field, Each&& each) {
+    const toml::array* arr = node.as_array();
+    if (!arr) {
+      return Err(PolicyErrorCode::kBadType, node.source(), field,
+                 "must be an array of strings, not " + std::string(TypeName(node)));
+    }
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& item = *arr->get(i);
+      std::string f = field + "[" + std::to_string(i) + "]";
+      if (++entries_ > kMaxPolicyEntries) {
+        return Err(PolicyErrorCode::kTooLarge, item.source(), f,
+                   "more than " + std::to_string(kMaxPolicyEntries) + " entries in all");
+      }
+      std::string text;
+      if (const auto* s = item.as_string()) {
+        text = s->get();
+      } else if (const auto* n = item.as_integer(); n && field.ends_with(".ports")) {
+        text = std::to_string(n->get());
+      } else {
+        return Err(PolicyErrorCode::kBadType, item.source(), f, "must be a string, not " + std::string(TypeName(item)));
+      }
+      if (text.size() > kMaxPatternSize) {
+        return Err(PolicyErrorCode::kTooLarge, item.source(), f,
+                   "longer than " + std::to_string(kMaxPatternSize) + " characters");
+      }
+      if (ItemResult e = each(std::string_view(text), item, f)) return Fail(std::move(*e));
+    }
+    return {};
+  }
+
+  std::string source_;
+  size_t rules_ = 0;
+  size_t entries_ = 0;
+};
+
+}  // namespace
+
+Result<Policy, PolicyError> ParsePolicy(std::string_view toml_text, std::string_view source_name) {
+  if (toml_text.size() > kMaxPolicyFileSize) {
+    return Fail(PolicyError{PolicyErrorCode::kTooLarge, std::string(source_name) + ": larger than " +
+                                                            std::to_string(kMaxPolicyFileSize) + " bytes"});
+  }
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream m;
+    m << source_name << ':' << e.source().begin.line << ':' << e.source().begin.column << ": " << e.description();
+    return Fail(PolicyError{PolicyErrorCode::kSyntax, m.str()});
+  }
+  return Loader(source_name).Load(root);
+}
+
+Result<Policy, PolicyError> LoadPolicyFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(PolicyError{PolicyErrorCode::kIo, path.string() + ": cannot open"});
+  // Read in chunks, stopping one chunk past the bound, so an oversized file is refused without reading it all.
+  std::string text;
+  std::array<char, 64 * 1024> chunk;
+  while (in && text.size() <= kMaxPolicyFileSize) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    text.append(chunk.data(), static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return Fail(PolicyError{PolicyErrorCode::kIo, path.string() + ": read failed"});
+  return ParsePolicy(text, path.string());
+}
+
+}  // namespace strait::connector
