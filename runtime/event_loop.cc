@@ -1,0 +1,1121 @@
+#include "runtime/event_loop.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <ctime>
+
+#include "runtime/user_data.h"
+
+namespace strait::runtime {
+namespace {
+
+constexpr std::uint32_t kNone = 0xffffffffu;
+constexpr std::uint64_t kListenerTimerBit = 1ull << 63;
+
+// Zero-copy sends carry their buffer in the 24-bit aux field: pool index in bit 23, buffer id (< 2^16) below.
+std::uint32_t ZcAux(BufRef ref) { return ((ref >> kBufRefPoolShift) << 23) | (ref & 0xffffu); }
+BufRef ZcRef(std::uint32_t aux) { return ((aux >> 23) << kBufRefPoolShift) | (aux & 0xffffu); }
+
+CloseReason ReasonForErrno(int err) {
+  return (err == ECONNRESET || err == EPIPE) ? CloseReason::kPeerReset : CloseReason::kError;
+}
+
+}  // namespace
+
+const char* ToString(CloseReason r) {
+  switch (r) {
+    case CloseReason::kLocal: return "local";
+    case CloseReason::kPeerReset: return "peer-reset";
+    case CloseReason::kError: return "error";
+    case CloseReason::kConnectFailed: return "connect-failed";
+    case CloseReason::kTimeout: return "timeout";
+    case CloseReason::kShutdown: return "shutdown";
+  }
+  return "?";
+}
+
+// One connection slot. Loop thread only. Preallocated; ~150 bytes; holds no buffers while idle.
+struct EventLoop::Conn {
+  int fd = -1;
+  std::uint32_t gen = 0;
+  State state = State::kFree;
+  CloseReason close_reason = CloseReason::kLocal;
+  int close_err = 0;
+  ConnectionHandler* handler = nullptr;
+  std::uint64_t tag = 0;
+  std::uint32_t inflight = 0;  // SQEs whose last CQE has not arrived (multishot recv, ZC notifications included)
+  std::uint32_t send_head = kNilBufRef;  // send queue: intrusive list of BufRefs through the pools' metadata
+  std::uint32_t send_tail = kNilBufRef;
+  std::uint32_t send_bytes = 0;
+  std::uint32_t held_head = kNilBufRef;  // received while paused, delivered on resume
+  std::uint32_t held_tail = kNilBufRef;
+  BufRef recv_buf = kNilBufRef;          // single-shot recv fallback: buffer the kernel is filling
+  std::uint32_t next_free = kNone;
+  std::uint32_t starved_prev = kNone;
+  std::uint32_t starved_next = kNone;
+  TimerId close_timer;
+  SocketAddress addr;  // connect target (the kernel reads it until the connect CQE)
+  bool recv_armed = false;
+  bool recv_multishot = false;
+  bool paused = false;
+  bool starved = false;
+  bool read_eof = false;
+  bool eof_pending = false;  // EOF seen while paused / holding data; OnReadClosed after the held data
+  bool send_inflight = false;
+  bool above_high = false;
+  bool shutdown_requested = false;
+  bool shutdown_inflight = false;
+  bool shutdown_done = false;
+};
+
+struct EventLoop::Listener {
+  int fd = -1;
+  std::uint32_t gen = 0;
+  AcceptHandler* handler = nullptr;
+  std::uint32_t inflight = 0;
+  TimerId retry;
+  bool in_use = false;
+  bool armed = false;
+  bool closing = false;
+};
+
+EventLoop::EventLoop(const LoopOptions& options)
+    : options_(options),
+      timers_(options.max_timers),
+      free_conn_head_(kNone),
+      starved_head_(kNone),
+      starved_tail_(kNone),
+      mailbox_(options.mailbox_capacity) {}
+
+SetupResult<std::unique_ptr<EventLoop>> EventLoop::Create(const LoopOptions& options) {
+  if (options.send_low_watermark > options.send_high_watermark ||
+      options.send_high_watermark > options.send_queue_limit || options.max_connections == 0 ||
+      options.max_connections >= kNone) {
+    return SetupError{EINVAL, "loop options: need low <= high <= send_queue_limit and 0 < max_connections"};
+  }
+  std::unique_ptr<EventLoop> loop(new EventLoop(options));
+  auto ok = loop->Init();
+  if (!ok) return ok.error();
+  return loop;
+}
+
+SetupResult<bool> EventLoop::Init() {
+  auto ring = Ring::Create(options_.ring);
+  if (!ring) return ring.error();
+  ring_ = std::move(ring.value());
+  const Features& f = ring_->features();
+
+  auto rp = BufferPool::Create(BufferPool::Kind::kProvided, 0, options_.recv_buffer_count, options_.buffer_size,
+                               options_.buffer_headroom);
+  if (!rp) return rp.error();
+  recv_pool_ = std::move(rp.value());
+  auto pp = BufferPool::Create(BufferPool::Kind::kPlain, 1, options_.plain_buffer_count, options_.buffer_size,
+                               options_.buffer_headroom);
+  if (!pp) return pp.error();
+  plain_pool_ = std::move(pp.value());
+  if (f.buf_ring) {
+    auto attached = recv_pool_->AttachRing(ring_->raw(), options_.buffer_group_id);
+    if (!attached) return attached.error();
+  }
+  use_multishot_recv_ = f.multishot_recv && f.buf_ring;
+  use_multishot_accept_ = f.multishot_accept;
+  use_send_zc_ = f.send_zc && options_.send_zc_threshold > 0;
+  use_msg_ring_ = f.msg_ring;
+  cqe_skip_ = (ring_->raw()->features & IORING_FEAT_CQE_SKIP) != 0;
+  if (!f.close) return SetupError{ENOSYS, "kernel lacks IORING_OP_CLOSE"};
+
+  conns_.resize(options_.max_connections);
+  for (std::uint32_t i = options_.max_connections; i-- > 0;) {
+    conns_[i].next_free = free_conn_head_;
+    free_conn_head_ = i;
+  }
+  listeners_.resize(options_.max_listeners);
+  peers_.reserve(options_.max_peer_loops);
+
+  wake_fd_ = eventfd(0, EFD_CLOEXEC);  // blocking on purpose: io_uring polls it; O_NONBLOCK would give EAGAIN
+  if (wake_fd_ < 0) return SetupError{errno, "eventfd failed"};
+  return true;
+}
+
+EventLoop::~EventLoop() {
+  stopping_ = true;
+  accepting_messages_.store(false);
+  DrainMailbox();  // closes fds of undelivered messages
+  for (Conn& c : conns_) {
+    if (c.state != State::kFree && c.fd >= 0) close(c.fd);
+  }
+  for (Listener& l : listeners_) {
+    if (l.in_use && l.fd >= 0) close(l.fd);
+  }
+  // The pools unregister their ring while the io_uring is alive; then the ring goes (cancelling what is left).
+  recv_pool_.reset();
+  plain_pool_.reset();
+  ring_.reset();
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+std::int64_t EventLoop::NowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Run loop
+
+void EventLoop::Run() {
+  assert(!ran_);
+  ran_ = true;
+  ArmWake();
+  DrainMailbox();  // messages posted before Run started
+  while (!stop_requested_.load(std::memory_order_acquire)) {
+    RearmStarved();
+    recv_pool_->Publish();
+    __kernel_timespec ts{};
+    __kernel_timespec* tsp = nullptr;
+    if (!timers_.empty()) {
+      const std::int64_t delta = std::max<std::int64_t>(0, timers_.next_deadline() - NowNs());
+      ts.tv_sec = delta / 1'000'000'000;
+      ts.tv_nsec = delta % 1'000'000'000;
+      tsp = &ts;
+    }
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait_timeout(ring_->raw(), &cqe, 1, tsp, nullptr);  // -ETIME / -EINTR are normal
+    ProcessBatch();
+    RunTimers();
+  }
+  Shutdown();
+}
+
+void EventLoop::RequestStop() {
+  stop_requested_.store(true, std::memory_order_release);
+  WakeByEventfd();
+}
+
+void EventLoop::WakeByEventfd() {
+  const std::uint64_t one = 1;
+  // A failed write can only mean the counter is saturated, i.e. the loop is already being woken.
+  [[maybe_unused]] const ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+void EventLoop::Shutdown() {
+  stopping_ = true;
+  accepting_messages_.store(false);
+  DrainMailbox();
+  for (std::uint32_t i = 0; i < listeners_.size(); ++i) {
+    if (listeners_[i].in_use) CloseListener(ListenerId{i, listeners_[i].gen});
+  }
+  for (Conn& c : conns_) {
+    if (c.state == State::kConnecting || c.state == State::kOpen || c.state == State::kDraining) {
+      StartClose(c, CloseReason::kShutdown, 0);
+    }
+  }
+  auto busy = [this] {
+    if (open_connections_ > 0) return true;
+    return std::any_of(listeners_.begin(), listeners_.end(), [](const Listener& l) { return l.in_use; });
+  };
+  const std::int64_t deadline =
+      NowNs() + std::chrono::duration_cast<std::chrono::nanoseconds>(options_.shutdown_timeout).count();
+  while (busy()) {
+    const std::int64_t left = deadline - NowNs();
+    if (left <= 0) break;
+    recv_pool_->Publish();
+    __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait_timeout(ring_->raw(), &cqe, 1, &ts, nullptr);
+    ProcessBatch();
+  }
+  // Whatever did not finish in time is closed synchronously; the kernel cancels its requests at ring exit.
+  for (Conn& c : conns_) {
+    if (c.state != State::kFree) {
+      if (c.state != State::kCloseSubmitted) close(c.fd);
+      c.fd = -1;
+      c.inflight = 0;
+      c.send_head = c.send_tail = kNilBufRef;  // the kernel may still reference these; leak them to ring exit
+      c.held_head = c.held_tail = kNilBufRef;
+      c.recv_buf = kNilBufRef;
+      FinishClose(c);
+    }
+  }
+  for (Listener& l : listeners_) {
+    if (l.in_use) {
+      close(l.fd);
+      l = Listener{};
+    }
+  }
+  DrainMailbox();
+}
+
+void EventLoop::ProcessBatch() {
+  io_uring* ring = ring_->raw();
+  unsigned head = 0;
+  unsigned n = 0;
+  io_uring_cqe* cqe = nullptr;
+  io_uring_for_each_cqe(ring, head, cqe) {
+    ++n;
+    const UserData ud = UnpackUserData(cqe->user_data);
+    switch (ud.op) {
+      case Op::kAccept:
+        OnAcceptCqe(cqe, ud.slot);
+        break;
+      case Op::kRecv:
+        if (Conn* c = ConnForCqe(ud.slot, ud.aux)) OnRecvCqe(cqe, *c);
+        break;
+      case Op::kSend:
+        if (Conn* c = ConnForCqe(ud.slot, ud.aux)) OnSendCqe(cqe, *c);
+        break;
+      case Op::kSendZc:
+        OnSendZcCqe(cqe, ud.slot, ZcRef(ud.aux));
+        break;
+      case Op::kConnect:
+        if (Conn* c = ConnForCqe(ud.slot, ud.aux)) OnConnectCqe(cqe, *c);
+        break;
+      case Op::kShutdown:
+        if (Conn* c = ConnForCqe(ud.slot, ud.aux)) OnShutdownCqe(cqe, *c);
+        break;
+      case Op::kClose:
+        if (Conn* c = ConnForCqe(ud.slot, ud.aux)) OnCloseCqe(*c);
+        break;
+      case Op::kCancel:
+        if (Conn* c = ConnForCqe(ud.slot, ud.aux)) {
+          --c->inflight;
+          MaybeFinishClose(*c);
+        }
+        break;
+      case Op::kListenerClose:
+        if (ud.slot < listeners_.size() && listeners_[ud.slot].in_use &&
+            GenerationTag(listeners_[ud.slot].gen) == ud.aux) {
+          --listeners_[ud.slot].inflight;
+          MaybeFinishListener(ud.slot);
+        } else {
+          ++stats_.stale_cqes;
+        }
+        break;
+      case Op::kWake:
+        wake_armed_ = false;
+        DrainMailbox();
+        if (!stopping_) ArmWake();
+        break;
+      case Op::kMsgRing:
+        DrainMailbox();
+        break;
+      case Op::kMsgRingSent:
+        // Only failures arrive when CQE_SKIP works; a failed doorbell falls back to the target's eventfd.
+        if (cqe->res < 0 && ud.slot < peers_.size()) {
+          ++stats_.msg_ring_failures;
+          peers_[ud.slot]->WakeByEventfd();
+        }
+        break;
+      case Op::kNone:
+        break;
+    }
+    if (n >= options_.max_cqes_per_batch) break;
+  }
+  io_uring_cq_advance(ring, n);
+  if (n > 0) {
+    ++stats_.batches;
+    stats_.cqes += n;
+  }
+}
+
+void EventLoop::RunTimers() {
+  if (timers_.empty()) return;
+  const std::int64_t now = NowNs();
+  // Only timers present at entry: a handler that re-adds a zero-delay timer cannot starve the loop.
+  std::uint32_t budget = timers_.size();
+  TimerHeap::Fired f{};
+  while (budget-- > 0 && timers_.PopExpired(now, f)) {
+    ++stats_.timers_fired;
+    f.handler->OnTimer(*this, f.id, f.arg);
+  }
+}
+
+TimerId EventLoop::AddTimer(std::chrono::nanoseconds delay, TimerHandler* handler, std::uint64_t arg) {
+  return timers_.Add(NowNs() + std::max<std::int64_t>(0, delay.count()), handler, arg);
+}
+
+void EventLoop::OnTimer(EventLoop& /*loop*/, TimerId /*id*/, std::uint64_t arg) {
+  const auto slot = static_cast<std::uint32_t>(arg & 0xffffffffu);
+  const auto gen = static_cast<std::uint32_t>((arg >> 32) & 0x7fffffffu);
+  if ((arg & kListenerTimerBit) != 0) {
+    if (slot < listeners_.size() && listeners_[slot].in_use && (listeners_[slot].gen & 0x7fffffffu) == gen) {
+      listeners_[slot].retry = TimerId{};
+      ArmAccept(slot);
+    }
+    return;
+  }
+  Conn* c = Lookup(ConnId{slot, gen});
+  if (c != nullptr && c->state == State::kDraining) {
+    c->close_timer = TimerId{};
+    StartClose(*c, CloseReason::kTimeout, 0);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Messages
+
+bool EventLoop::Post(const Message& msg) {
+  if (!accepting_messages_.load(std::memory_order_acquire) || !mailbox_.TryPush(msg)) {
+    post_failures_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  RingDoorbell(nullptr);
+  return true;
+}
+
+bool EventLoop::PostTo(EventLoop& target, const Message& msg) {
+  if (!target.accepting_messages_.load(std::memory_order_acquire) || !target.mailbox_.TryPush(msg)) {
+    target.post_failures_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  target.RingDoorbell(this);
+  return true;
+}
+
+// Called on the target (this) by a sender; `sender` is the sending loop when the caller runs on a loop thread.
+void EventLoop::RingDoorbell(EventLoop* sender) {
+  // One doorbell in flight is enough: the target clears the flag before it drains, so a message pushed after the
+  // drain started either gets drained now or sees the cleared flag and rings again.
+  if (doorbell_pending_.exchange(true, std::memory_order_seq_cst)) return;
+  if (sender == nullptr || !sender->use_msg_ring_ || sender == this) {
+    WakeByEventfd();
+    return;
+  }
+  std::uint32_t peer = kNone;
+  for (std::uint32_t i = 0; i < sender->peers_.size(); ++i) {
+    if (sender->peers_[i] == this) peer = i;
+  }
+  if (peer == kNone) {
+    if (sender->peers_.size() >= sender->options_.max_peer_loops) {
+      WakeByEventfd();
+      return;
+    }
+    peer = static_cast<std::uint32_t>(sender->peers_.size());
+    sender->peers_.push_back(this);  // capacity reserved at Create: no allocation
+  }
+  io_uring_sqe* sqe = sender->ring_->GetSqe();
+  io_uring_prep_msg_ring(sqe, ring_->fd(), 0, PackUserData(Op::kMsgRing, 0, 0), 0);
+  io_uring_sqe_set_data64(sqe, PackUserData(Op::kMsgRingSent, peer, 0));
+  if (sender->cqe_skip_) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+void EventLoop::ArmWake() {
+  if (wake_armed_) return;
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof wake_value_, 0);
+  io_uring_sqe_set_data64(sqe, PackUserData(Op::kWake, 0, 0));
+  wake_armed_ = true;
+}
+
+void EventLoop::DrainMailbox() {
+  doorbell_pending_.store(false, std::memory_order_seq_cst);
+  Message m;
+  while (mailbox_.TryPop(m)) {
+    ++stats_.messages;
+    if (stopping_ || message_handler_ == nullptr) {
+      if (m.fd >= 0) close(m.fd);
+      continue;
+    }
+    message_handler_->OnMessage(*this, m);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Listeners
+
+SetupResult<ListenerId> EventLoop::Listen(int listen_fd, AcceptHandler* handler) {
+  if (stopping_) return SetupError{ESHUTDOWN, "loop is stopping"};
+  for (std::uint32_t i = 0; i < listeners_.size(); ++i) {
+    Listener& l = listeners_[i];
+    if (l.in_use) continue;
+    const std::uint32_t gen = l.gen;
+    l = Listener{};
+    l.gen = gen;
+    l.fd = listen_fd;
+    l.handler = handler;
+    l.in_use = true;
+    ArmAccept(i);
+    return ListenerId{i, l.gen};
+  }
+  return SetupError{ENOSPC, "all listener slots in use (LoopOptions::max_listeners)"};
+}
+
+void EventLoop::ArmAccept(std::uint32_t index) {
+  Listener& l = listeners_[index];
+  if (l.armed || l.closing || !l.in_use) return;
+  io_uring_sqe* sqe = ring_->GetSqe();
+  if (use_multishot_accept_) {
+    io_uring_prep_multishot_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC);
+  } else {
+    io_uring_prep_accept(sqe, l.fd, nullptr, nullptr, SOCK_CLOEXEC);
+  }
+  io_uring_sqe_set_data64(sqe, PackUserData(Op::kAccept, index, GenerationTag(l.gen)));
+  l.armed = true;
+  ++l.inflight;
+}
+
+void EventLoop::OnAcceptCqe(const io_uring_cqe* cqe, std::uint32_t index) {
+  const UserData ud = UnpackUserData(cqe->user_data);
+  if (index >= listeners_.size() || !listeners_[index].in_use || GenerationTag(listeners_[index].gen) != ud.aux) {
+    ++stats_.stale_cqes;
+    if (cqe->res >= 0) close(cqe->res);
+    return;
+  }
+  Listener& l = listeners_[index];
+  if ((cqe->flags & IORING_CQE_F_MORE) == 0) {
+    l.armed = false;
+    --l.inflight;
+  }
+  const ListenerId id{index, l.gen};
+  if (cqe->res >= 0) {
+    if (l.closing || stopping_) {
+      close(cqe->res);
+    } else {
+      ++stats_.accepted;
+      l.handler->OnAccept(*this, id, cqe->res);
+    }
+  } else if (cqe->res != -ECANCELED) {
+    ++stats_.accept_errors;
+    l.handler->OnAcceptError(*this, id, -cqe->res);
+    // Back off instead of spinning on EMFILE/ENFILE/ENOMEM: the condition rarely clears within microseconds.
+    if (!l.armed && !l.closing && !l.retry.valid()) {
+      l.retry = AddTimer(options_.accept_retry_delay, this,
+                         kListenerTimerBit | (static_cast<std::uint64_t>(l.gen & 0x7fffffffu) << 32) | index);
+      if (l.retry.valid()) return;
+    }
+  }
+  if (l.in_use && !l.armed && !l.closing && !l.retry.valid()) ArmAccept(index);
+  MaybeFinishListener(index);
+}
+
+void EventLoop::CloseListener(ListenerId id) {
+  if (id.index >= listeners_.size()) return;
+  Listener& l = listeners_[id.index];
+  if (!l.in_use || l.gen != id.gen || l.closing) return;
+  l.closing = true;
+  if (l.retry.valid()) {
+    timers_.Cancel(l.retry);
+    l.retry = TimerId{};
+  }
+  if (l.armed) {
+    io_uring_sqe* sqe = ring_->GetSqe();
+    io_uring_prep_cancel64(sqe, PackUserData(Op::kAccept, id.index, GenerationTag(l.gen)), 0);
+    io_uring_sqe_set_data64(sqe, PackUserData(Op::kListenerClose, id.index, GenerationTag(l.gen)));
+    ++l.inflight;
+  }
+  MaybeFinishListener(id.index);
+}
+
+void EventLoop::MaybeFinishListener(std::uint32_t index) {
+  Listener& l = listeners_[index];
+  if (!l.in_use || !l.closing || l.inflight > 0) return;
+  close(l.fd);
+  const std::uint32_t gen = l.gen + 1;
+  l = Listener{};
+  l.gen = gen;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Connections: lookup and slots
+
+EventLoop::Conn* EventLoop::ConnForCqe(std::uint32_t slot, std::uint32_t aux) {
+  if (slot < conns_.size()) {
+    Conn& c = conns_[slot];
+    if (c.state != State::kFree && GenerationTag(c.gen) == aux) return &c;
+  }
+  ++stats_.stale_cqes;
+  return nullptr;
+}
+
+EventLoop::Conn* EventLoop::Lookup(ConnId id) {
+  if (id.slot >= conns_.size()) return nullptr;
+  Conn& c = conns_[id.slot];
+  return (c.state != State::kFree && c.gen == id.gen) ? &c : nullptr;
+}
+
+const EventLoop::Conn* EventLoop::Lookup(ConnId id) const {
+  if (id.slot >= conns_.size()) return nullptr;
+  const Conn& c = conns_[id.slot];
+  return (c.state != State::kFree && c.gen == id.gen) ? &c : nullptr;
+}
+
+ConnId EventLoop::IdOf(const Conn& c) const {
+  return ConnId{static_cast<std::uint32_t>(&c - conns_.data()), c.gen};
+}
+
+std::uint32_t EventLoop::AllocSlot() {
+  if (free_conn_head_ == kNone) return kNone;
+  const std::uint32_t s = free_conn_head_;
+  Conn& c = conns_[s];
+  free_conn_head_ = c.next_free;
+  const std::uint32_t gen = c.gen;
+  c = Conn{};
+  c.gen = gen;
+  return s;
+}
+
+ConnId EventLoop::Adopt(int fd, ConnectionHandler* handler, std::uint64_t tag) {
+  if (stopping_) return ConnId{};
+  const std::uint32_t s = AllocSlot();
+  if (s == kNone) {
+    ++stats_.adopt_rejected;
+    return ConnId{};
+  }
+  Conn& c = conns_[s];
+  c.fd = fd;
+  c.handler = handler;
+  c.tag = tag;
+  c.state = State::kOpen;
+  ++open_connections_;
+  ++stats_.adopted;
+  ArmRecv(c);
+  return IdOf(c);
+}
+
+ConnId EventLoop::Connect(const SocketAddress& addr, ConnectionHandler* handler, std::uint64_t tag, int* err) {
+  if (stopping_) {
+    if (err) *err = ESHUTDOWN;
+    return ConnId{};
+  }
+  if (free_conn_head_ == kNone) {
+    ++stats_.adopt_rejected;
+    if (err) *err = ENOSPC;
+    return ConnId{};
+  }
+  const int fd = socket(addr.u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    if (err) *err = errno;
+    return ConnId{};
+  }
+  const std::uint32_t s = AllocSlot();
+  Conn& c = conns_[s];
+  c.fd = fd;
+  c.handler = handler;
+  c.tag = tag;
+  c.addr = addr;
+  c.state = State::kConnecting;
+  ++open_connections_;
+  ++stats_.connects;
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_connect(sqe, fd, c.addr.get(), c.addr.len);
+  io_uring_sqe_set_data64(sqe, PackUserData(Op::kConnect, s, GenerationTag(c.gen)));
+  ++c.inflight;
+  return IdOf(c);
+}
+
+void EventLoop::OnConnectCqe(const io_uring_cqe* cqe, Conn& c) {
+  --c.inflight;
+  if (c.state != State::kConnecting) {
+    MaybeFinishClose(c);
+    return;
+  }
+  if (cqe->res < 0) {
+    StartClose(c, CloseReason::kConnectFailed, -cqe->res);
+    return;
+  }
+  c.state = State::kOpen;
+  c.handler->OnConnected(*this, IdOf(c));
+  if (c.state != State::kOpen) return;
+  ArmRecv(c);
+  AfterSendProgress(c);
+}
+
+bool EventLoop::IsOpen(ConnId id) const {
+  const Conn* c = Lookup(id);
+  return c != nullptr &&
+         (c->state == State::kConnecting || c->state == State::kOpen || c->state == State::kDraining);
+}
+std::uint32_t EventLoop::SendQueueBytes(ConnId id) const {
+  const Conn* c = Lookup(id);
+  return c ? c->send_bytes : 0;
+}
+bool EventLoop::RecvPaused(ConnId id) const {
+  const Conn* c = Lookup(id);
+  return c != nullptr && c->paused;
+}
+std::uint64_t EventLoop::Tag(ConnId id) const {
+  const Conn* c = Lookup(id);
+  return c ? c->tag : 0;
+}
+void EventLoop::SetTag(ConnId id, std::uint64_t tag) {
+  if (Conn* c = Lookup(id)) c->tag = tag;
+}
+int EventLoop::Fd(ConnId id) const {
+  const Conn* c = Lookup(id);
+  return c ? c->fd : -1;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Receive
+
+void EventLoop::ArmRecv(Conn& c) {
+  if (c.recv_armed || c.paused || c.read_eof || c.starved || c.state != State::kOpen) return;
+  io_uring_sqe* sqe = nullptr;
+  if (use_multishot_recv_) {
+    if (recv_pool_->available() == 0) {
+      MarkStarved(c);
+      return;
+    }
+    sqe = ring_->GetSqe();
+    io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = recv_pool_->group_id();
+    c.recv_multishot = true;
+  } else {
+    Buffer b = plain_pool_->Allocate();
+    if (!b) {
+      MarkStarved(c);
+      return;
+    }
+    const std::span<std::uint8_t> room = b.tailroom();
+    sqe = ring_->GetSqe();
+    io_uring_prep_recv(sqe, c.fd, room.data(), room.size(), 0);
+    c.recv_buf = b.Detach();
+    c.recv_multishot = false;
+  }
+  io_uring_sqe_set_data64(sqe, PackUserData(Op::kRecv, IdOf(c).slot, GenerationTag(c.gen)));
+  c.recv_armed = true;
+  ++c.inflight;
+}
+
+void EventLoop::OnRecvCqe(const io_uring_cqe* cqe, Conn& c) {
+  const int res = cqe->res;
+  ++stats_.recv_completions;
+  Buffer buf;
+  if (c.recv_multishot) {
+    if ((cqe->flags & IORING_CQE_F_BUFFER) != 0) {
+      buf = recv_pool_->AdoptReceived(cqe->flags >> IORING_CQE_BUFFER_SHIFT,
+                                      static_cast<std::uint32_t>(std::max(res, 0)));
+    }
+  } else if (c.recv_buf != kNilBufRef) {
+    buf = PoolOf(c.recv_buf).AdoptReceived(IdOf(c.recv_buf), static_cast<std::uint32_t>(std::max(res, 0)));
+    c.recv_buf = kNilBufRef;
+  }
+  if ((cqe->flags & IORING_CQE_F_MORE) == 0) {
+    c.recv_armed = false;
+    --c.inflight;
+  }
+  const ConnId id = IdOf(c);
+  if (res > 0) {
+    stats_.recv_bytes += static_cast<std::uint64_t>(res);
+    if (c.state == State::kOpen && buf) {
+      if (c.paused || c.held_head != kNilBufRef) {
+        QueuePush(c.held_head, c.held_tail, buf.Detach());
+      } else {
+        c.handler->OnData(*this, id, std::move(buf));
+      }
+    }
+  } else if (res == 0) {
+    c.read_eof = true;
+    if (c.state == State::kOpen) {
+      if (c.paused || c.held_head != kNilBufRef) {
+        c.eof_pending = true;
+      } else {
+        c.handler->OnReadClosed(*this, id);
+      }
+    }
+  } else if (res == -ENOBUFS) {
+    ++stats_.recv_enobufs;
+    if (c.state == State::kOpen && !c.paused) MarkStarved(c);
+  } else if (res != -ECANCELED) {
+    if (c.state == State::kOpen || c.state == State::kDraining) StartClose(c, ReasonForErrno(-res), -res);
+  }
+  // Multishot ends on ENOBUFS, CQ overflow and errors; single-shot ends every time. Re-arm unless paused/closing.
+  if (c.state == State::kOpen && !c.recv_armed && !c.paused && !c.read_eof && !c.starved) {
+    if (c.recv_multishot) ++stats_.recv_rearms;
+    ArmRecv(c);
+  }
+  MaybeFinishClose(c);
+}
+
+void EventLoop::MarkStarved(Conn& c) {
+  if (c.starved) return;
+  c.starved = true;
+  const std::uint32_t s = IdOf(c).slot;
+  c.starved_prev = starved_tail_;
+  c.starved_next = kNone;
+  if (starved_tail_ != kNone) {
+    conns_[starved_tail_].starved_next = s;
+  } else {
+    starved_head_ = s;
+  }
+  starved_tail_ = s;
+}
+
+void EventLoop::Unstarve(Conn& c) {
+  if (!c.starved) return;
+  c.starved = false;
+  if (c.starved_prev != kNone) {
+    conns_[c.starved_prev].starved_next = c.starved_next;
+  } else {
+    starved_head_ = c.starved_next;
+  }
+  if (c.starved_next != kNone) {
+    conns_[c.starved_next].starved_prev = c.starved_prev;
+  } else {
+    starved_tail_ = c.starved_prev;
+  }
+  c.starved_prev = c.starved_next = kNone;
+}
+
+void EventLoop::RearmStarved() {
+  const std::uint32_t min_free = std::max<std::uint32_t>(
+      1, std::min(options_.recv_rearm_min_buffers, recv_pool_->count()));
+  while (starved_head_ != kNone) {
+    if (use_multishot_recv_ ? recv_pool_->available() < min_free : plain_pool_->available() == 0) return;
+    Conn& c = conns_[starved_head_];
+    Unstarve(c);
+    ++stats_.recv_rearms;
+    ArmRecv(c);
+    if (c.starved) return;  // ran dry again
+  }
+}
+
+void EventLoop::CancelRecv(Conn& c) {
+  if (!c.recv_armed) return;
+  const std::uint32_t s = IdOf(c).slot;
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_cancel64(sqe, PackUserData(Op::kRecv, s, GenerationTag(c.gen)), 0);
+  io_uring_sqe_set_data64(sqe, PackUserData(Op::kCancel, s, GenerationTag(c.gen)));
+  ++c.inflight;
+}
+
+void EventLoop::PauseRecv(ConnId id) {
+  Conn* c = Lookup(id);
+  if (c == nullptr || c->paused || (c->state != State::kOpen && c->state != State::kConnecting)) return;
+  c->paused = true;
+  ++stats_.recv_pauses;
+  Unstarve(*c);
+  CancelRecv(*c);
+}
+
+void EventLoop::ResumeRecv(ConnId id) {
+  Conn* c = Lookup(id);
+  if (c == nullptr || !c->paused) return;
+  c->paused = false;
+  ++stats_.recv_resumes;
+  DeliverHeld(*c);
+  if (c->state == State::kOpen && !c->paused) ArmRecv(*c);  // no-op while the cancelled recv is still armed
+}
+
+void EventLoop::DeliverHeld(Conn& c) {
+  const ConnId id = IdOf(c);
+  while (c.held_head != kNilBufRef && !c.paused && c.state == State::kOpen) {
+    const BufRef ref = c.held_head;
+    BufferPool& pool = PoolOf(ref);
+    c.held_head = pool.next(IdOf(ref));
+    if (c.held_head == kNilBufRef) c.held_tail = kNilBufRef;
+    c.handler->OnData(*this, id, Buffer(&pool, IdOf(ref)));
+  }
+  if (c.held_head == kNilBufRef && c.eof_pending && !c.paused && c.state == State::kOpen) {
+    c.eof_pending = false;
+    c.handler->OnReadClosed(*this, id);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Send
+
+void EventLoop::QueuePush(std::uint32_t& head, std::uint32_t& tail, BufRef ref) {
+  PoolOf(ref).next(IdOf(ref)) = kNilBufRef;
+  if (tail == kNilBufRef) {
+    head = ref;
+  } else {
+    PoolOf(tail).next(IdOf(tail)) = ref;
+  }
+  tail = ref;
+}
+
+void EventLoop::ReleaseQueue(std::uint32_t& head, std::uint32_t& tail) {
+  while (head != kNilBufRef) {
+    const BufRef ref = head;
+    BufferPool& pool = PoolOf(ref);
+    head = pool.next(IdOf(ref));
+    pool.Release(IdOf(ref));
+  }
+  tail = kNilBufRef;
+}
+
+SendResult EventLoop::Send(ConnId id, Buffer&& data) {
+  Conn* c = Lookup(id);
+  if (c == nullptr || (c->state != State::kOpen && c->state != State::kConnecting) || c->shutdown_requested) {
+    return SendResult::kClosed;
+  }
+  assert(!data || data.pool() == recv_pool_.get() || data.pool() == plain_pool_.get());
+  const std::size_t size = data.size();
+  if (size == 0) {
+    data.reset();
+    return SendResult::kQueued;
+  }
+  if (c->send_bytes + size > options_.send_queue_limit) {
+    ++stats_.send_queue_full;
+    return SendResult::kQueueFull;
+  }
+  QueuePush(c->send_head, c->send_tail, data.Detach());
+  c->send_bytes += static_cast<std::uint32_t>(size);
+  if (c->state == State::kOpen) KickSend(*c);
+  if (!c->above_high && c->send_bytes >= options_.send_high_watermark) {
+    c->above_high = true;
+    c->handler->OnSendQueueHigh(*this, id);
+  }
+  return SendResult::kQueued;
+}
+
+SendResult EventLoop::Send(ConnId id, std::span<const std::uint8_t> bytes) {
+  Conn* c = Lookup(id);
+  if (c == nullptr || (c->state != State::kOpen && c->state != State::kConnecting) || c->shutdown_requested) {
+    return SendResult::kClosed;
+  }
+  if (c->send_bytes + bytes.size() > options_.send_queue_limit) {
+    ++stats_.send_queue_full;
+    return SendResult::kQueueFull;
+  }
+  const std::size_t cap = plain_pool_->capacity();
+  const std::size_t needed = (bytes.size() + cap - 1) / cap;
+  if (needed > plain_pool_->available()) return SendResult::kNoBuffer;
+  while (!bytes.empty()) {
+    Buffer b = plain_pool_->Allocate();
+    const std::size_t n = std::min(cap, bytes.size());
+    std::copy_n(bytes.data(), n, b.tailroom().data());
+    b.Commit(n);
+    bytes = bytes.subspan(n);
+    const SendResult r = Send(id, std::move(b));
+    assert(r == SendResult::kQueued);
+    (void)r;
+  }
+  return SendResult::kQueued;
+}
+
+void EventLoop::KickSend(Conn& c) {
+  if (c.send_inflight || c.send_head == kNilBufRef) return;
+  if (c.state != State::kOpen && c.state != State::kDraining) return;
+  const BufRef ref = c.send_head;
+  BufferPool& pool = PoolOf(ref);
+  const std::uint32_t bid = IdOf(ref);
+  const std::uint8_t* ptr = pool.base(bid) + pool.offset(bid);
+  const std::uint32_t len = pool.length(bid);
+  io_uring_sqe* sqe = ring_->GetSqe();
+  const std::uint32_t s = IdOf(c).slot;
+  if (use_send_zc_ && len >= options_.send_zc_threshold) {
+    io_uring_prep_send_zc(sqe, c.fd, ptr, len, MSG_NOSIGNAL, 0);
+    io_uring_sqe_set_data64(sqe, PackUserData(Op::kSendZc, s, ZcAux(ref)));
+    pool.Pin(bid);  // until the notification: the kernel reads the pages after the result CQE
+    ++stats_.sends_zc;
+  } else {
+    io_uring_prep_send(sqe, c.fd, ptr, len, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, PackUserData(Op::kSend, s, GenerationTag(c.gen)));
+  }
+  ++stats_.sends;
+  c.send_inflight = true;
+  ++c.inflight;
+}
+
+void EventLoop::OnSendCqe(const io_uring_cqe* cqe, Conn& c) {
+  --c.inflight;
+  c.send_inflight = false;
+  OnSendResult(c, cqe->res);
+}
+
+void EventLoop::OnSendZcCqe(const io_uring_cqe* cqe, std::uint32_t slot, BufRef ref) {
+  // No generation check: the slot cannot be reused while this op counts in its in-flight total.
+  assert(slot < conns_.size() && conns_[slot].state != State::kFree);
+  Conn& c = conns_[slot];
+  BufferPool& pool = PoolOf(ref);
+  if ((cqe->flags & IORING_CQE_F_NOTIF) != 0) {
+    pool.Unpin(IdOf(ref));
+    --c.inflight;
+    MaybeFinishClose(c);
+    return;
+  }
+  c.send_inflight = false;
+  if ((cqe->flags & IORING_CQE_F_MORE) == 0) {  // no notification will follow
+    pool.Unpin(IdOf(ref));
+    --c.inflight;
+  }
+  OnSendResult(c, cqe->res);
+}
+
+void EventLoop::OnSendResult(Conn& c, int res) {
+  if (c.state == State::kClosing || c.state == State::kCloseSubmitted) {
+    ReleaseQueue(c.send_head, c.send_tail);  // the head was kept while the kernel could read it
+    MaybeFinishClose(c);
+    return;
+  }
+  if (res < 0) {
+    if (res != -ECANCELED) StartClose(c, ReasonForErrno(-res), -res);
+    ReleaseQueue(c.send_head, c.send_tail);
+    MaybeFinishClose(c);
+    return;
+  }
+  stats_.send_bytes += static_cast<std::uint64_t>(res);
+  const BufRef ref = c.send_head;
+  BufferPool& pool = PoolOf(ref);
+  const std::uint32_t bid = IdOf(ref);
+  const auto sent = static_cast<std::uint32_t>(res);
+  const std::uint32_t len = pool.length(bid);
+  c.send_bytes -= std::min(sent, c.send_bytes);
+  if (sent < len) {
+    pool.SetRange(bid, pool.offset(bid) + sent, len - sent);  // partial: send the rest next
+  } else {
+    c.send_head = pool.next(bid);
+    if (c.send_head == kNilBufRef) c.send_tail = kNilBufRef;
+    pool.Release(bid);
+  }
+  if (c.above_high && c.send_bytes <= options_.send_low_watermark) {
+    c.above_high = false;
+    c.handler->OnSendQueueLow(*this, IdOf(c));
+  }
+  AfterSendProgress(c);
+}
+
+void EventLoop::AfterSendProgress(Conn& c) {
+  if (c.state != State::kOpen && c.state != State::kDraining) return;
+  KickSend(c);
+  if (c.send_head == kNilBufRef && !c.send_inflight && c.shutdown_requested && !c.shutdown_inflight &&
+      !c.shutdown_done) {
+    SubmitShutdown(c);
+  }
+}
+
+void EventLoop::ShutdownWrite(ConnId id) {
+  Conn* c = Lookup(id);
+  if (c == nullptr || c->shutdown_requested) return;
+  if (c->state != State::kOpen && c->state != State::kConnecting) return;
+  c->shutdown_requested = true;
+  AfterSendProgress(*c);
+}
+
+void EventLoop::SubmitShutdown(Conn& c) {
+  c.shutdown_inflight = true;
+  if (!ring_->features().shutdown) {
+    ::shutdown(c.fd, SHUT_WR);
+    c.shutdown_inflight = false;
+    c.shutdown_done = true;
+    if (c.state == State::kDraining) StartClose(c, CloseReason::kLocal, 0);
+    return;
+  }
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_shutdown(sqe, c.fd, SHUT_WR);
+  io_uring_sqe_set_data64(sqe, PackUserData(Op::kShutdown, IdOf(c).slot, GenerationTag(c.gen)));
+  ++c.inflight;
+}
+
+void EventLoop::OnShutdownCqe(const io_uring_cqe* /*cqe*/, Conn& c) {
+  --c.inflight;
+  c.shutdown_inflight = false;
+  c.shutdown_done = true;  // an error (ENOTCONN after a reset) means there is nothing left to shut down either
+  if (c.state == State::kDraining) StartClose(c, CloseReason::kLocal, 0);
+  MaybeFinishClose(c);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Close
+
+void EventLoop::Close(ConnId id, CloseMode mode) {
+  Conn* c = Lookup(id);
+  if (c == nullptr) return;
+  if (c->state != State::kOpen && c->state != State::kConnecting && c->state != State::kDraining) return;
+  if (mode == CloseMode::kAbort || c->state == State::kConnecting) {
+    StartClose(*c, CloseReason::kLocal, 0);
+    return;
+  }
+  if (c->state == State::kDraining) return;
+  c->state = State::kDraining;
+  Unstarve(*c);
+  CancelRecv(*c);
+  ReleaseQueue(c->held_head, c->held_tail);
+  c->eof_pending = false;
+  c->close_timer = AddTimer(options_.graceful_close_timeout, this,
+                            (static_cast<std::uint64_t>(c->gen & 0x7fffffffu) << 32) | id.slot);
+  if (c->shutdown_done) {
+    StartClose(*c, CloseReason::kLocal, 0);
+    return;
+  }
+  c->shutdown_requested = true;
+  AfterSendProgress(*c);
+}
+
+void EventLoop::StartClose(Conn& c, CloseReason reason, int err) {
+  if (c.state == State::kFree || c.state == State::kClosing || c.state == State::kCloseSubmitted) return;
+  c.state = State::kClosing;
+  c.close_reason = reason;
+  c.close_err = err;
+  if (c.close_timer.valid()) {
+    timers_.Cancel(c.close_timer);
+    c.close_timer = TimerId{};
+  }
+  Unstarve(c);
+  ReleaseQueue(c.held_head, c.held_tail);
+  // Queued bytes are dropped, except a head the kernel may be reading right now (released at its CQE).
+  if (c.send_inflight && c.send_head != kNilBufRef) {
+    BufferPool& pool = PoolOf(c.send_head);
+    std::uint32_t rest = pool.next(IdOf(c.send_head));
+    std::uint32_t rest_tail = c.send_tail;
+    pool.next(IdOf(c.send_head)) = kNilBufRef;
+    c.send_tail = c.send_head;
+    if (rest != kNilBufRef) ReleaseQueue(rest, rest_tail);
+  } else {
+    ReleaseQueue(c.send_head, c.send_tail);
+  }
+  c.send_bytes = 0;
+  if (c.inflight > 0) {
+    const std::uint32_t s = IdOf(c).slot;
+    const std::uint32_t g = GenerationTag(c.gen);
+    io_uring_sqe* sqe = ring_->GetSqe();
+    if (ring_->features().cancel_fd) {
+      io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
+      io_uring_sqe_set_data64(sqe, PackUserData(Op::kCancel, s, g));
+      ++c.inflight;
+    } else {
+      // Old kernels: cancel by key, one op kind at a time (sends in flight finish on their own).
+      const Op ops[] = {Op::kRecv, Op::kConnect, Op::kSend, Op::kShutdown};
+      bool first = true;
+      for (Op op : ops) {
+        if (!first) sqe = ring_->GetSqe();
+        first = false;
+        io_uring_prep_cancel64(sqe, PackUserData(op, s, g), 0);
+        io_uring_sqe_set_data64(sqe, PackUserData(Op::kCancel, s, g));
+        ++c.inflight;
+      }
+    }
+  }
+  MaybeFinishClose(c);
+}
+
+void EventLoop::MaybeFinishClose(Conn& c) {
+  if (c.state != State::kClosing || c.inflight > 0) return;
+  assert(c.send_head == kNilBufRef && c.held_head == kNilBufRef && c.recv_buf == kNilBufRef);
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_close(sqe, c.fd);
+  io_uring_sqe_set_data64(sqe, PackUserData(Op::kClose, IdOf(c).slot, GenerationTag(c.gen)));
+  ++c.inflight;
+  c.state = State::kCloseSubmitted;
+}
+
+void EventLoop::OnCloseCqe(Conn& c) {
+  --c.inflight;
+  FinishClose(c);
+}
+
+void EventLoop::FinishClose(Conn& c) {
+  ConnectionHandler* handler = c.handler;
+  const ConnId id = IdOf(c);
+  const CloseReason reason = c.close_reason;
+  const int err = c.close_err;
+  Unstarve(c);
+  c.state = State::kFree;
+  c.fd = -1;
+  c.handler = nullptr;
+  ++c.gen;
+  c.next_free = free_conn_head_;
+  free_conn_head_ = id.slot;
+  --open_connections_;
+  ++stats_.closed;
+  handler->OnClose(*this, id, reason, err);
+}
+
+}  // namespace strait::runtime

@@ -1,0 +1,45 @@
+// Socket helpers for setup paths (not the hot path): address parsing, listening sockets, formatting.
+// All functions are thread-safe (no shared state) and return SetupResult on failure.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <string>
+#include <string_view>
+
+#include "runtime/setup_error.h"
+
+namespace strait::runtime {
+
+// An IPv4 or IPv6 socket address; small enough to live in a connection slot.
+struct SocketAddress {
+  union {
+    sockaddr sa;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  } u{};
+  socklen_t len = 0;
+
+  const sockaddr* get() const { return &u.sa; }
+  std::string ToString() const;  // "1.2.3.4:80" or "[::1]:80"
+};
+
+// Parses "IPv4:PORT" or "[IPv6]:PORT" (numeric only: no DNS in the runtime).
+SetupResult<SocketAddress> ParseSocketAddress(std::string_view text);
+
+struct ListenOptions {
+  int backlog = 4096;       // the kernel caps it at net.core.somaxconn
+  bool reuse_port = false;  // SO_REUSEPORT, for one listener per loop on the same port
+};
+
+// socket + SO_REUSEADDR + bind + listen. The returned fd is blocking, close-on-exec, owned by the caller.
+SetupResult<int> ListenTcp(const SocketAddress& addr, const ListenOptions& options);
+
+// getsockname as a SocketAddress (e.g. to learn the port after binding port 0).
+SetupResult<SocketAddress> LocalAddress(int fd);
+
+// TCP_NODELAY on; returns false (errno set) on failure.
+bool SetTcpNoDelay(int fd);
+
+}  // namespace strait::runtime
