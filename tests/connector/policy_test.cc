@@ -2,9 +2,23 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <new>
 #include <string>
 
 #include "tunnel/connector/policy_file.h"
+
+// Counts allocations on this thread, for the NoAlloc test.
+namespace {
+thread_local size_t g_allocations = 0;
+}  // namespace
+void* operator new(size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace strait::connector {
 namespace {
@@ -196,6 +210,23 @@ TEST(Policy, LongestPrefixAndPortsShareABucket) {
   ExpectVerdict(p.Decide(Ip("192.0.2.9"), 443), {true, PolicyReason::kAllowedByCidr, 1}, "443");
   ExpectVerdict(p.Decide(Ip("192.0.2.9"), 22), {true, PolicyReason::kAllowedByCidr, 2}, "22");
   ExpectVerdict(p.Decide(Ip("192.0.2.9"), 8080), {false, PolicyReason::kNoMatchingRule}, "8080");
+}
+
+TEST(Policy, DecideAndCheckResolvedDoNotAllocate) {
+  const Policy p = Load(kPolicy);
+  const IpAddress v4 = Ip("10.20.1.1");
+  const IpAddress v6 = Ip("2001:db8:20::1");
+  size_t before = g_allocations;
+  int allowed = 0;
+  for (int i = 0; i < 100; ++i) {
+    Verdict v = p.Decide("y.x.git.corp.example", 443);
+    allowed += p.CheckResolved(v, v4, 443).allowed();
+    allowed += p.Decide("Unknown.Example.", 443).allowed();
+    allowed += p.Decide("10.20.1.1", 22).allowed();
+    allowed += p.Decide(v6, 443).allowed();
+  }
+  EXPECT_EQ(g_allocations, before);
+  EXPECT_EQ(allowed, 400);
 }
 
 }  // namespace
