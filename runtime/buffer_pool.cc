@@ -31,8 +31,8 @@ SetupResult<std::unique_ptr<BufferPool>> BufferPool::Create(Kind kind, std::uint
       p->meta_[id].next = p->free_head_;
       p->free_head_ = id;
     }
-    p->available_ = count;
   }
+  p->available_ = count;  // kProvided: all of them go to the kernel ring at AttachRing
   return p;
 }
 
