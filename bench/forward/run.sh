@@ -391,6 +391,7 @@ for row in summary:
         base, mine = direct[f"gbit_s_{s}"], row[f"gbit_s_{s}"]
         row[f"pct_of_direct_{s}"] = 100.0 * mine / base if base and mine is not None else None
 
+summary = [{k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()} for row in summary]
 env = dict(l.rstrip("\n").split(": ", 1) for l in open(f"{out}/env.txt") if ": " in l)
 json.dump({"env": env, "summary": summary}, open(f"{out}/results.json", "w"), indent=2)
 with open(f"{out}/results.csv", "w", newline="") as f:
