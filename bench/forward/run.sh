@@ -22,9 +22,9 @@
 #                   the baseline)
 #   --threads N     worker threads of every forwarder: strait-forward --threads N, haproxy nbthread N, nginx
 #                   worker_processes N (default 1)
-#   --no-pin        do not pin; by default forwarders run on the last CPU and the load generators (iperf3 client
-#                   and server, ping-pong client and server) on CPU 0, so a forwarder never competes with the
-#                   endpoints for its core
+#   --no-pin        do not pin; by default forwarders run on the last --threads CPUs and the load generators
+#                   (iperf3 client and server, ping-pong client and server) on CPU 0, so a forwarder never
+#                   competes with the endpoints for its core (no pinning when there is no CPU to spare)
 #   --nice N        niceness of every process the benchmark starts, forwarders and load generators alike
 #                   (default -10 when root, so other jobs on the shared machine preempt them less; 0: unchanged)
 #   --latency-sched fifo|normal
@@ -118,11 +118,13 @@ fi
 PATHS=()
 for p in "${ALL_PATHS[@]}"; do [[ -n ${WANT[$p]:-} ]] && PATHS+=("$p"); done
 
+# Forwarders on the last THREADS CPUs, load generators on CPU 0; without a CPU to spare, nothing is pinned.
 NCPU=$(nproc)
-if ((PIN && NCPU >= 2)); then
+if ((PIN && NCPU > THREADS)); then
   LOAD_CPUS=0
-  if ((THREADS == 1)); then PROXY_CPUS=$((NCPU - 1)); else PROXY_CPUS="1-$((NCPU - 1))"; fi
+  PROXY_CPUS="$((NCPU - THREADS))-$((NCPU - 1))"
 else
+  ((PIN)) && log "note: $NCPU CPUs leave none for $THREADS forwarder thread(s) beside the load generators: not pinning"
   PIN=0; LOAD_CPUS=""; PROXY_CPUS=""
 fi
 # pinned PHASE CPUS CMD...: exec CMD (same pid) pinned to CPUS (unpinned when empty), at niceness NICE; PHASE
@@ -144,7 +146,9 @@ pinned() {
 to_rt() {
   [[ $LAT_SCHED == fifo ]] || return 0
   local p
-  for p in "$@" $(for q in "$@"; do descendants "$q"; done); do chrt -a -f -p "$RT_PRIO" "$p" >/dev/null; done
+  for p in "$@" $(for q in "$@"; do descendants "$q"; done); do
+    chrt -a -f -p "$RT_PRIO" "$p" >/dev/null || log "warning: could not make $p SCHED_FIFO"
+  done
 }
 
 if [[ -z $OUT ]]; then OUT=$(mktemp -d /tmp/strait-forward-bench.XXXXXX); fi
