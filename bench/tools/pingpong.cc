@@ -162,9 +162,10 @@ int RunServer(const std::string& listen, int lifetime_s, int idle_s) {
   if (res == nullptr) return 2;
   const int lfd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;
-  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (lfd < 0 || bind(lfd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(lfd, 128) != 0) {
+  if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      bind(lfd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(lfd, 128) != 0) {
     fmt::print(stderr, "pingpong: cannot listen on {}: {}\n", listen, std::strerror(errno));
+    if (lfd >= 0) close(lfd);
     freeaddrinfo(res);
     return 1;
   }
@@ -256,6 +257,7 @@ int RunClient(const std::string& target, std::size_t size, std::uint64_t count, 
   const std::uint64_t total = warmup + count;
   for (std::uint64_t i = 0; i < total; ++i) {
     std::memcpy(out.data(), &i, std::min(size, sizeof i));  // each message differs, so a stale echo is caught
+    errno = 0;  // ReadExact reports EOF without setting errno
     const auto t0 = Clock::now();
     if (!WriteAll(fd, out.data(), size) || !ReadExact(fd, in.data(), size)) {
       fmt::print(stderr, "pingpong: round trip {} failed: {}\n", i, errno != 0 ? std::strerror(errno) : "EOF");
