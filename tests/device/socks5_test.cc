@@ -233,24 +233,25 @@ TEST(Socks5Replies, FailureCarriesCodeAndZeroAddress) {
 }
 
 TEST(Socks5Replies, ResetCodesMapToReplyCodes) {
+  using tunnel::ErrorCode;
   struct M {
-    uint16_t reset;
+    ErrorCode reset;
     Socks5ReplyCode rep;
   };
   const M table[] = {
-      {20, Socks5ReplyCode::kNotAllowedByRuleset},  // refused_by_policy
-      {8, Socks5ReplyCode::kNotAllowedByRuleset},   // unauthorized
-      {21, Socks5ReplyCode::kConnectionRefused},    // connect_failed
-      {22, Socks5ReplyCode::kHostUnreachable},      // dns_failed
-      {23, Socks5ReplyCode::kTtlExpired},           // timeout
-      {11, Socks5ReplyCode::kNetworkUnreachable},   // no_connector
-      {12, Socks5ReplyCode::kNetworkUnreachable},   // connector_gone
-      {14, Socks5ReplyCode::kGeneralFailure},       // too_many_streams
-      {15, Socks5ReplyCode::kGeneralFailure},       // overloaded
-      {25, Socks5ReplyCode::kGeneralFailure},       // internal
-      {999, Socks5ReplyCode::kGeneralFailure},      // unknown
+      {ErrorCode::kRefusedByPolicy, Socks5ReplyCode::kNotAllowedByRuleset},
+      {ErrorCode::kUnauthorized, Socks5ReplyCode::kNotAllowedByRuleset},
+      {ErrorCode::kConnectFailed, Socks5ReplyCode::kConnectionRefused},
+      {ErrorCode::kDnsFailed, Socks5ReplyCode::kHostUnreachable},
+      {ErrorCode::kTimeout, Socks5ReplyCode::kTtlExpired},
+      {ErrorCode::kNoConnector, Socks5ReplyCode::kNetworkUnreachable},
+      {ErrorCode::kConnectorGone, Socks5ReplyCode::kNetworkUnreachable},
+      {ErrorCode::kTooManyStreams, Socks5ReplyCode::kGeneralFailure},
+      {ErrorCode::kOverloaded, Socks5ReplyCode::kGeneralFailure},
+      {ErrorCode::kInternal, Socks5ReplyCode::kGeneralFailure},
+      {static_cast<ErrorCode>(999), Socks5ReplyCode::kGeneralFailure},  // a code from a newer peer
   };
-  for (const M& m : table) EXPECT_EQ(Socks5ReplyForReset(m.reset), m.rep) << m.reset;
+  for (const M& m : table) EXPECT_EQ(Socks5ReplyForReset(m.reset), m.rep) << static_cast<int>(m.reset);
 }
 
 }  // namespace

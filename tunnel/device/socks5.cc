@@ -34,19 +34,6 @@ bool IsSupportedAddressType(uint8_t t) {
          t == static_cast<uint8_t>(AddressType::kIpv6);
 }
 
-// Wire codes of protocol.md §10 that the door maps. Mirrors of the table there: switch to the tunnel's own enum
-// (tunnel/frame.h) once it exists.
-namespace reset {
-constexpr uint16_t kUnauthorized = 8;
-constexpr uint16_t kNoConnector = 11;
-constexpr uint16_t kConnectorGone = 12;
-constexpr uint16_t kTooManyStreams = 14;
-constexpr uint16_t kOverloaded = 15;
-constexpr uint16_t kRefusedByPolicy = 20;
-constexpr uint16_t kConnectFailed = 21;
-constexpr uint16_t kDnsFailed = 22;
-constexpr uint16_t kTimeout = 23;
-}  // namespace reset
 
 Socks5Reply BuildReply(Socks5ReplyCode code, const Target& bound) {
   Socks5Reply r;
@@ -184,23 +171,22 @@ Socks5Reply Socks5FailureReply(Socks5ReplyCode code) {
   return BuildReply(code, Target::Ipv4({0, 0, 0, 0}, 0));
 }
 
-Socks5ReplyCode Socks5ReplyForReset(uint16_t reset_code) {
-  switch (reset_code) {
-    case reset::kRefusedByPolicy:
-    case reset::kUnauthorized:
+Socks5ReplyCode Socks5ReplyForReset(tunnel::ErrorCode code) {
+  using tunnel::ErrorCode;
+  switch (code) {
+    case ErrorCode::kRefusedByPolicy:
+    case ErrorCode::kUnauthorized:
       return Socks5ReplyCode::kNotAllowedByRuleset;
-    case reset::kConnectFailed:
+    case ErrorCode::kConnectFailed:
       return Socks5ReplyCode::kConnectionRefused;
-    case reset::kDnsFailed:
+    case ErrorCode::kDnsFailed:
       return Socks5ReplyCode::kHostUnreachable;
-    case reset::kTimeout:
+    case ErrorCode::kTimeout:
       return Socks5ReplyCode::kTtlExpired;  // as Dante maps ETIMEDOUT; curl reports "TTL expired"
-    case reset::kNoConnector:
-    case reset::kConnectorGone:
+    case ErrorCode::kNoConnector:
+    case ErrorCode::kConnectorGone:
       return Socks5ReplyCode::kNetworkUnreachable;
-    case reset::kTooManyStreams:
-    case reset::kOverloaded:
-    default:
+    default:  // too_many_streams, overloaded, cancelled, internal, protocol errors, codes not yet known
       return Socks5ReplyCode::kGeneralFailure;
   }
 }

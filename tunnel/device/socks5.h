@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include "tunnel/device/target.h"
+#include "tunnel/frame.h"
 
 namespace strait::device {
 
@@ -122,7 +123,9 @@ struct Socks5Reply {
 Socks5Reply Socks5SuccessReply(const Target& bound);
 // A failure reply; BND is 0.0.0.0:0. `code` should not be kSucceeded.
 Socks5Reply Socks5FailureReply(Socks5ReplyCode code);
-// Maps a stream RESET (or SESSION_CLOSE / ERROR) code of protocol.md §10 to a REP value.
-Socks5ReplyCode Socks5ReplyForReset(uint16_t reset_code);
+// Maps a stream RESET (or SESSION_CLOSE / ERROR) code of protocol.md §10 to a REP value: refused_by_policy and
+// unauthorized -> 0x02, connect_failed -> 0x05, dns_failed -> 0x04, timeout -> 0x06, no_connector and
+// connector_gone -> 0x03, anything else (too_many_streams, overloaded, ...) -> 0x01.
+Socks5ReplyCode Socks5ReplyForReset(tunnel::ErrorCode code);
 
 }  // namespace strait::device
