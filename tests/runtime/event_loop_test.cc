@@ -78,6 +78,8 @@ struct FallbackCase {
   std::uint32_t zc_threshold;
 };
 
+void PrintTo(const FallbackCase& c, std::ostream* os) { *os << c.name; }
+
 class EventLoopFallback : public ::testing::TestWithParam<FallbackCase> {};
 
 TEST_P(EventLoopFallback, EchoesOneMegabyteInOrder) {
