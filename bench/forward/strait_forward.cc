@@ -67,7 +67,8 @@ class Forwarder final : public ConnectionHandler, public MessageHandler {
   void OnData(EventLoop& loop, ConnId id, Buffer data) override {
     // Zero copy: the received buffer itself goes into the peer's send queue. The queue cannot overflow: crossing
     // the high watermark pauses this side synchronously (OnSendQueueHigh), and one buffer < limit - high.
-    loop.Send(sides_[id.slot].peer, std::move(data));
+    const SendResult r = loop.Send(sides_[id.slot].peer, std::move(data));
+    if (r != SendResult::kQueued) ++dropped_;  // peer closing (kClosed); kQueueFull cannot happen (see above)
   }
 
   void OnSendQueueHigh(EventLoop& loop, ConnId id) override { loop.PauseRecv(sides_[id.slot].peer); }
@@ -96,6 +97,7 @@ class Forwarder final : public ConnectionHandler, public MessageHandler {
 
   std::uint64_t pairs() const { return pairs_; }
   std::uint64_t rejected() const { return rejected_; }
+  std::uint64_t dropped() const { return dropped_; }
 
  private:
   struct Side {
@@ -106,6 +108,7 @@ class Forwarder final : public ConnectionHandler, public MessageHandler {
   std::vector<Side> sides_;  // indexed by connection slot; preallocated
   std::uint64_t pairs_ = 0;
   std::uint64_t rejected_ = 0;
+  std::uint64_t dropped_ = 0;  // received buffers not forwarded because the other side was closing
 };
 
 // On loop 0: deals accepted fds round-robin over the loops.
@@ -218,8 +221,18 @@ int main(int argc, char** argv) {
   group.value()->Stop();
 
   std::uint64_t pairs = 0;
-  for (auto& f : forwarders) pairs += f->pairs();
-  std::fprintf(stderr, "strait-forward: stopped on signal %d; %llu connection pairs; features: %s\n", sig,
-               static_cast<unsigned long long>(pairs), features.c_str());
+  std::uint64_t rejected = 0;
+  std::uint64_t dropped = 0;
+  for (auto& f : forwarders) {
+    pairs += f->pairs();
+    rejected += f->rejected();
+    dropped += f->dropped();
+  }
+  std::fprintf(stderr,
+               "strait-forward: stopped on signal %d; pairs=%llu rejected=%llu shed=%llu dropped_buffers=%llu; "
+               "features: %s\n",
+               sig, static_cast<unsigned long long>(pairs), static_cast<unsigned long long>(rejected),
+               static_cast<unsigned long long>(acceptor ? acceptor->shed() : 0),
+               static_cast<unsigned long long>(dropped), features.c_str());
   return 0;
 }

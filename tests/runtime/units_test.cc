@@ -1,6 +1,8 @@
 // Unit tests of the runtime's building blocks: user_data packing, timer heap, MPSC mailbox, buffer pool, probe.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <set>
 #include <thread>
 #include <vector>
@@ -83,17 +85,22 @@ TEST(BoundedMpscQueue, DeliversEveryItemFromFourProducersExactlyOnce) {
   BoundedMpscQueue<std::uint64_t> q(64);
   constexpr std::uint64_t kPerProducer = 5000;
   std::vector<std::thread> producers;
+  std::atomic<bool> give_up{false};  // set if the consumer times out, so the producers cannot spin forever
   for (std::uint64_t p = 0; p < 4; ++p) {
-    producers.emplace_back([&q, p] {
+    producers.emplace_back([&q, &give_up, p] {
       for (std::uint64_t i = 0; i < kPerProducer; ++i) {
-        while (!q.TryPush(p * kPerProducer + i)) std::this_thread::yield();
+        while (!q.TryPush(p * kPerProducer + i)) {
+          if (give_up.load()) return;
+          std::this_thread::yield();
+        }
       }
     });
   }
   std::vector<std::uint64_t> last(4, 0);
   std::set<std::uint64_t> seen;
   std::uint64_t v = 0;
-  while (seen.size() < 4 * kPerProducer) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (seen.size() < 4 * kPerProducer && std::chrono::steady_clock::now() < deadline) {
     if (!q.TryPop(v)) {
       std::this_thread::yield();
       continue;
@@ -103,7 +110,9 @@ TEST(BoundedMpscQueue, DeliversEveryItemFromFourProducersExactlyOnce) {
     EXPECT_GE(v + 1, last[p]);  // per-producer FIFO
     last[p] = v + 1;
   }
+  give_up.store(true);
   for (auto& t : producers) t.join();
+  EXPECT_EQ(seen.size(), 4 * kPerProducer);
   EXPECT_FALSE(q.TryPop(v));
 }
 
