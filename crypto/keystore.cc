@@ -1,0 +1,690 @@
+#include "crypto/keystore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace strait::crypto {
+namespace {
+
+using KsError = KeystoreResultError;
+
+constexpr std::string_view kBeginPrefix = "-----BEGIN ";
+constexpr std::string_view kEndPrefix = "-----END ";
+constexpr std::string_view kDashes = "-----";
+constexpr std::string_view kStraitPrefix = "STRAIT ";
+constexpr std::string_view kPemCertificateBegin = "-----BEGIN CERTIFICATE-----";
+constexpr int kBase64Variant = sodium_base64_VARIANT_ORIGINAL;
+
+Failure<KsError> Err(KeystoreError code, std::string reason) { return Fail(KsError{code, std::move(reason)}); }
+
+// Adds the file name to a codec error, so every message says which file was wrong.
+Failure<KsError> AtPath(const std::string& path, const KsError& e) {
+  return Err(e.code, fmt::format("{}: {}", path, e.reason));
+}
+
+std::string Errno(std::string_view what, const std::string& path) {
+  return fmt::format("{}: {}: {}", path, what, std::strerror(errno));
+}
+
+// Wipes a std::string holding base64 of a secret (capacity included, so a shrink leaves nothing behind).
+void WipeString(std::string& s) {
+  if (s.capacity() > 0) {
+    s.resize(s.capacity());
+    SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(s.data()), s.size()));
+  }
+  s.clear();
+}
+
+// A decoded payload that is wiped when it goes out of scope (secret key bytes pass through one).
+struct Payload {
+  std::vector<uint8_t> bytes;
+  Payload() = default;
+  Payload(Payload&& o) noexcept : bytes(std::move(o.bytes)) {}
+  Payload(const Payload&) = delete;
+  Payload& operator=(const Payload&) = delete;
+  Payload& operator=(Payload&&) = delete;
+  ~Payload() { SecureZero(bytes); }
+};
+
+bool IsBase64Char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+         c == '=';
+}
+
+std::optional<ArmorType> TypeForLabel(std::string_view label) {
+  for (ArmorType t : kAllArmorTypes) {
+    if (ArmorLabel(t) == label) return t;
+  }
+  return std::nullopt;
+}
+
+// Classifies the first line of a file: "-----BEGIN STRAIT <LABEL>-----".
+Result<ArmorType, KsError> TypeFromBeginLine(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') {
+    return Err(KeystoreError::kBadArmour, "line 1: carriage return (the file must use LF line ends)");
+  }
+  if (!line.starts_with(kBeginPrefix) || !line.ends_with(kDashes) ||
+      line.size() < kBeginPrefix.size() + kDashes.size()) {
+    return Err(KeystoreError::kNotArmoured, "not a Strait key or credential file (no -----BEGIN STRAIT ...----- line)");
+  }
+  const std::string_view label =
+      line.substr(kBeginPrefix.size(), line.size() - kBeginPrefix.size() - kDashes.size());
+  if (!label.starts_with(kStraitPrefix)) {
+    return Err(KeystoreError::kNotArmoured,
+               fmt::format("a PEM '{}' block, not a Strait key or credential file", label.substr(0, 40)));
+  }
+  auto t = TypeForLabel(label);
+  if (!t) return Err(KeystoreError::kWrongType, fmt::format("unknown Strait file type '{}'", label.substr(0, 40)));
+  return *t;
+}
+
+// The strict parser described in keystore.h. On success the payload is non-empty.
+Result<Payload, KsError> Dearmor(ArmorType expected, std::string_view text) {
+  if (text.size() > kMaxKeystoreFileSize) {
+    return Err(KeystoreError::kTooLarge, fmt::format("{} bytes, more than the {} allowed", text.size(),
+                                                     kMaxKeystoreFileSize));
+  }
+  if (text.empty()) return Err(KeystoreError::kNotArmoured, "empty file");
+  const size_t first_nl = text.find('\n');
+  auto type = TypeFromBeginLine(first_nl == std::string_view::npos ? text : text.substr(0, first_nl));
+  if (!type) return Fail(type.error());
+  if (*type != expected) {
+    return Err(KeystoreError::kWrongType,
+               fmt::format("this is a {} file, expected a {}", ArmorLabel(*type), ArmorLabel(expected)));
+  }
+  if (first_nl == std::string_view::npos) return Err(KeystoreError::kBadArmour, "truncated after the BEGIN line");
+
+  const std::string end_line = fmt::format("{}{}{}", kEndPrefix, ArmorLabel(expected), kDashes);
+  std::string b64;
+  struct Wiper {
+    std::string& s;
+    ~Wiper() { WipeString(s); }
+  } wiper{b64};
+
+  std::string_view rest = text.substr(first_nl + 1);
+  bool short_line_seen = false;
+  for (size_t line_no = 2;; ++line_no) {
+    if (rest.empty()) {
+      return Err(KeystoreError::kBadArmour, fmt::format("truncated: no {} line", end_line));
+    }
+    const size_t nl = rest.find('\n');
+    const bool has_nl = nl != std::string_view::npos;
+    const std::string_view line = has_nl ? rest.substr(0, nl) : rest;
+    if (line.find('\r') != std::string_view::npos) {
+      return Err(KeystoreError::kBadArmour,
+                 fmt::format("line {}: carriage return (the file must use LF line ends)", line_no));
+    }
+    if (line.starts_with(kEndPrefix)) {
+      if (line != end_line) {
+        return Err(KeystoreError::kBadArmour,
+                   fmt::format("line {}: END line does not match BEGIN (expected {})", line_no, end_line));
+      }
+      if (!has_nl) return Err(KeystoreError::kBadArmour, "missing newline at the end of the file");
+      const std::string_view trailing = rest.substr(nl + 1);
+      if (!trailing.empty()) {
+        return Err(KeystoreError::kTrailingData, fmt::format("{} bytes of trailing data after the END line",
+                                                             trailing.size()));
+      }
+      break;
+    }
+    if (!has_nl) return Err(KeystoreError::kBadArmour, fmt::format("truncated: no {} line", end_line));
+    if (line.empty()) return Err(KeystoreError::kBadArmour, fmt::format("line {}: empty line", line_no));
+    if (line.size() > kArmorLineWidth) {
+      return Err(KeystoreError::kBadArmour,
+                 fmt::format("line {}: longer than {} characters", line_no, kArmorLineWidth));
+    }
+    if (short_line_seen) {
+      return Err(KeystoreError::kBadArmour,
+                 fmt::format("line {}: base64 lines must be {} characters except the last", line_no - 1,
+                             kArmorLineWidth));
+    }
+    if (line.size() < kArmorLineWidth) short_line_seen = true;
+    for (char c : line) {
+      if (!IsBase64Char(c)) {
+        return Err(KeystoreError::kBadBase64,
+                   fmt::format("line {}: byte 0x{:02x} is not a base64 character", line_no,
+                               static_cast<unsigned>(static_cast<unsigned char>(c))));
+      }
+    }
+    b64.append(line);
+    rest = rest.substr(nl + 1);
+  }
+  if (b64.empty()) return Err(KeystoreError::kBadArmour, "no base64 body between the BEGIN and END lines");
+
+  Payload out;
+  out.bytes.resize(b64.size() / 4 * 3 + 3);
+  size_t bin_len = 0;
+  const char* end = nullptr;
+  const int rc = sodium_base642bin(out.bytes.data(), out.bytes.size(), b64.data(), b64.size(), nullptr, &bin_len,
+                                   &end, kBase64Variant);
+  if (rc != 0 || end != b64.data() + b64.size() || bin_len == 0) {
+    return Err(KeystoreError::kBadBase64, "the body is not canonical base64 (bad padding, length or unused bits)");
+  }
+  SecureZero(std::span<uint8_t>(out.bytes).subspan(bin_len));
+  out.bytes.resize(bin_len);
+  return out;
+}
+
+template <class Key>
+Result<Key, KsError> FixedPayload(ArmorType type, std::string_view text) {
+  auto p = Dearmor(type, text);
+  if (!p) return Fail(p.error());
+  Key k;
+  if (!Key::FromSpan(p->bytes, &k)) {
+    return Err(KeystoreError::kBadLength,
+               fmt::format("payload is {} bytes, a {} is {}", p->bytes.size(), ArmorLabel(type), Key::kSize));
+  }
+  return k;
+}
+
+std::string ParentDir(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Moves `tmp` to `path`; with kRefuse, atomically fails with EEXIST if `path` exists.
+int Publish(const std::string& tmp, const std::string& path, Overwrite overwrite) {
+  if (overwrite == Overwrite::kReplace) return ::rename(tmp.c_str(), path.c_str());
+  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  // The filesystem lacks RENAME_NOREPLACE: link() also refuses an existing target atomically.
+  if (::link(tmp.c_str(), path.c_str()) != 0) return -1;
+  ::unlink(tmp.c_str());
+  return 0;
+}
+
+Result<void, KsError> WriteAtomic(const std::string& path, std::string_view contents, mode_t mode,
+                                  Overwrite overwrite) {
+  if (overwrite == Overwrite::kRefuse && PathExists(path)) {
+    return Err(KeystoreError::kExists, fmt::format("{}: already exists; refusing to overwrite it (--force replaces it)",
+                                                   path));
+  }
+  const std::string dir = ParentDir(path);
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
+    std::array<uint8_t, 6> r{};
+    RandomBytes(r);
+    tmp = fmt::format("{}/.{}.tmp-{:02x}", dir, BaseName(path), fmt::join(r, ""));
+    // The mode applies from creation: a secret is never readable by others, not even briefly.
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0 && errno != EEXIST) {
+      return Err(errno == ENOENT ? KeystoreError::kNotFound : KeystoreError::kIo,
+                 Errno("cannot create a temporary file in the directory", path));
+    }
+  }
+  if (fd < 0) return Err(KeystoreError::kIo, Errno("cannot create a temporary file", path));
+  auto fail = [&](std::string what) {
+    const std::string reason = Errno(what, path);
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    return Err(KeystoreError::kIo, reason);
+  };
+  if (!WriteAll(fd, contents)) return fail("write");
+  if (::fsync(fd) != 0) return fail("fsync");
+  const int close_rc = ::close(fd);
+  fd = -1;
+  if (close_rc != 0) return fail("close");
+  if (Publish(tmp, path, overwrite) != 0) {
+    if (errno == EEXIST) {
+      ::unlink(tmp.c_str());
+      return Err(KeystoreError::kExists,
+                 fmt::format("{}: already exists; refusing to overwrite it (--force replaces it)", path));
+    }
+    return fail("rename");
+  }
+  // Make the rename durable. A directory that cannot be opened for fsync is not an error worth failing over.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+Result<std::string, KsError> ReadBounded(const std::string& path, bool secret) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Err(KeystoreError::kNotFound, fmt::format("{}: no such file", path));
+    return Err(KeystoreError::kIo, Errno("cannot open", path));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Err(KeystoreError::kIo, Errno("fstat", path));
+  if (!S_ISREG(st.st_mode)) return Err(KeystoreError::kIo, fmt::format("{}: not a regular file", path));
+  if (secret && (st.st_mode & 077) != 0) {
+    return Err(KeystoreError::kInsecurePermissions,
+               fmt::format("{}: secret file is accessible by group or others (mode {:04o}); run: chmod 600 {}",
+                           path, static_cast<unsigned>(st.st_mode & 07777), path));
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxKeystoreFileSize) {
+    return Err(KeystoreError::kTooLarge,
+               fmt::format("{}: {} bytes, more than the {} allowed", path, st.st_size, kMaxKeystoreFileSize));
+  }
+  // Reserve once so the buffer never reallocates (a reallocation would leave an unwiped copy of a secret).
+  std::string out;
+  out.reserve(kMaxKeystoreFileSize + 1);
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf), sizeof buf));
+      WipeString(out);
+      return Err(KeystoreError::kIo, Errno("read", path));
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > kMaxKeystoreFileSize) {
+      SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf), sizeof buf));
+      WipeString(out);
+      return Err(KeystoreError::kTooLarge, fmt::format("{}: more than {} bytes", path, kMaxKeystoreFileSize));
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  SecureZero(std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf), sizeof buf));
+  return out;
+}
+
+template <class T>
+Result<T, KsError> WithPath(const std::string& path, Result<T, KsError> r) {
+  if (!r) return AtPath(path, r.error());
+  return std::move(r).value();
+}
+
+bool LooksLikePemCertificate(std::string_view pem) { return pem.find(kPemCertificateBegin) != std::string_view::npos; }
+
+}  // namespace
+
+std::string_view KeystoreErrorName(KeystoreError e) {
+  switch (e) {
+    case KeystoreError::kNotFound: return "not_found";
+    case KeystoreError::kIo: return "io";
+    case KeystoreError::kExists: return "exists";
+    case KeystoreError::kInsecurePermissions: return "insecure_permissions";
+    case KeystoreError::kTooLarge: return "too_large";
+    case KeystoreError::kNotArmoured: return "not_armoured";
+    case KeystoreError::kWrongType: return "wrong_type";
+    case KeystoreError::kBadArmour: return "bad_armour";
+    case KeystoreError::kBadBase64: return "bad_base64";
+    case KeystoreError::kBadLength: return "bad_length";
+    case KeystoreError::kTrailingData: return "trailing_data";
+    case KeystoreError::kBadContent: return "bad_content";
+    case KeystoreError::kMismatch: return "mismatch";
+  }
+  return "unknown";
+}
+
+std::string_view ArmorLabel(ArmorType t) {
+  switch (t) {
+    case ArmorType::kEd25519SecretKey: return "STRAIT ED25519 SECRET KEY";
+    case ArmorType::kEd25519PublicKey: return "STRAIT ED25519 PUBLIC KEY";
+    case ArmorType::kX25519SecretKey: return "STRAIT X25519 SECRET KEY";
+    case ArmorType::kX25519PublicKey: return "STRAIT X25519 PUBLIC KEY";
+    case ArmorType::kTenantCert: return "STRAIT TENANT CERT";
+    case ArmorType::kCredential: return "STRAIT CREDENTIAL";
+  }
+  return "STRAIT UNKNOWN";
+}
+
+bool IsSecret(ArmorType t) { return t == ArmorType::kEd25519SecretKey || t == ArmorType::kX25519SecretKey; }
+
+void SecretText::Wipe() { WipeString(s_); }
+
+std::string Armor(ArmorType type, std::span<const uint8_t> payload) {
+  const size_t encoded_len = sodium_base64_ENCODED_LEN(payload.size(), kBase64Variant);  // includes the NUL
+  std::string b64(encoded_len, '\0');
+  sodium_bin2base64(b64.data(), b64.size(), payload.data(), payload.size(), kBase64Variant);
+  b64.resize(encoded_len - 1);
+  std::string out;
+  out.reserve(b64.size() + b64.size() / kArmorLineWidth + 2 * (kBeginPrefix.size() + ArmorLabel(type).size() + 8));
+  out.append(kBeginPrefix).append(ArmorLabel(type)).append(kDashes).push_back('\n');
+  for (size_t i = 0; i < b64.size(); i += kArmorLineWidth) {
+    out.append(std::string_view(b64).substr(i, kArmorLineWidth)).push_back('\n');
+  }
+  out.append(kEndPrefix).append(ArmorLabel(type)).append(kDashes).push_back('\n');
+  WipeString(b64);
+  return out;
+}
+
+Result<ArmorType, KeystoreResultError> DetectArmorType(std::string_view text) {
+  const size_t nl = text.find('\n');
+  return TypeFromBeginLine(nl == std::string_view::npos ? text : text.substr(0, nl));
+}
+
+std::string EncodeEd25519PublicKey(const Ed25519PublicKey& key) {
+  return Armor(ArmorType::kEd25519PublicKey, key.bytes());
+}
+std::string EncodeX25519PublicKey(const X25519PublicKey& key) {
+  return Armor(ArmorType::kX25519PublicKey, key.bytes());
+}
+SecretText EncodeEd25519SecretKey(const Ed25519KeyPair& key) {
+  return SecretText(Armor(ArmorType::kEd25519SecretKey, key.seed.bytes()));
+}
+SecretText EncodeX25519SecretKey(const X25519KeyPair& key) {
+  return SecretText(Armor(ArmorType::kX25519SecretKey, key.secret.bytes()));
+}
+std::string EncodeTenantCert(std::span<const uint8_t> tenant_cert) {
+  return Armor(ArmorType::kTenantCert, tenant_cert);
+}
+std::string EncodeCredential(std::span<const uint8_t> credential) {
+  return Armor(ArmorType::kCredential, credential);
+}
+
+Result<Ed25519PublicKey, KeystoreResultError> DecodeEd25519PublicKey(std::string_view text) {
+  auto k = FixedPayload<Ed25519PublicKey>(ArmorType::kEd25519PublicKey, text);
+  if (k && k->IsZero()) return Err(KeystoreError::kBadContent, "all-zero public key");
+  return k;
+}
+
+Result<X25519PublicKey, KeystoreResultError> DecodeX25519PublicKey(std::string_view text) {
+  auto k = FixedPayload<X25519PublicKey>(ArmorType::kX25519PublicKey, text);
+  if (k && k->IsZero()) return Err(KeystoreError::kBadContent, "all-zero public key");
+  return k;
+}
+
+Result<Ed25519KeyPair, KeystoreResultError> DecodeEd25519SecretKey(std::string_view text) {
+  auto seed = FixedPayload<Ed25519Seed>(ArmorType::kEd25519SecretKey, text);
+  if (!seed) return Fail(seed.error());
+  return Ed25519KeyPair::FromSeed(*seed);
+}
+
+Result<X25519KeyPair, KeystoreResultError> DecodeX25519SecretKey(std::string_view text) {
+  auto secret = FixedPayload<X25519SecretKey>(ArmorType::kX25519SecretKey, text);
+  if (!secret) return Fail(secret.error());
+  X25519KeyPair kp = X25519KeyPair::FromSecret(*secret);
+  if (kp.public_key.IsZero()) return Err(KeystoreError::kBadContent, "secret yields an all-zero public key");
+  return kp;
+}
+
+Result<std::vector<uint8_t>, KeystoreResultError> DecodeTenantCert(std::string_view text) {
+  auto p = Dearmor(ArmorType::kTenantCert, text);
+  if (!p) return Fail(p.error());
+  if (auto v = ParseTenantCert(p->bytes); !v) {
+    return Err(KeystoreError::kBadContent, fmt::format("tenant cert does not parse: {}: {}",
+                                                       CredentialErrorName(v.error().code), v.error().reason));
+  }
+  return std::move(p->bytes);
+}
+
+Result<std::vector<uint8_t>, KeystoreResultError> DecodeCredential(std::string_view text) {
+  auto p = Dearmor(ArmorType::kCredential, text);
+  if (!p) return Fail(p.error());
+  if (auto v = ParseCredential(p->bytes); !v) {
+    return Err(KeystoreError::kBadContent, fmt::format("credential does not parse: {}: {}",
+                                                       CredentialErrorName(v.error().code), v.error().reason));
+  }
+  return std::move(p->bytes);
+}
+
+// --- Files ---
+
+Result<void, KeystoreResultError> WritePublicFile(const std::string& path, std::string_view contents,
+                                                  Overwrite overwrite) {
+  return WriteAtomic(path, contents, 0644, overwrite);
+}
+
+Result<void, KeystoreResultError> WriteSecretFile(const std::string& path, std::string_view contents,
+                                                  Overwrite overwrite) {
+  return WriteAtomic(path, contents, 0600, overwrite);
+}
+
+Result<std::string, KeystoreResultError> ReadPublicFile(const std::string& path) { return ReadBounded(path, false); }
+
+Result<SecretText, KeystoreResultError> ReadSecretFile(const std::string& path) {
+  auto r = ReadBounded(path, true);
+  if (!r) return Fail(r.error());
+  return SecretText(std::move(r).value());
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<void, KeystoreResultError> EnsureDirectory(const std::string& path) {
+  if (path.empty()) return Err(KeystoreError::kIo, "empty directory path");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) return Err(KeystoreError::kIo, fmt::format("{}: exists and is not a directory", path));
+    return {};
+  }
+  const std::string parent = ParentDir(path);
+  if (parent != path && parent != "." && parent != "/") {
+    auto r = EnsureDirectory(parent);
+    if (!r) return r;
+  }
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Err(KeystoreError::kIo, Errno("cannot create directory", path));
+  }
+  return {};
+}
+
+std::string JoinPath(std::string_view dir, std::string_view name) {
+  if (dir.empty()) return std::string(name);
+  if (dir.back() == '/') return fmt::format("{}{}", dir, name);
+  return fmt::format("{}/{}", dir, name);
+}
+
+Result<void, KeystoreResultError> SaveEd25519SecretKey(const std::string& path, const Ed25519KeyPair& key,
+                                                       Overwrite overwrite) {
+  const SecretText text = EncodeEd25519SecretKey(key);
+  return WriteSecretFile(path, text.view(), overwrite);  // its errors name the path
+}
+
+Result<void, KeystoreResultError> SaveX25519SecretKey(const std::string& path, const X25519KeyPair& key,
+                                                      Overwrite overwrite) {
+  const SecretText text = EncodeX25519SecretKey(key);
+  return WriteSecretFile(path, text.view(), overwrite);  // its errors name the path
+}
+
+Result<void, KeystoreResultError> SaveEd25519PublicKey(const std::string& path, const Ed25519PublicKey& key,
+                                                       Overwrite overwrite) {
+  return WritePublicFile(path, EncodeEd25519PublicKey(key), overwrite);
+}
+
+Result<void, KeystoreResultError> SaveX25519PublicKey(const std::string& path, const X25519PublicKey& key,
+                                                      Overwrite overwrite) {
+  return WritePublicFile(path, EncodeX25519PublicKey(key), overwrite);
+}
+
+Result<void, KeystoreResultError> SaveTenantCert(const std::string& path, std::span<const uint8_t> tenant_cert,
+                                                 Overwrite overwrite) {
+  return WritePublicFile(path, EncodeTenantCert(tenant_cert), overwrite);
+}
+
+Result<void, KeystoreResultError> SaveCredential(const std::string& path, std::span<const uint8_t> credential,
+                                                 Overwrite overwrite) {
+  return WritePublicFile(path, EncodeCredential(credential), overwrite);
+}
+
+Result<Ed25519KeyPair, KeystoreResultError> LoadEd25519SecretKey(const std::string& path) {
+  auto text = ReadSecretFile(path);
+  if (!text) return Fail(text.error());
+  return WithPath(path, DecodeEd25519SecretKey(text->view()));
+}
+
+Result<X25519KeyPair, KeystoreResultError> LoadX25519SecretKey(const std::string& path) {
+  auto text = ReadSecretFile(path);
+  if (!text) return Fail(text.error());
+  return WithPath(path, DecodeX25519SecretKey(text->view()));
+}
+
+Result<Ed25519PublicKey, KeystoreResultError> LoadEd25519PublicKey(const std::string& path) {
+  auto text = ReadPublicFile(path);
+  if (!text) return Fail(text.error());
+  return WithPath(path, DecodeEd25519PublicKey(*text));
+}
+
+Result<X25519PublicKey, KeystoreResultError> LoadX25519PublicKey(const std::string& path) {
+  auto text = ReadPublicFile(path);
+  if (!text) return Fail(text.error());
+  return WithPath(path, DecodeX25519PublicKey(*text));
+}
+
+Result<std::vector<uint8_t>, KeystoreResultError> LoadTenantCert(const std::string& path) {
+  auto text = ReadPublicFile(path);
+  if (!text) return Fail(text.error());
+  return WithPath(path, DecodeTenantCert(*text));
+}
+
+Result<std::vector<uint8_t>, KeystoreResultError> LoadCredential(const std::string& path) {
+  auto text = ReadPublicFile(path);
+  if (!text) return Fail(text.error());
+  return WithPath(path, DecodeCredential(*text));
+}
+
+// --- Identity bundles ---
+
+Result<void, KeystoreResultError> SaveIdentityBundle(const std::string& dir, const IdentityBundle& bundle,
+                                                     Overwrite overwrite) {
+  const bool has_noise = bundle.role != Role::kRelay;
+  if (has_noise && !bundle.noise_key) {
+    return Err(KeystoreError::kMismatch, fmt::format("{}: a {} bundle needs a Noise key", dir, RoleName(bundle.role)));
+  }
+  if (bundle.tls_cert_pem.empty() != bundle.tls_key_pem.empty()) {
+    return Err(KeystoreError::kMismatch, fmt::format("{}: tls.crt and tls.key come together", dir));
+  }
+
+  struct Entry {
+    std::string_view name;
+    std::string_view contents;
+    bool secret;
+  };
+  const std::string credential_text = EncodeCredential(bundle.credential);
+  const SecretText signing_text = EncodeEd25519SecretKey(bundle.signing_key);
+  const std::string root_text = EncodeEd25519PublicKey(bundle.root_public_key);
+  SecretText noise_text;
+  std::string noise_pub_text;
+  std::vector<Entry> entries = {
+      {kBundleCredentialFile, credential_text, false},
+      {kBundleSigningKeyFile, signing_text.view(), true},
+      {kRootPublicFile, root_text, false},
+  };
+  if (has_noise) {
+    noise_text = EncodeX25519SecretKey(*bundle.noise_key);
+    noise_pub_text = EncodeX25519PublicKey(bundle.noise_key->public_key);
+    entries.push_back({kBundleNoiseKeyFile, noise_text.view(), true});
+    entries.push_back({kBundleNoisePublicFile, noise_pub_text, false});
+  }
+  if (!bundle.ca_pem.empty()) entries.push_back({kCaCertFile, bundle.ca_pem, false});
+  if (!bundle.tls_cert_pem.empty()) {
+    entries.push_back({kBundleTlsCertFile, bundle.tls_cert_pem, false});
+    entries.push_back({kBundleTlsKeyFile, bundle.tls_key_pem.view(), true});
+  }
+
+  if (auto r = EnsureDirectory(dir); !r) return r;
+  if (overwrite == Overwrite::kRefuse) {
+    for (const Entry& e : entries) {
+      const std::string path = JoinPath(dir, e.name);
+      if (PathExists(path)) {
+        return Err(KeystoreError::kExists,
+                   fmt::format("{}: already exists; refusing to overwrite it (--force replaces it)", path));
+      }
+    }
+  }
+  for (const Entry& e : entries) {
+    const std::string path = JoinPath(dir, e.name);
+    auto r = e.secret ? WriteSecretFile(path, e.contents, overwrite) : WritePublicFile(path, e.contents, overwrite);
+    if (!r) return r;
+  }
+  return {};
+}
+
+Result<IdentityBundle, KeystoreResultError> LoadIdentityBundle(const std::string& dir) {
+  IdentityBundle b;
+  auto cred = LoadCredential(JoinPath(dir, kBundleCredentialFile));
+  if (!cred) return Fail(cred.error());
+  b.credential = std::move(cred).value();
+  auto view = ParseCredential(b.credential);
+  if (!view) return Err(KeystoreError::kBadContent, "credential does not parse");  // DecodeCredential checked it
+  b.role = view->role;
+
+  const std::string signing_path = JoinPath(dir, kBundleSigningKeyFile);
+  auto signing = LoadEd25519SecretKey(signing_path);
+  if (!signing) return Fail(signing.error());
+  b.signing_key = std::move(signing).value();
+  if (!(b.signing_key.public_key == view->key)) {
+    return Err(KeystoreError::kMismatch,
+               fmt::format("{}: its public key {} is not the credential's key {}", signing_path,
+                           b.signing_key.public_key, view->key));
+  }
+
+  if (b.role != Role::kRelay) {
+    const std::string noise_path = JoinPath(dir, kBundleNoiseKeyFile);
+    auto noise = LoadX25519SecretKey(noise_path);
+    if (!noise) return Fail(noise.error());
+    if (!(noise->public_key == view->noise_key)) {
+      return Err(KeystoreError::kMismatch, fmt::format("{}: its public key {} is not the credential's Noise key {}",
+                                                       noise_path, noise->public_key, view->noise_key));
+    }
+    b.noise_key = std::move(noise).value();
+  }
+
+  auto root = LoadEd25519PublicKey(JoinPath(dir, kRootPublicFile));
+  if (!root) return Fail(root.error());
+  b.root_public_key = *root;
+
+  const std::string ca_path = JoinPath(dir, kCaCertFile);
+  if (PathExists(ca_path)) {
+    auto ca = ReadPublicFile(ca_path);
+    if (!ca) return Fail(ca.error());
+    if (!LooksLikePemCertificate(*ca)) {
+      return Err(KeystoreError::kBadContent, fmt::format("{}: no PEM CERTIFICATE block", ca_path));
+    }
+    b.ca_pem = std::move(ca).value();
+  }
+
+  const std::string crt_path = JoinPath(dir, kBundleTlsCertFile);
+  const std::string key_path = JoinPath(dir, kBundleTlsKeyFile);
+  const bool has_crt = PathExists(crt_path);
+  if (has_crt != PathExists(key_path)) {
+    return Err(KeystoreError::kMismatch,
+               fmt::format("{}: {} without {}", dir, has_crt ? "tls.crt" : "tls.key", has_crt ? "tls.key" : "tls.crt"));
+  }
+  if (has_crt) {
+    auto crt = ReadPublicFile(crt_path);
+    if (!crt) return Fail(crt.error());
+    if (!LooksLikePemCertificate(*crt)) {
+      return Err(KeystoreError::kBadContent, fmt::format("{}: no PEM CERTIFICATE block", crt_path));
+    }
+    b.tls_cert_pem = std::move(crt).value();
+    auto key = ReadSecretFile(key_path);
+    if (!key) return Fail(key.error());
+    b.tls_key_pem = std::move(key).value();
+  }
+  return b;
+}
+
+}  // namespace strait::crypto

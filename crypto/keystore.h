@@ -1,0 +1,220 @@
+// Key and credential files: the on-disk formats every Strait process loads (docs/keys.md tells the story; this
+// header is the authority). Setup-path code: Result-returning, no exceptions, allocation is fine.
+//
+// Armoured text. Every key, TenantCert and credential file is one block:
+//
+//   -----BEGIN STRAIT <LABEL>-----\n
+//   <standard base64 with '=' padding, 64 characters a line, the last line 1..64>\n
+//   -----END STRAIT <LABEL>-----\n
+//
+//   label                        payload
+//   STRAIT ED25519 SECRET KEY    32-byte Ed25519 seed (the public key is derived)
+//   STRAIT ED25519 PUBLIC KEY    32-byte Ed25519 public key
+//   STRAIT X25519 SECRET KEY     32-byte X25519 secret (Noise static key; the public key is derived)
+//   STRAIT X25519 PUBLIC KEY     32-byte X25519 public key
+//   STRAIT TENANT CERT           TenantCert bytes (crypto/credential.h), structure checked by ParseTenantCert
+//   STRAIT CREDENTIAL            Credential bytes (crypto/credential.h), structure checked by ParseCredential
+//
+// Parsing is strict and canonical: exactly the text Armor() writes is accepted (LF line ends, the 64-column
+// wrapping, canonical base64, one final newline, nothing after the END line), so every value has one file form
+// and a parsed file re-serialises to the same bytes (fuzz/keystore_fuzzer.cc checks this). Decoding never checks
+// signatures or times: load, then VerifyCredential.
+//
+// Files. Secret files (secret keys, TLS private keys) are created 0600 from the start (O_CREAT|O_EXCL in the same
+// directory, fsync, rename, fsync of the directory) and refused on load if group or others have any access.
+// Public files are written the same way with mode 0644 (less the umask). Nothing is overwritten unless the caller
+// passes Overwrite::kReplace; the refusal is atomic (renameat2 RENAME_NOREPLACE), not check-then-write.
+//
+// Identity bundle: one directory per device, connector or relay (kBundle* names below; docs/keys.md):
+//   credential     STRAIT CREDENTIAL                    all roles
+//   signing.key    STRAIT ED25519 SECRET KEY, 0600      all roles; its public key is the credential's key
+//   noise.key      STRAIT X25519 SECRET KEY, 0600       device, connector; public key = credential's Noise key
+//   noise.pub      STRAIT X25519 PUBLIC KEY             device, connector (for collecting a connector set)
+//   root.pub       STRAIT ED25519 PUBLIC KEY            all roles: the operator root that verifies credentials
+//   ca.pem         PEM CERTIFICATE(s)                   device, connector (optional): the relays' TLS CA
+//   tls.crt        PEM CERTIFICATE                      relay (optional, with tls.key): its TLS server chain
+//   tls.key        PEM PRIVATE KEY, 0600                relay (optional, with tls.crt)
+//
+// Thread-safety: free functions; no shared state. Errors carry the file path and what was wrong, never secrets.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/credential.h"
+#include "crypto/keys.h"
+#include "crypto/result.h"
+
+namespace strait::crypto {
+
+enum class KeystoreError : uint8_t {
+  kNotFound,             // the file or directory does not exist
+  kIo,                   // a system call failed (reason carries strerror)
+  kExists,               // refusing to overwrite an existing file
+  kInsecurePermissions,  // a secret file that group or others may access, or not a regular file
+  kTooLarge,             // larger than kMaxKeystoreFileSize
+  kNotArmoured,          // no "-----BEGIN STRAIT ...-----" first line
+  kWrongType,            // a Strait armoured file of another type (e.g. a public key where a secret key belongs)
+  kBadArmour,            // malformed armour: line shape, CR, missing or mismatched END line, missing final newline
+  kBadBase64,            // not canonical standard base64
+  kBadLength,            // the payload has the wrong length for its type
+  kTrailingData,         // bytes after the END line
+  kBadContent,           // the payload is the right size but invalid (all-zero key, credential that does not parse)
+  kMismatch,             // bundle files that do not belong together (key is not the credential's key)
+};
+std::string_view KeystoreErrorName(KeystoreError e);  // stable snake_case, e.g. "insecure_permissions"
+using KeystoreResultError = Error<KeystoreError>;
+
+enum class ArmorType : uint8_t {
+  kEd25519SecretKey,
+  kEd25519PublicKey,
+  kX25519SecretKey,
+  kX25519PublicKey,
+  kTenantCert,
+  kCredential,
+};
+inline constexpr ArmorType kAllArmorTypes[] = {ArmorType::kEd25519SecretKey, ArmorType::kEd25519PublicKey,
+                                               ArmorType::kX25519SecretKey,  ArmorType::kX25519PublicKey,
+                                               ArmorType::kTenantCert,       ArmorType::kCredential};
+std::string_view ArmorLabel(ArmorType t);  // e.g. "STRAIT ED25519 SECRET KEY"
+bool IsSecret(ArmorType t);
+
+inline constexpr size_t kArmorLineWidth = 64;
+// Bound on every file this module reads (the largest armoured credential is about 760 bytes; PEM chains fit).
+inline constexpr size_t kMaxKeystoreFileSize = 64 * 1024;
+
+// Text that holds secret material (an armoured secret key, a PEM private key): zeroed on destruction and on
+// move-from. Copying is not offered, so a secret lives in one place.
+class SecretText {
+ public:
+  SecretText() = default;
+  explicit SecretText(std::string s) : s_(std::move(s)) {}
+  SecretText(SecretText&& o) noexcept : s_(std::move(o.s_)) { o.Wipe(); }
+  SecretText& operator=(SecretText&& o) noexcept {
+    if (this != &o) { Wipe(); s_ = std::move(o.s_); o.Wipe(); }
+    return *this;
+  }
+  SecretText(const SecretText&) = delete;
+  SecretText& operator=(const SecretText&) = delete;
+  ~SecretText() { Wipe(); }
+
+  std::string_view view() const { return s_; }
+  bool empty() const { return s_.empty(); }
+  void Wipe();
+
+ private:
+  std::string s_;
+};
+
+// --- Text codec (no I/O; what the fuzzer drives) ---
+
+// Armours `payload` under `type`'s label. Does not check the payload (the typed Encode* below take typed values).
+std::string Armor(ArmorType type, std::span<const uint8_t> payload);
+// Which Strait type a text claims to be, from its BEGIN line alone. kNotArmoured / kWrongType (unknown label).
+Result<ArmorType, KeystoreResultError> DetectArmorType(std::string_view text);
+
+std::string EncodeEd25519PublicKey(const Ed25519PublicKey& key);
+std::string EncodeX25519PublicKey(const X25519PublicKey& key);
+SecretText EncodeEd25519SecretKey(const Ed25519KeyPair& key);  // the seed
+SecretText EncodeX25519SecretKey(const X25519KeyPair& key);    // the secret
+std::string EncodeTenantCert(std::span<const uint8_t> tenant_cert);
+std::string EncodeCredential(std::span<const uint8_t> credential);
+
+// Each decoder accepts exactly its own type's canonical text. All-zero public keys are refused (kBadContent);
+// TenantCert and credential payloads must pass ParseTenantCert / ParseCredential (structure only, kBadContent).
+Result<Ed25519PublicKey, KeystoreResultError> DecodeEd25519PublicKey(std::string_view text);
+Result<X25519PublicKey, KeystoreResultError> DecodeX25519PublicKey(std::string_view text);
+Result<Ed25519KeyPair, KeystoreResultError> DecodeEd25519SecretKey(std::string_view text);
+Result<X25519KeyPair, KeystoreResultError> DecodeX25519SecretKey(std::string_view text);
+Result<std::vector<uint8_t>, KeystoreResultError> DecodeTenantCert(std::string_view text);
+Result<std::vector<uint8_t>, KeystoreResultError> DecodeCredential(std::string_view text);
+
+// --- Files ---
+
+enum class Overwrite : uint8_t {
+  kRefuse,   // fail with kExists if the path exists (the default everywhere)
+  kReplace,  // atomically replace an existing file (`--force`)
+};
+
+// Atomic writes as described at the top. The directory must exist. On failure no temporary file is left behind
+// and an existing file at `path` is untouched.
+Result<void, KeystoreResultError> WritePublicFile(const std::string& path, std::string_view contents,
+                                                  Overwrite overwrite);
+Result<void, KeystoreResultError> WriteSecretFile(const std::string& path, std::string_view contents,
+                                                  Overwrite overwrite);
+// Reads at most kMaxKeystoreFileSize bytes of a regular file. ReadSecretFile refuses files with any group/other
+// permission bits, with a reason that says `chmod 600 <path>`.
+Result<std::string, KeystoreResultError> ReadPublicFile(const std::string& path);
+Result<SecretText, KeystoreResultError> ReadSecretFile(const std::string& path);
+// Creates `path` with mode 0700 if it does not exist; fails if it exists and is not a directory.
+Result<void, KeystoreResultError> EnsureDirectory(const std::string& path);
+bool PathExists(const std::string& path);
+
+// Typed file helpers: Write*File + Encode*, Read*File + Decode*, with the path prefixed to any error reason.
+Result<void, KeystoreResultError> SaveEd25519SecretKey(const std::string& path, const Ed25519KeyPair& key,
+                                                       Overwrite overwrite);
+Result<void, KeystoreResultError> SaveX25519SecretKey(const std::string& path, const X25519KeyPair& key,
+                                                      Overwrite overwrite);
+Result<void, KeystoreResultError> SaveEd25519PublicKey(const std::string& path, const Ed25519PublicKey& key,
+                                                       Overwrite overwrite);
+Result<void, KeystoreResultError> SaveX25519PublicKey(const std::string& path, const X25519PublicKey& key,
+                                                      Overwrite overwrite);
+Result<void, KeystoreResultError> SaveTenantCert(const std::string& path, std::span<const uint8_t> tenant_cert,
+                                                 Overwrite overwrite);
+Result<void, KeystoreResultError> SaveCredential(const std::string& path, std::span<const uint8_t> credential,
+                                                 Overwrite overwrite);
+
+Result<Ed25519KeyPair, KeystoreResultError> LoadEd25519SecretKey(const std::string& path);
+Result<X25519KeyPair, KeystoreResultError> LoadX25519SecretKey(const std::string& path);
+Result<Ed25519PublicKey, KeystoreResultError> LoadEd25519PublicKey(const std::string& path);
+Result<X25519PublicKey, KeystoreResultError> LoadX25519PublicKey(const std::string& path);
+Result<std::vector<uint8_t>, KeystoreResultError> LoadTenantCert(const std::string& path);
+Result<std::vector<uint8_t>, KeystoreResultError> LoadCredential(const std::string& path);
+
+// --- Directory layouts ---
+
+// Operator directories written by `strait keys` (docs/keys.md).
+inline constexpr std::string_view kRootKeyFile = "root.key";        // init-root: root Ed25519 secret, 0600
+inline constexpr std::string_view kRootPublicFile = "root.pub";     // init-root, tenant dir, every bundle
+inline constexpr std::string_view kTenantKeyFile = "tenant.key";    // tenant: tenant Ed25519 secret, 0600
+inline constexpr std::string_view kTenantCertFile = "tenant.cert";  // tenant: TenantCert signed by the root
+inline constexpr std::string_view kCaCertFile = "ca.pem";           // tls-ca dir and client bundles
+inline constexpr std::string_view kCaKeyFile = "ca.key";            // tls-ca dir only: PEM private key, 0600
+// Identity bundle (see the top of this file).
+inline constexpr std::string_view kBundleCredentialFile = "credential";
+inline constexpr std::string_view kBundleSigningKeyFile = "signing.key";
+inline constexpr std::string_view kBundleNoiseKeyFile = "noise.key";
+inline constexpr std::string_view kBundleNoisePublicFile = "noise.pub";
+inline constexpr std::string_view kBundleTlsCertFile = "tls.crt";
+inline constexpr std::string_view kBundleTlsKeyFile = "tls.key";
+
+// `dir` + "/" + `name`.
+std::string JoinPath(std::string_view dir, std::string_view name);
+
+struct IdentityBundle {
+  Role role = Role::kDevice;
+  std::vector<uint8_t> credential;
+  Ed25519KeyPair signing_key;
+  std::optional<X25519KeyPair> noise_key;  // device and connector; nullopt for relay
+  Ed25519PublicKey root_public_key;
+  std::string ca_pem;        // the relays' TLS CA (device, connector); empty if the bundle has none
+  std::string tls_cert_pem;  // relay; empty if the bundle has none
+  SecretText tls_key_pem;    // relay; empty if the bundle has none
+};
+
+// Writes every file of `bundle` that applies to its role (empty PEMs are skipped), creating `dir` (0700) if needed.
+// With Overwrite::kRefuse nothing is written if any of those files exists. Not atomic across files: a failure
+// part-way leaves the files already written.
+Result<void, KeystoreResultError> SaveIdentityBundle(const std::string& dir, const IdentityBundle& bundle,
+                                                     Overwrite overwrite);
+// Loads and cross-checks a bundle: the credential parses, signing.key's public key is the credential's key,
+// noise.key's public key is its Noise key (device/connector), root.pub exists, tls.crt and tls.key come
+// together. Does NOT verify signatures or validity: call VerifyCredential with the bundle's root key and a clock.
+Result<IdentityBundle, KeystoreResultError> LoadIdentityBundle(const std::string& dir);
+
+}  // namespace strait::crypto
