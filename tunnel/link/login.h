@@ -1,0 +1,92 @@
+// Login on a link (docs/protocol.md §3): the HELLO / HELLO_ACK exchange that turns a TLS connection into an
+// authenticated link. Sans-I/O: these functions take payload bytes and the session's exporter value and return
+// payload bytes or a refusal; TlsLink (tls_link.h) drives them and owns the states:
+//
+//   client:  TLS done ─▶ BuildHello ─▶ send HELLO ─▶ HELLO_ACK: CheckHelloAck ─▶ up
+//                                                  └▶ ERROR <code, reason>      ─▶ down (code surfaced)
+//   server:  TLS done ─▶ HELLO: VerifyHello ─▶ ok:      send HELLO_ACK (BuildHelloAck) ─▶ up
+//                                          └▶ refused: send ERROR <code, reason>, close ─▶ down
+//
+// Checks in VerifyHello, in order, each with its ERROR code (protocol.md §10):
+//   payload decodes (protocol_error) · version range holds kProtocolVersion (unsupported_version) ·
+//   VerifyCredential against the root key, `now` and this port's roles (bad_credential, reason = the credential
+//   error's name and detail; a role outside the port's set is wrong_role) · HELLO role byte = credential role
+//   (wrong_role) · proof over this session's exporter (bad_proof).
+//
+// Cost: VerifyHello does up to three Ed25519 verifications (~150 µs); it belongs on a login loop, not on a
+// forwarding shard (docs/relay.md). Thread-safety: free functions; configs are read-only once links use them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "crypto/credential.h"
+#include "crypto/keys.h"
+#include "crypto/proof.h"
+#include "crypto/result.h"
+#include "tunnel/frame.h"
+
+namespace strait::link {
+
+// What a dialling peer (device or connector) presents. Immutable while links use it.
+struct ClientLoginConfig {
+  std::vector<std::uint8_t> credential;  // issued credential bytes (crypto/credential.h), 1..512
+  crypto::Ed25519KeyPair key;            // the credential's Ed25519 key, signs the proof
+  tunnel::LinkRole role = tunnel::LinkRole::kDevice;
+  std::string preferred_connector;       // HELLO str8; empty = none
+};
+
+// What an accepting side (relay port, or a connector's Direct Connect listener) checks and announces.
+struct ServerLoginConfig {
+  crypto::Ed25519PublicKey root_key;
+  crypto::RoleSet roles{crypto::Role::kDevice};  // roles this port takes
+  std::function<std::uint64_t()> now_unix;       // credential clock; empty = the system clock
+  std::string relay_id;                          // HELLO_ACK str8
+  std::uint32_t max_payload = static_cast<std::uint32_t>(tunnel::kMaxPayload);
+};
+
+// A refusal: the ERROR code and reason to send (server) or that were received (client).
+struct LoginRefusal {
+  tunnel::ErrorCode code = tunnel::ErrorCode::kProtocolError;
+  std::string reason;
+};
+
+// Server side: the peer a valid HELLO established.
+struct PeerLogin {
+  std::uint8_t version = 0;
+  crypto::VerifiedCredential credential;
+  std::string preferred_connector;
+};
+
+// Client side: what HELLO_ACK announced.
+struct RelayLogin {
+  std::uint8_t version = 0;
+  std::uint32_t max_payload = 0;
+  std::uint32_t keepalive_ms = 0;
+  std::uint32_t idle_timeout_ms = 0;
+  std::string relay_id;
+};
+
+// Client: the HELLO payload for the session whose exporter is given. Fails (kInternal) only when the config
+// cannot be encoded (credential empty or above 512 bytes, preferred_connector above 255 bytes).
+Result<std::vector<std::uint8_t>, LoginRefusal> BuildHello(const ClientLoginConfig& config,
+                                                           const crypto::HelloExporter& exporter);
+
+// Server: judges a HELLO payload against this session's exporter. Ok: the peer; failure: the ERROR to send.
+Result<PeerLogin, LoginRefusal> VerifyHello(const ServerLoginConfig& config, const crypto::HelloExporter& exporter,
+                                            std::span<const std::uint8_t> payload);
+
+// Server: the HELLO_ACK payload (the link's keepalive and idle timeouts are announced to the peer).
+std::vector<std::uint8_t> BuildHelloAck(const ServerLoginConfig& config, std::uint8_t version,
+                                        std::uint32_t keepalive_ms, std::uint32_t idle_timeout_ms);
+
+// Client: judges a HELLO_ACK payload (decodes; version must be one we offered).
+Result<RelayLogin, LoginRefusal> CheckHelloAck(std::span<const std::uint8_t> payload);
+
+// The ERROR code VerifyHello uses for a credential failure: wrong_role for kWrongRole, else bad_credential.
+tunnel::ErrorCode ErrorCodeForCredential(crypto::CredentialError e);
+
+}  // namespace strait::link

@@ -1,0 +1,713 @@
+#include "tunnel/link/tls_link.h"
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cstring>
+#include <limits>
+
+#include "crypto/proof.h"
+#include "tunnel/frame_writer.h"
+#include "tunnel/link_messages.h"
+
+namespace strait::link {
+
+using tunnel::ErrorCode;
+using tunnel::FrameType;
+
+std::string_view LinkStateName(LinkState s) {
+  switch (s) {
+    case LinkState::kIdle: return "idle";
+    case LinkState::kTls: return "tls";
+    case LinkState::kLogin: return "login";
+    case LinkState::kUp: return "up";
+    case LinkState::kClosing: return "closing";
+    case LinkState::kDown: return "down";
+  }
+  return "unknown";
+}
+
+std::string_view DownReasonName(DownReason r) {
+  switch (r) {
+    case DownReason::kLocalClose: return "local_close";
+    case DownReason::kPeerClosed: return "peer_closed";
+    case DownReason::kSocketError: return "socket_error";
+    case DownReason::kConnectFailed: return "connect_failed";
+    case DownReason::kTlsError: return "tls_error";
+    case DownReason::kFrameError: return "frame_error";
+    case DownReason::kProtocolError: return "protocol_error";
+    case DownReason::kLoginRefused: return "login_refused";
+    case DownReason::kPeerError: return "peer_error";
+    case DownReason::kHandshakeTimeout: return "handshake_timeout";
+    case DownReason::kIdleTimeout: return "idle_timeout";
+    case DownReason::kSendFailed: return "send_failed";
+    case DownReason::kShutdown: return "shutdown";
+    case DownReason::kOverloaded: return "overloaded";
+  }
+  return "unknown";
+}
+
+std::string_view SendStatusName(SendStatus s) {
+  switch (s) {
+    case SendStatus::kOk: return "ok";
+    case SendStatus::kBackpressure: return "backpressure";
+    case SendStatus::kTooLarge: return "too_large";
+    case SendStatus::kNotUp: return "not_up";
+    case SendStatus::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr std::uint16_t Code(ErrorCode c) { return static_cast<std::uint16_t>(c); }
+
+// Lends a loop-wide scratch vector to one user at a time; a nested user (a callback that flushes another link
+// while this one is inside loop.Send) gets a local vector instead. The vector is empty when lent.
+class LentScratch {
+ public:
+  LentScratch(std::vector<std::uint8_t>& shared, bool& busy) : busy_(busy), owner_(!busy) {
+    if (owner_) {
+      busy_ = true;
+      v_ = &shared;
+      v_->clear();
+    } else {
+      v_ = &local_;
+    }
+  }
+  ~LentScratch() {
+    if (owner_) {
+      v_->clear();
+      busy_ = false;
+    }
+  }
+  LentScratch(const LentScratch&) = delete;
+  LentScratch& operator=(const LentScratch&) = delete;
+  std::vector<std::uint8_t>& get() { return *v_; }
+
+ private:
+  bool& busy_;
+  const bool owner_;
+  std::vector<std::uint8_t>* v_ = nullptr;
+  std::vector<std::uint8_t> local_;
+};
+
+void AppendFrame(std::vector<std::uint8_t>& out, FrameType type, std::uint16_t flags, std::uint32_t channel,
+                 std::span<const std::uint8_t> payload) {
+  std::array<std::uint8_t, tunnel::kHeaderSize> header{};
+  const bool ok = tunnel::EncodeFrameHeader(
+      {tunnel::kFramingVersion, type, flags, static_cast<std::uint32_t>(payload.size()), channel}, header);
+  assert(ok);
+  (void)ok;
+  if (out.capacity() == 0) out.reserve(header.size() + payload.size());
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), payload.begin(), payload.end());
+}
+
+DownReason DownReasonFor(runtime::CloseReason r) {
+  switch (r) {
+    case runtime::CloseReason::kLocal: return DownReason::kLocalClose;
+    case runtime::CloseReason::kPeerReset:
+    case runtime::CloseReason::kError:
+    case runtime::CloseReason::kTimeout: return DownReason::kSocketError;
+    case runtime::CloseReason::kConnectFailed: return DownReason::kConnectFailed;
+    case runtime::CloseReason::kShutdown: return DownReason::kShutdown;
+  }
+  return DownReason::kSocketError;
+}
+
+}  // namespace
+
+TlsLink::TlsLink(runtime::EventLoop& loop, LinkLoopState& shared, const LinkConfig& config, LinkHandler& handler)
+    : loop_(&loop), shared_(&shared), config_(&config), handler_(&handler) {
+  assert(config.tls != nullptr);
+}
+
+TlsLink::~TlsLink() {
+  // A started link is the loop's handler until OnClose; destroying it earlier would leave a dangling handler.
+  assert(state_ == LinkState::kIdle || state_ == LinkState::kDown);
+}
+
+std::int64_t TlsLink::NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void TlsLink::ReleaseIfEmpty(std::vector<std::uint8_t>& v) {
+  if (v.empty() && v.capacity() != 0) std::vector<std::uint8_t>().swap(v);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Start
+
+bool TlsLink::StartTls() {
+  assert(state_ == LinkState::kIdle);
+  auto session = crypto::TlsSession::Create(*config_->tls);
+  if (!session) return false;
+  tls_.emplace(std::move(*session));
+  return true;
+}
+
+bool TlsLink::Accept(int fd) {
+  assert(config_->tls->is_server());
+  if (!StartTls()) return false;
+  conn_ = loop_->Adopt(fd, this);
+  if (!conn_.valid()) {
+    tls_.reset();
+    return false;
+  }
+  state_ = LinkState::kTls;
+  started_ns_ = last_rx_ns_ = last_tx_ns_ = NowNs();
+  ++shared_->stats.links_started;
+  ArmTimer();
+  return true;
+}
+
+bool TlsLink::Connect(const runtime::SocketAddress& addr) {
+  assert(!config_->tls->is_server());
+  if (!StartTls()) return false;
+  conn_ = loop_->Connect(addr, this);
+  if (!conn_.valid()) {
+    tls_.reset();
+    return false;
+  }
+  state_ = LinkState::kTls;
+  started_ns_ = last_rx_ns_ = last_tx_ns_ = NowNs();
+  ++shared_->stats.links_started;
+  std::vector<std::uint8_t> hello;  // the ClientHello; the loop queues it until the connect completes
+  if (auto r = tls_->Start(hello); !r) {
+    Down(DownReason::kTlsError, 0, r.error().reason, false, false);
+    return true;  // OnLinkDown follows
+  }
+  SendCiphertext(hello);
+  ArmTimer();
+  return true;
+}
+
+void TlsLink::OnConnected(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/) {}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Receive path
+
+void TlsLink::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runtime::Buffer data) {
+  if (state_ != LinkState::kTls && state_ != LinkState::kLogin && state_ != LinkState::kUp) return;
+  last_rx_ns_ = NowNs();
+  const bool was_complete = tls_->handshake_complete();
+
+  // Plaintext goes to the loop-wide scratch unless a partial frame is waiting (then it is appended to that).
+  const bool use_scratch = rx_partial_.empty() && !shared_->rx_busy_;
+  if (use_scratch) {
+    shared_->rx_busy_ = true;
+    shared_->rx_plain_.clear();
+  }
+  std::vector<std::uint8_t>& plain = use_scratch ? shared_->rx_plain_ : rx_partial_;
+  std::vector<std::uint8_t> handshake_out;  // allocates only when TLS has something to say (handshake, alert)
+  auto received = tls_->Receive(data.data(), plain, handshake_out);
+  data.reset();  // the recv buffer goes back to the ring now
+  if (!handshake_out.empty()) SendCiphertext(handshake_out);
+  if (!received) {
+    if (use_scratch) shared_->rx_busy_ = false;
+    rx_partial_.clear();
+    Down(DownReason::kTlsError, 0, received.error().reason, false, /*graceful=*/true);  // the alert goes out
+    return;
+  }
+  if (!was_complete && tls_->handshake_complete()) OnHandshakeDone();
+
+  in_dispatch_ = true;
+  const std::size_t consumed = state_ == LinkState::kClosing ? plain.size() : DispatchFrames(plain);
+  in_dispatch_ = false;
+  if (use_scratch) {
+    if (state_ != LinkState::kClosing && consumed < plain.size()) {
+      rx_partial_.assign(plain.begin() + static_cast<std::ptrdiff_t>(consumed), plain.end());
+    }
+    plain.clear();
+    shared_->rx_busy_ = false;
+  } else {
+    if (state_ == LinkState::kClosing) {
+      rx_partial_.clear();
+    } else {
+      rx_partial_.erase(rx_partial_.begin(), rx_partial_.begin() + static_cast<std::ptrdiff_t>(consumed));
+    }
+    ReleaseIfEmpty(rx_partial_);
+  }
+  if (tls_->peer_closed()) Down(DownReason::kPeerClosed, 0, "peer sent close_notify", false, true);
+  Flush();
+  if (resume_deferred_) {
+    resume_deferred_ = false;
+    if (!paused_ && state_ != LinkState::kClosing) {
+      loop_->ResumeRecv(conn_);
+      DrainPartial();
+    }
+  }
+}
+
+void TlsLink::DrainPartial() {
+  if (paused_ || rx_partial_.empty() || (state_ != LinkState::kLogin && state_ != LinkState::kUp)) return;
+  // Frames left behind by a pause. The owner cannot make OnData run on this link while we iterate: a nested
+  // ResumeRecv is deferred (in_dispatch_).
+  in_dispatch_ = true;
+  const std::size_t consumed = DispatchFrames(rx_partial_);
+  in_dispatch_ = false;
+  if (state_ == LinkState::kClosing) {
+    rx_partial_.clear();
+  } else {
+    rx_partial_.erase(rx_partial_.begin(), rx_partial_.begin() + static_cast<std::ptrdiff_t>(consumed));
+  }
+  ReleaseIfEmpty(rx_partial_);
+  Flush();
+  if (resume_deferred_) {
+    resume_deferred_ = false;
+    if (!paused_ && state_ != LinkState::kClosing) {
+      loop_->ResumeRecv(conn_);
+      DrainPartial();
+    }
+  }
+}
+
+std::size_t TlsLink::DispatchFrames(std::span<const std::uint8_t> plain) {
+  std::size_t off = 0;
+  while (off < plain.size() && !paused_ && (state_ == LinkState::kLogin || state_ == LinkState::kUp)) {
+    const tunnel::ReadResult rr = reader_.Next(plain.subspan(off));
+    switch (rr.kind) {
+      case tunnel::ReadKind::kNeedMore:
+        return off;
+      case tunnel::ReadKind::kSkip:
+        off += rr.consumed;
+        ++shared_->stats.unknown_skipped;
+        break;
+      case tunnel::ReadKind::kError:
+        Down(DownReason::kFrameError, Code(tunnel::ErrorCodeFor(rr.error)), tunnel::FrameErrorName(rr.error), true,
+             true);
+        return off;
+      case tunnel::ReadKind::kFrame: {
+        const Frame f{rr.header, rr.payload, plain.subspan(off, rr.consumed)};
+        off += rr.consumed;
+        HandleFrame(f);
+        break;
+      }
+    }
+  }
+  return off;
+}
+
+void TlsLink::HandleFrame(const Frame& f) {
+  if (state_ == LinkState::kLogin) {
+    HandleLoginFrame(f);
+    return;
+  }
+  switch (f.header.type) {
+    case FrameType::kHello:
+    case FrameType::kHelloAck:
+    case FrameType::kPing:
+    case FrameType::kPong:
+      HandleLinkFrame(f);
+      return;
+    case FrameType::kError:
+      if (f.header.channel == 0) {
+        HandleLinkFrame(f);
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  ++shared_->stats.frames_in;
+  handler_->OnFrame(*this, f);
+}
+
+void TlsLink::HandleLinkFrame(const Frame& f) {
+  switch (f.header.type) {
+    case FrameType::kPing: {
+      auto ping = tunnel::Ping::Decode(f.payload);
+      if (!ping) break;
+      std::array<std::uint8_t, 8> payload{};
+      (void)tunnel::Pong{ping->opaque}.Encode(payload);
+      AppendOwnFrame(FrameType::kPong, 0, payload);
+      return;
+    }
+    case FrameType::kPong:
+      if (!tunnel::Pong::Decode(f.payload)) break;
+      ++shared_->stats.pongs_received;
+      return;
+    case FrameType::kError: {
+      auto err = tunnel::ErrorMessage::Decode(f.payload);
+      if (!err) break;
+      const std::string_view reason(reinterpret_cast<const char*>(err->reason.data()), err->reason.size());
+      Down(DownReason::kPeerError, Code(err->code), reason, false, true);
+      return;
+    }
+    default:
+      break;  // HELLO / HELLO_ACK after login
+  }
+  Down(DownReason::kProtocolError, Code(ErrorCode::kProtocolError),
+       std::string("unexpected or malformed ") + std::string(tunnel::FrameTypeName(f.header.type)), true, true);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Login
+
+void TlsLink::OnHandshakeDone() {
+  state_ = LinkState::kLogin;
+  if (is_server()) return;  // the peer speaks first
+  auto exporter = crypto::HelloExporterValue(*tls_);
+  if (!exporter) {
+    Down(DownReason::kTlsError, 0, exporter.error().reason, false, false);
+    return;
+  }
+  auto hello = BuildHello(config_->client, *exporter);
+  if (!hello) {
+    Down(DownReason::kProtocolError, 0, hello.error().reason, false, true);
+    return;
+  }
+  AppendOwnFrame(FrameType::kHello, 0, *hello);
+}
+
+void TlsLink::HandleLoginFrame(const Frame& f) {
+  if (f.header.type == FrameType::kError && f.header.channel == 0) {
+    HandleLinkFrame(f);  // a refusal (client) or a peer giving up (server)
+    return;
+  }
+  if (is_server()) {
+    if (f.header.type != FrameType::kHello || f.header.channel != 0) {
+      Down(DownReason::kProtocolError, Code(ErrorCode::kProtocolError), "expected HELLO", true, true);
+      return;
+    }
+    auto exporter = crypto::HelloExporterValue(*tls_);
+    if (!exporter) {
+      Down(DownReason::kTlsError, Code(ErrorCode::kInternal), exporter.error().reason, true, true);
+      return;
+    }
+    auto peer = VerifyHello(config_->server, *exporter, f.payload);
+    if (!peer) {
+      Down(DownReason::kLoginRefused, Code(peer.error().code), peer.error().reason, true, true);
+      return;
+    }
+    const LinkOptions& o = config_->options;
+    const auto keepalive_ms = static_cast<std::uint32_t>(o.keepalive.count());
+    const auto idle_ms = static_cast<std::uint32_t>(o.idle_timeout.count());
+    AppendOwnFrame(FrameType::kHelloAck, 0, BuildHelloAck(config_->server, peer->version, keepalive_ms, idle_ms));
+    LinkIdentity id;
+    id.version = peer->version;
+    id.peer = &*peer;
+    GoUp(id, keepalive_ms, idle_ms);
+    return;
+  }
+  if (f.header.type != FrameType::kHelloAck || f.header.channel != 0) {
+    Down(DownReason::kProtocolError, Code(ErrorCode::kProtocolError), "expected HELLO_ACK", true, true);
+    return;
+  }
+  auto relay = CheckHelloAck(f.payload);
+  if (!relay) {
+    Down(DownReason::kProtocolError, Code(relay.error().code), relay.error().reason, true, true);
+    return;
+  }
+  peer_max_payload_ = relay->max_payload;
+  LinkIdentity id;
+  id.version = relay->version;
+  id.relay = &*relay;
+  GoUp(id, relay->keepalive_ms, relay->idle_timeout_ms);
+}
+
+void TlsLink::GoUp(const LinkIdentity& identity, std::uint32_t keepalive_ms, std::uint32_t idle_ms) {
+  state_ = LinkState::kUp;
+  keepalive_ms_ = keepalive_ms;
+  idle_ms_ = idle_ms;
+  ++shared_->stats.links_up;
+  ArmTimer();
+  if (state_ != LinkState::kUp) return;
+  handler_->OnLinkUp(*this, identity);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Send path
+
+SendStatus TlsLink::SendFrame(FrameType type, std::uint16_t flags, std::uint32_t channel,
+                              std::span<const std::uint8_t> payload) {
+  if (state_ != LinkState::kUp) {
+    return state_ == LinkState::kClosing || state_ == LinkState::kDown ? SendStatus::kClosed : SendStatus::kNotUp;
+  }
+  if (payload.size() > peer_max_payload_) return SendStatus::kTooLarge;
+  if (backlog_bytes() + tunnel::kHeaderSize + payload.size() > config_->options.max_pending_bytes) {
+    ++shared_->stats.send_backpressure;
+    return SendStatus::kBackpressure;
+  }
+  AppendFrame(tx_pending_, type, flags, channel, payload);
+  ++shared_->stats.frames_out;
+  if (tx_pending_.size() >= config_->options.auto_flush_bytes) Flush();
+  return SendStatus::kOk;
+}
+
+SendStatus TlsLink::SendEncoded(std::span<const std::uint8_t> frame) {
+  tunnel::FrameHeader h;
+  const bool parsed = tunnel::ParseFrameHeader(frame, &h);
+  assert(parsed && tunnel::kHeaderSize + h.length == frame.size());
+  (void)parsed;
+  if (state_ != LinkState::kUp) {
+    return state_ == LinkState::kClosing || state_ == LinkState::kDown ? SendStatus::kClosed : SendStatus::kNotUp;
+  }
+  if (h.length > peer_max_payload_) return SendStatus::kTooLarge;
+  if (backlog_bytes() + frame.size() > config_->options.max_pending_bytes) {
+    ++shared_->stats.send_backpressure;
+    return SendStatus::kBackpressure;
+  }
+  if (tx_pending_.capacity() == 0) tx_pending_.reserve(frame.size());
+  tx_pending_.insert(tx_pending_.end(), frame.begin(), frame.end());
+  ++shared_->stats.frames_out;
+  if (tx_pending_.size() >= config_->options.auto_flush_bytes) Flush();
+  return SendStatus::kOk;
+}
+
+void TlsLink::AppendOwnFrame(FrameType type, std::uint32_t channel, std::span<const std::uint8_t> payload) {
+  AppendFrame(tx_pending_, type, 0, channel, payload);
+}
+
+void TlsLink::Flush() {
+  if (tx_pending_.empty() || !tls_ || !tls_->handshake_complete()) return;
+  if (state_ == LinkState::kIdle || state_ == LinkState::kDown) return;
+  LentScratch sealed(shared_->tx_sealed_, shared_->tx_busy_);
+  auto r = tls_->Send(tx_pending_, sealed.get());
+  tx_pending_.clear();
+  ReleaseIfEmpty(tx_pending_);
+  if (!r) {
+    Down(DownReason::kSendFailed, 0, r.error().reason, false, false);
+    return;
+  }
+  SendCiphertext(sealed.get());
+}
+
+void TlsLink::SendCiphertext(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty()) return;
+  if (!tx_sealed_.empty()) {  // older sealed bytes wait: keep the order
+    tx_sealed_.insert(tx_sealed_.end(), bytes.begin(), bytes.end());
+    return;
+  }
+  in_loop_send_ = true;
+  const runtime::SendResult r = loop_->Send(conn_, bytes);
+  in_loop_send_ = false;
+  switch (r) {
+    case runtime::SendResult::kQueued:
+      last_tx_ns_ = NowNs();
+      break;
+    case runtime::SendResult::kQueueFull:
+    case runtime::SendResult::kNoBuffer:
+      // Sealed bytes cannot be re-sealed: keep them and retry on OnSendQueueLow or the retry timer.
+      ++shared_->stats.loop_send_refused;
+      tx_sealed_.assign(bytes.begin(), bytes.end());
+      if (r == runtime::SendResult::kNoBuffer || !loop_high_) {
+        flush_retry_ = true;  // no OnSendQueueLow will come for this one
+        if (state_ == LinkState::kUp) ArmTimer();
+      }
+      break;
+    case runtime::SendResult::kClosed:
+      break;  // the connection is closing; OnClose follows
+  }
+  UpdateOwnerBackpressure();
+}
+
+void TlsLink::RetrySealed() {
+  if (tx_sealed_.empty()) return;
+  in_loop_send_ = true;
+  const runtime::SendResult r = loop_->Send(conn_, tx_sealed_);
+  in_loop_send_ = false;
+  switch (r) {
+    case runtime::SendResult::kQueued:
+      last_tx_ns_ = NowNs();
+      tx_sealed_.clear();
+      ReleaseIfEmpty(tx_sealed_);
+      break;
+    case runtime::SendResult::kQueueFull:
+    case runtime::SendResult::kNoBuffer:
+      ++shared_->stats.loop_send_refused;
+      if (r == runtime::SendResult::kNoBuffer || !loop_high_) {
+        flush_retry_ = true;
+        if (state_ == LinkState::kUp) ArmTimer();
+      }
+      break;
+    case runtime::SendResult::kClosed:
+      tx_sealed_.clear();
+      ReleaseIfEmpty(tx_sealed_);
+      break;
+  }
+  UpdateOwnerBackpressure();
+}
+
+void TlsLink::UpdateOwnerBackpressure() {
+  if (in_loop_send_) return;  // never re-enter the owner while loop.Send is copying our bytes
+  const bool high = loop_high_ || !tx_sealed_.empty();
+  if (high == owner_high_ || state_ != LinkState::kUp) return;
+  owner_high_ = high;
+  if (high) {
+    handler_->OnSendQueueHigh(*this);
+  } else {
+    handler_->OnSendQueueLow(*this);
+  }
+}
+
+void TlsLink::OnSendQueueHigh(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/) {
+  loop_high_ = true;
+  UpdateOwnerBackpressure();
+}
+
+void TlsLink::OnSendQueueLow(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/) {
+  loop_high_ = false;
+  RetrySealed();
+  UpdateOwnerBackpressure();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Flow control toward the owner
+
+void TlsLink::PauseRecv() {
+  if (paused_) return;
+  paused_ = true;
+  resume_deferred_ = false;
+  loop_->PauseRecv(conn_);
+}
+
+void TlsLink::ResumeRecv() {
+  if (!paused_) return;
+  paused_ = false;
+  if (in_dispatch_) {
+    resume_deferred_ = true;
+    return;
+  }
+  loop_->ResumeRecv(conn_);  // may deliver held data (OnData) before it returns
+  DrainPartial();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Timers
+
+void TlsLink::ArmTimer() {
+  if (timer_.valid()) {
+    loop_->CancelTimer(timer_);
+    timer_ = {};
+  }
+  constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kMs = 1'000'000;
+  const LinkOptions& o = config_->options;
+  const std::int64_t now = NowNs();
+  std::int64_t deadline = kNever;
+  if (state_ == LinkState::kTls || state_ == LinkState::kLogin) {
+    if (o.handshake_timeout.count() > 0) deadline = started_ns_ + o.handshake_timeout.count() * kMs;
+  } else if (state_ == LinkState::kUp) {
+    if (keepalive_ms_ != 0) deadline = std::min(deadline, last_tx_ns_ + std::int64_t{keepalive_ms_} * kMs);
+    if (idle_ms_ != 0) deadline = std::min(deadline, last_rx_ns_ + std::int64_t{idle_ms_} * kMs);
+    if (flush_retry_) deadline = std::min(deadline, now + o.no_buffer_retry.count() * kMs);
+  }
+  if (deadline == kNever) return;
+  timer_ = loop_->AddTimer(std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline - now)), this);
+  if (!timer_.valid()) {
+    Down(DownReason::kOverloaded, Code(ErrorCode::kOverloaded), "no free timer", true, true);
+  }
+}
+
+void TlsLink::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) {
+  timer_ = {};
+  constexpr std::int64_t kMs = 1'000'000;
+  const std::int64_t now = NowNs();
+  if (state_ == LinkState::kTls || state_ == LinkState::kLogin) {
+    if (now - started_ns_ >= config_->options.handshake_timeout.count() * kMs) {
+      Down(DownReason::kHandshakeTimeout, Code(ErrorCode::kHandshakeTimeout), "TLS and login did not finish in time",
+           true, true);
+      return;
+    }
+    ArmTimer();
+    return;
+  }
+  if (state_ != LinkState::kUp) return;
+  if (flush_retry_) {
+    flush_retry_ = false;
+    RetrySealed();
+    Flush();
+    if (state_ != LinkState::kUp) return;
+  }
+  if (idle_ms_ != 0 && now - last_rx_ns_ >= std::int64_t{idle_ms_} * kMs) {
+    Down(DownReason::kIdleTimeout, Code(ErrorCode::kIdleTimeout), "nothing received within the idle timeout", true,
+         true);
+    return;
+  }
+  if (keepalive_ms_ != 0 && now - last_tx_ns_ >= std::int64_t{keepalive_ms_} * kMs) {
+    std::array<std::uint8_t, 8> payload{};
+    (void)tunnel::Ping{++ping_seq_}.Encode(payload);
+    AppendOwnFrame(FrameType::kPing, 0, payload);
+    ++shared_->stats.pings_sent;
+    Flush();
+    // A refused PING still counts as activity, so the timer does not spin while the queue drains.
+    last_tx_ns_ = std::max(last_tx_ns_, now);
+    if (state_ != LinkState::kUp) return;
+  }
+  ArmTimer();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Close
+
+void TlsLink::Close(ErrorCode code, std::string_view reason) {
+  Down(DownReason::kLocalClose, Code(code), reason, true, true);
+}
+
+void TlsLink::Abort() { Down(DownReason::kLocalClose, 0, "aborted", false, false); }
+
+void TlsLink::Down(DownReason reason, std::uint16_t code, std::string_view message, bool send_error,
+                   bool graceful) {
+  if (state_ != LinkState::kTls && state_ != LinkState::kLogin && state_ != LinkState::kUp) return;
+  down_.reason = reason;
+  down_.code = code;
+  down_.message.assign(message.substr(0, tunnel::kMaxErrorReasonBytes));
+  down_.was_up = state_ == LinkState::kUp;
+  if (send_error && code != 0 && tls_ && tls_->handshake_complete()) {
+    tunnel::ErrorMessage err;
+    err.code = static_cast<ErrorCode>(code);
+    err.reason = {reinterpret_cast<const std::uint8_t*>(down_.message.data()), down_.message.size()};
+    std::array<std::uint8_t, 4 + tunnel::kMaxErrorReasonBytes> payload{};
+    auto n = err.Encode(payload);
+    if (n) AppendOwnFrame(FrameType::kError, 0, std::span(payload).first(*n));
+    Flush();
+    std::vector<std::uint8_t> close_notify;
+    if (tls_->Close(close_notify)) SendCiphertext(close_notify);
+    graceful = true;
+  }
+  StartClose(graceful ? runtime::CloseMode::kGraceful : runtime::CloseMode::kAbort);
+}
+
+void TlsLink::StartClose(runtime::CloseMode mode) {
+  state_ = LinkState::kClosing;
+  if (timer_.valid()) {
+    loop_->CancelTimer(timer_);
+    timer_ = {};
+  }
+  RetrySealed();
+  loop_->Close(conn_, mode);
+}
+
+void TlsLink::OnReadClosed(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/) {
+  Down(DownReason::kPeerClosed, 0, "peer closed the connection", false, true);
+}
+
+void TlsLink::OnClose(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runtime::CloseReason reason, int err) {
+  if (timer_.valid()) {
+    loop_->CancelTimer(timer_);
+    timer_ = {};
+  }
+  if (state_ != LinkState::kClosing) {  // the runtime closed it: socket error, connect failure, shutdown
+    down_.reason = DownReasonFor(reason);
+    down_.was_up = state_ == LinkState::kUp;
+    down_.message = err != 0 ? std::string(std::strerror(err)) : std::string(runtime::ToString(reason));
+  }
+  down_.close = reason;
+  down_.err = err;
+  state_ = LinkState::kDown;
+  conn_ = {};
+  ++shared_->stats.down[static_cast<std::size_t>(down_.reason)];
+  // Everything but the object itself goes now: an unreferenced down link costs sizeof(TlsLink).
+  tls_.reset();
+  rx_partial_ = {};
+  tx_pending_ = {};
+  tx_sealed_ = {};
+  const LinkDown down = std::move(down_);
+  down_ = {};
+  handler_->OnLinkDown(*this, down);  // may destroy *this: nothing after this line
+}
+
+}  // namespace strait::link
