@@ -1,0 +1,42 @@
+// The `strait` executable's subcommands. main.cc builds the CLI11 app, asks each Make*Command to register its
+// subcommand and flags, parses, and runs the one that was selected. Flags (and later a TOML file) are read only
+// here and in the *_command.cc files; libraries take options structs.
+//
+// Exit codes, for every subcommand: 0 success, 1 operational error (one line on stderr), 2 usage error.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace strait::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+
+// One top-level subcommand. Constructed before parsing (it registers its flags on the app, which must outlive
+// it); Run() is called once, after a successful parse, if Selected().
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual bool Selected() const = 0;
+  virtual int Run() = 0;
+};
+
+std::unique_ptr<Command> MakeKeysCommand(CLI::App& app);       // keys_command.cc
+std::unique_ptr<Command> MakeRelayCommand(CLI::App& app);      // relay_command.cc
+std::unique_ptr<Command> MakeConnectorCommand(CLI::App& app);  // connector_command.cc
+std::unique_ptr<Command> MakeDeviceCommand(CLI::App& app);     // device_command.cc
+std::unique_ptr<Command> MakeDemoCommand(CLI::App& app);       // demo_command.cc
+
+// A placeholder for a subcommand whose implementation has not landed: it appears in --help (with "NOT
+// IMPLEMENTED YET" in its description), accepts any arguments, prints "not implemented yet" and exits 2.
+std::unique_ptr<Command> MakeNotImplementedCommand(CLI::App& app, const std::string& name,
+                                                   const std::string& description);
+
+// Prints "strait: <message>" on stderr and returns kExitError.
+int ReportError(const std::string& message);
+
+}  // namespace strait::cli

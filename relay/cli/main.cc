@@ -1,0 +1,33 @@
+// strait: the data-plane executable (relay, connector, device client, key tool, demo). BoringSSL only.
+#include <memory>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "relay/cli/command.h"
+
+int main(int argc, char** argv) {
+  using namespace strait::cli;  // NOLINT(google-build-using-namespace): program entry point
+  CLI::App app{"strait: open secure tunnel relay (data plane). Every subcommand has --help.", "strait"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Print help for every subcommand and exit");
+
+  std::vector<std::unique_ptr<Command>> commands;
+  commands.push_back(MakeKeysCommand(app));
+  commands.push_back(MakeRelayCommand(app));
+  commands.push_back(MakeConnectorCommand(app));
+  commands.push_back(MakeDeviceCommand(app));
+  commands.push_back(MakeDemoCommand(app));
+
+  // CLI11 reports parse errors as exceptions; they stop here. --help exits 0, every other parse error 2.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  for (auto& c : commands) {
+    if (c->Selected()) return c->Run();
+  }
+  return kExitUsage;  // unreachable: require_subcommand(1)
+}
