@@ -664,6 +664,7 @@ void TlsLink::Down(DownReason reason, std::uint16_t code, std::string_view messa
     auto n = err.Encode(payload);
     if (n) AppendOwnFrame(FrameType::kError, 0, std::span(payload).first(*n));
     Flush();
+    if (state_ == LinkState::kClosing) return;  // sealing failed: Flush already closed the link
     std::vector<std::uint8_t> close_notify;
     if (tls_->Close(close_notify)) SendCiphertext(close_notify);
     graceful = true;
