@@ -1,6 +1,9 @@
 // `strait keys ...`: flags onto keys_operations.h's options structs. The only place these flags are read.
 #include <time.h>
 
+#include <map>
+#include <string>
+
 #include <fmt/format.h>
 
 #include "relay/cli/command.h"
@@ -37,6 +40,10 @@ class KeysCommand : public Command {
   bool Selected() const override { return keys_->parsed(); }
 
   int Run() override {
+#ifdef STRAIT_FUZZING_BUILD
+    // crypto/random.cc is a fixed-seed generator in this build: every key made here is predictable.
+    fmt::print(stderr, "strait keys: WARNING: fuzzing build, keys are predictable; never use them for real\n");
+#endif
     const uint64_t now = static_cast<uint64_t>(::time(nullptr));
     if (init_root_->parsed()) {
       init_root_opts_.overwrite = OverwriteFrom(force_);
