@@ -66,6 +66,7 @@ struct EventLoop::Conn {
   bool read_eof = false;
   bool eof_pending = false;  // EOF seen while paused / holding data; OnReadClosed after the held data
   bool send_inflight = false;
+  std::uint32_t send_inflight_bufs = 0;  // queued buffers (from the head) the in-flight send covers
   bool above_high = false;
   bool shutdown_requested = false;
   bool shutdown_inflight = false;
@@ -94,8 +95,10 @@ EventLoop::EventLoop(const LoopOptions& options)
 SetupResult<std::unique_ptr<EventLoop>> EventLoop::Create(const LoopOptions& options) {
   if (options.send_low_watermark > options.send_high_watermark ||
       options.send_high_watermark > options.send_queue_limit || options.max_connections == 0 ||
-      options.max_connections >= kNone) {
-    return SetupError{EINVAL, "loop options: need low <= high <= send_queue_limit and 0 < max_connections"};
+      options.max_connections >= kNone || options.send_max_iov == 0 || options.send_max_iov > 1024) {
+    return SetupError{EINVAL,
+                      "loop options: need low <= high <= send_queue_limit, 0 < max_connections and "
+                      "1 <= send_max_iov <= 1024"};
   }
   std::unique_ptr<EventLoop> loop(new EventLoop(options));
   auto ok = loop->Init();
@@ -134,6 +137,11 @@ SetupResult<bool> EventLoop::Init() {
     free_conn_head_ = i;
   }
   listeners_.resize(options_.max_listeners);
+  if (options_.send_max_iov > 1) {
+    // Default-initialised (not zeroed): large arrays come from untouched mmap pages, so idle slots cost no RSS.
+    send_iov_.reset(new iovec[static_cast<std::size_t>(options_.max_connections) * options_.send_max_iov]);
+    send_msg_.reset(new msghdr[options_.max_connections]);
+  }
   peers_.reserve(options_.max_peer_loops);
 
   wake_fd_ = eventfd(0, EFD_CLOEXEC);  // blocking on purpose: io_uring polls it; O_NONBLOCK would give EAGAIN
@@ -900,16 +908,39 @@ void EventLoop::KickSend(Conn& c) {
   const std::uint32_t len = pool.length(bid);
   io_uring_sqe* sqe = ring_->GetSqe();
   const std::uint32_t s = IdOf(c).slot;
+  c.send_inflight_bufs = 1;
   if (use_send_zc_ && len >= options_.send_zc_threshold) {
     io_uring_prep_send_zc(sqe, c.fd, ptr, len, MSG_NOSIGNAL, 0);
     io_uring_sqe_set_data64(sqe, PackUserData(Op::kSendZc, s, ZcAux(ref)));
     pool.Pin(bid);  // until the notification: the kernel reads the pages after the result CQE
     ++stats_.sends_zc;
+  } else if (send_iov_ && pool.next(bid) != kNilBufRef) {
+    // Coalesce: one SENDMSG over the first send_max_iov queued buffers, in queue order. The iovec and msghdr live
+    // in this slot's storage until the CQE (only one send per connection is in flight).
+    const std::uint32_t max_iov = options_.send_max_iov;
+    iovec* iov = &send_iov_[static_cast<std::size_t>(s) * max_iov];
+    std::uint32_t n = 0;
+    for (BufRef r = ref; r != kNilBufRef && n < max_iov; r = PoolOf(r).next(IdOf(r))) {
+      BufferPool& p = PoolOf(r);
+      const std::uint32_t b = IdOf(r);
+      iov[n].iov_base = p.base(b) + p.offset(b);
+      iov[n].iov_len = p.length(b);
+      ++n;
+    }
+    msghdr& m = send_msg_[s];
+    m = msghdr{};
+    m.msg_iov = iov;
+    m.msg_iovlen = n;
+    io_uring_prep_sendmsg(sqe, c.fd, &m, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, PackUserData(Op::kSend, s, GenerationTag(c.gen)));
+    c.send_inflight_bufs = n;
+    ++stats_.sends_coalesced;
   } else {
     io_uring_prep_send(sqe, c.fd, ptr, len, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, PackUserData(Op::kSend, s, GenerationTag(c.gen)));
   }
   ++stats_.sends;
+  stats_.send_buffers += c.send_inflight_bufs;
   c.send_inflight = true;
   ++c.inflight;
 }
@@ -952,19 +983,25 @@ void EventLoop::OnSendResult(Conn& c, int res) {
     return;
   }
   stats_.send_bytes += static_cast<std::uint64_t>(res);
-  const BufRef ref = c.send_head;
-  BufferPool& pool = PoolOf(ref);
-  const std::uint32_t bid = IdOf(ref);
-  const auto sent = static_cast<std::uint32_t>(res);
-  const std::uint32_t len = pool.length(bid);
+  auto sent = static_cast<std::uint32_t>(res);
   c.send_bytes -= std::min(sent, c.send_bytes);
-  if (sent < len) {
-    pool.SetRange(bid, pool.offset(bid) + sent, len - sent);  // partial: send the rest next
-  } else {
+  // Release the buffers the send covered completely, in order; a partly sent one keeps its unsent tail at the head.
+  for (std::uint32_t i = 0; i < c.send_inflight_bufs && c.send_head != kNilBufRef; ++i) {
+    const BufRef ref = c.send_head;
+    BufferPool& pool = PoolOf(ref);
+    const std::uint32_t bid = IdOf(ref);
+    const std::uint32_t len = pool.length(bid);
+    if (sent < len) {
+      pool.SetRange(bid, pool.offset(bid) + sent, len - sent);  // partial: send the rest next
+      ++stats_.sends_partial;
+      break;
+    }
+    sent -= len;
     c.send_head = pool.next(bid);
     if (c.send_head == kNilBufRef) c.send_tail = kNilBufRef;
     pool.Release(bid);
   }
+  c.send_inflight_bufs = 0;
   if (c.above_high && c.send_bytes <= options_.send_low_watermark) {
     c.above_high = false;
     c.handler->OnSendQueueLow(*this, IdOf(c));
@@ -1050,13 +1087,18 @@ void EventLoop::StartClose(Conn& c, CloseReason reason, int err) {
   }
   Unstarve(c);
   ReleaseQueue(c.held_head, c.held_tail);
-  // Queued bytes are dropped, except a head the kernel may be reading right now (released at its CQE).
+  // Queued bytes are dropped, except the buffers the kernel may be reading right now (the first send_inflight_bufs
+  // of the queue; released at the send's CQE).
   if (c.send_inflight && c.send_head != kNilBufRef) {
-    BufferPool& pool = PoolOf(c.send_head);
-    std::uint32_t rest = pool.next(IdOf(c.send_head));
+    BufRef last = c.send_head;
+    for (std::uint32_t i = 1; i < c.send_inflight_bufs && PoolOf(last).next(IdOf(last)) != kNilBufRef; ++i) {
+      last = PoolOf(last).next(IdOf(last));
+    }
+    BufferPool& pool = PoolOf(last);
+    std::uint32_t rest = pool.next(IdOf(last));
     std::uint32_t rest_tail = c.send_tail;
-    pool.next(IdOf(c.send_head)) = kNilBufRef;
-    c.send_tail = c.send_head;
+    pool.next(IdOf(last)) = kNilBufRef;
+    c.send_tail = last;
     if (rest != kNilBufRef) ReleaseQueue(rest, rest_tail);
   } else {
     ReleaseQueue(c.send_head, c.send_tail);

@@ -144,6 +144,11 @@ struct LoopOptions {
   // Default from the measurement in docs/runtime.md: off, because a send is at most one buffer (16 KiB) and below
   // ~64 KiB the notification CQE costs more than the copy it saves (and loopback always copies).
   std::uint32_t send_zc_threshold = 0;
+  // Up to this many queued buffers of one connection go out in one IORING_OP_SENDMSG (an iovec over the queue), so
+  // a backlog of N buffers costs one SQE, one CQE and one tcp_sendmsg instead of N. 1 = one IORING_OP_SEND per
+  // buffer. A lone queued buffer always uses plain IORING_OP_SEND. Costs max_connections * send_max_iov * 16 bytes
+  // of address space, touched only by connections that coalesce (docs/runtime.md, "Send coalescing").
+  std::uint32_t send_max_iov = 16;
   std::uint32_t mailbox_capacity = 4096;    // cross-thread messages queued per loop
   std::uint32_t max_peer_loops = 64;        // loops PostFrom() can target with MSG_RING
   // After ENOBUFS, re-arm a starved recv once this many recv buffers are back in the ring.
@@ -172,6 +177,9 @@ struct LoopStats {
   std::uint64_t recv_resumes = 0;
   std::uint64_t sends = 0;
   std::uint64_t sends_zc = 0;
+  std::uint64_t sends_coalesced = 0;     // sends that were one IORING_OP_SENDMSG over >= 2 queued buffers
+  std::uint64_t send_buffers = 0;        // buffers covered by all sends (send_buffers / sends = buffers per send)
+  std::uint64_t sends_partial = 0;       // sends the kernel took only part of (the rest is sent next)
   std::uint64_t send_bytes = 0;
   std::uint64_t send_queue_full = 0;
   std::uint64_t stale_cqes = 0;          // completion for a released slot (generation mismatch)
@@ -334,6 +342,8 @@ class EventLoop final : private TimerHandler {
   bool wake_armed_ = false;
   bool stopping_ = false;
   bool ran_ = false;
+  std::unique_ptr<iovec[]> send_iov_;   // send_max_iov per connection slot (coalesced sends)
+  std::unique_ptr<msghdr[]> send_msg_;  // one per connection slot; valid until its send CQE
   std::vector<EventLoop*> peers_;  // MSG_RING targets; index is the slot in kMsgRingSent user_data
   LoopStats stats_;
 
