@@ -1,0 +1,256 @@
+#include "tunnel/link/stream_pump.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace strait::link {
+
+StreamPump::StreamPump(runtime::EventLoop& loop, StreamPumpHost& host, tunnel::StreamId id,
+                       const StreamPumpOptions& options)
+    : loop_(loop), host_(host), id_(id), options_(options) {}
+
+StreamPump::~StreamPump() {
+  if (retry_armed_) loop_.CancelTimer(retry_timer_);
+}
+
+bool StreamPump::Connect(const runtime::SocketAddress& addr, int* err) {
+  conn_ = loop_.Connect(addr, this, tag, err);
+  if (!conn_.valid()) return false;
+  connecting_ = true;
+  return true;
+}
+
+void StreamPump::Attach(runtime::ConnId conn) {
+  conn_ = conn;
+  connecting_ = false;
+  attached_ = true;
+  // Bytes that arrived before the stream was accepted were refused by the mux and kept; try them now.
+  if (pending_) PushToStream();
+}
+
+tunnel::StreamMux* StreamPump::Mux() { return stream_live_ ? host_.PumpMux(*this) : nullptr; }
+
+void StreamPump::Abort(tunnel::ErrorCode code) {
+  if (stream_live_) {
+    tunnel::StreamMux* mux = host_.PumpMux(*this);
+    stream_live_ = false;
+    if (mux != nullptr) {
+      (void)mux->Reset(id_, code);
+      host_.PumpOutput(*this);
+    }
+  }
+  pending_.reset();
+  if (conn_.valid() && !closing_) {
+    closing_ = true;
+    loop_.Close(conn_, runtime::CloseMode::kAbort);
+  }
+}
+
+// ---- TCP -> stream ----
+
+void StreamPump::OnConnected(runtime::EventLoop& /*loop*/, runtime::ConnId id) {
+  conn_ = id;
+  connecting_ = false;
+  host_.PumpConnected(*this);
+}
+
+void StreamPump::OnData(runtime::EventLoop& loop, runtime::ConnId id, runtime::Buffer data) {
+  if (closing_ || !stream_live_ || fin_sent_) return;  // nowhere to put it: drop (the stream is going away)
+  if (pending_) {
+    // Only possible when a forwarding host delivered data before pausing took effect: keep order by refusing
+    // more until the rest is taken. (Cannot happen with the loop as handler: OnData stops at PauseRecv.)
+    loop.PauseRecv(id);
+    return;
+  }
+  pending_ = std::move(data);
+  if (!attached_) {
+    loop.PauseRecv(id);
+    return;
+  }
+  PushToStream();
+}
+
+void StreamPump::PushToStream() {
+  tunnel::StreamMux* mux = Mux();
+  if (mux == nullptr) {
+    pending_.reset();
+    return;
+  }
+  bool wrote = false;
+  if (pending_) {
+    const auto bytes = pending_.data();
+    const std::size_t n = mux->Write(id_, bytes);
+    if (n > 0) {
+      wrote = true;
+      stats_.bytes_to_stream += n;
+    }
+    if (n == bytes.size()) {
+      pending_.reset();
+      if (!eof_read_ && loop_.RecvPaused(conn_)) loop_.ResumeRecv(conn_);
+    } else {
+      pending_.Consume(n);
+      if (!loop_.RecvPaused(conn_)) loop_.PauseRecv(conn_);
+    }
+  }
+  if (!pending_ && eof_read_ && !fin_sent_) {
+    if (mux->CloseWrite(id_) == tunnel::CallStatus::kOk) {
+      fin_sent_ = true;
+      wrote = true;
+      if (peer_fin_) stream_live_ = false;  // both FINs: the mux forgot the stream
+    }
+    // kOutboxFull: retried on OnStreamWritable.
+  }
+  if (wrote) host_.PumpOutput(*this);
+  MaybeFinish();
+}
+
+void StreamPump::OnReadClosed(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/) {
+  eof_read_ = true;
+  if (attached_ && stream_live_) PushToStream();
+}
+
+void StreamPump::OnStreamWritable() {
+  if (attached_ && stream_live_) PushToStream();
+}
+
+// ---- stream -> TCP ----
+
+bool StreamPump::QueueToSocket(std::span<const std::uint8_t> bytes) {
+  // Send(span) is all-or-nothing per call; feed it at most one buffer's worth at a time so a refusal keeps the
+  // already-queued prefix.
+  const std::size_t chunk = loop_.options().buffer_size - loop_.options().buffer_headroom;
+  while (!bytes.empty()) {
+    const std::size_t n = std::min(chunk, bytes.size());
+    if (loop_.Send(conn_, bytes.first(n)) != runtime::SendResult::kQueued) {
+      ++stats_.send_refused;
+      if (overflow_.capacity() == 0) overflow_.reserve(tunnel::kDefaultStreamWindow);
+      overflow_.insert(overflow_.end(), bytes.begin(), bytes.end());
+      ArmRetry();
+      return false;
+    }
+    stats_.bytes_to_socket += n;
+    owed_ += n;
+    bytes = bytes.subspan(n);
+  }
+  return true;
+}
+
+void StreamPump::OnStreamData(std::span<const std::uint8_t> data) {
+  if (closing_ || !conn_.valid()) {
+    // The socket is going away; the bytes are discarded but the credit returns so the session is not starved.
+    if (tunnel::StreamMux* mux = Mux()) (void)mux->Consume(id_, data.size());
+    return;
+  }
+  if (overflow_bytes() > 0) {
+    overflow_.insert(overflow_.end(), data.begin(), data.end());
+    return;
+  }
+  (void)QueueToSocket(data);
+  SettleCredit();
+}
+
+void StreamPump::FlushOverflow() {
+  if (overflow_bytes() == 0 || closing_) return;
+  // Move out what fits; QueueToSocket appends a refused tail again, so work on a detached copy of the range.
+  const std::size_t chunk = loop_.options().buffer_size - loop_.options().buffer_headroom;
+  while (overflow_head_ < overflow_.size()) {
+    const std::size_t n = std::min(chunk, overflow_.size() - overflow_head_);
+    if (loop_.Send(conn_, std::span<const std::uint8_t>(overflow_.data() + overflow_head_, n)) !=
+        runtime::SendResult::kQueued) {
+      ArmRetry();
+      break;
+    }
+    stats_.bytes_to_socket += n;
+    owed_ += n;
+    overflow_head_ += n;
+  }
+  if (overflow_head_ == overflow_.size()) {
+    overflow_.clear();  // keeps the capacity: the rare path does not allocate twice
+    overflow_head_ = 0;
+  }
+  SettleCredit();
+  MaybeShutdownWrite();
+}
+
+void StreamPump::SettleCredit() {
+  if (owed_ == 0) return;
+  if (loop_.SendQueueBytes(conn_) >= loop_.options().send_high_watermark) {
+    ++stats_.consume_deferred;
+    return;  // OnSendQueueLow settles
+  }
+  tunnel::StreamMux* mux = Mux();
+  const std::size_t n = std::exchange(owed_, 0);
+  if (mux != nullptr) {
+    (void)mux->Consume(id_, n);
+    if (mux->HasOutgoing()) host_.PumpOutput(*this);
+  }
+}
+
+void StreamPump::OnSendQueueLow(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/) {
+  FlushOverflow();
+  SettleCredit();
+}
+
+void StreamPump::OnStreamFin() {
+  peer_fin_ = true;
+  if (fin_sent_) stream_live_ = false;  // both FINs: the mux forgot the stream
+  MaybeShutdownWrite();
+}
+
+void StreamPump::MaybeShutdownWrite() {
+  if (!peer_fin_ || write_shut_ || overflow_bytes() > 0 || closing_ || !conn_.valid()) return;
+  write_shut_ = true;
+  loop_.ShutdownWrite(conn_);
+  MaybeFinish();
+}
+
+void StreamPump::OnStreamReset(tunnel::ErrorCode /*code*/) {
+  stream_live_ = false;
+  Abort(tunnel::ErrorCode::kCancelled);
+}
+
+void StreamPump::OnSessionGone() {
+  stream_live_ = false;
+  Abort(tunnel::ErrorCode::kCancelled);
+}
+
+void StreamPump::MaybeFinish() {
+  if (closing_ || !fin_sent_ || !peer_fin_ || !write_shut_) return;
+  closing_ = true;
+  loop_.Close(conn_, runtime::CloseMode::kGraceful);
+}
+
+void StreamPump::ArmRetry() {
+  if (retry_armed_) return;
+  retry_timer_ = loop_.AddTimer(options_.retry_delay, this);
+  retry_armed_ = retry_timer_.valid();
+}
+
+void StreamPump::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) {
+  retry_armed_ = false;
+  FlushOverflow();
+}
+
+void StreamPump::OnClose(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runtime::CloseReason reason,
+                         int err) {
+  const bool connected = !connecting_;
+  pending_.reset();
+  if (retry_armed_) {
+    loop_.CancelTimer(retry_timer_);
+    retry_armed_ = false;
+  }
+  if (stream_live_ && reason != runtime::CloseReason::kConnectFailed) {
+    // The socket died under a live stream (reset, error, loop shutdown): the peer must learn it.
+    tunnel::StreamMux* mux = host_.PumpMux(*this);
+    stream_live_ = false;
+    if (mux != nullptr) {
+      (void)mux->Reset(id_, options_.socket_error_code);
+      host_.PumpOutput(*this);
+    }
+  }
+  conn_ = {};
+  closing_ = true;
+  host_.PumpDone(*this, connected, reason, err);
+}
+
+}  // namespace strait::link
