@@ -157,6 +157,8 @@ struct Run {
   std::unique_ptr<Session> con;
   std::optional<crypto::HandshakeState> hs = Fix().device_hs;
   std::optional<crypto::TransportSession> dev;  // the device's transports once SESSION_ACCEPT was read
+  uint64_t stream_out = 0;  // stream sequence numbers (docs/protocol.md §7) of the device's next SEALED_STREAM
+  uint64_t stream_in = 0;   // ... and of the connector's next one
   std::vector<uint8_t> last_sealed;             // payload of the device's newest sealed frame
   FrameType last_type = FrameType::kSealedStream;
   std::array<uint8_t, kSessionOutSize> out{};
@@ -188,9 +190,10 @@ struct Run {
         case FrameType::kSealedDatagram: {
           if (!dev) break;  // the connector accepted a mutated INIT: another "device" (not this one) runs it
           std::vector<uint8_t> sealed(r.payload.begin(), r.payload.end());
-          const uint8_t ad[1] = {static_cast<uint8_t>(r.header.type)};
-          const crypto::Opened o = dev->Open(ad, sealed);
+          const SealedAd ad = SealedAssociatedData(r.header.type, stream_in);
+          const crypto::Opened o = dev->Open(ad.view(), sealed);
           Check(o.status == crypto::OpenStatus::kOk);
+          if (r.header.type == FrameType::kSealedStream) ++stream_in;
           if (r.header.type == FrameType::kSealedStream) {
             InnerFrameReader inner(o.plaintext);
             InnerFrame f;
@@ -254,8 +257,9 @@ struct Run {
   std::vector<uint8_t> SealOnly(FrameType type, std::span<const uint8_t> plaintext) {
     std::vector<uint8_t> buf(crypto::kTransportOverhead + plaintext.size());
     std::copy(plaintext.begin(), plaintext.end(), buf.begin() + crypto::kTransportHeaderSize);
-    const uint8_t ad[1] = {static_cast<uint8_t>(type)};
-    Check(dev->Seal(ad, buf, plaintext.size()).status == crypto::SealStatus::kOk);
+    const SealedAd ad = SealedAssociatedData(type, stream_out);
+    Check(dev->Seal(ad.view(), buf, plaintext.size()).status == crypto::SealStatus::kOk);
+    if (type == FrameType::kSealedStream) ++stream_out;
     return buf;
   }
 

@@ -30,10 +30,11 @@
 //                 SESSION_CLOSE, or nothing when the peer closed), then destroy the session
 //
 // Failure policy (decided here; docs/protocol.md §7 allows it):
-//   - SEALED_STREAM travels a reliable, ordered path, so a stream frame that fails authentication, is malformed,
-//     or arrives with a counter below an earlier stream frame's (reordered) ends the session (protocol_error):
-//     bytes of some stream would otherwise be lost or misordered without anyone noticing. A replayed or too-old
-//     stream frame is a duplicate of one already processed: dropped and counted, the session goes on.
+//   - SEALED_STREAM travels a reliable, ordered path, so a stream frame that fails authentication or is malformed
+//     ends the session (protocol_error): bytes of some stream would otherwise be lost without anyone noticing. The
+//     AD of a stream frame carries its position in the direction's sequence of stream frames, so a relay that
+//     deletes, reorders or retypes a stream frame causes exactly such an authentication failure. A replayed or
+//     too-old stream frame is a duplicate of one already processed: dropped and counted, the session goes on.
 //   - SEALED_DATAGRAM may be dropped or reordered by design; one that fails authentication is dropped and counted
 //     (it changes nothing: Open updates the replay window only after authentication). kMaxDatagramAuthFailures
 //     consecutive failures (no authenticated datagram between them) end the session: the path is broken or
@@ -105,7 +106,6 @@ enum class SessionDrop : uint8_t {
   kTooOld,           // counter behind the replay window
   kMalformedSealed,  // shorter than counter + tag, or longer than a sealed message may be
   kBadCounter,       // counter at or above 2^60: no honest sender produces it
-  kReordered,        // SEALED_STREAM counter below an earlier stream frame's (session-fatal)
   // Frames in general:
   kUnexpectedFrame,  // type not allowed in the current state (e.g. SEALED_* before established, a 2nd INIT)
   kWrongChannel,     // channel 0 or another session's channel
@@ -115,8 +115,18 @@ enum class SessionDrop : uint8_t {
   kNotEstablished,   // SendDatagram before the session is established or after it closed
   kBufferTooSmall,   // `out` below the documented minimum (a caller bug; asserts in debug builds)
 };
-inline constexpr size_t kSessionDropCount = 12;
+inline constexpr size_t kSessionDropCount = 11;
 std::string_view SessionDropName(SessionDrop d);
+
+// The associated data of a sealed message (docs/protocol.md §7): the outer frame type and, for SEALED_STREAM, the
+// implicit stream sequence number (SEALED_STREAM messages sent before this one in the same direction). Exposed for
+// peers that seal without a Session: tests, fuzzers, tools.
+struct SealedAd {
+  std::array<uint8_t, 9> bytes{};
+  size_t size = 0;
+  std::span<const uint8_t> view() const { return std::span<const uint8_t>(bytes).first(size); }
+};
+SealedAd SealedAssociatedData(FrameType type, uint64_t stream_sequence);
 
 enum class SessionAction : uint8_t {
   kNone,   // nothing to write
@@ -242,7 +252,6 @@ class Session {
         : transport(keys), mux(options, visitor) {}
     crypto::TransportSession transport;
     StreamMux mux;
-    uint64_t next_stream_counter = 0;     // a SEALED_STREAM counter below this is reordered
     uint32_t datagram_auth_failures = 0;  // consecutive
   };
   struct Gone {};                      // kClosed
