@@ -1,0 +1,276 @@
+#include "tunnel/device/socks5_door.h"
+
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <optional>
+#include <utility>
+
+#include "tunnel/device/socks5.h"
+#include "tunnel/link/stream_pump.h"
+
+namespace strait::device {
+
+bool IsLoopback(const runtime::SocketAddress& a) {
+  if (a.u.sa.sa_family == AF_INET) {
+    return (ntohl(a.u.v4.sin_addr.s_addr) >> 24) == 127;
+  }
+  if (a.u.sa.sa_family == AF_INET6) {
+    static const in6_addr kLoop = IN6ADDR_LOOPBACK_INIT;
+    return IN6_ARE_ADDR_EQUAL(&a.u.v6.sin6_addr, &kLoop);
+  }
+  return false;
+}
+
+// One SOCKS5 client connection: the SOCKS exchange, then a stream pump. It is the connection's handler for its
+// whole life and forwards the runtime's callbacks to the pump once the stream is open.
+class Socks5Conn final : public runtime::ConnectionHandler,
+                         public ClientStreamHandler,
+                         public link::StreamPumpHost,
+                         private runtime::TimerHandler {
+ public:
+  Socks5Conn(Socks5Door& door, runtime::EventLoop& loop, DeviceClient& client)
+      : door_(door), loop_(loop), client_(client) {}
+  ~Socks5Conn() override {
+    if (timer_.valid()) loop_.CancelTimer(timer_);
+    if (token_ != 0) client_.Forget(token_);
+  }
+
+  bool Start(int fd) {
+    conn_ = loop_.Adopt(fd, this);
+    if (!conn_.valid()) return false;
+    (void)runtime::SetTcpNoDelay(fd);
+    timer_ = loop_.AddTimer(door_.options_.handshake_timeout, this);
+    return true;
+  }
+  void Abort() {
+    if (pump_) {
+      pump_->Abort(tunnel::ErrorCode::kCancelled);
+    } else if (conn_.valid() && !closing_) {
+      closing_ = true;
+      loop_.Close(conn_, runtime::CloseMode::kAbort);
+    }
+  }
+
+  // ---- runtime::ConnectionHandler ----
+  void OnData(runtime::EventLoop& loop, runtime::ConnId id, runtime::Buffer data) override {
+    if (pump_) {
+      pump_->OnData(loop, id, std::move(data));
+      return;
+    }
+    if (closing_ || phase_ != Phase::kSocks) return;  // kOpening: reads are paused; nothing arrives
+    std::span<const std::uint8_t> in = data.data();
+    while (!in.empty() && phase_ == Phase::kSocks) {
+      const Socks5Result r = socks_.Feed(in);
+      in = in.subspan(r.consumed);
+      switch (r.kind) {
+        case Socks5Result::Kind::kNeedMore:
+          break;
+        case Socks5Result::Kind::kReply:
+          (void)loop_.Send(conn_, r.reply);
+          break;
+        case Socks5Result::Kind::kReplyAndClose:
+          ++door_.stats_.protocol_errors;
+          (void)loop_.Send(conn_, r.reply);
+          CloseGracefully();
+          return;
+        case Socks5Result::Kind::kError:
+          ++door_.stats_.protocol_errors;
+          Abort();
+          return;
+        case Socks5Result::Kind::kRequestReady:
+          phase_ = Phase::kOpening;
+          if (timer_.valid()) loop_.CancelTimer(timer_);
+          timer_ = {};
+          loop_.PauseRecv(conn_);
+          if (!in.empty()) {
+            data.Consume(data.size() - in.size());
+            held_ = std::move(data);  // pipelined bytes: forwarded after OPEN_OK
+          }
+          ++door_.stats_.opens;
+          token_ = client_.Open(socks_.target(), this);
+          if (token_ == 0) Fail(tunnel::ErrorCode::kOverloaded);
+          return;
+      }
+    }
+  }
+  void OnReadClosed(runtime::EventLoop& loop, runtime::ConnId id) override {
+    if (pump_) {
+      pump_->OnReadClosed(loop, id);
+      return;
+    }
+    if (phase_ == Phase::kOpening) {
+      eof_ = true;  // a half-closed client still gets its reply and the stream (FIN after the held bytes)
+      return;
+    }
+    Abort();  // gone before the request
+  }
+  void OnSendQueueLow(runtime::EventLoop& loop, runtime::ConnId id) override {
+    if (pump_) pump_->OnSendQueueLow(loop, id);
+  }
+  void OnClose(runtime::EventLoop& loop, runtime::ConnId id, runtime::CloseReason reason, int err) override {
+    conn_ = {};
+    if (pump_) {
+      pump_->OnClose(loop, id, reason, err);  // PumpDone follows from inside
+      return;
+    }
+    door_.Retire(this);
+  }
+
+  // ---- ClientStreamHandler ----
+  void OnStreamOpened(StreamToken /*token*/) override {
+    ++door_.stats_.open_ok;
+    const Socks5Reply reply = Socks5SuccessReply(Target::Ipv4({0, 0, 0, 0}, 0));
+    (void)loop_.Send(conn_, reply.bytes());
+    phase_ = Phase::kPumping;
+    pump_ = std::make_unique<link::StreamPump>(loop_, *this, client_.MuxStreamId(token_));
+    pump_->Attach(conn_);
+    if (held_) {
+      pump_->OnData(loop_, conn_, std::move(held_));  // may pause again if the stream cannot take it all
+    } else if (!eof_) {
+      loop_.ResumeRecv(conn_);
+    }
+    if (eof_ && pump_) pump_->OnReadClosed(loop_, conn_);
+  }
+  void OnStreamData(StreamToken /*token*/, std::span<const std::uint8_t> data) override {
+    if (pump_) pump_->OnStreamData(data);
+  }
+  void OnStreamFin(StreamToken /*token*/) override {
+    if (pump_) pump_->OnStreamFin();
+  }
+  void OnStreamWritable(StreamToken /*token*/) override {
+    if (pump_) pump_->OnStreamWritable();
+  }
+  void OnStreamReset(StreamToken /*token*/, tunnel::ErrorCode code, bool session_lost) override {
+    token_ = 0;  // dead
+    if (pump_) {
+      if (session_lost) {
+        pump_->OnSessionGone();
+      } else {
+        pump_->OnStreamReset(code);
+      }
+      return;
+    }
+    Fail(code);
+  }
+
+  // ---- link::StreamPumpHost ----
+  tunnel::StreamMux* PumpMux(link::StreamPump& /*pump*/) override {
+    return token_ == 0 ? nullptr : client_.MuxOf(token_);
+  }
+  void PumpOutput(link::StreamPump& /*pump*/) override { client_.FlushOutput(); }
+  void PumpDone(link::StreamPump& /*pump*/, bool /*connected*/, runtime::CloseReason /*reason*/,
+                int /*err*/) override {
+    door_.Retire(this);
+  }
+
+ private:
+  enum class Phase : std::uint8_t { kSocks, kOpening, kPumping };
+
+  void OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) override {
+    timer_ = {};
+    ++door_.stats_.handshake_timeouts;
+    Abort();
+  }
+  void Fail(tunnel::ErrorCode code) {
+    ++door_.stats_.open_failed;
+    held_.reset();
+    if (!conn_.valid() || closing_) return;
+    const Socks5Reply reply = Socks5FailureReply(Socks5ReplyForReset(code));
+    (void)loop_.Send(conn_, reply.bytes());
+    CloseGracefully();
+  }
+  void CloseGracefully() {
+    if (!conn_.valid() || closing_) return;
+    closing_ = true;
+    loop_.Close(conn_, runtime::CloseMode::kGraceful);
+  }
+
+  Socks5Door& door_;
+  runtime::EventLoop& loop_;
+  DeviceClient& client_;
+  runtime::ConnId conn_;
+  runtime::TimerId timer_;
+  Phase phase_ = Phase::kSocks;
+  bool closing_ = false;
+  bool eof_ = false;
+  Socks5Server socks_;
+  runtime::Buffer held_;
+  StreamToken token_ = 0;
+  std::unique_ptr<link::StreamPump> pump_;
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+
+Socks5Door::Socks5Door(runtime::EventLoop& loop, DeviceClient& client, const Socks5DoorOptions& options)
+    : loop_(&loop), client_(&client), options_(options) {}
+
+Result<std::unique_ptr<Socks5Door>, std::string> Socks5Door::Create(runtime::EventLoop& loop, DeviceClient& client,
+                                                                   const Socks5DoorOptions& options) {
+  if (!IsLoopback(options.listen)) {
+    return Fail("the SOCKS5 door listens on loopback only, not " + options.listen.ToString());
+  }
+  auto fd = runtime::ListenTcp(options.listen, {});
+  if (!fd) return Fail("socks listen " + options.listen.ToString() + ": " + fd.error().reason);
+  auto local = runtime::LocalAddress(*fd);
+  if (!local) {
+    ::close(*fd);
+    return Fail("socks listen: " + local.error().reason);
+  }
+  std::unique_ptr<Socks5Door> d(new Socks5Door(loop, client, options));
+  d->address_ = *local;
+  auto id = loop.Listen(*fd, static_cast<runtime::AcceptHandler*>(d.get()));
+  if (!id) {
+    ::close(*fd);
+    return Fail("socks listen: " + id.error().reason);
+  }
+  d->listener_ = *id;
+  return d;
+}
+
+Socks5Door::~Socks5Door() {
+  if (reap_timer_.valid()) loop_->CancelTimer(reap_timer_);
+}
+
+void Socks5Door::Close() {
+  if (closed_) return;
+  closed_ = true;
+  loop_->CloseListener(listener_);
+  std::vector<Socks5Conn*> all;
+  for (auto& [p, c] : conns_) all.push_back(p);
+  for (Socks5Conn* c : all) c->Abort();
+}
+
+void Socks5Door::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId /*id*/, int fd) {
+  if (closed_ || conns_.size() >= options_.max_connections) {
+    ++stats_.refused_full;
+    ::close(fd);
+    return;
+  }
+  auto c = std::make_unique<Socks5Conn>(*this, *loop_, *client_);
+  Socks5Conn* p = c.get();
+  if (!p->Start(fd)) {
+    ++stats_.refused_full;
+    ::close(fd);
+    return;
+  }
+  ++stats_.accepted;
+  conns_.emplace(p, std::move(c));
+}
+
+void Socks5Door::Retire(Socks5Conn* conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  retired_.push_back(std::move(it->second));
+  conns_.erase(it);
+  if (!reap_timer_.valid()) {
+    reap_timer_ = loop_->AddTimer(std::chrono::nanoseconds(0), static_cast<runtime::TimerHandler*>(this));
+  }
+}
+
+void Socks5Door::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) {
+  reap_timer_ = {};
+  retired_.clear();
+}
+
+}  // namespace strait::device
