@@ -1,10 +1,320 @@
-// `strait device`: a placeholder until its implementation lands (it will replace this file).
+// `strait device`: the device client with its local SOCKS5 door (docs/device.md). Flags and the optional TOML file
+// are read here only; the client takes an options struct.
+//
+//   strait device --identity DIR [--relay ADDR] [--direct ADDR] --socks-listen ADDR [--metrics-listen ADDR]
+//                 [--config FILE]
+//
+// stdout: "device ready socks=<ip:port>" once the door listens, then "device session up connector=<id>
+// via=<relay|direct>" each time a session is established (flushed at once; scripts wait for them).
+// stderr: one line per link or session event. SIGTERM / SIGINT: stop, exit 0.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "crypto/keystore.h"
 #include "relay/cli/command.h"
+#include "runtime/event_loop.h"
+#include "runtime/net.h"
+#include "tunnel/device/client.h"
+#include "tunnel/device/socks5_door.h"
 
 namespace strait::cli {
+namespace {
 
-std::unique_ptr<Command> MakeDeviceCommand(CLI::App& app) {
-  return MakeNotImplementedCommand(app, "device", "Run the device client: TUN tunnel, app sessions and a local SOCKS5 listener");
+using device::Path;
+
+// Prints the contract lines on stdout and the event log on stderr (loop thread).
+class Printer final : public device::ClientObserver {
+ public:
+  void OnLinkUp(Path path, const runtime::SocketAddress& addr) override {
+    fmt::print(stderr, "device: link up via={} addr={}\n", device::PathName(path), addr.ToString());
+  }
+  void OnLinkDown(Path path, const link::LinkDown& down) override {
+    fmt::print(stderr, "device: link down via={} reason={}{}{}\n", device::PathName(path),
+               link::DownReasonName(down.reason),
+               down.code != 0 ? fmt::format(" code={}", tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code)))
+                              : std::string(),
+               down.message.empty() ? std::string() : " (" + down.message + ")");
+  }
+  void OnSessionUp(std::string_view connector_id, Path path) override {
+    std::printf("device session up connector=%.*s via=%.*s\n", static_cast<int>(connector_id.size()),
+                connector_id.data(), static_cast<int>(device::PathName(path).size()), device::PathName(path).data());
+    std::fflush(stdout);
+  }
+  void OnSessionDown(tunnel::ErrorCode code, std::string_view reason) override {
+    fmt::print(stderr, "device: session down code={} reason={}\n", tunnel::ErrorCodeName(code), reason);
+  }
+};
+
+// A loopback-only HTTP endpoint answering every request with the counters in Prometheus text format.
+class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionHandler {
+ public:
+  Metrics(const device::DeviceClient& client, const device::Socks5Door& door) : client_(client), door_(door) {}
+  void OnAccept(runtime::EventLoop& loop, runtime::ListenerId /*id*/, int fd) override {
+    if (!loop.Adopt(fd, static_cast<runtime::ConnectionHandler*>(this)).valid()) ::close(fd);
+  }
+  void OnData(runtime::EventLoop& loop, runtime::ConnId id, runtime::Buffer /*data*/) override {
+    const device::ClientStats& s = client_.stats();
+    const device::Socks5DoorStats& d = door_.stats();
+    std::string body;
+    auto add = [&body](std::string_view name, std::uint64_t v) { body += fmt::format("strait_device_{} {}\n", name, v); };
+    add("session_up", client_.session_up() ? 1 : 0);
+    add("dials_total", s.dials);
+    add("links_up_total", s.links_up);
+    add("link_downs_total", s.link_downs);
+    add("direct_failures_total", s.direct_failures);
+    add("relay_fallbacks_total", s.relay_fallbacks);
+    add("sessions_up_total", s.sessions_up);
+    add("session_downs_total", s.session_downs);
+    add("setup_timeouts_total", s.setup_timeouts);
+    add("streams_opened_total", s.streams_opened);
+    add("streams_lost_total", s.streams_lost);
+    add("open_wait_timeouts_total", s.open_wait_timeouts);
+    add("open_queue_full_total", s.open_queue_full);
+    add("frames_unexpected_total", s.frames_unexpected);
+    add("session_drops_total", s.session_drops);
+    add("live_streams", client_.live_streams());
+    add("socks_accepted_total", d.accepted);
+    add("socks_refused_full_total", d.refused_full);
+    add("socks_handshake_timeouts_total", d.handshake_timeouts);
+    add("socks_protocol_errors_total", d.protocol_errors);
+    add("socks_open_failed_total", d.open_failed);
+    const std::string resp = fmt::format(
+        "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{}", body.size(),
+        body);
+    (void)loop.Send(id, std::span(reinterpret_cast<const std::uint8_t*>(resp.data()), resp.size()));
+    loop.Close(id, runtime::CloseMode::kGraceful);
+  }
+  void OnClose(runtime::EventLoop& /*l*/, runtime::ConnId /*id*/, runtime::CloseReason /*r*/, int /*e*/) override {}
+
+ private:
+  const device::DeviceClient& client_;
+  const device::Socks5Door& door_;
+};
+
+struct Settings {
+  std::string identity;
+  std::string relay;
+  std::string relay_name;
+  std::string direct;
+  std::string socks_listen = "127.0.0.1:1080";
+  std::string metrics_listen;
+  std::string config;
+  std::string preferred_connector;
+  std::vector<std::string> pinned_connectors;  // noise.pub files
+};
+
+// Fills settings the flags left unset from the TOML file. Keys: identity, relay, relay_name, direct,
+// socks_listen, metrics_listen, preferred_connector (strings), pinned_connectors (array of noise.pub paths).
+std::optional<std::string> ApplyConfig(Settings& s, const CLI::App& app) {
+  toml::table t;
+  try {
+    t = toml::parse_file(s.config);
+  } catch (const toml::parse_error& e) {
+    return fmt::format("config {}: {}", s.config, e.description());
+  }
+  static constexpr std::string_view kKeys[] = {"identity",     "relay",          "relay_name",
+                                               "direct",       "socks_listen",   "metrics_listen",
+                                               "preferred_connector", "pinned_connectors"};
+  for (auto&& [k, v] : t) {
+    bool known = false;
+    for (auto key : kKeys) known = known || k.str() == key;
+    if (!known) return fmt::format("config {}: unknown key '{}'", s.config, k.str());
+  }
+  auto str = [&](std::string_view key, std::string_view flag, std::string& out) -> std::optional<std::string> {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return std::nullopt;
+    if (!n->is_string()) return fmt::format("config {}: '{}' must be a string", s.config, key);
+    if (app.count(std::string(flag)) == 0) out = n->value<std::string>().value_or("");
+    return std::nullopt;
+  };
+  for (auto [key, flag, out] : {std::tuple{"identity", "--identity", &s.identity},
+                                std::tuple{"relay", "--relay", &s.relay},
+                                std::tuple{"relay_name", "--relay-name", &s.relay_name},
+                                std::tuple{"direct", "--direct", &s.direct},
+                                std::tuple{"socks_listen", "--socks-listen", &s.socks_listen},
+                                std::tuple{"metrics_listen", "--metrics-listen", &s.metrics_listen},
+                                std::tuple{"preferred_connector", "--prefer", &s.preferred_connector}}) {
+    if (auto e = str(key, flag, *out)) return e;
+  }
+  if (const toml::node* n = t.get("pinned_connectors")) {
+    const toml::array* a = n->as_array();
+    if (a == nullptr) return fmt::format("config {}: 'pinned_connectors' must be an array of paths", s.config);
+    if (app.count("--pin-connector") == 0) {
+      for (const toml::node& e : *a) {
+        if (!e.is_string()) return fmt::format("config {}: 'pinned_connectors' must hold strings", s.config);
+        s.pinned_connectors.push_back(e.value<std::string>().value_or(""));
+      }
+    }
+  }
+  return std::nullopt;
 }
+
+class DeviceCommand : public Command {
+ public:
+  explicit DeviceCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand("device", "Run the device client: app sessions through a relay or Direct Connect, "
+                                        "and a local SOCKS5 listener (docs/device.md)");
+    cmd_->add_option("--identity", s_.identity, "Device identity bundle directory (strait keys issue --role device)");
+    cmd_->add_option("--relay", s_.relay, "Relay device port, IP:PORT");
+    cmd_->add_option("--relay-name", s_.relay_name,
+                     "Name the relay's TLS certificate must carry (default: the relay's IP)");
+    cmd_->add_option("--direct", s_.direct, "A connector's Direct Connect listener, IP:PORT (preferred when set)");
+    cmd_->add_option("--socks-listen", s_.socks_listen, "SOCKS5 listener, loopback only")
+        ->default_val("127.0.0.1:1080");
+    cmd_->add_option("--metrics-listen", s_.metrics_listen, "Prometheus metrics endpoint, loopback only (off if unset)");
+    cmd_->add_option("--prefer", s_.preferred_connector, "Connector id to ask for first (sticky afterwards)");
+    cmd_->add_option("--pin-connector", s_.pinned_connectors,
+                     "noise.pub of an allowed connector (repeatable); unset = any connector of the tenant");
+    cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
+  }
+  bool Selected() const override { return cmd_->parsed(); }
+
+  int Run() override {
+    if (!s_.config.empty()) {
+      if (auto e = ApplyConfig(s_, *cmd_)) return ReportError(*e);
+    }
+    if (s_.identity.empty()) return Usage("--identity is required");
+    if (s_.relay.empty() && s_.direct.empty()) return Usage("give --relay, --direct or both");
+
+    auto bundle = crypto::LoadIdentityBundle(s_.identity);
+    if (!bundle) return ReportError("identity: " + bundle.error().reason);
+    if (bundle->role != crypto::Role::kDevice || !bundle->noise_key) {
+      return ReportError("identity: " + s_.identity + " is not a device bundle");
+    }
+    device::ClientOptions o;
+    o.identity.credential = bundle->credential;
+    o.identity.signing_key = crypto::Ed25519KeyPair::FromSeed(bundle->signing_key.seed);
+    o.identity.noise_key = *bundle->noise_key;
+    o.identity.root_key = bundle->root_public_key;
+    o.identity.ca_pem = bundle->ca_pem;
+    o.relay_server_name = s_.relay_name;
+    o.preferred_connector = s_.preferred_connector;
+    if (!s_.relay.empty()) {
+      auto a = runtime::ParseSocketAddress(s_.relay);
+      if (!a) return ReportError("--relay " + s_.relay + ": " + a.error().reason);
+      o.relay = *a;
+    }
+    if (!s_.direct.empty()) {
+      auto a = runtime::ParseSocketAddress(s_.direct);
+      if (!a) return ReportError("--direct " + s_.direct + ": " + a.error().reason);
+      o.direct = *a;
+    }
+    if (!s_.pinned_connectors.empty()) {
+      std::vector<crypto::X25519PublicKey> pins;
+      for (const std::string& p : s_.pinned_connectors) {
+        auto k = crypto::LoadX25519PublicKey(p);
+        if (!k) return ReportError("--pin-connector: " + k.error().reason);
+        pins.push_back(*k);
+      }
+      o.pinned_connectors = std::move(pins);
+    }
+    auto socks = runtime::ParseSocketAddress(s_.socks_listen);
+    if (!socks) return ReportError("--socks-listen " + s_.socks_listen + ": " + socks.error().reason);
+    if (!device::IsLoopback(*socks)) {
+      return ReportError("--socks-listen " + s_.socks_listen + ": the SOCKS5 door listens on loopback only");
+    }
+    std::optional<runtime::SocketAddress> metrics;
+    if (!s_.metrics_listen.empty()) {
+      auto m = runtime::ParseSocketAddress(s_.metrics_listen);
+      if (!m) return ReportError("--metrics-listen " + s_.metrics_listen + ": " + m.error().reason);
+      if (!device::IsLoopback(*m)) return ReportError("--metrics-listen: loopback only");
+      metrics = *m;
+    }
+    return Serve(std::move(o), *socks, metrics);
+  }
+
+ private:
+  static int Usage(std::string_view message) {
+    fmt::print(stderr, "strait device: {}\nRun with --help for more information.\n", message);
+    return kExitUsage;
+  }
+
+  static int Serve(device::ClientOptions options, const runtime::SocketAddress& socks,
+                   const std::optional<runtime::SocketAddress>& metrics_addr) {
+    // SIGTERM / SIGINT go to one waiting thread, which stops the loop; every other thread has them blocked.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+    runtime::LoopOptions lo;
+    lo.max_connections = 4096;
+    auto loop = runtime::EventLoop::Create(lo);
+    if (!loop) return ReportError("event loop: " + loop.error().reason);
+    Printer printer;
+    auto client = device::DeviceClient::Create(**loop, std::move(options), &printer);
+    if (!client) return ReportError(client.error().reason);
+    device::Socks5DoorOptions door_options;
+    door_options.listen = socks;
+    auto door = device::Socks5Door::Create(**loop, **client, door_options);
+    if (!door) return ReportError(door.error());
+    std::unique_ptr<Metrics> metrics;
+    runtime::SocketAddress metrics_bound;
+    if (metrics_addr) {
+      metrics = std::make_unique<Metrics>(**client, **door);
+      auto fd = runtime::ListenTcp(*metrics_addr, {});
+      if (!fd) return ReportError("--metrics-listen: " + fd.error().reason);
+      metrics_bound = runtime::LocalAddress(*fd).value();
+      if (auto id = (*loop)->Listen(*fd, static_cast<runtime::AcceptHandler*>(metrics.get())); !id) {
+        ::close(*fd);
+        return ReportError("--metrics-listen: " + id.error().reason);
+      }
+    }
+    (*client)->Start();
+    std::printf("device ready socks=%s\n", (*door)->address().ToString().c_str());
+    std::fflush(stdout);
+    if (metrics) fmt::print(stderr, "device: metrics on {}\n", metrics_bound.ToString());
+
+    // The signal thread posts a stop; the loop thread stops the door and the client (no redial after that),
+    // then the loop.
+    struct Stopper final : runtime::MessageHandler {
+      device::Socks5Door* door;
+      device::DeviceClient* client;
+      void OnMessage(runtime::EventLoop& loop, const runtime::Message& /*msg*/) override {
+        door->Close();
+        client->Stop();
+        loop.RequestStop();
+      }
+    } stopper;
+    stopper.door = door->get();
+    stopper.client = client->get();
+    (*loop)->SetMessageHandler(&stopper);
+    runtime::EventLoop* l = loop->get();
+    std::thread waiter([l, sigs] {
+      int sig = 0;
+      sigwait(&sigs, &sig);
+      if (!l->Post({1, -1, 0, 0})) l->RequestStop();
+    });
+    (*loop)->Run();
+    waiter.join();
+    fmt::print(stderr, "device: stopped\n");
+    // Run() closed every connection: the door, client and metrics die on this thread before the loop.
+    (*loop)->SetMessageHandler(nullptr);
+    door->reset();
+    client->reset();
+    metrics.reset();
+    loop->reset();
+    return kExitOk;
+  }
+
+  CLI::App* cmd_ = nullptr;
+  Settings s_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeDeviceCommand(CLI::App& app) { return std::make_unique<DeviceCommand>(app); }
 
 }  // namespace strait::cli

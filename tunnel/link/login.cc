@@ -82,6 +82,7 @@ Result<PeerLogin, LoginRefusal> VerifyHello(const ServerLoginConfig& config, con
   PeerLogin peer;
   peer.version = tunnel::kProtocolVersion;  // the highest version in both ranges (only 1 exists)
   peer.credential = std::move(*cred);
+  peer.credential_bytes.assign(hello->credential.begin(), hello->credential.end());
   peer.preferred_connector.assign(hello->preferred_connector.begin(), hello->preferred_connector.end());
   return peer;
 }

@@ -58,6 +58,7 @@ struct LoginRefusal {
 struct PeerLogin {
   std::uint8_t version = 0;
   crypto::VerifiedCredential credential;
+  std::vector<std::uint8_t> credential_bytes;  // as presented in HELLO (a relay offers them in SESSION_OFFER)
   std::string preferred_connector;
 };
 

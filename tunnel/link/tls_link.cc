@@ -290,6 +290,13 @@ std::size_t TlsLink::DispatchFrames(std::span<const std::uint8_t> plain) {
   return off;
 }
 
+namespace {
+bool IsSessionRequestRefusal(std::span<const std::uint8_t> payload) {
+  auto err = tunnel::ErrorMessage::Decode(payload);
+  return err && (err->code == ErrorCode::kNoConnector || err->code == ErrorCode::kTooManySessions);
+}
+}  // namespace
+
 void TlsLink::HandleFrame(const Frame& f) {
   if (state_ == LinkState::kLogin) {
     HandleLoginFrame(f);
@@ -303,7 +310,9 @@ void TlsLink::HandleFrame(const Frame& f) {
       HandleLinkFrame(f);
       return;
     case FrameType::kError:
-      if (f.header.channel == 0) {
+      // ERROR no_connector / too_many_sessions on channel 0 answer a SESSION_REQUEST and leave the link up
+      // (docs/protocol.md §5): the owner gets them; every other ERROR on channel 0 ends the link.
+      if (f.header.channel == 0 && !IsSessionRequestRefusal(f.payload)) {
         HandleLinkFrame(f);
         return;
       }

@@ -1,0 +1,81 @@
+// Relay metrics: the counters the shards publish (once per RelayOptions::metrics_interval, never per frame) and a
+// small Prometheus text endpoint (Boost.Beast, plain HTTP/1.1, its own thread) that serves the latest snapshot.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "relay/drop_reason.h"
+#include "runtime/net.h"
+#include "runtime/setup_error.h"
+
+namespace strait::relay {
+
+// How a login ended.
+enum class HandshakeResult : std::uint8_t {
+  kOk,
+  kBadCredential,  // ERROR bad_credential (expired, forged, wrong tenant chain, ...)
+  kBadProof,
+  kWrongRole,
+  kUnsupportedVersion,
+  kProtocolError,  // bad HELLO, garbage frames
+  kTimeout,        // handshake_timeout
+  kTlsError,       // not TLS, or a failed TLS handshake
+  kClosed,         // the peer went away mid-login
+  kOther,
+};
+inline constexpr std::size_t kHandshakeResultCount = 10;
+inline constexpr std::array<std::string_view, kHandshakeResultCount> kHandshakeResultNames = {
+    "ok", "bad_credential", "bad_proof", "wrong_role", "unsupported_version", "protocol_error", "timeout",
+    "tls_error", "closed", "other"};
+
+// Counters (monotonic) and gauges, per shard or summed.
+struct MetricsSnapshot {
+  // gauges
+  std::uint64_t device_links = 0;     // logged-in device links
+  std::uint64_t connector_links = 0;  // logged-in connector links
+  std::uint64_t handshakes_in_flight = 0;
+  std::uint64_t sessions = 0;            // sessions whose device leg is live
+  std::uint64_t cross_queue_bytes = 0;   // bytes waiting in this shard's outgoing cross-shard rings + stashes
+  std::uint64_t paused_links = 0;        // links whose reads are paused by backpressure
+  // counters
+  std::uint64_t bytes_in = 0;            // frame bytes received from links for forwarding (header + payload)
+  std::uint64_t bytes_out = 0;           // frame bytes written to links (forwarded and relay-made)
+  std::uint64_t frames_forwarded = 0;    // frames handed to the peer link
+  std::uint64_t frames_cross_shard = 0;  // of which through a cross-shard ring
+  std::uint64_t sessions_opened = 0;
+  std::uint64_t sessions_closed = 0;
+  std::uint64_t goaway_sent = 0;
+  std::array<std::uint64_t, kHandshakeResultCount> handshakes{};
+  std::array<std::uint64_t, kDropReasonCount> drops{};
+
+  std::uint64_t Drops(DropReason r) const { return drops[static_cast<std::size_t>(r)]; }
+  std::uint64_t Handshakes(HandshakeResult r) const { return handshakes[static_cast<std::size_t>(r)]; }
+  void Add(const MetricsSnapshot& o);
+};
+
+// The Prometheus text exposition of `s` (version 0.0.4).
+std::string RenderPrometheus(const MetricsSnapshot& s);
+
+// Serves GET /metrics (any path) on a loopback address from its own thread. Each request calls `source` for the
+// current snapshot (the relay's published copy: a mutex-protected read, never shard state).
+class MetricsServer {
+ public:
+  static runtime::SetupResult<std::unique_ptr<MetricsServer>> Start(const runtime::SocketAddress& address,
+                                                                     std::function<MetricsSnapshot()> source);
+  ~MetricsServer();  // stops and joins the thread
+  const runtime::SocketAddress& address() const { return address_; }
+
+ private:
+  struct Impl;
+  MetricsServer() = default;
+  std::unique_ptr<Impl> impl_;
+  runtime::SocketAddress address_;
+  std::thread thread_;
+};
+
+}  // namespace strait::relay

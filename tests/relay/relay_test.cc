@@ -1,0 +1,417 @@
+// The relay over loopback: real TLS, real credentials, real sessions (tunnel::Session) between fake peers.
+#include <random>
+
+#include "relay/metrics.h"
+#include "tests/relay/relay_harness.h"
+
+namespace strait::relay::testing {
+namespace {
+
+using tunnel::ErrorCode;
+using tunnel::FrameType;
+
+std::string RandomBytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+class RelayTest : public ::testing::Test, public RelayFixture {
+ protected:
+  ~RelayTest() override {
+    pl.Stop();  // every peer link goes down first
+    peers.clear();
+    if (relay) relay->Stop();
+  }
+  Peer& AddPeer(const PeerId& id, std::string preferred = "") {
+    peers.push_back(std::make_unique<Peer>(pl, id, std::move(preferred)));
+    peers.back()->SetRoot(pki.root.public_key);
+    return *peers.back();
+  }
+  // Connects and waits until the link is up (or down: returns false).
+  bool Login(Peer& p) {
+    const runtime::SocketAddress addr =
+        p.id().role == crypto::Role::kConnector ? relay->connector_address() : relay->device_address();
+    pl.Exec([&] { p.Connect(addr); });
+    return pl.Wait([&] { return p.up || p.down; }) && pl.Exec([&] { return p.up; });
+  }
+  // Device asks for a session; returns the offered channel once both ends are established (0 on failure).
+  std::uint32_t OpenSession(Peer& dev, std::string_view preferred = "") {
+    const std::size_t before = pl.Exec([&] { return dev.offers.size(); });
+    pl.Exec([&] { dev.RequestSession(preferred); });
+    if (!pl.Wait([&] { return dev.offers.size() > before; })) return 0;
+    const std::uint32_t ch = pl.Exec([&] { return dev.offers.back(); });
+    if (!pl.Wait([&] { return dev.Established(ch); })) return 0;
+    return ch;
+  }
+  std::string ConnectorOf(Peer& dev, std::uint32_t ch) {
+    return pl.Exec([&] { return dev.sessions.at(ch)->connector_id; });
+  }
+  Peer* ConnectorWith(std::uint32_t ch) {
+    for (auto& p : peers) {
+      if (p->id().role == crypto::Role::kConnector &&
+          pl.Exec([&] { return p->sessions.contains(ch) && p->Established(ch); })) {
+        return p.get();
+      }
+    }
+    return nullptr;
+  }
+
+  PeerLoop pl;
+  std::vector<std::unique_ptr<Peer>> peers;
+};
+
+// Streams `down_bytes` connector->device and `up_bytes` device->connector on one new stream; checks both exactly.
+void Exchange(PeerLoop& pl, Peer& dev, Peer& con, std::uint32_t ch, const std::string& up_bytes,
+              const std::string& down_bytes) {
+  const tunnel::StreamId sid = pl.Exec([&] { return dev.OpenStream(ch, up_bytes); });
+  ASSERT_TRUE(pl.Wait([&] { return con.sessions.at(ch)->received[sid].size() >= up_bytes.size(); }));
+  pl.Exec([&] { con.Write(ch, sid, down_bytes); });
+  ASSERT_TRUE(pl.Wait([&] { return dev.sessions.at(ch)->received[sid].size() >= down_bytes.size(); }));
+  EXPECT_TRUE(pl.Exec([&] { return con.sessions.at(ch)->received[sid] == up_bytes; }));
+  EXPECT_TRUE(pl.Exec([&] { return dev.sessions.at(ch)->received[sid] == down_bytes; }));
+}
+
+TEST_F(RelayTest, LoginSessionSetupAndSealedDataBothWays) {
+  Start();
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(Login(dev));
+  const std::uint32_t ch = OpenSession(dev);
+  ASSERT_NE(ch, 0u);
+  EXPECT_EQ(ConnectorOf(dev, ch), "conn-1");
+  ASSERT_EQ(ConnectorWith(ch), &con);
+  Exchange(pl, dev, con, ch, RandomBytes(300'000, 1), RandomBytes(500'000, 2));
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) {
+    return s.device_links == 1 && s.connector_links == 1 && s.sessions == 1 &&
+           s.Handshakes(HandshakeResult::kOk) == 2 && s.frames_forwarded > 40;
+  }));
+}
+
+TEST_F(RelayTest, StickyChoiceAndLeastLoadedSpread) {
+  Start();
+  Peer& c1 = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& c2 = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-2"));
+  ASSERT_TRUE(Login(c1));
+  ASSERT_TRUE(Login(c2));
+  // Sticky: a device preferring conn-2 gets conn-2 every time, even when conn-2 is busier.
+  Peer& sticky = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-sticky"), "conn-2");
+  ASSERT_TRUE(Login(sticky));
+  for (int i = 0; i < 3; ++i) {
+    const std::uint32_t ch = OpenSession(sticky, i == 0 ? "" : "conn-2");  // first: HELLO's preference
+    ASSERT_NE(ch, 0u);
+    EXPECT_EQ(ConnectorOf(sticky, ch), "conn-2");
+  }
+  // No preference: least loaded first (conn-1 has 0, conn-2 has 3), then they alternate.
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-spread"));
+  ASSERT_TRUE(Login(dev));
+  std::map<std::string, int> count;
+  for (int i = 0; i < 4; ++i) {
+    const std::uint32_t ch = OpenSession(dev);
+    ASSERT_NE(ch, 0u);
+    ++count[ConnectorOf(dev, ch)];
+  }
+  // conn-1 takes three to catch up (0,1,2 < 3); at 3 vs 3 the first registered wins.
+  EXPECT_EQ(count["conn-1"], 4);
+  // Now 4 vs 3: the next goes to conn-2, then (4 vs 4) conn-1 again.
+  Peer& dev2 = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-spread-2"));
+  ASSERT_TRUE(Login(dev2));
+  const std::uint32_t a = OpenSession(dev2);
+  const std::uint32_t b = OpenSession(dev2);
+  ASSERT_NE(a, 0u);
+  ASSERT_NE(b, 0u);
+  EXPECT_EQ(ConnectorOf(dev2, a), "conn-2");
+  EXPECT_EQ(ConnectorOf(dev2, b), "conn-1");
+}
+
+TEST_F(RelayTest, ConnectorGoneClosesItsSessionsAndNewOnesGoElsewhere) {
+  Start();
+  Peer& c1 = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  ASSERT_TRUE(Login(c1));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  ASSERT_TRUE(Login(dev));
+  const std::uint32_t ch = OpenSession(dev);
+  ASSERT_NE(ch, 0u);
+  Peer& c2 = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-2"));
+  ASSERT_TRUE(Login(c2));
+  pl.Exec([&] { c1.Abort(); });
+  ASSERT_TRUE(pl.Wait([&] { return dev.sessions.at(ch)->closed.has_value(); }));
+  EXPECT_EQ(pl.Exec([&] { return *dev.sessions.at(ch)->closed; }), ErrorCode::kConnectorGone);
+  // The sticky preference names conn-1, which is gone: the relay picks conn-2.
+  const std::uint32_t ch2 = OpenSession(dev, "conn-1");
+  ASSERT_NE(ch2, 0u);
+  EXPECT_EQ(ConnectorOf(dev, ch2), "conn-2");
+  Exchange(pl, dev, c2, ch2, "ping", "pong");
+  EXPECT_TRUE(pl.Exec([&] { return dev.up && !dev.down; }));
+}
+
+TEST_F(RelayTest, DeviceGoneClosesSessionsAtTheConnector) {
+  Start();
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(Login(dev));
+  const std::uint32_t ch = OpenSession(dev);
+  ASSERT_NE(ch, 0u);
+  pl.Exec([&] { dev.Abort(); });
+  ASSERT_TRUE(pl.Wait([&] { return con.sessions.at(ch)->closed.has_value(); }));
+  EXPECT_EQ(pl.Exec([&] { return *con.sessions.at(ch)->closed; }), ErrorCode::kDeviceGone);
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.sessions == 0 && s.device_links == 0; }));
+}
+
+TEST_F(RelayTest, TenantIsolationNoConnectorKeepsTheLinkUp) {
+  Start();
+  Peer& beta_con = AddPeer(Pki::Issue(beta, crypto::Role::kConnector, "conn-b"));
+  ASSERT_TRUE(Login(beta_con));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-a"), "conn-b");
+  ASSERT_TRUE(Login(dev));
+  pl.Exec([&] { dev.RequestSession("conn-b"); });
+  ASSERT_TRUE(pl.Wait([&] { return !dev.errors.empty(); }));
+  EXPECT_EQ(pl.Exec([&] { return dev.errors[0].first; }), ErrorCode::kNoConnector);
+  EXPECT_TRUE(pl.Exec([&] { return dev.offers.empty() && dev.up && !dev.down; }));
+  // The link stays up: once an acme connector is there, the same device gets a session.
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-a"));
+  ASSERT_TRUE(Login(con));
+  const std::uint32_t ch = OpenSession(dev, "conn-b");
+  ASSERT_NE(ch, 0u);
+  EXPECT_EQ(ConnectorOf(dev, ch), "conn-a");
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.Drops(DropReason::kNoConnector) == 1; }));
+}
+
+TEST_F(RelayTest, SessionLimitPerDeviceLink) {
+  RelayOptions o = DefaultOptions();
+  o.max_sessions_per_device = 2;
+  Start(o);
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(Login(dev));
+  ASSERT_NE(OpenSession(dev), 0u);
+  ASSERT_NE(OpenSession(dev), 0u);
+  pl.Exec([&] { dev.RequestSession(); });
+  ASSERT_TRUE(pl.Wait([&] { return !dev.errors.empty(); }));
+  EXPECT_EQ(pl.Exec([&] { return dev.errors[0].first; }), ErrorCode::kTooManySessions);
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.Drops(DropReason::kTooManySessions) == 1; }));
+}
+
+TEST_F(RelayTest, RefusedCredentialsWithTheirReasons) {
+  Start();
+  Pki other;
+  Tenant forged_tenant = other.MakeTenant("acme");  // same name, another root
+  struct Case {
+    const char* name;
+    PeerId id;
+    ErrorCode want;
+    bool connector_port;
+  };
+  std::vector<Case> cases = {
+      {"expired", Pki::Issue(acme, crypto::Role::kDevice, "dev-old", -3000, -60), ErrorCode::kBadCredential, false},
+      {"forged", Pki::Issue(forged_tenant, crypto::Role::kDevice, "dev-forged"), ErrorCode::kBadCredential, false},
+      {"wrong-role", Pki::Issue(acme, crypto::Role::kConnector, "conn-on-device-port"), ErrorCode::kWrongRole,
+       false},
+      {"wrong-role-connector-port", Pki::Issue(acme, crypto::Role::kDevice, "dev-on-conn-port"),
+       ErrorCode::kWrongRole, true},
+  };
+  // A valid acme credential with one signature byte changed (a device editing its tenant or subject looks the same
+  // to the relay: the tenant key's signature no longer holds).
+  {
+    PeerId p = Pki::Issue(acme, crypto::Role::kDevice, "dev-x");
+    p.credential.back() ^= 0x01;
+    cases.push_back({"tampered", p, ErrorCode::kBadCredential, false});
+  }
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    Peer& p = AddPeer(c.id);
+    const runtime::SocketAddress addr = c.connector_port ? relay->connector_address() : relay->device_address();
+    pl.Exec([&] { p.Connect(addr); });
+    ASSERT_TRUE(pl.Wait([&] { return p.down; }));
+    EXPECT_FALSE(pl.Exec([&] { return p.up; }));
+    const link::LinkDown d = pl.Exec([&] { return p.down_info; });
+    EXPECT_EQ(d.reason, link::DownReason::kPeerError) << d.message;
+    EXPECT_EQ(d.code, static_cast<std::uint16_t>(c.want)) << d.message;
+  }
+  const std::size_t n_bad_cred = cases.size() - 2;
+  EXPECT_TRUE(WaitMetrics([&](const MetricsSnapshot& s) {
+    return s.Handshakes(HandshakeResult::kBadCredential) == n_bad_cred &&
+           s.Handshakes(HandshakeResult::kWrongRole) == 2 && s.Handshakes(HandshakeResult::kOk) == 0;
+  }));
+}
+
+TEST_F(RelayTest, GarbageOversizedAndStalledPeersAreCountedWhileAPairKeepsWorking) {
+  RelayOptions o = DefaultOptions();
+  o.link.handshake_timeout = std::chrono::milliseconds(300);
+  Start(o);
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(Login(dev));
+  const std::uint32_t ch = OpenSession(dev);
+  ASSERT_NE(ch, 0u);
+
+  std::vector<std::unique_ptr<link::testing::RawPeer>> raws;
+  for (const auto& addr : {relay->device_address(), relay->connector_address()}) {
+    // Garbage instead of TLS.
+    raws.push_back(std::make_unique<link::testing::RawPeer>(pl.loop(), nullptr));
+    // Stalled: TCP only, nothing sent.
+    raws.push_back(std::make_unique<link::testing::RawPeer>(pl.loop(), nullptr));
+    // Oversized frame header right after the TLS handshake.
+    raws.push_back(std::make_unique<link::testing::RawPeer>(pl.loop(), &ClientTls()));
+    link::testing::RawPeer* garbage = raws[raws.size() - 3].get();
+    link::testing::RawPeer* stalled = raws[raws.size() - 2].get();
+    link::testing::RawPeer* big = raws[raws.size() - 1].get();
+    pl.Exec([&] {
+      garbage->Connect(addr);
+      const std::string junk(600, 'x');
+      garbage->SendRaw(B(junk));
+      stalled->Connect(addr);
+      big->on_handshake = [](link::testing::RawPeer& p) {
+        std::array<std::uint8_t, tunnel::kHeaderSize> h{};
+        tunnel::FrameHeader fh;
+        fh.type = FrameType::kHello;
+        fh.length = tunnel::kMaxPayload + 1;
+        (void)tunnel::EncodeFrameHeader(fh, h);
+        p.SendPlain(h);
+      };
+      big->Connect(addr);
+    });
+  }
+  ASSERT_TRUE(pl.Wait([&] {
+    for (auto& r : raws) {
+      if (!r->closed) return false;
+    }
+    return true;
+  }));
+  // Meanwhile and afterwards the well-behaved pair works.
+  Exchange(pl, dev, con, ch, RandomBytes(100'000, 3), RandomBytes(100'000, 4));
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) {
+    return s.Handshakes(HandshakeResult::kTlsError) == 2 && s.Handshakes(HandshakeResult::kTimeout) == 2 &&
+           s.Handshakes(HandshakeResult::kProtocolError) == 2 && s.handshakes_in_flight == 0;
+  })) << RenderPrometheus(relay->Snapshot());
+  EXPECT_TRUE(pl.Exec([&] { return dev.up && !dev.down && con.up && !con.down; }));
+  pl.Stop();
+}
+
+TEST_F(RelayTest, HandshakeLimitRefusesExcessConnections) {
+  RelayOptions o = DefaultOptions();
+  o.max_handshakes_per_shard = 2;
+  o.link.handshake_timeout = std::chrono::milliseconds(2000);
+  Start(o);
+  std::vector<std::unique_ptr<link::testing::RawPeer>> raws;
+  for (int i = 0; i < 5; ++i) raws.push_back(std::make_unique<link::testing::RawPeer>(pl.loop(), nullptr));
+  pl.Exec([&] {
+    for (auto& r : raws) r->Connect(relay->device_address());
+  });
+  // Three are refused at once (closed by the relay), two wait for their handshake timeout.
+  ASSERT_TRUE(pl.Wait([&] {
+    int closed = 0;
+    for (auto& r : raws) closed += r->closed ? 1 : 0;
+    return closed >= 3;
+  }));
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) {
+    return s.Drops(DropReason::kHandshakeLimit) == 3 && s.handshakes_in_flight == 2;
+  }));
+  pl.Stop();  // the raw peers are the loop's handlers until their connections close
+}
+
+TEST_F(RelayTest, ChannelsNotGivenToAPeerAreDropped) {
+  RelayOptions o = DefaultOptions();
+  o.max_violations = 3;
+  Start(o);
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  Peer& dev2 = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-2"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(Login(dev));
+  ASSERT_TRUE(Login(dev2));
+  const std::uint32_t ch = OpenSession(dev);
+  ASSERT_NE(ch, 0u);
+  const std::uint8_t junk[40] = {};
+  // dev2 uses dev's channel and an invented one; the connector an invented one; a device sends SESSION_ACCEPT.
+  pl.Exec([&] {
+    dev2.SendRaw(FrameType::kSealedStream, ch, junk);
+    dev2.SendRaw(FrameType::kSealedStream, 0x7777, junk);
+    con.SendRaw(FrameType::kSealedStream, 0x7777, junk);
+    dev.SendRaw(FrameType::kSessionAccept, ch, junk);
+  });
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) {
+    return s.Drops(DropReason::kUnknownChannel) == 3 && s.Drops(DropReason::kBadFrameForRole) == 1;
+  })) << RenderPrometheus(relay->Snapshot());
+  // The session still works; dev2's third violation closes it with protocol_error.
+  Exchange(pl, dev, con, ch, "abc", "def");
+  pl.Exec([&] { dev2.SendRaw(FrameType::kSealedStream, 0x7778, junk); });
+  ASSERT_TRUE(pl.Wait([&] { return dev2.down; }));
+  EXPECT_EQ(pl.Exec([&] { return dev2.down_info.code; }), static_cast<std::uint16_t>(ErrorCode::kProtocolError));
+}
+
+TEST_F(RelayTest, MetricsEndpointServesTheCounters) {
+  Start();
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.connector_links == 1; }));
+  auto server = MetricsServer::Start(runtime::ParseSocketAddress("127.0.0.1:0").value(),
+                                     [this] { return relay->Snapshot(); });
+  ASSERT_TRUE(server.ok()) << server.error().reason;
+  const runtime::SocketAddress addr = (*server)->address();
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ASSERT_EQ(::connect(fd, addr.get(), addr.len), 0);
+  const std::string req = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  std::string resp;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) resp.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  EXPECT_NE(resp.find("HTTP/1.1 200"), std::string::npos) << resp;
+  EXPECT_NE(resp.find("strait_relay_links{role=\"connector\"} 1\n"), std::string::npos) << resp;
+  EXPECT_NE(resp.find("strait_relay_handshakes_total{result=\"ok\"} 1\n"), std::string::npos) << resp;
+  EXPECT_NE(resp.find("strait_relay_drops_total{reason=\"unknown_channel\"} 0\n"), std::string::npos) << resp;
+}
+
+TEST_F(RelayTest, DrainSendsGoAwayAndClosesAfterThePeriod) {
+  RelayOptions o = DefaultOptions();
+  o.drain_period = std::chrono::milliseconds(300);
+  Start(o);
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(Login(dev));
+  relay->Drain();
+  ASSERT_TRUE(pl.Wait([&] { return !dev.goaways.empty() && !con.goaways.empty(); }));
+  EXPECT_EQ(pl.Exec([&] { return dev.goaways[0].code; }), ErrorCode::kShuttingDown);
+  EXPECT_EQ(pl.Exec([&] { return dev.goaways[0].drain_ms; }), 300u);
+  ASSERT_TRUE(pl.Wait([&] { return dev.down && con.down; }));
+  EXPECT_EQ(pl.Exec([&] { return dev.down_info.code; }), static_cast<std::uint16_t>(ErrorCode::kShuttingDown));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!relay->Drained() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(relay->Drained());
+}
+
+// Two shards: accepted fds alternate between them, so the connector and the device land on different shards and
+// every frame crosses through the SPSC rings (with backpressure on a transfer far above one ring's size).
+TEST_F(RelayTest, CrossShardForwardingWithBackpressure) {
+  RelayOptions o = DefaultOptions(2);
+  o.cross_shard_queue_bytes = 4 * (tunnel::kMaxLinkFrameSize + 32);  // the smallest allowed: the ring fills
+  Start(o);
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(Login(dev));
+  const std::uint32_t ch = OpenSession(dev);
+  ASSERT_NE(ch, 0u);
+  Exchange(pl, dev, con, ch, RandomBytes(2'000'000, 5), RandomBytes(3'000'000, 6));
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.frames_cross_shard > 200; }))
+      << RenderPrometheus(relay->Snapshot());
+  // The connector goes away: the device on the other shard hears connector_gone.
+  pl.Exec([&] { con.Abort(); });
+  ASSERT_TRUE(pl.Wait([&] { return dev.sessions.at(ch)->closed.has_value(); }));
+  EXPECT_EQ(pl.Exec([&] { return *dev.sessions.at(ch)->closed; }), ErrorCode::kConnectorGone);
+}
+
+}  // namespace
+}  // namespace strait::relay::testing
