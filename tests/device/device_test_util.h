@@ -172,7 +172,7 @@ inline runtime::SocketAddress Loopback0() { return runtime::ParseSocketAddress("
 // A loopback echo server (every byte back; EOF → shutdown after the echo). Loop thread only.
 class EchoServer final : public runtime::AcceptHandler, public runtime::ConnectionHandler {
  public:
-  explicit EchoServer(runtime::EventLoop& loop) : loop_(&loop) {
+  explicit EchoServer(runtime::EventLoop& loop) {
     const int fd = runtime::ListenTcp(Loopback0(), {}).value();
     address = runtime::LocalAddress(fd).value();
     (void)loop.Listen(fd, static_cast<runtime::AcceptHandler*>(this)).value();
@@ -188,9 +188,6 @@ class EchoServer final : public runtime::AcceptHandler, public runtime::Connecti
   void OnClose(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runtime::CloseReason /*r*/, int /*e*/) override {}
   runtime::SocketAddress address;
   int accepted = 0;
-
- private:
-  runtime::EventLoop* loop_;
 };
 
 // The connector-side peer (see the top of this file). Loop thread only, except the atomics.
