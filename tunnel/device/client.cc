@@ -215,7 +215,10 @@ void DeviceClient::OnLinkDown(link::TlsLink& link, const link::LinkDown& down) {
   } else {
     direct_failed_ = false;
   }
-  if (!down.was_up || session_failures_ > 0) ++link_failures_;
+  // A link that never carried a session (refused login, ERROR no_connector, set-up failures) counts as a failure,
+  // so a relay without a live connector is retried with a growing delay.
+  if (!down.was_up || !link_had_session_) ++link_failures_;
+  link_had_session_ = false;
   ScheduleReconnect(fallback);
 }
 
@@ -320,12 +323,14 @@ void DeviceClient::HandleSessionResult(tunnel::SessionResult r) {
       return;
     }
   }
-  if (session_ && session_->established() && setup_timer_.valid()) OnEstablished();
+  if (session_ && session_->established() && !session_announced_) OnEstablished();
   FlushOutput();
 }
 
 void DeviceClient::OnEstablished() {
   Disarm(&setup_timer_);
+  session_announced_ = true;
+  link_had_session_ = true;
   ++stats_.sessions_up;
   last_connector_ = std::string(session_->connector_id());
   session_failures_ = 0;
@@ -347,6 +352,7 @@ void DeviceClient::EndSession(ErrorCode code, std::string_view reason, bool retr
     link_->Flush();
   }
   dead_sessions_.push_back(std::move(session_));
+  session_announced_ = false;
   Arm(&deferred_timer_, std::chrono::nanoseconds(0), kDeferred);
   ++stats_.session_downs;
   if (!was_up) ++session_failures_;

@@ -256,6 +256,8 @@ class DeviceClient final : private link::LinkHandler,
   bool running_ = false;
   bool direct_failed_ = false;  // this round's direct attempt failed: the next dial goes to the relay
   bool draining_ = false;       // GOAWAY received on this link
+  bool session_announced_ = false;  // OnEstablished ran for the current session
+  bool link_had_session_ = false;   // the current link carried an established session
   std::uint32_t link_failures_ = 0;
   std::uint32_t session_failures_ = 0;
   std::string last_connector_;
