@@ -1,10 +1,209 @@
-// `strait relay`: a placeholder until its implementation lands (it will replace this file).
+// `strait relay`: the relay daemon (docs/relay.md). Flags and the optional TOML file are read here only; the
+// relay library takes relay::RelayOptions.
+//
+//   strait relay --identity DIR --device-listen ADDR --connector-listen ADDR [--metrics-listen ADDR] [--threads N]
+//                [--config FILE] [--drain-ms N] [--handshake-timeout-ms N] [--max-sessions-per-device N]
+//
+// stdout: one line once both ports and the metrics port listen:
+//   relay ready device=<ip:port> connector=<ip:port> metrics=<ip:port>
+// stderr: one line per link or session event. SIGTERM / SIGINT: drain (GOAWAY, close after --drain-ms), exit 0.
+//
+// TOML keys (flags win): device_listen, connector_listen, metrics_listen, threads, drain_ms, handshake_timeout_ms,
+// keepalive_ms, idle_timeout_ms, max_sessions_per_device, max_handshakes_per_shard, max_links_per_shard.
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "crypto/credential.h"
+#include "crypto/keystore.h"
+#include "crypto/tls_context.h"
 #include "relay/cli/command.h"
+#include "relay/metrics.h"
+#include "relay/relay.h"
+#include "runtime/net.h"
 
 namespace strait::cli {
+namespace {
 
-std::unique_ptr<Command> MakeRelayCommand(CLI::App& app) {
-  return MakeNotImplementedCommand(app, "relay", "Run the relay daemon: terminates TLS from devices and connectors and routes sealed frames");
+struct Settings {
+  std::string identity;
+  std::string device_listen = "0.0.0.0:443";
+  std::string connector_listen = "0.0.0.0:3101";
+  std::string metrics_listen = "127.0.0.1:9100";
+  std::string config;
+  std::size_t threads = 0;  // 0: one per core
+  std::int64_t drain_ms = 5000;
+  std::int64_t handshake_timeout_ms = 10000;
+  std::int64_t keepalive_ms = 15000;
+  std::int64_t idle_timeout_ms = 60000;
+  std::int64_t max_sessions_per_device = 4;
+  std::int64_t max_handshakes_per_shard = 256;
+  std::int64_t max_links_per_shard = 20000;
+};
+
+int Usage(const std::string& message) {
+  fmt::print(stderr, "strait relay: {}\nRun with --help for more information.\n", message);
+  return kExitUsage;
 }
+
+bool IsLoopback(const runtime::SocketAddress& a) {
+  if (a.u.sa.sa_family == AF_INET) return (ntohl(a.u.v4.sin_addr.s_addr) >> 24) == 127;
+  if (a.u.sa.sa_family == AF_INET6) return IN6_IS_ADDR_LOOPBACK(&a.u.v6.sin6_addr);
+  return false;
+}
+
+class RelayCommand : public Command {
+ public:
+  explicit RelayCommand(CLI::App& app) : app_(&app) {
+    cmd_ = app.add_subcommand("relay", "Run the relay daemon: terminates TLS from devices and connectors and routes "
+                                       "sealed frames (docs/relay.md)");
+    cmd_->add_option("--identity", s_.identity, "Relay identity bundle directory (tls.crt, tls.key, root.pub)");
+    cmd_->add_option("--device-listen", s_.device_listen, "Device port, IP:PORT (default 0.0.0.0:443; port 0 ok)");
+    cmd_->add_option("--connector-listen", s_.connector_listen,
+                     "Connector port, IP:PORT (default 0.0.0.0:3101; port 0 ok)");
+    cmd_->add_option("--metrics-listen", s_.metrics_listen,
+                     "Prometheus endpoint, loopback IP:PORT (default 127.0.0.1:9100)");
+    cmd_->add_option("--threads", s_.threads, "Shards (event loop threads); default one per core");
+    cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
+    cmd_->add_option("--drain-ms", s_.drain_ms, "On SIGTERM: GOAWAY, then close links after this many ms (5000)");
+    cmd_->add_option("--handshake-timeout-ms", s_.handshake_timeout_ms, "TLS + HELLO deadline (10000)");
+    cmd_->add_option("--max-sessions-per-device", s_.max_sessions_per_device, "Sessions per device link (4)");
+  }
+
+  bool Selected() const override { return cmd_->parsed(); }
+
+  int Run() override {
+    if (int rc = ReadConfig(); rc != kExitOk) return rc;
+    if (s_.identity.empty()) return Usage("--identity is required");
+    auto device = runtime::ParseSocketAddress(s_.device_listen);
+    if (!device.ok()) return Usage("--device-listen: " + device.error().reason);
+    auto connector = runtime::ParseSocketAddress(s_.connector_listen);
+    if (!connector.ok()) return Usage("--connector-listen: " + connector.error().reason);
+    auto metrics = runtime::ParseSocketAddress(s_.metrics_listen);
+    if (!metrics.ok()) return Usage("--metrics-listen: " + metrics.error().reason);
+    if (!IsLoopback(*metrics)) return Usage("--metrics-listen must be a loopback address");
+    if (s_.drain_ms < 0 || s_.handshake_timeout_ms <= 0 || s_.keepalive_ms < 0 || s_.idle_timeout_ms < 0 ||
+        s_.max_sessions_per_device <= 0 || s_.max_handshakes_per_shard <= 0 || s_.max_links_per_shard <= 0) {
+      return Usage("timeouts must be >= 0 (handshake > 0) and limits > 0");
+    }
+
+    auto bundle = crypto::LoadIdentityBundle(s_.identity);
+    if (!bundle) return ReportError(fmt::format("relay: identity {}: {}", s_.identity, bundle.error().reason));
+    if (bundle->tls_cert_pem.empty() || bundle->tls_key_pem.empty()) {
+      return ReportError(fmt::format("relay: identity {} has no tls.crt / tls.key", s_.identity));
+    }
+    auto tls = crypto::TlsContext::CreateServer({bundle->tls_cert_pem, bundle->tls_key_pem.view()});
+    if (!tls) return ReportError("relay: TLS: " + tls.error().reason);
+    std::string relay_id = "relay";
+    if (auto cred = crypto::ParseCredential(bundle->credential)) relay_id = cred->subject_id;
+
+    relay::RelayOptions o;
+    o.device_listen = *device;
+    o.connector_listen = *connector;
+    o.threads = s_.threads != 0 ? s_.threads : std::max(1u, std::thread::hardware_concurrency());
+    if (o.threads > 64) o.threads = 64;
+    o.drain_period = std::chrono::milliseconds(s_.drain_ms);
+    o.link.handshake_timeout = std::chrono::milliseconds(s_.handshake_timeout_ms);
+    o.link.keepalive = std::chrono::milliseconds(s_.keepalive_ms);
+    o.link.idle_timeout = std::chrono::milliseconds(s_.idle_timeout_ms);
+    o.max_sessions_per_device = static_cast<std::uint32_t>(s_.max_sessions_per_device);
+    o.max_handshakes_per_shard = static_cast<std::uint32_t>(s_.max_handshakes_per_shard);
+    o.max_links_per_shard = static_cast<std::uint32_t>(s_.max_links_per_shard);
+    o.loop.max_connections = std::max<std::uint32_t>(o.loop.max_connections, o.max_links_per_shard + 64);
+    relay::RelayIdentity id;
+    id.tls = &*tls;
+    id.root_key = bundle->root_public_key;
+    id.relay_id = relay_id;
+
+    // Shard threads inherit this mask: only sigwait below sees SIGTERM / SIGINT.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+    auto r = relay::Relay::Start(o, id);
+    if (!r.ok()) return ReportError("relay: " + r.error().reason);
+    std::unique_ptr<relay::Relay> relay = std::move(r).value();
+    relay::Relay* rp = relay.get();
+    auto m = relay::MetricsServer::Start(*metrics, [rp] { return rp->Snapshot(); });
+    if (!m.ok()) return ReportError("relay: metrics: " + m.error().reason);
+    std::unique_ptr<relay::MetricsServer> metrics_server = std::move(m).value();
+
+    std::printf("relay ready device=%s connector=%s metrics=%s\n", relay->device_address().ToString().c_str(),
+                relay->connector_address().ToString().c_str(), metrics_server->address().ToString().c_str());
+    std::fflush(stdout);
+    fmt::print(stderr, "relay: {} listening with {} shards\n", relay_id, o.threads);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fmt::print(stderr, "relay: signal {}: draining for {} ms\n", sig, s_.drain_ms);
+    relay->Drain();
+    // Links close after the drain period; give their close handshakes a bounded grace beyond it. A second signal
+    // cuts the wait short.
+    const auto deadline = std::chrono::steady_clock::now() + o.drain_period + std::chrono::seconds(3);
+    while (!relay->Drained() && std::chrono::steady_clock::now() < deadline) {
+      timespec ts{0, 20'000'000};
+      siginfo_t info;
+      if (sigtimedwait(&sigs, &info, &ts) > 0) break;
+    }
+    relay->Stop();
+    metrics_server.reset();
+    fmt::print(stderr, "relay: stopped\n");
+    return kExitOk;
+  }
+
+ private:
+  int ReadConfig() {
+    if (s_.config.empty()) return kExitOk;
+    toml::table t;
+    try {
+      t = toml::parse_file(s_.config);
+    } catch (const toml::parse_error& e) {
+      return ReportError(fmt::format("relay: config {}: {}", s_.config, e.description()));
+    }
+    auto str = [&](const char* key, const char* flag, std::string& out) {
+      if (const toml::node* n = t.get(key); n && cmd_->count(flag) == 0) out = n->value<std::string>().value_or(out);
+    };
+    auto num = [&](const char* key, const char* flag, std::int64_t& out) {
+      if (const toml::node* n = t.get(key); n && (flag == nullptr || cmd_->count(flag) == 0)) {
+        out = n->value<std::int64_t>().value_or(out);
+      }
+    };
+    str("device_listen", "--device-listen", s_.device_listen);
+    str("connector_listen", "--connector-listen", s_.connector_listen);
+    str("metrics_listen", "--metrics-listen", s_.metrics_listen);
+    if (cmd_->count("--identity") == 0) str("identity", "--identity", s_.identity);
+    std::int64_t threads = static_cast<std::int64_t>(s_.threads);
+    num("threads", "--threads", threads);
+    if (threads < 0 || threads > 64) return Usage("threads must be 0..64");
+    s_.threads = static_cast<std::size_t>(threads);
+    num("drain_ms", "--drain-ms", s_.drain_ms);
+    num("handshake_timeout_ms", "--handshake-timeout-ms", s_.handshake_timeout_ms);
+    num("keepalive_ms", nullptr, s_.keepalive_ms);
+    num("idle_timeout_ms", nullptr, s_.idle_timeout_ms);
+    num("max_sessions_per_device", "--max-sessions-per-device", s_.max_sessions_per_device);
+    num("max_handshakes_per_shard", nullptr, s_.max_handshakes_per_shard);
+    num("max_links_per_shard", nullptr, s_.max_links_per_shard);
+    return kExitOk;
+  }
+
+  CLI::App* app_;
+  CLI::App* cmd_ = nullptr;
+  Settings s_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeRelayCommand(CLI::App& app) { return std::make_unique<RelayCommand>(app); }
 
 }  // namespace strait::cli
