@@ -13,7 +13,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <cstdint>
 #include <ctime>
@@ -219,7 +222,21 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
     DropAll();
   }
 
+  // Sends GOAWAY <shutting_down, drain_ms> on every device link.
+  void GoAwayAll(std::uint32_t drain_ms) {
+    tunnel::GoAway g;
+    g.drain_ms = drain_ms;
+    std::array<std::uint8_t, 6> payload{};
+    (void)g.Encode(payload);
+    for (auto& p : peers_) {
+      if (p->link->state() != link::LinkState::kUp) continue;
+      (void)p->link->SendFrame(tunnel::FrameType::kGoAway, 0, 0, payload);
+      p->link->Flush();
+    }
+  }
+
   runtime::SocketAddress address;
+  std::atomic<bool> refuse_sessions{false};  // answer SESSION_REQUEST with ERROR no_connector (closes the link)
   std::atomic<int> links_up{0};
   std::atomic<int> sessions_up{0};
   std::atomic<int> streams_opened{0};
@@ -353,6 +370,10 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
     Peer* p = Find(l);
     if (p == nullptr) return;
     if (f.header.type == tunnel::FrameType::kSessionRequest) {
+      if (refuse_sessions) {
+        l.Close(tunnel::ErrorCode::kNoConnector, "no live connector for tenant acme");
+        return;
+      }
       auto req = tunnel::SessionRequest::Decode(f.payload);
       preferred_seen.emplace_back(req ? std::string(req->preferred_connector.begin(), req->preferred_connector.end())
                                       : std::string("?"));
