@@ -73,7 +73,8 @@ TlsContext::TlsContext(TlsContext&& o) noexcept
     : ctx_(std::exchange(o.ctx_, nullptr)),
       is_server_(o.is_server_),
       server_name_(std::move(o.server_name_)),
-      server_name_is_ip_(o.server_name_is_ip_) {}
+      server_name_is_ip_(o.server_name_is_ip_),
+      transport_only_(o.transport_only_) {}
 
 TlsContext& TlsContext::operator=(TlsContext&& o) noexcept {
   if (this != &o) {
@@ -82,6 +83,7 @@ TlsContext& TlsContext::operator=(TlsContext&& o) noexcept {
     is_server_ = o.is_server_;
     server_name_ = std::move(o.server_name_);
     server_name_is_ip_ = o.server_name_is_ip_;
+    transport_only_ = o.transport_only_;
   }
   return *this;
 }
@@ -151,6 +153,24 @@ Result<TlsContext, TlsResultError> TlsContext::CreateClient(const TlsClientConfi
   out.is_server_ = false;
   out.server_name_ = std::string(config.server_name);
   out.server_name_is_ip_ = IsIpLiteral(config.server_name);
+  return out;
+}
+
+Result<TlsContext, TlsResultError> TlsContext::CreateTransportOnlyClient(std::string_view server_name) {
+  ERR_clear_error();
+  if (server_name.empty()) return Fail(TlsResultError{TlsError::kConfig, "client needs a server name"});
+  bssl::UniquePtr<SSL_CTX> ctx = NewTls13Context();
+  if (!ctx) return Fail(TlsResultError{TlsError::kInternal, TakeBoringSslErrors("SSL_CTX_new failed")});
+  // No trust anchors and no verification: the peer is authenticated by the Noise session, not by TLS.
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+
+  TlsContext out;
+  out.ctx_ = ctx.release();
+  out.is_server_ = false;
+  out.server_name_ = std::string(server_name);
+  out.server_name_is_ip_ = IsIpLiteral(server_name);
+  out.transport_only_ = true;
   return out;
 }
 

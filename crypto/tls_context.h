@@ -49,6 +49,11 @@ class TlsContext {
  public:
   static Result<TlsContext, TlsResultError> CreateServer(const TlsServerConfig& config);
   static Result<TlsContext, TlsResultError> CreateClient(const TlsClientConfig& config);
+  // A client that does NOT verify the server's certificate: TLS as transport only (confidentiality against
+  // passive observers, no authentication). Only for Direct Connect (docs/protocol.md §12), where the connector
+  // has a throwaway self-signed certificate and the Noise session authenticates both ends. Never for a relay.
+  // `server_name` (the name or IP literal dialled, non-empty) is sent as SNI when it is a DNS name.
+  static Result<TlsContext, TlsResultError> CreateTransportOnlyClient(std::string_view server_name);
 
   TlsContext(TlsContext&& o) noexcept;
   TlsContext& operator=(TlsContext&& o) noexcept;
@@ -57,6 +62,7 @@ class TlsContext {
   ~TlsContext();
 
   bool is_server() const { return is_server_; }
+  bool transport_only() const { return transport_only_; }  // CreateTransportOnlyClient: no certificate check
   const std::string& server_name() const { return server_name_; }  // client only
   bool server_name_is_ip() const { return server_name_is_ip_; }
   // The underlying SSL_CTX, for settings this wrapper does not cover (ALPN later; tests use it to pin a peer to
@@ -71,6 +77,7 @@ class TlsContext {
   bool is_server_ = false;
   std::string server_name_;
   bool server_name_is_ip_ = false;
+  bool transport_only_ = false;
 };
 
 }  // namespace strait::crypto
