@@ -1,0 +1,703 @@
+// The connector end to end on one loop: a real Connector (Direct Connect listener, policy, resolver, dialer) and
+// an in-process device built from strait_link + tunnel::Session (TLS transport-only to the Direct Connect port,
+// HELLO, SESSION_REQUEST -> SESSION_OFFER -> Noise IK), streams to loopback TCP servers. Real sockets, port 0,
+// real credentials; no sleeps (the loop runs until the test's steps are done; a guard turns a hang into a failure).
+#include "tunnel/connector/connector.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/credential.h"
+#include "crypto/keys.h"
+#include "runtime/event_loop.h"
+#include "runtime/net.h"
+#include "tests/link/link_test_util.h"
+#include "tunnel/connector/policy_file.h"
+#include "tunnel/frame_reader.h"
+#include "tunnel/link_messages.h"
+#include "tunnel/session.h"
+
+namespace strait::connector {
+namespace {
+
+using runtime::Buffer;
+using runtime::ConnId;
+using runtime::EventLoop;
+using tunnel::ErrorCode;
+using tunnel::StreamId;
+
+std::uint64_t NowUnix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
+
+std::vector<std::uint8_t> Pattern(std::size_t n, std::uint32_t seed) {
+  std::vector<std::uint8_t> v(n);
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : v) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    b = static_cast<std::uint8_t>(x);
+  }
+  return v;
+}
+
+// root -> tenant -> connector "dc1" and devices; a second tenant for the refusal test.
+struct Pki {
+  crypto::Ed25519KeyPair root = crypto::Ed25519KeyPair::Generate();
+  struct Tenant {
+    crypto::Ed25519KeyPair key = crypto::Ed25519KeyPair::Generate();
+    std::vector<std::uint8_t> cert;
+  };
+  struct Member {
+    std::vector<std::uint8_t> credential;
+    crypto::Ed25519KeyPair signing = crypto::Ed25519KeyPair::Generate();
+    crypto::X25519KeyPair noise = crypto::X25519KeyPair::Generate();
+  };
+  Tenant acme, other;
+  Pki() {
+    const std::uint64_t now = NowUnix();
+    acme.cert = crypto::IssueTenantCert(root, {"acme", acme.key.public_key, now - 3600, now + 86400}).value();
+    other.cert = crypto::IssueTenantCert(root, {"other", other.key.public_key, now - 3600, now + 86400}).value();
+  }
+  Member Issue(const Tenant& t, crypto::Role role, std::string_view subject) const {
+    Member m;
+    const std::uint64_t now = NowUnix();
+    m.credential = crypto::IssueCredential(t.key, t.cert,
+                                           {role, subject, m.signing.public_key, m.noise.public_key, 1, now - 60,
+                                            now + 3600})
+                       .value();
+    return m;
+  }
+};
+
+// A loopback TCP server: echo (send back; close after EOF), sink (never reads), greet (send a line, shut the
+// write side, collect until EOF).
+class TargetServer final : public runtime::AcceptHandler, public runtime::ConnectionHandler {
+ public:
+  enum class Mode { kEcho, kSink, kGreet };
+  TargetServer(EventLoop& loop, Mode mode, const char* bind = "127.0.0.1:0") : mode_(mode) {
+    auto fd = runtime::ListenTcp(runtime::ParseSocketAddress(bind).value(), {});
+    EXPECT_TRUE(fd.ok());
+    address = runtime::LocalAddress(*fd).value();
+    EXPECT_TRUE(loop.Listen(*fd, this).ok());
+  }
+  std::uint16_t port() const { return ntohs(address.u.v4.sin_port); }
+  void OnAccept(EventLoop& loop, runtime::ListenerId /*id*/, int fd) override {
+    if (mode_ == Mode::kSink) {
+      int small = 4096;
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    }
+    ConnId id = loop.Adopt(fd, this);
+    ASSERT_TRUE(id.valid());
+    ++accepted;
+    if (mode_ == Mode::kSink) loop.PauseRecv(id);
+    if (mode_ == Mode::kGreet) {
+      static const char kHello[] = "hello from target";
+      EXPECT_EQ(loop.Send(id, std::span(reinterpret_cast<const std::uint8_t*>(kHello), sizeof kHello - 1)),
+                runtime::SendResult::kQueued);
+      loop.ShutdownWrite(id);
+    }
+  }
+  void OnData(EventLoop& loop, ConnId id, Buffer data) override {
+    received += data.size();
+    if (mode_ == Mode::kGreet) greet_received.insert(greet_received.end(), data.data().begin(), data.data().end());
+    if (mode_ == Mode::kEcho) {
+      EXPECT_EQ(loop.Send(id, std::move(data)), runtime::SendResult::kQueued);
+    }
+  }
+  void OnReadClosed(EventLoop& loop, ConnId id) override {
+    ++eofs;
+    loop.Close(id, runtime::CloseMode::kGraceful);
+    if (notify) notify();
+  }
+  void OnClose(EventLoop& /*loop*/, ConnId /*id*/, runtime::CloseReason /*reason*/, int /*err*/) override {
+    ++closed;
+    if (notify) notify();
+  }
+
+  runtime::SocketAddress address;
+  std::size_t received = 0;
+  std::vector<std::uint8_t> greet_received;
+  int accepted = 0;
+  int eofs = 0;
+  int closed = 0;
+  std::function<void()> notify;
+
+ private:
+  Mode mode_;
+};
+
+// The device: a client TlsLink to the Direct Connect port and a device-role tunnel::Session, with streams the
+// test drives. Output is flushed from a zero-delay timer, never from inside a session callback.
+class Device final : public link::LinkHandler, public tunnel::SessionVisitor, public runtime::TimerHandler {
+ public:
+  struct Stream {
+    bool accepted = false;
+    bool fin = false;
+    std::optional<ErrorCode> reset;
+    std::vector<std::uint8_t> received;
+    std::vector<std::uint8_t> to_send;
+    std::size_t sent = 0;
+    bool close_after_send = false;
+    bool fin_sent = false;
+  };
+
+  Device(EventLoop& loop, const Pki& pki, const Pki::Member& me, const std::string& tenant)
+      : loop_(loop), tls_(crypto::TlsContext::CreateTransportOnlyClient("127.0.0.1").value()) {
+    config_.tls = &tls_;
+    config_.client = {me.credential, crypto::Ed25519KeyPair::FromSeed(me.signing.seed), tunnel::LinkRole::kDevice,
+                      ""};
+    session_config_.role = tunnel::SessionRole::kDevice;
+    session_config_.credential = me.credential;
+    session_config_.static_key = crypto::X25519KeyPair::FromSecret(me.noise.secret);
+    session_config_.root_key = pki.root.public_key;
+    session_config_.tenant = tenant;
+    out_.resize(tunnel::kSessionOutSize);
+  }
+  ~Device() override {
+    if (flush_armed_) loop_.CancelTimer(flush_timer_);
+  }
+
+  void Connect(const runtime::SocketAddress& to) {
+    link_ = std::make_unique<link::TlsLink>(loop_, shared_, config_, *this);
+    ASSERT_TRUE(link_->Connect(to));
+  }
+  bool established() const { return session_ && session_->established(); }
+  tunnel::StreamMux* mux() { return established() ? session_->mux() : nullptr; }
+
+  StreamId Open(tunnel::AddrType type, std::span<const std::uint8_t> addr, std::uint16_t port) {
+    auto r = mux()->Open({type, addr, port});
+    EXPECT_EQ(r.status, tunnel::CallStatus::kOk) << tunnel::CallStatusName(r.status);
+    streams[r.id];
+    Kick();
+    return r.id;
+  }
+  StreamId OpenIp(const runtime::SocketAddress& a) {
+    return Open(tunnel::AddrType::kIPv4, std::span(reinterpret_cast<const std::uint8_t*>(&a.u.v4.sin_addr), 4),
+                ntohs(a.u.v4.sin_port));
+  }
+  StreamId OpenName(std::string_view name, std::uint16_t port) {
+    return Open(tunnel::AddrType::kDomain, std::span(reinterpret_cast<const std::uint8_t*>(name.data()), name.size()),
+                port);
+  }
+  void Send(StreamId id, std::vector<std::uint8_t> bytes, bool close_after) {
+    auto& s = streams[id];
+    s.to_send = std::move(bytes);
+    s.sent = 0;
+    s.close_after_send = close_after;
+    Write(id);
+  }
+  void Write(StreamId id) {
+    auto& s = streams[id];
+    tunnel::StreamMux* m = mux();
+    if (m == nullptr || !s.accepted || s.reset) return;
+    while (s.sent < s.to_send.size()) {
+      std::size_t n = m->Write(id, std::span(s.to_send).subspan(s.sent));
+      if (n == 0) break;
+      s.sent += n;
+    }
+    if (s.sent == s.to_send.size() && s.close_after_send && !s.fin_sent) {
+      if (m->CloseWrite(id) == tunnel::CallStatus::kOk) s.fin_sent = true;
+    }
+    Kick();
+  }
+
+  void Kick() {
+    if (!flush_armed_) {
+      flush_timer_ = loop_.AddTimer(std::chrono::nanoseconds(0), this);
+      flush_armed_ = flush_timer_.valid();
+    }
+  }
+  void OnTimer(EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) override {
+    flush_armed_ = false;
+    Flush();
+    if (on_change) on_change();
+  }
+  void Flush() {
+    if (!session_ || !link_ || link_->state() != link::LinkState::kUp) return;
+    while (session_->HasOutgoing() && link_->backlog_bytes() + tunnel::kSessionOutSize <= (256u << 10)) {
+      auto r = session_->PollOutgoing(out_);
+      if (r.action != tunnel::SessionAction::kSend) break;
+      SendFrames(std::span(out_).first(r.size));
+    }
+    link_->Flush();
+  }
+  void SendFrames(std::span<const std::uint8_t> bytes) {
+    while (bytes.size() >= tunnel::kHeaderSize) {
+      tunnel::FrameHeader h;
+      ASSERT_TRUE(tunnel::ParseFrameHeader(bytes, &h));
+      const std::size_t n = tunnel::kHeaderSize + h.length;
+      EXPECT_EQ(link_->SendEncoded(bytes.first(n)), link::SendStatus::kOk);
+      bytes = bytes.subspan(n);
+    }
+  }
+
+  // ---- LinkHandler ----
+  void OnLinkUp(link::TlsLink& link, const link::LinkIdentity& /*identity*/) override {
+    link_up = true;
+    const std::uint8_t request[1] = {0};  // SESSION_REQUEST, no preferred connector
+    EXPECT_EQ(link.SendFrame(tunnel::FrameType::kSessionRequest, 0, 0, request), link::SendStatus::kOk);
+    link.Flush();
+    Kick();
+  }
+  void OnFrame(link::TlsLink& /*link*/, const link::Frame& f) override {
+    std::vector<std::uint8_t> payload(f.payload.begin(), f.payload.end());
+    tunnel::SessionResult r;
+    if (f.header.type == tunnel::FrameType::kSessionOffer) {
+      auto offer = tunnel::SessionOffer::Decode(payload);
+      ASSERT_TRUE(offer.ok());
+      offered_id.assign(offer->connector_id.begin(), offer->connector_id.end());
+      session_ = tunnel::Session::Create(session_config_, this).value();
+      r = session_->OnOffer(f.header.channel, *offer, NowUnix(), out_);
+    } else if (session_) {
+      r = session_->OnFrame(f.header, payload, NowUnix(), out_);
+    } else {
+      return;
+    }
+    if (r.action == tunnel::SessionAction::kSend || r.action == tunnel::SessionAction::kClose) {
+      SendFrames(std::span(out_).first(r.size));
+    }
+    if (r.action == tunnel::SessionAction::kClose) session_closed = true;
+    Kick();
+  }
+  void OnLinkDown(link::TlsLink& /*link*/, const link::LinkDown& down) override {
+    link_down = down;
+    Kick();
+  }
+  void OnSendQueueLow(link::TlsLink& /*link*/) override { Kick(); }
+
+  // ---- SessionVisitor ----
+  void OnStreamOpen(StreamId, const tunnel::OpenTarget&) override { ADD_FAILURE() << "OPEN to a device"; }
+  void OnStreamAccepted(StreamId id) override {
+    streams[id].accepted = true;
+    Write(id);
+  }
+  void OnStreamData(StreamId id, std::span<const std::uint8_t> data) override {
+    auto& s = streams[id];
+    s.received.insert(s.received.end(), data.begin(), data.end());
+    (void)mux()->Consume(id, data.size());
+    Kick();
+  }
+  void OnStreamFin(StreamId id) override {
+    streams[id].fin = true;
+    Kick();
+  }
+  void OnStreamReset(StreamId id, ErrorCode code) override {
+    streams[id].reset = code;
+    Kick();
+  }
+  void OnStreamWritable(StreamId id) override { Write(id); }
+  void OnDatagram(std::span<const std::uint8_t>) override {}
+
+  std::map<StreamId, Stream> streams;
+  bool link_up = false;
+  std::optional<link::LinkDown> link_down;
+  bool session_closed = false;
+  std::string offered_id;
+  std::function<void()> on_change;
+
+ private:
+  EventLoop& loop_;
+  crypto::TlsContext tls_;
+  link::LinkConfig config_;
+  link::LinkLoopState shared_;
+  tunnel::SessionConfig session_config_;
+  std::unique_ptr<link::TlsLink> link_;
+  std::unique_ptr<tunnel::Session> session_;
+  std::vector<std::uint8_t> out_;
+  runtime::TimerId flush_timer_;
+  bool flush_armed_ = false;
+};
+
+using Step = std::pair<std::function<bool()>, std::function<void()>>;
+
+// Runs the loop once through `steps` (Run() is once per loop): each condition is checked whenever something
+// happened (device, servers, a 1 ms-granularity re-check timer would be polling: the hooks call Check()).
+class Stepper final : public runtime::TimerHandler {
+ public:
+  Stepper(EventLoop& loop, std::vector<Step> steps) : loop_(loop), steps_(std::move(steps)) {}
+  void Check() {
+    if (!armed_) armed_ = loop_.AddTimer(std::chrono::nanoseconds(0), this).valid();
+  }
+  void OnTimer(EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) override {
+    armed_ = false;
+    while (step < steps_.size() && steps_[step].first()) {
+      if (steps_[step].second) steps_[step].second();
+      ++step;
+    }
+    if (step == steps_.size()) loop_.RequestStop();
+  }
+  std::size_t step = 0;
+
+ private:
+  EventLoop& loop_;
+  std::vector<Step> steps_;
+  bool armed_ = false;
+};
+
+constexpr char kPolicy[] = R"(
+version = 1
+[[allow]]
+cidrs = ["127.0.0.0/8", "::1"]
+ports = ["*"]
+[[allow]]
+hosts = ["localhost"]
+ports = ["*"]
+[[deny]]
+cidrs = ["127.0.0.2"]
+)";
+
+struct ConnectorTest : ::testing::Test {
+  std::unique_ptr<EventLoop> loop = [] {
+    runtime::LoopOptions o;
+    o.max_connections = 8192;
+    o.recv_buffer_count = 2048;
+    o.plain_buffer_count = 8192;
+    o.max_timers = 16384;
+    o.graceful_close_timeout = std::chrono::milliseconds(2000);
+    return runtime::EventLoop::Create(o).value();
+  }();
+  Pki pki;
+  Pki::Member conn = pki.Issue(pki.acme, crypto::Role::kConnector, "dc1");
+  Pki::Member dev = pki.Issue(pki.acme, crypto::Role::kDevice, "phone");
+  std::vector<std::string> log;
+  std::unique_ptr<Connector> connector;
+  std::function<void()> on_log;  // re-check the steps when the connector logs an event
+
+  ConnectorOptions Options() {
+    ConnectorOptions o;
+    o.credential = conn.credential;
+    o.signing_key = crypto::Ed25519KeyPair::FromSeed(conn.signing.seed);
+    o.noise_key = crypto::X25519KeyPair::FromSecret(conn.noise.secret);
+    o.root_key = pki.root.public_key;
+    o.relay_ca_pem = crypto::testing::SharedTestPki().ca.cert_pem;
+    o.policy = ParsePolicy(kPolicy, "test-policy").value();
+    o.direct_listen = runtime::ParseSocketAddress("127.0.0.1:0").value();
+    o.open_timeout = std::chrono::milliseconds(20000);
+    o.min_backoff = std::chrono::milliseconds(10);
+    o.max_backoff = std::chrono::milliseconds(50);
+    o.log = [this](std::string_view line) {
+      log.emplace_back(line);
+      if (on_log) on_log();
+    };
+    return o;
+  }
+  void StartConnector(ConnectorOptions o) {
+    auto c = Connector::Create(*loop, std::move(o));
+    ASSERT_TRUE(c.ok()) << c.error();
+    connector = std::move(*c);
+    ASSERT_EQ(connector->Start(), "");
+  }
+  bool Run(Stepper& s, std::chrono::seconds limit = std::chrono::seconds(60)) {
+    link::testing::GuardTimer guard(*loop, limit);
+    s.Check();
+    loop->Run();
+    if (guard.fired) ADD_FAILURE() << "stuck before step " << s.step;
+    return !guard.fired;
+  }
+};
+
+TEST_F(ConnectorTest, StreamByIpAndByNameEchoBytesExactly) {
+  StartConnector(Options());
+  TargetServer echo(*loop, TargetServer::Mode::kEcho);
+  Device d(*loop, pki, dev, "acme");
+  const auto a = Pattern(1 << 20, 1);
+  const auto b = Pattern(300000, 2);
+  StreamId by_ip = 0, by_name = 0;
+  Stepper s(*loop, {{[&] { return d.established(); },
+                     [&] {
+                       EXPECT_EQ(d.offered_id, "dc1");
+                       by_ip = d.OpenIp(echo.address);
+                       d.Send(by_ip, a, true);
+                       by_name = d.OpenName("localhost", echo.port());
+                       d.Send(by_name, b, true);
+                     }},
+                    {[&] { return d.streams[by_ip].fin && d.streams[by_name].fin; }, {}},
+                    {[&] { return connector->stats().streams_open == 0 && echo.closed == 2; }, {}}});
+  d.on_change = echo.notify = [&] { s.Check(); };
+  d.Connect(*connector->direct_address());
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(d.streams[by_ip].received, a);
+  EXPECT_EQ(d.streams[by_name].received, b);
+  EXPECT_FALSE(d.streams[by_ip].reset.has_value());
+  EXPECT_EQ(connector->stats().streams_opened, 2u);
+  EXPECT_EQ(connector->stats().sessions_up, 1u);
+  EXPECT_EQ(connector->stats().bytes_to_targets, a.size() + b.size());
+  EXPECT_EQ(connector->stats().bytes_from_targets, a.size() + b.size());
+}
+
+TEST_F(ConnectorTest, HalfCloseTargetFirstThenDevice) {
+  StartConnector(Options());
+  TargetServer greet(*loop, TargetServer::Mode::kGreet);
+  Device d(*loop, pki, dev, "acme");
+  const auto data = Pattern(70000, 3);
+  StreamId id = 0;
+  Stepper s(*loop, {{[&] { return d.established(); }, [&] { id = d.OpenIp(greet.address); }},
+                    {[&] { return d.streams[id].fin; },
+                     [&] {
+                       EXPECT_EQ(std::string(d.streams[id].received.begin(), d.streams[id].received.end()),
+                                 "hello from target");
+                       d.Send(id, data, true);  // the device half still works after the target's FIN
+                     }},
+                    {[&] { return greet.eofs == 1 && greet.closed == 1; }, {}}});
+  d.on_change = greet.notify = [&] { s.Check(); };
+  d.Connect(*connector->direct_address());
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(greet.greet_received, data);
+}
+
+TEST_F(ConnectorTest, HalfCloseDeviceFirstThenTarget) {
+  StartConnector(Options());
+  TargetServer echo(*loop, TargetServer::Mode::kEcho);
+  Device d(*loop, pki, dev, "acme");
+  const auto data = Pattern(500000, 4);
+  StreamId id = 0;
+  // The device sends everything with FIN at once; the echo target keeps sending after that FIN, then closes.
+  Stepper s(*loop, {{[&] { return d.established(); },
+                     [&] {
+                       id = d.OpenIp(echo.address);
+                       d.Send(id, data, true);
+                     }},
+                    {[&] { return echo.eofs == 1 && d.streams[id].fin; }, {}}});
+  d.on_change = echo.notify = [&] { s.Check(); };
+  d.Connect(*connector->direct_address());
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(d.streams[id].received, data);
+}
+
+TEST_F(ConnectorTest, ThousandConcurrentStreamsOnOneSession) {
+  StartConnector(Options());
+  TargetServer echo(*loop, TargetServer::Mode::kEcho);
+  Device d(*loop, pki, dev, "acme");
+  constexpr int kStreams = 1000;
+  std::vector<StreamId> ids;
+  auto all_done = [&] {
+    for (StreamId id : ids) {
+      if (!d.streams[id].fin && !d.streams[id].reset) return false;
+    }
+    return true;
+  };
+  Stepper s(*loop, {{[&] { return d.established(); },
+                     [&] {
+                       for (int i = 0; i < kStreams; ++i) {
+                         StreamId id = d.OpenIp(echo.address);
+                         d.Send(id, Pattern(1000 + i, 10 + i), true);
+                         ids.push_back(id);
+                       }
+                     }},
+                    {all_done, {}}});
+  d.on_change = echo.notify = [&] { s.Check(); };
+  d.Connect(*connector->direct_address());
+  ASSERT_TRUE(Run(s, std::chrono::seconds(120)));
+  for (int i = 0; i < kStreams; ++i) {
+    ASSERT_FALSE(d.streams[ids[i]].reset.has_value()) << i;
+    ASSERT_EQ(d.streams[ids[i]].received, Pattern(1000 + i, 10 + i)) << i;
+  }
+  EXPECT_EQ(connector->stats().streams_opened, static_cast<std::uint64_t>(kStreams));
+}
+
+TEST_F(ConnectorTest, RefusalsCarryTheirReason) {
+  StartConnector(Options());
+  TargetServer echo(*loop, TargetServer::Mode::kEcho);
+  runtime::SocketAddress dead;
+  {
+    auto fd = runtime::ListenTcp(runtime::ParseSocketAddress("127.0.0.1:0").value(), {});
+    ASSERT_TRUE(fd.ok());
+    dead = runtime::LocalAddress(*fd).value();
+    ::close(*fd);
+  }
+  Device d(*loop, pki, dev, "acme");
+  StreamId denied = 0, denied_name = 0, unreachable = 0, unknown = 0;
+  auto answered = [&](StreamId id) { return d.streams[id].reset.has_value(); };
+  Stepper s(*loop, {{[&] { return d.established(); },
+                     [&] {
+                       runtime::SocketAddress deny = echo.address;
+                       inet_pton(AF_INET, "127.0.0.2", &deny.u.v4.sin_addr);
+                       denied = d.OpenIp(deny);                                   // deny CIDR
+                       denied_name = d.OpenName("intranet.example", echo.port()); // no host rule: resolve-then-check
+                       unreachable = d.OpenIp(dead);
+                       unknown = d.OpenName("nonexistent.invalid", echo.port());
+                     }},
+                    {[&] {
+                       return answered(denied) && answered(denied_name) && answered(unreachable) && answered(unknown);
+                     },
+                     {}}});
+  d.on_change = [&] { s.Check(); };
+  d.Connect(*connector->direct_address());
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(*d.streams[denied].reset, ErrorCode::kRefusedByPolicy);
+  EXPECT_EQ(*d.streams[unreachable].reset, ErrorCode::kConnectFailed);
+  EXPECT_EQ(*d.streams[unknown].reset, ErrorCode::kDnsFailed);
+  // A name that does not resolve is dns_failed; one that resolves outside the allow CIDRs is refused_by_policy.
+  EXPECT_TRUE(*d.streams[denied_name].reset == ErrorCode::kDnsFailed ||
+              *d.streams[denied_name].reset == ErrorCode::kRefusedByPolicy);
+  EXPECT_EQ(echo.accepted, 0);
+  EXPECT_GE(connector->stats().refused(RefuseReason::kPolicy), 1u);
+  EXPECT_EQ(connector->stats().refused(RefuseReason::kConnectFailed), 1u);
+  EXPECT_GE(connector->stats().refused(RefuseReason::kDnsFailed), 1u);
+}
+
+TEST_F(ConnectorTest, OpenTimeoutIsTimeout) {
+  auto o = Options();
+  o.open_timeout = std::chrono::milliseconds(1);  // shorter than any connect: the timer answers first
+  o.resolver.threads = 1;
+  StartConnector(std::move(o));
+  Device d(*loop, pki, dev, "acme");
+  StreamId id = 0;
+  Stepper s(*loop, {{[&] { return d.established(); }, [&] { id = d.OpenName("localhost", 9); }},
+                    {[&] { return d.streams[id].reset.has_value(); }, {}}});
+  d.on_change = [&] { s.Check(); };
+  d.Connect(*connector->direct_address());
+  ASSERT_TRUE(Run(s));
+  // The 1 ms timer normally wins against resolution + connect; a very fast path may still fail the connect.
+  EXPECT_TRUE(*d.streams[id].reset == ErrorCode::kTimeout || *d.streams[id].reset == ErrorCode::kConnectFailed)
+      << tunnel::ErrorCodeName(*d.streams[id].reset);
+}
+
+TEST_F(ConnectorTest, SlowTargetReaderHoldsBackOnlyItsOwnStream) {
+  StartConnector(Options());
+  TargetServer sink(*loop, TargetServer::Mode::kSink);
+  TargetServer echo(*loop, TargetServer::Mode::kEcho);
+  Device d(*loop, pki, dev, "acme");
+  const std::size_t big = 64u << 20;
+  const auto data = Pattern(2 << 20, 5);
+  StreamId slow = 0, fast = 0;
+  std::size_t stalled_at = 0;
+  Stepper s(*loop,
+            {{[&] { return d.established(); },
+              [&] {
+                slow = d.OpenIp(sink.address);
+                d.Send(slow, std::vector<std::uint8_t>(big, 0x42), false);
+              }},
+             // The slow stream stops: its send credit is used up and its bytes sit unconsumed at the connector.
+             {[&] {
+                tunnel::StreamInfo info;
+                tunnel::StreamMux* m = d.mux();
+                return m != nullptr && d.streams[slow].accepted && d.streams[slow].sent > 0 &&
+                       m->FindStream(slow, &info) && info.send_credit == 0 && !m->HasOutgoing();
+              },
+              [&] {
+                stalled_at = d.streams[slow].sent;
+                fast = d.OpenIp(echo.address);
+                d.Send(fast, data, true);
+              }},
+             {[&] { return d.streams[fast].fin; }, {}}});
+  d.on_change = echo.notify = sink.notify = [&] { s.Check(); };
+  d.Connect(*connector->direct_address());
+  ASSERT_TRUE(Run(s));
+  EXPECT_LT(stalled_at, big);
+  EXPECT_LT(d.streams[slow].sent, big);
+  EXPECT_EQ(d.streams[fast].received, data);
+  // The whole session window was not taken by the stalled stream: at most its stream window is in flight.
+  tunnel::StreamMux* m = d.mux();
+  ASSERT_NE(m, nullptr);
+  EXPECT_GT(m->session_send_credit(), 0u);
+}
+
+TEST_F(ConnectorTest, DeviceOfAnotherTenantIsRefusedAtLogin) {
+  StartConnector(Options());
+  Pki::Member stranger = pki.Issue(pki.other, crypto::Role::kDevice, "stranger");
+  Device d(*loop, pki, stranger, "other");
+  Stepper s(*loop, {{[&] { return d.link_down.has_value(); }, {}}});
+  d.on_change = [&] { s.Check(); };
+  d.Connect(*connector->direct_address());
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(d.link_down->reason, link::DownReason::kPeerError);
+  EXPECT_EQ(d.link_down->code, static_cast<std::uint16_t>(ErrorCode::kUnauthorized));
+  EXPECT_FALSE(d.established());
+  EXPECT_EQ(connector->direct()->stats().refused_tenant, 1u);
+  EXPECT_EQ(connector->stats().sessions_up, 0u);
+}
+
+// A minimal relay: a TLS server port taking connector logins. "Restart" = close the listener and every link,
+// then listen again on the same port.
+class FakeRelay final : public runtime::AcceptHandler, public link::LinkHandler {
+ public:
+  FakeRelay(EventLoop& loop, const Pki& pki) : loop_(loop) {
+    config_.tls = &link::testing::ServerTls();
+    config_.server.root_key = pki.root.public_key;
+    config_.server.roles = crypto::RoleSet{crypto::Role::kConnector};
+    config_.server.relay_id = "relay-test";
+  }
+  void Listen(const char* at) {
+    auto fd = runtime::ListenTcp(runtime::ParseSocketAddress(at).value(), {});
+    ASSERT_TRUE(fd.ok()) << fd.error().reason;
+    address = runtime::LocalAddress(*fd).value();
+    listener_ = loop_.Listen(*fd, this).value();
+  }
+  void Restart() {
+    loop_.CloseListener(listener_);
+    for (auto& l : links_) {
+      if (l->state() != link::LinkState::kDown) l->Abort();
+    }
+    restart_pending = true;
+  }
+  void OnAccept(EventLoop& /*loop*/, runtime::ListenerId /*id*/, int fd) override {
+    links_.push_back(std::make_unique<link::TlsLink>(loop_, shared_, config_, *this));
+    if (!links_.back()->Accept(fd)) {
+      ::close(fd);
+      links_.pop_back();
+    }
+  }
+  void OnLinkUp(link::TlsLink&, const link::LinkIdentity& id) override {
+    ++ups;
+    if (id.peer) subjects.push_back(id.peer->credential.subject_id);
+    if (notify) notify();
+  }
+  void OnFrame(link::TlsLink&, const link::Frame&) override {}
+  void OnLinkDown(link::TlsLink&, const link::LinkDown&) override {
+    ++downs;
+    if (restart_pending && downs == ups) {
+      restart_pending = false;
+      Listen(("127.0.0.1:" + std::to_string(ntohs(address.u.v4.sin_port))).c_str());  // same port again
+    }
+    if (notify) notify();
+  }
+
+  runtime::SocketAddress address;
+  int ups = 0;
+  int downs = 0;
+  bool restart_pending = false;
+  std::vector<std::string> subjects;
+  std::function<void()> notify;
+
+ private:
+  EventLoop& loop_;
+  link::LinkConfig config_;
+  link::LinkLoopState shared_;
+  runtime::ListenerId listener_;
+  std::vector<std::unique_ptr<link::TlsLink>> links_;  // destroyed after Run() returned (all down then)
+};
+
+TEST_F(ConnectorTest, ReconnectsToARelayThatRestarts) {
+  FakeRelay relay(*loop, pki);
+  relay.Listen("127.0.0.1:0");
+  auto o = Options();
+  o.direct_listen.reset();
+  o.relays.push_back({relay.address, "127.0.0.1"});
+  StartConnector(std::move(o));
+  Stepper s(*loop, {{[&] { return relay.ups == 1 && connector->relays_up() == 1; }, [&] { relay.Restart(); }},
+                    {[&] { return relay.ups == 2 && connector->relays_up() == 1; }, {}}});
+  relay.notify = on_log = [&] { s.Check(); };
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(relay.subjects, (std::vector<std::string>{"dc1", "dc1"}));
+  EXPECT_EQ(connector->stats().relay_links_up, 2u);
+  int up_lines = 0;
+  for (const auto& l : log) up_lines += l.rfind("connector link up relay=" + relay.address.ToString(), 0) == 0;
+  EXPECT_EQ(up_lines, 2);
+  EXPECT_FALSE(connector->direct_address().has_value());
+}
+
+}  // namespace
+}  // namespace strait::connector

@@ -1,0 +1,280 @@
+#include "tunnel/connector/connector.h"
+
+#include <utility>
+
+#include "crypto/credential.h"
+
+namespace strait::connector {
+
+namespace {
+constexpr std::uint64_t kTimerReap = 1;
+constexpr std::uint64_t kTimerTick = 2;
+constexpr std::chrono::seconds kTickPeriod{1};
+}  // namespace
+
+Connector::Connector(runtime::EventLoop& loop, ConnectorOptions options)
+    : loop_(loop), options_(std::move(options)) {}
+
+Result<std::unique_ptr<Connector>, std::string> Connector::Create(runtime::EventLoop& loop,
+                                                                 ConnectorOptions options) {
+  auto view = crypto::ParseCredential(options.credential);
+  if (!view) return Fail(std::string("connector credential: ") + view.error().reason);
+  if (view->role != crypto::Role::kConnector) return Fail(std::string("the credential is not a connector's"));
+  if (!(view->key == options.signing_key.public_key)) {
+    return Fail(std::string("signing key does not match the credential"));
+  }
+  if (!(view->noise_key == options.noise_key.public_key)) {
+    return Fail(std::string("noise key does not match the credential"));
+  }
+  std::unique_ptr<Connector> c(new Connector(loop, std::move(options)));
+  c->id_ = std::string(view->subject_id);
+  c->tenant_ = std::string(view->tenant_id);
+
+  // The session template.
+  tunnel::SessionConfig& s = c->ctx_.session;
+  s.role = tunnel::SessionRole::kConnector;
+  s.credential = c->options_.credential;
+  s.static_key = crypto::X25519KeyPair::FromSecret(c->options_.noise_key.secret);
+  s.root_key = c->options_.root_key;
+  s.tenant = c->tenant_;
+  s.mux = c->options_.mux;
+  s.mux.role = tunnel::MuxRole::kConnector;
+  // Check the template once: a bad identity fails here, not on the first device.
+  {
+    struct NullVisitor final : tunnel::SessionVisitor {
+      void OnStreamOpen(tunnel::StreamId, const tunnel::OpenTarget&) override {}
+      void OnStreamAccepted(tunnel::StreamId) override {}
+      void OnStreamData(tunnel::StreamId, std::span<const std::uint8_t>) override {}
+      void OnStreamFin(tunnel::StreamId) override {}
+      void OnStreamReset(tunnel::StreamId, tunnel::ErrorCode) override {}
+      void OnStreamWritable(tunnel::StreamId) override {}
+      void OnDatagram(std::span<const std::uint8_t>) override {}
+    } v;
+    if (!tunnel::Session::Create(s, &v)) return Fail(std::string("connector identity refused by the session"));
+  }
+  return c;
+}
+
+Connector::~Connector() {
+  if (resolver_) resolver_->Stop();
+  if (started_) loop_.SetMessageHandler(nullptr);
+}
+
+std::string Connector::Start() {
+  if (started_) return "already started";
+  ctx_.loop = &loop_;
+  ctx_.policy = &options_.policy;
+  ctx_.stats = &stats_;
+  ctx_.open_timeout = options_.open_timeout;
+  ctx_.link_max_pending = options_.link.max_pending_bytes;
+  ctx_.in.reserve(tunnel::kMaxPayload);
+  ctx_.out.resize(tunnel::kSessionOutSize);
+  ctx_.reap_soon = [this] { ReapSoon(); };
+  ctx_.log = [this](std::string_view line) { Log(line); };
+
+  // Relay links.
+  for (const RelayTarget& t : options_.relays) {
+    Relay r;
+    r.target = t;
+    auto tls = crypto::TlsContext::CreateClient({options_.relay_ca_pem, t.tls_name});
+    if (!tls) return "relay " + t.address.ToString() + " TLS: " + tls.error().reason;
+    r.tls = std::make_unique<crypto::TlsContext>(std::move(*tls));
+    relays_.push_back(std::move(r));
+  }
+  if (options_.direct_listen) {
+    DirectListenerOptions d = options_.direct;
+    d.listen = *options_.direct_listen;
+    d.connector_id = id_;
+    d.credential = options_.credential;
+    d.tenant = tenant_;
+    d.root_key = options_.root_key;
+    d.link = options_.link;
+    direct_ = std::make_unique<DirectListener>(loop_, link_state_, d, static_cast<link::LinkHandler&>(*this));
+    if (std::string err = direct_->Start(); !err.empty()) {
+      direct_.reset();
+      relays_.clear();
+      return err;
+    }
+  }
+  resolver_ = std::make_unique<Resolver>(loop_, options_.resolver);
+  ctx_.resolver = resolver_.get();
+  loop_.SetMessageHandler(this);
+  started_ = true;
+
+  for (Relay& r : relays_) {
+    r.config.tls = r.tls.get();
+    r.config.options = options_.link;
+    r.config.client.credential = options_.credential;
+    r.config.client.key = crypto::Ed25519KeyPair::FromSeed(options_.signing_key.seed);
+    r.config.client.role = tunnel::LinkRole::kConnector;
+    link::DialerOptions d;
+    d.address = r.target.address;
+    d.min_backoff = options_.min_backoff;
+    d.max_backoff = options_.max_backoff;
+    d.jitter = options_.jitter;
+    r.dialer = std::make_unique<link::Dialer>(loop_, link_state_, r.config, d, static_cast<link::LinkHandler&>(*this));
+  }
+  for (Relay& r : relays_) r.dialer->Start();
+  tick_ = loop_.AddTimer(kTickPeriod, this, kTimerTick);
+  return {};
+}
+
+void Connector::Stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  for (auto& [key, s] : sessions_) s->Close(tunnel::ErrorCode::kShuttingDown, "connector stopping");
+  for (Relay& r : relays_) r.dialer->Stop();
+  if (direct_) direct_->Stop();
+  if (resolver_) resolver_->Stop();
+}
+
+std::optional<runtime::SocketAddress> Connector::direct_address() const {
+  if (!direct_) return std::nullopt;
+  return direct_->address();
+}
+
+std::size_t Connector::relays_up() const {
+  std::size_t n = 0;
+  for (const Relay& r : relays_) n += (r.dialer && r.dialer->up()) ? 1 : 0;
+  return n;
+}
+
+const Connector::Relay* Connector::RelayOf(const link::TlsLink& link) const {
+  for (const Relay& r : relays_) {
+    if (r.dialer && r.dialer->link() == &link) return &r;
+  }
+  return nullptr;
+}
+
+void Connector::Log(std::string_view line) const {
+  if (options_.log) options_.log(line);
+}
+
+// ---- links ----
+
+void Connector::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& /*identity*/) {
+  if (const Relay* r = RelayOf(link)) {
+    ++stats_.relay_links_up;
+    Log("connector link up relay=" + r->target.address.ToString());
+  } else {
+    ++stats_.direct_links_up;
+  }
+}
+
+void Connector::OnFrame(link::TlsLink& link, const link::Frame& frame) {
+  const std::uint32_t channel = frame.header.channel;
+  if (channel == 0) return;  // GOAWAY and the like: the dialer's link handles what matters
+  auto it = sessions_.find({&link, channel});
+  if (it == sessions_.end()) {
+    if (frame.header.type == tunnel::FrameType::kSessionInit) {
+      NewSession(link, frame);
+    } else if (frame.header.type != tunnel::FrameType::kSessionClose) {
+      ++stats_.frames_unknown_channel;
+    }
+    return;
+  }
+  DeviceSession& s = *it->second;
+  s.OnFrame(frame);
+  if (s.closed()) {
+    ended_.push_back(std::move(it->second));
+    sessions_.erase(it);
+    ReapSoon();
+  }
+}
+
+void Connector::NewSession(link::TlsLink& link, const link::Frame& frame) {
+  const bool direct = RelayOf(link) == nullptr;
+  auto s = std::make_unique<DeviceSession>(ctx_, &link, frame.header.channel, direct);
+  if (sessions_.size() >= options_.max_sessions || stopped_ || !s->Init()) {
+    ++stats_.sessions_refused;
+    tunnel::SessionClose close;
+    close.code = stopped_ ? tunnel::ErrorCode::kShuttingDown : tunnel::ErrorCode::kTooManySessions;
+    std::uint8_t buf[8];
+    if (auto n = close.Encode(buf); n) {
+      (void)link.SendFrame(tunnel::FrameType::kSessionClose, 0, frame.header.channel, std::span(buf, *n));
+      link.Flush();
+    }
+    return;
+  }
+  DeviceSession* raw = s.get();
+  auto [it, inserted] = sessions_.emplace(SessionKey{&link, frame.header.channel}, std::move(s));
+  (void)inserted;
+  raw->OnFrame(frame);
+  if (raw->closed()) {
+    ended_.push_back(std::move(it->second));
+    sessions_.erase(it);
+    ReapSoon();
+  }
+}
+
+void Connector::OnLinkDown(link::TlsLink& link, const link::LinkDown& down) {
+  if (const Relay* r = RelayOf(link); r != nullptr && down.was_up) {
+    Log("connector link down relay=" + r->target.address.ToString() + " reason=" +
+        std::string(link::DownReasonName(down.reason)) + (down.message.empty() ? "" : " (" + down.message + ")"));
+  }
+  auto it = sessions_.lower_bound({&link, 0});
+  while (it != sessions_.end() && it->first.first == &link) {
+    it->second->OnLinkGone();
+    ended_.push_back(std::move(it->second));
+    it = sessions_.erase(it);
+  }
+  ReapSoon();
+}
+
+void Connector::OnSendQueueLow(link::TlsLink& link) {
+  for (auto it = sessions_.lower_bound({&link, 0}); it != sessions_.end() && it->first.first == &link; ++it) {
+    it->second->Flush();
+  }
+}
+
+// ---- resolver, reaping ----
+
+void Connector::OnMessage(runtime::EventLoop& /*loop*/, const runtime::Message& msg) {
+  if (msg.kind == options_.resolver.message_kind) DrainResolver();
+}
+
+void Connector::DrainResolver() {
+  if (!resolver_) return;
+  resolved_.clear();
+  resolver_->TakeDone(resolved_);
+  for (const ResolveResult& r : resolved_) {
+    auto it = ctx_.tokens.find(r.token);
+    if (it == ctx_.tokens.end()) continue;  // the stream or session is gone
+    auto [session, stream] = it->second;
+    ctx_.tokens.erase(it);
+    session->OnResolved(stream, r);
+    session->Flush();
+  }
+  resolved_.clear();
+}
+
+void Connector::ReapSoon() {
+  if (reap_armed_) return;
+  reap_armed_ = loop_.AddTimer(std::chrono::nanoseconds(0), this, kTimerReap).valid();
+}
+
+void Connector::Reap() {
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (it->second->closed()) {
+      ended_.push_back(std::move(it->second));
+      it = sessions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::erase_if(ended_, [](const std::unique_ptr<DeviceSession>& s) { return s->dead(); });
+}
+
+void Connector::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t arg) {
+  if (arg == kTimerReap) {
+    reap_armed_ = false;
+    Reap();
+    return;
+  }
+  // Periodic: results whose wake-up message was refused (mailbox full) are picked up here.
+  DrainResolver();
+  Reap();
+  tick_ = loop_.AddTimer(kTickPeriod, this, kTimerTick);
+}
+
+}  // namespace strait::connector

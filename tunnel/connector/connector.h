@@ -1,0 +1,141 @@
+// Connector: the on-prem daemon's wiring (design.md; docs/connector.md). Behaviour lives in the parts:
+//
+//   relay links     one link::Dialer per relay address: TLS 1.3 + HELLO as role connector, reconnecting with
+//                   backoff and jitter (tunnel/link/dialer.h)
+//   direct_listener optional Direct Connect port (direct_listener.h)
+//   device sessions one DeviceSession per (link, channel), made on SESSION_INIT (device_session.h)
+//   resolver        getaddrinfo on a small thread pool (resolver.h)
+//   policy          tunnel/connector/policy.h, loaded by the caller
+//
+// Everything runs on one EventLoop (the caller's; its thread is the connector's). Lifetime: construct, Start(),
+// run the loop; to stop, Stop() (or just RequestStop the loop) and destroy the connector after Run() returned.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "crypto/keys.h"
+#include "crypto/tls_context.h"
+#include "runtime/event_loop.h"
+#include "runtime/net.h"
+#include "tunnel/connector/connector_stats.h"
+#include "tunnel/connector/device_session.h"
+#include "tunnel/connector/direct_listener.h"
+#include "tunnel/connector/policy.h"
+#include "tunnel/connector/resolver.h"
+#include "tunnel/link/dialer.h"
+#include "tunnel/link/tls_link.h"
+
+namespace strait::connector {
+
+struct RelayTarget {
+  runtime::SocketAddress address;  // numeric (the caller resolves names)
+  std::string tls_name;            // the name the relay's certificate must carry (DNS name or IP literal)
+};
+
+struct ConnectorOptions {
+  // Identity (from crypto::LoadIdentityBundle): credential, its keys, the root key and the relays' TLS CA.
+  std::vector<std::uint8_t> credential;
+  crypto::Ed25519KeyPair signing_key;
+  crypto::X25519KeyPair noise_key;
+  crypto::Ed25519PublicKey root_key;
+  std::string relay_ca_pem;
+
+  std::vector<RelayTarget> relays;
+  Policy policy;
+  std::optional<runtime::SocketAddress> direct_listen;  // Direct Connect; nullopt = off
+
+  ResolverOptions resolver;
+  std::chrono::milliseconds open_timeout{10000};  // OPEN to OPEN_OK/RESET (resolution + connect)
+  std::uint32_t max_sessions = 10000;             // sessions at once over all links; more: SESSION_CLOSE
+  link::LinkOptions link;
+  std::chrono::milliseconds min_backoff{200};
+  std::chrono::milliseconds max_backoff{30000};
+  double jitter = 0.2;
+  tunnel::MuxOptions mux;      // our windows and max_streams (role is set here)
+  DirectListenerOptions direct;  // bounds of the Direct Connect port (listen/id/credential/tenant filled in)
+
+  // One line per event that matters (link up/down, session up/down). Never per packet, never secrets.
+  std::function<void(std::string_view)> log;
+};
+
+class Connector final : private link::LinkHandler, private runtime::MessageHandler, private runtime::TimerHandler {
+ public:
+  // Checks the identity (credential parses, is a connector's, matches the keys). `loop` must outlive it; the
+  // connector sets itself as the loop's message handler.
+  static Result<std::unique_ptr<Connector>, std::string> Create(runtime::EventLoop& loop, ConnectorOptions options);
+  ~Connector() override;
+  Connector(const Connector&) = delete;
+  Connector& operator=(const Connector&) = delete;
+
+  // Starts the dialers and the Direct Connect listener. Returns an error line on failure (nothing started then).
+  std::string Start();
+  // Stops dialing and accepting, closes every session and link. The loop may then be stopped.
+  void Stop();
+
+  const std::string& id() const { return id_; }          // our subject id
+  const std::string& tenant() const { return tenant_; }
+  std::optional<runtime::SocketAddress> direct_address() const;
+  const ConnectorStats& stats() const { return stats_; }
+  const DirectListener* direct() const { return direct_.get(); }
+  std::size_t relays_up() const;
+  std::size_t sessions() const { return sessions_.size(); }
+
+ private:
+  struct Relay {
+    RelayTarget target;
+    std::unique_ptr<crypto::TlsContext> tls;
+    link::LinkConfig config;
+    std::unique_ptr<link::Dialer> dialer;
+  };
+  using SessionKey = std::pair<link::TlsLink*, std::uint32_t>;
+
+  Connector(runtime::EventLoop& loop, ConnectorOptions options);
+  // LinkHandler: relay links (from the dialers) and admitted Direct Connect links.
+  void OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) override;
+  void OnFrame(link::TlsLink& link, const link::Frame& frame) override;
+  void OnLinkDown(link::TlsLink& link, const link::LinkDown& down) override;
+  void OnSendQueueLow(link::TlsLink& link) override;
+  // MessageHandler: resolver wake-ups.
+  void OnMessage(runtime::EventLoop& loop, const runtime::Message& msg) override;
+  // TimerHandler: reaping dead sessions, periodic resolver drain.
+  void OnTimer(runtime::EventLoop& loop, runtime::TimerId id, std::uint64_t arg) override;
+
+  void NewSession(link::TlsLink& link, const link::Frame& frame);
+  void DrainResolver();
+  void ReapSoon();
+  void Reap();
+  const Relay* RelayOf(const link::TlsLink& link) const;
+  void Log(std::string_view line) const;
+
+  // Immutable after Create/Start.
+  runtime::EventLoop& loop_;
+  ConnectorOptions options_;
+  std::string id_;
+  std::string tenant_;
+
+  // Loop thread only.
+  link::LinkLoopState link_state_;
+  std::vector<Relay> relays_;
+  std::unique_ptr<DirectListener> direct_;
+  std::unique_ptr<Resolver> resolver_;
+  SessionContext ctx_;
+  std::map<SessionKey, std::unique_ptr<DeviceSession>> sessions_;
+  std::vector<std::unique_ptr<DeviceSession>> ended_;  // link gone / closed, waiting for their pumps
+  std::vector<ResolveResult> resolved_;                // scratch for DrainResolver
+  ConnectorStats stats_;
+  bool reap_armed_ = false;
+  bool started_ = false;
+  bool stopped_ = false;
+  runtime::TimerId tick_;
+};
+
+}  // namespace strait::connector

@@ -1,0 +1,41 @@
+// Counters of one connector (loop thread only; read them on the loop thread or after Run() returned). Each
+// refusal has a named reason (style.md item 5).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace strait::connector {
+
+// Why a stream OPEN was answered with RESET instead of OPEN_OK.
+enum class RefuseReason : std::uint8_t {
+  kPolicy,         // refused_by_policy (before or after resolution)
+  kDnsFailed,      // dns_failed: the name did not resolve (or to no address)
+  kConnectFailed,  // connect_failed: connect(2) failed or could not start
+  kTimeout,        // timeout: resolution + connect took longer than ConnectorOptions::open_timeout
+  kOverloaded,     // overloaded: the resolver queue was full
+};
+inline constexpr std::size_t kRefuseReasonCount = 5;
+std::string_view RefuseReasonName(RefuseReason r);
+
+struct ConnectorStats {
+  std::uint64_t relay_links_up = 0;        // relay logins (each reconnect counts)
+  std::uint64_t direct_links_up = 0;       // Direct Connect logins accepted
+  std::uint64_t direct_refused_tenant = 0; // Direct Connect logins of another tenant
+  std::uint64_t sessions_up = 0;           // sessions established
+  std::uint64_t sessions_refused = 0;      // SESSION_INIT refused (bad credential, session limit)
+  std::uint64_t sessions_active = 0;       // now
+  std::uint64_t streams_open = 0;          // now (accepted, not finished)
+  std::uint64_t streams_opened = 0;        // OPEN_OK sent
+  std::array<std::uint64_t, kRefuseReasonCount> streams_refused{};
+  std::uint64_t bytes_to_targets = 0;      // stream bytes written to target sockets (finished streams)
+  std::uint64_t bytes_from_targets = 0;    // target bytes sent on streams (finished streams)
+  std::uint64_t frames_unknown_channel = 0;  // session frames for no known session (dropped, counted)
+  std::uint64_t datagrams_dropped = 0;     // SEALED_DATAGRAM: the IP tunnel is not served by this build
+
+  std::uint64_t refused(RefuseReason r) const { return streams_refused[static_cast<std::size_t>(r)]; }
+};
+
+}  // namespace strait::connector

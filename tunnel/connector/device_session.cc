@@ -1,0 +1,404 @@
+#include "tunnel/connector/device_session.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <utility>
+
+#include "tunnel/frame_reader.h"
+
+namespace strait::connector {
+
+using tunnel::ErrorCode;
+using tunnel::StreamId;
+
+std::string_view RefuseReasonName(RefuseReason r) {
+  switch (r) {
+    case RefuseReason::kPolicy: return "refused_by_policy";
+    case RefuseReason::kDnsFailed: return "dns_failed";
+    case RefuseReason::kConnectFailed: return "connect_failed";
+    case RefuseReason::kTimeout: return "timeout";
+    case RefuseReason::kOverloaded: return "overloaded";
+  }
+  return "unknown";
+}
+
+namespace {
+
+ErrorCode CodeFor(RefuseReason r) {
+  switch (r) {
+    case RefuseReason::kPolicy: return ErrorCode::kRefusedByPolicy;
+    case RefuseReason::kDnsFailed: return ErrorCode::kDnsFailed;
+    case RefuseReason::kConnectFailed: return ErrorCode::kConnectFailed;
+    case RefuseReason::kTimeout: return ErrorCode::kTimeout;
+    case RefuseReason::kOverloaded: return ErrorCode::kOverloaded;
+  }
+  return ErrorCode::kInternal;
+}
+
+runtime::SocketAddress ToSocketAddress(const IpAddress& a, std::uint16_t port) {
+  runtime::SocketAddress s;
+  if (a.family == IpAddress::Family::kV4) {
+    s.u.v4.sin_family = AF_INET;
+    s.u.v4.sin_port = htons(port);
+    std::memcpy(&s.u.v4.sin_addr, a.bytes.data(), 4);
+    s.len = sizeof(sockaddr_in);
+  } else {
+    s.u.v6.sin6_family = AF_INET6;
+    s.u.v6.sin6_port = htons(port);
+    std::memcpy(&s.u.v6.sin6_addr, a.bytes.data(), 16);
+    s.len = sizeof(sockaddr_in6);
+  }
+  return s;
+}
+
+std::uint64_t NowUnix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
+
+}  // namespace
+
+DeviceSession::DeviceSession(SessionContext& ctx, link::TlsLink* link, std::uint32_t channel, bool direct)
+    : ctx_(ctx), channel_(channel), direct_(direct), link_(link) {}
+
+DeviceSession::~DeviceSession() {
+  for (auto& [id, slot] : streams_) {
+    DisarmTimer(slot);
+    if (slot.token != 0) ctx_.tokens.erase(slot.token);
+  }
+  if (counted_up_ && ctx_.stats->sessions_active > 0) --ctx_.stats->sessions_active;
+}
+
+bool DeviceSession::Init() {
+  auto s = tunnel::Session::Create(ctx_.session, this);
+  if (!s) return false;
+  session_ = std::move(*s);
+  return true;
+}
+
+tunnel::StreamMux* DeviceSession::Mux() {
+  return (session_ && !closed_ && session_->established()) ? session_->mux() : nullptr;
+}
+
+void DeviceSession::OnFrame(const link::Frame& frame) {
+  if (closed_ || !session_) return;
+  ctx_.in.assign(frame.payload.begin(), frame.payload.end());
+  ++in_frame_;
+  const bool was_established = session_->established();
+  tunnel::SessionResult r = session_->OnFrame(frame.header, std::span(ctx_.in), NowUnix(), std::span(ctx_.out));
+  --in_frame_;
+  switch (r.action) {
+    case tunnel::SessionAction::kSend:
+      SendFrames(std::span(ctx_.out).first(r.size));
+      break;
+    case tunnel::SessionAction::kClose:
+      SendFrames(std::span(ctx_.out).first(r.size));
+      if (!was_established) ++ctx_.stats->sessions_refused;
+      EndSession();
+      break;
+    case tunnel::SessionAction::kDrop:
+    case tunnel::SessionAction::kNone:
+      break;
+  }
+  if (!closed_ && !was_established && session_->established()) {
+    counted_up_ = true;
+    ++ctx_.stats->sessions_up;
+    ++ctx_.stats->sessions_active;
+    if (ctx_.log) {
+      const auto* peer = session_->peer();
+      ctx_.log("connector session up device=" + (peer ? peer->subject_id : std::string("?")) +
+               " channel=" + std::to_string(channel_) + (direct_ ? " via=direct" : " via=relay"));
+    }
+  }
+  Flush();
+}
+
+void DeviceSession::SendFrames(std::span<const std::uint8_t> bytes) {
+  if (link_ == nullptr) return;
+  while (bytes.size() >= tunnel::kHeaderSize) {
+    tunnel::FrameHeader h;
+    if (!tunnel::ParseFrameHeader(bytes, &h)) break;
+    const std::size_t n = tunnel::kHeaderSize + h.length;
+    if (n > bytes.size()) break;
+    // The pending bound was checked before this output was made (Flush), so this is not refused for room.
+    (void)link_->SendEncoded(bytes.first(n));
+    bytes = bytes.subspan(n);
+  }
+}
+
+void DeviceSession::Flush() {
+  if (in_frame_ > 0 || link_ == nullptr || !session_) return;
+  if (flushing_) {
+    flush_again_ = true;
+    return;
+  }
+  flushing_ = true;
+  do {
+    flush_again_ = false;
+    while (!closed_ && session_->HasOutgoing()) {
+      // Keep within the link's pending bound so SendEncoded never refuses sealed output (it cannot be resent).
+      if (link_->backlog_bytes() + tunnel::kSessionOutSize > ctx_.link_max_pending) break;
+      tunnel::SessionResult r = session_->PollOutgoing(std::span(ctx_.out));
+      if (r.action == tunnel::SessionAction::kSend) {
+        SendFrames(std::span(ctx_.out).first(r.size));
+      } else if (r.action == tunnel::SessionAction::kClose) {
+        SendFrames(std::span(ctx_.out).first(r.size));
+        EndSession();
+      } else {
+        break;
+      }
+    }
+  } while (flush_again_ && !closed_);
+  flushing_ = false;
+  if (link_ != nullptr) link_->Flush();
+}
+
+void DeviceSession::Close(ErrorCode code, std::string_view reason) {
+  if (closed_ || !session_) return;
+  tunnel::SessionResult r = session_->Close(code, reason, std::span(ctx_.out));
+  if (r.action == tunnel::SessionAction::kClose) SendFrames(std::span(ctx_.out).first(r.size));
+  EndSession();
+  if (link_ != nullptr) link_->Flush();
+}
+
+void DeviceSession::OnLinkGone() {
+  link_ = nullptr;
+  EndSession();
+}
+
+void DeviceSession::EndSession() {
+  if (closed_) return;
+  closed_ = true;
+  if (counted_up_ && ctx_.log) {
+    ctx_.log("connector session down channel=" + std::to_string(channel_) + " reason=" +
+             std::string(tunnel::ErrorCodeName(session_ ? session_->close_code() : ErrorCode::kInternal)));
+  }
+  // Copy the ids first: aborting a pump never erases synchronously (PumpDone comes from OnClose), but resolving
+  // slots are erased here.
+  std::vector<StreamId> resolving;
+  for (auto& [id, slot] : streams_) {
+    DisarmTimer(slot);
+    if (slot.token != 0) {
+      ctx_.tokens.erase(slot.token);
+      slot.token = 0;
+    }
+    if (slot.pump) {
+      slot.pump->OnSessionGone();
+    } else {
+      resolving.push_back(id);
+    }
+  }
+  for (StreamId id : resolving) streams_.erase(id);
+  if (ctx_.reap_soon) ctx_.reap_soon();
+}
+
+// ---- streams: open ----
+
+void DeviceSession::Refuse(StreamId id, RefuseReason why) {
+  ++ctx_.stats->streams_refused[static_cast<std::size_t>(why)];
+  if (tunnel::StreamMux* mux = Mux()) (void)mux->Reject(id, CodeFor(why));
+  if (auto it = streams_.find(id); it != streams_.end()) {
+    DisarmTimer(it->second);
+    if (it->second.token != 0) ctx_.tokens.erase(it->second.token);
+    if (it->second.pump) {
+      it->second.pump->OnSessionGone();  // the stream is answered; the socket just goes (PumpDone erases)
+      it->second.phase = StreamPhase::kResolving;  // marks "answered": PumpDone refuses nothing more
+      it->second.timed_out = true;
+      return;
+    }
+    streams_.erase(it);
+  }
+  Flush();
+}
+
+void DeviceSession::OnStreamOpen(StreamId id, const tunnel::OpenTarget& target) {
+  Slot slot;
+  slot.port = target.port;
+  std::optional<IpAddress> literal;
+  std::string name;
+  switch (target.type) {
+    case tunnel::AddrType::kIPv4: {
+      std::array<std::uint8_t, 4> b{};
+      std::memcpy(b.data(), target.addr.data(), 4);
+      literal = IpAddress::V4(b);
+      break;
+    }
+    case tunnel::AddrType::kIPv6: {
+      std::array<std::uint8_t, 16> b{};
+      std::memcpy(b.data(), target.addr.data(), 16);
+      literal = IpAddress::V6(b);
+      break;
+    }
+    case tunnel::AddrType::kDomain:
+      name.assign(reinterpret_cast<const char*>(target.addr.data()), target.addr.size());
+      literal = IpAddress::Parse(name);
+      break;
+  }
+  slot.verdict = literal ? ctx_.policy->Decide(*literal, slot.port) : ctx_.policy->Decide(name, slot.port);
+  if (!slot.verdict.allowed()) {
+    Refuse(id, RefuseReason::kPolicy);
+    return;
+  }
+  auto [it, inserted] = streams_.emplace(id, std::move(slot));
+  if (!inserted) return;  // the mux never repeats an id
+  Slot& s = it->second;
+  s.timer = ctx_.loop->AddTimer(ctx_.open_timeout, this, id);
+  s.timer_armed = s.timer.valid();
+  if (literal) {
+    if (!ctx_.policy->CheckResolved(s.verdict, *literal, s.port).allowed()) {
+      Refuse(id, RefuseReason::kPolicy);
+      return;
+    }
+    Dial(id, s, *literal);
+    return;
+  }
+  const std::uint64_t token = ctx_.next_token++;
+  if (!ctx_.resolver->Submit(token, name)) {
+    Refuse(id, RefuseReason::kOverloaded);
+    return;
+  }
+  s.token = token;
+  s.phase = StreamPhase::kResolving;
+  ctx_.tokens.emplace(token, std::make_pair(this, id));
+}
+
+void DeviceSession::OnResolved(StreamId id, const ResolveResult& result) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  Slot& s = it->second;
+  s.token = 0;
+  if (result.error != 0 || result.addresses.empty()) {
+    Refuse(id, RefuseReason::kDnsFailed);
+    return;
+  }
+  // Every address the dialler tries must pass; it tries those that pass, in the resolver's order, until one
+  // connects.
+  s.next.clear();
+  for (const IpAddress& a : result.addresses) {
+    if (ctx_.policy->CheckResolved(s.verdict, a, s.port).allowed()) s.next.push_back(a);
+  }
+  if (s.next.empty()) {
+    Refuse(id, RefuseReason::kPolicy);
+    return;
+  }
+  const IpAddress first = s.next.front();
+  s.next.erase(s.next.begin());
+  Dial(id, s, first);
+}
+
+void DeviceSession::Dial(StreamId id, Slot& slot, const IpAddress& address) {
+  slot.phase = StreamPhase::kConnecting;
+  slot.pump = std::make_unique<link::StreamPump>(*ctx_.loop, *this, id, ctx_.pump);
+  if (!slot.pump->Connect(ToSocketAddress(address, slot.port))) {
+    slot.pump.reset();
+    Refuse(id, RefuseReason::kConnectFailed);
+  }
+}
+
+void DeviceSession::DisarmTimer(Slot& slot) {
+  if (slot.timer_armed) {
+    ctx_.loop->CancelTimer(slot.timer);
+    slot.timer_armed = false;
+  }
+}
+
+void DeviceSession::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t arg) {
+  const auto id = static_cast<StreamId>(arg);
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  it->second.timer_armed = false;
+  if (it->second.phase == StreamPhase::kOpen) return;
+  Refuse(id, RefuseReason::kTimeout);
+}
+
+void DeviceSession::PumpConnected(link::StreamPump& pump) {
+  auto it = streams_.find(pump.stream_id());
+  tunnel::StreamMux* mux = Mux();
+  if (it == streams_.end() || mux == nullptr || it->second.timed_out) {
+    pump.OnSessionGone();
+    return;
+  }
+  DisarmTimer(it->second);
+  if (mux->Accept(pump.stream_id()) != tunnel::CallStatus::kOk) {
+    pump.OnSessionGone();
+    return;
+  }
+  it->second.phase = StreamPhase::kOpen;
+  ++ctx_.stats->streams_opened;
+  ++ctx_.stats->streams_open;
+  pump.Attach(pump.conn());
+  Flush();
+}
+
+void DeviceSession::PumpDone(link::StreamPump& pump, bool connected, runtime::CloseReason /*reason*/,
+                             int /*err*/) {
+  const StreamId id = pump.stream_id();
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  Slot& s = it->second;
+  ctx_.stats->bytes_to_targets += pump.stats().bytes_to_socket;
+  ctx_.stats->bytes_from_targets += pump.stats().bytes_to_stream;
+  if (s.phase == StreamPhase::kOpen && ctx_.stats->streams_open > 0) --ctx_.stats->streams_open;
+  const bool answer = !connected && s.phase == StreamPhase::kConnecting && !s.timed_out && !closed_;
+  if (answer && !s.next.empty()) {
+    // Another address of the name: dial it (the pump that failed is replaced; the open timer keeps running).
+    const IpAddress a = s.next.front();
+    s.next.erase(s.next.begin());
+    std::unique_ptr<link::StreamPump> done = std::move(s.pump);  // destroyed on return: PumpDone is its last call
+    Dial(id, s, a);
+    return;
+  }
+  DisarmTimer(s);
+  streams_.erase(it);  // destroys the pump: allowed, PumpDone is its last call
+  if (answer) {
+    ++ctx_.stats->streams_refused[static_cast<std::size_t>(RefuseReason::kConnectFailed)];
+    if (tunnel::StreamMux* mux = Mux()) (void)mux->Reject(id, ErrorCode::kConnectFailed);
+  }
+  Flush();
+  if (closed_ && streams_.empty() && ctx_.reap_soon) ctx_.reap_soon();
+}
+
+// ---- streams: data (routed to the pump) ----
+
+void DeviceSession::OnStreamAccepted(StreamId /*id*/) {}  // connector role: never called
+
+void DeviceSession::OnStreamData(StreamId id, std::span<const std::uint8_t> data) {
+  auto it = streams_.find(id);
+  if (it != streams_.end() && it->second.pump) {
+    it->second.pump->OnStreamData(data);
+  } else if (tunnel::StreamMux* mux = Mux()) {
+    (void)mux->Consume(id, data.size());
+  }
+}
+
+void DeviceSession::OnStreamFin(StreamId id) {
+  auto it = streams_.find(id);
+  if (it != streams_.end() && it->second.pump) it->second.pump->OnStreamFin();
+}
+
+void DeviceSession::OnStreamReset(StreamId id, ErrorCode code) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  if (it->second.pump) {
+    it->second.timed_out = true;  // answered: nothing more to send on this stream
+    it->second.pump->OnStreamReset(code);
+    return;
+  }
+  DisarmTimer(it->second);
+  if (it->second.token != 0) ctx_.tokens.erase(it->second.token);
+  streams_.erase(it);
+}
+
+void DeviceSession::OnStreamWritable(StreamId id) {
+  auto it = streams_.find(id);
+  if (it != streams_.end() && it->second.pump) it->second.pump->OnStreamWritable();
+}
+
+void DeviceSession::OnDatagram(std::span<const std::uint8_t> /*packet*/) { ++ctx_.stats->datagrams_dropped; }
+
+tunnel::StreamMux* DeviceSession::PumpMux(link::StreamPump& /*pump*/) { return Mux(); }
+
+void DeviceSession::PumpOutput(link::StreamPump& /*pump*/) { Flush(); }
+
+}  // namespace strait::connector

@@ -1,0 +1,94 @@
+// DirectListener: the connector's optional Direct Connect port (docs/protocol.md §12). Devices open TLS 1.3
+// straight to it; TLS is transport only (a throwaway self-signed certificate made at start; devices do not
+// verify it) and the Noise session authenticates both ends. The listener plays the relay's part:
+//
+//   login:            HELLO verified against the root key (role device), then the device's tenant must be the
+//                     connector's: another tenant is closed with ERROR unauthorized right after login
+//   SESSION_REQUEST:  answered with SESSION_OFFER on a new channel, offering this connector (its id and credential)
+//   everything else:  forwarded to the owner (SESSION_INIT / sealed frames / SESSION_CLOSE of the channels)
+//
+// It owns the server links: the owner sees OnLinkUp / OnFrame / OnLinkDown for links that passed the tenant
+// check, and must not destroy them (the listener does, after OnLinkDown). Threading: loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "crypto/tls_context.h"
+#include "runtime/event_loop.h"
+#include "runtime/net.h"
+#include "tunnel/link/tls_link.h"
+
+namespace strait::connector {
+
+struct DirectListenerOptions {
+  runtime::SocketAddress listen;
+  std::string connector_id;                 // our subject id, offered in SESSION_OFFER
+  std::vector<std::uint8_t> credential;     // our credential, offered in SESSION_OFFER
+  std::string tenant;                       // devices must belong to it
+  crypto::Ed25519PublicKey root_key;
+  link::LinkOptions link;
+  std::uint32_t max_links = 1024;           // Direct Connect links at once; more are closed at accept
+  std::uint32_t max_channels_per_link = 64; // SESSION_REQUESTs answered per link (channels are never reused)
+};
+
+struct DirectListenerStats {
+  std::uint64_t accepted = 0;
+  std::uint64_t refused_full = 0;     // max_links reached
+  std::uint64_t refused_tenant = 0;   // another tenant's device
+  std::uint64_t offers = 0;           // SESSION_OFFERs sent
+  std::uint64_t refused_channels = 0; // SESSION_REQUEST beyond max_channels_per_link (ERROR too_many_sessions)
+};
+
+class DirectListener final : public runtime::AcceptHandler, private link::LinkHandler {
+ public:
+  DirectListener(runtime::EventLoop& loop, link::LinkLoopState& shared, const DirectListenerOptions& options,
+                 link::LinkHandler& owner);
+  ~DirectListener() override;
+  DirectListener(const DirectListener&) = delete;
+  DirectListener& operator=(const DirectListener&) = delete;
+
+  // Makes the throwaway certificate, binds and listens. Returns an error line on failure.
+  std::string Start();
+  // Stops accepting and closes every link (their OnLinkDown still reach the owner).
+  void Stop();
+
+  const runtime::SocketAddress& address() const { return bound_; }
+  const DirectListenerStats& stats() const { return stats_; }
+  std::size_t links() const { return links_.size(); }
+
+  void OnAccept(runtime::EventLoop& loop, runtime::ListenerId id, int fd) override;
+
+ private:
+  struct LinkState {
+    std::unique_ptr<link::TlsLink> link;
+    bool admitted = false;       // passed the tenant check; the owner knows it
+    std::uint32_t next_channel = 1;
+  };
+  void OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) override;
+  void OnFrame(link::TlsLink& link, const link::Frame& frame) override;
+  void OnLinkDown(link::TlsLink& link, const link::LinkDown& down) override;
+  void OnSendQueueHigh(link::TlsLink& link) override;
+  void OnSendQueueLow(link::TlsLink& link) override;
+  void Offer(link::TlsLink& link, LinkState& state);
+
+  // Immutable after construction / Start.
+  runtime::EventLoop& loop_;
+  link::LinkLoopState& shared_;
+  const DirectListenerOptions options_;
+  link::LinkHandler& owner_;
+  std::unique_ptr<crypto::TlsContext> tls_;
+  link::LinkConfig config_;
+
+  // Loop thread only.
+  runtime::SocketAddress bound_;
+  runtime::ListenerId listener_;
+  bool listening_ = false;
+  std::unordered_map<link::TlsLink*, LinkState> links_;
+  DirectListenerStats stats_;
+};
+
+}  // namespace strait::connector
