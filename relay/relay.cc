@@ -51,7 +51,7 @@ enum RecordKind : std::uint8_t {
   kRecordAddLeg = 2,  // a new session `channel`: target = connector link, source = device link
 };
 
-enum TimerArg : std::uint64_t { kTimerPublish = 1, kTimerDoorbellRetry = 2, kTimerDrainClose = 3 };
+enum TimerArg : std::uint64_t { kTimerPublish = 1, kTimerDoorbellRetry = 2, kTimerDrainClose = 3, kTimerFlush = 4 };
 
 enum class Deliver : std::uint8_t { kSent, kDropped, kBlocked };
 
@@ -448,6 +448,7 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
           dst->held.insert(dst->held.end(), f.bytes.begin(), f.bytes.end());
           Pause(l);
           dst->paused_peers.push_back(Ref(l));
+          MarkDirty(*dst);
         }
         if (t == FrameType::kSessionClose) RemoveLeg(*dst, ch);
       }
@@ -503,6 +504,8 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
     }
   }
   void FlushDirty() {
+    if (flushing_) return;  // nested (OnLow -> DrainRing -> FlushDirty): the outer call re-posts what is left
+    flushing_ = true;
     flush_posted_ = false;
     std::vector<std::uint64_t> dirty;
     dirty.swap(dirty_);
@@ -510,10 +513,18 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
       if (Link* l = Resolve(ref)) {
         l->dirty = false;
         if (l->tls) l->tls->Flush();
+        // Frames held back by a kBackpressure refusal wait for OnSendQueueLow; if the link never crossed the
+        // loop's high watermark (its backlog was all pending plaintext), no Low comes: retry here.
+        if (l->tls && (!l->held.empty() || !l->blocked_rings.empty()) && !l->tls->send_high()) OnLow(*l);
       }
     }
     dirty.clear();
     if (dirty_.empty()) dirty_.swap(dirty);  // keep the capacity
+    flushing_ = false;
+    if (!dirty_.empty() && !flush_posted_) {
+      flush_posted_ = loop_->Post({kFlush, -1, 0, 0});
+      if (!flush_posted_) flush_posted_ = loop_->AddTimer(std::chrono::milliseconds(1), this, kTimerFlush).valid();
+    }
   }
 
   // A relay-made frame (SESSION_CLOSE for a gone peer) to `target`, anywhere. Never dropped for lack of room.
@@ -725,6 +736,7 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
       if (DeliverTo(*dst, bytes, h.type == FrameType::kSealedDatagram) == Deliver::kBlocked) {
         ring_blocked_[src] = true;
         dst->blocked_rings.push_back(src);
+        MarkDirty(*dst);
         break;
       }
       ring.Commit();
@@ -841,6 +853,9 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
       case kTimerDrainClose:
         CloseAll();
         return;
+      case kTimerFlush:
+        FlushDirty();
+        return;
       default:
         return;
     }
@@ -865,6 +880,7 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
   std::vector<std::uint8_t> scratch_;          // one frame read out of a ring
   std::vector<std::uint64_t> dirty_;           // links written since the last flush
   bool flush_posted_ = false;
+  bool flushing_ = false;
   bool doorbell_retry_ = false;
   bool draining_ = false;
   bool drain_closed_ = false;
