@@ -68,8 +68,10 @@ TEST(DeviceClient, NoConnectorRetriesWithBackoffAndWaitingOpensFail) {
   });
   ASSERT_TRUE(WaitFor([&] { return h.reset.load(); }));
   EXPECT_EQ(h.code.load(), static_cast<int>(tunnel::ErrorCode::kNoConnector));
-  // The link came up, was refused, and was redialled: every refusal counts as a failure.
-  ASSERT_TRUE(WaitFor([&] { return w.Get<std::uint64_t>([&] { return w.client->stats().dials; }) >= 3; }));
+  // The link stays up; the request is repeated after a growing delay.
+  ASSERT_TRUE(WaitFor([&] { return w.connector->refusals.load() >= 3; }));
+  EXPECT_EQ(w.Get<std::uint64_t>([&] { return w.client->stats().dials; }), 1u);
+  EXPECT_GE(w.Get<std::uint64_t>([&] { return w.client->stats().session_refusals; }), 3u);
   EXPECT_FALSE(w.Get<bool>([&] { return w.client->session_up(); }));
   EXPECT_EQ(w.connector->sessions_up.load(), 0);
 

@@ -236,8 +236,9 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
   }
 
   runtime::SocketAddress address;
-  std::atomic<bool> refuse_sessions{false};  // answer SESSION_REQUEST with ERROR no_connector (closes the link)
+  std::atomic<bool> refuse_sessions{false};  // answer SESSION_REQUEST with ERROR no_connector (link stays up)
   std::atomic<int> links_up{0};
+  std::atomic<int> refusals{0};
   std::atomic<int> sessions_up{0};
   std::atomic<int> streams_opened{0};
   std::vector<std::string> preferred_seen;  // SESSION_REQUEST preferences, in order (loop thread)
@@ -371,7 +372,15 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
     if (p == nullptr) return;
     if (f.header.type == tunnel::FrameType::kSessionRequest) {
       if (refuse_sessions) {
-        l.Close(tunnel::ErrorCode::kNoConnector, "no live connector for tenant acme");
+        // As the relay does: ERROR no_connector on channel 0, and the link stays up.
+        const std::string reason = "no live connector for tenant acme";
+        tunnel::ErrorMessage e;
+        e.code = tunnel::ErrorCode::kNoConnector;
+        e.reason = {reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size()};
+        std::vector<std::uint8_t> payload(e.EncodedSize());
+        (void)e.Encode(payload);
+        (void)l.SendFrame(tunnel::FrameType::kError, 0, 0, payload);
+        ++refusals;
         return;
       }
       auto req = tunnel::SessionRequest::Decode(f.payload);

@@ -253,6 +253,20 @@ void DeviceClient::OnFrame(link::TlsLink& link, const link::Frame& f) {
       Arm(&drain_timer_, drain, kDrain);
       return;
     }
+    if (h.type == FrameType::kError && !session_) {
+      // ERROR no_connector / too_many_sessions answers our SESSION_REQUEST; the link stays up (protocol.md §5):
+      // ask again after a growing delay. Opens keep waiting up to open_wait_timeout.
+      auto e = tunnel::ErrorMessage::Decode(f.payload);
+      ++stats_.session_refusals;
+      Disarm(&setup_timer_);
+      ++session_failures_;
+      if (observer_ && e) {
+        observer_->OnSessionDown(e->code, std::string_view(reinterpret_cast<const char*>(e->reason.data()),
+                                                           e->reason.size()));
+      }
+      Arm(&retry_timer_, Backoff(session_failures_ - 1), kSessionRetry);
+      return;
+    }
     ++stats_.frames_unexpected;
     return;
   }

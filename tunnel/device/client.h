@@ -121,6 +121,7 @@ struct ClientStats {
   std::uint64_t direct_failures = 0;   // direct attempts that never came up
   std::uint64_t relay_fallbacks = 0;   // relay dials made at once after a direct failure
   std::uint64_t session_requests = 0;
+  std::uint64_t session_refusals = 0;  // ERROR no_connector / too_many_sessions on channel 0
   std::uint64_t sessions_up = 0;
   std::uint64_t session_downs = 0;
   std::uint64_t setup_timeouts = 0;
