@@ -1,10 +1,247 @@
-// `strait connector`: a placeholder until its implementation lands (it will replace this file).
+// `strait connector`: the on-prem connector daemon (docs/connector.md). Flags and the optional TOML file are read
+// here only; the library takes connector::ConnectorOptions.
+//
+//   strait connector --identity DIR --relay ADDR [--relay ADDR ...] --policy FILE [--direct-listen ADDR]
+//                    [--metrics-listen ADDR] [--config FILE] [--open-timeout-ms N]
+//
+// ADDR is IP:PORT, [IPv6]:PORT or NAME:PORT (a name is resolved once at start; the relay's certificate must carry
+// the name or IP as given). stdout, flushed per line:
+//   connector ready id=<subject> direct=<ip:port or ->        once started
+//   connector link up relay=<ip:port>                         each time a relay link logs in
+// stderr: one line per other event (link down, session up/down). SIGTERM / SIGINT: exit 0.
+//
+// TOML keys (flags win): identity, relays (array of strings), policy, direct_listen, metrics_listen,
+// open_timeout_ms, resolver_threads.
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "crypto/keystore.h"
 #include "relay/cli/command.h"
+#include "runtime/event_loop.h"
+#include "runtime/net.h"
+#include "tunnel/connector/connector.h"
+#include "tunnel/connector/policy_file.h"
 
 namespace strait::cli {
+namespace {
 
-std::unique_ptr<Command> MakeConnectorCommand(CLI::App& app) {
-  return MakeNotImplementedCommand(app, "connector", "Run the on-prem connector: dials out to relays, ends the Noise tunnel, opens internal TCP and TUN");
+struct Settings {
+  std::string identity;
+  std::vector<std::string> relays;
+  std::string policy;
+  std::string direct_listen;
+  std::string metrics_listen;
+  std::string config;
+  std::int64_t open_timeout_ms = 10000;
+  std::int64_t resolver_threads = 2;
+};
+
+int Usage(const std::string& message) {
+  fmt::print(stderr, "strait connector: {}\nRun with --help for more information.\n", message);
+  return kExitUsage;
 }
+
+// "IP:PORT", "[v6]:PORT" or "name:PORT" -> a numeric address and the name the TLS certificate must carry.
+std::optional<connector::RelayTarget> ResolveRelay(const std::string& text, std::string* error) {
+  if (auto a = runtime::ParseSocketAddress(text); a.ok()) {
+    std::string host = text.substr(0, text.rfind(':'));
+    if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+    return connector::RelayTarget{*a, host};
+  }
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    *error = "expected HOST:PORT";
+    return std::nullopt;
+  }
+  const std::string host = text.substr(0, colon);
+  const std::string port = text.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &list); rc != 0) {
+    *error = gai_strerror(rc);
+    return std::nullopt;
+  }
+  connector::RelayTarget t;
+  std::memcpy(&t.address.u, list->ai_addr, list->ai_addrlen);
+  t.address.len = list->ai_addrlen;
+  t.tls_name = host;
+  ::freeaddrinfo(list);
+  return t;
+}
+
+class ConnectorCommand : public Command {
+ public:
+  explicit ConnectorCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand("connector", "Run the on-prem connector: dials out to relays, ends the Noise tunnel, "
+                                           "opens internal TCP per policy (docs/connector.md)");
+    cmd_->add_option("--identity", s_.identity, "Connector identity bundle directory (credential, keys, ca.pem)");
+    cmd_->add_option("--relay", s_.relays, "Relay connector port, HOST:PORT (repeat for several relays)");
+    cmd_->add_option("--policy", s_.policy, "Destination policy TOML file (docs/policy.md)");
+    cmd_->add_option("--direct-listen", s_.direct_listen, "Direct Connect port, IP:PORT (off unless given)");
+    cmd_->add_option("--metrics-listen", s_.metrics_listen, "Metrics endpoint (accepted; not served yet)");
+    cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
+    cmd_->add_option("--open-timeout-ms", s_.open_timeout_ms, "Stream OPEN to OPEN_OK deadline (10000)");
+  }
+
+  bool Selected() const override { return cmd_->parsed(); }
+
+  int Run() override {
+    if (int rc = ReadConfig(); rc != kExitOk) return rc;
+    if (s_.identity.empty()) return Usage("--identity is required");
+    if (s_.policy.empty()) return Usage("--policy is required");
+    if (s_.relays.empty() && s_.direct_listen.empty()) return Usage("give --relay (and/or --direct-listen)");
+    if (s_.open_timeout_ms <= 0 || s_.resolver_threads <= 0 || s_.resolver_threads > 64) {
+      return Usage("open timeout must be > 0 and resolver threads 1..64");
+    }
+
+    connector::ConnectorOptions o;
+    for (const std::string& r : s_.relays) {
+      std::string err;
+      auto t = ResolveRelay(r, &err);
+      if (!t) return Usage(fmt::format("--relay {}: {}", r, err));
+      o.relays.push_back(*t);
+    }
+    if (!s_.direct_listen.empty()) {
+      auto d = runtime::ParseSocketAddress(s_.direct_listen);
+      if (!d.ok()) return Usage("--direct-listen: " + d.error().reason);
+      o.direct_listen = *d;
+    }
+    if (!s_.metrics_listen.empty()) {
+      fmt::print(stderr, "connector: --metrics-listen {}: metrics are not served by this build\n",
+                 s_.metrics_listen);
+    }
+
+    auto bundle = crypto::LoadIdentityBundle(s_.identity);
+    if (!bundle) return ReportError(fmt::format("connector: identity {}: {}", s_.identity, bundle.error().reason));
+    if (bundle->role != crypto::Role::kConnector || !bundle->noise_key) {
+      return ReportError(fmt::format("connector: identity {} is not a connector's", s_.identity));
+    }
+    if (!o.relays.empty() && bundle->ca_pem.empty()) {
+      return ReportError(fmt::format("connector: identity {} has no ca.pem (the relays' TLS CA)", s_.identity));
+    }
+    auto policy = connector::LoadPolicyFile(s_.policy);
+    if (!policy) return ReportError("connector: policy: " + policy.error().reason);
+
+    o.credential = bundle->credential;
+    o.signing_key = crypto::Ed25519KeyPair::FromSeed(bundle->signing_key.seed);
+    o.noise_key = crypto::X25519KeyPair::FromSecret(bundle->noise_key->secret);
+    o.root_key = bundle->root_public_key;
+    o.relay_ca_pem = bundle->ca_pem;
+    o.policy = std::move(*policy);
+    o.open_timeout = std::chrono::milliseconds(s_.open_timeout_ms);
+    o.resolver.threads = static_cast<std::uint32_t>(s_.resolver_threads);
+    o.log = [](std::string_view line) {
+      // The link-up line is part of the CLI contract (stdout); the rest are logs (stderr).
+      std::FILE* to = line.starts_with("connector link up ") ? stdout : stderr;
+      std::fwrite(line.data(), 1, line.size(), to);
+      std::fputc('\n', to);
+      std::fflush(to);
+    };
+
+    // The loop thread (this one) and the resolver threads inherit this mask: only the signal thread sees them.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    runtime::LoopOptions lo;
+    lo.max_connections = 16384;
+    lo.max_timers = 32768;
+    lo.plain_buffer_count = 4096;
+    auto loop_or = runtime::EventLoop::Create(lo);
+    if (!loop_or.ok()) return ReportError("connector: event loop: " + loop_or.error().reason);
+    std::unique_ptr<runtime::EventLoop> loop = std::move(loop_or).value();
+
+    auto c = connector::Connector::Create(*loop, std::move(o));
+    if (!c) return ReportError("connector: " + c.error());
+    std::unique_ptr<connector::Connector> conn = std::move(*c);
+    if (std::string err = conn->Start(); !err.empty()) return ReportError("connector: " + err);
+
+    const auto direct = conn->direct_address();
+    std::printf("connector ready id=%s direct=%s\n", conn->id().c_str(),
+                direct ? direct->ToString().c_str() : "-");
+    std::fflush(stdout);
+
+    std::atomic<bool> done{false};
+    runtime::EventLoop* lp = loop.get();
+    std::thread waiter([&sigs, &done, lp] {
+      while (!done.load()) {
+        timespec ts{0, 100'000'000};
+        siginfo_t info;
+        if (sigtimedwait(&sigs, &info, &ts) > 0) {
+          fmt::print(stderr, "connector: signal {}: stopping\n", info.si_signo);
+          lp->RequestStop();
+          return;
+        }
+      }
+    });
+    loop->Run();
+    done.store(true);
+    waiter.join();
+    conn.reset();  // after Run(): every link and socket is closed
+    loop.reset();
+    fmt::print(stderr, "connector: stopped\n");
+    return kExitOk;
+  }
+
+ private:
+  int ReadConfig() {
+    if (s_.config.empty()) return kExitOk;
+    toml::table t;
+    try {
+      t = toml::parse_file(s_.config);
+    } catch (const toml::parse_error& e) {
+      return ReportError(fmt::format("connector: config {}: {}", s_.config, e.description()));
+    }
+    auto str = [&](const char* key, const char* flag, std::string& out) {
+      if (const toml::node* n = t.get(key); n && cmd_->count(flag) == 0) out = n->value<std::string>().value_or(out);
+    };
+    auto num = [&](const char* key, const char* flag, std::int64_t& out) {
+      if (const toml::node* n = t.get(key); n && (flag == nullptr || cmd_->count(flag) == 0)) {
+        out = n->value<std::int64_t>().value_or(out);
+      }
+    };
+    str("identity", "--identity", s_.identity);
+    str("policy", "--policy", s_.policy);
+    str("direct_listen", "--direct-listen", s_.direct_listen);
+    str("metrics_listen", "--metrics-listen", s_.metrics_listen);
+    num("open_timeout_ms", "--open-timeout-ms", s_.open_timeout_ms);
+    num("resolver_threads", nullptr, s_.resolver_threads);
+    if (const toml::array* a = t["relays"].as_array(); a != nullptr && cmd_->count("--relay") == 0) {
+      for (const toml::node& n : *a) {
+        auto v = n.value<std::string>();
+        if (!v) return Usage("config: relays must be strings");
+        s_.relays.push_back(*v);
+      }
+    }
+    return kExitOk;
+  }
+
+  CLI::App* cmd_;
+  Settings s_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeConnectorCommand(CLI::App& app) { return std::make_unique<ConnectorCommand>(app); }
 
 }  // namespace strait::cli
