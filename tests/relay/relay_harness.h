@@ -242,6 +242,11 @@ class Peer final : public link::LinkHandler {
     e.TryWrite();
     Pump(e);
   }
+  // [loop] One datagram on an established session.
+  void SendDatagram(std::uint32_t channel, std::string_view packet) {
+    SessionEnd& e = *sessions.at(channel);
+    Act(e, e.s->SendDatagram(B(packet), out_));
+  }
   // [loop] Sends raw frame bytes as they are.
   void SendRaw(tunnel::FrameType type, std::uint32_t channel, std::span<const std::uint8_t> payload) {
     EXPECT_EQ(link_->SendFrame(type, 0, channel, payload), link::SendStatus::kOk);

@@ -90,6 +90,39 @@ TEST_F(RelayTest, LoginSessionSetupAndSealedDataBothWays) {
   }));
 }
 
+TEST_F(RelayTest, DatagramsAndSessionCloseAreForwarded) {
+  Start();
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(Login(dev));
+  const std::uint32_t ch = OpenSession(dev);
+  ASSERT_NE(ch, 0u);
+  pl.Exec([&] {
+    dev.SendDatagram(ch, "packet-up");
+    con.SendDatagram(ch, "packet-down");
+  });
+  ASSERT_TRUE(pl.Wait([&] {
+    return con.sessions.at(ch)->datagrams.size() == 1 && dev.sessions.at(ch)->datagrams.size() == 1;
+  }));
+  EXPECT_EQ(pl.Exec([&] { return con.sessions.at(ch)->datagrams[0]; }), "packet-up");
+  EXPECT_EQ(pl.Exec([&] { return dev.sessions.at(ch)->datagrams[0]; }), "packet-down");
+  // The device ends the session: the connector hears it, and the relay frees the channel (a frame on it is dropped).
+  pl.Exec([&] {
+    SessionEnd& e = *dev.sessions.at(ch);
+    std::array<std::uint8_t, tunnel::kSessionOutSize> out{};
+    const tunnel::SessionResult r = e.s->Close(ErrorCode::kCancelled, "done", out);
+    dev.SendRaw(FrameType::kSessionClose, ch, std::span(out).subspan(tunnel::kHeaderSize, r.size - tunnel::kHeaderSize));
+    e.s.reset();
+  });
+  ASSERT_TRUE(pl.Wait([&] { return con.sessions.at(ch)->closed.has_value(); }));
+  EXPECT_EQ(pl.Exec([&] { return *con.sessions.at(ch)->closed; }), ErrorCode::kCancelled);
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.sessions == 0 && s.sessions_closed == 1; }));
+  const std::uint8_t junk[40] = {};
+  pl.Exec([&] { dev.SendRaw(FrameType::kSealedStream, ch, junk); });
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.Drops(DropReason::kUnknownChannel) == 1; }));
+}
+
 TEST_F(RelayTest, StickyChoiceAndLeastLoadedSpread) {
   Start();
   Peer& c1 = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));

@@ -4,6 +4,7 @@
 //
 //   receive: OnData(ciphertext) ─▶ TlsSession::Receive ─▶ plaintext ─▶ FrameReader::Next ─▶ link frames handled here
 //            (HELLO, HELLO_ACK, PING, PONG, ERROR on channel 0) · every other frame ─▶ LinkHandler::OnFrame
+//            (also ERROR no_connector / too_many_sessions on channel 0: they answer a SESSION_REQUEST, link stays up)
 //   send:    SendFrame / SendEncoded ─▶ pending plaintext ─▶ Flush: one TlsSession::Send ─▶ EventLoop::Send
 //
 // Buffers (docs/link.md has the diagram). Each is empty and holds no heap while the link is idle:
