@@ -172,7 +172,11 @@ struct SessionEnd final : tunnel::SessionVisitor {
   std::uint32_t channel = 0;
   std::unique_ptr<tunnel::Session> s;
   std::map<tunnel::StreamId, std::string> received;
-  std::map<tunnel::StreamId, std::string> to_send;  // queued app bytes not yet accepted by the mux
+  struct Pending {
+    std::string data;
+    std::size_t off = 0;  // bytes the mux took
+  };
+  std::map<tunnel::StreamId, Pending> to_send;  // queued app bytes not yet accepted by the mux
   std::vector<tunnel::StreamId> accepted;
   std::vector<std::string> datagrams;
   std::optional<tunnel::ErrorCode> closed;  // SESSION_CLOSE code (either side)
@@ -193,10 +197,13 @@ struct SessionEnd final : tunnel::SessionVisitor {
   void OnDatagram(std::span<const std::uint8_t> packet) override { datagrams.emplace_back(packet.begin(), packet.end()); }
   void TryWrite() {
     if (!s || !s->mux()) return;
-    for (auto& [id, bytes] : to_send) {
-      if (bytes.empty()) continue;
-      const std::size_t n = s->mux()->Write(id, B(bytes));
-      bytes.erase(0, n);
+    for (auto& [id, p] : to_send) {
+      while (p.off < p.data.size()) {
+        const std::size_t n = s->mux()->Write(id, B(std::string_view(p.data).substr(p.off)));
+        if (n == 0) break;
+        p.off += n;
+      }
+      if (p.off == p.data.size() && p.off > 0) p = Pending{};
     }
   }
 };
@@ -231,14 +238,14 @@ class Peer final : public link::LinkHandler {
     static const std::uint8_t kAddr[4] = {10, 0, 0, 1};
     auto r = e.s->mux()->Open({tunnel::AddrType::kIPv4, kAddr, 80});
     EXPECT_EQ(r.status, tunnel::CallStatus::kOk);
-    e.to_send[r.id] = std::move(bytes);
+    e.to_send[r.id].data = std::move(bytes);
     Pump(e);
     return r.id;
   }
   // [loop] Queues bytes on an existing stream.
   void Write(std::uint32_t channel, tunnel::StreamId id, std::string bytes) {
     SessionEnd& e = *sessions.at(channel);
-    e.to_send[id] += bytes;
+    e.to_send[id].data += bytes;
     e.TryWrite();
     Pump(e);
   }
