@@ -1,0 +1,193 @@
+// strait-app-load: the load ends of the app-session benchmarks (bench/app/run.sh), able to go through a SOCKS5
+// door (the Strait device) or straight to a TCP address (direct, haproxy).
+//
+//   strait-app-load sink --listen 127.0.0.1:0 [--lifetime S]
+//       Prints its address, then for each connection (one thread each, at most 64 at once): reads until EOF,
+//       counting bytes, answers "<bytes>\n" and closes.
+//   strait-app-load send --connect IP:PORT [--socks IP:PORT] --bytes N [--timeout S]
+//       One stream: sends N bytes (the deterministic pattern), half-closes, waits for the sink's count; prints
+//       {"bytes":N,"seconds":S,"mb_s":X} (the time runs from the first byte to the sink's answer).
+//   strait-app-load pingpong --connect IP:PORT [--socks IP:PORT] --size 64 --count N --warmup W [--timeout S]
+//       One stream to an echo server (strait-pingpong server): W unrecorded, then N recorded sequential round
+//       trips; prints {"p50_us":..,"p99_us":..,"mean_us":..,"count":N} like strait-pingpong --json.
+// Every wait is bounded by --timeout. The SOCKS5 client and the pattern come from relay/cli/demo_client.h.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "relay/cli/demo_client.h"
+
+namespace {
+
+using strait::demo::Clock;
+using strait::demo::Connection;
+using strait::demo::HostPort;
+
+constexpr int kMaxSinkConnections = 64;
+
+int Fail(const std::string& m) {
+  std::fprintf(stderr, "strait-app-load: %s\n", m.c_str());
+  return 1;
+}
+
+strait::Result<Connection, std::string> Open(const std::string& connect, const std::string& socks,
+                                             Clock::time_point deadline) {
+  auto target = strait::demo::ParseHostPort(connect);
+  if (!target) return strait::Fail(fmt::format("--connect {}: want IP:PORT", connect));
+  if (socks.empty()) return Connection::Dial(*target, deadline);
+  auto door = strait::demo::ParseHostPort(socks);
+  if (!door) return strait::Fail(fmt::format("--socks {}: want IP:PORT", socks));
+  return Connection::ViaSocks5(*door, target->host, target->port, deadline);
+}
+
+int Sink(const std::string& listen, uint32_t lifetime_s) {
+  auto hp = strait::demo::ParseHostPort(listen + (listen.find(':') == std::string::npos ? ":0" : ""));
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  const std::string host = hp ? hp->host : "127.0.0.1";
+  ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+  a.sin_port = htons(hp ? hp->port : 0);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 128) != 0) {
+    return Fail(fmt::format("listen {}: {}", listen, std::strerror(errno)));
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  fmt::print("{}:{}\n", host, ntohs(a.sin_port));
+  std::fflush(stdout);
+  static std::atomic<int> open{0};  // outlives detached connection threads
+  const auto end = Clock::now() + std::chrono::seconds(lifetime_s);
+  while (Clock::now() < end) {
+    timeval tv{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    if (open.load() >= kMaxSinkConnections) {
+      ::close(c);
+      continue;
+    }
+    ++open;
+    std::thread([c] {
+      timeval t{30, 0};
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &t, sizeof t);
+      std::vector<char> buf(256 * 1024);
+      uint64_t total = 0;
+      for (;;) {
+        const ssize_t n = ::recv(c, buf.data(), buf.size(), 0);
+        if (n > 0) {
+          total += static_cast<uint64_t>(n);
+          continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        break;
+      }
+      const std::string reply = fmt::format("{}\n", total);
+      (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::close(c);
+      --open;
+    }).detach();
+  }
+  ::close(fd);
+  return 0;
+}
+
+int Send(const std::string& connect, const std::string& socks, uint64_t bytes, uint32_t timeout_s) {
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  auto c = Open(connect, socks, deadline);
+  if (!c) return Fail(c.error());
+  std::vector<uint8_t> buf(256 * 1024);
+  strait::demo::FillPattern(0, buf);
+  const auto t0 = Clock::now();
+  for (uint64_t sent = 0; sent < bytes;) {
+    const auto n = static_cast<std::size_t>(std::min<uint64_t>(buf.size(), bytes - sent));
+    if (auto w = c->WriteAll(std::span(buf).first(n), deadline); !w) return Fail(w.error());
+    sent += n;
+  }
+  c->ShutdownWrite();
+  std::string answer;
+  std::array<uint8_t, 64> r{};
+  for (;;) {
+    auto n = c->ReadSome(r, deadline);
+    if (!n) return Fail(n.error());
+    if (*n == 0) break;
+    answer.append(reinterpret_cast<const char*>(r.data()), *n);
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (answer != fmt::format("{}\n", bytes)) return Fail(fmt::format("sink counted {:?}, sent {}", answer, bytes));
+  fmt::print("{{\"bytes\":{},\"seconds\":{:.6f},\"mb_s\":{:.3f}}}\n", bytes, s, static_cast<double>(bytes) / 1e6 / s);
+  return 0;
+}
+
+int PingPong(const std::string& connect, const std::string& socks, uint32_t size, uint32_t count, uint32_t warmup,
+             uint32_t timeout_s) {
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  auto c = Open(connect, socks, deadline);
+  if (!c) return Fail(c.error());
+  std::vector<uint8_t> msg(size), back(size);
+  strait::demo::FillPattern(7, msg);
+  std::vector<double> us;
+  us.reserve(count);
+  for (uint32_t i = 0; i < warmup + count; ++i) {
+    const auto a = Clock::now();
+    if (auto w = c->WriteAll(msg, deadline); !w) return Fail(w.error());
+    if (auto r = c->ReadExact(back, deadline); !r) return Fail(r.error());
+    const auto b = Clock::now();
+    if (back != msg) return Fail("echo mismatch");
+    if (i >= warmup) us.push_back(std::chrono::duration<double, std::micro>(b - a).count());
+  }
+  std::sort(us.begin(), us.end());
+  auto q = [&](double p) { return us[std::min(us.size() - 1, static_cast<std::size_t>(p * static_cast<double>(us.size() - 1) + 0.5))]; };
+  double mean = 0;
+  for (double v : us) mean += v;
+  mean /= static_cast<double>(us.size());
+  fmt::print("{{\"count\":{},\"min_us\":{:.2f},\"p50_us\":{:.2f},\"p90_us\":{:.2f},\"p99_us\":{:.2f},"
+             "\"max_us\":{:.2f},\"mean_us\":{:.2f}}}\n",
+             us.size(), us.front(), q(0.5), q(0.9), q(0.99), us.back(), mean);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"strait-app-load: sink / bulk sender / ping-pong client for bench/app/run.sh"};
+  app.require_subcommand(1);
+  ::signal(SIGPIPE, SIG_IGN);
+  std::string listen = "127.0.0.1:0", connect, socks;
+  uint32_t lifetime = 3600, timeout = 120, size = 64, count = 20000, warmup = 2000;
+  uint64_t bytes = 1ull << 30;
+  auto* sink = app.add_subcommand("sink", "Counting sink");
+  sink->add_option("--listen", listen)->capture_default_str();
+  sink->add_option("--lifetime", lifetime)->capture_default_str();
+  auto* send = app.add_subcommand("send", "Bulk sender");
+  auto* ping = app.add_subcommand("pingpong", "Ping-pong client");
+  for (auto* s : {send, ping}) {
+    s->add_option("--connect", connect, "Target IP:PORT (through --socks when given)")->required();
+    s->add_option("--socks", socks, "SOCKS5 door IP:PORT");
+    s->add_option("--timeout", timeout)->capture_default_str();
+  }
+  send->add_option("--bytes", bytes)->capture_default_str();
+  ping->add_option("--size", size)->capture_default_str()->check(CLI::Range(1u, 1u << 20));
+  ping->add_option("--count", count)->capture_default_str()->check(CLI::Range(1u, 10000000u));
+  ping->add_option("--warmup", warmup)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (sink->parsed()) return Sink(listen, lifetime);
+  if (send->parsed()) return Send(connect, socks, bytes, timeout);
+  return PingPong(connect, socks, size, count, warmup, timeout);
+}
