@@ -1,7 +1,6 @@
 #include "tunnel/device/client.h"
 
 #include <arpa/inet.h>
-#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
@@ -12,7 +11,6 @@
 #include <fmt/format.h>
 
 #include "crypto/credential.h"
-#include "crypto/x509_issue.h"
 #include "tunnel/link/dialer.h"
 #include "tunnel/link_messages.h"
 
@@ -105,17 +103,9 @@ Result<std::unique_ptr<DeviceClient>, ClientSetupError> DeviceClient::Create(run
     c->relay_config_.client = login;
   }
   if (o.direct) {
-    // Direct Connect: TLS is transport only (protocol.md §12). The context needs some trust anchor to exist;
-    // verification is then switched off, so which one does not matter.
-    std::string ca = o.identity.ca_pem;
-    if (ca.empty()) {
-      auto throwaway = crypto::GenerateCa({});
-      if (!throwaway) return Fail(ClientSetupError{"direct TLS: " + throwaway.error().reason});
-      ca = throwaway->cert_pem;
-    }
-    auto tls = crypto::TlsContext::CreateClient({ca, IpOf(*o.direct)});
+    // Direct Connect: TLS is transport only (protocol.md §12); the Noise session authenticates the connector.
+    auto tls = crypto::TlsContext::CreateTransportOnlyClient(IpOf(*o.direct));
     if (!tls) return Fail(ClientSetupError{"direct TLS: " + tls.error().reason});
-    SSL_CTX_set_verify(tls->native_handle(), SSL_VERIFY_NONE, nullptr);
     c->direct_tls_.emplace(std::move(tls).value());
     c->direct_config_.tls = &*c->direct_tls_;
     c->direct_config_.options = o.link;
