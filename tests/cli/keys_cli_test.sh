@@ -191,9 +191,11 @@ usage)
   done
   for c in relay connector device demo; do
     expect_rc 0 "$strait" "$c" --help
-    expect_in out.txt "NOT IMPLEMENTED YET"
-    expect_rc 2 "$strait" "$c"
-    expect_in err.txt "not implemented yet"
+    # Subcommands still placeholders: NOT IMPLEMENTED YET in --help, exit 2 when run. Landed ones have own tests.
+    if grep -q "NOT IMPLEMENTED YET" out.txt; then
+      expect_rc 2 "$strait" "$c"
+      expect_in err.txt "not implemented yet"
+    fi
   done
   expect_rc 2 "$strait" keys issue --role admin --subject x --out x
   expect_rc 2 "$strait" keys issue --role device --subject x --out x
