@@ -505,6 +505,7 @@ TEST_F(ConnectorTest, ThousandConcurrentStreamsOnOneSession) {
     ASSERT_EQ(d.streams[ids[i]].received, Pattern(1000 + i, 10 + i)) << i;
   }
   EXPECT_EQ(connector->stats().streams_opened, static_cast<std::uint64_t>(kStreams));
+  EXPECT_EQ(echo.accepted, kStreams);  // one target connection per stream
 }
 
 TEST_F(ConnectorTest, RefusalsCarryTheirReason) {
