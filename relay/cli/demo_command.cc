@@ -70,7 +70,8 @@ double Percentile(std::vector<double>& v, double q) {
   return v[std::min(i, v.size() - 1)];
 }
 
-// Prometheus text: samples whose metric name mentions sessions or streams (what the table shows).
+// Prometheus text: samples whose metric name mentions sessions or streams (what the table shows), e.g. the
+// relay's strait_relay_sessions; the relay cannot see streams (docs/relay.md), the device and connector can.
 std::vector<std::string> InterestingSamples(const std::string& text) {
   std::vector<std::string> out;
   std::size_t pos = 0;
@@ -202,9 +203,14 @@ class DemoRun {
     WaitLine(connector, "connector link up", &cc);
     Progress(fmt::format("connector (pid {}) ready, link to the relay up", connector.pid()));
 
-    ChildProcess& device = Spawn("device", {"device", "--identity", ids->device, "--relay",
-                                            fmt::format("{}:{}", device_port.host, device_port.port),
-                                            "--socks-listen", "127.0.0.1:0"});
+    std::vector<std::string> dargs = {"device", "--identity", ids->device, "--relay",
+                                      fmt::format("{}:{}", device_port.host, device_port.port), "--socks-listen",
+                                      "127.0.0.1:0"};
+    if (const uint16_t dm = demo::PickFreePort(); dm != 0) {
+      dargs.insert(dargs.end(), {"--metrics-listen", fmt::format("127.0.0.1:{}", dm)});
+      device_metrics_ = HostPort{"127.0.0.1", dm};
+    }
+    ChildProcess& device = Spawn("device", dargs);
     std::size_t dc = 0;
     const std::string dready = WaitLine(device, "device ready", &dc);
     socks_ = Addr(device, dready, "socks");
@@ -320,6 +326,7 @@ class DemoRun {
   void Scrape() {
     relay_samples_ = ScrapeOne(relay_metrics_);
     connector_samples_ = ScrapeOne(connector_metrics_);
+    device_samples_ = ScrapeOne(device_metrics_);
   }
 
   void StopChildren() {
@@ -346,6 +353,9 @@ class DemoRun {
     }
     for (std::size_t i = 0; i < connector_samples_.size() && i < kMaxSamples; ++i) {
       row(i == 0 ? "connector metrics" : "", connector_samples_[i]);
+    }
+    for (std::size_t i = 0; i < device_samples_.size() && i < kMaxSamples; ++i) {
+      row(i == 0 ? "device metrics" : "", device_samples_[i]);
     }
     row("internal server", fmt::format("{} connections, {} requests", http_->stats().connections.load(),
                                        http_->stats().requests.load()));
@@ -376,6 +386,7 @@ class DemoRun {
   HostPort socks_;
   std::optional<HostPort> relay_metrics_;
   std::optional<HostPort> connector_metrics_;
+  std::optional<HostPort> device_metrics_;
   std::vector<std::string> hello_;
   double bulk_mb_s_ = 0;
   double bulk_s_ = 0;
@@ -385,6 +396,7 @@ class DemoRun {
   double burst_rps_ = 0;
   std::vector<std::string> relay_samples_;
   std::vector<std::string> connector_samples_;
+  std::vector<std::string> device_samples_;
 };
 
 class DemoCommand : public Command {
