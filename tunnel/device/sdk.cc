@@ -50,6 +50,7 @@ void Client::ThreadMain(std::promise<std::string>* ready) {
   loop_ = loop->get();
   auto core = DeviceClient::Create(*loop_, options_.client, static_cast<ClientObserver*>(this));
   if (!core) {
+    loop_ = nullptr;  // the loop dies with this function; ~Client must not post to it
     ready->set_value(core.error().reason);
     return;
   }
