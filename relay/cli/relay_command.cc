@@ -63,7 +63,7 @@ bool IsLoopback(const runtime::SocketAddress& a) {
 
 class RelayCommand : public Command {
  public:
-  explicit RelayCommand(CLI::App& app) : app_(&app) {
+  explicit RelayCommand(CLI::App& app) {
     cmd_ = app.add_subcommand("relay", "Run the relay daemon: terminates TLS from devices and connectors and routes "
                                        "sealed frames (docs/relay.md)");
     cmd_->add_option("--identity", s_.identity, "Relay identity bundle directory (tls.crt, tls.key, root.pub)");
@@ -197,7 +197,6 @@ class RelayCommand : public Command {
     return kExitOk;
   }
 
-  CLI::App* app_;
   CLI::App* cmd_ = nullptr;
   Settings s_;
 };
