@@ -130,7 +130,7 @@ wait_line() { # FILE PREFIX PID [SECONDS] -> the line
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { local s; s=$(cat "/proc/$1/stat"); s=${s##*) }; read -r -a f <<<"$s"; echo $((f[11] + f[12])); }
-rss_kib() { sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # ---- identities (strait keys), the haproxy certificate (P-256, same CA), the policy ----
 K="$RUN/pki"
@@ -251,9 +251,9 @@ fi
 # ---- memory per idle device session ----
 if [[ -n ${WANT[mem]:-} ]]; then
   before=$(rss_kib "$RELAY_PID")
-  start_bg holder "$HOLDER" --identity "$K/dev" --relay "$RELAY_DEV" --count "$SESSIONS" --timeout 600
+  start_bg holder "$HOLDER" --identity "$K/dev" --relay "$RELAY_DEV" --count "$SESSIONS" --timeout 300
   HOLDER_PID=$BG_PID
-  wait_line "$RUN/holder.out" "holding" "$HOLDER_PID" 620 >/dev/null || die "idle holder failed: $(tail -n3 "$RUN/holder.err")"
+  wait_line "$RUN/holder.out" "holding" "$HOLDER_PID" 320 >/dev/null || die "idle holder failed: $(tail -n3 "$RUN/holder.err")"
   # Let the relay settle (handshake buffers returned) before reading: one keepalive-free second.
   sleep 1
   after=$(rss_kib "$RELAY_PID")
