@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "runtime/net.h"
+
 namespace strait::link {
 
 StreamPump::StreamPump(runtime::EventLoop& loop, StreamPumpHost& host, tunnel::StreamId id,
@@ -48,9 +50,10 @@ void StreamPump::Abort(tunnel::ErrorCode code) {
 
 // ---- TCP -> stream ----
 
-void StreamPump::OnConnected(runtime::EventLoop& /*loop*/, runtime::ConnId id) {
+void StreamPump::OnConnected(runtime::EventLoop& loop, runtime::ConnId id) {
   conn_ = id;
   connecting_ = false;
+  (void)runtime::SetTcpNoDelay(loop.Fd(id));  // the target socket relays app writes as they come: no Nagle
   host_.PumpConnected(*this);
 }
 

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "crypto/proof.h"
+#include "runtime/net.h"
 #include "tunnel/frame_writer.h"
 #include "tunnel/link_messages.h"
 
@@ -151,6 +152,7 @@ bool TlsLink::StartTls() {
 bool TlsLink::Accept(int fd) {
   assert(config_->tls->is_server());
   if (!StartTls()) return false;
+  (void)runtime::SetTcpNoDelay(fd);  // frames are small and latency-bound: no Nagle on links
   conn_ = loop_->Adopt(fd, this);
   if (!conn_.valid()) {
     tls_.reset();
@@ -184,7 +186,9 @@ bool TlsLink::Connect(const runtime::SocketAddress& addr) {
   return true;
 }
 
-void TlsLink::OnConnected(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/) {}
+void TlsLink::OnConnected(runtime::EventLoop& loop, runtime::ConnId id) {
+  (void)runtime::SetTcpNoDelay(loop.Fd(id));  // frames are small and latency-bound: no Nagle on links
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Receive path
