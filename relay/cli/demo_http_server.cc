@@ -81,6 +81,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (req.method() == http::verb::post && target == "/sink") {
       sha_.emplace();
       sink_bytes_ = 0;
+      // Beast reads at most the flat buffer's free capacity (>= 512 B) per read_some: without room the upload
+      // is read ~500 bytes per recv. Give it room for 64 KiB reads.
+      flat_.reserve(64 * 1024);
       if (parser_->is_done()) return Respond(200, fmt::format("0 {}\n", Sha256::Hex(sha_->Final())));
       return ReadBody();
     }
