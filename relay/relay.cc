@@ -31,6 +31,9 @@ constexpr std::uint64_t PackRef(std::uint32_t shard, std::uint32_t slot, std::ui
 constexpr std::uint32_t RefShard(std::uint64_t ref) { return static_cast<std::uint32_t>(ref >> 56); }
 constexpr std::uint32_t RefSlot(std::uint64_t ref) { return static_cast<std::uint32_t>((ref >> 32) & 0xffffffu); }
 constexpr std::uint32_t RefGen(std::uint64_t ref) { return static_cast<std::uint32_t>(ref); }
+// Loop connection slots and timers beyond one per link: the listeners' accept retries and the shard's own timers
+// (publish, flush, doorbell retry, drain close).
+constexpr std::uint32_t kLoopReserve = 64;
 
 // Session-table key on one shard: both legs of a session may live on the same shard, under the same channel.
 constexpr std::uint64_t LegKey(std::uint32_t channel, bool connector) {
@@ -896,11 +899,20 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
   if (identity.tls == nullptr || !identity.tls->is_server()) {
     return runtime::SetupError{0, "relay needs a TLS server context"};
   }
+  if (options.max_links_per_shard == 0 || options.max_links_per_shard > (1u << 24) - kLoopReserve) {
+    return runtime::SetupError{0, "max_links_per_shard must be 1..16777152 (link refs carry a 24-bit slot)"};
+  }
   if (options.cross_shard_queue_bytes < 4 * (tunnel::kMaxLinkFrameSize + sizeof(RingRecord))) {
     return runtime::SetupError{0, "cross_shard_queue_bytes must hold at least 4 full frames"};
   }
   std::unique_ptr<Relay> r(new Relay);
   r->options_ = options;
+  // Every link holds one connection slot and one loop timer (its own; once it closes, the runtime's graceful-close
+  // timer instead), so size each shard's loop for max_links_per_shard: with the runtime defaults (4096 each) link
+  // 4096+ found no free timer and was closed during login, unseen (docs/relay.md "Limits").
+  runtime::LoopOptions& lo = r->options_.loop;
+  lo.max_connections = std::max(lo.max_connections, options.max_links_per_shard + kLoopReserve);
+  lo.max_timers = std::max(lo.max_timers, options.max_links_per_shard + kLoopReserve);
   r->identity_ = identity;
   r->registry_ = std::make_unique<Registry>();
   auto make_config = [&](crypto::Role role) {
@@ -933,7 +945,7 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
     r->shards_.push_back(std::make_unique<Shard>(*r, static_cast<std::uint32_t>(i), options.threads));
   }
   Relay* self = r.get();
-  auto group = runtime::LoopGroup::Start(options.threads, options.loop,
+  auto group = runtime::LoopGroup::Start(options.threads, r->options_.loop,
                                          [self](runtime::LoopGroup& g, runtime::EventLoop& loop, std::size_t i) {
                                            self->shards_[i]->Init(g, loop);
                                          });

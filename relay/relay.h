@@ -36,7 +36,8 @@ struct RelayOptions {
   runtime::SocketAddress device_listen;     // required (port 0 allowed)
   runtime::SocketAddress connector_listen;  // required (port 0 allowed)
   std::size_t threads = 1;                  // shards; 1..64
-  runtime::LoopOptions loop;                // per shard
+  runtime::LoopOptions loop;                // per shard; Start raises max_connections / max_timers to
+                                            // max_links_per_shard + 64 (one slot and one timer per link)
   // handshake_timeout (TLS + HELLO), keepalive, idle_timeout and the per-link send bound (max_pending_bytes).
   link::LinkOptions link;
   std::uint32_t max_handshakes_per_shard = 256;  // logins in flight per shard; more are refused (handshake_limit)

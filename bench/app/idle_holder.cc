@@ -7,7 +7,8 @@
 // One io_uring loop (strait_link's TlsLink as a client, the same code a device uses): at most --parallel logins in
 // flight; each finished login starts the next. When N links are up it prints "holding N links" on stdout and
 // holds them (the links answer keepalives) until SIGTERM/SIGINT or --hold seconds. Links that fail are redialled
-// (bounded: at most 3 N dials in all); if N links are not up within --timeout it prints what it has and exits 1.
+// (bounded: at most 3 N dials in all); if N links are not up within --timeout, or every dial is spent with none in
+// flight, it prints what it has and exits 1. Progress (links up, logging in, dials, last error) goes to stderr every 5 s.
 #include <pthread.h>
 #include <signal.h>
 
@@ -39,6 +40,7 @@ class Holder final : public link::LinkHandler, public runtime::TimerHandler {
          uint32_t parallel, std::chrono::seconds timeout, std::chrono::seconds hold)
       : loop_(loop), config_(config), relay_(relay), count_(count), parallel_(parallel), hold_(hold) {
     deadline_timer_ = loop_.AddTimer(timeout, this, kDeadline);
+    progress_timer_ = loop_.AddTimer(kProgressEvery, this, kProgress);
     links_.reserve(count);
   }
 
@@ -55,6 +57,7 @@ class Holder final : public link::LinkHandler, public runtime::TimerHandler {
     ++up_;
     if (up_ == count_) {
       loop_.CancelTimer(deadline_timer_);
+      loop_.CancelTimer(progress_timer_);
       fmt::print("holding {} links\n", up_);
       std::fflush(stdout);
       if (hold_.count() > 0) loop_.AddTimer(hold_, this, kHoldOver);
@@ -82,9 +85,17 @@ class Holder final : public link::LinkHandler, public runtime::TimerHandler {
       }
     }
     if (!loop_.stopping() && up_ + in_flight_ < count_) DialOne();
+    GiveUpIfStuck();
   }
 
   void OnTimer(runtime::EventLoop& loop, runtime::TimerId /*id*/, uint64_t arg) override {
+    if (arg == kProgress) {
+      std::fprintf(stderr, "strait-idle-holder: %u of %u links up, %u logging in, %llu dials (last error: %s)\n", up_,
+                   count_, in_flight_, static_cast<unsigned long long>(dials_),
+                   last_error_.empty() ? "none" : last_error_.c_str());
+      progress_timer_ = loop.AddTimer(kProgressEvery, this, kProgress);
+      return;
+    }
     if (arg == kDeadline) {
       failed_ = true;
       last_error_ = fmt::format("only {} of {} links up before --timeout (last error: {})", up_, count_,
@@ -96,6 +107,17 @@ class Holder final : public link::LinkHandler, public runtime::TimerHandler {
  private:
   static constexpr uint64_t kDeadline = 1;
   static constexpr uint64_t kHoldOver = 2;
+  static constexpr uint64_t kProgress = 3;
+  static constexpr std::chrono::seconds kProgressEvery{5};
+
+  // Every dial used and nothing left in flight: waiting for --timeout would only hide the failure.
+  void GiveUpIfStuck() {
+    if (loop_.stopping() || failed_ || up_ >= count_ || in_flight_ != 0 || dials_ < 3ull * count_) return;
+    failed_ = true;
+    last_error_ = fmt::format("only {} of {} links up after {} dials (last error: {})", up_, count_, dials_,
+                              last_error_.empty() ? "none" : last_error_);
+    loop_.RequestStop();
+  }
 
   void DialOne() {
     if (dials_ >= 3ull * count_) return;  // bounded retries
@@ -119,6 +141,7 @@ class Holder final : public link::LinkHandler, public runtime::TimerHandler {
   std::vector<std::unique_ptr<link::TlsLink>> links_;
   std::vector<std::unique_ptr<link::TlsLink>> dead_;
   runtime::TimerId deadline_timer_;
+  runtime::TimerId progress_timer_;
   uint32_t up_ = 0;
   uint32_t in_flight_ = 0;
   uint64_t dials_ = 0;

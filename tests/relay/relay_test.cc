@@ -348,6 +348,34 @@ TEST_F(RelayTest, HandshakeLimitRefusesExcessConnections) {
   pl.Stop();  // the raw peers are the loop's handlers until their connections close
 }
 
+// Every link holds a loop connection slot and a loop timer: Relay::Start sizes the shard loops for
+// max_links_per_shard, so loop options smaller than that (the runtime defaults are 4096 each) do not quietly close
+// links during login (the bench's 10,000 idle devices stopped at 4095).
+TEST_F(RelayTest, LoopIsSizedForMaxLinksPerShard) {
+  RelayOptions o = DefaultOptions();
+  o.loop.max_connections = 8;
+  o.loop.max_timers = 8;
+  o.max_links_per_shard = 40;
+  Start(o);
+  constexpr int kDevices = 24;
+  for (int i = 0; i < kDevices; ++i) {
+    Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-" + std::to_string(i)));
+    ASSERT_TRUE(Login(dev)) << "device " << i;
+  }
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.device_links == kDevices; }));
+
+  RelayIdentity id;
+  id.tls = &ServerTls();
+  id.root_key = pki.root.public_key;
+  for (const std::uint32_t bad : {0u, 1u << 24}) {
+    RelayOptions b = DefaultOptions();
+    b.max_links_per_shard = bad;
+    auto r = Relay::Start(b, id);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().reason.find("max_links_per_shard"), std::string::npos);
+  }
+}
+
 TEST_F(RelayTest, ChannelsNotGivenToAPeerAreDropped) {
   RelayOptions o = DefaultOptions();
   o.max_violations = 3;
