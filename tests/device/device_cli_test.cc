@@ -143,7 +143,7 @@ TEST_F(DeviceCli, PrintsReadyAndSessionUpViaDirectAndExitsZeroOnSigterm) {
   FakeConnector* fake = nullptr;
   loop.Call([&] {
     fake = new FakeConnector(loop.loop(), pki, UnknownCaServerTls());
-    loop.AtExit([&] { delete fake; });
+    loop.AtExit([fake] { delete fake; });  // by value: the loop outlives this pointer variable
   });
   Child child(strait_, {"device", "--identity", (dir_.path / "d1").string(), "--direct", fake->address.ToString(),
                         "--socks-listen", "127.0.0.1:0"});
