@@ -32,6 +32,7 @@
 
 #include "crypto/keystore.h"
 #include "relay/cli/command.h"
+#include "relay/cli/config_file.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/connector/connector.h"
@@ -207,25 +208,14 @@ class ConnectorCommand : public Command {
   int ReadConfig() {
     if (s_.config.empty()) return kExitOk;
     toml::table t;
-    try {
-      t = toml::parse_file(s_.config);
-    } catch (const toml::parse_error& e) {
-      return ReportError(fmt::format("connector: config {}: {}", s_.config, e.description()));
-    }
-    auto str = [&](const char* key, const char* flag, std::string& out) {
-      if (const toml::node* n = t.get(key); n && cmd_->count(flag) == 0) out = n->value<std::string>().value_or(out);
-    };
-    auto num = [&](const char* key, const char* flag, std::int64_t& out) {
-      if (const toml::node* n = t.get(key); n && (flag == nullptr || cmd_->count(flag) == 0)) {
-        out = n->value<std::int64_t>().value_or(out);
-      }
-    };
-    str("identity", "--identity", s_.identity);
-    str("policy", "--policy", s_.policy);
-    str("direct_listen", "--direct-listen", s_.direct_listen);
-    str("metrics_listen", "--metrics-listen", s_.metrics_listen);
-    num("open_timeout_ms", "--open-timeout-ms", s_.open_timeout_ms);
-    num("resolver_threads", nullptr, s_.resolver_threads);
+    if (auto err = ConfigFile::Load(s_.config, &t)) return ReportError(fmt::format("connector: config {}", *err));
+    const ConfigFile cfg(t, *cmd_);
+    cfg.Str("identity", "--identity", s_.identity);
+    cfg.Str("policy", "--policy", s_.policy);
+    cfg.Str("direct_listen", "--direct-listen", s_.direct_listen);
+    cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen);
+    cfg.Num("open_timeout_ms", "--open-timeout-ms", s_.open_timeout_ms);
+    cfg.Num("resolver_threads", nullptr, s_.resolver_threads);
     if (const toml::array* a = t["relays"].as_array(); a != nullptr && cmd_->count("--relay") == 0) {
       for (const toml::node& n : *a) {
         auto v = n.value<std::string>();

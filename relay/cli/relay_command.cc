@@ -27,6 +27,7 @@
 #include "crypto/keystore.h"
 #include "crypto/tls_context.h"
 #include "relay/cli/command.h"
+#include "relay/cli/config_file.h"
 #include "relay/metrics.h"
 #include "relay/relay.h"
 #include "runtime/net.h"
@@ -166,34 +167,23 @@ class RelayCommand : public Command {
   int ReadConfig() {
     if (s_.config.empty()) return kExitOk;
     toml::table t;
-    try {
-      t = toml::parse_file(s_.config);
-    } catch (const toml::parse_error& e) {
-      return ReportError(fmt::format("relay: config {}: {}", s_.config, e.description()));
-    }
-    auto str = [&](const char* key, const char* flag, std::string& out) {
-      if (const toml::node* n = t.get(key); n && cmd_->count(flag) == 0) out = n->value<std::string>().value_or(out);
-    };
-    auto num = [&](const char* key, const char* flag, std::int64_t& out) {
-      if (const toml::node* n = t.get(key); n && (flag == nullptr || cmd_->count(flag) == 0)) {
-        out = n->value<std::int64_t>().value_or(out);
-      }
-    };
-    str("device_listen", "--device-listen", s_.device_listen);
-    str("connector_listen", "--connector-listen", s_.connector_listen);
-    str("metrics_listen", "--metrics-listen", s_.metrics_listen);
-    if (cmd_->count("--identity") == 0) str("identity", "--identity", s_.identity);
+    if (auto err = ConfigFile::Load(s_.config, &t)) return ReportError(fmt::format("relay: config {}", *err));
+    const ConfigFile cfg(t, *cmd_);
+    cfg.Str("device_listen", "--device-listen", s_.device_listen);
+    cfg.Str("connector_listen", "--connector-listen", s_.connector_listen);
+    cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen);
+    cfg.Str("identity", "--identity", s_.identity);
     std::int64_t threads = static_cast<std::int64_t>(s_.threads);
-    num("threads", "--threads", threads);
+    cfg.Num("threads", "--threads", threads);
     if (threads < 0 || threads > 64) return Usage("threads must be 0..64");
     s_.threads = static_cast<std::size_t>(threads);
-    num("drain_ms", "--drain-ms", s_.drain_ms);
-    num("handshake_timeout_ms", "--handshake-timeout-ms", s_.handshake_timeout_ms);
-    num("keepalive_ms", nullptr, s_.keepalive_ms);
-    num("idle_timeout_ms", nullptr, s_.idle_timeout_ms);
-    num("max_sessions_per_device", "--max-sessions-per-device", s_.max_sessions_per_device);
-    num("max_handshakes_per_shard", nullptr, s_.max_handshakes_per_shard);
-    num("max_links_per_shard", nullptr, s_.max_links_per_shard);
+    cfg.Num("drain_ms", "--drain-ms", s_.drain_ms);
+    cfg.Num("handshake_timeout_ms", "--handshake-timeout-ms", s_.handshake_timeout_ms);
+    cfg.Num("keepalive_ms", nullptr, s_.keepalive_ms);
+    cfg.Num("idle_timeout_ms", nullptr, s_.idle_timeout_ms);
+    cfg.Num("max_sessions_per_device", "--max-sessions-per-device", s_.max_sessions_per_device);
+    cfg.Num("max_handshakes_per_shard", nullptr, s_.max_handshakes_per_shard);
+    cfg.Num("max_links_per_shard", nullptr, s_.max_links_per_shard);
     return kExitOk;
   }
 
