@@ -45,7 +45,6 @@ enum MessageKind : std::uint32_t {
   kAdoptConnector = 2,  // fd: an accepted connector-port connection
   kDoorbell = 3,        // a: producer shard; its ring to us has records
   kSpace = 4,           // a: consumer shard; the ring to it has room again
-  kFlush = 5,           // self: flush links written during this batch
   kDrain = 6,           // GOAWAY everyone, close after the drain period
 };
 
@@ -108,7 +107,10 @@ std::vector<std::uint8_t> SessionCloseFrame(std::uint32_t channel, ErrorCode cod
 }  // namespace
 
 // One shard: a loop thread's links, its half of every session table entry, its rings' consumer ends.
-class Shard final : public runtime::MessageHandler, public runtime::AcceptHandler, private runtime::TimerHandler {
+class Shard final : public runtime::MessageHandler,
+                    public runtime::AcceptHandler,
+                    private runtime::BatchHandler,
+                    private runtime::TimerHandler {
  public:
   Shard(Relay& relay, std::uint32_t index, std::size_t shard_count) : relay_(&relay), index_(index) {
     in_.resize(shard_count);
@@ -126,6 +128,7 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
     group_ = &group;
     loop_ = &loop;
     loop.SetMessageHandler(this);
+    loop.AddBatchHandler(this);  // FlushDirty once per loop iteration
     scratch_.resize(tunnel::kMaxLinkFrameSize);
     if (index_ == 0) {
       auto d = loop.Listen(relay_->device_fd_, this);
@@ -500,33 +503,33 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
   void MarkDirty(Link& l) {
     if (l.dirty) return;
     l.dirty = true;
-    dirty_.push_back(Ref(l));
-    if (!flush_posted_) {
-      flush_posted_ = loop_->Post({kFlush, -1, 0, 0});
-      if (!flush_posted_) FlushDirty();
-    }
+    dirty_.push_back(Ref(l));  // sealed by FlushDirty at the end of this loop iteration (OnBatchEnd)
   }
+  void OnBatchEnd(runtime::EventLoop& /*loop*/) override { FlushDirty(); }
+  // Seals what this iteration's frames appended to each written link: one TLS flush per link per iteration, however
+  // many frames it got. Flushing can dirty links again (OnLow -> DrainRing); those are flushed in further passes.
   void FlushDirty() {
-    if (flushing_) return;  // nested (OnLow -> DrainRing -> FlushDirty): the outer call re-posts what is left
+    if (flushing_) return;  // nested (OnLow -> DrainRing -> FlushDirty): the outer call's next pass takes it
     flushing_ = true;
-    flush_posted_ = false;
     std::vector<std::uint64_t> dirty;
-    dirty.swap(dirty_);
-    for (const std::uint64_t ref : dirty) {
-      if (Link* l = Resolve(ref)) {
-        l->dirty = false;
-        if (l->tls) l->tls->Flush();
-        // Frames held back by a kBackpressure refusal wait for OnSendQueueLow; if the link never crossed the
-        // loop's high watermark (its backlog was all pending plaintext), no Low comes: retry here.
-        if (l->tls && (!l->held.empty() || !l->blocked_rings.empty()) && !l->tls->send_high()) OnLow(*l);
+    for (int pass = 0; pass < kMaxFlushPasses && !dirty_.empty(); ++pass) {
+      dirty.swap(dirty_);
+      for (const std::uint64_t ref : dirty) {
+        if (Link* l = Resolve(ref)) {
+          l->dirty = false;
+          if (l->tls) l->tls->Flush();
+          // Frames held back by a kBackpressure refusal wait for OnSendQueueLow; if the link never crossed the
+          // loop's high watermark (its backlog was all pending plaintext), no Low comes: retry here.
+          if (l->tls && (!l->held.empty() || !l->blocked_rings.empty()) && !l->tls->send_high()) OnLow(*l);
+        }
       }
+      dirty.clear();
+      if (dirty_.empty()) dirty_.swap(dirty);  // keep the capacity
     }
-    dirty.clear();
-    if (dirty_.empty()) dirty_.swap(dirty);  // keep the capacity
     flushing_ = false;
-    if (!dirty_.empty() && !flush_posted_) {
-      flush_posted_ = loop_->Post({kFlush, -1, 0, 0});
-      if (!flush_posted_) flush_posted_ = loop_->AddTimer(std::chrono::milliseconds(1), this, kTimerFlush).valid();
+    // Still dirty after the passes: a zero timer ends the next wait at once, so the next iteration flushes them.
+    if (!dirty_.empty() && !flush_timer_.valid()) {
+      flush_timer_ = loop_->AddTimer(std::chrono::nanoseconds(0), this, kTimerFlush);
     }
   }
 
@@ -752,7 +755,6 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
     if (more && !ring.doorbell.exchange(true)) {
       if (!loop_->Post({kDoorbell, -1, src, 0})) ring.doorbell.store(false);
     }
-    FlushDirty();
   }
 
   // ---- messages, timers, drain ------------------------------------------------------------------------------
@@ -768,9 +770,6 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
         return;
       case kSpace:
         FlushStash(static_cast<std::uint32_t>(msg.a));
-        return;
-      case kFlush:
-        FlushDirty();
         return;
       case kDrain:
         StartDrain();
@@ -857,6 +856,7 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
         CloseAll();
         return;
       case kTimerFlush:
+        flush_timer_ = {};
         FlushDirty();
         return;
       default:
@@ -882,7 +882,8 @@ class Shard final : public runtime::MessageHandler, public runtime::AcceptHandle
   std::vector<bool> ring_blocked_;             // in_[s] waits for a link's send side
   std::vector<std::uint8_t> scratch_;          // one frame read out of a ring
   std::vector<std::uint64_t> dirty_;           // links written since the last flush
-  bool flush_posted_ = false;
+  runtime::TimerId flush_timer_;  // FlushDirty left links dirty: flush them next iteration
+  static constexpr int kMaxFlushPasses = 4;
   bool flushing_ = false;
   bool doorbell_retry_ = false;
   bool draining_ = false;

@@ -84,6 +84,7 @@ SetupResult<bool> EventLoop::Init() {
     send_msg_.reset(new msghdr[options_.max_connections]);
   }
   peers_.reserve(options_.max_peer_loops);
+  kicks_.reserve(options_.max_connections);
 
   wake_fd_ = eventfd(0, EFD_CLOEXEC);  // blocking on purpose: io_uring polls it; O_NONBLOCK would give EAGAIN
   if (wake_fd_ < 0) return SetupError{errno, "eventfd failed"};
@@ -122,6 +123,7 @@ void EventLoop::Run() {
   ArmWake();
   DrainMailbox();  // messages posted before Run started
   while (!stop_requested_.load(std::memory_order_acquire)) {
+    RunBatchEnd();
     RearmStarved();
     recv_pool_->Publish();
     __kernel_timespec ts{};
@@ -138,6 +140,29 @@ void EventLoop::Run() {
     RunTimers();
   }
   Shutdown();
+}
+
+void EventLoop::AddBatchHandler(BatchHandler* handler) { batch_handlers_.push_back(handler); }
+
+void EventLoop::RemoveBatchHandler(BatchHandler* handler) {
+  // Null the entry instead of erasing, so a removal from inside OnBatchEnd does not disturb the iteration.
+  std::replace(batch_handlers_.begin(), batch_handlers_.end(), handler, static_cast<BatchHandler*>(nullptr));
+}
+
+void EventLoop::RunBatchEnd() {
+  // Indexing, not iterators: a handler may add another handler.
+  for (std::size_t i = 0; i < batch_handlers_.size(); ++i) {
+    if (batch_handlers_[i] != nullptr) batch_handlers_[i]->OnBatchEnd(*this);
+  }
+  std::erase(batch_handlers_, nullptr);
+  // Kicking cannot schedule more kicks (KickSend marks the send in flight), so one pass empties the list.
+  for (const ConnId id : kicks_) {
+    Conn* c = Lookup(id);
+    if (c == nullptr || !c->kick_scheduled) continue;
+    c->kick_scheduled = false;
+    KickSend(*c);
+  }
+  kicks_.clear();
 }
 
 void EventLoop::RequestStop() {
@@ -172,6 +197,7 @@ void EventLoop::Shutdown() {
   while (busy()) {
     const std::int64_t left = deadline - NowNs();
     if (left <= 0) break;
+    RunBatchEnd();
     recv_pool_->Publish();
     __kernel_timespec ts{left / 1'000'000'000, left % 1'000'000'000};
     io_uring_cqe* cqe = nullptr;

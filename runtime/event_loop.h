@@ -120,6 +120,15 @@ struct Message {
   std::uint64_t b = 0;
 };
 
+// Called once per loop iteration, after the completions, messages and timers of that iteration were handled and
+// before the loop submits and waits again: the place to flush work batched across callbacks (e.g. seal what several
+// frames appended to one link). Sends queued here go out in the same submission.
+class BatchHandler {
+ public:
+  virtual ~BatchHandler() = default;
+  virtual void OnBatchEnd(EventLoop& loop) = 0;
+};
+
 class MessageHandler {
  public:
   virtual ~MessageHandler() = default;
@@ -213,6 +222,11 @@ class EventLoop final : private TimerHandler {
   // ring (batched with this loop's submissions; no syscall of its own) when the kernel has it.
   bool PostTo(EventLoop& target, const Message& msg);
 
+  // [loop] Registers / removes a batch-end handler (a handful per loop; called in registration order). A handler
+  // that is removed from inside a batch-end call is not called again.
+  void AddBatchHandler(BatchHandler* handler);
+  void RemoveBatchHandler(BatchHandler* handler);
+
   // --- listeners ---------------------------------------------------------------------------------------------
   // [loop] Takes ownership of a listening socket and accepts on it (multishot when available).
   SetupResult<ListenerId> Listen(int listen_fd, AcceptHandler* handler);
@@ -227,7 +241,9 @@ class EventLoop final : private TimerHandler {
   // free or socket() fails (errno in *err if given).
   ConnId Connect(const SocketAddress& addr, ConnectionHandler* handler, std::uint64_t tag = 0, int* err = nullptr);
 
-  // [loop] Queues a buffer for sending. On kQueued the loop owns it; otherwise `data` is untouched.
+  // [loop] Queues a buffer for sending. On kQueued the loop owns it; otherwise `data` is untouched. The send itself
+  // is issued at the end of the loop iteration, so every buffer queued for one connection during an iteration goes
+  // out in one IORING_OP_SENDMSG (up to send_max_iov buffers).
   SendResult Send(ConnId id, Buffer&& data);
   // [loop] Copies `bytes` into plain-pool buffers and queues them; all or nothing.
   SendResult Send(ConnId id, std::span<const std::uint8_t> bytes);
@@ -297,6 +313,8 @@ class EventLoop final : private TimerHandler {
   void ArmRecv(Conn& c);
   void RearmStarved();
   void KickSend(Conn& c);
+  void ScheduleKick(Conn& c);  // KickSend at the end of this iteration (RunBatchEnd)
+  void RunBatchEnd();          // batch handlers, then the scheduled kicks
   void SubmitShutdown(Conn& c);
   void StartClose(Conn& c, CloseReason reason, int err);
   void MaybeFinishClose(Conn& c);
@@ -345,6 +363,8 @@ class EventLoop final : private TimerHandler {
   std::unique_ptr<iovec[]> send_iov_;   // send_max_iov per connection slot (coalesced sends)
   std::unique_ptr<msghdr[]> send_msg_;  // one per connection slot; valid until its send CQE
   std::vector<EventLoop*> peers_;  // MSG_RING targets; index is the slot in kMsgRingSent user_data
+  std::vector<BatchHandler*> batch_handlers_;
+  std::vector<ConnId> kicks_;  // connections with queued, unsent buffers; capacity max_connections (no allocation)
   LoopStats stats_;
 
   // Shared with other threads.

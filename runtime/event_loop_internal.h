@@ -49,6 +49,7 @@ struct EventLoop::Conn {
   bool read_eof = false;
   bool eof_pending = false;  // EOF seen while paused / holding data; OnReadClosed after the held data
   bool send_inflight = false;
+  bool kick_scheduled = false;  // in kicks_: KickSend at the end of this iteration
   std::uint32_t send_inflight_bufs = 0;  // queued buffers (from the head) the in-flight send covers
   bool above_high = false;
   bool shutdown_requested = false;

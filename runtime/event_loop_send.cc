@@ -49,7 +49,7 @@ SendResult EventLoop::Send(ConnId id, Buffer&& data) {
   }
   QueuePush(c->send_head, c->send_tail, data.Detach());
   c->send_bytes += static_cast<std::uint32_t>(size);
-  if (c->state == State::kOpen) KickSend(*c);
+  if (c->state == State::kOpen) ScheduleKick(*c);
   if (!c->above_high && c->send_bytes >= options_.send_high_watermark) {
     c->above_high = true;
     c->handler->OnSendQueueHigh(*this, id);
@@ -80,6 +80,13 @@ SendResult EventLoop::Send(ConnId id, std::span<const std::uint8_t> bytes) {
     (void)r;
   }
   return SendResult::kQueued;
+}
+
+void EventLoop::ScheduleKick(Conn& c) {
+  // A send in flight kicks again from its completion; an empty queue has nothing to kick.
+  if (c.kick_scheduled || c.send_inflight || c.send_head == kNilBufRef) return;
+  c.kick_scheduled = true;
+  kicks_.push_back(IdOf(c));
 }
 
 void EventLoop::KickSend(Conn& c) {
@@ -195,7 +202,7 @@ void EventLoop::OnSendResult(Conn& c, int res) {
 
 void EventLoop::AfterSendProgress(Conn& c) {
   if (c.state != State::kOpen && c.state != State::kDraining) return;
-  KickSend(c);
+  ScheduleKick(c);
   if (c.send_head == kNilBufRef && !c.send_inflight && c.shutdown_requested && !c.shutdown_inflight &&
       !c.shutdown_done) {
     SubmitShutdown(c);

@@ -65,6 +65,10 @@ inline constexpr size_t kSealedOverhead = 8 + 16;  // counter + Poly1305 tag (cr
 inline constexpr size_t kMaxPayload = 16640;
 static_assert(kMaxStreamChunk + kSealedOverhead + 8 <= kMaxPayload);
 static_assert(kHeaderSize + kMaxPayload <= 16 * 1024 + 512, "one frame must fit a 16.5 KiB buffer");
+// TLS 1.3 carries at most 2^14 bytes of plaintext per record (RFC 8446 §5.1). A sender that keeps its frames at or
+// below this size and seals whole frames writes one record per full frame, so the receiver decrypts each frame out
+// of one record and never reassembles a frame across records (docs/link.md, "Record alignment").
+inline constexpr size_t kTlsRecordPlaintext = 16384;
 
 // Bounds on variable-length fields (each decoder rejects a larger length before reading further).
 inline constexpr size_t kMaxCredentialBytes = 512;   // = crypto/credential.h kMaxCredentialSize
@@ -76,7 +80,7 @@ static_assert(32 + 48 + (2 + kMaxCredentialBytes + 4 + 2) + 16 <= kMaxNoiseMessa
 
 // Defaults for the values a side announces in its handshake payload and in OPEN / OPEN_OK.
 inline constexpr uint32_t kDefaultSessionWindow = 16u << 20;  // 16 MiB
-inline constexpr uint32_t kDefaultStreamWindow = 256u << 10;  // 256 KiB
+inline constexpr uint32_t kDefaultStreamWindow = 1u << 20;  // 1 MiB
 inline constexpr uint16_t kDefaultMaxStreams = 4096;
 
 // ---- Flags ----

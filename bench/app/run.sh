@@ -219,10 +219,13 @@ if [[ -n ${WANT[tput]:-} ]]; then
         haproxy) pid=$HA_MID_PID; args=(--connect "127.0.0.1:$HA_SINK") ;;
         forward) pid=$FWD_PID; args=(--connect "$FWD") ;;
       esac
-      c0=$(cpu_ticks "$pid")
+      c0=$(cpu_ticks "$pid"); d0=$(cpu_ticks "$DEV_PID"); n0=$(cpu_ticks "$CONN_PID")
       res=$(timeout 600 "$LOAD" send "${args[@]}" --bytes "$BYTES" --timeout 590 2>>"$RUN/send.err") || res='{"error":true}'
-      c1=$(cpu_ticks "$pid")
-      echo "{\"path\":\"$p\",\"rep\":$rep,\"cpu_s\":$(python3 -c "print(($c1-$c0)/$CLK_TCK)"),\"result\":$res}" >>"$OUT/throughput.jsonl"
+      c1=$(cpu_ticks "$pid"); d1=$(cpu_ticks "$DEV_PID"); n1=$(cpu_ticks "$CONN_PID")
+      # The device's and the connector's CPU too, so the end points' share of the Strait path shows.
+      ends=""
+      [[ $p == strait ]] && ends=",\"cpu_s_device\":$(python3 -c "print(($d1-$d0)/$CLK_TCK)"),\"cpu_s_connector\":$(python3 -c "print(($n1-$n0)/$CLK_TCK)")"
+      echo "{\"path\":\"$p\",\"rep\":$rep,\"cpu_s\":$(python3 -c "print(($c1-$c0)/$CLK_TCK)")$ends,\"result\":$res}" >>"$OUT/throughput.jsonl"
       log "throughput $p rep $rep: $(tail -n1 "$OUT/throughput.jsonl")"
     done
   done
@@ -282,6 +285,11 @@ if tput or rows("throughput.jsonl"):
         cpu = med([r["cpu_s"] / (r["result"]["bytes"] / 1e9) for r in runs])
         summary[p] = {"mb_s": mbs, "cpu_s_per_gb": cpu}
         print(f"{label:<40} {f(mbs, '9.1f')} {f(cpu, '9.3f')}")
+        if p == "strait":
+            for end in ("device", "connector"):
+                e = med([r[f"cpu_s_{end}"] / (r["result"]["bytes"] / 1e9) for r in runs if f"cpu_s_{end}" in r])
+                summary[p][f"{end}_cpu_s_per_gb"] = e
+                print(f"{'  (not measured) strait ' + end:<40} {'':>9} {f(e, '9.3f')}")
     try:
         bench = json.load(open(f"{out}/aead.json"))
         bps = med([b["bytes_per_second"] for b in bench["benchmarks"] if b.get("run_type") == "iteration"])

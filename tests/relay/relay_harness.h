@@ -215,6 +215,10 @@ class Peer final : public link::LinkHandler {
     config_.client = {id.credential, crypto::Ed25519KeyPair::FromSeed(id.key.seed),
                       id.role == crypto::Role::kConnector ? tunnel::LinkRole::kConnector : tunnel::LinkRole::kDevice,
                       std::move(preferred)};
+    // This peer never holds frames back: everything a session produces goes to the link at once, and the sessions'
+    // flow-control windows (1 MiB per stream, 16 MiB per session) bound it. So the link's backlog bound must be above
+    // what one session may have in flight, or a refused frame would be lost and the session would stall.
+    config_.options.max_pending_bytes = tunnel::kDefaultSessionWindow + (1u << 20);
   }
   // [loop]
   void Connect(const runtime::SocketAddress& addr) {
