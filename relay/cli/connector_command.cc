@@ -10,8 +10,9 @@
 //   connector link up relay=<ip:port>                         each time a relay link logs in
 // stderr: one line per other event (link down, session up/down). SIGTERM / SIGINT: exit 0.
 //
-// TOML keys (flags win): identity, relays (array of strings), policy, direct_listen, metrics_listen,
-// open_timeout_ms, resolver_threads.
+// TOML keys (flags win; ReadConfig() is the list): identity, relays (array of strings), policy, direct_listen,
+// metrics_listen, open_timeout_ms, resolver_threads. An unknown key or a bad value: one line on stderr, exit 1,
+// before anything starts.
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,7 +30,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include "crypto/keystore.h"
 #include "relay/cli/command.h"
@@ -205,25 +206,20 @@ class ConnectorCommand : public Command {
   }
 
  private:
+  // Every accepted key, with its type and range; flags win. The ranges match the checks in Run().
   int ReadConfig() {
     if (s_.config.empty()) return kExitOk;
-    toml::table t;
-    if (auto err = ConfigFile::Load(s_.config, &t)) return ReportError(fmt::format("connector: config {}", *err));
-    const ConfigFile cfg(t, *cmd_);
-    cfg.Str("identity", "--identity", s_.identity);
-    cfg.Str("policy", "--policy", s_.policy);
-    cfg.Str("direct_listen", "--direct-listen", s_.direct_listen);
-    cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen);
-    cfg.Num("open_timeout_ms", "--open-timeout-ms", s_.open_timeout_ms);
-    cfg.Num("resolver_threads", nullptr, s_.resolver_threads);
-    if (const toml::array* a = t["relays"].as_array(); a != nullptr && cmd_->count("--relay") == 0) {
-      for (const toml::node& n : *a) {
-        auto v = n.value<std::string>();
-        if (!v) return Usage("config: relays must be strings");
-        s_.relays.push_back(*v);
-      }
-    }
-    return kExitOk;
+    std::optional<std::string> error = ConfigFile::Read(s_.config, *cmd_, [this](ConfigFile& cfg) {
+      using Text = ConfigFile::Text;
+      cfg.Str("identity", "--identity", s_.identity);
+      cfg.Strs("relays", "--relay", s_.relays, Text::kAddress);
+      cfg.Str("policy", "--policy", s_.policy);
+      cfg.Str("direct_listen", "--direct-listen", s_.direct_listen, Text::kAddress);
+      cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen, Text::kAddress);
+      cfg.Int("open_timeout_ms", "--open-timeout-ms", s_.open_timeout_ms, 1, std::numeric_limits<std::int32_t>::max());
+      cfg.Int("resolver_threads", nullptr, s_.resolver_threads, 1, 64);
+    });
+    return error ? ReportError("connector: " + *error) : kExitOk;
   }
 
   CLI::App* cmd_;

@@ -7,6 +7,10 @@
 // stdout: "device ready socks=<ip:port>" once the door listens, then "device session up connector=<id>
 // via=<relay|direct>" each time a session is established (flushed at once; scripts wait for them).
 // stderr: one line per link or session event. SIGTERM / SIGINT: stop, exit 0.
+//
+// TOML keys (flags win; ReadConfig() is the list): identity, relay, relay_name, direct, socks_listen, metrics_listen,
+// preferred_connector (strings), pinned_connectors (array of noise.pub paths). An unknown key or a bad value: one
+// line on stderr, exit 1, before anything starts.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -19,10 +23,10 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include "crypto/keystore.h"
 #include "relay/cli/command.h"
+#include "relay/cli/config_file.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/device/client.h"
@@ -114,52 +118,6 @@ struct Settings {
   std::vector<std::string> pinned_connectors;  // noise.pub files
 };
 
-// Fills settings the flags left unset from the TOML file. Keys: identity, relay, relay_name, direct,
-// socks_listen, metrics_listen, preferred_connector (strings), pinned_connectors (array of noise.pub paths).
-std::optional<std::string> ApplyConfig(Settings& s, const CLI::App& app) {
-  toml::table t;
-  try {
-    t = toml::parse_file(s.config);
-  } catch (const toml::parse_error& e) {
-    return fmt::format("config {}: {}", s.config, e.description());
-  }
-  static constexpr std::string_view kKeys[] = {"identity",     "relay",          "relay_name",
-                                               "direct",       "socks_listen",   "metrics_listen",
-                                               "preferred_connector", "pinned_connectors"};
-  for (auto&& [k, v] : t) {
-    bool known = false;
-    for (auto key : kKeys) known = known || k.str() == key;
-    if (!known) return fmt::format("config {}: unknown key '{}'", s.config, k.str());
-  }
-  auto str = [&](std::string_view key, std::string_view flag, std::string& out) -> std::optional<std::string> {
-    const toml::node* n = t.get(key);
-    if (n == nullptr) return std::nullopt;
-    if (!n->is_string()) return fmt::format("config {}: '{}' must be a string", s.config, key);
-    if (app.count(std::string(flag)) == 0) out = n->value<std::string>().value_or("");
-    return std::nullopt;
-  };
-  for (auto [key, flag, out] : {std::tuple{"identity", "--identity", &s.identity},
-                                std::tuple{"relay", "--relay", &s.relay},
-                                std::tuple{"relay_name", "--relay-name", &s.relay_name},
-                                std::tuple{"direct", "--direct", &s.direct},
-                                std::tuple{"socks_listen", "--socks-listen", &s.socks_listen},
-                                std::tuple{"metrics_listen", "--metrics-listen", &s.metrics_listen},
-                                std::tuple{"preferred_connector", "--prefer", &s.preferred_connector}}) {
-    if (auto e = str(key, flag, *out)) return e;
-  }
-  if (const toml::node* n = t.get("pinned_connectors")) {
-    const toml::array* a = n->as_array();
-    if (a == nullptr) return fmt::format("config {}: 'pinned_connectors' must be an array of paths", s.config);
-    if (app.count("--pin-connector") == 0) {
-      for (const toml::node& e : *a) {
-        if (!e.is_string()) return fmt::format("config {}: 'pinned_connectors' must hold strings", s.config);
-        s.pinned_connectors.push_back(e.value<std::string>().value_or(""));
-      }
-    }
-  }
-  return std::nullopt;
-}
-
 class DeviceCommand : public Command {
  public:
   explicit DeviceCommand(CLI::App& app) {
@@ -181,9 +139,7 @@ class DeviceCommand : public Command {
   bool Selected() const override { return cmd_->parsed(); }
 
   int Run() override {
-    if (!s_.config.empty()) {
-      if (auto e = ApplyConfig(s_, *cmd_)) return ReportError(*e);
-    }
+    if (int rc = ReadConfig(); rc != kExitOk) return rc;
     if (s_.identity.empty()) return Usage("--identity is required");
     if (s_.relay.empty() && s_.direct.empty()) return Usage("give --relay, --direct or both");
 
@@ -235,6 +191,23 @@ class DeviceCommand : public Command {
   }
 
  private:
+  // Every accepted key, with its type; flags win.
+  int ReadConfig() {
+    if (s_.config.empty()) return kExitOk;
+    std::optional<std::string> error = ConfigFile::Read(s_.config, *cmd_, [this](ConfigFile& cfg) {
+      using Text = ConfigFile::Text;
+      cfg.Str("identity", "--identity", s_.identity);
+      cfg.Str("relay", "--relay", s_.relay, Text::kAddress);
+      cfg.Str("relay_name", "--relay-name", s_.relay_name);
+      cfg.Str("direct", "--direct", s_.direct, Text::kAddress);
+      cfg.Str("socks_listen", "--socks-listen", s_.socks_listen, Text::kAddress);
+      cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen, Text::kAddress);
+      cfg.Str("preferred_connector", "--prefer", s_.preferred_connector);
+      cfg.Strs("pinned_connectors", "--pin-connector", s_.pinned_connectors);
+    });
+    return error ? ReportError("device: " + *error) : kExitOk;
+  }
+
   static int Usage(std::string_view message) {
     fmt::print(stderr, "strait device: {}\nRun with --help for more information.\n", message);
     return kExitUsage;

@@ -8,20 +8,22 @@
 //   relay ready device=<ip:port> connector=<ip:port> metrics=<ip:port>
 // stderr: one line per link or session event. SIGTERM / SIGINT: drain (GOAWAY, close after --drain-ms), exit 0.
 //
-// TOML keys (flags win): device_listen, connector_listen, metrics_listen, threads, drain_ms, handshake_timeout_ms,
-// keepalive_ms, idle_timeout_ms, max_sessions_per_device, max_handshakes_per_shard, max_links_per_shard.
+// TOML keys (flags win; ReadConfig() is the list): identity, device_listen, connector_listen, metrics_listen, threads,
+// drain_ms, handshake_timeout_ms, keepalive_ms, idle_timeout_ms, max_sessions_per_device, max_handshakes_per_shard,
+// max_links_per_shard. An unknown key or a bad value: one line on stderr, exit 1, before anything starts.
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
 
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include "crypto/credential.h"
 #include "crypto/keystore.h"
@@ -164,27 +166,26 @@ class RelayCommand : public Command {
   }
 
  private:
+  // Every accepted key, with its type and range; flags win. The ranges match the checks in Run().
   int ReadConfig() {
     if (s_.config.empty()) return kExitOk;
-    toml::table t;
-    if (auto err = ConfigFile::Load(s_.config, &t)) return ReportError(fmt::format("relay: config {}", *err));
-    const ConfigFile cfg(t, *cmd_);
-    cfg.Str("device_listen", "--device-listen", s_.device_listen);
-    cfg.Str("connector_listen", "--connector-listen", s_.connector_listen);
-    cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen);
-    cfg.Str("identity", "--identity", s_.identity);
-    std::int64_t threads = static_cast<std::int64_t>(s_.threads);
-    cfg.Num("threads", "--threads", threads);
-    if (threads < 0 || threads > 64) return Usage("threads must be 0..64");
-    s_.threads = static_cast<std::size_t>(threads);
-    cfg.Num("drain_ms", "--drain-ms", s_.drain_ms);
-    cfg.Num("handshake_timeout_ms", "--handshake-timeout-ms", s_.handshake_timeout_ms);
-    cfg.Num("keepalive_ms", nullptr, s_.keepalive_ms);
-    cfg.Num("idle_timeout_ms", nullptr, s_.idle_timeout_ms);
-    cfg.Num("max_sessions_per_device", "--max-sessions-per-device", s_.max_sessions_per_device);
-    cfg.Num("max_handshakes_per_shard", nullptr, s_.max_handshakes_per_shard);
-    cfg.Num("max_links_per_shard", nullptr, s_.max_links_per_shard);
-    return kExitOk;
+    std::optional<std::string> error = ConfigFile::Read(s_.config, *cmd_, [this](ConfigFile& cfg) {
+      using Text = ConfigFile::Text;
+      constexpr std::int64_t kMax = std::numeric_limits<std::int32_t>::max();
+      cfg.Str("identity", "--identity", s_.identity);
+      cfg.Str("device_listen", "--device-listen", s_.device_listen, Text::kAddress);
+      cfg.Str("connector_listen", "--connector-listen", s_.connector_listen, Text::kAddress);
+      cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen, Text::kAddress);
+      cfg.Int("threads", "--threads", s_.threads, 0, 64);
+      cfg.Int("drain_ms", "--drain-ms", s_.drain_ms, 0, kMax);
+      cfg.Int("handshake_timeout_ms", "--handshake-timeout-ms", s_.handshake_timeout_ms, 1, kMax);
+      cfg.Int("keepalive_ms", nullptr, s_.keepalive_ms, 0, kMax);
+      cfg.Int("idle_timeout_ms", nullptr, s_.idle_timeout_ms, 0, kMax);
+      cfg.Int("max_sessions_per_device", "--max-sessions-per-device", s_.max_sessions_per_device, 1, kMax);
+      cfg.Int("max_handshakes_per_shard", nullptr, s_.max_handshakes_per_shard, 1, kMax);
+      cfg.Int("max_links_per_shard", nullptr, s_.max_links_per_shard, 1, kMax);
+    });
+    return error ? ReportError("relay: " + *error) : kExitOk;
   }
 
   CLI::App* cmd_ = nullptr;
