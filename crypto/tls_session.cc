@@ -20,7 +20,7 @@ namespace {
 struct IoWindow {
   std::span<const uint8_t> in;
   size_t consumed = 0;
-  std::vector<uint8_t>* out = nullptr;
+  ByteSink* out = nullptr;
 };
 
 int WindowRead(BIO* bio, char* dst, int len) {
@@ -48,7 +48,16 @@ int WindowWrite(BIO* bio, const char* src, int len) {
   }
   if (len <= 0) return 0;
   const auto* p = reinterpret_cast<const uint8_t*>(src);
-  w->out->insert(w->out->end(), p, p + len);
+  auto left = static_cast<size_t>(len);
+  while (left > 0) {  // the sink may hand out the space in pieces (e.g. one send buffer after another)
+    const std::span<uint8_t> dst = w->out->Reserve(left);
+    if (dst.empty()) return -1;  // out of memory: SSL_write fails, the caller closes the link
+    const size_t n = std::min(left, dst.size());
+    std::memcpy(dst.data(), p, n);
+    w->out->Commit(n);
+    p += n;
+    left -= n;
+  }
   return len;
 }
 
@@ -158,18 +167,25 @@ bool TlsSession::peer_closed() const {
 }
 
 Result<void, TlsResultError> TlsSession::Start(std::vector<uint8_t>& ciphertext_out) {
-  return Drive({}, nullptr, ciphertext_out);
+  VectorSink out(ciphertext_out);
+  return Drive({}, nullptr, out);
+}
+
+Result<void, TlsResultError> TlsSession::Receive(std::span<const uint8_t> ciphertext_in, ByteSink& plaintext_out,
+                                                 std::vector<uint8_t>& ciphertext_out) {
+  VectorSink out(ciphertext_out);
+  return Drive(ciphertext_in, &plaintext_out, out);
 }
 
 Result<void, TlsResultError> TlsSession::Receive(std::span<const uint8_t> ciphertext_in,
                                                  std::vector<uint8_t>& plaintext_out,
                                                  std::vector<uint8_t>& ciphertext_out) {
-  return Drive(ciphertext_in, &plaintext_out, ciphertext_out);
+  VectorSink plain(plaintext_out);
+  return Receive(ciphertext_in, plain, ciphertext_out);
 }
 
-Result<void, TlsResultError> TlsSession::Drive(std::span<const uint8_t> ciphertext_in,
-                                               std::vector<uint8_t>* plaintext_out,
-                                               std::vector<uint8_t>& ciphertext_out) {
+Result<void, TlsResultError> TlsSession::Drive(std::span<const uint8_t> ciphertext_in, ByteSink* plaintext_out,
+                                               ByteSink& ciphertext_out) {
   if (ssl_ == nullptr) return Fail(TlsResultError{TlsError::kState, "moved-from session"});
   ERR_clear_error();
   IoWindow w{ciphertext_in, 0, &ciphertext_out};
@@ -184,16 +200,17 @@ Result<void, TlsResultError> TlsSession::Drive(std::span<const uint8_t> cipherte
   }
   if (plaintext_out == nullptr) return {};
 
-  // Application data (and post-handshake messages) that arrived with or after the handshake's last flight.
-  // SSL_read yields at most one record's plaintext per call; it is staged on the stack because SSL_read cannot
-  // append to a vector without first zero-filling the space.
-  uint8_t chunk[16384];
+  // Application data (and post-handshake messages) that arrived with or after the handshake's last flight. SSL_read
+  // yields at most one record's plaintext per call, straight into the sink's memory.
   for (;;) {
-    const int n = SSL_read(ssl_, chunk, sizeof chunk);
+    const std::span<uint8_t> dst = plaintext_out->Reserve(16384);
+    if (dst.empty()) return Fail(TlsResultError{TlsError::kInternal, "out of memory for plaintext"});
+    const int n = SSL_read(ssl_, dst.data(), static_cast<int>(std::min<size_t>(dst.size(), INT_MAX)));
     if (n > 0) {
-      plaintext_out->insert(plaintext_out->end(), chunk, chunk + n);
+      plaintext_out->Commit(static_cast<size_t>(n));
       continue;
     }
+    plaintext_out->Commit(0);
     const int err = SSL_get_error(ssl_, n);
     if (err == SSL_ERROR_WANT_READ) break;
     if (err == SSL_ERROR_ZERO_RETURN) break;  // close_notify: peer_closed() now reports it
@@ -204,6 +221,11 @@ Result<void, TlsResultError> TlsSession::Drive(std::span<const uint8_t> cipherte
 
 Result<void, TlsResultError> TlsSession::Send(std::span<const uint8_t> plaintext,
                                               std::vector<uint8_t>& ciphertext_out) {
+  VectorSink out(ciphertext_out);
+  return Send(plaintext, out);
+}
+
+Result<void, TlsResultError> TlsSession::Send(std::span<const uint8_t> plaintext, ByteSink& ciphertext_out) {
   if (ssl_ == nullptr || SSL_in_init(ssl_)) {
     return Fail(TlsResultError{TlsError::kState, "Send before the handshake completed"});
   }
@@ -222,7 +244,8 @@ Result<void, TlsResultError> TlsSession::Send(std::span<const uint8_t> plaintext
 Result<void, TlsResultError> TlsSession::Close(std::vector<uint8_t>& ciphertext_out) {
   if (ssl_ == nullptr) return Fail(TlsResultError{TlsError::kState, "moved-from session"});
   ERR_clear_error();
-  IoWindow w{{}, 0, &ciphertext_out};
+  VectorSink out(ciphertext_out);
+  IoWindow w{{}, 0, &out};
   WindowScope scope(ssl_, &w);
   // 0: close_notify sent, the peer's not yet seen; 1: both done. Either way our alert is in ciphertext_out.
   const int r = SSL_shutdown(ssl_);

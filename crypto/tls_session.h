@@ -8,8 +8,8 @@
 // Buffers and their lifetimes (the point of this design: an idle session holds no I/O buffer):
 //   * ciphertext_in: borrowed for the duration of one Receive call and fully consumed by it. A custom BIO
 //     (BIO_meth_new) reads straight from the span; nothing is copied into a BIO-owned buffer.
-//   * ciphertext_out / plaintext_out: caller-owned vectors, appended to during one call and never retained. The
-//     caller decides their capacity and reuse (clear() keeps the capacity).
+//   * ciphertext_out / plaintext_out: caller-owned sinks (crypto/byte_sink.h) or vectors, written during one call
+//     and never retained. The caller decides their capacity and reuse.
 //   * BoringSSL's own record buffers: its read buffer holds a record only while the record is incomplete (the
 //     input ended mid-record) and is released as soon as the record is consumed; its write buffer is released as
 //     soon as the BIO has taken the sealed bytes, which is always within the same call because the sink always
@@ -32,6 +32,7 @@
 
 #include <openssl/base.h>
 
+#include "crypto/byte_sink.h"
 #include "crypto/result.h"
 #include "crypto/tls_context.h"
 
@@ -56,11 +57,17 @@ class TlsSession {
   // ciphertext_out, and appends decrypted application data to plaintext_out. An incomplete record at the end of
   // the input is kept (see above) and completed by the next call. On close_notify from the peer it returns ok and
   // peer_closed() becomes true; data before the close_notify is delivered.
+  // The sink form writes each record's plaintext straight into the caller's memory (SSL_read's one copy); the
+  // vector form is for tests and cold paths.
+  Result<void, TlsResultError> Receive(std::span<const uint8_t> ciphertext_in, ByteSink& plaintext_out,
+                                       std::vector<uint8_t>& ciphertext_out);
   Result<void, TlsResultError> Receive(std::span<const uint8_t> ciphertext_in, std::vector<uint8_t>& plaintext_out,
                                        std::vector<uint8_t>& ciphertext_out);
 
-  // Seals `plaintext` into records (at most 16 KiB of plaintext each) appended to ciphertext_out. Fails with
-  // kState before the handshake has completed.
+  // Seals `plaintext` into records (at most 16 KiB of plaintext each) written to ciphertext_out. Fails with
+  // kState before the handshake has completed. The sink form lets the caller hand out its send buffers, so a
+  // sealed record is copied once, from BoringSSL's record buffer into them.
+  Result<void, TlsResultError> Send(std::span<const uint8_t> plaintext, ByteSink& ciphertext_out);
   Result<void, TlsResultError> Send(std::span<const uint8_t> plaintext, std::vector<uint8_t>& ciphertext_out);
 
   // Appends a close_notify alert to ciphertext_out.
@@ -79,8 +86,8 @@ class TlsSession {
 
  private:
   explicit TlsSession(SSL* ssl) : ssl_(ssl) {}
-  Result<void, TlsResultError> Drive(std::span<const uint8_t> ciphertext_in, std::vector<uint8_t>* plaintext_out,
-                                     std::vector<uint8_t>& ciphertext_out);
+  Result<void, TlsResultError> Drive(std::span<const uint8_t> ciphertext_in, ByteSink* plaintext_out,
+                                     ByteSink& ciphertext_out);
 
   // Loop thread only. The one heap object this session owns; everything else lives inside it.
   SSL* ssl_ = nullptr;

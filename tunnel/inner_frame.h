@@ -29,6 +29,12 @@ static_assert(kInnerLengthOffset + 2 == kInnerHeaderSize);
 // The largest plaintext of one SEALED_STREAM message, and so the largest buffer PollOutgoing ever needs.
 inline constexpr size_t kMaxSealedPlaintext = kMaxPayload - kSealedOverhead;
 static_assert(kInnerHeaderSize + kMaxStreamChunk <= kMaxSealedPlaintext);
+// What a sender puts in one SEALED_STREAM message by default, so that the whole link frame is one TLS record
+// (kTlsRecordPlaintext): 16,348 bytes of inner frames, i.e. one DATA frame of at most kRecordStreamChunk bytes.
+// Receivers accept anything up to kMaxSealedPlaintext; this is only the sender's choice.
+inline constexpr size_t kRecordSealedPlaintext = kTlsRecordPlaintext - kHeaderSize - kSealedOverhead;
+inline constexpr size_t kRecordStreamChunk = kRecordSealedPlaintext - kInnerHeaderSize;  // 16,340
+static_assert(kRecordSealedPlaintext <= kMaxSealedPlaintext);
 
 inline constexpr uint8_t kInnerFlagFin = 0x01;  // DATA: the sender's half is closed after these bytes
 

@@ -339,8 +339,11 @@ SessionResult Session::PollOutgoing(std::span<uint8_t> out) {
       if (room < kMaxCloseFrameSize) break;  // the next call closes
       return CloseWith(ErrorCode::kRekeyRequired, "send counter exhausted", out, used);
     }
-    const size_t max_plain =
-        std::min(room - kSealedPlaintextOffset - crypto::kTransportTagSize, kMaxSealedPlaintext);
+    // One TLS record per message when the mux's DATA frames fit one (the default); else the largest message.
+    const size_t cap = live.mux.options().max_data_chunk + kInnerHeaderSize <= kRecordSealedPlaintext
+                           ? kRecordSealedPlaintext
+                           : kMaxSealedPlaintext;
+    const size_t max_plain = std::min(room - kSealedPlaintextOffset - crypto::kTransportTagSize, cap);
     const size_t n = live.mux.PollOutgoing(out.subspan(used + kSealedPlaintextOffset, max_plain));
     if (n == 0) break;
     const crypto::Sealed s =

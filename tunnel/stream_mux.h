@@ -57,7 +57,8 @@ struct MuxOptions {
   uint16_t max_streams = kDefaultMaxStreams;         // connector: streams it accepts at once (its handshake)
   uint16_t peer_max_streams = kDefaultMaxStreams;    // device: the connector's limit
   size_t outbox_bytes = 64 * 1024;                   // >= 1 KiB + kInnerHeaderSize + max_data_chunk
-  size_t max_data_chunk = kMaxStreamChunk;           // largest DATA payload we send
+  // Largest DATA payload we send (<= kMaxStreamChunk). The default makes a full DATA frame one TLS record.
+  size_t max_data_chunk = kRecordStreamChunk;
 };
 
 // What happened to one inbound frame. kOk and the per-stream reasons leave the session up (each is counted);
@@ -140,6 +141,7 @@ inline constexpr size_t kMaxPendingResets = 64;
 class StreamMux {
  public:
   StreamMux(const MuxOptions& options, MuxVisitor* visitor);
+  const MuxOptions& options() const { return options_; }
   StreamMux(const StreamMux&) = delete;
   StreamMux& operator=(const StreamMux&) = delete;
 

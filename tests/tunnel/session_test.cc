@@ -528,7 +528,7 @@ TEST(Session, RelayDeletingAStreamFrameEndsTheSession) {
   ASSERT_TRUE(w.Establish());
   const StreamId id = w.relay.dev.mux().Open(kTarget).id;
   w.relay.Pump();
-  const std::string bytes = Pattern(3 * kMaxStreamChunk, 'd');
+  const std::string bytes = Pattern(3 * kRecordStreamChunk, 'd');
   ASSERT_EQ(w.relay.dev.mux().Write(id, B(bytes)), bytes.size());
   (void)w.relay.Poll(w.relay.dev);
   auto& q = w.relay.queue[0];
@@ -540,7 +540,28 @@ TEST(Session, RelayDeletingAStreamFrameEndsTheSession) {
   EXPECT_EQ(w.relay.con.s->state(), SessionState::kClosed);
   EXPECT_EQ(w.relay.con.s->drops(SessionDrop::kAuthFailed), 1u);
   // Only the bytes before the gap were delivered; nothing after it.
-  EXPECT_EQ(w.relay.con.received[id].size(), kMaxStreamChunk);
+  EXPECT_EQ(w.relay.con.received[id].size(), kRecordStreamChunk);  // the default DATA chunk (one TLS record per frame)
+}
+
+// With the default options a full DATA chunk makes a SEALED_STREAM frame of exactly one TLS record's plaintext, so a
+// link that seals whole frames writes one record per frame (docs/link.md, "Record alignment").
+TEST(Session, FullStreamFramesAreExactlyOneTlsRecord) {
+  World w;
+  ASSERT_TRUE(w.Establish());
+  const StreamId id = w.relay.dev.mux().Open(kTarget).id;
+  w.relay.Pump();
+  const std::string bytes = Pattern(3 * kRecordStreamChunk, 'r');  // fits the 64 KiB outbox
+  ASSERT_EQ(w.relay.dev.mux().Write(id, B(bytes)), bytes.size());
+  (void)w.relay.Poll(w.relay.dev);
+  auto& q = w.relay.queue[0];
+  ASSERT_EQ(q.size(), 3u);
+  for (const WireFrame& f : q) {
+    EXPECT_EQ(f.h.type, FrameType::kSealedStream);
+    EXPECT_EQ(kHeaderSize + f.payload.size(), kTlsRecordPlaintext);
+  }
+  w.relay.Pump();
+  EXPECT_EQ(w.relay.con.received[id].size(), bytes.size());
+  EXPECT_TRUE(w.relay.con.received[id] == bytes);
 }
 
 TEST(Session, TamperedStreamFrameEndsTheSession) {

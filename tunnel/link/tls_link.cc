@@ -63,34 +63,68 @@ namespace {
 
 constexpr std::uint16_t Code(ErrorCode c) { return static_cast<std::uint16_t>(c); }
 
-// Lends a loop-wide scratch vector to one user at a time; a nested user (a callback that flushes another link
-// while this one is inside loop.Send) gets a local vector instead. The vector is empty when lent.
+// Lends a loop-wide scratch to one user at a time; a nested user (a callback that flushes another link while this
+// one is inside loop.Send) gets a local one instead. The scratch is empty when lent and when returned.
+template <typename T>
 class LentScratch {
  public:
-  LentScratch(std::vector<std::uint8_t>& shared, bool& busy) : busy_(busy), owner_(!busy) {
+  LentScratch(T& shared, bool& busy) : busy_(busy), owner_(!busy) {
     if (owner_) {
       busy_ = true;
       v_ = &shared;
-      v_->clear();
     } else {
       v_ = &local_;
     }
   }
   ~LentScratch() {
-    if (owner_) {
-      v_->clear();
-      busy_ = false;
-    }
+    v_->clear();
+    if (owner_) busy_ = false;
   }
   LentScratch(const LentScratch&) = delete;
   LentScratch& operator=(const LentScratch&) = delete;
-  std::vector<std::uint8_t>& get() { return *v_; }
+  T& get() { return *v_; }
 
  private:
   bool& busy_;
   const bool owner_;
-  std::vector<std::uint8_t>* v_ = nullptr;
-  std::vector<std::uint8_t> local_;
+  T* v_ = nullptr;
+  T local_;
+};
+
+// Seals into loop send buffers: each Reserve hands out the tail of the current plain-pool buffer, or a fresh one.
+// If the pool runs dry mid-seal, the rest goes to `overflow` (sent after the buffers, through the copying path).
+class SendBufferSink final : public crypto::ByteSink {
+ public:
+  SendBufferSink(runtime::EventLoop& loop, std::vector<runtime::Buffer>& bufs, std::vector<std::uint8_t>& overflow)
+      : loop_(loop), bufs_(bufs), overflow_(overflow) {}
+  std::span<std::uint8_t> Reserve(std::size_t want) override {
+    if (overflow_.empty()) {
+      if (!bufs_.empty() && !bufs_.back().tailroom().empty()) return bufs_.back().tailroom();
+      if (runtime::Buffer b = loop_.AllocateBuffer()) {
+        bufs_.push_back(std::move(b));
+        return bufs_.back().tailroom();
+      }
+    }
+    base_ = overflow_.size();
+    overflow_.resize(base_ + want);
+    in_overflow_ = true;
+    return std::span(overflow_).subspan(base_);
+  }
+  void Commit(std::size_t n) override {
+    if (in_overflow_) {
+      overflow_.resize(base_ + n);
+      in_overflow_ = false;
+    } else {
+      bufs_.back().Commit(n);
+    }
+  }
+
+ private:
+  runtime::EventLoop& loop_;
+  std::vector<runtime::Buffer>& bufs_;
+  std::vector<std::uint8_t>& overflow_;
+  std::size_t base_ = 0;
+  bool in_overflow_ = false;
 };
 
 void AppendFrame(std::vector<std::uint8_t>& out, FrameType type, std::uint16_t flags, std::uint32_t channel,
@@ -136,6 +170,10 @@ std::int64_t TlsLink::NowNs() {
 
 void TlsLink::ReleaseIfEmpty(std::vector<std::uint8_t>& v) {
   if (v.empty() && v.capacity() != 0) std::vector<std::uint8_t>().swap(v);
+}
+
+void TlsLink::ReleaseIfEmpty(crypto::GrowableBytes& b) {
+  if (b.empty() && b.capacity() != 0) b.Release();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -204,7 +242,7 @@ void TlsLink::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runti
     shared_->rx_busy_ = true;
     shared_->rx_plain_.clear();
   }
-  std::vector<std::uint8_t>& plain = use_scratch ? shared_->rx_plain_ : rx_partial_;
+  crypto::GrowableBytes& plain = use_scratch ? shared_->rx_plain_ : rx_partial_;
   std::vector<std::uint8_t> handshake_out;  // allocates only when TLS has something to say (handshake, alert)
   auto received = tls_->Receive(data.data(), plain, handshake_out);
   data.reset();  // the recv buffer goes back to the ring now
@@ -218,19 +256,17 @@ void TlsLink::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runti
   if (!was_complete && tls_->handshake_complete()) OnHandshakeDone();
 
   in_dispatch_ = true;
-  const std::size_t consumed = state_ == LinkState::kClosing ? plain.size() : DispatchFrames(plain);
+  const std::size_t consumed = state_ == LinkState::kClosing ? plain.size() : DispatchFrames(plain.view());
   in_dispatch_ = false;
   if (use_scratch) {
-    if (state_ != LinkState::kClosing && consumed < plain.size()) {
-      rx_partial_.assign(plain.begin() + static_cast<std::ptrdiff_t>(consumed), plain.end());
-    }
+    if (state_ != LinkState::kClosing && consumed < plain.size()) rx_partial_.Append(plain.view().subspan(consumed));
     plain.clear();
     shared_->rx_busy_ = false;
   } else {
     if (state_ == LinkState::kClosing) {
       rx_partial_.clear();
     } else {
-      rx_partial_.erase(rx_partial_.begin(), rx_partial_.begin() + static_cast<std::ptrdiff_t>(consumed));
+      rx_partial_.Consume(consumed);
     }
     ReleaseIfEmpty(rx_partial_);
   }
@@ -250,12 +286,12 @@ void TlsLink::DrainPartial() {
   // Frames left behind by a pause. The owner cannot make OnData run on this link while we iterate: a nested
   // ResumeRecv is deferred (in_dispatch_).
   in_dispatch_ = true;
-  const std::size_t consumed = DispatchFrames(rx_partial_);
+  const std::size_t consumed = DispatchFrames(rx_partial_.view());
   in_dispatch_ = false;
   if (state_ == LinkState::kClosing) {
     rx_partial_.clear();
   } else {
-    rx_partial_.erase(rx_partial_.begin(), rx_partial_.begin() + static_cast<std::ptrdiff_t>(consumed));
+    rx_partial_.Consume(consumed);
   }
   ReleaseIfEmpty(rx_partial_);
   Flush();
@@ -463,9 +499,16 @@ SendStatus TlsLink::SendEncoded(std::span<const std::uint8_t> frame) {
     ++shared_->stats.send_backpressure;
     return SendStatus::kBackpressure;
   }
+  ++shared_->stats.frames_out;
+  if (tx_pending_.empty() && frame.size() >= config_->options.auto_flush_bytes && tls_->handshake_complete()) {
+    // A record's worth with nothing ahead of it: seal it where it lies (a forwarded frame, one TLS record when
+    // the sender keeps to kTlsRecordPlaintext), skipping the copy into the pending buffer.
+    ++shared_->stats.frames_sealed_direct;
+    Seal(frame);
+    return SendStatus::kOk;
+  }
   if (tx_pending_.capacity() == 0) tx_pending_.reserve(frame.size());
   tx_pending_.insert(tx_pending_.end(), frame.begin(), frame.end());
-  ++shared_->stats.frames_out;
   if (tx_pending_.size() >= config_->options.auto_flush_bytes) Flush();
   return SendStatus::kOk;
 }
@@ -477,18 +520,52 @@ void TlsLink::AppendOwnFrame(FrameType type, std::uint32_t channel, std::span<co
 void TlsLink::Flush() {
   if (tx_pending_.empty() || !tls_ || !tls_->handshake_complete()) return;
   if (state_ == LinkState::kIdle || state_ == LinkState::kDown) return;
-  LentScratch sealed(shared_->tx_sealed_, shared_->tx_busy_);
-  auto r = tls_->Send(tx_pending_, sealed.get());
-  tx_pending_.clear();
-  ReleaseIfEmpty(tx_pending_);
+  // Taken out first: the owner, told about backpressure at the end of Seal, may append new frames. The storage is
+  // freed afterwards, so an idle link holds no buffer.
+  std::vector<std::uint8_t> pending;
+  pending.swap(tx_pending_);
+  Seal(pending);
+}
+
+void TlsLink::Seal(std::span<const std::uint8_t> plaintext) {
+  LentScratch<std::vector<runtime::Buffer>> bufs(shared_->tx_bufs_, shared_->tx_busy_);
+  std::vector<std::uint8_t> local_overflow;
+  std::vector<std::uint8_t>& overflow = &bufs.get() == &shared_->tx_bufs_ ? shared_->tx_overflow_ : local_overflow;
+  overflow.clear();
+  SendBufferSink sink(*loop_, bufs.get(), overflow);
+  auto r = tls_->Send(plaintext, sink);
   if (!r) {
     Down(DownReason::kSendFailed, 0, r.error().reason, false, false);
     return;
   }
-  SendCiphertext(sealed.get());
+  if (!overflow.empty()) ++shared_->stats.seal_overflow;
+  // Every sealed byte is queued (or kept in tx_sealed_) before the owner hears about backpressure: a callback that
+  // flushed this link again mid-way would reorder records.
+  for (runtime::Buffer& b : bufs.get()) SendSealedBuffer(std::move(b));
+  if (!overflow.empty()) SendSealedBytes(overflow);
+  overflow.clear();
+  UpdateOwnerBackpressure();
+}
+
+void TlsLink::SendSealedBuffer(runtime::Buffer&& buffer) {
+  if (!buffer || buffer.size() == 0) return;
+  if (!tx_sealed_.empty()) {  // older sealed bytes wait: keep the order
+    const auto bytes = buffer.data();
+    tx_sealed_.insert(tx_sealed_.end(), bytes.begin(), bytes.end());
+    return;
+  }
+  in_loop_send_ = true;
+  const runtime::SendResult r = loop_->Send(conn_, std::move(buffer));
+  in_loop_send_ = false;
+  AfterLoopSend(r, buffer ? buffer.data() : std::span<const std::uint8_t>());
 }
 
 void TlsLink::SendCiphertext(std::span<const std::uint8_t> bytes) {
+  SendSealedBytes(bytes);
+  UpdateOwnerBackpressure();
+}
+
+void TlsLink::SendSealedBytes(std::span<const std::uint8_t> bytes) {
   if (bytes.empty()) return;
   if (!tx_sealed_.empty()) {  // older sealed bytes wait: keep the order
     tx_sealed_.insert(tx_sealed_.end(), bytes.begin(), bytes.end());
@@ -497,6 +574,10 @@ void TlsLink::SendCiphertext(std::span<const std::uint8_t> bytes) {
   in_loop_send_ = true;
   const runtime::SendResult r = loop_->Send(conn_, bytes);
   in_loop_send_ = false;
+  AfterLoopSend(r, bytes);
+}
+
+void TlsLink::AfterLoopSend(runtime::SendResult r, std::span<const std::uint8_t> refused) {
   switch (r) {
     case runtime::SendResult::kQueued:
       last_tx_ns_ = NowNs();
@@ -505,7 +586,7 @@ void TlsLink::SendCiphertext(std::span<const std::uint8_t> bytes) {
     case runtime::SendResult::kNoBuffer:
       // Sealed bytes cannot be re-sealed: keep them and retry on OnSendQueueLow or the retry timer.
       ++shared_->stats.loop_send_refused;
-      tx_sealed_.assign(bytes.begin(), bytes.end());
+      tx_sealed_.assign(refused.begin(), refused.end());
       if (r == runtime::SendResult::kNoBuffer || !loop_high_) {
         flush_retry_ = true;  // no OnSendQueueLow will come for this one
         if (state_ == LinkState::kUp) ArmTimer();
@@ -514,7 +595,6 @@ void TlsLink::SendCiphertext(std::span<const std::uint8_t> bytes) {
     case runtime::SendResult::kClosed:
       break;  // the connection is closing; OnClose follows
   }
-  UpdateOwnerBackpressure();
 }
 
 void TlsLink::RetrySealed() {
@@ -716,7 +796,7 @@ void TlsLink::OnClose(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runt
   ++shared_->stats.down[static_cast<std::size_t>(down_.reason)];
   // Everything but the object itself goes now: an unreferenced down link costs sizeof(TlsLink).
   tls_.reset();
-  rx_partial_ = {};
+  rx_partial_.Release();
   tx_pending_ = {};
   tx_sealed_ = {};
   const LinkDown down = std::move(down_);

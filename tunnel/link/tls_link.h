@@ -5,7 +5,9 @@
 //   receive: OnData(ciphertext) ─▶ TlsSession::Receive ─▶ plaintext ─▶ FrameReader::Next ─▶ link frames handled here
 //            (HELLO, HELLO_ACK, PING, PONG, ERROR on channel 0) · every other frame ─▶ LinkHandler::OnFrame
 //            (also ERROR no_connector / too_many_sessions on channel 0: they answer a SESSION_REQUEST, link stays up)
-//   send:    SendFrame / SendEncoded ─▶ pending plaintext ─▶ Flush: one TlsSession::Send ─▶ EventLoop::Send
+//   send:    SendFrame / SendEncoded ─▶ pending plaintext ─▶ Flush: one TlsSession::Send, sealing straight into
+//            loop send buffers ─▶ EventLoop::Send(Buffer&&). A record-sized frame given to SendEncoded while nothing
+//            is pending is sealed from the caller's memory without the pending copy.
 //
 // Buffers (docs/link.md has the diagram). Each is empty and holds no heap while the link is idle:
 //   rx_partial_  plaintext of one incomplete frame (≤ header + kMaxPayload) kept between OnData calls;
@@ -34,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/byte_sink.h"
 #include "crypto/tls_context.h"
 #include "crypto/tls_session.h"
 #include "runtime/event_loop.h"
@@ -151,6 +154,8 @@ struct LinkStats {
   std::uint64_t pongs_received = 0;
   std::uint64_t send_backpressure = 0;                  // SendFrame refused: over max_pending_bytes
   std::uint64_t loop_send_refused = 0;                  // loop.Send refused sealed bytes (kept and retried)
+  std::uint64_t frames_sealed_direct = 0;               // SendEncoded frames sealed from the caller's memory
+  std::uint64_t seal_overflow = 0;                      // Flushes that ran out of plain-pool buffers mid-seal
   std::uint64_t Down(DownReason r) const { return down[static_cast<std::size_t>(r)]; }
 };
 
@@ -163,11 +168,11 @@ class LinkLoopState {
 
  private:
   friend class TlsLink;
-  // A scratch vector is lent to one user at a time; a nested user (a callback that flushes another link while
-  // this one is mid-send) gets a temporary instead.
-  std::vector<std::uint8_t> rx_plain_;
-  std::vector<std::uint8_t> tx_sealed_;
-  std::vector<std::uint8_t> handshake_out_;
+  // A scratch is lent to one user at a time; a nested user (a callback that flushes another link while this one is
+  // mid-send) gets a temporary instead.
+  crypto::GrowableBytes rx_plain_;
+  std::vector<runtime::Buffer> tx_bufs_;        // loop send buffers being filled by one Flush
+  std::vector<std::uint8_t> tx_overflow_;       // sealed bytes when the plain pool ran dry mid-Flush
   bool rx_busy_ = false;
   bool tx_busy_ = false;
 };
@@ -256,8 +261,14 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   void GoUp(const LinkIdentity& identity, std::uint32_t keepalive_ms, std::uint32_t idle_ms);
   // Appends a frame the link itself sends (login, PING/PONG, ERROR); bypasses the kNotUp and pending bounds.
   void AppendOwnFrame(tunnel::FrameType type, std::uint32_t channel, std::span<const std::uint8_t> payload);
+  // Seals `plaintext` into loop send buffers and hands them to the loop (Flush and the direct SendEncoded path).
+  void Seal(std::span<const std::uint8_t> plaintext);
   // Hands ciphertext to the loop; on refusal keeps it in tx_sealed_. False when the connection is gone.
   void SendCiphertext(std::span<const std::uint8_t> bytes);
+  // The two hand-offs without the owner's backpressure callback (the caller makes it once, after the last byte).
+  void SendSealedBuffer(runtime::Buffer&& buffer);
+  void SendSealedBytes(std::span<const std::uint8_t> bytes);
+  void AfterLoopSend(runtime::SendResult r, std::span<const std::uint8_t> refused);
   void RetrySealed();
   void StartClose(runtime::CloseMode mode);
   void UpdateOwnerBackpressure();
@@ -268,6 +279,7 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   // still sent when `graceful`, else the close is abortive.
   void Down(DownReason reason, std::uint16_t code, std::string_view message, bool send_error, bool graceful);
   static void ReleaseIfEmpty(std::vector<std::uint8_t>& v);
+  static void ReleaseIfEmpty(crypto::GrowableBytes& b);
   static std::int64_t NowNs();
 
   // Immutable after construction.
@@ -288,7 +300,7 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   bool resume_deferred_ = false;  // ResumeRecv arrived during dispatch
   std::optional<crypto::TlsSession> tls_;  // created by Accept/Connect, freed when the link goes down
   tunnel::FrameReader reader_;
-  std::vector<std::uint8_t> rx_partial_;
+  crypto::GrowableBytes rx_partial_;
   std::vector<std::uint8_t> tx_pending_;
   std::vector<std::uint8_t> tx_sealed_;
   runtime::TimerId timer_;
