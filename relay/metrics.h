@@ -1,5 +1,6 @@
-// Relay metrics: the counters the shards publish (once per RelayOptions::metrics_interval, never per frame) and a
-// small Prometheus text endpoint (Boost.Beast, plain HTTP/1.1, its own thread) that serves the latest snapshot.
+// Relay metrics: the counters the shards publish (once per RelayOptions::metrics_interval, never per frame), their
+// Prometheus text, and the endpoint that serves the latest snapshot (metrics::HttpEndpoint: Boost.Beast, plain
+// HTTP/1.1, its own thread).
 #pragma once
 
 #include <array>
@@ -7,8 +8,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "metrics/http_endpoint.h"
 #include "relay/drop_reason.h"
 #include "runtime/net.h"
 #include "runtime/setup_error.h"
@@ -62,20 +63,17 @@ struct MetricsSnapshot {
 std::string RenderPrometheus(const MetricsSnapshot& s);
 
 // Serves GET /metrics (any path) on a loopback address from its own thread. Each request calls `source` for the
-// current snapshot (the relay's published copy: a mutex-protected read, never shard state).
+// current snapshot (the relay's published copy: a mutex-protected read, never shard state) and renders it.
 class MetricsServer {
  public:
   static runtime::SetupResult<std::unique_ptr<MetricsServer>> Start(const runtime::SocketAddress& address,
                                                                      std::function<MetricsSnapshot()> source);
-  ~MetricsServer();  // stops and joins the thread
-  const runtime::SocketAddress& address() const { return address_; }
+  ~MetricsServer() = default;  // the endpoint stops and joins its thread
+  const runtime::SocketAddress& address() const { return endpoint_->address(); }
 
  private:
-  struct Impl;
-  MetricsServer() = default;
-  std::unique_ptr<Impl> impl_;
-  runtime::SocketAddress address_;
-  std::thread thread_;
+  explicit MetricsServer(std::unique_ptr<metrics::HttpEndpoint> endpoint) : endpoint_(std::move(endpoint)) {}
+  std::unique_ptr<metrics::HttpEndpoint> endpoint_;
 };
 
 }  // namespace strait::relay

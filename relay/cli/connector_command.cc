@@ -5,9 +5,11 @@
 //                    [--metrics-listen ADDR] [--config FILE] [--open-timeout-ms N]
 //
 // ADDR is IP:PORT, [IPv6]:PORT or NAME:PORT (a name is resolved once at start; the relay's certificate must carry
-// the name or IP as given). stdout, flushed per line:
-//   connector ready id=<subject> direct=<ip:port or ->        once started
-//   connector link up relay=<ip:port>                         each time a relay link logs in
+// the name or IP as given). --metrics-listen (off unless given) must be a loopback IP:PORT, as for the relay; it
+// serves Prometheus text (connector::RenderPrometheus) of a copy the loop publishes per scrape (or once a second).
+// stdout, flushed per line:
+//   connector ready id=<subject> direct=<ip:port or -> metrics=<ip:port or ->   once started
+//   connector link up relay=<ip:port>                                            each time a relay link logs in
 // stderr: one line per other event (link down, session up/down). SIGTERM / SIGINT: exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, relays (array of strings), policy, direct_listen,
@@ -32,11 +34,13 @@
 #include <fmt/format.h>
 
 #include "crypto/keystore.h"
+#include "metrics/http_endpoint.h"
 #include "relay/cli/command.h"
 #include "relay/cli/config_file.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/connector/connector.h"
+#include "tunnel/connector/connector_metrics.h"
 #include "tunnel/connector/policy_file.h"
 
 namespace strait::cli {
@@ -97,7 +101,8 @@ class ConnectorCommand : public Command {
     cmd_->add_option("--relay", s_.relays, "Relay connector port, HOST:PORT (repeat for several relays)");
     cmd_->add_option("--policy", s_.policy, "Destination policy TOML file (docs/policy.md)");
     cmd_->add_option("--direct-listen", s_.direct_listen, "Direct Connect port, IP:PORT (off unless given)");
-    cmd_->add_option("--metrics-listen", s_.metrics_listen, "Metrics endpoint (accepted; not served yet)");
+    cmd_->add_option("--metrics-listen", s_.metrics_listen,
+                     "Prometheus endpoint, loopback IP:PORT (off unless given; port 0 ok)");
     cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
     cmd_->add_option("--open-timeout-ms", s_.open_timeout_ms, "Stream OPEN to OPEN_OK deadline (10000)");
   }
@@ -125,9 +130,12 @@ class ConnectorCommand : public Command {
       if (!d.ok()) return Usage("--direct-listen: " + d.error().reason);
       o.direct_listen = *d;
     }
+    std::optional<runtime::SocketAddress> metrics_listen;
     if (!s_.metrics_listen.empty()) {
-      fmt::print(stderr, "connector: --metrics-listen {}: metrics are not served by this build\n",
-                 s_.metrics_listen);
+      auto m = runtime::ParseSocketAddress(s_.metrics_listen);
+      if (!m.ok()) return Usage("--metrics-listen: " + m.error().reason);
+      if (!metrics::IsLoopback(*m)) return Usage("--metrics-listen must be a loopback address");
+      metrics_listen = *m;
     }
 
     auto bundle = crypto::LoadIdentityBundle(s_.identity);
@@ -176,11 +184,25 @@ class ConnectorCommand : public Command {
     auto c = connector::Connector::Create(*loop, std::move(o));
     if (!c) return ReportError("connector: " + c.error());
     std::unique_ptr<connector::Connector> conn = std::move(*c);
+    // Metrics: the loop publishes a copy of the counters once a second and when a scrape asks (waiting at most
+    // 250 ms for it); the endpoint's thread renders only that copy. The port is bound before anything starts, so a
+    // taken port fails cleanly.
+    std::unique_ptr<connector::MetricsPublisher> publisher;
+    std::unique_ptr<metrics::HttpEndpoint> endpoint;
+    if (metrics_listen) {
+      publisher = std::make_unique<connector::MetricsPublisher>(*loop, *conn);
+      auto e = metrics::HttpEndpoint::Start(
+          *metrics_listen,
+          [p = publisher.get()] { return connector::RenderPrometheus(p->Fresh(std::chrono::milliseconds(250))); });
+      if (!e.ok()) return ReportError("connector: metrics: " + e.error().reason);
+      endpoint = std::move(e).value();
+    }
     if (std::string err = conn->Start(); !err.empty()) return ReportError("connector: " + err);
+    if (publisher) publisher->Start();
 
     const auto direct = conn->direct_address();
-    std::printf("connector ready id=%s direct=%s\n", conn->id().c_str(),
-                direct ? direct->ToString().c_str() : "-");
+    std::printf("connector ready id=%s direct=%s metrics=%s\n", conn->id().c_str(),
+                direct ? direct->ToString().c_str() : "-", endpoint ? endpoint->address().ToString().c_str() : "-");
     std::fflush(stdout);
 
     std::atomic<bool> done{false};
@@ -199,6 +221,8 @@ class ConnectorCommand : public Command {
     loop->Run();
     done.store(true);
     waiter.join();
+    endpoint.reset();  // joins the metrics thread: nothing reads the publisher after this
+    publisher.reset();
     conn.reset();  // after Run(): every link and socket is closed
     loop.reset();
     fmt::print(stderr, "connector: stopped\n");

@@ -209,6 +209,7 @@ void Connector::NewSession(link::TlsLink& link, const link::Frame& frame) {
 
 void Connector::OnLinkDown(link::TlsLink& link, const link::LinkDown& down) {
   if (const Relay* r = RelayOf(link); r != nullptr && down.was_up) {
+    ++stats_.relay_links_down;
     Log("connector link down relay=" + r->target.address.ToString() + " reason=" +
         std::string(link::DownReasonName(down.reason)) + (down.message.empty() ? "" : " (" + down.message + ")"));
   }

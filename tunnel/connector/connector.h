@@ -86,6 +86,7 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   std::optional<runtime::SocketAddress> direct_address() const;
   const ConnectorStats& stats() const { return stats_; }
   const DirectListener* direct() const { return direct_.get(); }
+  std::size_t relay_count() const { return options_.relays.size(); }  // relays configured
   std::size_t relays_up() const;
   std::size_t sessions() const { return sessions_.size(); }
 

@@ -1,0 +1,246 @@
+// The connector's metrics pieces in one process: the Prometheus text of ConnectorMetrics (every counter under its
+// name, HELP/TYPE once per family), metrics::HttpEndpoint serving a render callback over real loopback HTTP, and
+// MetricsPublisher copying a real Connector's counters from its loop. The whole path with streams carried by
+// `strait connector` processes is tests/e2e/connector_metrics_test.cc.
+#include "tunnel/connector/connector_metrics.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <ctime>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "crypto/credential.h"
+#include "metrics/http_endpoint.h"
+#include "metrics/prometheus_text.h"
+#include "runtime/event_loop.h"
+#include "runtime/net.h"
+#include "tunnel/connector/connector.h"
+
+namespace strait::connector {
+namespace {
+
+std::size_t Count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+bool HasLine(const std::string& text, const std::string& line) { return text.find(line + "\n") != std::string::npos; }
+
+// One request over a fresh loopback connection; the whole response (the endpoint closes after answering).
+std::string Request(const runtime::SocketAddress& at, const std::string& request) {
+  const int fd = ::socket(at.u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, at.get(), at.len) != 0) {
+    if (fd >= 0) ::close(fd);
+    return "connect failed";
+  }
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string resp;
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) resp.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return resp;
+}
+
+TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
+  ConnectorMetrics m;
+  m.relays = 2;
+  m.relays_up = 1;
+  m.stats.relay_links_up = 3;
+  m.stats.relay_links_down = 2;
+  m.stats.direct_links_up = 4;
+  m.stats.direct_refused_tenant = 5;
+  m.stats.sessions_active = 6;
+  m.stats.sessions_up = 7;
+  m.stats.sessions_refused = 8;
+  m.stats.streams_open = 9;
+  m.stats.streams_opened = 10;
+  m.stats.streams_refused[static_cast<std::size_t>(RefuseReason::kPolicy)] = 11;
+  m.stats.streams_refused[static_cast<std::size_t>(RefuseReason::kOverloaded)] = 12;
+  m.stats.bytes_to_targets = 13;
+  m.stats.bytes_from_targets = 14;
+  m.stats.frames_unknown_channel = 15;
+  m.stats.datagrams_dropped = 16;
+  m.loop_connects = 17;
+  m.loop_recv_bytes = 18;
+  m.loop_send_bytes = 19;
+  m.loop_send_queue_full = 20;
+  const std::string text = RenderPrometheus(m);
+
+  for (const char* line : {
+           "strait_connector_relays 2",
+           "strait_connector_relay_links_up 1",
+           "strait_connector_relay_logins_total 3",
+           "strait_connector_relay_links_down_total 2",
+           "strait_connector_direct_logins_total{result=\"ok\"} 4",
+           "strait_connector_direct_logins_total{result=\"other_tenant\"} 5",
+           "strait_connector_sessions 6",
+           "strait_connector_sessions_opened_total 7",
+           "strait_connector_sessions_refused_total 8",
+           "strait_connector_streams 9",
+           "strait_connector_streams_opened_total 10",
+           "strait_connector_streams_refused_total{reason=\"refused_by_policy\"} 11",
+           "strait_connector_streams_refused_total{reason=\"dns_failed\"} 0",
+           "strait_connector_streams_refused_total{reason=\"connect_failed\"} 0",
+           "strait_connector_streams_refused_total{reason=\"timeout\"} 0",
+           "strait_connector_streams_refused_total{reason=\"overloaded\"} 12",
+           "strait_connector_stream_bytes_to_targets_total 13",
+           "strait_connector_stream_bytes_from_targets_total 14",
+           "strait_connector_frames_unknown_channel_total 15",
+           "strait_connector_datagrams_dropped_total 16",
+           "strait_connector_loop_connects_total 17",
+           "strait_connector_loop_recv_bytes_total 18",
+           "strait_connector_loop_send_bytes_total 19",
+           "strait_connector_loop_send_queue_full_total 20",
+       }) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+  EXPECT_TRUE(HasLine(text, "# TYPE strait_connector_streams gauge"));
+  EXPECT_TRUE(HasLine(text, "# TYPE strait_connector_streams_opened_total counter"));
+  EXPECT_EQ(Count(text, "# TYPE strait_connector_streams_refused_total "), 1u);
+  // Every family has one HELP and one TYPE line, and every sample belongs to a declared family.
+  EXPECT_EQ(Count(text, "# HELP "), Count(text, "# TYPE "));
+  EXPECT_EQ(Count(text, "# TYPE "), 19u) << text;
+}
+
+TEST(PrometheusText, EscapesLabelValuesAndHelp) {
+  metrics::PrometheusText out;
+  out.Family("x_total", metrics::MetricType::kCounter, "a\\b\nc");
+  out.Sample("x_total", {"k", "q\"\\\n"}, 1);
+  EXPECT_EQ(out.text(), "# HELP x_total a\\\\b\\nc\n# TYPE x_total counter\nx_total{k=\"q\\\"\\\\\\n\"} 1\n");
+}
+
+TEST(HttpEndpoint, ServesTheRenderCallbackOverLoopbackPerRequest) {
+  std::atomic<int> calls{0};
+  auto e = metrics::HttpEndpoint::Start(runtime::ParseSocketAddress("127.0.0.1:0").value(), [&calls] {
+    return "n " + std::to_string(calls.fetch_add(1) + 1) + "\n";
+  });
+  ASSERT_TRUE(e.ok()) << e.error().reason;
+  auto endpoint = std::move(e).value();
+  EXPECT_TRUE(metrics::IsLoopback(endpoint->address()));
+  EXPECT_NE(endpoint->address().ToString(), "127.0.0.1:0");
+
+  const std::string get = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string first = Request(endpoint->address(), get);
+  EXPECT_EQ(first.rfind("HTTP/1.1 200", 0), 0u) << first;
+  EXPECT_NE(first.find("text/plain; version=0.0.4"), std::string::npos) << first;
+  EXPECT_TRUE(first.ends_with("\r\n\r\nn 1\n")) << first;
+  EXPECT_TRUE(Request(endpoint->address(), get).ends_with("\r\n\r\nn 2\n"));
+  const std::string post = Request(endpoint->address(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(post.rfind("HTTP/1.1 405", 0), 0u) << post;
+  EXPECT_EQ(calls.load(), 2);
+}
+
+TEST(HttpEndpoint, IsLoopbackAcceptsOnlyLoopback) {
+  EXPECT_TRUE(metrics::IsLoopback(runtime::ParseSocketAddress("127.0.0.1:1").value()));
+  EXPECT_TRUE(metrics::IsLoopback(runtime::ParseSocketAddress("127.9.9.9:1").value()));
+  EXPECT_TRUE(metrics::IsLoopback(runtime::ParseSocketAddress("[::1]:1").value()));
+  EXPECT_FALSE(metrics::IsLoopback(runtime::ParseSocketAddress("0.0.0.0:1").value()));
+  EXPECT_FALSE(metrics::IsLoopback(runtime::ParseSocketAddress("10.0.0.1:1").value()));
+  EXPECT_FALSE(metrics::IsLoopback(runtime::ParseSocketAddress("[::]:1").value()));
+}
+
+// A Connector that is created but not started (no sockets), so its counters are known (one relay configured).
+std::unique_ptr<Connector> IdleConnector(runtime::EventLoop& loop) {
+  const auto now = static_cast<std::uint64_t>(std::time(nullptr));
+  const auto root = crypto::Ed25519KeyPair::Generate();
+  const auto tenant = crypto::Ed25519KeyPair::Generate();
+  const auto tenant_cert =
+      crypto::IssueTenantCert(root, {"acme", tenant.public_key, now - 3600, now + 86400}).value();
+  ConnectorOptions o;
+  o.signing_key = crypto::Ed25519KeyPair::Generate();
+  o.noise_key = crypto::X25519KeyPair::Generate();
+  o.root_key = root.public_key;
+  o.credential = crypto::IssueCredential(tenant, tenant_cert,
+                                         {crypto::Role::kConnector, "conn-1", o.signing_key.public_key,
+                                          o.noise_key.public_key, 1, now - 60, now + 3600})
+                     .value();
+  o.relays.push_back({runtime::ParseSocketAddress("127.0.0.1:1").value(), "127.0.0.1"});
+  auto conn = Connector::Create(loop, std::move(o));
+  EXPECT_TRUE(conn) << conn.error();
+  return conn ? std::move(*conn) : nullptr;
+}
+
+// The publisher copies the counters at Start and then once per interval, from the loop thread.
+TEST(MetricsPublisher, PublishesAtStartThenEveryIntervalFromTheLoop) {
+  auto loop = runtime::EventLoop::Create({}).value();
+  auto conn = IdleConnector(*loop);
+  ASSERT_NE(conn, nullptr);
+
+  MetricsPublisher publisher(*loop, *conn, std::chrono::milliseconds(5));
+  EXPECT_EQ(publisher.Latest().publishes, 0u);
+  publisher.Start();
+  ConnectorMetrics first = publisher.Latest();
+  EXPECT_EQ(first.publishes, 1u);
+  EXPECT_EQ(first.relays, 1u);
+  EXPECT_EQ(first.relays_up, 0u);
+  EXPECT_EQ(first.stats.streams_opened, 0u);
+
+  // Stop the loop once three more copies were published (checked from a loop timer), or after a guard.
+  struct Watch final : runtime::TimerHandler {
+    MetricsPublisher* p;
+    int rounds = 0;
+    void OnTimer(runtime::EventLoop& l, runtime::TimerId, std::uint64_t) override {
+      if (p->Latest().publishes >= 4 || ++rounds > 2000) {
+        l.RequestStop();
+        return;
+      }
+      l.AddTimer(std::chrono::milliseconds(5), this);
+    }
+  } watch;
+  watch.p = &publisher;
+  loop->AddTimer(std::chrono::milliseconds(5), &watch);
+  loop->Run();
+  EXPECT_GE(publisher.Latest().publishes, 4u);
+}
+
+// Fresh() from another thread wakes the loop, which publishes a new copy at once (the interval is an hour here);
+// once the loop has stopped, Fresh() gives up after its wait and returns the last copy. The ring belongs to the
+// thread that made it, so the loop, the connector and the publisher are all made on the runner thread.
+TEST(MetricsPublisher, FreshAsksTheRunningLoopForANewCopy) {
+  std::promise<std::pair<runtime::EventLoop*, MetricsPublisher*>> ready;
+  std::promise<void> asked;
+  std::uint64_t after_stop = 0;
+  std::thread runner([&] {
+    auto loop = runtime::EventLoop::Create({}).value();
+    auto conn = IdleConnector(*loop);
+    if (conn == nullptr) {
+      ready.set_value({nullptr, nullptr});
+      return;
+    }
+    MetricsPublisher publisher(*loop, *conn, std::chrono::hours(1));
+    publisher.Start();
+    ready.set_value({loop.get(), &publisher});
+    loop->Run();
+    asked.get_future().wait();
+    after_stop = publisher.Fresh(std::chrono::milliseconds(20)).publishes;
+  });
+  auto [loop, publisher] = ready.get_future().get();
+  ConnectorMetrics a, b;
+  if (publisher != nullptr) {
+    a = publisher->Fresh(std::chrono::seconds(20));
+    b = publisher->Fresh(std::chrono::seconds(20));
+    loop->RequestStop();
+  }
+  asked.set_value();
+  runner.join();
+  ASSERT_NE(publisher, nullptr);
+  EXPECT_EQ(a.publishes, 2u);
+  EXPECT_EQ(b.publishes, 3u);
+  EXPECT_EQ(b.relays, 1u);
+  EXPECT_EQ(after_stop, 3u);
+}
+
+}  // namespace
+}  // namespace strait::connector

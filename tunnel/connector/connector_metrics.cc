@@ -1,0 +1,131 @@
+#include "tunnel/connector/connector_metrics.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "metrics/prometheus_text.h"
+#include "tunnel/connector/connector.h"
+
+namespace strait::connector {
+
+using metrics::MetricType;
+
+std::string RenderPrometheus(const ConnectorMetrics& m) {
+  const ConnectorStats& s = m.stats;
+  metrics::PrometheusText out;
+  out.Gauge("strait_connector_relays", "Relay links configured.", m.relays);
+  out.Gauge("strait_connector_relay_links_up", "Relay links logged in now.", m.relays_up);
+  out.Counter("strait_connector_relay_logins_total", "Relay link logins (the first of each relay and every reconnect).",
+              s.relay_links_up);
+  out.Counter("strait_connector_relay_links_down_total", "Relay links that went down after logging in.",
+              s.relay_links_down);
+  out.Family("strait_connector_direct_logins_total", MetricType::kCounter, "Direct Connect logins by result.");
+  out.Sample("strait_connector_direct_logins_total", {"result", "ok"}, s.direct_links_up);
+  out.Sample("strait_connector_direct_logins_total", {"result", "other_tenant"}, s.direct_refused_tenant);
+  out.Gauge("strait_connector_sessions", "Device sessions now.", s.sessions_active);
+  out.Counter("strait_connector_sessions_opened_total", "Device sessions established.", s.sessions_up);
+  out.Counter("strait_connector_sessions_refused_total", "SESSION_INIT refused (credential, session limit, stopping).",
+              s.sessions_refused);
+  out.Gauge("strait_connector_streams", "Streams open now (accepted, not finished).", s.streams_open);
+  out.Counter("strait_connector_streams_opened_total", "Streams accepted (OPEN_OK sent).", s.streams_opened);
+  out.Family("strait_connector_streams_refused_total", MetricType::kCounter, "Stream OPENs answered RESET, by reason.");
+  for (std::size_t i = 0; i < kRefuseReasonCount; ++i) {
+    out.Sample("strait_connector_streams_refused_total", {"reason", RefuseReasonName(static_cast<RefuseReason>(i))},
+               s.streams_refused[i]);
+  }
+  out.Counter("strait_connector_stream_bytes_to_targets_total",
+              "Stream bytes written to target sockets (counted when a stream finishes).", s.bytes_to_targets);
+  out.Counter("strait_connector_stream_bytes_from_targets_total",
+              "Target bytes sent on streams (counted when a stream finishes).", s.bytes_from_targets);
+  out.Counter("strait_connector_frames_unknown_channel_total", "Session frames for no known session (dropped).",
+              s.frames_unknown_channel);
+  out.Counter("strait_connector_datagrams_dropped_total", "SEALED_DATAGRAM frames dropped (IP tunnel not served).",
+              s.datagrams_dropped);
+  out.Counter("strait_connector_loop_connects_total", "TCP connects started by the loop (targets and relays).",
+              m.loop_connects);
+  out.Counter("strait_connector_loop_recv_bytes_total", "Bytes received on the loop's sockets.", m.loop_recv_bytes);
+  out.Counter("strait_connector_loop_send_bytes_total", "Bytes sent on the loop's sockets.", m.loop_send_bytes);
+  out.Counter("strait_connector_loop_send_queue_full_total", "Sends refused: a socket's send queue was at its limit.",
+              m.loop_send_queue_full);
+  return out.Take();
+}
+
+MetricsPublisher::MetricsPublisher(runtime::EventLoop& loop, const Connector& connector,
+                                   std::chrono::milliseconds interval)
+    : loop_(loop), connector_(connector), interval_(interval) {
+  // Both ends blocking: the loop adopts its end (io_uring waits on it; an O_NONBLOCK fd would make the recv fail
+  // with EAGAIN instead of waiting), and askers write with MSG_DONTWAIT.
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0) {
+    wake_fd_ = fds[0];
+    loop_fd_ = fds[1];
+  }
+}
+
+MetricsPublisher::~MetricsPublisher() {
+  if (timer_.valid()) loop_.CancelTimer(timer_);
+  if (loop_fd_ >= 0) ::close(loop_fd_);  // never adopted
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void MetricsPublisher::Start() {
+  Publish();
+  timer_ = loop_.AddTimer(interval_, this);
+  if (loop_fd_ >= 0) {
+    wake_conn_ = loop_.Adopt(loop_fd_, static_cast<runtime::ConnectionHandler*>(this));
+    if (wake_conn_.valid()) loop_fd_ = -1;  // the loop owns it now; Fresh() then waits for periodic copies only
+  }
+}
+
+ConnectorMetrics MetricsPublisher::Latest() const {
+  std::lock_guard lock(mu_);
+  return latest_;
+}
+
+ConnectorMetrics MetricsPublisher::Fresh(std::chrono::milliseconds wait) {
+  std::unique_lock lock(mu_);
+  const std::uint64_t seen = latest_.publishes;
+  lock.unlock();
+  if (wake_fd_ >= 0) {
+    const char one = 1;
+    (void)::send(wake_fd_, &one, 1, MSG_DONTWAIT | MSG_NOSIGNAL);  // EAGAIN: wake-ups are already pending
+  }
+  lock.lock();
+  published_.wait_for(lock, wait, [&] { return latest_.publishes != seen; });
+  return latest_;
+}
+
+void MetricsPublisher::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runtime::Buffer /*data*/) {
+  Publish();  // one copy per batch of wake-up bytes, however many askers wrote
+}
+
+void MetricsPublisher::OnClose(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runtime::CloseReason /*reason*/,
+                               int /*err*/) {
+  wake_conn_ = {};
+}
+
+void MetricsPublisher::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) {
+  timer_ = {};
+  Publish();
+  timer_ = loop_.AddTimer(interval_, this);
+}
+
+void MetricsPublisher::Publish() {
+  ConnectorMetrics m;
+  m.stats = connector_.stats();
+  m.relays = connector_.relay_count();
+  m.relays_up = connector_.relays_up();
+  const runtime::LoopStats& ls = loop_.stats();
+  m.loop_connects = ls.connects;
+  m.loop_recv_bytes = ls.recv_bytes;
+  m.loop_send_bytes = ls.send_bytes;
+  m.loop_send_queue_full = ls.send_queue_full;
+  m.publishes = ++publishes_;
+  {
+    std::lock_guard lock(mu_);
+    latest_ = m;
+  }
+  published_.notify_all();
+}
+
+}  // namespace strait::connector
