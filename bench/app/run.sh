@@ -10,6 +10,7 @@
 #         --reps repetitions, medians of p50/p99 and of the paired difference to direct:
 #           direct        client -> echo
 #           strait        client -> SOCKS5 -> device -> relay -> connector -> echo
+#           strait-direct client -> SOCKS5 -> device -TLS-> connector (Direct Connect) -> echo
 #           haproxy-pair  client -> haproxy in -TLS-> haproxy out -> echo
 #           haproxy-3     client -> haproxy in -TLS-> haproxy mid -TLS-> haproxy out -> echo
 #   mem   memory per idle device session: relay VmRSS before and after strait-idle-holder holds --sessions
@@ -141,6 +142,7 @@ K="$RUN/pki"
   --name localhost --ip 127.0.0.1 --out "$K/relay" >/dev/null
 "$STRAIT" keys issue --role connector --tenant-dir "$K/tenant" --subject conn-1 --hours 4 --ca "$K/ca" --out "$K/conn" >/dev/null
 "$STRAIT" keys issue --role device --tenant-dir "$K/tenant" --subject dev-1 --hours 4 --ca "$K/ca" --out "$K/dev" >/dev/null
+"$STRAIT" keys issue --role device --tenant-dir "$K/tenant" --subject dev-dc --hours 4 --ca "$K/ca" --out "$K/dev-dc" >/dev/null
 "$STRAIT" keys tls-server --ca "$K/ca" --name localhost --ip 127.0.0.1 --out "$K/haproxy" >/dev/null
 cat "$K/haproxy/tls.crt" "$K/haproxy/tls.key" >"$K/haproxy/haproxy.pem"; chmod 600 "$K/haproxy/haproxy.pem"
 
@@ -172,15 +174,24 @@ start_bg relay "$STRAIT" relay --identity "$K/relay" --device-listen 127.0.0.1:0
 RELAY_PID=$BG_PID
 line=$(wait_line "$RUN/relay.out" "relay ready" "$RELAY_PID") || die "relay did not start: $(tail -n3 "$RUN/relay.err")"
 RELAY_DEV=$(field "$line" device); RELAY_CONN=$(field "$line" connector)
-start_bg connector "$STRAIT" connector --identity "$K/conn" --relay "$RELAY_CONN" --policy "$RUN/policy.toml"
+start_bg connector "$STRAIT" connector --identity "$K/conn" --relay "$RELAY_CONN" --policy "$RUN/policy.toml" \
+  --direct-listen 127.0.0.1:0
 CONN_PID=$BG_PID
+line=$(wait_line "$RUN/connector.out" "connector ready" "$CONN_PID") || die "connector did not start: $(tail -n3 "$RUN/connector.err")"
+DIRECT=$(field "$line" direct)
 wait_line "$RUN/connector.out" "connector link up" "$CONN_PID" >/dev/null || die "connector link did not come up: $(tail -n3 "$RUN/connector.err")"
 start_bg device "$STRAIT" device --identity "$K/dev" --relay "$RELAY_DEV" --socks-listen 127.0.0.1:0
 DEV_PID=$BG_PID
 line=$(wait_line "$RUN/device.out" "device ready" "$DEV_PID") || die "device did not start: $(tail -n3 "$RUN/device.err")"
 SOCKS=$(field "$line" socks)
 wait_line "$RUN/device.out" "device session up" "$DEV_PID" >/dev/null || die "no device session: $(tail -n3 "$RUN/device.err")"
-log "strait: relay $RELAY_DEV/$RELAY_CONN (pid $RELAY_PID), SOCKS5 door $SOCKS"
+# A second device that reaches the same connector by Direct Connect (no relay): the like-for-like with haproxy-pair.
+start_bg device-dc "$STRAIT" device --identity "$K/dev-dc" --direct "$DIRECT" --socks-listen 127.0.0.1:0
+DEVDC_PID=$BG_PID
+line=$(wait_line "$RUN/device-dc.out" "device ready" "$DEVDC_PID") || die "device-dc did not start: $(tail -n3 "$RUN/device-dc.err")"
+SOCKS_DC=$(field "$line" socks)
+wait_line "$RUN/device-dc.out" "device session up" "$DEVDC_PID" >/dev/null || die "no Direct Connect session: $(tail -n3 "$RUN/device-dc.err")"
+log "strait: relay $RELAY_DEV/$RELAY_CONN (pid $RELAY_PID), SOCKS5 door $SOCKS; Direct Connect $DIRECT, SOCKS5 door $SOCKS_DC"
 
 # ---- haproxy chains: in (plain->TLS), mid (TLS->TLS, measured), out (TLS->plain) ----
 BIND_TLS="ssl crt $K/haproxy/haproxy.pem"
@@ -236,10 +247,11 @@ fi
 # ---- latency ----
 if [[ -n ${WANT[lat]:-} ]]; then
   for ((rep = 0; rep < REPS; rep++)); do
-    for p in direct strait haproxy-pair haproxy-3; do
+    for p in direct strait strait-direct haproxy-pair haproxy-3; do
       case $p in
         direct) args=(--connect "127.0.0.1:$ECHO_PORT") ;;
         strait) args=(--connect "127.0.0.1:$ECHO_PORT" --socks "$SOCKS") ;;
+        strait-direct) args=(--connect "127.0.0.1:$ECHO_PORT" --socks "$SOCKS_DC") ;;
         haproxy-pair) args=(--connect "127.0.0.1:$HA_ECHO2") ;;
         haproxy-3) args=(--connect "127.0.0.1:$HA_ECHO3") ;;
       esac
@@ -304,7 +316,7 @@ lat = [r for r in rows("latency.jsonl") if "p50_us" in r["result"]]
 if lat:
     print(f"\n64-byte round trips (medians over reps of p50/p99; +: median of paired path - direct)")
     print(f"{'path':<14} {'p50 us':>8} {'p99 us':>8} {'+p50 us':>8} {'+p99 us':>8}")
-    for p in ("direct", "strait", "haproxy-pair", "haproxy-3"):
+    for p in ("direct", "strait", "strait-direct", "haproxy-pair", "haproxy-3"):
         mine = {r["rep"]: r["result"] for r in lat if r["path"] == p}
         base = {r["rep"]: r["result"] for r in lat if r["path"] == "direct"}
         row = {q: med([v[f"{q}_us"] for v in mine.values()]) for q in ("p50", "p99")}
