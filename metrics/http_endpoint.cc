@@ -16,12 +16,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-bool IsLoopback(const runtime::SocketAddress& a) {
-  if (a.u.sa.sa_family == AF_INET) return (ntohl(a.u.v4.sin_addr.s_addr) >> 24) == 127;
-  if (a.u.sa.sa_family == AF_INET6) return IN6_IS_ADDR_LOOPBACK(&a.u.v6.sin6_addr);
-  return false;
-}
-
 namespace {
 
 // One HTTP connection: read one request, answer, close. Bounded by a 5 s deadline.

@@ -17,8 +17,7 @@
 
 namespace strait::metrics {
 
-// 127.0.0.0/8 or ::1. Daemons bind their metrics port only there (they serve no authentication).
-bool IsLoopback(const runtime::SocketAddress& address);
+using runtime::IsLoopback;  // daemons bind their metrics port only on loopback
 
 class HttpEndpoint {
  public:

@@ -86,6 +86,12 @@ SetupResult<SocketAddress> LocalAddress(int fd) {
   return a;
 }
 
+bool IsLoopback(const SocketAddress& a) {
+  if (a.u.sa.sa_family == AF_INET) return (ntohl(a.u.v4.sin_addr.s_addr) >> 24) == 127;
+  if (a.u.sa.sa_family == AF_INET6) return IN6_IS_ADDR_LOOPBACK(&a.u.v6.sin6_addr);
+  return false;
+}
+
 bool SetTcpNoDelay(int fd) {
   const int one = 1;
   return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;

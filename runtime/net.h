@@ -27,6 +27,8 @@ struct SocketAddress {
 
 // Parses "IPv4:PORT" or "[IPv6]:PORT" (numeric only: no DNS in the runtime).
 SetupResult<SocketAddress> ParseSocketAddress(std::string_view text);
+// 127.0.0.0/8 or ::1: where the SOCKS5 door and the metrics endpoints may listen (they serve no authentication).
+bool IsLoopback(const SocketAddress& address);
 
 struct ListenOptions {
   int backlog = 4096;       // the kernel caps it at net.core.somaxconn

@@ -58,12 +58,6 @@ int Usage(const std::string& message) {
   return kExitUsage;
 }
 
-bool IsLoopback(const runtime::SocketAddress& a) {
-  if (a.u.sa.sa_family == AF_INET) return (ntohl(a.u.v4.sin_addr.s_addr) >> 24) == 127;
-  if (a.u.sa.sa_family == AF_INET6) return IN6_IS_ADDR_LOOPBACK(&a.u.v6.sin6_addr);
-  return false;
-}
-
 class RelayCommand : public Command {
  public:
   explicit RelayCommand(CLI::App& app) {
@@ -93,7 +87,7 @@ class RelayCommand : public Command {
     if (!connector.ok()) return Usage("--connector-listen: " + connector.error().reason);
     auto metrics = runtime::ParseSocketAddress(s_.metrics_listen);
     if (!metrics.ok()) return Usage("--metrics-listen: " + metrics.error().reason);
-    if (!IsLoopback(*metrics)) return Usage("--metrics-listen must be a loopback address");
+    if (!runtime::IsLoopback(*metrics)) return Usage("--metrics-listen must be a loopback address");
     if (s_.drain_ms < 0 || s_.handshake_timeout_ms <= 0 || s_.keepalive_ms < 0 || s_.idle_timeout_ms < 0 ||
         s_.max_sessions_per_device <= 0 || s_.max_handshakes_per_shard <= 0 || s_.max_links_per_shard <= 0) {
       return Usage("timeouts must be >= 0 (handshake > 0) and limits > 0");

@@ -11,17 +11,6 @@
 
 namespace strait::device {
 
-bool IsLoopback(const runtime::SocketAddress& a) {
-  if (a.u.sa.sa_family == AF_INET) {
-    return (ntohl(a.u.v4.sin_addr.s_addr) >> 24) == 127;
-  }
-  if (a.u.sa.sa_family == AF_INET6) {
-    static const in6_addr kLoop = IN6ADDR_LOOPBACK_INIT;
-    return IN6_ARE_ADDR_EQUAL(&a.u.v6.sin6_addr, &kLoop);
-  }
-  return false;
-}
-
 // One SOCKS5 client connection: the SOCKS exchange, then a stream pump. It is the connection's handler for its
 // whole life and forwards the runtime's callbacks to the pump once the stream is open.
 class Socks5Conn final : public runtime::ConnectionHandler,

@@ -45,7 +45,7 @@ struct Socks5DoorStats {
   std::uint64_t open_failed = 0;          // failure replies sent
 };
 
-bool IsLoopback(const runtime::SocketAddress& addr);
+using runtime::IsLoopback;  // the door listens only on loopback
 
 class Socks5Conn;
 
