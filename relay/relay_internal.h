@@ -1,0 +1,45 @@
+// Internals of the relay shared by its implementation files (relay.cc, shard.cc, shard_forward.cc): link refs,
+// session-table keys, and the shards' message, ring-record, timer and delivery kinds. Not part of the relay's API:
+// include it from nowhere else.
+#pragma once
+
+#include <cstdint>
+
+#include "tunnel/frame.h"
+
+namespace strait::relay {
+
+using tunnel::ErrorCode;
+using tunnel::FrameType;
+
+// A link anywhere in the relay: shard (8 bits) | slot (24 bits) | generation (32 bits).
+constexpr std::uint64_t PackRef(std::uint32_t shard, std::uint32_t slot, std::uint32_t gen) {
+  return (static_cast<std::uint64_t>(shard) << 56) | (static_cast<std::uint64_t>(slot & 0xffffffu) << 32) | gen;
+}
+constexpr std::uint32_t RefShard(std::uint64_t ref) { return static_cast<std::uint32_t>(ref >> 56); }
+constexpr std::uint32_t RefSlot(std::uint64_t ref) { return static_cast<std::uint32_t>((ref >> 32) & 0xffffffu); }
+constexpr std::uint32_t RefGen(std::uint64_t ref) { return static_cast<std::uint32_t>(ref); }
+
+// Session-table key on one shard: both legs of a session may live on the same shard, under the same channel.
+constexpr std::uint64_t LegKey(std::uint32_t channel, bool connector) {
+  return (static_cast<std::uint64_t>(channel) << 1) | (connector ? 1u : 0u);
+}
+
+enum MessageKind : std::uint32_t {
+  kAdoptDevice = 1,     // fd: an accepted device-port connection
+  kAdoptConnector = 2,  // fd: an accepted connector-port connection
+  kDoorbell = 3,        // a: producer shard; its ring to us has records
+  kSpace = 4,           // a: consumer shard; the ring to it has room again
+  kDrain = 6,           // GOAWAY everyone, close after the drain period
+};
+
+enum RecordKind : std::uint8_t {
+  kRecordFrame = 1,   // frame bytes for `target`; SESSION_CLOSE also removes target's leg
+  kRecordAddLeg = 2,  // a new session `channel`: target = connector link, source = device link
+};
+
+enum TimerArg : std::uint64_t { kTimerPublish = 1, kTimerDoorbellRetry = 2, kTimerDrainClose = 3, kTimerFlush = 4 };
+
+enum class Deliver : std::uint8_t { kSent, kDropped, kBlocked };
+
+}  // namespace strait::relay

@@ -1,0 +1,431 @@
+#include "relay/shard.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "relay/registry.h"
+#include "tunnel/frame.h"
+#include "tunnel/frame_writer.h"
+#include "tunnel/link_messages.h"
+#include "tunnel/session.h"
+
+namespace strait::relay {
+
+namespace {
+
+HandshakeResult ResultOf(const link::LinkDown& d) {
+  switch (d.reason) {
+    case link::DownReason::kLoginRefused:
+    case link::DownReason::kProtocolError:
+    case link::DownReason::kFrameError:
+      switch (static_cast<ErrorCode>(d.code)) {
+        case ErrorCode::kBadCredential:
+          return HandshakeResult::kBadCredential;
+        case ErrorCode::kBadProof:
+          return HandshakeResult::kBadProof;
+        case ErrorCode::kWrongRole:
+          return HandshakeResult::kWrongRole;
+        case ErrorCode::kUnsupportedVersion:
+          return HandshakeResult::kUnsupportedVersion;
+        default:
+          return HandshakeResult::kProtocolError;
+      }
+    case link::DownReason::kHandshakeTimeout:
+      return HandshakeResult::kTimeout;
+    case link::DownReason::kTlsError:
+      return HandshakeResult::kTlsError;
+    case link::DownReason::kPeerClosed:
+    case link::DownReason::kSocketError:
+    case link::DownReason::kPeerError:
+      return HandshakeResult::kClosed;
+    default:
+      return HandshakeResult::kOther;
+  }
+}
+
+std::vector<std::uint8_t> SessionCloseFrame(std::uint32_t channel, ErrorCode code, std::string_view reason) {
+  tunnel::SessionClose close;
+  close.code = code;
+  close.reason = std::span(reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size());
+  std::vector<std::uint8_t> payload(close.EncodedSize());
+  (void)close.Encode(payload);
+  std::vector<std::uint8_t> frame(tunnel::kHeaderSize + payload.size());
+  (void)tunnel::EncodeFrame(FrameType::kSessionClose, 0, channel, payload, frame);
+  return frame;
+}
+
+}  // namespace
+
+Shard::Shard(Relay& relay, std::uint32_t index, std::size_t shard_count) : relay_(&relay), index_(index) {
+  in_.resize(shard_count);
+  out_.resize(shard_count);
+  ring_blocked_.assign(shard_count, false);
+  if (shard_count > 1) {
+    for (std::size_t s = 0; s < shard_count; ++s) {
+      if (s != index) in_[s] = std::make_unique<SpscRing>(relay.options_.cross_shard_queue_bytes);
+    }
+  }
+}
+
+void Shard::Init(runtime::LoopGroup& group, runtime::EventLoop& loop) {
+  group_ = &group;
+  loop_ = &loop;
+  loop.SetMessageHandler(this);
+  loop.AddBatchHandler(this);  // FlushDirty once per loop iteration
+  scratch_.resize(tunnel::kMaxLinkFrameSize);
+  if (index_ == 0) {
+    auto d = loop.Listen(relay_->device_fd_, this);
+    auto c = loop.Listen(relay_->connector_fd_, this);
+    if (d.ok()) device_listener_ = *d;
+    if (c.ok()) connector_listener_ = *c;
+    relay_->device_fd_ = -1;
+    relay_->connector_fd_ = -1;
+  }
+  loop.AddTimer(relay_->options_.metrics_interval, this, kTimerPublish);
+}
+
+void Shard::Log(const std::string& line) {
+  if (relay_->options_.log) {
+    relay_->options_.log(line);
+  } else {
+    fmt::print(stderr, "relay: {}\n", line);
+  }
+}
+
+// ---- accept and hand-off ----------------------------------------------------------------------------------
+
+void Shard::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId id, int fd) {
+  const bool connector = id.index == connector_listener_.index && id.gen == connector_listener_.gen;
+  if (draining_) {
+    ::close(fd);
+    Drop(DropReason::kDraining);
+    return;
+  }
+  const std::size_t n = group_->size();
+  const std::size_t target = next_shard_++ % n;
+  if (target == index_) {
+    Adopt(fd, connector);
+    return;
+  }
+  runtime::Message msg{connector ? kAdoptConnector : kAdoptDevice, fd, 0, 0};
+  if (!loop_->PostTo(group_->loop(target), msg)) {
+    ::close(fd);
+    Drop(DropReason::kHandoffFailed);
+  }
+}
+
+void Shard::Adopt(int fd, bool connector) {
+  if (draining_) {
+    ::close(fd);
+    Drop(DropReason::kDraining);
+    return;
+  }
+  if (m_.handshakes_in_flight >= relay_->options_.max_handshakes_per_shard) {
+    ::close(fd);
+    Drop(DropReason::kHandshakeLimit);
+    return;
+  }
+  std::uint32_t slot;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else if (links_.size() < relay_->options_.max_links_per_shard) {
+    slot = static_cast<std::uint32_t>(links_.size());
+    links_.push_back(std::make_unique<Link>());
+    links_.back()->shard = this;
+    links_.back()->slot = slot;
+  } else {
+    ::close(fd);
+    Drop(DropReason::kLinkLimit);
+    return;
+  }
+  Link& l = *links_[slot];
+  l.in_use = true;
+  l.up = false;
+  l.connector = connector;
+  l.gen = ++gen_counter_;
+  l.tls = std::make_unique<link::TlsLink>(*loop_, link_state_,
+                                          connector ? relay_->connector_config_ : relay_->device_config_, l);
+  if (!l.tls->Accept(fd)) {
+    ::close(fd);
+    Drop(DropReason::kLinkLimit);
+    Free(l);
+    return;
+  }
+  ++m_.handshakes_in_flight;
+}
+
+void Shard::Free(Link& l) {
+  l.tls.reset();
+  l.in_use = false;
+  l.up = false;
+  l.dirty = false;
+  l.tenant.clear();
+  l.subject.clear();
+  l.preferred.clear();
+  l.channels.clear();
+  l.pause_count = 0;
+  l.violations = 0;
+  l.paused_peers.clear();
+  std::vector<std::uint8_t>().swap(l.held);
+  l.blocked_rings.clear();
+  ++l.gen;
+  free_.push_back(l.slot);
+}
+
+// ---- link lifecycle ---------------------------------------------------------------------------------------
+
+void Shard::OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id) {
+  --m_.handshakes_in_flight;
+  ++m_.handshakes[static_cast<std::size_t>(HandshakeResult::kOk)];
+  l.up = true;
+  const crypto::VerifiedCredential& cred = id.peer->credential;
+  l.tenant = cred.tenant_id;
+  l.subject = cred.subject_id;
+  l.preferred = id.peer->preferred_connector;
+  if (l.connector) {
+    ++m_.connector_links;
+    relay_->registry_->Add(l.tenant, l.subject, Ref(l), id.peer->credential_bytes);
+  } else {
+    ++m_.device_links;
+  }
+  Log(fmt::format("link up role={} tenant={} subject={} shard={}", l.connector ? "connector" : "device", l.tenant,
+                  l.subject, index_));
+  if (draining_) SendGoAway(l);
+  (void)tls;
+}
+
+void Shard::OnDown(Link& l, const link::LinkDown& d) {
+  if (!l.up) {
+    --m_.handshakes_in_flight;
+    ++m_.handshakes[static_cast<std::size_t>(ResultOf(d))];
+    Free(l);
+    MaybeDrained();
+    return;
+  }
+  Log(fmt::format("link down role={} tenant={} subject={} reason={} code={} sessions={}",
+                  l.connector ? "connector" : "device", l.tenant, l.subject, link::DownReasonName(d.reason),
+                  d.code, l.channels.size()));
+  if (l.connector) {
+    --m_.connector_links;
+    relay_->registry_->Remove(Ref(l));
+  } else {
+    --m_.device_links;
+  }
+  const ErrorCode code = l.connector ? ErrorCode::kConnectorGone : ErrorCode::kDeviceGone;
+  const std::string_view reason = l.connector ? "connector link down" : "device link down";
+  for (const std::uint32_t ch : l.channels) {
+    auto it = legs_.find(LegKey(ch, l.connector));
+    if (it == legs_.end()) continue;
+    const std::uint64_t peer = it->second.peer;
+    legs_.erase(it);
+    if (!l.connector) {
+      --m_.sessions;
+      ++m_.sessions_closed;
+    }
+    RouteControl(peer, SessionCloseFrame(ch, code, reason));
+  }
+  l.channels.clear();
+  for (const std::uint64_t p : l.paused_peers) ResumeRef(p);
+  l.paused_peers.clear();
+  std::vector<std::uint32_t> blocked;
+  blocked.swap(l.blocked_rings);
+  Free(l);
+  for (const std::uint32_t s : blocked) {
+    ring_blocked_[s] = false;
+    DrainRing(s);
+  }
+  MaybeDrained();
+}
+
+// ---- sessions ---------------------------------------------------------------------------------------------
+
+void Shard::SendRefusal(Link& l, ErrorCode code, std::string_view reason) {
+  tunnel::ErrorMessage e;
+  e.code = code;
+  e.reason = std::span(reinterpret_cast<const std::uint8_t*>(reason.data()), reason.size());
+  std::array<std::uint8_t, 64> payload{};
+  auto n = e.Encode(payload);
+  if (!n) return;
+  if (l.tls->SendFrame(FrameType::kError, 0, 0, std::span(payload).first(*n)) == link::SendStatus::kOk) {
+    m_.bytes_out += tunnel::kHeaderSize + *n;
+  }
+  MarkDirty(l);
+}
+
+void Shard::HandleSessionRequest(Link& dev, const link::Frame& f) {
+  auto req = tunnel::SessionRequest::Decode(f.payload);
+  if (!req) return Violation(dev, DropReason::kMalformed);
+  if (draining_) {
+    Drop(DropReason::kDraining);
+    return SendRefusal(dev, ErrorCode::kNoConnector, "relay is draining");
+  }
+  if (dev.channels.size() >= relay_->options_.max_sessions_per_device) {
+    Drop(DropReason::kTooManySessions);
+    return SendRefusal(dev, ErrorCode::kTooManySessions, "session limit of this link reached");
+  }
+  std::string preferred(req->preferred_connector.begin(), req->preferred_connector.end());
+  if (preferred.empty()) preferred = dev.preferred;
+  auto choice = relay_->registry_->Pick(dev.tenant, preferred);
+  if (!choice) {
+    Drop(DropReason::kNoConnector);
+    return SendRefusal(dev, ErrorCode::kNoConnector, "no live connector for the tenant");
+  }
+  // Relay-unique id: a per-shard counter (24 bits, never 0) above the shard index (8 bits).
+  std::uint32_t id;
+  do {
+    session_counter_ = (session_counter_ + 1) & 0xffffffu;
+    if (session_counter_ == 0) session_counter_ = 1;
+    id = (session_counter_ << 8) | index_;
+  } while (legs_.contains(LegKey(id, false)));
+  legs_[LegKey(id, false)] = Leg{dev.slot, dev.gen, choice->link};
+  dev.channels.push_back(id);
+  ++m_.sessions;
+  ++m_.sessions_opened;
+
+  tunnel::SessionOffer offer;
+  offer.connector_id = std::span(reinterpret_cast<const std::uint8_t*>(choice->subject.data()),
+                                 choice->subject.size());
+  offer.connector_credential = *choice->credential;
+  std::array<std::uint8_t, 1 + 255 + 2 + 512> payload{};
+  auto n = offer.Encode(payload);
+  if (n && dev.tls->SendFrame(FrameType::kSessionOffer, 0, id, std::span(payload).first(*n)) ==
+               link::SendStatus::kOk) {
+    m_.bytes_out += tunnel::kHeaderSize + *n;
+  }
+  MarkDirty(dev);
+  Log(fmt::format("session up id={} tenant={} device={} connector={}", id, dev.tenant, dev.subject,
+                  choice->subject));
+  if (RefShard(choice->link) == index_) {
+    AddConnectorLeg(choice->link, id, Ref(dev));
+  } else {
+    RingRecord rec;
+    rec.kind = kRecordAddLeg;
+    rec.channel = id;
+    rec.target = choice->link;
+    rec.source = Ref(dev);
+    CrossSend(RefShard(choice->link), rec, {}, false, nullptr);
+  }
+}
+
+void Shard::AddConnectorLeg(std::uint64_t connector, std::uint32_t id, std::uint64_t device) {
+  Link* c = Resolve(connector);
+  if (c == nullptr || !c->up) {
+    relay_->registry_->Release(connector);
+    RouteControl(device, SessionCloseFrame(id, ErrorCode::kConnectorGone, "connector link down"));
+    return;
+  }
+  legs_[LegKey(id, true)] = Leg{c->slot, c->gen, device};
+  c->channels.push_back(id);
+}
+
+// ---- messages, timers, drain ------------------------------------------------------------------------------
+
+void Shard::OnMessage(runtime::EventLoop& /*loop*/, const runtime::Message& msg) {
+  switch (msg.kind) {
+    case kAdoptDevice:
+    case kAdoptConnector:
+      Adopt(msg.fd, msg.kind == kAdoptConnector);
+      return;
+    case kDoorbell:
+      DrainRing(static_cast<std::uint32_t>(msg.a));
+      return;
+    case kSpace:
+      FlushStash(static_cast<std::uint32_t>(msg.a));
+      return;
+    case kDrain:
+      StartDrain();
+      return;
+    default:
+      if (msg.fd >= 0) ::close(msg.fd);
+      return;
+  }
+}
+
+void Shard::SendGoAway(Link& l) {
+  tunnel::GoAway g;
+  g.code = ErrorCode::kShuttingDown;
+  g.drain_ms = static_cast<std::uint32_t>(relay_->options_.drain_period.count());
+  std::array<std::uint8_t, 6> payload{};
+  (void)g.Encode(payload);
+  if (l.tls->SendFrame(FrameType::kGoAway, 0, 0, payload) == link::SendStatus::kOk) {
+    ++m_.goaway_sent;
+    m_.bytes_out += tunnel::kHeaderSize + payload.size();
+  }
+  l.tls->Flush();
+}
+
+void Shard::StartDrain() {
+  if (draining_) return;
+  draining_ = true;
+  if (index_ == 0) {
+    if (device_listener_.valid()) loop_->CloseListener(device_listener_);
+    if (connector_listener_.valid()) loop_->CloseListener(connector_listener_);
+  }
+  for (auto& lp : links_) {
+    if (lp->in_use && lp->up) SendGoAway(*lp);
+  }
+  Log(fmt::format("draining shard={} links={} for {} ms", index_, m_.device_links + m_.connector_links,
+                  relay_->options_.drain_period.count()));
+  if (!loop_->AddTimer(relay_->options_.drain_period, this, kTimerDrainClose).valid()) CloseAll();
+  MaybeDrained();
+}
+void Shard::Publish() { relay_->Publish(index_, Snapshot()); }
+
+void Shard::CloseAll() {
+  drain_closed_ = true;
+  for (auto& lp : links_) {
+    if (lp->in_use && lp->tls) lp->tls->Close(ErrorCode::kShuttingDown, "relay shutting down");
+  }
+  MaybeDrained();
+}
+void Shard::MaybeDrained() {
+  if (!draining_ || drained_reported_) return;
+  for (auto& lp : links_) {
+    if (lp->in_use) return;
+  }
+  if (!drain_closed_ && m_.device_links + m_.connector_links + m_.handshakes_in_flight > 0) return;
+  drained_reported_ = true;
+  relay_->drained_shards_.fetch_add(1);
+}
+
+MetricsSnapshot Shard::Snapshot() {
+  MetricsSnapshot s = m_;
+  s.cross_queue_bytes = 0;
+  for (std::size_t t = 0; t < out_.size(); ++t) {
+    if (t == index_ || !relay_->shards_[t]) continue;
+    if (relay_->shards_[t]->in_[index_]) s.cross_queue_bytes += RingTo(static_cast<std::uint32_t>(t)).used();
+    s.cross_queue_bytes += out_[t].stash.size();
+  }
+  return s;
+}
+
+void Shard::OnTimer(runtime::EventLoop& loop, runtime::TimerId /*id*/, std::uint64_t arg) {
+  switch (arg) {
+    case kTimerPublish:
+      Publish();
+      loop.AddTimer(relay_->options_.metrics_interval, this, kTimerPublish);
+      return;
+    case kTimerDoorbellRetry:
+      doorbell_retry_ = false;
+      for (std::uint32_t t = 0; t < out_.size(); ++t) {
+        if (t != index_ && RingTo(t).used() > 0) Doorbell(t);
+      }
+      return;
+    case kTimerDrainClose:
+      CloseAll();
+      return;
+    case kTimerFlush:
+      flush_timer_ = {};
+      FlushDirty();
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace strait::relay
