@@ -27,12 +27,13 @@ enum class HandshakeResult : std::uint8_t {
   kTimeout,        // handshake_timeout
   kTlsError,       // not TLS, or a failed TLS handshake
   kClosed,         // the peer went away mid-login
+  kOverloaded,     // refused for lack of a loop timer slot (ERROR overloaded; LoopOptions::max_timers)
   kOther,
 };
-inline constexpr std::size_t kHandshakeResultCount = 10;
+inline constexpr std::size_t kHandshakeResultCount = 11;
 inline constexpr std::array<std::string_view, kHandshakeResultCount> kHandshakeResultNames = {
     "ok", "bad_credential", "bad_proof", "wrong_role", "unsupported_version", "protocol_error", "timeout",
-    "tls_error", "closed", "other"};
+    "tls_error", "closed", "overloaded", "other"};
 
 // Counters (monotonic) and gauges, per shard or summed.
 struct MetricsSnapshot {

@@ -42,6 +42,8 @@ HandshakeResult ResultOf(const link::LinkDown& d) {
     case link::DownReason::kSocketError:
     case link::DownReason::kPeerError:
       return HandshakeResult::kClosed;
+    case link::DownReason::kOverloaded:
+      return HandshakeResult::kOverloaded;
     default:
       return HandshakeResult::kOther;
   }
