@@ -13,7 +13,7 @@
 namespace strait::relay {
 
 struct RingRecord {
-  std::uint8_t kind = 0;      // Shard::RecordKind
+  std::uint8_t kind = 0;      // RecordKind (relay_internal.h)
   std::uint8_t reserved[3] = {};
   std::uint32_t channel = 0;  // session id
   std::uint64_t target = 0;   // packed LinkRef on the consumer's shard
