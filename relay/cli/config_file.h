@@ -105,7 +105,7 @@ class ConfigFile {
     try {
       return ConfigFile(toml::parse(text, path), path, cmd);
     } catch (const toml::parse_error& e) {
-      *error = fmt::format("config {}:{}: {}", path, e.source().begin.line, e.description());
+      *error = fmt::format("config {}:{}: {}", path, e.source().begin.line, OneLine(e.description()));
       return std::nullopt;
     }
   }
@@ -115,7 +115,7 @@ class ConfigFile {
     for (auto&& [k, v] : table_) {
       bool known = false;
       for (std::string_view d : declared_) known = known || d == k.str();
-      if (!known) Fail(k.source().begin.line, fmt::format("unknown key '{}'", k.str()));
+      if (!known) Fail(k.source().begin.line, fmt::format("unknown key '{}'", OneLine(k.str())));
     }
     if (!first_error_) return std::nullopt;
     return fmt::format("config {}:{}: {}", path_, first_error_->first, first_error_->second);
@@ -151,6 +151,21 @@ class ConfigFile {
   void Fail(const toml::node& n, std::string what) { Fail(n.source().begin.line, std::move(what)); }
   void Fail(std::uint32_t line, std::string what) {
     if (!first_error_ || line < first_error_->first) first_error_.emplace(line, std::move(what));
+  }
+
+  // Text from the file (a quoted key, toml++'s description, which may quote the offending character) with control
+  // characters escaped, so an error stays one line (config_file_fuzzer found a raw newline in a description).
+  static std::string OneLine(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+      } else {
+        out += c;
+      }
+    }
+    return out;
   }
 
   static bool Fits(std::string_view v, Text text) {
