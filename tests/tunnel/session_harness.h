@@ -29,6 +29,13 @@ inline constexpr uint32_t kChannel = 7;
 using ByteVec = std::vector<uint8_t>;
 
 inline std::span<const uint8_t> B(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+// A stream target and a recognisable byte pattern for stream tests.
+inline const OpenTarget kTarget{AddrType::kDomain, B("intranet.example"), 443};
+inline std::string Pattern(size_t n, char seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>(seed + static_cast<char>(i % 23));
+  return s;
+}
 
 // ---- Credentials ----
 struct Tenant {
