@@ -130,7 +130,8 @@ TEST(DeviceSdk, StreamThroughConnectorToEchoIsByteExact) {
   Sessions sessions;
   auto client = sdk::Client::Create(w.Options(), &sessions);
   ASSERT_TRUE(client.ok()) << client.error();
-  ASSERT_TRUE(WaitFor([&] { return (*client)->session_up(); }));
+  // session_up() turns true before the observer's OnSessionUp has run: wait for the observer too.
+  ASSERT_TRUE(WaitFor([&] { return (*client)->session_up() && sessions.count() >= 1; }));
   EXPECT_EQ(sessions.last().first, "dc1");
   EXPECT_EQ(sessions.last().second, Path::kRelay);
 
