@@ -121,6 +121,8 @@ void EventLoop::Run() {
   assert(!ran_);
   ran_ = true;
   ArmWake();
+  watchdog_.loop = this;
+  if (options_.watchdog_interval.count() > 0) (void)AddTimer(options_.watchdog_interval, &watchdog_);
   DrainMailbox();  // messages posted before Run started
   while (!stop_requested_.load(std::memory_order_acquire)) {
     RunBatchEnd();
@@ -330,6 +332,21 @@ void EventLoop::OnTimer(EventLoop& /*loop*/, TimerId /*id*/, std::uint64_t arg) 
   }
 }
 
+void EventLoop::WatchdogTick() {
+  for (Conn& c : conns_) {
+    if (!c.watched || c.state != State::kOpen) continue;
+    const bool work = c.send_bytes > 0 || c.starved;
+    if (work && c.wd_work && c.moved == c.wd_moved) ++stats_.stalls;
+    c.wd_work = work;
+    c.wd_moved = c.moved;
+  }
+  if (!stopping_) (void)AddTimer(options_.watchdog_interval, &watchdog_);
+}
+
+void EventLoop::Watch(ConnId id) {
+  if (Conn* c = Lookup(id)) c->watched = true;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Messages
 
@@ -438,7 +455,7 @@ std::uint32_t EventLoop::AllocSlot() {
   return s;
 }
 
-ConnId EventLoop::Adopt(int fd, ConnectionHandler* handler, std::uint64_t tag) {
+ConnId EventLoop::Adopt(int fd, ConnectionHandler* handler, std::uint64_t tag, RecvMode mode) {
   if (stopping_) return ConnId{};
   const std::uint32_t s = AllocSlot();
   if (s == kNone) {
@@ -449,6 +466,7 @@ ConnId EventLoop::Adopt(int fd, ConnectionHandler* handler, std::uint64_t tag) {
   c.fd = fd;
   c.handler = handler;
   c.tag = tag;
+  c.one_buffer = mode == RecvMode::kOneBuffer;
   c.state = State::kOpen;
   ++open_connections_;
   ++stats_.adopted;
@@ -541,10 +559,15 @@ void EventLoop::ArmRecv(Conn& c) {
       return;
     }
     sqe = ring_->GetSqe();
-    io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+    if (c.one_buffer) {
+      io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);  // length 0: the selected buffer's length
+    } else {
+      io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+    }
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = recv_pool_->group_id();
-    c.recv_multishot = true;
+    c.recv_multishot = !c.one_buffer;
+    c.recv_selected = true;
   } else {
     Buffer b = plain_pool_->Allocate();
     if (!b) {
@@ -556,6 +579,7 @@ void EventLoop::ArmRecv(Conn& c) {
     io_uring_prep_recv(sqe, c.fd, room.data(), room.size(), 0);
     c.recv_buf = b.Detach();
     c.recv_multishot = false;
+    c.recv_selected = false;
   }
   io_uring_sqe_set_data64(sqe, PackUserData(Op::kRecv, IdOf(c).slot, GenerationTag(c.gen)));
   c.recv_armed = true;
@@ -566,7 +590,7 @@ void EventLoop::OnRecvCqe(const io_uring_cqe* cqe, Conn& c) {
   const int res = cqe->res;
   ++stats_.recv_completions;
   Buffer buf;
-  if (c.recv_multishot) {
+  if (c.recv_selected) {
     if ((cqe->flags & IORING_CQE_F_BUFFER) != 0) {
       buf = recv_pool_->AdoptReceived(cqe->flags >> IORING_CQE_BUFFER_SHIFT,
                                       static_cast<std::uint32_t>(std::max(res, 0)));
@@ -582,6 +606,7 @@ void EventLoop::OnRecvCqe(const io_uring_cqe* cqe, Conn& c) {
   const ConnId id = IdOf(c);
   if (res > 0) {
     stats_.recv_bytes += static_cast<std::uint64_t>(res);
+    c.moved += static_cast<std::uint32_t>(res);
     if (c.state == State::kOpen && buf) {
       if (c.paused || c.held_head != kNilBufRef) {
         QueuePush(c.held_head, c.held_tail, buf.Detach());
@@ -662,6 +687,14 @@ void EventLoop::CancelRecv(Conn& c) {
   io_uring_prep_cancel64(sqe, PackUserData(Op::kRecv, s, GenerationTag(c.gen)), 0);
   io_uring_sqe_set_data64(sqe, PackUserData(Op::kCancel, s, GenerationTag(c.gen)));
   ++c.inflight;
+}
+
+void EventLoop::SetRecvMode(ConnId id, RecvMode mode) {
+  Conn* c = Lookup(id);
+  if (c == nullptr) return;
+  c->one_buffer = mode == RecvMode::kOneBuffer;
+  // An armed multishot recv would go on filling buffers: cancel it; its last CQE re-arms in the new mode.
+  if (c->one_buffer && c->recv_armed && c->recv_multishot) CancelRecv(*c);
 }
 
 void EventLoop::PauseRecv(ConnId id) {

@@ -60,6 +60,17 @@ enum class SendResult : std::uint8_t {
   kClosed,     // connection closing, write side shut down, or stale ConnId
 };
 
+// How a connection receives (docs/runtime.md, "Who holds receive buffers").
+enum class RecvMode : std::uint8_t {
+  // One multishot recv: the kernel fills as many ring buffers as the socket has data for, batched. For links, whose
+  // handler consumes every buffer in its callback.
+  kMultishot,
+  // At most one receive in flight, re-armed after each completion: the connection never holds more than the one
+  // ring buffer it was just handed. For flow-controlled connections whose handler pauses (stream pumps): a paused
+  // one holds no ring buffer the kernel filled after the pause, however fast its peer sends.
+  kOneBuffer,
+};
+
 enum class CloseMode : std::uint8_t {
   kAbort,     // cancel everything now, drop queued bytes
   kGraceful,  // stop reading, send what is queued, shutdown(SHUT_WR), then close (bounded by a timer)
@@ -166,6 +177,10 @@ struct LoopOptions {
   std::chrono::milliseconds accept_retry_delay{50};
   std::chrono::milliseconds shutdown_timeout{5000};  // Run()'s final drain; then fds are closed synchronously
   std::uint32_t max_cqes_per_batch = 4096;  // completions handled before timers and publishing run again
+  // Forward-progress watchdog over the connections marked with Watch(): at each tick, one that had bytes to move
+  // at the previous tick and still has (queued sends, or a recv starved of buffers) but moved none in between
+  // counts one LoopStats::stalls. 0 turns the ticks off.
+  std::chrono::milliseconds watchdog_interval{1000};
 };
 
 // Counters, loop thread only (read them from a callback, or after Run() returns).
@@ -195,6 +210,9 @@ struct LoopStats {
   std::uint64_t messages = 0;
   std::uint64_t msg_ring_failures = 0;   // MSG_RING doorbell failed; fell back to eventfd
   std::uint64_t timers_fired = 0;
+  // Watchdog (LoopOptions::watchdog_interval): watched connections that had bytes to move and moved none for a
+  // whole interval, one per connection per interval.
+  std::uint64_t stalls = 0;
 };
 
 class EventLoop final : private TimerHandler {
@@ -236,7 +254,7 @@ class EventLoop final : private TimerHandler {
   // --- connections -------------------------------------------------------------------------------------------
   // [loop] Takes ownership of a connected socket and starts receiving. Returns an invalid ConnId when all slots are
   // in use; then the caller still owns fd.
-  ConnId Adopt(int fd, ConnectionHandler* handler, std::uint64_t tag = 0);
+  ConnId Adopt(int fd, ConnectionHandler* handler, std::uint64_t tag = 0, RecvMode mode = RecvMode::kMultishot);
   // [loop] Starts a TCP connect. OnConnected or OnClose(kConnectFailed) follows. Invalid ConnId when no slot is
   // free or socket() fails (errno in *err if given).
   ConnId Connect(const SocketAddress& addr, ConnectionHandler* handler, std::uint64_t tag = 0, int* err = nullptr);
@@ -250,6 +268,12 @@ class EventLoop final : private TimerHandler {
   // [loop] A plain-pool buffer to fill and Send(); empty when the pool is exhausted.
   Buffer AllocateBuffer() { return plain_pool_->Allocate(); }
 
+  // [loop] Sets how the connection receives (default kMultishot), from its next recv on. An armed multishot recv
+  // is cancelled for kOneBuffer (what it delivered before the cancel still arrives, in order): give the mode to
+  // Adopt, or set it right after Connect (which arms no recv before it connects), so that nothing is read ahead.
+  void SetRecvMode(ConnId id, RecvMode mode);
+  // [loop] Puts the connection under the forward-progress watchdog (LoopOptions::watchdog_interval).
+  void Watch(ConnId id);
   // [loop] Stops delivering OnData (data already received is held, bounded by the recv pool) / resumes it.
   void PauseRecv(ConnId id);
   void ResumeRecv(ConnId id);
@@ -303,6 +327,11 @@ class EventLoop final : private TimerHandler {
   void DrainMailbox();
   void RunTimers();
   void OnTimer(EventLoop& loop, TimerId id, std::uint64_t arg) override;
+  void WatchdogTick();
+  struct WatchdogTimer final : TimerHandler {
+    EventLoop* loop = nullptr;
+    void OnTimer(EventLoop& /*l*/, TimerId /*id*/, std::uint64_t /*arg*/) override { loop->WatchdogTick(); }
+  };
 
   // Connection internals.
   Conn* ConnForCqe(std::uint32_t slot, std::uint32_t aux);
@@ -365,6 +394,7 @@ class EventLoop final : private TimerHandler {
   std::vector<EventLoop*> peers_;  // MSG_RING targets; index is the slot in kMsgRingSent user_data
   std::vector<BatchHandler*> batch_handlers_;
   std::vector<ConnId> kicks_;  // connections with queued, unsent buffers; capacity max_connections (no allocation)
+  WatchdogTimer watchdog_;
   LoopStats stats_;
 
   // Shared with other threads.

@@ -175,6 +175,7 @@ void EventLoop::OnSendResult(Conn& c, int res) {
   }
   stats_.send_bytes += static_cast<std::uint64_t>(res);
   auto sent = static_cast<std::uint32_t>(res);
+  c.moved += sent;
   c.send_bytes -= std::min(sent, c.send_bytes);
   // Release the buffers the send covered completely, in order; a partly sent one keeps its unsent tail at the head.
   for (std::uint32_t i = 0; i < c.send_inflight_bufs && c.send_head != kNilBufRef; ++i) {
