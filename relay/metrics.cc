@@ -20,6 +20,8 @@ void MetricsSnapshot::Add(const MetricsSnapshot& o) {
   sessions_opened += o.sessions_opened;
   sessions_closed += o.sessions_closed;
   goaway_sent += o.goaway_sent;
+  link_stalls += o.link_stalls;
+  recv_starved += o.recv_starved;
   for (std::size_t i = 0; i < handshakes.size(); ++i) handshakes[i] += o.handshakes[i];
   for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += o.drops[i];
 }
@@ -50,6 +52,13 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   }
   out.Gauge("strait_relay_cross_queue_bytes", "Bytes waiting in cross-shard queues.", s.cross_queue_bytes);
   out.Gauge("strait_relay_paused_links", "Links whose reads are paused by backpressure.", s.paused_links);
+  out.Counter("strait_relay_link_stalls_total",
+              "Forward-progress watchdog: links that had bytes to move and moved none for a second, one per link per "
+              "second.",
+              s.link_stalls);
+  out.Counter("strait_relay_recv_starved_total",
+              "Receives that found the shard's receive ring empty (ENOBUFS); the socket waits for buffers.",
+              s.recv_starved);
   return out.Take();
 }
 

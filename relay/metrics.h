@@ -52,6 +52,8 @@ struct MetricsSnapshot {
   std::uint64_t sessions_opened = 0;
   std::uint64_t sessions_closed = 0;
   std::uint64_t goaway_sent = 0;
+  std::uint64_t link_stalls = 0;         // watchdog: links with bytes to move that moved none for a second
+  std::uint64_t recv_starved = 0;        // receives that found the shard's receive ring empty (ENOBUFS)
   std::array<std::uint64_t, kHandshakeResultCount> handshakes{};
   std::array<std::uint64_t, kDropReasonCount> drops{};
 

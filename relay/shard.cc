@@ -397,6 +397,8 @@ void Shard::MaybeDrained() {
 
 MetricsSnapshot Shard::Snapshot() {
   MetricsSnapshot s = m_;
+  s.link_stalls = loop_->stats().stalls;
+  s.recv_starved = loop_->stats().recv_enobufs;
   s.cross_queue_bytes = 0;
   for (std::size_t t = 0; t < out_.size(); ++t) {
     if (t == index_ || !relay_->shards_[t]) continue;

@@ -55,6 +55,7 @@ struct Settings {
   std::string config;
   std::int64_t open_timeout_ms = 10000;
   std::int64_t resolver_threads = 2;
+  std::int64_t loop_recv_buffers = 1024;  // testing only (hidden flag): the loop's receive pool
 };
 
 int Usage(const std::string& message) {
@@ -105,6 +106,8 @@ class ConnectorCommand : public Command {
                      "Prometheus endpoint, loopback IP:PORT (off unless given; port 0 ok)");
     cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
     cmd_->add_option("--open-timeout-ms", s_.open_timeout_ms, "Stream OPEN to OPEN_OK deadline (10000)");
+    // Hidden (empty group): for tests that make the receive pool small on purpose, where its bounds bite.
+    cmd_->add_option("--loop-recv-buffers", s_.loop_recv_buffers, "Receive buffers in the loop (1024)")->group("");
   }
 
   bool Selected() const override { return cmd_->parsed(); }
@@ -116,6 +119,10 @@ class ConnectorCommand : public Command {
     if (s_.relays.empty() && s_.direct_listen.empty()) return Usage("give --relay (and/or --direct-listen)");
     if (s_.open_timeout_ms <= 0 || s_.resolver_threads <= 0 || s_.resolver_threads > 64) {
       return Usage("open timeout must be > 0 and resolver threads 1..64");
+    }
+    if (s_.loop_recv_buffers < 32 || s_.loop_recv_buffers > 32768 ||
+        (s_.loop_recv_buffers & (s_.loop_recv_buffers - 1)) != 0) {
+      return Usage("--loop-recv-buffers must be a power of two in 32..32768");
     }
 
     connector::ConnectorOptions o;
@@ -177,6 +184,7 @@ class ConnectorCommand : public Command {
     lo.max_connections = 16384;
     lo.max_timers = 32768;
     lo.plain_buffer_count = 4096;
+    lo.recv_buffer_count = static_cast<std::uint32_t>(s_.loop_recv_buffers);
     auto loop_or = runtime::EventLoop::Create(lo);
     if (!loop_or.ok()) return ReportError("connector: event loop: " + loop_or.error().reason);
     std::unique_ptr<runtime::EventLoop> loop = std::move(loop_or).value();

@@ -22,6 +22,7 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 constexpr uint64_t kMaxBytesPath = 16ull << 20;
+constexpr uint64_t kMaxStreamPath = 1ull << 40;
 constexpr std::size_t kBodyChunk = 256 * 1024;
 constexpr uint32_t kHeaderLimit = 16 * 1024;
 
@@ -98,6 +99,11 @@ class Session : public std::enable_shared_from_this<Session> {
       FillPattern(0, std::span(reinterpret_cast<uint8_t*>(body.data()), body.size()));
       return Respond(200, std::move(body));
     }
+    if (req.method() == http::verb::get && target.starts_with("/stream/")) {
+      auto n = ParseUint(target.substr(8));
+      if (!n || *n > kMaxStreamPath) return Respond(400, "N must be 0..2^40\n");
+      return StartStream(*n);
+    }
     Respond(404, "not found\n");
   }
 
@@ -121,6 +127,43 @@ class Session : public std::enable_shared_from_this<Session> {
                           });
   }
 
+  // GET /stream/N: the header, then N bytes of the pattern written kBodyChunk at a time, so a long download costs
+  // one chunk of memory however large N is.
+  void StartStream(uint64_t n) {
+    stream_left_ = n;
+    stream_offset_ = 0;
+    stream_head_ = fmt::format(
+        "HTTP/1.1 200 OK\r\nServer: strait-demo-internal\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Length: {}\r\n{}\r\n",
+        n, keep_alive_ ? "" : "Connection: close\r\n");
+    asio::async_write(socket_, asio::buffer(stream_head_), [self = shared_from_this()](beast::error_code ec,
+                                                                                      std::size_t) {
+      if (!ec) self->WriteStreamChunk();
+    });
+  }
+
+  void WriteStreamChunk() {
+    if (stream_left_ == 0) return AfterResponse();
+    const std::size_t n = static_cast<std::size_t>(std::min<uint64_t>(stream_left_, body_.size()));
+    FillPattern(stream_offset_, std::span(body_).first(n));
+    stream_offset_ += n;
+    stream_left_ -= n;
+    server_.stats_.bytes_out.fetch_add(n, std::memory_order_relaxed);
+    asio::async_write(socket_, asio::buffer(body_.data(), n),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (!ec) self->WriteStreamChunk();
+                      });
+  }
+
+  void AfterResponse() {
+    if (!keep_alive_) {
+      beast::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      return;
+    }
+    ReadHeader();
+  }
+
   void Respond(unsigned status, std::string body, bool close = false) {
     if (close) keep_alive_ = false;
     res_ = {};
@@ -132,13 +175,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res_.body() = std::move(body);
     res_.prepare_payload();
     http::async_write(socket_, res_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) return;
-      if (!self->keep_alive_) {
-        beast::error_code ignored;
-        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
-        return;
-      }
-      self->ReadHeader();
+      if (!ec) self->AfterResponse();
     });
   }
 
@@ -150,6 +187,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<uint8_t> body_;
   std::optional<Sha256> sha_;
   uint64_t sink_bytes_ = 0;
+  std::string stream_head_;
+  uint64_t stream_left_ = 0;
+  uint64_t stream_offset_ = 0;
   bool keep_alive_ = true;
 };
 

@@ -3,11 +3,12 @@
 //
 //   GET  /hello      200 "hello from the internal server\n"
 //   GET  /bytes/N    200, N bytes of the deterministic stream (demo_client.h FillPattern), N <= 16 MiB
+//   GET  /stream/N   200, N bytes of the deterministic stream written 256 KiB at a time (N <= 2^40): long downloads
 //   POST /sink       reads the body (any size up to max_body), answers "<bytes> <sha256 hex>\n"
 //   anything else    404
 //
 // Bounds: max_connections open at once (further accepts are closed at once and counted), header block 16 KiB,
-// /bytes N <= 16 MiB, /sink body <= max_body. Not a hot path: allocation per request is fine here.
+// /bytes N <= 16 MiB, /stream N <= 2^40, /sink body <= max_body. Not a hot path: allocation per request is fine here.
 #pragma once
 
 #include <atomic>
@@ -29,6 +30,7 @@ struct HttpServerStats {
   std::atomic<uint64_t> refused_connections{0};  // above max_connections
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> bytes_in{0};             // /sink body bytes
+  std::atomic<uint64_t> bytes_out{0};            // /stream body bytes written
 };
 
 class HttpServer {

@@ -93,6 +93,8 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
     add("socks_handshake_timeouts_total", d.handshake_timeouts);
     add("socks_protocol_errors_total", d.protocol_errors);
     add("socks_open_failed_total", d.open_failed);
+    add("loop_recv_starved_total", loop.stats().recv_enobufs);  // receives that found the ring empty (ENOBUFS)
+    add("link_stalls_total", loop.stats().stalls);  // watchdog: link had bytes to move, moved none for a second
     const std::string resp = fmt::format(
         "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{}", body.size(),
         body);

@@ -113,11 +113,13 @@ std::string E2eTest::MakePolicy() {
   return path;
 }
 
-Relay E2eTest::StartRelay() {
+Relay E2eTest::StartRelay(int threads, const std::vector<std::string>& extra) {
   Relay r;
-  r.process = Spawn("relay", {"relay", "--identity", dir_ + "/relay", "--device-listen", "127.0.0.1:0",
-                              "--connector-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--threads",
-                              "1"});
+  std::vector<std::string> args = {"relay", "--identity", dir_ + "/relay", "--device-listen", "127.0.0.1:0",
+                                   "--connector-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+                                   "--threads", std::to_string(threads)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  r.process = Spawn("relay", args);
   if (!r.process) return r;
   auto line = r.process->WaitLine("relay ready", Deadline(kStartDeadline));
   EXPECT_TRUE(line) << "relay: " << r.process->StatusText() << ": " << r.process->StderrTail(3);
@@ -133,11 +135,12 @@ Relay E2eTest::StartRelay() {
 }
 
 Connector E2eTest::StartConnector(const std::string& identity, const std::vector<HostPort>& relays,
-                                  bool direct_listen) {
+                                  bool direct_listen, const std::vector<std::string>& extra) {
   Connector c;
   std::vector<std::string> args = {"connector", "--identity", identity, "--policy", MakePolicy()};
   for (const auto& r : relays) args.insert(args.end(), {"--relay", fmt::format("{}:{}", r.host, r.port)});
   if (direct_listen) args.insert(args.end(), {"--direct-listen", "127.0.0.1:0"});
+  args.insert(args.end(), extra.begin(), extra.end());
   c.process = Spawn("connector", args);
   if (!c.process) return c;
   auto line = c.process->WaitLine("connector ready", Deadline(kStartDeadline), &c.cursor);
@@ -156,11 +159,12 @@ void E2eTest::WaitConnectorLinkUp(Connector& c) {
 }
 
 Device E2eTest::StartDevice(const std::string& identity, const std::optional<HostPort>& relay,
-                            const std::optional<HostPort>& direct) {
+                            const std::optional<HostPort>& direct, const std::vector<std::string>& extra) {
   Device d;
   std::vector<std::string> args = {"device", "--identity", identity, "--socks-listen", "127.0.0.1:0"};
   if (relay) args.insert(args.end(), {"--relay", fmt::format("{}:{}", relay->host, relay->port)});
   if (direct) args.insert(args.end(), {"--direct", fmt::format("{}:{}", direct->host, direct->port)});
+  args.insert(args.end(), extra.begin(), extra.end());
   d.process = Spawn("device", args);
   if (!d.process) return d;
   auto line = d.process->WaitLine("device ready", Deadline(kStartDeadline), &d.cursor);

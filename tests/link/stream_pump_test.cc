@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "runtime/event_loop.h"
@@ -414,6 +415,49 @@ TEST_F(PumpTest, SlowTargetReaderHoldsBackOnlyItsOwnStream) {
           ASSERT_EQ(h.device_->Reset(slow, ErrorCode::kCancelled), tunnel::CallStatus::kOk);
         }},
        {[&] { return h.pumps.empty(); }, {}}}));
+}
+
+// A target that sends far more than the stream's window to a device that does not read: once the stream is out of
+// credit, the pump holds the rest on the heap and its socket is paused in kOneBuffer mode, so every receive buffer
+// of the loop is back in the ring (docs/runtime.md, "Who holds receive buffers"). Then the device reads again and
+// every byte arrives, in order.
+TEST_F(PumpTest, StreamOutOfCreditHoldsNoReceiveBuffer) {
+  Harness h(*loop);
+  const auto data = Pattern(8u << 20, 9);
+  auto lfd = runtime::ListenTcp(runtime::ParseSocketAddress("127.0.0.1:0").value(), {});
+  ASSERT_TRUE(lfd.ok());
+  const runtime::SocketAddress addr = runtime::LocalAddress(*lfd).value();
+  std::thread target([&, fd = *lfd] {
+    const int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    ::close(fd);
+    if (c < 0) return;
+    for (std::size_t off = 0; off < data.size();) {
+      const ssize_t n = ::send(c, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(c);
+  });
+  const StreamId id = h.Open(addr);
+  h.streams[id].hold = true;
+  ASSERT_TRUE(RunSteps(
+      *loop, h,
+      {{[&] {
+          auto it = h.pumps.find(id);
+          return it != h.pumps.end() && h.streams[id].received.size() >= tunnel::kDefaultStreamWindow &&
+                 loop->RecvPaused(it->second->conn()) && !h.connector_->HasOutgoing();
+        },
+        [&] {
+          const StreamPump& pump = *h.pumps.at(id);
+          EXPECT_EQ(loop->recv_pool().available(), loop->options().recv_buffer_count);
+          EXPECT_GE(pump.stats().pending_copies, 1u);
+          EXPECT_EQ(h.streams[id].received.size(), std::size_t{tunnel::kDefaultStreamWindow});
+          h.streams[id].hold = false;
+          (void)h.device_->Consume(id, h.streams[id].received.size());
+        }},
+       {[&] { return h.streams[id].fin; }, {}}}));
+  target.join();
+  EXPECT_EQ(h.streams[id].received, data);
 }
 
 TEST_F(PumpTest, ManyConcurrentStreams) {

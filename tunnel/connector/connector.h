@@ -132,6 +132,8 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   std::map<SessionKey, std::unique_ptr<DeviceSession>> sessions_;
   std::vector<std::unique_ptr<DeviceSession>> ended_;  // link gone / closed, waiting for their pumps
   std::vector<ResolveResult> resolved_;                // scratch for DrainResolver
+  std::vector<DeviceSession*> flush_scratch_;          // OnSendQueueLow: the link's sessions, round-robin
+  std::size_t flush_cursor_ = 0;                       // OnSendQueueLow: which session goes first
   ConnectorStats stats_;
   bool reap_armed_ = false;
   bool started_ = false;

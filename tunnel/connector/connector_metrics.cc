@@ -47,6 +47,13 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
   out.Counter("strait_connector_loop_send_bytes_total", "Bytes sent on the loop's sockets.", m.loop_send_bytes);
   out.Counter("strait_connector_loop_send_queue_full_total", "Sends refused: a socket's send queue was at its limit.",
               m.loop_send_queue_full);
+  out.Counter("strait_connector_loop_recv_starved_total",
+              "Receives that found the loop's receive ring empty (ENOBUFS); the socket waits for buffers.",
+              m.loop_recv_starved);
+  out.Counter("strait_connector_link_stalls_total",
+              "Forward-progress watchdog: relay or Direct Connect links that had bytes to move and moved none for a "
+              "second, one per link per second.",
+              m.link_stalls);
   return out.Take();
 }
 
@@ -120,6 +127,8 @@ void MetricsPublisher::Publish() {
   m.loop_recv_bytes = ls.recv_bytes;
   m.loop_send_bytes = ls.send_bytes;
   m.loop_send_queue_full = ls.send_queue_full;
+  m.loop_recv_starved = ls.recv_enobufs;
+  m.link_stalls = ls.stalls;
   m.publishes = ++publishes_;
   {
     std::lock_guard lock(mu_);

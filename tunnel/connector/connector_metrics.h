@@ -25,6 +25,8 @@ struct ConnectorMetrics {
   std::uint64_t loop_recv_bytes = 0; // bytes received on every socket of the loop (TLS and target TCP)
   std::uint64_t loop_send_bytes = 0; // bytes sent on every socket of the loop
   std::uint64_t loop_send_queue_full = 0;  // sends the loop refused: a socket's send queue at its limit
+  std::uint64_t loop_recv_starved = 0;     // receives that found the ring empty (LoopStats::recv_enobufs)
+  std::uint64_t link_stalls = 0;           // watchdog: links with bytes to move that moved none for a second
   std::uint64_t publishes = 0;       // how many copies have been published (0: none yet)
 };
 

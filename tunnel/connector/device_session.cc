@@ -127,31 +127,35 @@ void DeviceSession::SendFrames(std::span<const std::uint8_t> bytes) {
   }
 }
 
-void DeviceSession::Flush() {
-  if (in_frame_ > 0 || link_ == nullptr || !session_) return;
+std::size_t DeviceSession::Flush(std::size_t max_frames) {
+  if (in_frame_ > 0 || link_ == nullptr || !session_) return 0;
   if (flushing_) {
     flush_again_ = true;
-    return;
+    return 0;
   }
   flushing_ = true;
+  std::size_t sent = 0;
   do {
     flush_again_ = false;
-    while (!closed_ && session_->HasOutgoing()) {
+    while (!closed_ && sent < max_frames && session_->HasOutgoing()) {
       // Keep within the link's pending bound so SendEncoded never refuses sealed output (it cannot be resent).
       if (link_->backlog_bytes() + tunnel::kSessionOutSize > ctx_.link_max_pending) break;
       tunnel::SessionResult r = session_->PollOutgoing(std::span(ctx_.out));
       if (r.action == tunnel::SessionAction::kSend) {
         SendFrames(std::span(ctx_.out).first(r.size));
+        ++sent;
       } else if (r.action == tunnel::SessionAction::kClose) {
         SendFrames(std::span(ctx_.out).first(r.size));
+        ++sent;
         EndSession();
       } else {
         break;
       }
     }
-  } while (flush_again_ && !closed_);
+  } while (flush_again_ && !closed_ && sent < max_frames);
   flushing_ = false;
   if (link_ != nullptr) link_->Flush();
+  return sent;
 }
 
 void DeviceSession::Close(ErrorCode code, std::string_view reason) {

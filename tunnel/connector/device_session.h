@@ -18,6 +18,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -77,8 +78,9 @@ class DeviceSession final : public tunnel::SessionVisitor,
   void OnLinkGone();
   // Ends the session from this side (SESSION_CLOSE code) if it is up; pumps abort.
   void Close(tunnel::ErrorCode code, std::string_view reason);
-  // Sends what the session has queued, as far as the link's bound allows.
-  void Flush();
+  // Sends what the session has queued, as far as the link's bound allows, at most `max_frames` sealed frames.
+  // Returns the number sent.
+  std::size_t Flush(std::size_t max_frames = SIZE_MAX);
   // A resolution finished (routed by token).
   void OnResolved(tunnel::StreamId id, const ResolveResult& result);
 

@@ -26,7 +26,9 @@ class Socks5Conn final : public runtime::ConnectionHandler,
   }
 
   bool Start(int fd) {
-    conn_ = loop_.Adopt(fd, this);
+    // A client socket is a flow-controlled stream: it never holds more than the one receive buffer it was handed
+    // (docs/runtime.md, "Who holds receive buffers").
+    conn_ = loop_.Adopt(fd, this, 0, runtime::RecvMode::kOneBuffer);
     if (!conn_.valid()) return false;
     (void)runtime::SetTcpNoDelay(fd);
     timer_ = loop_.AddTimer(door_.options_.handshake_timeout, this);
@@ -72,10 +74,8 @@ class Socks5Conn final : public runtime::ConnectionHandler,
           if (timer_.valid()) loop_.CancelTimer(timer_);
           timer_ = {};
           loop_.PauseRecv(conn_);
-          if (!in.empty()) {
-            data.Consume(data.size() - in.size());
-            held_ = std::move(data);  // pipelined bytes: forwarded after OPEN_OK
-          }
+          // Pipelined bytes are copied out of the loop's buffer and forwarded after OPEN_OK.
+          held_.assign(in.begin(), in.end());
           ++door_.stats_.opens;
           token_ = client_.Open(socks_.target(), this);
           if (token_ == 0) Fail(tunnel::ErrorCode::kOverloaded);
@@ -114,8 +114,9 @@ class Socks5Conn final : public runtime::ConnectionHandler,
     phase_ = Phase::kPumping;
     pump_ = std::make_unique<link::StreamPump>(loop_, *this, client_.MuxStreamId(token_));
     pump_->Attach(conn_);
-    if (held_) {
-      pump_->OnData(loop_, conn_, std::move(held_));  // may pause again if the stream cannot take it all
+    if (!held_.empty()) {
+      pump_->TakeBytes(held_);  // may pause again if the stream cannot take it all
+      std::vector<std::uint8_t>().swap(held_);
     } else if (!eof_) {
       loop_.ResumeRecv(conn_);
     }
@@ -163,7 +164,7 @@ class Socks5Conn final : public runtime::ConnectionHandler,
   }
   void Fail(tunnel::ErrorCode code) {
     ++door_.stats_.open_failed;
-    held_.reset();
+    std::vector<std::uint8_t>().swap(held_);
     if (!conn_.valid() || closing_) return;
     const Socks5Reply reply = Socks5FailureReply(Socks5ReplyForReset(code));
     (void)loop_.Send(conn_, reply.bytes());
@@ -184,7 +185,7 @@ class Socks5Conn final : public runtime::ConnectionHandler,
   bool closing_ = false;
   bool eof_ = false;
   Socks5Server socks_;
-  runtime::Buffer held_;
+  std::vector<std::uint8_t> held_;
   StreamToken token_ = 0;
   std::unique_ptr<link::StreamPump> pump_;
 };

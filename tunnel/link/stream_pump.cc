@@ -18,6 +18,7 @@ StreamPump::~StreamPump() {
 bool StreamPump::Connect(const runtime::SocketAddress& addr, int* err) {
   conn_ = loop_.Connect(addr, this, tag, err);
   if (!conn_.valid()) return false;
+  loop_.SetRecvMode(conn_, runtime::RecvMode::kOneBuffer);
   connecting_ = true;
   return true;
 }
@@ -26,8 +27,19 @@ void StreamPump::Attach(runtime::ConnId conn) {
   conn_ = conn;
   connecting_ = false;
   attached_ = true;
+  loop_.SetRecvMode(conn_, runtime::RecvMode::kOneBuffer);
   // Bytes that arrived before the stream was accepted were refused by the mux and kept; try them now.
-  if (pending_) PushToStream();
+  if (pending_bytes() > 0) PushToStream();
+}
+
+void StreamPump::KeepPending(std::span<const std::uint8_t> bytes) {
+  pending_.assign(bytes.begin(), bytes.end());
+  pending_head_ = 0;
+}
+
+void StreamPump::DropPending() {
+  std::vector<std::uint8_t>().swap(pending_);  // a stream that waits for credit holds no heap while it flows
+  pending_head_ = 0;
 }
 
 tunnel::StreamMux* StreamPump::Mux() { return stream_live_ ? host_.PumpMux(*this) : nullptr; }
@@ -41,7 +53,7 @@ void StreamPump::Abort(tunnel::ErrorCode code) {
       host_.PumpOutput(*this);
     }
   }
-  pending_.reset();
+  DropPending();
   if (conn_.valid() && !closing_) {
     closing_ = true;
     loop_.Close(conn_, runtime::CloseMode::kAbort);
@@ -57,45 +69,59 @@ void StreamPump::OnConnected(runtime::EventLoop& loop, runtime::ConnId id) {
   host_.PumpConnected(*this);
 }
 
-void StreamPump::OnData(runtime::EventLoop& loop, runtime::ConnId id, runtime::Buffer data) {
-  if (closing_ || !stream_live_ || fin_sent_) return;  // nowhere to put it: drop (the stream is going away)
-  if (pending_) {
-    // Only possible when a forwarding host delivered data before pausing took effect: keep order by refusing
-    // more until the rest is taken. (Cannot happen with the loop as handler: OnData stops at PauseRecv.)
-    loop.PauseRecv(id);
-    return;
-  }
-  pending_ = std::move(data);
-  if (!attached_) {
-    loop.PauseRecv(id);
-    return;
-  }
-  PushToStream();
+void StreamPump::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runtime::Buffer data) {
+  // The common case: the mux takes the whole buffer and it goes straight back to the loop's ring.
+  TakeBytes(data.data());
 }
 
-void StreamPump::PushToStream() {
+void StreamPump::TakeBytes(std::span<const std::uint8_t> bytes) {
+  if (closing_ || !stream_live_ || fin_sent_ || bytes.empty()) return;  // nowhere to put it: the stream is going
+  if (pending_bytes() > 0) {
+    // Only possible when a forwarding host delivered data before pausing took effect: keep order by appending
+    // (bounded: the host pauses too). (Cannot happen with the loop as handler: OnData stops at PauseRecv.)
+    pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+    if (conn_.valid()) loop_.PauseRecv(conn_);
+    return;
+  }
+  if (!attached_) {
+    KeepPending(bytes);
+    if (conn_.valid()) loop_.PauseRecv(conn_);
+    return;
+  }
+  PushToStream(bytes);
+}
+
+void StreamPump::PushToStream(std::span<const std::uint8_t> fresh) {
   tunnel::StreamMux* mux = Mux();
   if (mux == nullptr) {
-    pending_.reset();
+    DropPending();
     return;
   }
   bool wrote = false;
-  if (pending_) {
-    const auto bytes = pending_.data();
+  const bool from_pending = fresh.empty();
+  const auto bytes = from_pending ? std::span<const std::uint8_t>(pending_).subspan(pending_head_) : fresh;
+  if (!bytes.empty()) {
     const std::size_t n = mux->Write(id_, bytes);
     if (n > 0) {
       wrote = true;
       stats_.bytes_to_stream += n;
     }
     if (n == bytes.size()) {
-      pending_.reset();
+      if (from_pending) DropPending();
       if (!eof_read_ && loop_.RecvPaused(conn_)) loop_.ResumeRecv(conn_);
     } else {
-      pending_.Consume(n);
+      // No credit for the rest: copy it out of the loop's buffer, so that a stream waiting for its peer holds
+      // none of the receive buffers the links need (docs/runtime.md, "Who holds receive buffers").
+      if (from_pending) {
+        pending_head_ += n;
+      } else {
+        KeepPending(bytes.subspan(n));
+        ++stats_.pending_copies;
+      }
       if (!loop_.RecvPaused(conn_)) loop_.PauseRecv(conn_);
     }
   }
-  if (!pending_ && eof_read_ && !fin_sent_) {
+  if (pending_bytes() == 0 && eof_read_ && !fin_sent_) {
     if (mux->CloseWrite(id_) == tunnel::CallStatus::kOk) {
       fin_sent_ = true;
       wrote = true;
@@ -237,7 +263,7 @@ void StreamPump::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, 
 void StreamPump::OnClose(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runtime::CloseReason reason,
                          int err) {
   const bool connected = !connecting_;
-  pending_.reset();
+  DropPending();
   if (retry_armed_) {
     loop_.CancelTimer(retry_timer_);
     retry_armed_ = false;

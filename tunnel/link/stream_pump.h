@@ -3,7 +3,7 @@
 // socket <-> stream.
 //
 //   TCP -> stream:  OnData(buf) ─▶ mux.Write (credit-limited) ─▶ host.PumpOutput
-//                   the unaccepted rest of `buf` is kept (one loop buffer) and the socket PauseRecv'd until
+//                   the unaccepted rest of `buf` is copied out (pending_) and the socket PauseRecv'd until
 //                   OnStreamWritable takes it; TCP EOF (OnReadClosed) ─▶ mux.CloseWrite (FIN) after the rest.
 //   stream -> TCP:  OnStreamData(bytes) ─▶ loop.Send (copied into plain-pool buffers); the bytes are Consume()d
 //                   (credit returned) at once while the socket's send queue is below the loop's high watermark,
@@ -14,7 +14,9 @@
 //   Both directions finished (FIN both ways, EOF read, write side shut) ─▶ graceful close of the TCP connection.
 //
 // Bounds and buffers (no allocation per chunk):
-//   - pending_: at most one received loop buffer (<= LoopOptions::buffer_size) waiting for stream credit.
+//   - pending_: the part of one received loop buffer (<= LoopOptions::buffer_size) that the mux had no credit
+//     for, copied out of the loop's buffer (heap, freed once taken): a stream waiting for credit holds no receive
+//     buffer. The socket receives in RecvMode::kOneBuffer, so nothing else arrives for it while it is paused.
 //   - overflow_: bytes of OnStreamData the loop refused (send queue at its hard limit, or the plain pool empty).
 //     Rare path; reserved once, bounded by the stream's receive window (the mux never delivers more than the
 //     window unconsumed, and overflowed bytes stay unconsumed until queued). Retried on OnSendQueueLow or after
@@ -74,6 +76,7 @@ struct StreamPumpStats {
   std::uint64_t bytes_to_socket = 0;    // stream bytes queued on the socket
   std::uint64_t consume_deferred = 0;   // times credit was held back because the socket's queue was high
   std::uint64_t send_refused = 0;       // loop.Send refused (queue limit / no buffer): bytes went to overflow
+  std::uint64_t pending_copies = 0;     // a received buffer's rest copied out to wait for credit
 };
 
 class StreamPump final : public runtime::ConnectionHandler, private runtime::TimerHandler {
@@ -94,6 +97,9 @@ class StreamPump final : public runtime::ConnectionHandler, private runtime::Tim
   // Aborts the TCP connection now (queued bytes dropped); if the stream is still live, RESETs it with `code`.
   // PumpDone follows from OnClose. Safe to call more than once and from host callbacks.
   void Abort(tunnel::ErrorCode code);
+  // Bytes the host read from the socket itself (e.g. pipelined after a SOCKS5 request), in order before anything
+  // the socket delivers later: as OnData, from the caller's memory.
+  void TakeBytes(std::span<const std::uint8_t> bytes);
 
   // ---- Mux events for this stream (the host routes them here) ----
   void OnStreamData(std::span<const std::uint8_t> data);
@@ -123,7 +129,12 @@ class StreamPump final : public runtime::ConnectionHandler, private runtime::Tim
  private:
   void OnTimer(runtime::EventLoop& loop, runtime::TimerId id, std::uint64_t arg) override;
   tunnel::StreamMux* Mux();
-  void PushToStream();        // pending_ -> mux; then FIN if EOF was read
+  // `fresh` (a buffer just received), or pending_ when empty -> mux; the rest is kept in pending_; then FIN if EOF
+  // was read.
+  void PushToStream(std::span<const std::uint8_t> fresh = {});
+  void KeepPending(std::span<const std::uint8_t> bytes);
+  void DropPending();
+  std::size_t pending_bytes() const { return pending_.size() - pending_head_; }
   bool QueueToSocket(std::span<const std::uint8_t> bytes);  // false: refused (caller overflows)
   void FlushOverflow();
   void SettleCredit();        // Consume owed_ bytes while the socket's queue is below the high watermark
@@ -147,7 +158,8 @@ class StreamPump final : public runtime::ConnectionHandler, private runtime::Tim
   bool fin_sent_ = false;       // our FIN is queued in the mux
   bool peer_fin_ = false;       // the peer's FIN arrived
   bool write_shut_ = false;     // ShutdownWrite called
-  runtime::Buffer pending_;     // TCP bytes the mux did not take yet (recv paused while non-empty)
+  std::vector<std::uint8_t> pending_;  // TCP bytes the mux did not take yet, from pending_head_ (recv paused)
+  std::size_t pending_head_ = 0;
   std::vector<std::uint8_t> overflow_;  // stream bytes the loop refused, from overflow_head_
   std::size_t overflow_head_ = 0;
   std::size_t owed_ = 0;        // bytes queued on the socket but not yet Consume()d

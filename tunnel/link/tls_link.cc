@@ -120,6 +120,7 @@ bool TlsLink::Accept(int fd) {
     tls_.reset();
     return false;
   }
+  loop_->Watch(conn_);  // LoopStats::stalls: a link with bytes to move that moves none for a watchdog interval
   state_ = LinkState::kTls;
   started_ns_ = last_rx_ns_ = last_tx_ns_ = NowNs();
   ++shared_->stats.links_started;
@@ -135,6 +136,7 @@ bool TlsLink::Connect(const runtime::SocketAddress& addr) {
     tls_.reset();
     return false;
   }
+  loop_->Watch(conn_);
   state_ = LinkState::kTls;
   started_ns_ = last_rx_ns_ = last_tx_ns_ = NowNs();
   ++shared_->stats.links_started;
