@@ -6,8 +6,8 @@
 //                          formatted as "<secret fp=...>" (a domain-separated BLAKE2b fingerprint), never as bytes.
 //
 // Thread-safety: plain values; no shared state. Generate* draws from libsodium's CSPRNG (sodium_init() is called
-// on first use, thread-safe). Under -DSTRAIT_FUZZING_BUILD randomness comes from a fixed-seed generator instead,
-// so fuzz runs are reproducible (see crypto/random.cc).
+// on first use, thread-safe). The fuzz targets link a fixed-seed generator instead (crypto/random_fixed.cc), so fuzz
+// runs are reproducible; RandomIsFixed() says which one this executable has.
 #pragma once
 
 #include <array>
@@ -27,6 +27,9 @@ bool ConstantTimeEqual(std::span<const uint8_t> a, std::span<const uint8_t> b);
 void SecureZero(std::span<uint8_t> b);
 // Fills `out` from the CSPRNG (or the deterministic fuzzing generator, see above).
 void RandomBytes(std::span<uint8_t> out);
+// True when this executable was linked with the fixed-seed fuzzing generator: nothing it makes is secret, so
+// daemons and the key tool refuse to run (relay/cli/main.cc).
+bool RandomIsFixed();
 // First 8 hex digits of BLAKE2b-256(domain || bytes): a short, stable, non-reversible label for logs.
 std::string Fingerprint(std::string_view domain, std::span<const uint8_t> bytes);
 

@@ -31,11 +31,6 @@ std::unique_ptr<Command> MakeConnectorCommand(CLI::App& app);  // connector_comm
 std::unique_ptr<Command> MakeDeviceCommand(CLI::App& app);     // device_command.cc
 std::unique_ptr<Command> MakeDemoCommand(CLI::App& app);       // demo_command.cc
 
-// A placeholder for a subcommand whose implementation has not landed: it appears in --help (with "NOT
-// IMPLEMENTED YET" in its description), accepts any arguments, prints "not implemented yet" and exits 2.
-std::unique_ptr<Command> MakeNotImplementedCommand(CLI::App& app, const std::string& name,
-                                                   const std::string& description);
-
 // Prints "strait: <message>" on stderr and returns kExitError.
 int ReportError(const std::string& message);
 

@@ -40,10 +40,6 @@ class KeysCommand : public Command {
   bool Selected() const override { return keys_->parsed(); }
 
   int Run() override {
-#ifdef STRAIT_FUZZING_BUILD
-    // crypto/random.cc is a fixed-seed generator in this build: every key made here is predictable.
-    fmt::print(stderr, "strait keys: WARNING: fuzzing build, keys are predictable; never use them for real\n");
-#endif
     const uint64_t now = static_cast<uint64_t>(::time(nullptr));
     if (init_root_->parsed()) {
       init_root_opts_.overwrite = OverwriteFrom(force_);

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "crypto/keys.h"
 #include "relay/cli/command.h"
 
 int main(int argc, char** argv) {
@@ -25,6 +26,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
+  }
+  // Linked with the fuzz targets' fixed-seed generator (crypto/random_fixed.cc), every key, nonce and ephemeral this
+  // process made would be predictable: no subcommand runs.
+  if (strait::crypto::RandomIsFixed()) {
+    return ReportError("refusing to run: this executable has the fixed-seed random generator of the fuzz targets, "
+                       "so every key and nonce it made would be predictable");
   }
   for (auto& c : commands) {
     if (c->Selected()) return c->Run();

@@ -21,6 +21,7 @@ trap cleanup EXIT
 cd "$work"
 
 fail() { echo "FAIL [$command.$case_name]: $*" >&2; exit 1; }
+as_user=()  # a prefix that runs a command as an ordinary user (set where a case needs one)
 show() { echo "--- stdout"; cat out.txt; echo "--- stderr"; cat err.txt; }
 expect_rc() {  # expect_rc <rc> <cmd...>: stdout to out.txt, stderr to err.txt
   local want=$1; shift
@@ -35,7 +36,7 @@ expect_in() {  # expect_in <file> <fixed string>
 # A config error: exit 1, exactly one line on stderr holding <message>, nothing on stdout (nothing started).
 expect_config_error() {  # expect_config_error <message> <args after the command...>
   local message=$1; shift
-  expect_rc 1 "$strait" "$command" "$@"
+  expect_rc 1 "${as_user[@]}" "$strait" "$command" "$@"
   expect_in err.txt "strait: $command: $message"
   [ "$(wc -l <err.txt)" = 1 ] || { show; fail "expected one line on stderr"; }
   [ ! -s out.txt ] || { show; fail "expected nothing on stdout"; }
@@ -193,11 +194,17 @@ missing)
 unreadable)
   mkdir adir
   expect_config_error "config adir: cannot read: Is a directory" --config adir --identity ID
-  if [ "$(id -u)" != 0 ]; then  # root reads a file whatever its mode
-    write_config locked.toml
-    chmod 000 locked.toml
-    expect_config_error "config locked.toml: cannot read: Permission denied" --config locked.toml
+  # Root reads a file whatever its mode, and CI runs as root: then the check runs as nobody, in a directory nobody
+  # may enter, so that only the file's mode stands in the way.
+  write_config locked.toml
+  chmod 000 locked.toml
+  if [ "$(id -u)" = 0 ]; then
+    command -v setpriv >/dev/null || fail "setpriv (util-linux) is needed to run this case as root"
+    chmod 755 "$work"
+    as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
   fi
+  expect_config_error "config locked.toml: cannot read: Permission denied" --config locked.toml
+  as_user=()
   ;;
 
 example)

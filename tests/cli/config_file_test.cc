@@ -2,8 +2,11 @@
 // Each case writes a file into its own temporary directory and parses a CLI11 subcommand's flags first, as main does.
 #include "relay/cli/config_file.h"
 
+#include <grp.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -11,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +33,38 @@ struct Settings {
   std::size_t limit = 3;
   std::vector<std::string> peers;
 };
+
+// Runs `fn` with an ordinary user's privileges and returns its result. Not root: in this process. Root (CI runs as
+// root, and root reads a file whatever its mode): in a forked child that first drops to the user nobody, with the
+// result coming back over a pipe. A child that cannot drop its privileges reports that instead.
+std::string AsUnprivileged(const std::function<std::string()>& fn) {
+  if (::geteuid() != 0) return fn();
+  const passwd* nobody = ::getpwnam("nobody");
+  if (nobody == nullptr) return "no user nobody";
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string r = "cannot drop privileges to nobody";
+    if (::setgroups(0, nullptr) == 0 && ::setresgid(nobody->pw_gid, nobody->pw_gid, nobody->pw_gid) == 0 &&
+        ::setresuid(nobody->pw_uid, nobody->pw_uid, nobody->pw_uid) == 0 && ::geteuid() != 0) {
+      r = fn();
+    }
+    const ssize_t n = ::write(fds[1], r.data(), r.size());
+    ::_exit(n == static_cast<ssize_t>(r.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "the unprivileged child failed";
+  return out;
+}
 
 class ConfigFileTest : public ::testing::Test {
  protected:
@@ -178,10 +214,15 @@ TEST_F(ConfigFileTest, UnreadableFileNamesPathAndReason) {
 }
 
 TEST_F(ConfigFileTest, FileWithoutReadPermission) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads files regardless of their mode";
+  // As an ordinary user (nobody, when the test runs as root), in a directory that user may enter, so that only the
+  // file's mode stands in the way: the same file with mode 0644 is read.
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
   const std::string path = Write("count = 1\n");
+  auto read = [&] { return Read(path).value_or("read"); };
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  EXPECT_EQ(AsUnprivileged(read), "read");
   ASSERT_EQ(::chmod(path.c_str(), 0), 0);
-  EXPECT_EQ(Read(path), "config " + path + ": cannot read: Permission denied");
+  EXPECT_EQ(AsUnprivileged(read), "config " + path + ": cannot read: Permission denied");
 }
 
 TEST_F(ConfigFileTest, SyntaxErrorNamesPathAndLine) {

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end tests of `strait keys` against the built binary.
-# Usage: keys_cli_test.sh <path-to-strait> <case> [deterministic-rng]     cases: chain verify show refusals usage
-# Registered as ctest cli_keys.<case> by relay/cli/CMakeLists.txt. Each case works in its own mktemp directory.
-# "deterministic-rng": the binary is a fuzzing build (STRAIT_FUZZING_BUILD), whose every process draws the same
-# "random" keys, so checks that need two runs to produce different keys are skipped.
+# Usage: keys_cli_test.sh <path-to-strait> <case>     cases: chain verify show refusals usage fixed-random
+# Registered as ctest cli_keys.<case> by relay/cli/CMakeLists.txt, which passes the binary's path. Each case works
+# in its own mktemp directory. fixed-random wants strait_fixed_random (the program linked with the fuzz targets'
+# fixed-seed generator) and checks that it refuses to run.
 set -euo pipefail
 
 strait=${1:?usage: keys_cli_test.sh <strait> <case>}
 case_name=${2:?usage: keys_cli_test.sh <strait> <case>}
-distinct_keys=true
-[ "${3:-}" = deterministic-rng ] && distinct_keys=false
+[ -x "$strait" ] || { echo "FAIL [$case_name]: $strait is not an executable" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/strait-keys-cli-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -83,19 +82,19 @@ verify)
   expect_in err.txt "credential rejected: wrong_role"
   expect_rc 1 "$strait" keys verify --root ops/root --tenant globex dc-east
   expect_in err.txt "credential rejected: wrong_tenant"
-  if $distinct_keys; then  # a second root differs from the first only when randomness is real
-    expect_rc 0 "$strait" keys init-root --out other-root
-    expect_rc 1 "$strait" keys verify --root other-root/root.pub phone-1/credential
-    expect_in err.txt "credential rejected: tenant_cert_bad_signature"
-    expect_rc 1 "$strait" keys verify --root other-root relay-1
-    expect_in err.txt "credential rejected: credential_bad_signature"
-    # A tenant of another root: issuing refuses because the credential would not verify against its root.pub.
-    expect_rc 0 "$strait" keys tenant --root other-root --tenant acme --out other-acme
-    cp ops/root/root.pub other-acme/root.pub
-    expect_rc 1 "$strait" keys issue --role device --tenant-dir other-acme --subject phone-9 --out phone-9
-    expect_in err.txt "does not verify"
-    [ ! -e phone-9/credential ] || fail "phone-9 written despite the failed self-check"
-  fi
+  # A second root: its keys differ from the first's, so nothing of the first chain verifies against it.
+  expect_rc 0 "$strait" keys init-root --out other-root
+  cmp -s other-root/root.pub ops/root/root.pub && fail "two init-root runs made the same key"
+  expect_rc 1 "$strait" keys verify --root other-root/root.pub phone-1/credential
+  expect_in err.txt "credential rejected: tenant_cert_bad_signature"
+  expect_rc 1 "$strait" keys verify --root other-root relay-1
+  expect_in err.txt "credential rejected: credential_bad_signature"
+  # A tenant of another root: issuing refuses because the credential would not verify against its root.pub.
+  expect_rc 0 "$strait" keys tenant --root other-root --tenant acme --out other-acme
+  cp ops/root/root.pub other-acme/root.pub
+  expect_rc 1 "$strait" keys issue --role device --tenant-dir other-acme --subject phone-9 --out phone-9
+  expect_in err.txt "does not verify"
+  [ ! -e phone-9/credential ] || fail "phone-9 written despite the failed self-check"
   # Corrupted credential: one flipped base64 character, then a truncated file.
   awk 'NR == 2 { c = substr($0, 20, 1); $0 = substr($0, 1, 19) (c == "A" ? "B" : "A") substr($0, 21) } { print }' \
     phone-1/credential > bad-cred
@@ -155,9 +154,7 @@ refusals)
   [ "$(cat phone-1/credential)" != "$old_cred" ] || fail "--force did not replace the credential"
   [ "$(mode_of phone-1/signing.key)" = 600 ] || fail "replaced signing.key is not 0600"
   expect_rc 0 "$strait" keys init-root --out ops/root --force
-  if $distinct_keys; then
-    [ "$(cat ops/root/root.key)" != "$before" ] || fail "--force did not replace root.key"
-  fi
+  [ "$(cat ops/root/root.key)" != "$before" ] || fail "--force did not replace root.key"
   # A readable secret key is refused with the chmod hint.
   chmod 644 ops/acme/tenant.key
   expect_rc 1 "$strait" keys issue --role device --tenant-dir ops/acme --subject phone-2 --out phone-2
@@ -189,14 +186,7 @@ usage)
     expect_rc 0 "$strait" keys "$sub" --help
     expect_rc 2 "$strait" keys "$sub"
   done
-  for c in relay connector device demo; do
-    expect_rc 0 "$strait" "$c" --help
-    # Subcommands still placeholders: NOT IMPLEMENTED YET in --help, exit 2 when run. Landed ones have own tests.
-    if grep -q "NOT IMPLEMENTED YET" out.txt; then
-      expect_rc 2 "$strait" "$c"
-      expect_in err.txt "not implemented yet"
-    fi
-  done
+  for c in relay connector device demo; do expect_rc 0 "$strait" "$c" --help; done
   expect_rc 2 "$strait" keys issue --role admin --subject x --out x
   expect_rc 2 "$strait" keys issue --role device --subject x --out x
   expect_in err.txt "needs --tenant-dir"
@@ -205,6 +195,22 @@ usage)
   expect_rc 2 "$strait" keys issue --role relay --root r --subject x --tls-ca-dir a --new-tls-ca b --name n --out x
   expect_rc 2 "$strait" keys tls-server --ca ca --out x
   expect_rc 2 "$strait" keys issue --role device --tenant-dir t --subject x --hours 2 --days 1 --out x
+  ;;
+
+fixed-random)
+  # Every subcommand refuses, with one line, before it reads or writes anything; --help still answers.
+  refusal="strait: refusing to run: this executable has the fixed-seed random generator of the fuzz targets"
+  expect_rc 0 "$strait" --help
+  expect_rc 1 "$strait" keys init-root --out root
+  expect_in err.txt "$refusal"
+  [ ! -e root ] || fail "keys init-root wrote root/ with fixed randomness"
+  for c in relay connector device; do
+    expect_rc 1 "$strait" "$c" --identity "$work/none"
+    expect_in err.txt "$refusal"
+    [ "$(wc -l <err.txt)" = 1 ] || fail "$c: expected one line on stderr"
+  done
+  expect_rc 1 "$strait" demo
+  expect_in err.txt "$refusal"
   ;;
 
 *) fail "unknown case" ;;

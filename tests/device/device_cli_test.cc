@@ -1,7 +1,7 @@
 // `strait device` as a process: bundles from `strait keys`, the contract's stdout lines, SIGTERM → exit 0, bad
 // input → exit 1, usage errors → exit 2. The peer is the in-process FakeConnector (Direct Connect style), loaded
-// from a connector bundle made by `strait keys`. The binary is found beside this test's build directory
-// (<build>/relay/cli/strait, from /proc/self/exe); without it the tests skip with the reason.
+// from a connector bundle made by `strait keys`. The binary's path comes from CMake (STRAIT_BINARY,
+// tests/CMakeLists.txt); a binary that cannot run fails the test.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -23,12 +25,6 @@ namespace {
 
 using namespace testing;  // NOLINT(google-build-using-namespace): test helpers
 namespace fs = std::filesystem;
-
-std::string StraitPath() {
-  const fs::path self = fs::read_symlink("/proc/self/exe");
-  const fs::path p = self.parent_path().parent_path() / "relay" / "cli" / "strait";
-  return fs::exists(p) ? p.string() : std::string();
-}
 
 struct TempDir {
   fs::path path;
@@ -115,8 +111,8 @@ struct Child {
 class DeviceCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    strait_ = StraitPath();
-    if (strait_.empty()) GTEST_SKIP() << "the strait executable is not built beside this test";
+    strait_ = STRAIT_BINARY;
+    ASSERT_EQ(::access(strait_.c_str(), X_OK), 0) << strait_ << ": " << std::strerror(errno);
     const std::string d = dir_.path.string();
     ASSERT_EQ(RunCmd(strait_ + " keys init-root --out " + d + "/root"), 0);
     ASSERT_EQ(RunCmd(strait_ + " keys tenant --root " + d + "/root --tenant acme --days 30 --out " + d + "/tenant"), 0);

@@ -86,7 +86,4 @@ class E2eTest : public ::testing::Test {
   int spawned_ = 0;
 };
 
-// Skips the calling test (GTEST_SKIP in the caller) when a daemon is still the placeholder.
-std::optional<std::string> MissingDaemon();
-
 }  // namespace strait::e2e

@@ -476,31 +476,3 @@ TEST_F(RelayTest, CrossShardForwardingWithBackpressure) {
 
 }  // namespace
 }  // namespace strait::relay::testing
-
-namespace strait::relay::testing {
-namespace {
-
-// Not a regression test: a figure. 64 MiB device -> connector through the relay (one session, one stream), 1 and 2
-// shards. Run: relay_relay_test --gtest_also_run_disabled_tests --gtest_filter=*BulkThroughput*
-class RelayThroughput : public RelayTest, public ::testing::WithParamInterface<std::size_t> {};
-
-TEST_P(RelayThroughput, DISABLED_BulkThroughput) {
-  Start(DefaultOptions(GetParam()));
-  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
-  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
-  ASSERT_TRUE(Login(con));
-  ASSERT_TRUE(Login(dev));
-  const std::uint32_t ch = OpenSession(dev);
-  ASSERT_NE(ch, 0u);
-  const std::size_t n = 64u << 20;
-  const auto t0 = std::chrono::steady_clock::now();
-  const tunnel::StreamId sid = pl.Exec([&] { return dev.OpenStream(ch, std::string(n, 'x')); });
-  ASSERT_TRUE(pl.Wait([&] { return con.sessions.at(ch)->received[sid].size() >= n; }, std::chrono::seconds(60)));
-  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("relay bulk: shards=%zu %.1f MiB in %.3f s = %.0f MiB/s\n", GetParam(), n / 1048576.0, s,
-              n / 1048576.0 / s);
-}
-INSTANTIATE_TEST_SUITE_P(Shards, RelayThroughput, ::testing::Values(1, 2));
-
-}  // namespace
-}  // namespace strait::relay::testing

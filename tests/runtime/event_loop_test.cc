@@ -293,10 +293,12 @@ TEST(EventLoop, WakesUpForAMessagePostedFromAnotherThread) {
 TEST(EventLoop, RequestStopFromAnotherThreadEndsAnIdleRun) {
   auto loop = MakeLoop();
   ASSERT_TRUE(loop);
+  // Nothing else is armed but the guard, which ends the run after 30 s: only the wake-up ends it sooner.
+  GuardTimer guard(*loop, 30s);
   std::thread stopper([&] { loop->RequestStop(); });
-  loop->Run();  // would block forever without the wake-up (no timers armed)
+  loop->Run();
   stopper.join();
-  SUCCEED();
+  EXPECT_FALSE(guard.fired) << "RequestStop from another thread did not wake the loop";
 }
 
 TEST(EventLoop, MailboxRefusesWhenFullAndKeepsFdOwnershipWithCaller) {
