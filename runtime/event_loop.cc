@@ -466,7 +466,7 @@ ConnId EventLoop::Adopt(int fd, ConnectionHandler* handler, std::uint64_t tag, R
   c.fd = fd;
   c.handler = handler;
   c.tag = tag;
-  c.one_buffer = mode == RecvMode::kOneBuffer;
+  c.no_hold = mode == RecvMode::kNoHold;
   c.state = State::kOpen;
   ++open_connections_;
   ++stats_.adopted;
@@ -559,15 +559,10 @@ void EventLoop::ArmRecv(Conn& c) {
       return;
     }
     sqe = ring_->GetSqe();
-    if (c.one_buffer) {
-      io_uring_prep_recv(sqe, c.fd, nullptr, 0, 0);  // length 0: the selected buffer's length
-    } else {
-      io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
-    }
+    io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = recv_pool_->group_id();
-    c.recv_multishot = !c.one_buffer;
-    c.recv_selected = true;
+    c.recv_multishot = true;
   } else {
     Buffer b = plain_pool_->Allocate();
     if (!b) {
@@ -579,7 +574,6 @@ void EventLoop::ArmRecv(Conn& c) {
     io_uring_prep_recv(sqe, c.fd, room.data(), room.size(), 0);
     c.recv_buf = b.Detach();
     c.recv_multishot = false;
-    c.recv_selected = false;
   }
   io_uring_sqe_set_data64(sqe, PackUserData(Op::kRecv, IdOf(c).slot, GenerationTag(c.gen)));
   c.recv_armed = true;
@@ -590,7 +584,7 @@ void EventLoop::OnRecvCqe(const io_uring_cqe* cqe, Conn& c) {
   const int res = cqe->res;
   ++stats_.recv_completions;
   Buffer buf;
-  if (c.recv_selected) {
+  if (c.recv_multishot) {
     if ((cqe->flags & IORING_CQE_F_BUFFER) != 0) {
       buf = recv_pool_->AdoptReceived(cqe->flags >> IORING_CQE_BUFFER_SHIFT,
                                       static_cast<std::uint32_t>(std::max(res, 0)));
@@ -608,7 +602,7 @@ void EventLoop::OnRecvCqe(const io_uring_cqe* cqe, Conn& c) {
     stats_.recv_bytes += static_cast<std::uint64_t>(res);
     c.moved += static_cast<std::uint32_t>(res);
     if (c.state == State::kOpen && buf) {
-      if (c.paused || c.held_head != kNilBufRef) {
+      if ((c.paused && !c.no_hold) || c.held_head != kNilBufRef) {
         QueuePush(c.held_head, c.held_tail, buf.Detach());
       } else {
         c.handler->OnData(*this, id, std::move(buf));
@@ -690,11 +684,7 @@ void EventLoop::CancelRecv(Conn& c) {
 }
 
 void EventLoop::SetRecvMode(ConnId id, RecvMode mode) {
-  Conn* c = Lookup(id);
-  if (c == nullptr) return;
-  c->one_buffer = mode == RecvMode::kOneBuffer;
-  // An armed multishot recv would go on filling buffers: cancel it; its last CQE re-arms in the new mode.
-  if (c->one_buffer && c->recv_armed && c->recv_multishot) CancelRecv(*c);
+  if (Conn* c = Lookup(id)) c->no_hold = mode == RecvMode::kNoHold;
 }
 
 void EventLoop::PauseRecv(ConnId id) {

@@ -62,13 +62,14 @@ enum class SendResult : std::uint8_t {
 
 // How a connection receives (docs/runtime.md, "Who holds receive buffers").
 enum class RecvMode : std::uint8_t {
-  // One multishot recv: the kernel fills as many ring buffers as the socket has data for, batched. For links, whose
-  // handler consumes every buffer in its callback.
+  // One multishot recv: the kernel fills as many ring buffers as the socket has data for, batched. What it had
+  // delivered when PauseRecv was called (the rest of the batch, before the cancel lands) is held in ring buffers
+  // until ResumeRecv. For links, whose handler consumes every buffer in its callback.
   kMultishot,
-  // At most one receive in flight, re-armed after each completion: the connection never holds more than the one
-  // ring buffer it was just handed. For flow-controlled connections whose handler pauses (stream pumps): a paused
-  // one holds no ring buffer the kernel filled after the pause, however fast its peer sends.
-  kOneBuffer,
+  // Multishot, but nothing is held for a paused connection: what the kernel had delivered when PauseRecv was called
+  // still goes to OnData, and the handler copies what it cannot take now into its own bounded backlog. For
+  // flow-controlled connections (stream pumps): a paused one keeps no ring buffer, and the batching stays.
+  kNoHold,
 };
 
 enum class CloseMode : std::uint8_t {
@@ -86,7 +87,8 @@ class ConnectionHandler {
     (void)id;
   }
   // Bytes arrived. The handler owns `data`: keep it (e.g. move it into Send on another connection, no copy) or let
-  // it drop. Not called between PauseRecv and ResumeRecv.
+  // it drop. Not called between PauseRecv and ResumeRecv, except in RecvMode::kNoHold for the bytes the kernel had
+  // already delivered when PauseRecv was called.
   virtual void OnData(EventLoop& loop, ConnId id, Buffer data) = 0;
   // The peer shut down its write side (recv returned 0). Reading has stopped; sending still works.
   virtual void OnReadClosed(EventLoop& loop, ConnId id) {
@@ -268,9 +270,8 @@ class EventLoop final : private TimerHandler {
   // [loop] A plain-pool buffer to fill and Send(); empty when the pool is exhausted.
   Buffer AllocateBuffer() { return plain_pool_->Allocate(); }
 
-  // [loop] Sets how the connection receives (default kMultishot), from its next recv on. An armed multishot recv
-  // is cancelled for kOneBuffer (what it delivered before the cancel still arrives, in order): give the mode to
-  // Adopt, or set it right after Connect (which arms no recv before it connects), so that nothing is read ahead.
+  // [loop] Sets how the connection receives (default kMultishot, or what Adopt was given); takes effect for the
+  // next completion.
   void SetRecvMode(ConnId id, RecvMode mode);
   // [loop] Puts the connection under the forward-progress watchdog (LoopOptions::watchdog_interval).
   void Watch(ConnId id);

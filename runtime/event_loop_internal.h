@@ -44,8 +44,7 @@ struct EventLoop::Conn {
   SocketAddress addr;  // connect target (the kernel reads it until the connect CQE)
   bool recv_armed = false;
   bool recv_multishot = false;
-  bool recv_selected = false;  // the armed recv picks a ring buffer itself (multishot, or kOneBuffer)
-  bool one_buffer = false;     // RecvMode::kOneBuffer
+  bool no_hold = false;        // RecvMode::kNoHold: data that arrives while paused goes to OnData, not held
   bool watched = false;        // Watch(): under the forward-progress watchdog
   bool wd_work = false;        // had bytes to move at the last watchdog tick
   std::uint32_t moved = 0;     // bytes received + sent, mod 2^32 (the watchdog compares, never subtracts)

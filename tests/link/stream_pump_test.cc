@@ -418,7 +418,7 @@ TEST_F(PumpTest, SlowTargetReaderHoldsBackOnlyItsOwnStream) {
 }
 
 // A target that sends far more than the stream's window to a device that does not read: once the stream is out of
-// credit, the pump holds the rest on the heap and its socket is paused in kOneBuffer mode, so every receive buffer
+// credit, the pump holds the rest on the heap and its socket is paused in kNoHold mode, so every receive buffer
 // of the loop is back in the ring (docs/runtime.md, "Who holds receive buffers"). Then the device reads again and
 // every byte arrives, in order.
 TEST_F(PumpTest, StreamOutOfCreditHoldsNoReceiveBuffer) {

@@ -26,9 +26,9 @@ class Socks5Conn final : public runtime::ConnectionHandler,
   }
 
   bool Start(int fd) {
-    // A client socket is a flow-controlled stream: it never holds more than the one receive buffer it was handed
-    // (docs/runtime.md, "Who holds receive buffers").
-    conn_ = loop_.Adopt(fd, this, 0, runtime::RecvMode::kOneBuffer);
+    // A client socket is a flow-controlled stream: it keeps no receive buffer while paused (docs/runtime.md,
+    // "Who holds receive buffers"); what it cannot pass on yet is copied into held_ or the pump's backlog.
+    conn_ = loop_.Adopt(fd, this, 0, runtime::RecvMode::kNoHold);
     if (!conn_.valid()) return false;
     (void)runtime::SetTcpNoDelay(fd);
     timer_ = loop_.AddTimer(door_.options_.handshake_timeout, this);
@@ -49,7 +49,12 @@ class Socks5Conn final : public runtime::ConnectionHandler,
       pump_->OnData(loop, id, std::move(data));
       return;
     }
-    if (closing_ || phase_ != Phase::kSocks) return;  // kOpening: reads are paused; nothing arrives
+    if (closing_) return;
+    if (phase_ == Phase::kOpening) {
+      // Reads are paused; these are bytes the kernel had delivered before the pause took effect (kNoHold).
+      held_.insert(held_.end(), data.data().begin(), data.data().end());
+      return;
+    }
     std::span<const std::uint8_t> in = data.data();
     while (!in.empty() && phase_ == Phase::kSocks) {
       const Socks5Result r = socks_.Feed(in);
@@ -110,10 +115,12 @@ class Socks5Conn final : public runtime::ConnectionHandler,
   void OnStreamOpened(StreamToken /*token*/) override {
     ++door_.stats_.open_ok;
     const Socks5Reply reply = Socks5SuccessReply(Target::Ipv4({0, 0, 0, 0}, 0));
-    (void)loop_.Send(conn_, reply.bytes());
     phase_ = Phase::kPumping;
     pump_ = std::make_unique<link::StreamPump>(loop_, *this, client_.MuxStreamId(token_));
     pump_->Attach(conn_);
+    // Through the pump, so that the reply goes out before any stream byte even when the loop's send buffers are
+    // all taken (the reply was once dropped then, and the client read stream bytes as the reply).
+    pump_->SendControl(reply.bytes());
     if (!held_.empty()) {
       pump_->TakeBytes(held_);  // may pause again if the stream cannot take it all
       std::vector<std::uint8_t>().swap(held_);

@@ -18,7 +18,7 @@ StreamPump::~StreamPump() {
 bool StreamPump::Connect(const runtime::SocketAddress& addr, int* err) {
   conn_ = loop_.Connect(addr, this, tag, err);
   if (!conn_.valid()) return false;
-  loop_.SetRecvMode(conn_, runtime::RecvMode::kOneBuffer);
+  loop_.SetRecvMode(conn_, runtime::RecvMode::kNoHold);
   connecting_ = true;
   return true;
 }
@@ -27,7 +27,7 @@ void StreamPump::Attach(runtime::ConnId conn) {
   conn_ = conn;
   connecting_ = false;
   attached_ = true;
-  loop_.SetRecvMode(conn_, runtime::RecvMode::kOneBuffer);
+  loop_.SetRecvMode(conn_, runtime::RecvMode::kNoHold);
   // Bytes that arrived before the stream was accepted were refused by the mux and kept; try them now.
   if (pending_bytes() > 0) PushToStream();
 }
@@ -178,6 +178,18 @@ void StreamPump::OnStreamData(std::span<const std::uint8_t> data) {
   SettleCredit();
 }
 
+void StreamPump::SendControl(std::span<const std::uint8_t> bytes) {
+  if (closing_ || !conn_.valid() || bytes.empty()) return;
+  const std::size_t chunk = loop_.options().buffer_size - loop_.options().buffer_headroom;
+  if (overflow_bytes() == 0 && bytes.size() <= chunk && loop_.Send(conn_, bytes) == runtime::SendResult::kQueued) {
+    return;
+  }
+  ++stats_.send_refused;
+  overflow_.insert(overflow_.end(), bytes.begin(), bytes.end());
+  overflow_control_ += bytes.size();
+  ArmRetry();
+}
+
 void StreamPump::FlushOverflow() {
   if (overflow_bytes() == 0 || closing_) return;
   // Move out what fits; QueueToSocket appends a refused tail again, so work on a detached copy of the range.
@@ -189,8 +201,10 @@ void StreamPump::FlushOverflow() {
       ArmRetry();
       break;
     }
-    stats_.bytes_to_socket += n;
-    owed_ += n;
+    const std::size_t control = std::min(n, overflow_control_);  // not stream bytes: no credit for them
+    overflow_control_ -= control;
+    stats_.bytes_to_socket += n - control;
+    owed_ += n - control;
     overflow_head_ += n;
   }
   if (overflow_head_ == overflow_.size()) {

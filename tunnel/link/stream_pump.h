@@ -14,9 +14,10 @@
 //   Both directions finished (FIN both ways, EOF read, write side shut) ─▶ graceful close of the TCP connection.
 //
 // Bounds and buffers (no allocation per chunk):
-//   - pending_: the part of one received loop buffer (<= LoopOptions::buffer_size) that the mux had no credit
-//     for, copied out of the loop's buffer (heap, freed once taken): a stream waiting for credit holds no receive
-//     buffer. The socket receives in RecvMode::kOneBuffer, so nothing else arrives for it while it is paused.
+//   - pending_: received bytes the mux had no credit for, copied out of the loop's buffers (heap, freed once
+//     taken): the rest of one buffer, plus what the kernel had delivered before the pause took effect (the socket
+//     receives in RecvMode::kNoHold, so those reach the pump rather than being held in the loop's ring). A
+//     stream waiting for credit holds no receive buffer.
 //   - overflow_: bytes of OnStreamData the loop refused (send queue at its hard limit, or the plain pool empty).
 //     Rare path; reserved once, bounded by the stream's receive window (the mux never delivers more than the
 //     window unconsumed, and overflowed bytes stay unconsumed until queued). Retried on OnSendQueueLow or after
@@ -97,6 +98,10 @@ class StreamPump final : public runtime::ConnectionHandler, private runtime::Tim
   // Aborts the TCP connection now (queued bytes dropped); if the stream is still live, RESETs it with `code`.
   // PumpDone follows from OnClose. Safe to call more than once and from host callbacks.
   void Abort(tunnel::ErrorCode code);
+  // Bytes for the socket that are not stream data (e.g. a SOCKS5 reply): no credit is returned for them. Call it
+  // before any stream data reaches the pump; they go out first, and are kept in the overflow (retried) when the
+  // loop refuses them.
+  void SendControl(std::span<const std::uint8_t> bytes);
   // Bytes the host read from the socket itself (e.g. pipelined after a SOCKS5 request), in order before anything
   // the socket delivers later: as OnData, from the caller's memory.
   void TakeBytes(std::span<const std::uint8_t> bytes);
@@ -162,6 +167,7 @@ class StreamPump final : public runtime::ConnectionHandler, private runtime::Tim
   std::size_t pending_head_ = 0;
   std::vector<std::uint8_t> overflow_;  // stream bytes the loop refused, from overflow_head_
   std::size_t overflow_head_ = 0;
+  std::size_t overflow_control_ = 0;  // leading overflow bytes from SendControl: sent without returning credit
   std::size_t owed_ = 0;        // bytes queued on the socket but not yet Consume()d
   runtime::TimerId retry_timer_;
   bool retry_armed_ = false;
