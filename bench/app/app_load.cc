@@ -10,10 +10,19 @@
 //   strait-app-load pingpong --connect IP:PORT [--socks IP:PORT] --size 64 --count N --warmup W [--timeout S]
 //       One stream to an echo server (strait-pingpong server): W unrecorded, then N recorded sequential round
 //       trips; prints {"p50_us":..,"p99_us":..,"mean_us":..,"count":N} like strait-pingpong --json.
+//   strait-app-load source --listen 127.0.0.1:0 [--lifetime S]
+//       Prints its address; on every connection it waits for one byte, then writes (one poll() thread,
+//       non-blocking) until the peer closes: an endless download.
+//   strait-app-load fetch --connect IP:PORT [--socks IP:PORT] --streams N --seconds S [--timeout S]
+//       N streams to a source, all opened, then started with one byte each, read with poll() on one thread for S
+//       seconds; prints
+//       {"streams":N,"bytes":B,"seconds":S,"mb_s":X,"min_stream_bytes":..,"max_gap_ms":..} (max_gap_ms: the longest
+//       time in which no stream received a byte).
 // Every wait is bounded by --timeout. The SOCKS5 client and the pattern come from relay/cli/demo_client.h.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -108,6 +117,108 @@ int Sink(const std::string& listen, uint32_t lifetime_s) {
   return 0;
 }
 
+int Source(const std::string& listen, uint32_t lifetime_s) {
+  auto hp = strait::demo::ParseHostPort(listen + (listen.find(':') == std::string::npos ? ":0" : ""));
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  const std::string host = hp ? hp->host : "127.0.0.1";
+  ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+  a.sin_port = htons(hp ? hp->port : 0);
+  const int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 1024) != 0) {
+    return Fail(fmt::format("listen {}: {}", listen, std::strerror(errno)));
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  fmt::print("{}:{}\n", host, ntohs(a.sin_port));
+  std::fflush(stdout);
+  std::vector<uint8_t> buf(256 * 1024);
+  strait::demo::FillPattern(0, buf);
+  std::vector<pollfd> fds{{fd, POLLIN, 0}};
+  const auto end = Clock::now() + std::chrono::seconds(lifetime_s);
+  while (Clock::now() < end) {
+    if (::poll(fds.data(), fds.size(), 200) <= 0) continue;
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      const bool gone = (fds[i].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+      if (!gone && fds[i].events == POLLIN) {  // waiting for the go byte
+        char go = 0;
+        const ssize_t r = ::recv(fds[i].fd, &go, 1, MSG_DONTWAIT);
+        if (r == 1) fds[i].events = POLLOUT;
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+          ::close(fds[i].fd);
+          fds[i].fd = -1;
+        }
+        continue;
+      }
+      const ssize_t n = gone ? -1 : ::send(fds[i].fd, buf.data(), buf.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (gone || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+      }
+    }
+    std::erase_if(fds, [](const pollfd& p) { return p.fd < 0; });
+    if ((fds[0].revents & POLLIN) != 0) {
+      for (int c; fds.size() < 4096 && (c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0;) {
+        fds.push_back({c, POLLIN, 0});
+      }
+    }
+  }
+  for (const pollfd& p : fds) ::close(p.fd);
+  return 0;
+}
+
+int Fetch(const std::string& connect, const std::string& socks, uint32_t streams, uint32_t seconds,
+          uint32_t timeout_s) {
+  ::alarm(timeout_s + seconds + 5);  // a hard stop, whatever a stalled stack does to the waits below
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  std::vector<Connection> conns;
+  for (uint32_t i = 0; i < streams; ++i) {
+    auto c = Open(connect, socks, deadline);
+    if (!c) return Fail(fmt::format("stream {}: {}", i, c.error()));
+    conns.push_back(std::move(c).value());
+  }
+  // All open first, then one go byte each: the downloads start together (the source waits for it).
+  const uint8_t go = 1;
+  for (Connection& c : conns) {
+    if (auto w = c.WriteAll(std::span(&go, 1), deadline); !w) return Fail(w.error());
+  }
+  std::vector<pollfd> fds;
+  for (const Connection& c : conns) fds.push_back({c.fd(), POLLIN, 0});
+  std::vector<uint64_t> got(streams, 0);
+  std::vector<uint8_t> buf(256 * 1024);
+  const auto t0 = Clock::now();
+  const auto end = t0 + std::chrono::seconds(seconds);
+  auto last = t0;
+  Clock::duration max_gap{};
+  uint64_t total = 0;
+  while (Clock::now() < end) {
+    const int n = ::poll(fds.data(), fds.size(), 50);
+    const auto now = Clock::now();
+    for (std::size_t i = 0; n > 0 && i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      const ssize_t r = ::recv(fds[i].fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+        return Fail(fmt::format("stream {} ended after {} bytes", i, got[i]));
+      }
+      if (r > 0) {
+        got[i] += static_cast<uint64_t>(r);
+        total += static_cast<uint64_t>(r);
+        last = now;
+      }
+    }
+    max_gap = std::max(max_gap, now - last);
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  fmt::print("{{\"streams\":{},\"bytes\":{},\"seconds\":{:.6f},\"mb_s\":{:.3f},\"min_stream_bytes\":{},"
+             "\"max_gap_ms\":{:.1f}}}\n",
+             streams, total, s, static_cast<double>(total) / 1e6 / s, *std::min_element(got.begin(), got.end()),
+             std::chrono::duration<double, std::milli>(max_gap).count());
+  return 0;
+}
+
 int Send(const std::string& connect, const std::string& socks, uint64_t bytes, uint32_t timeout_s) {
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
   auto c = Open(connect, socks, deadline);
@@ -166,7 +277,7 @@ int PingPong(const std::string& connect, const std::string& socks, uint32_t size
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"strait-app-load: sink / bulk sender / ping-pong client for bench/app/run.sh"};
+  CLI::App app{"strait-app-load: sink, source, bulk sender, parallel fetcher and ping-pong client for bench/"};
   app.require_subcommand(1);
   ::signal(SIGPIPE, SIG_IGN);
   std::string listen = "127.0.0.1:0", connect, socks;
@@ -175,9 +286,16 @@ int main(int argc, char** argv) {
   auto* sink = app.add_subcommand("sink", "Counting sink");
   sink->add_option("--listen", listen)->capture_default_str();
   sink->add_option("--lifetime", lifetime)->capture_default_str();
+  auto* source = app.add_subcommand("source", "Endless download source");
+  source->add_option("--listen", listen)->capture_default_str();
+  source->add_option("--lifetime", lifetime)->capture_default_str();
   auto* send = app.add_subcommand("send", "Bulk sender");
   auto* ping = app.add_subcommand("pingpong", "Ping-pong client");
-  for (auto* s : {send, ping}) {
+  auto* fetch = app.add_subcommand("fetch", "Parallel downloads from a source");
+  uint32_t streams = 1, seconds = 10;
+  fetch->add_option("--streams", streams)->capture_default_str()->check(CLI::Range(1u, 4096u));
+  fetch->add_option("--seconds", seconds)->capture_default_str()->check(CLI::Range(1u, 3600u));
+  for (auto* s : {send, ping, fetch}) {
     s->add_option("--connect", connect, "Target IP:PORT (through --socks when given)")->required();
     s->add_option("--socks", socks, "SOCKS5 door IP:PORT");
     s->add_option("--timeout", timeout)->capture_default_str();
@@ -188,6 +306,8 @@ int main(int argc, char** argv) {
   ping->add_option("--warmup", warmup)->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (sink->parsed()) return Sink(listen, lifetime);
+  if (source->parsed()) return Source(listen, lifetime);
+  if (fetch->parsed()) return Fetch(connect, socks, streams, seconds, timeout);
   if (send->parsed()) return Send(connect, socks, bytes, timeout);
   return PingPong(connect, socks, size, count, warmup, timeout);
 }
