@@ -64,9 +64,10 @@ strait::Result<Connection, std::string> Open(const std::string& connect, const s
   return Connection::ViaSocks5(*door, target->host, target->port, deadline);
 }
 
-int Sink(const std::string& listen, uint32_t lifetime_s) {
+// Listens on `listen` (IP or IP:PORT, port 0 by default) and prints the bound address. -1 after Fail().
+int ListenAndPrint(const std::string& listen, int type_flags, int backlog) {
   auto hp = strait::demo::ParseHostPort(listen + (listen.find(':') == std::string::npos ? ":0" : ""));
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | type_flags, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   const std::string host = hp ? hp->host : "127.0.0.1";
@@ -74,13 +75,20 @@ int Sink(const std::string& listen, uint32_t lifetime_s) {
   a.sin_port = htons(hp ? hp->port : 0);
   const int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 128) != 0) {
-    return Fail(fmt::format("listen {}: {}", listen, std::strerror(errno)));
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, backlog) != 0) {
+    Fail(fmt::format("listen {}: {}", listen, std::strerror(errno)));
+    return -1;
   }
   socklen_t len = sizeof a;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
   fmt::print("{}:{}\n", host, ntohs(a.sin_port));
   std::fflush(stdout);
+  return fd;
+}
+
+int Sink(const std::string& listen, uint32_t lifetime_s) {
+  const int fd = ListenAndPrint(listen, 0, 128);
+  if (fd < 0) return 1;
   static std::atomic<int> open{0};  // outlives detached connection threads
   const auto end = Clock::now() + std::chrono::seconds(lifetime_s);
   while (Clock::now() < end) {
@@ -118,22 +126,8 @@ int Sink(const std::string& listen, uint32_t lifetime_s) {
 }
 
 int Source(const std::string& listen, uint32_t lifetime_s) {
-  auto hp = strait::demo::ParseHostPort(listen + (listen.find(':') == std::string::npos ? ":0" : ""));
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  const std::string host = hp ? hp->host : "127.0.0.1";
-  ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
-  a.sin_port = htons(hp ? hp->port : 0);
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 1024) != 0) {
-    return Fail(fmt::format("listen {}: {}", listen, std::strerror(errno)));
-  }
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  fmt::print("{}:{}\n", host, ntohs(a.sin_port));
-  std::fflush(stdout);
+  const int fd = ListenAndPrint(listen, SOCK_NONBLOCK, 1024);
+  if (fd < 0) return 1;
   std::vector<uint8_t> buf(256 * 1024);
   strait::demo::FillPattern(0, buf);
   std::vector<pollfd> fds{{fd, POLLIN, 0}};

@@ -76,6 +76,8 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   m.loop_recv_bytes = 18;
   m.loop_send_bytes = 19;
   m.loop_send_queue_full = 20;
+  m.loop_recv_starved = 21;
+  m.link_stalls = 22;
   const std::string text = RenderPrometheus(m);
 
   for (const char* line : {
@@ -103,6 +105,8 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
            "strait_connector_loop_recv_bytes_total 18",
            "strait_connector_loop_send_bytes_total 19",
            "strait_connector_loop_send_queue_full_total 20",
+           "strait_connector_loop_recv_starved_total 21",
+           "strait_connector_link_stalls_total 22",
        }) {
     EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
   }
@@ -111,7 +115,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   EXPECT_EQ(Count(text, "# TYPE strait_connector_streams_refused_total "), 1u);
   // Every family has one HELP and one TYPE line, and every sample belongs to a declared family.
   EXPECT_EQ(Count(text, "# HELP "), Count(text, "# TYPE "));
-  EXPECT_EQ(Count(text, "# TYPE "), 19u) << text;
+  EXPECT_EQ(Count(text, "# TYPE "), 21u) << text;
 }
 
 TEST(PrometheusText, EscapesLabelValuesAndHelp) {
