@@ -77,8 +77,8 @@ void StreamPump::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, ru
 void StreamPump::TakeBytes(std::span<const std::uint8_t> bytes) {
   if (closing_ || !stream_live_ || fin_sent_ || bytes.empty()) return;  // nowhere to put it: the stream is going
   if (pending_bytes() > 0) {
-    // Only possible when a forwarding host delivered data before pausing took effect: keep order by appending
-    // (bounded: the host pauses too). (Cannot happen with the loop as handler: OnData stops at PauseRecv.)
+    // Bytes the kernel had delivered before the pause took effect (RecvMode::kNoHold), or from a host that
+    // forwards: keep order by appending. Bounded by one batch per pause: the loop reads nothing more while paused.
     pending_.insert(pending_.end(), bytes.begin(), bytes.end());
     if (conn_.valid()) loop_.PauseRecv(conn_);
     return;
