@@ -85,12 +85,11 @@ std::string E2eTest::MakePolicy() {
   return path;
 }
 
-Relay E2eTest::StartRelay(int threads, const std::vector<std::string>& extra) {
+Relay E2eTest::StartRelay(int threads) {
   Relay r;
   std::vector<std::string> args = {"relay", "--identity", dir_ + "/relay", "--device-listen", "127.0.0.1:0",
                                    "--connector-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
                                    "--threads", std::to_string(threads)};
-  args.insert(args.end(), extra.begin(), extra.end());
   r.process = Spawn("relay", args);
   if (!r.process) return r;
   auto line = r.process->WaitLine("relay ready", Deadline(kStartDeadline));
@@ -131,12 +130,11 @@ void E2eTest::WaitConnectorLinkUp(Connector& c) {
 }
 
 Device E2eTest::StartDevice(const std::string& identity, const std::optional<HostPort>& relay,
-                            const std::optional<HostPort>& direct, const std::vector<std::string>& extra) {
+                            const std::optional<HostPort>& direct) {
   Device d;
   std::vector<std::string> args = {"device", "--identity", identity, "--socks-listen", "127.0.0.1:0"};
   if (relay) args.insert(args.end(), {"--relay", fmt::format("{}:{}", relay->host, relay->port)});
   if (direct) args.insert(args.end(), {"--direct", fmt::format("{}:{}", direct->host, direct->port)});
-  args.insert(args.end(), extra.begin(), extra.end());
   d.process = Spawn("device", args);
   if (!d.process) return d;
   auto line = d.process->WaitLine("device ready", Deadline(kStartDeadline), &d.cursor);

@@ -61,15 +61,15 @@ class E2eTest : public ::testing::Test {
   // A policy file allowing the internal server by address and by name.
   std::string MakePolicy();
 
-  // `threads` shards; `extra` flags are appended to the command line.
-  Relay StartRelay(int threads = 1, const std::vector<std::string>& extra = {});
+  // `threads` shards.
+  Relay StartRelay(int threads = 1);
+  // `extra` flags are appended to the command line.
   Connector StartConnector(const std::string& identity, const std::vector<HostPort>& relays,
                            bool direct_listen = false, const std::vector<std::string>& extra = {});
   // Waits until the connector reports a relay link up.
   void WaitConnectorLinkUp(Connector& c);
   Device StartDevice(const std::string& identity, const std::optional<HostPort>& relay,
-                     const std::optional<HostPort>& direct = std::nullopt,
-                     const std::vector<std::string>& extra = {});
+                     const std::optional<HostPort>& direct = std::nullopt);
   // Waits for the next "device session up" line; returns it.
   std::string WaitSessionUp(Device& d, std::chrono::seconds within = kStartDeadline);
 

@@ -451,6 +451,11 @@ TEST_F(PumpTest, StreamOutOfCreditHoldsNoReceiveBuffer) {
           const StreamPump& pump = *h.pumps.at(id);
           EXPECT_EQ(loop->recv_pool().available(), loop->options().recv_buffer_count);
           EXPECT_GE(pump.stats().pending_copies, 1u);
+          // The bound on what a paused stream keeps instead: its rest plus one batch of late bytes, never more
+          // than the ring could deliver in one batch, although the target keeps sending 8 MiB.
+          EXPECT_GT(pump.pending_bytes(), 0u);
+          EXPECT_LE(pump.pending_bytes(),
+                    std::size_t{loop->options().recv_buffer_count} * loop->options().buffer_size);
           EXPECT_EQ(h.streams[id].received.size(), std::size_t{tunnel::kDefaultStreamWindow});
           h.streams[id].hold = false;
           (void)h.device_->Consume(id, h.streams[id].received.size());

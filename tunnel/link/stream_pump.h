@@ -127,6 +127,8 @@ class StreamPump final : public runtime::ConnectionHandler, private runtime::Tim
   bool stream_live() const { return stream_live_; }
   std::size_t owed_credit() const { return owed_; }
   std::size_t overflow_bytes() const { return overflow_.size() - overflow_head_; }
+  // Received bytes waiting for stream credit (heap): at most one loop buffer plus one batch of late bytes.
+  std::size_t pending_bytes() const { return pending_.size() - pending_head_; }
   const StreamPumpStats& stats() const { return stats_; }
   // Host-defined word (e.g. an index into the host's table).
   std::uint64_t tag = 0;
@@ -139,7 +141,6 @@ class StreamPump final : public runtime::ConnectionHandler, private runtime::Tim
   void PushToStream(std::span<const std::uint8_t> fresh = {});
   void KeepPending(std::span<const std::uint8_t> bytes);
   void DropPending();
-  std::size_t pending_bytes() const { return pending_.size() - pending_head_; }
   bool QueueToSocket(std::span<const std::uint8_t> bytes);  // false: refused (caller overflows)
   void FlushOverflow();
   void SettleCredit();        // Consume owed_ bytes while the socket's queue is below the high watermark
