@@ -370,9 +370,13 @@ CallStatus StreamMux::Reset(StreamId id, ErrorCode code) {
 
 size_t StreamMux::SendCapacity(const Stream& s) const {
   if (!CanSend(s.state)) return 0;
+  return static_cast<size_t>(std::min<uint64_t>(s.send.available(), SharedCapacity()));
+}
+
+size_t StreamMux::SharedCapacity() const {
   const size_t room = OutboxDataFree();
   const size_t outbox = room > kInnerHeaderSize ? room - kInnerHeaderSize : 0;
-  return static_cast<size_t>(std::min<uint64_t>({s.send.available(), session_send_.available(), outbox}));
+  return static_cast<size_t>(std::min<uint64_t>(session_send_.available(), outbox));
 }
 
 size_t StreamMux::SendCapacity(StreamId id) const {
@@ -492,25 +496,34 @@ bool StreamMux::HasOutgoing() const {
   return session_recv_.UpdateDue() || control_head_ < control_.size() || out_tail_ > out_head_;
 }
 
+// Round-robin over the blocked streams: they are offered the shared room (outbox, session credit) in the order they
+// blocked, until it runs out; the rest keep their places at the front, and a stream that blocks again during its
+// turn queues behind them. (Offering every stream a turn in the same order each time let the first one take all
+// the room for as long as it had bytes: issue 12, "fairness between one session's streams".)
 void StreamMux::NotifyWritable() {
   if (blocked_.empty() || notifying_) return;
   notifying_ = true;
-  scratch_.clear();
-  size_t keep = 0;
-  for (StreamId id : blocked_) {
+  scratch_.swap(blocked_);  // blocked_ now collects only the streams that block again during this round
+  std::size_t keep = 0;     // scratch_[0, keep): still waiting for their own stream credit
+  std::size_t next = 0;
+  for (; next < scratch_.size(); ++next) {
+    const StreamId id = scratch_[next];
     Stream* s = Find(id);
     if (s == nullptr || !s->write_blocked) continue;
-    if (SendCapacity(*s) > 0) {
-      s->write_blocked = false;
-      scratch_.push_back(id);
-    } else {
-      blocked_[keep++] = id;
+    if (SharedCapacity() == 0) break;
+    if (SendCapacity(*s) == 0) {
+      scratch_[keep++] = id;
+      continue;
     }
+    s->write_blocked = false;
+    visitor_->OnStreamWritable(id);
   }
-  blocked_.resize(keep);
-  for (StreamId id : scratch_) {
-    if (Find(id) != nullptr) visitor_->OnStreamWritable(id);
-  }
+  // Queue order: those waiting for their own credit, those not reached this round, then those that blocked again.
+  scratch_.erase(scratch_.begin() + static_cast<std::ptrdiff_t>(keep),
+                 scratch_.begin() + static_cast<std::ptrdiff_t>(next));
+  scratch_.insert(scratch_.end(), blocked_.begin(), blocked_.end());
+  scratch_.swap(blocked_);
+  scratch_.clear();
   notifying_ = false;
 }
 

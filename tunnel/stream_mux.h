@@ -13,6 +13,9 @@
 //   before sending        -> while (n = mux.PollOutgoing(buf)) seal buf[0..n) as one SEALED_STREAM
 //   OnFrame/OnPlaintext returns a session-fatal reason -> send SESSION_CLOSE ErrorCodeFor(reason), drop the mux
 //
+// Streams whose Write was cut short get OnStreamWritable in turns, in the order they blocked, while the shared room
+// (outbox, session credit) lasts; one that blocks again in its turn queues behind the rest.
+//
 // Flow control, exactly as §8: DATA is sent only while both the stream's and the session's send windows cover
 // it. The receiver returns session credit as soon as bytes are accepted (they count against the stream window
 // until consumed), and stream credit when the application consumes them. So a stream whose reader stalls holds
@@ -216,6 +219,7 @@ class StreamMux {
   size_t AppendData(StreamId id, std::span<const uint8_t> bytes);
   void MarkBlocked(StreamId id, Stream& s);
   void NotifyWritable();
+  size_t SharedCapacity() const;  // what any stream could send now: min(session credit, outbox room for DATA)
   size_t SendCapacity(const Stream& s) const;
 
   // Immutable after construction.
@@ -242,8 +246,8 @@ class StreamMux {
   size_t control_head_ = 0;
   size_t pending_resets_ = 0;
 
-  std::vector<StreamId> blocked_;  // streams whose Write was cut short (write_blocked set)
-  std::vector<StreamId> scratch_;
+  std::vector<StreamId> blocked_;  // streams whose Write was cut short (write_blocked set), in the order they blocked
+  std::vector<StreamId> scratch_;  // NotifyWritable's round
   bool notifying_ = false;
 };
 

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <map>
 #include <new>
 #include <string>
 #include <string_view>
@@ -423,6 +425,59 @@ TEST(StreamMux, OutboxFullBlocksWritesUntilPolled) {
   p.Pump();
   EXPECT_GE(p.dev_events.writable[id], 1);
   EXPECT_GT(p.dev.Write(id, B(big)), 0u);
+}
+
+// A writer like the link's StreamPump: each time a stream may write again, it writes all it can at once.
+struct GreedyWriter : MuxVisitor {
+  StreamMux* mux = nullptr;
+  std::string data = std::string(1 << 20, 'g');
+  std::map<StreamId, uint64_t> written;
+  void WriteMore(StreamId id) { written[id] += mux->Write(id, B(data)); }
+  void OnStreamOpen(StreamId, const OpenTarget&) override {}
+  void OnStreamAccepted(StreamId) override {}
+  void OnStreamData(StreamId, std::span<const uint8_t>) override {}
+  void OnStreamFin(StreamId) override {}
+  void OnStreamReset(StreamId, ErrorCode) override {}
+  void OnStreamWritable(StreamId id) override { WriteMore(id); }
+};
+
+// Streams that all have more to send than the outbox takes share it in turns. (Offering the room to the blocked
+// streams in the same order every time let the first take all of it while it had bytes: the rest starved.)
+TEST(StreamMux, BlockedStreamsShareTheOutboxInTurns) {
+  GreedyWriter writer;
+  testing::Recorder reader;
+  StreamMux dev(MuxPair::WithRole({}, MuxRole::kDevice), &writer);
+  StreamMux con(MuxPair::WithRole({}, MuxRole::kConnector), &reader);
+  writer.mux = &dev;
+  reader.mux = &con;
+  std::array<uint8_t, kMaxSealedPlaintext> buf{};
+  auto exchange = [&] {  // one message each way, if there is one
+    if (size_t n = dev.PollOutgoing(buf)) {
+      ASSERT_EQ(con.OnPlaintext(std::span(buf).first(n)), MuxReason::kOk);
+    }
+    while (size_t n = con.PollOutgoing(buf)) {
+      ASSERT_EQ(dev.OnPlaintext(std::span(buf).first(n)), MuxReason::kOk);
+    }
+  };
+  constexpr int kStreams = 4;
+  std::vector<StreamId> ids;
+  for (int i = 0; i < kStreams; ++i) ids.push_back(dev.Open(kTarget).id);
+  for (int i = 0; i < 8; ++i) exchange();  // OPEN / OPEN_OK
+  ASSERT_EQ(reader.opened.size(), static_cast<size_t>(kStreams));
+  for (StreamId id : ids) writer.WriteMore(id);  // the first fills the outbox; all four are now blocked
+  writer.written.clear();
+
+  constexpr int kRounds = 64;  // 64 sealed messages of up to 16 KiB: about 256 KiB per stream if shared evenly
+  for (int i = 0; i < kRounds; ++i) exchange();
+  uint64_t least = UINT64_MAX, most = 0, total = 0;
+  for (StreamId id : ids) {
+    least = std::min(least, writer.written[id]);
+    most = std::max(most, writer.written[id]);
+    total += writer.written[id];
+  }
+  EXPECT_GT(total, static_cast<uint64_t>(kRounds - 8) * kMaxStreamChunk);
+  EXPECT_GT(least, 0u) << "a blocked stream never got a turn";
+  EXPECT_LE(most - least, 2u * kMaxStreamChunk) << "turns were not shared evenly";
 }
 
 TEST(StreamMux, ReleaseIdleMemoryKeepsWorking) {
