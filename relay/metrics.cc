@@ -22,6 +22,10 @@ void MetricsSnapshot::Add(const MetricsSnapshot& o) {
   goaway_sent += o.goaway_sent;
   link_stalls += o.link_stalls;
   recv_starved += o.recv_starved;
+  socket_bytes_in += o.socket_bytes_in;
+  socket_bytes_out += o.socket_bytes_out;
+  pings_unanswered += o.pings_unanswered;
+  link_send_backlog_bytes += o.link_send_backlog_bytes;
   for (std::size_t i = 0; i < handshakes.size(); ++i) handshakes[i] += o.handshakes[i];
   for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += o.drops[i];
 }
@@ -59,6 +63,16 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   out.Counter("strait_relay_recv_starved_total",
               "Receives that found the shard's receive ring empty (ENOBUFS); the socket waits for buffers.",
               s.recv_starved);
+  out.Counter("strait_relay_socket_bytes_received_total",
+              "Bytes read from link sockets, all of them (TLS, logins, PINGs), not only frames for forwarding.",
+              s.socket_bytes_in);
+  out.Counter("strait_relay_socket_bytes_sent_total", "Bytes written to link sockets, all of them.",
+              s.socket_bytes_out);
+  out.Counter("strait_relay_pings_unanswered_total",
+              "PINGs not answered: over the PONG rate, or no room under the link's send bound.", s.pings_unanswered);
+  out.Gauge("strait_relay_link_send_backlog_bytes",
+            "Bytes waiting to go out to links (socket queues, sealed, pending and held frames).",
+            s.link_send_backlog_bytes);
   return out.Take();
 }
 

@@ -44,6 +44,7 @@ struct MetricsSnapshot {
   std::uint64_t sessions = 0;            // sessions whose device leg is live
   std::uint64_t cross_queue_bytes = 0;   // bytes waiting in this shard's outgoing cross-shard rings + stashes
   std::uint64_t paused_links = 0;        // links whose reads are paused by backpressure
+  std::uint64_t link_send_backlog_bytes = 0;  // bytes waiting to go out to links: loop queues, sealed, pending, held
   // counters
   std::uint64_t bytes_in = 0;            // frame bytes received from links for forwarding (header + payload)
   std::uint64_t bytes_out = 0;           // frame bytes written to links (forwarded and relay-made)
@@ -54,6 +55,9 @@ struct MetricsSnapshot {
   std::uint64_t goaway_sent = 0;
   std::uint64_t link_stalls = 0;         // watchdog: links with bytes to move that moved none for a second
   std::uint64_t recv_starved = 0;        // receives that found the shard's receive ring empty (ENOBUFS)
+  std::uint64_t socket_bytes_in = 0;     // every byte read from link sockets (TLS records, logins, PINGs included)
+  std::uint64_t socket_bytes_out = 0;    // every byte written to link sockets
+  std::uint64_t pings_unanswered = 0;    // PINGs over the PONG rate, or with no room under the send bound
   std::array<std::uint64_t, kHandshakeResultCount> handshakes{};
   std::array<std::uint64_t, kDropReasonCount> drops{};
 

@@ -170,7 +170,9 @@ void Shard::Free(Link& l) {
   l.subject.clear();
   l.preferred.clear();
   l.channels.clear();
+  if (l.pause_count > 0) --m_.paused_links;
   l.pause_count = 0;
+  l.self_paused = false;
   l.violations = 0;
   l.paused_peers.clear();
   std::vector<std::uint8_t>().swap(l.held);
@@ -399,6 +401,15 @@ MetricsSnapshot Shard::Snapshot() {
   MetricsSnapshot s = m_;
   s.link_stalls = loop_->stats().stalls;
   s.recv_starved = loop_->stats().recv_enobufs;
+  s.socket_bytes_in = loop_->stats().recv_bytes;
+  s.socket_bytes_out = loop_->stats().send_bytes;
+  s.pings_unanswered = link_state_.stats.pings_unanswered;
+  s.link_send_backlog_bytes = 0;
+  for (const auto& lp : links_) {
+    if (!lp->in_use || !lp->tls) continue;
+    s.link_send_backlog_bytes += lp->tls->backlog_bytes() + lp->held.size();
+    if (lp->tls->conn().valid()) s.link_send_backlog_bytes += loop_->SendQueueBytes(lp->tls->conn());
+  }
   s.cross_queue_bytes = 0;
   for (std::size_t t = 0; t < out_.size(); ++t) {
     if (t == index_ || !relay_->shards_[t]) continue;

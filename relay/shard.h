@@ -59,6 +59,7 @@ class Shard final : public runtime::MessageHandler,
     std::string preferred;  // HELLO preferred_connector (devices)
     std::vector<std::uint32_t> channels;
     std::uint32_t pause_count = 0;
+    bool self_paused = false;  // our send side to it is over the high mark: we stop reading it too (OnHigh)
     std::uint32_t violations = 0;
     std::vector<std::uint64_t> paused_peers;  // local links paused because this link's send side is full
     std::vector<std::uint8_t> held;           // stream frames refused by SendEncoded, sent first on low

@@ -39,6 +39,12 @@ void Shard::ResumeRef(std::uint64_t ref) {
 }
 
 void Shard::OnHigh(Link& dst) {
+  // A link that does not read what we send it is not read either: what it sends may make the relay answer (PONG,
+  // refusals), and its frames wait in its own socket, not in relay memory, until it catches up (issue 7).
+  if (!dst.self_paused) {
+    dst.self_paused = true;
+    Pause(dst);
+  }
   // Pause the local links that feed `dst`; remote feeders stop when their ring is not drained (Deliver).
   for (const std::uint32_t ch : dst.channels) {
     auto it = legs_.find(LegKey(ch, dst.connector));
@@ -52,6 +58,10 @@ void Shard::OnHigh(Link& dst) {
 
 void Shard::OnLow(Link& dst) {
   if (!SendHeld(dst)) return;
+  if (dst.self_paused) {
+    dst.self_paused = false;
+    Resume(dst);
+  }
   std::vector<std::uint64_t> peers;
   peers.swap(dst.paused_peers);
   for (const std::uint64_t p : peers) ResumeRef(p);

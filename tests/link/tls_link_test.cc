@@ -407,6 +407,34 @@ TEST(TlsLink, KeepalivePingPongKeepsAnIdleLinkUp) {
   EXPECT_GT(t.server_state.stats.pings_sent + t.client_state.stats.pings_sent, 0u);
 }
 
+// A burst of PINGs gets max_pongs_per_second PONGs; the rest are read, counted and not answered (issue 7: a peer
+// must not make the link send more than the bound allows). The link stays up.
+TEST(TlsLink, PingsBeyondThePongRateAreCountedNotAnswered) {
+  OneLoop t;
+  t.Listen();
+  RawPeer& raw = t.Raw(/*tls=*/true);
+  constexpr int kPings = 100;
+  LoginRaw(t, raw, [](RawPeer& p) {
+    std::vector<std::uint8_t> burst;
+    for (int i = 0; i < kPings; ++i) {
+      std::array<std::uint8_t, tunnel::kHeaderSize> header{};
+      ASSERT_TRUE(tunnel::EncodeFrameHeader({1, FrameType::kPing, 0, 8, 0}, header));
+      burst.insert(burst.end(), header.begin(), header.end());
+      burst.insert(burst.end(), 8, static_cast<std::uint8_t>(i));
+    }
+    p.SendPlain(burst);  // one TLS record: every PING lands in the same one-second window
+  });
+  After stop(*t.loop, 300ms, [&] { t.loop->RequestStop(); });
+  ASSERT_TRUE(t.Run());
+  int pongs = 0;
+  for (const auto& [h, p] : raw.frames) pongs += h.type == FrameType::kPong ? 1 : 0;
+  const std::uint32_t rate = LinkOptions{}.max_pongs_per_second;
+  EXPECT_EQ(pongs, static_cast<int>(rate));
+  EXPECT_EQ(t.server_state.stats.pongs_sent, rate);
+  EXPECT_EQ(t.server_state.stats.pings_unanswered, kPings - rate);
+  EXPECT_FALSE(raw.FirstError().has_value());
+}
+
 TEST(TlsLink, SilentPeerIsClosedAfterTheIdleTimeout) {
   OneLoop t;
   t.server_cfg.options.keepalive = 20ms;

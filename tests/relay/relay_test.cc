@@ -1,4 +1,7 @@
 // The relay over loopback: real TLS, real credentials, real sessions (tunnel::Session) between fake peers.
+#include <algorithm>
+#include <array>
+#include <cstdio>
 #include <random>
 
 #include "relay/metrics.h"
@@ -455,6 +458,88 @@ TEST_F(RelayTest, DrainSendsGoAwayAndClosesAfterThePeriod) {
 
 // Two shards: accepted fds alternate between them, so the connector and the device land on different shards and
 // every frame crosses through the SPSC rings (with backpressure on a transfer far above one ring's size).
+// Issue 7, attack 2: a device that sends PINGs and never reads. The relay used to answer every one into an unbounded
+// buffer (3 GB in 25 s). Now PONGs are rate-limited and bounded like any other output, so what waits to go out to
+// links stays small, the unanswered PINGs are counted, and the tenant's other device keeps working.
+TEST_F(RelayTest, PingFloodFromADeviceThatNeverReadsStaysBounded) {
+  Start();
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  Peer& flood = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "flood"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(Login(dev));
+  ASSERT_TRUE(Login(flood));
+  const std::uint32_t ch = OpenSession(dev);
+  ASSERT_NE(ch, 0u);
+  pl.Exec([&] { flood.link()->PauseRecv(); });
+
+  constexpr std::uint64_t kBacklogBound = 2u << 20;  // max_pending_bytes + the loop's send queue limit, rounded up
+  std::uint64_t sent = 0;
+  std::uint64_t max_backlog = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < end && sent < 4'000'000) {
+    sent += pl.Exec([&] {
+      std::uint64_t n = 0;
+      const std::array<std::uint8_t, 8> opaque{};
+      while (n < 4096 && flood.link()->SendFrame(FrameType::kPing, 0, 0, opaque) == link::SendStatus::kOk) ++n;
+      flood.link()->Flush();
+      return n;
+    });
+    max_backlog = std::max(max_backlog, relay->Snapshot().link_send_backlog_bytes);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::printf("[ flood    ] %llu PINGs in 2 s; most waiting to go out to links at once: %llu bytes\n",
+              static_cast<unsigned long long>(sent), static_cast<unsigned long long>(max_backlog));
+  ASSERT_GT(sent, 50'000u) << "the flood did not get going";
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.pings_unanswered >= 40'000; }))
+      << RenderPrometheus(relay->Snapshot());
+  EXPECT_LE(max_backlog, kBacklogBound) << "sent " << sent << " PINGs";
+  // The flooder's bytes are counted at the socket, though none of them is forwarded.
+  const MetricsSnapshot m = relay->Snapshot();
+  EXPECT_GT(m.socket_bytes_in, sent * 16) << RenderPrometheus(m);
+  EXPECT_LE(m.link_send_backlog_bytes, kBacklogBound);
+  Exchange(pl, dev, con, ch, RandomBytes(100'000, 7), RandomBytes(100'000, 8));
+  EXPECT_TRUE(pl.Exec([&] { return dev.up && !dev.down && con.up && !con.down; }));
+}
+
+// A link that does not read what the relay sends it is not read either (its frames wait in its own socket), besides
+// the links that feed it; both resume once it reads again.
+TEST_F(RelayTest, ALinkThatDoesNotReadIsNotReadUntilItDoes) {
+  Start();
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  ASSERT_TRUE(Login(con));
+  ASSERT_TRUE(Login(dev));
+  const std::uint32_t ch = OpenSession(dev);
+  ASSERT_NE(ch, 0u);
+  // 16 streams of 1 MiB (the session window): more than the sockets between relay and device hold.
+  constexpr int kStreams = 16;
+  const std::string down = RandomBytes(1u << 20, 9);
+  std::vector<tunnel::StreamId> ids;
+  for (int i = 0; i < kStreams; ++i) ids.push_back(pl.Exec([&] { return dev.OpenStream(ch, "x"); }));
+  ASSERT_TRUE(pl.Wait([&] { return dev.sessions.at(ch)->accepted.size() == kStreams; }));
+  pl.Exec([&] { dev.link()->PauseRecv(); });
+  pl.Exec([&] {
+    for (tunnel::StreamId id : ids) con.Write(ch, id, down);
+  });
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.paused_links == 2; }))
+      << RenderPrometheus(relay->Snapshot());
+  pl.Exec([&] { dev.link()->ResumeRecv(); });
+  ASSERT_TRUE(pl.Wait([&] {
+    for (tunnel::StreamId id : ids) {
+      if (dev.sessions.at(ch)->received[id].size() < down.size()) return false;
+    }
+    return true;
+  })) << RenderPrometheus(relay->Snapshot()) << pl.Exec([&] {
+    std::string r;
+    for (tunnel::StreamId id : ids) r += std::to_string(dev.sessions.at(ch)->received[id].size()) + " ";
+    return r + "bytes per stream at the device";
+  });
+  EXPECT_TRUE(pl.Exec([&] { return dev.sessions.at(ch)->received[ids.back()] == down; }));
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.paused_links == 0; }))
+      << RenderPrometheus(relay->Snapshot());
+}
+
 TEST_F(RelayTest, CrossShardForwardingWithBackpressure) {
   RelayOptions o = DefaultOptions(2);
   o.cross_shard_queue_bytes = 4 * (tunnel::kMaxLinkFrameSize + 32);  // the smallest allowed: the ring fills

@@ -290,14 +290,33 @@ void TlsLink::HandleFrame(const Frame& f) {
   handler_->OnFrame(*this, f);
 }
 
+// A PONG is owed only within the rate and under the send bound: a peer that sends PINGs and never reads gets no
+// more of our memory than one that sends data (issue 7).
+void TlsLink::AnswerPing(std::uint64_t opaque) {
+  constexpr std::int64_t kSecondNs = 1'000'000'000;
+  std::array<std::uint8_t, 8> payload{};
+  const std::int64_t now = NowNs();
+  if (now - pong_window_ns_ >= kSecondNs) {
+    pong_window_ns_ = now;
+    pongs_in_window_ = 0;
+  }
+  if (pongs_in_window_ >= config_->options.max_pongs_per_second ||
+      backlog_bytes() + tunnel::kHeaderSize + payload.size() > config_->options.max_pending_bytes) {
+    ++shared_->stats.pings_unanswered;
+    return;
+  }
+  ++pongs_in_window_;
+  ++shared_->stats.pongs_sent;
+  (void)tunnel::Pong{opaque}.Encode(payload);
+  AppendOwnFrame(FrameType::kPong, 0, payload);
+}
+
 void TlsLink::HandleLinkFrame(const Frame& f) {
   switch (f.header.type) {
     case FrameType::kPing: {
       auto ping = tunnel::Ping::Decode(f.payload);
       if (!ping) break;
-      std::array<std::uint8_t, 8> payload{};
-      (void)tunnel::Pong{ping->opaque}.Encode(payload);
-      AppendOwnFrame(FrameType::kPong, 0, payload);
+      AnswerPing(ping->opaque);
       return;
     }
     case FrameType::kPong:

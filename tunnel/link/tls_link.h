@@ -132,6 +132,10 @@ struct LinkOptions {
   std::uint32_t auto_flush_bytes = 16u << 10;
   // Delay before retrying a flush the loop refused for lack of plain-pool buffers (kNoBuffer has no callback).
   std::chrono::milliseconds no_buffer_retry{2};
+  // PINGs answered per second (a peer keeps alive with one per keepalive interval). Beyond it, and whenever a PONG
+  // would take the backlog past max_pending_bytes, a PING goes unanswered (counted): what a peer makes the link
+  // send counts against the same bound as everything else.
+  std::uint32_t max_pongs_per_second = 10;
 };
 
 // Everything links of one kind (one port, or one dialler) share. Immutable while links use it.
@@ -152,6 +156,8 @@ struct LinkStats {
   std::uint64_t unknown_skipped = 0;                    // non-critical unknown types skipped by length
   std::uint64_t pings_sent = 0;
   std::uint64_t pongs_received = 0;
+  std::uint64_t pongs_sent = 0;
+  std::uint64_t pings_unanswered = 0;                   // over max_pongs_per_second, or no room under the bound
   std::uint64_t send_backpressure = 0;                  // SendFrame refused: over max_pending_bytes
   std::uint64_t loop_send_refused = 0;                  // loop.Send refused sealed bytes (kept and retried)
   std::uint64_t frames_sealed_direct = 0;               // SendEncoded frames sealed from the caller's memory
@@ -258,8 +264,10 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   void HandleFrame(const Frame& f);
   void HandleLoginFrame(const Frame& f);
   void HandleLinkFrame(const Frame& f);
+  void AnswerPing(std::uint64_t opaque);
   void GoUp(const LinkIdentity& identity, std::uint32_t keepalive_ms, std::uint32_t idle_ms);
-  // Appends a frame the link itself sends (login, PING/PONG, ERROR); bypasses the kNotUp and pending bounds.
+  // Appends a frame the link itself sends (login, PING/PONG, ERROR); bypasses the kNotUp and pending bounds, so
+  // only frames bounded in number (one per login step, per keepalive tick, per close) may use it unchecked.
   void AppendOwnFrame(tunnel::FrameType type, std::uint32_t channel, std::span<const std::uint8_t> payload);
   // Seals `plaintext` into loop send buffers and hands them to the loop (Flush and the direct SendEncoded path).
   void Seal(std::span<const std::uint8_t> plaintext);
@@ -311,6 +319,8 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   std::uint32_t idle_ms_ = 0;
   std::uint32_t peer_max_payload_ = static_cast<std::uint32_t>(tunnel::kMaxPayload);
   std::uint64_t ping_seq_ = 0;
+  std::int64_t pong_window_ns_ = 0;  // start of the current one-second window of answered PINGs
+  std::uint32_t pongs_in_window_ = 0;
   LinkDown down_;                 // filled by Fail/OnClose, reported once by OnClose
 };
 

@@ -1,6 +1,7 @@
 // TlsLink's send path (the rest is in tls_link.cc): frames appended to the pending plaintext, sealed straight into
 // loop send buffers, handed to the loop in order, refused bytes kept and retried, and the owner's backpressure
 // callbacks (docs/link.md, "Buffers" and "Backpressure contract").
+#include <algorithm>
 #include <cassert>
 #include <vector>
 
@@ -223,13 +224,25 @@ void TlsLink::AfterLoopSend(runtime::SendResult r, std::span<const std::uint8_t>
 
 void TlsLink::RetrySealed() {
   if (tx_sealed_.empty()) return;
+  // In slices: Send(span) is all or nothing, and what waits here may be more than the loop's queue limit takes at
+  // once (max_pending_bytes above send_queue_limit wedged the link for good).
+  const std::size_t slice = std::min<std::size_t>(64u << 10, loop_->options().send_queue_limit);
+  std::size_t sent = 0;
+  runtime::SendResult r = runtime::SendResult::kQueued;
   in_loop_send_ = true;
-  const runtime::SendResult r = loop_->Send(conn_, tx_sealed_);
+  while (sent < tx_sealed_.size()) {
+    const std::size_t n = std::min(slice, tx_sealed_.size() - sent);
+    r = loop_->Send(conn_, std::span<const std::uint8_t>(tx_sealed_).subspan(sent, n));
+    if (r != runtime::SendResult::kQueued) break;
+    sent += n;
+  }
   in_loop_send_ = false;
+  if (sent > 0) {
+    last_tx_ns_ = NowNs();
+    tx_sealed_.erase(tx_sealed_.begin(), tx_sealed_.begin() + static_cast<std::ptrdiff_t>(sent));
+  }
   switch (r) {
     case runtime::SendResult::kQueued:
-      last_tx_ns_ = NowNs();
-      tx_sealed_.clear();
       ReleaseIfEmpty(tx_sealed_);
       break;
     case runtime::SendResult::kQueueFull:
