@@ -10,7 +10,7 @@
 namespace strait::relay {
 
 enum class DropReason : std::uint8_t {
-  kHandshakeLimit,       // accepted connection refused: the shard already runs max_handshakes logins
+  kHandshakeLimit,       // a login closed to make room: its port already ran max_handshakes_per_shard (oldest goes)
   kLinkLimit,            // accepted connection refused: no link slot (max_links) or no loop slot
   kDraining,             // accepted connection refused: the relay is draining
   kHandoffFailed,        // accepted fd could not be posted to its shard (mailbox full)
@@ -22,12 +22,14 @@ enum class DropReason : std::uint8_t {
   kDatagramQueueFull,    // SEALED_DATAGRAM dropped: the peer link or the cross-shard queue is full
   kPeerGone,             // a frame for a session whose other end has just gone
   kUnknownType,          // a frame type the relay does not forward (non-critical unknowns are skipped by the link)
+  kSourceLimit,          // accepted connection refused: its source already runs max_handshakes_per_source logins
 };
-inline constexpr std::size_t kDropReasonCount = 12;
+inline constexpr std::size_t kDropReasonCount = 13;
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames = {
     "handshake_limit", "link_limit",         "draining",  "handoff_failed", "unknown_channel", "bad_frame_for_role",
-    "malformed",       "too_many_sessions",  "no_connector", "datagram_queue_full", "peer_gone", "unknown_type"};
+    "malformed",       "too_many_sessions",  "no_connector", "datagram_queue_full", "peer_gone", "unknown_type",
+    "source_limit"};
 
 inline std::string_view DropReasonName(DropReason r) { return kDropReasonNames[static_cast<std::size_t>(r)]; }
 

@@ -57,10 +57,13 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
   r->device_config_ = make_config(crypto::Role::kDevice);
   r->connector_config_ = make_config(crypto::Role::kConnector);
 
-  auto dfd = runtime::ListenTcp(options.device_listen, {});
+  // Idle sockets are not even accepted until they send something, or for as long as the ClientHello deadline.
+  runtime::ListenOptions listen;
+  listen.defer_accept_seconds = static_cast<int>((options.link.client_hello_timeout.count() + 999) / 1000);
+  auto dfd = runtime::ListenTcp(options.device_listen, listen);
   if (!dfd.ok()) return runtime::SetupError{dfd.error().err, "device port: " + dfd.error().reason};
   r->device_fd_ = *dfd;
-  auto cfd = runtime::ListenTcp(options.connector_listen, {});
+  auto cfd = runtime::ListenTcp(options.connector_listen, listen);
   if (!cfd.ok()) {
     ::close(r->device_fd_);
     return runtime::SetupError{cfd.error().err, "connector port: " + cfd.error().reason};

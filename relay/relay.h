@@ -1,7 +1,8 @@
 // Relay: the relay daemon's core (docs/relay.md). N shards (runtime::LoopGroup, one io_uring loop per thread) own
 // the device and connector links; shard 0 also owns both listening sockets and deals accepted fds round-robin.
-// Each shard logs its links in (TlsLink: TLS 1.3 + HELLO, bounded by max_handshakes_per_shard and the handshake
-// timeout), proposes connectors to devices (a per-tenant registry read once per SESSION_REQUEST), and forwards
+// Each shard logs its links in (TlsLink: TLS 1.3 + HELLO, bounded per port and per source by a link::LoginBudget and
+// by the ClientHello and handshake timeouts), proposes connectors to devices (a per-tenant registry read once per
+// SESSION_REQUEST), and forwards
 // session frames between the two links of a session, byte for byte, without opening them.
 //
 // Threading: Start/Drain/Stop/Snapshot are [any] (not from a shard thread for Stop). Everything else runs on the
@@ -40,7 +41,11 @@ struct RelayOptions {
                                             // max_links_per_shard + 64 (one slot and one timer per link)
   // handshake_timeout (TLS + HELLO), keepalive, idle_timeout and the per-link send bound (max_pending_bytes).
   link::LinkOptions link;
-  std::uint32_t max_handshakes_per_shard = 256;  // logins in flight per shard; more are refused (handshake_limit)
+  // Logins in flight per shard, per port (link::LoginBudget): when a port's budget is full its oldest login is
+  // closed to make room (handshake_limit); one source (IPv4 address, IPv6 /64) holds at most
+  // max_handshakes_per_source of them, and its next connection is refused (source_limit).
+  std::uint32_t max_handshakes_per_shard = 256;
+  std::uint32_t max_handshakes_per_source = 64;
   std::uint32_t max_links_per_shard = 20000;     // links per shard (in login or up); more are refused (link_limit)
   std::uint32_t max_sessions_per_device = 4;     // sessions per device link; more: ERROR too_many_sessions
   std::uint32_t cross_shard_queue_bytes = 1u << 20;  // per ordered pair of shards

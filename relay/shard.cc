@@ -62,7 +62,10 @@ std::vector<std::uint8_t> SessionCloseFrame(std::uint32_t channel, ErrorCode cod
 
 }  // namespace
 
-Shard::Shard(Relay& relay, std::uint32_t index, std::size_t shard_count) : relay_(&relay), index_(index) {
+Shard::Shard(Relay& relay, std::uint32_t index, std::size_t shard_count)
+    : relay_(&relay),
+      index_(index),
+      logins_(relay.options_.max_handshakes_per_shard, relay.options_.max_handshakes_per_source) {
   in_.resize(shard_count);
   out_.resize(shard_count);
   ring_blocked_.assign(shard_count, false);
@@ -126,9 +129,12 @@ void Shard::Adopt(int fd, bool connector) {
     Drop(DropReason::kDraining);
     return;
   }
-  if (m_.handshakes_in_flight >= relay_->options_.max_handshakes_per_shard) {
+  const link::LoginPort port = connector ? link::LoginPort::kConnector : link::LoginPort::kDevice;
+  auto peer = runtime::PeerAddress(fd);
+  const std::uint64_t source = peer.ok() ? runtime::SourceKey(*peer) : 0;
+  if (logins_.SourceFull(port, source)) {
     ::close(fd);
-    Drop(DropReason::kHandshakeLimit);
+    Drop(DropReason::kSourceLimit);
     return;
   }
   std::uint32_t slot;
@@ -159,6 +165,11 @@ void Shard::Adopt(int fd, bool connector) {
     return;
   }
   ++m_.handshakes_in_flight;
+  if (const auto evicted = logins_.Admit(port, source, Ref(l))) {
+    // The port's budget was full: its oldest login makes room (a real client is done in milliseconds).
+    Drop(DropReason::kHandshakeLimit);
+    if (Link* old = Resolve(*evicted); old != nullptr && old->tls) old->tls->Abort();
+  }
 }
 
 void Shard::Free(Link& l) {
@@ -185,6 +196,7 @@ void Shard::Free(Link& l) {
 
 void Shard::OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id) {
   --m_.handshakes_in_flight;
+  logins_.Done(Ref(l));
   ++m_.handshakes[static_cast<std::size_t>(HandshakeResult::kOk)];
   l.up = true;
   const crypto::VerifiedCredential& cred = id.peer->credential;
@@ -206,6 +218,7 @@ void Shard::OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id) {
 void Shard::OnDown(Link& l, const link::LinkDown& d) {
   if (!l.up) {
     --m_.handshakes_in_flight;
+    logins_.Done(Ref(l));
     ++m_.handshakes[static_cast<std::size_t>(ResultOf(d))];
     Free(l);
     MaybeDrained();

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "relay/drop_reason.h"
+#include "tunnel/link/login_budget.h"
 #include "relay/metrics.h"
 #include "relay/relay.h"
 #include "relay/relay_internal.h"
@@ -155,6 +156,7 @@ class Shard final : public runtime::MessageHandler,
   runtime::LoopGroup* group_ = nullptr;
   runtime::EventLoop* loop_ = nullptr;
   link::LinkLoopState link_state_;
+  link::LoginBudget logins_;  // logins in flight, per port and per source
   runtime::ListenerId device_listener_;
   runtime::ListenerId connector_listener_;
   std::size_t next_shard_ = 0;

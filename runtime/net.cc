@@ -71,6 +71,13 @@ SetupResult<int> ListenTcp(const SocketAddress& addr, const ListenOptions& optio
     close(fd);
     return SetupError{e, "bind " + addr.ToString() + " failed: " + std::strerror(e)};
   }
+  if (options.defer_accept_seconds > 0 && (addr.u.sa.sa_family == AF_INET || addr.u.sa.sa_family == AF_INET6) &&
+      setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &options.defer_accept_seconds,
+                 sizeof options.defer_accept_seconds) != 0) {
+    const int e = errno;
+    close(fd);
+    return SetupError{e, "setsockopt TCP_DEFER_ACCEPT failed"};
+  }
   if (listen(fd, options.backlog) != 0) {
     const int e = errno;
     close(fd);
@@ -84,6 +91,26 @@ SetupResult<SocketAddress> LocalAddress(int fd) {
   a.len = sizeof(a.u);
   if (getsockname(fd, &a.u.sa, &a.len) != 0) return SetupError{errno, "getsockname failed"};
   return a;
+}
+
+SetupResult<SocketAddress> PeerAddress(int fd) {
+  SocketAddress a;
+  a.len = sizeof(a.u);
+  if (getpeername(fd, &a.u.sa, &a.len) != 0) return SetupError{errno, "getpeername failed"};
+  return a;
+}
+
+std::uint64_t SourceKey(const SocketAddress& a) {
+  constexpr std::uint64_t kV4 = 0xffff'ffff'0000'0000ull;  // not a prefix any IPv6 host is given
+  if (a.u.sa.sa_family == AF_INET) return kV4 | ntohl(a.u.v4.sin_addr.s_addr);
+  if (a.u.sa.sa_family != AF_INET6) return 0;
+  const std::uint8_t* b = a.u.v6.sin6_addr.s6_addr;
+  if (IN6_IS_ADDR_V4MAPPED(&a.u.v6.sin6_addr)) {
+    return kV4 | (std::uint64_t{b[12]} << 24) | (std::uint64_t{b[13]} << 16) | (std::uint64_t{b[14]} << 8) | b[15];
+  }
+  std::uint64_t prefix = 0;
+  for (int i = 0; i < 8; ++i) prefix = (prefix << 8) | b[i];
+  return prefix;
 }
 
 bool IsLoopback(const SocketAddress& a) {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,9 @@ bool IsLoopback(const SocketAddress& address);
 struct ListenOptions {
   int backlog = 4096;       // the kernel caps it at net.core.somaxconn
   bool reuse_port = false;  // SO_REUSEPORT, for one listener per loop on the same port
+  // TCP_DEFER_ACCEPT: a connection is handed to accept() only once the client has sent data, or after this many
+  // seconds (then Linux hands it over anyway). 0 = off. Idle sockets then cost a server nothing until it expires.
+  int defer_accept_seconds = 0;
 };
 
 // socket + SO_REUSEADDR + bind + listen. The returned fd is blocking, close-on-exec, owned by the caller.
@@ -40,6 +44,11 @@ SetupResult<int> ListenTcp(const SocketAddress& addr, const ListenOptions& optio
 
 // getsockname as a SocketAddress (e.g. to learn the port after binding port 0).
 SetupResult<SocketAddress> LocalAddress(int fd);
+// getpeername as a SocketAddress.
+SetupResult<SocketAddress> PeerAddress(int fd);
+// A key for "one source" when counting a peer's connections: the IPv4 address, or the /64 prefix of an IPv6 one
+// (one host usually holds a whole /64). IPv4-mapped IPv6 addresses count as their IPv4 address.
+std::uint64_t SourceKey(const SocketAddress& address);
 
 // TCP_NODELAY on; returns false (errno set) on failure.
 bool SetTcpNoDelay(int fd);

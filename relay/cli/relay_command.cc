@@ -9,8 +9,8 @@
 // stderr: one line per link or session event. SIGTERM / SIGINT: drain (GOAWAY, close after --drain-ms), exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, device_listen, connector_listen, metrics_listen, threads,
-// drain_ms, handshake_timeout_ms, keepalive_ms, idle_timeout_ms, max_sessions_per_device, max_handshakes_per_shard,
-// max_links_per_shard. An unknown key or a bad value: one line on stderr, exit 1, before anything starts.
+// drain_ms, handshake_timeout_ms, client_hello_timeout_ms, keepalive_ms, idle_timeout_ms, max_sessions_per_device,
+// max_handshakes_per_shard, max_handshakes_per_source, max_links_per_shard. An unknown key or a bad value: one line on stderr, exit 1, before anything starts.
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -46,10 +46,12 @@ struct Settings {
   std::size_t threads = 0;  // 0: one per core
   std::int64_t drain_ms = 5000;
   std::int64_t handshake_timeout_ms = 10000;
+  std::int64_t client_hello_timeout_ms = 3000;
   std::int64_t keepalive_ms = 15000;
   std::int64_t idle_timeout_ms = 60000;
   std::int64_t max_sessions_per_device = 4;
   std::int64_t max_handshakes_per_shard = 256;
+  std::int64_t max_handshakes_per_source = 64;
   std::int64_t max_links_per_shard = 20000;
 };
 
@@ -89,7 +91,8 @@ class RelayCommand : public Command {
     if (!metrics.ok()) return Usage("--metrics-listen: " + metrics.error().reason);
     if (!runtime::IsLoopback(*metrics)) return Usage("--metrics-listen must be a loopback address");
     if (s_.drain_ms < 0 || s_.handshake_timeout_ms <= 0 || s_.keepalive_ms < 0 || s_.idle_timeout_ms < 0 ||
-        s_.max_sessions_per_device <= 0 || s_.max_handshakes_per_shard <= 0 || s_.max_links_per_shard <= 0) {
+        s_.client_hello_timeout_ms <= 0 || s_.max_sessions_per_device <= 0 || s_.max_handshakes_per_shard <= 0 ||
+        s_.max_handshakes_per_source <= 0 || s_.max_links_per_shard <= 0) {
       return Usage("timeouts must be >= 0 (handshake > 0) and limits > 0");
     }
 
@@ -110,10 +113,12 @@ class RelayCommand : public Command {
     if (o.threads > 64) o.threads = 64;
     o.drain_period = std::chrono::milliseconds(s_.drain_ms);
     o.link.handshake_timeout = std::chrono::milliseconds(s_.handshake_timeout_ms);
+    o.link.client_hello_timeout = std::chrono::milliseconds(s_.client_hello_timeout_ms);
     o.link.keepalive = std::chrono::milliseconds(s_.keepalive_ms);
     o.link.idle_timeout = std::chrono::milliseconds(s_.idle_timeout_ms);
     o.max_sessions_per_device = static_cast<std::uint32_t>(s_.max_sessions_per_device);
     o.max_handshakes_per_shard = static_cast<std::uint32_t>(s_.max_handshakes_per_shard);
+    o.max_handshakes_per_source = static_cast<std::uint32_t>(s_.max_handshakes_per_source);
     o.max_links_per_shard = static_cast<std::uint32_t>(s_.max_links_per_shard);
     o.loop.max_connections = std::max<std::uint32_t>(o.loop.max_connections, o.max_links_per_shard + 64);
     relay::RelayIdentity id;
@@ -173,10 +178,12 @@ class RelayCommand : public Command {
       cfg.Int("threads", "--threads", s_.threads, 0, 64);
       cfg.Int("drain_ms", "--drain-ms", s_.drain_ms, 0, kMax);
       cfg.Int("handshake_timeout_ms", "--handshake-timeout-ms", s_.handshake_timeout_ms, 1, kMax);
+      cfg.Int("client_hello_timeout_ms", nullptr, s_.client_hello_timeout_ms, 1, kMax);
       cfg.Int("keepalive_ms", nullptr, s_.keepalive_ms, 0, kMax);
       cfg.Int("idle_timeout_ms", nullptr, s_.idle_timeout_ms, 0, kMax);
       cfg.Int("max_sessions_per_device", "--max-sessions-per-device", s_.max_sessions_per_device, 1, kMax);
       cfg.Int("max_handshakes_per_shard", nullptr, s_.max_handshakes_per_shard, 1, kMax);
+      cfg.Int("max_handshakes_per_source", nullptr, s_.max_handshakes_per_source, 1, kMax);
       cfg.Int("max_links_per_shard", nullptr, s_.max_links_per_shard, 1, kMax);
     });
     return error ? ReportError("relay: " + *error) : kExitOk;

@@ -60,7 +60,10 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   m.stats.relay_links_up = 3;
   m.stats.relay_links_down = 2;
   m.stats.direct_links_up = 4;
-  m.stats.direct_refused_tenant = 5;
+  m.direct.refused_tenant = 5;
+  m.direct.refused_full = 23;
+  m.direct.refused_source = 24;
+  m.direct.logins_evicted = 25;
   m.stats.sessions_active = 6;
   m.stats.sessions_up = 7;
   m.stats.sessions_refused = 8;
@@ -87,6 +90,9 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
            "strait_connector_relay_links_down_total 2",
            "strait_connector_direct_logins_total{result=\"ok\"} 4",
            "strait_connector_direct_logins_total{result=\"other_tenant\"} 5",
+           "strait_connector_direct_refused_total{reason=\"listener_full\"} 23",
+           "strait_connector_direct_refused_total{reason=\"source_limit\"} 24",
+           "strait_connector_direct_refused_total{reason=\"login_evicted\"} 25",
            "strait_connector_sessions 6",
            "strait_connector_sessions_opened_total 7",
            "strait_connector_sessions_refused_total 8",
@@ -115,7 +121,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   EXPECT_EQ(Count(text, "# TYPE strait_connector_streams_refused_total "), 1u);
   // Every family has one HELP and one TYPE line, and every sample belongs to a declared family.
   EXPECT_EQ(Count(text, "# HELP "), Count(text, "# TYPE "));
-  EXPECT_EQ(Count(text, "# TYPE "), 21u) << text;
+  EXPECT_EQ(Count(text, "# TYPE "), 22u) << text;
 }
 
 TEST(PrometheusText, EscapesLabelValuesAndHelp) {

@@ -380,6 +380,37 @@ TEST(TlsLink, StalledHandshakeAndStalledLoginAreClosedAfterTheTimeout) {
   EXPECT_EQ(t.server_state.stats.Down(DownReason::kHandshakeTimeout), 2u);
 }
 
+// Issue 7, attack 1: a connection that has not sent a complete ClientHello is closed at client_hello_timeout, well
+// before the handshake deadline; one that did send it keeps the whole handshake deadline.
+TEST(TlsLink, NoClientHelloIsClosedAtItsOwnShorterDeadline) {
+  OneLoop t;
+  t.server_cfg.options.client_hello_timeout = 100ms;
+  t.server_cfg.options.handshake_timeout = 1500ms;
+  t.Listen();
+  const auto start = std::chrono::steady_clock::now();
+  RawPeer& trickle = t.Raw(/*tls=*/false);  // the first bytes of a TLS record, then nothing
+  const std::uint8_t record_start[] = {0x16, 0x03, 0x01};
+  trickle.SendRaw(record_start);
+  RawPeer& silent_tls = t.Raw(/*tls=*/true);  // a whole ClientHello, TLS finished, never sends HELLO
+  std::chrono::steady_clock::duration trickle_closed{}, tls_closed{};
+  auto stop = [&](RawPeer&) {
+    if (trickle.closed && trickle_closed == std::chrono::steady_clock::duration{}) {
+      trickle_closed = std::chrono::steady_clock::now() - start;
+    }
+    if (silent_tls.closed && tls_closed == std::chrono::steady_clock::duration{}) {
+      tls_closed = std::chrono::steady_clock::now() - start;
+    }
+    if (trickle.closed && silent_tls.closed) t.loop->RequestStop();
+  };
+  trickle.on_close = stop;
+  silent_tls.on_close = stop;
+  ASSERT_TRUE(t.Run());
+  EXPECT_GE(trickle_closed, 100ms);
+  EXPECT_LT(trickle_closed, 1000ms);
+  EXPECT_GE(tls_closed, 1500ms);
+  EXPECT_EQ(t.server_state.stats.Down(DownReason::kHandshakeTimeout), 2u);
+}
+
 TEST(TlsLink, KeepalivePingPongKeepsAnIdleLinkUp) {
   OneLoop t;
   t.server_cfg.options.keepalive = 20ms;  // announced to the client in HELLO_ACK

@@ -1,8 +1,15 @@
 // The relay over loopback: real TLS, real credentials, real sessions (tunnel::Session) between fake peers.
+#include <arpa/inet.h>
+#include <fcntl.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <random>
+
+#include <fmt/format.h>
 
 #include "relay/metrics.h"
 #include "tests/relay/relay_harness.h"
@@ -329,26 +336,110 @@ TEST_F(RelayTest, GarbageOversizedAndStalledPeersAreCountedWhileAPairKeepsWorkin
   pl.Stop();
 }
 
-TEST_F(RelayTest, HandshakeLimitRefusesExcessConnections) {
+// A connection from `source` that sent one byte of a TLS record and stops (a trickling login). Non-blocking.
+int Trickle(const runtime::SocketAddress& to, const char* source) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  EXPECT_EQ(::inet_pton(AF_INET, source, &from.sin_addr), 1);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof from), 0) << std::strerror(errno);
+  EXPECT_EQ(::connect(fd, to.get(), to.len), 0) << std::strerror(errno);
+  const std::uint8_t handshake_record = 0x16;
+  EXPECT_EQ(::send(fd, &handshake_record, 1, MSG_NOSIGNAL), 1);
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  return fd;
+}
+
+// True once the relay has closed `fd` (EOF or reset); false while it is still open.
+bool ClosedByPeer(int fd) {
+  std::uint8_t b;
+  const ssize_t n = ::recv(fd, &b, 1, 0);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+struct Fds {
+  std::vector<int> fds;
+  ~Fds() {
+    for (int fd : fds) ::close(fd);
+  }
+};
+
+// Issue 7, attack 1: when a port's login budget is full, its oldest login is closed, not the newest refused; and the
+// other port's budget is its own.
+TEST_F(RelayTest, AFullPortClosesItsOldestLoginNotTheNewest) {
   RelayOptions o = DefaultOptions();
   o.max_handshakes_per_shard = 2;
-  o.link.handshake_timeout = std::chrono::milliseconds(2000);
+  o.link.handshake_timeout = std::chrono::seconds(30);
+  o.link.client_hello_timeout = std::chrono::seconds(30);  // only the budget acts here
   Start(o);
-  std::vector<std::unique_ptr<link::testing::RawPeer>> raws;
-  for (int i = 0; i < 5; ++i) raws.push_back(std::make_unique<link::testing::RawPeer>(pl.loop(), nullptr));
-  pl.Exec([&] {
-    for (auto& r : raws) r->Connect(relay->device_address());
-  });
-  // Three are refused at once (closed by the relay), two wait for their handshake timeout.
-  ASSERT_TRUE(pl.Wait([&] {
-    int closed = 0;
-    for (auto& r : raws) closed += r->closed ? 1 : 0;
-    return closed >= 3;
-  }));
+  Fds t;
+  t.fds.push_back(Trickle(relay->device_address(), "127.0.0.1"));
+  ASSERT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.handshakes_in_flight == 1; }));
+  t.fds.push_back(Trickle(relay->device_address(), "127.0.0.1"));
+  ASSERT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.handshakes_in_flight == 2; }));
+  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+  ASSERT_TRUE(Login(dev));
   EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) {
-    return s.Drops(DropReason::kHandshakeLimit) == 3 && s.handshakes_in_flight == 2;
-  }));
-  pl.Stop();  // the raw peers are the loop's handlers until their connections close
+    return s.Drops(DropReason::kHandshakeLimit) == 1 && s.handshakes_in_flight == 1;
+  })) << RenderPrometheus(relay->Snapshot());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!ClosedByPeer(t.fds[0]) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(ClosedByPeer(t.fds[0])) << "the oldest login was not closed";
+  EXPECT_FALSE(ClosedByPeer(t.fds[1])) << "the newer login was closed";
+  // The connector port has its own budget: nothing there is full, nothing is closed.
+  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+  ASSERT_TRUE(Login(con));
+  EXPECT_EQ(relay->Snapshot().Drops(DropReason::kHandshakeLimit), 1u);
+  pl.Stop();
+}
+
+// Issue 7, attack 1: floods of idle and trickling connections on both ports, from one source and from many, while
+// devices and connectors log in. Idle sockets are not even accepted (TCP_DEFER_ACCEPT); one source holds at most its
+// cap; the many-source flood churns itself out of the budget; every real login succeeds.
+TEST_F(RelayTest, IdleAndTricklingFloodsDoNotLockOutLogins) {
+  RelayOptions o = DefaultOptions();
+  o.max_handshakes_per_shard = 16;
+  o.max_handshakes_per_source = 8;
+  o.link.handshake_timeout = std::chrono::seconds(30);
+  o.link.client_hello_timeout = std::chrono::seconds(30);  // no deadline rescues the logins: the budget must
+  Start(o);
+  constexpr int kFlood = 40;
+  Fds t;
+  const runtime::SocketAddress ports[] = {relay->device_address(), relay->connector_address()};
+  for (const auto& port : ports) {
+    for (int i = 0; i < kFlood; ++i) {  // idle: connected, nothing sent
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      ASSERT_EQ(::connect(fd, port.get(), port.len), 0);
+      t.fds.push_back(fd);
+    }
+    for (int i = 0; i < kFlood; ++i) t.fds.push_back(Trickle(port, "127.0.0.2"));
+  }
+  // One source: 8 per port admitted, the other 32 per port refused; the idle sockets were never handed over.
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) {
+    return s.Drops(DropReason::kSourceLimit) == 2 * (kFlood - 8) && s.handshakes_in_flight == 16;
+  })) << RenderPrometheus(relay->Snapshot());
+  for (const auto& port : ports) {
+    for (int i = 0; i < kFlood; ++i) t.fds.push_back(Trickle(port, fmt::format("127.0.1.{}", i + 1).c_str()));
+  }
+  // Many sources: each port's budget of 16 stays full, its oldest closed to make room.
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) {
+    return s.Drops(DropReason::kHandshakeLimit) == 2 * (kFlood - 8) && s.handshakes_in_flight == 32;
+  })) << RenderPrometheus(relay->Snapshot());
+  // Real logins on both ports, with both budgets full of trickling connections.
+  for (int i = 0; i < 2; ++i) {
+    Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, fmt::format("conn-{}", i)));
+    EXPECT_TRUE(Login(con)) << "connector " << i;
+  }
+  for (int i = 0; i < 5; ++i) {
+    Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, fmt::format("dev-{}", i)));
+    EXPECT_TRUE(Login(dev)) << "device " << i;
+  }
+  EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.Handshakes(HandshakeResult::kOk) == 7; }))
+      << RenderPrometheus(relay->Snapshot());
+  pl.Stop();
 }
 
 // Every link holds a loop connection slot and a loop timer: Relay::Start sizes the shard loops for

@@ -9,12 +9,25 @@
 
 #include "runtime/buffer_pool.h"
 #include "runtime/mpsc_queue.h"
+#include "runtime/net.h"
 #include "runtime/ring.h"
 #include "runtime/timer_heap.h"
 #include "runtime/user_data.h"
 
 namespace strait::runtime {
 namespace {
+
+// One source for the login budget: an IPv4 address (also when IPv4-mapped), or an IPv6 /64.
+TEST(Net, SourceKeyIsTheIPv4AddressOrTheIPv6Slash64) {
+  auto key = [](const char* text) { return SourceKey(ParseSocketAddress(text).value()); };
+  EXPECT_EQ(key("127.0.0.2:1"), 0xffff'ffff'7f00'0002ull);
+  EXPECT_EQ(key("127.0.0.2:1"), key("127.0.0.2:9"));  // the port does not matter
+  EXPECT_NE(key("127.0.0.2:1"), key("127.0.0.3:1"));
+  EXPECT_EQ(key("[::ffff:127.0.0.2]:1"), key("127.0.0.2:1"));
+  EXPECT_EQ(key("[2001:db8::1]:1"), key("[2001:db8::ffff:2]:1"));
+  EXPECT_NE(key("[2001:db8::1]:1"), key("[2001:db8:0:1::1]:1"));
+  EXPECT_EQ(key("[2001:db8::1]:1"), 0x2001'0db8'0000'0000ull);
+}
 
 TEST(UserData, RoundTripsEveryField) {
   struct Case {

@@ -21,7 +21,12 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
               s.relay_links_down);
   out.Family("strait_connector_direct_logins_total", MetricType::kCounter, "Direct Connect logins by result.");
   out.Sample("strait_connector_direct_logins_total", {"result", "ok"}, s.direct_links_up);
-  out.Sample("strait_connector_direct_logins_total", {"result", "other_tenant"}, s.direct_refused_tenant);
+  out.Sample("strait_connector_direct_logins_total", {"result", "other_tenant"}, m.direct.refused_tenant);
+  out.Family("strait_connector_direct_refused_total", MetricType::kCounter,
+             "Direct Connect connections closed before login, by reason.");
+  out.Sample("strait_connector_direct_refused_total", {"reason", "listener_full"}, m.direct.refused_full);
+  out.Sample("strait_connector_direct_refused_total", {"reason", "source_limit"}, m.direct.refused_source);
+  out.Sample("strait_connector_direct_refused_total", {"reason", "login_evicted"}, m.direct.logins_evicted);
   out.Gauge("strait_connector_sessions", "Device sessions now.", s.sessions_active);
   out.Counter("strait_connector_sessions_opened_total", "Device sessions established.", s.sessions_up);
   out.Counter("strait_connector_sessions_refused_total", "SESSION_INIT refused (credential, session limit, stopping).",
@@ -129,6 +134,7 @@ void MetricsPublisher::Publish() {
   m.loop_send_queue_full = ls.send_queue_full;
   m.loop_recv_starved = ls.recv_enobufs;
   m.link_stalls = ls.stalls;
+  if (const DirectListener* d = connector_.direct()) m.direct = d->stats();
   m.publishes = ++publishes_;
   {
     std::lock_guard lock(mu_);

@@ -11,6 +11,7 @@
 
 #include "runtime/event_loop.h"
 #include "tunnel/connector/connector_stats.h"
+#include "tunnel/connector/direct_listener.h"
 
 namespace strait::connector {
 
@@ -27,6 +28,7 @@ struct ConnectorMetrics {
   std::uint64_t loop_send_queue_full = 0;  // sends the loop refused: a socket's send queue at its limit
   std::uint64_t loop_recv_starved = 0;     // receives that found the ring empty (LoopStats::recv_enobufs)
   std::uint64_t link_stalls = 0;           // watchdog: links with bytes to move that moved none for a second
+  DirectListenerStats direct;              // the Direct Connect port's refusals (zero when it is off)
   std::uint64_t publishes = 0;       // how many copies have been published (0: none yet)
 };
 

@@ -24,7 +24,6 @@ struct ConnectorStats {
   std::uint64_t relay_links_up = 0;        // relay logins (each reconnect counts)
   std::uint64_t relay_links_down = 0;      // relay links that went down after logging in
   std::uint64_t direct_links_up = 0;       // Direct Connect logins accepted
-  std::uint64_t direct_refused_tenant = 0; // Direct Connect logins of another tenant
   std::uint64_t sessions_up = 0;           // sessions established
   std::uint64_t sessions_refused = 0;      // SESSION_INIT refused (bad credential, session limit)
   std::uint64_t sessions_active = 0;       // now

@@ -12,7 +12,11 @@ namespace strait::connector {
 
 DirectListener::DirectListener(runtime::EventLoop& loop, link::LinkLoopState& shared,
                                const DirectListenerOptions& options, link::LinkHandler& owner)
-    : loop_(loop), shared_(shared), options_(options), owner_(owner) {}
+    : loop_(loop),
+      shared_(shared),
+      options_(options),
+      owner_(owner),
+      logins_(options.max_logins, options.max_logins_per_source) {}
 
 DirectListener::~DirectListener() = default;
 
@@ -38,7 +42,9 @@ std::string DirectListener::Start() {
   config_.server.roles = crypto::RoleSet{crypto::Role::kDevice};
   config_.server.relay_id = options_.connector_id;
 
-  auto fd = runtime::ListenTcp(options_.listen, {});
+  runtime::ListenOptions listen;  // idle sockets are not accepted until they send, or the ClientHello deadline
+  listen.defer_accept_seconds = static_cast<int>((options_.link.client_hello_timeout.count() + 999) / 1000);
+  auto fd = runtime::ListenTcp(options_.listen, listen);
   if (!fd) return "direct connect listen " + options_.listen.ToString() + ": " + fd.error().reason;
   auto local = runtime::LocalAddress(*fd);
   if (!local) {
@@ -64,7 +70,18 @@ void DirectListener::Stop() {
   for (auto& [ptr, state] : links_) state.link->Abort();
 }
 
+namespace {
+std::uint64_t LoginKey(const link::TlsLink* l) { return reinterpret_cast<std::uintptr_t>(l); }
+}  // namespace
+
 void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId /*id*/, int fd) {
+  auto peer = runtime::PeerAddress(fd);
+  const std::uint64_t source = peer.ok() ? runtime::SourceKey(*peer) : 0;
+  if (logins_.SourceFull(link::LoginPort::kDevice, source)) {
+    ++stats_.refused_source;
+    ::close(fd);
+    return;
+  }
   if (links_.size() >= options_.max_links) {
     ++stats_.refused_full;
     ::close(fd);
@@ -78,9 +95,16 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
   }
   ++stats_.accepted;
   links_[raw].link = std::move(link);
+  if (const auto evicted = logins_.Admit(link::LoginPort::kDevice, source, LoginKey(raw))) {
+    ++stats_.logins_evicted;
+    // The oldest login makes room; its OnLinkDown erases it.
+    auto old = links_.find(reinterpret_cast<link::TlsLink*>(static_cast<std::uintptr_t>(*evicted)));
+    if (old != links_.end()) old->second.link->Abort();
+  }
 }
 
 void DirectListener::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) {
+  logins_.Done(LoginKey(&link));
   auto it = links_.find(&link);
   if (it == links_.end()) return;
   if (identity.peer == nullptr || identity.peer->credential.tenant_id != options_.tenant) {
@@ -141,6 +165,7 @@ void DirectListener::OnFrame(link::TlsLink& link, const link::Frame& frame) {
 }
 
 void DirectListener::OnLinkDown(link::TlsLink& link, const link::LinkDown& down) {
+  logins_.Done(LoginKey(&link));
   auto it = links_.find(&link);
   if (it == links_.end()) return;
   if (it->second.admitted) owner_.OnLinkDown(link, down);

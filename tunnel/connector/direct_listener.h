@@ -20,6 +20,7 @@
 #include "crypto/tls_context.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
+#include "tunnel/link/login_budget.h"
 #include "tunnel/link/tls_link.h"
 
 namespace strait::connector {
@@ -31,13 +32,20 @@ struct DirectListenerOptions {
   std::string tenant;                       // devices must belong to it
   crypto::Ed25519PublicKey root_key;
   link::LinkOptions link;
-  std::uint32_t max_links = 1024;           // Direct Connect links at once; more are closed at accept
+  std::uint32_t max_links = 1024;           // Direct Connect links at once (logging in or up); more are closed
+  // Logins in flight (link::LoginBudget): when full, the oldest login is closed to make room; one source (IPv4
+  // address, IPv6 /64) holds at most max_logins_per_source of them and its next connection is refused. Sockets that
+  // never log in therefore cannot fill max_links (issue 7: 1,100 of them let 0 of 20 logins through).
+  std::uint32_t max_logins = 256;
+  std::uint32_t max_logins_per_source = 64;
   std::uint32_t max_channels_per_link = 64; // SESSION_REQUESTs answered per link (channels are never reused)
 };
 
 struct DirectListenerStats {
   std::uint64_t accepted = 0;
   std::uint64_t refused_full = 0;     // max_links reached
+  std::uint64_t refused_source = 0;   // max_logins_per_source reached
+  std::uint64_t logins_evicted = 0;   // the oldest login closed to make room (max_logins reached)
   std::uint64_t refused_tenant = 0;   // another tenant's device
   std::uint64_t offers = 0;           // SESSION_OFFERs sent
   std::uint64_t refused_channels = 0; // SESSION_REQUEST beyond max_channels_per_link (ERROR too_many_sessions)
@@ -88,6 +96,7 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
   runtime::ListenerId listener_;
   bool listening_ = false;
   std::unordered_map<link::TlsLink*, LinkState> links_;
+  link::LoginBudget logins_;  // keyed by the link's address while it logs in
   DirectListenerStats stats_;
 };
 

@@ -138,6 +138,7 @@ bool TlsLink::Connect(const runtime::SocketAddress& addr) {
   }
   loop_->Watch(conn_);
   state_ = LinkState::kTls;
+  hello_seen_ = true;  // the ClientHello deadline is the server's
   started_ns_ = last_rx_ns_ = last_tx_ns_ = NowNs();
   ++shared_->stats.links_started;
   std::vector<std::uint8_t> hello;  // the ClientHello; the loop queues it until the connect completes
@@ -172,7 +173,10 @@ void TlsLink::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runti
   std::vector<std::uint8_t> handshake_out;  // allocates only when TLS has something to say (handshake, alert)
   auto received = tls_->Receive(data.data(), plain, handshake_out);
   data.reset();  // the recv buffer goes back to the ring now
-  if (!handshake_out.empty()) SendCiphertext(handshake_out);
+  if (!handshake_out.empty()) {
+    hello_seen_ = true;  // the server only speaks once it has a whole ClientHello
+    SendCiphertext(handshake_out);
+  }
   if (!received) {
     if (use_scratch) shared_->rx_busy_ = false;
     rx_partial_.clear();
@@ -448,6 +452,9 @@ void TlsLink::ArmTimer() {
   std::int64_t deadline = kNever;
   if (state_ == LinkState::kTls || state_ == LinkState::kLogin) {
     if (o.handshake_timeout.count() > 0) deadline = started_ns_ + o.handshake_timeout.count() * kMs;
+    if (!hello_seen_ && o.client_hello_timeout.count() > 0) {
+      deadline = std::min(deadline, started_ns_ + o.client_hello_timeout.count() * kMs);
+    }
   } else if (state_ == LinkState::kUp) {
     if (keepalive_ms_ != 0) deadline = std::min(deadline, last_tx_ns_ + std::int64_t{keepalive_ms_} * kMs);
     if (idle_ms_ != 0) deadline = std::min(deadline, last_rx_ns_ + std::int64_t{idle_ms_} * kMs);
@@ -465,6 +472,11 @@ void TlsLink::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std
   constexpr std::int64_t kMs = 1'000'000;
   const std::int64_t now = NowNs();
   if (state_ == LinkState::kTls || state_ == LinkState::kLogin) {
+    const std::int64_t hello_limit = config_->options.client_hello_timeout.count() * kMs;
+    if (!hello_seen_ && hello_limit > 0 && now - started_ns_ >= hello_limit) {
+      Down(DownReason::kHandshakeTimeout, 0, "no complete ClientHello in time", false, false);
+      return;
+    }
     if (now - started_ns_ >= config_->options.handshake_timeout.count() * kMs) {
       Down(DownReason::kHandshakeTimeout, Code(ErrorCode::kHandshakeTimeout), "TLS and login did not finish in time",
            true, true);

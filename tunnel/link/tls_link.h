@@ -123,6 +123,9 @@ class LinkHandler {
 // Timers and bounds. Immutable while links use them.
 struct LinkOptions {
   std::chrono::milliseconds handshake_timeout{10000};  // TLS + HELLO (server) / HELLO_ACK (client)
+  // Server: a connection that has not sent a complete ClientHello this long after accept is closed (a real client
+  // sends it at once; idle and trickling sockets must not hold a login slot for the whole handshake_timeout).
+  std::chrono::milliseconds client_hello_timeout{3000};
   // Server: used and announced in HELLO_ACK. Client: used until HELLO_ACK, then the values it announced (0 = off).
   std::chrono::milliseconds keepalive{15000};     // PING after this much send silence; 0 = never
   std::chrono::milliseconds idle_timeout{60000};  // close after this much receive silence; 0 = never
@@ -306,6 +309,7 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   bool in_loop_send_ = false;     // inside loop.Send: the owner hears about high only after it returns
   bool paused_ = false;           // the owner paused receiving
   bool resume_deferred_ = false;  // ResumeRecv arrived during dispatch
+  bool hello_seen_ = false;       // server: TLS answered a complete ClientHello (client: always true)
   std::optional<crypto::TlsSession> tls_;  // created by Accept/Connect, freed when the link goes down
   tunnel::FrameReader reader_;
   crypto::GrowableBytes rx_partial_;
