@@ -437,6 +437,41 @@ TEST_F(ConnectorTest, StreamByIpAndByNameEchoBytesExactly) {
   EXPECT_EQ(connector->stats().bytes_from_targets, a.size() + b.size());
 }
 
+// Issue 7, attack 1 on Direct Connect: sockets that never log in used to fill max_links (1,100 of them let 0 of 20
+// logins through). Now one source holds at most its cap of logins, a full budget closes its oldest, and sockets
+// that send nothing are not even accepted (TCP_DEFER_ACCEPT): a real device still gets its session.
+TEST_F(ConnectorTest, DirectConnectFloodDoesNotLockOutADevice) {
+  ConnectorOptions o = Options();
+  o.direct.max_links = 64;
+  o.direct.max_logins = 8;
+  o.direct.max_logins_per_source = 4;
+  o.direct.link.handshake_timeout = std::chrono::seconds(30);
+  o.direct.link.client_hello_timeout = std::chrono::seconds(30);  // no deadline rescues the device: the budget must
+  StartConnector(o);
+  const runtime::SocketAddress port = *connector->direct_address();
+  link::testing::Fds flood;
+  for (int i = 0; i < 100; ++i) {  // idle: connected, nothing sent
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_EQ(::connect(fd, port.get(), port.len), 0);
+    flood.fds.push_back(fd);
+  }
+  for (int i = 0; i < 100; ++i) flood.fds.push_back(link::testing::Trickle(port, "127.0.0.2"));
+  for (int i = 0; i < 100; ++i) {
+    flood.fds.push_back(link::testing::Trickle(port, ("127.0.2." + std::to_string(i + 1)).c_str()));
+  }
+  // The kernel holds every one of them in the listen backlog; the loop accepts them before the device's.
+  Device d(*loop, pki, dev, "acme");
+  Stepper s(*loop, {{[&] { return d.established(); }, {}}});
+  d.on_change = [&] { s.Check(); };
+  d.Connect(port);
+  ASSERT_TRUE(Run(s, std::chrono::seconds(30)));
+  const DirectListenerStats& st = connector->direct()->stats();
+  EXPECT_EQ(st.refused_source, 96u);  // 100 from one source, 4 admitted
+  EXPECT_GE(st.logins_evicted, 96u);  // 4 + 100 from many sources + the device through a budget of 8
+  EXPECT_EQ(st.refused_full, 0u);
+  EXPECT_LE(connector->direct()->links(), 9u);
+}
+
 TEST_F(ConnectorTest, HalfCloseTargetFirstThenDevice) {
   StartConnector(Options());
   TargetServer greet(*loop, TargetServer::Mode::kGreet);

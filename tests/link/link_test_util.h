@@ -5,14 +5,17 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <functional>
 #include <memory>
@@ -78,6 +81,36 @@ struct Identities {
 };
 
 // Process-wide TLS contexts from the shared throwaway PKI (client verifies 127.0.0.1).
+// A connection from `source` that sent one byte of a TLS record and stops (a trickling login). Non-blocking.
+inline int Trickle(const runtime::SocketAddress& to, const char* source) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_GE(fd, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  EXPECT_EQ(::inet_pton(AF_INET, source, &from.sin_addr), 1);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof from), 0) << std::strerror(errno);
+  EXPECT_EQ(::connect(fd, to.get(), to.len), 0) << std::strerror(errno);
+  const std::uint8_t handshake_record = 0x16;
+  EXPECT_EQ(::send(fd, &handshake_record, 1, MSG_NOSIGNAL), 1);
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
+  return fd;
+}
+
+// True once the relay has closed `fd` (EOF or reset); false while it is still open.
+inline bool ClosedByPeer(int fd) {
+  std::uint8_t b;
+  const ssize_t n = ::recv(fd, &b, 1, 0);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+// Closes the fds a test opened, however it ends.
+struct Fds {
+  std::vector<int> fds;
+  ~Fds() {
+    for (int fd : fds) ::close(fd);
+  }
+};
+
 inline const crypto::TlsContext& ServerTls() {
   static const crypto::TlsContext* ctx = new crypto::TlsContext(crypto::testing::TestServerContext());
   return *ctx;

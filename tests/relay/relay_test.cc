@@ -1,12 +1,7 @@
 // The relay over loopback: real TLS, real credentials, real sessions (tunnel::Session) between fake peers.
-#include <arpa/inet.h>
-#include <fcntl.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <random>
 
 #include <fmt/format.h>
@@ -26,6 +21,10 @@ std::string RandomBytes(std::size_t n, unsigned seed) {
   for (auto& c : s) c = static_cast<char>(rng());
   return s;
 }
+
+using link::testing::ClosedByPeer;
+using link::testing::Fds;
+using link::testing::Trickle;
 
 class RelayTest : public ::testing::Test, public RelayFixture {
  protected:
@@ -335,35 +334,6 @@ TEST_F(RelayTest, GarbageOversizedAndStalledPeersAreCountedWhileAPairKeepsWorkin
   EXPECT_TRUE(pl.Exec([&] { return dev.up && !dev.down && con.up && !con.down; }));
   pl.Stop();
 }
-
-// A connection from `source` that sent one byte of a TLS record and stops (a trickling login). Non-blocking.
-int Trickle(const runtime::SocketAddress& to, const char* source) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  EXPECT_GE(fd, 0);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  EXPECT_EQ(::inet_pton(AF_INET, source, &from.sin_addr), 1);
-  EXPECT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&from), sizeof from), 0) << std::strerror(errno);
-  EXPECT_EQ(::connect(fd, to.get(), to.len), 0) << std::strerror(errno);
-  const std::uint8_t handshake_record = 0x16;
-  EXPECT_EQ(::send(fd, &handshake_record, 1, MSG_NOSIGNAL), 1);
-  ::fcntl(fd, F_SETFL, O_NONBLOCK);
-  return fd;
-}
-
-// True once the relay has closed `fd` (EOF or reset); false while it is still open.
-bool ClosedByPeer(int fd) {
-  std::uint8_t b;
-  const ssize_t n = ::recv(fd, &b, 1, 0);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-}
-
-struct Fds {
-  std::vector<int> fds;
-  ~Fds() {
-    for (int fd : fds) ::close(fd);
-  }
-};
 
 // Issue 7, attack 1: when a port's login budget is full, its oldest login is closed, not the newest refused; and the
 // other port's budget is its own.

@@ -82,7 +82,7 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
     ::close(fd);
     return;
   }
-  if (links_.size() >= options_.max_links) {
+  if (links_.size() - evicted_ >= options_.max_links) {
     ++stats_.refused_full;
     ::close(fd);
     return;
@@ -99,7 +99,11 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
     ++stats_.logins_evicted;
     // The oldest login makes room; its OnLinkDown erases it.
     auto old = links_.find(reinterpret_cast<link::TlsLink*>(static_cast<std::uintptr_t>(*evicted)));
-    if (old != links_.end()) old->second.link->Abort();
+    if (old != links_.end() && !old->second.evicted) {
+      old->second.evicted = true;
+      ++evicted_;
+      old->second.link->Abort();
+    }
   }
 }
 
@@ -169,6 +173,7 @@ void DirectListener::OnLinkDown(link::TlsLink& link, const link::LinkDown& down)
   auto it = links_.find(&link);
   if (it == links_.end()) return;
   if (it->second.admitted) owner_.OnLinkDown(link, down);
+  if (it->second.evicted) --evicted_;
   links_.erase(it);  // destroys the link: allowed in OnLinkDown
 }
 

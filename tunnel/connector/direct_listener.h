@@ -74,6 +74,7 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
   struct LinkState {
     std::unique_ptr<link::TlsLink> link;
     bool admitted = false;       // passed the tenant check; the owner knows it
+    bool evicted = false;        // closed to make room for a newer login; gone at its OnLinkDown
     std::uint32_t next_channel = 1;
   };
   void OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) override;
@@ -97,6 +98,7 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
   bool listening_ = false;
   std::unordered_map<link::TlsLink*, LinkState> links_;
   link::LoginBudget logins_;  // keyed by the link's address while it logs in
+  std::size_t evicted_ = 0;   // links in links_ closed to make room: no longer count against max_links
   DirectListenerStats stats_;
 };
 
