@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -101,6 +102,27 @@ void Shard::Log(const std::string& line) {
   }
 }
 
+void Shard::LogRefusal(bool connector, const runtime::SocketAddress& peer, std::string_view what) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  if (now - refusal_window_ns_ >= 1'000'000'000) {
+    refusal_window_ns_ = now;
+    refusal_logs_ = 0;
+    if (refusals_unlogged_ > 0) {
+      Log(fmt::format("{} more login refusals not logged (at most {} a second per shard)", refusals_unlogged_,
+                      kRefusalLogsPerSecond));
+      refusals_unlogged_ = 0;
+    }
+  }
+  if (refusal_logs_ >= kRefusalLogsPerSecond) {
+    ++refusals_unlogged_;
+    return;
+  }
+  ++refusal_logs_;
+  Log(fmt::format("login refused port={} from={} {}", connector ? "connector" : "device", peer.ToString(), what));
+}
+
 // ---- accept and hand-off ----------------------------------------------------------------------------------
 
 void Shard::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId id, int fd) {
@@ -135,6 +157,7 @@ void Shard::Adopt(int fd, bool connector) {
   if (logins_.SourceFull(port, source)) {
     ::close(fd);
     Drop(DropReason::kSourceLimit);
+    if (peer.ok()) LogRefusal(connector, *peer, "reason=source_limit");
     return;
   }
   std::uint32_t slot;
@@ -153,6 +176,7 @@ void Shard::Adopt(int fd, bool connector) {
   }
   Link& l = *links_[slot];
   l.in_use = true;
+  l.peer = peer.ok() ? *peer : runtime::SocketAddress{};
   l.up = false;
   l.connector = connector;
   l.gen = ++gen_counter_;
@@ -168,7 +192,10 @@ void Shard::Adopt(int fd, bool connector) {
   if (const auto evicted = logins_.Admit(port, source, Ref(l))) {
     // The port's budget was full: its oldest login makes room (a real client is done in milliseconds).
     Drop(DropReason::kHandshakeLimit);
-    if (Link* old = Resolve(*evicted); old != nullptr && old->tls) old->tls->Abort();
+    if (Link* old = Resolve(*evicted); old != nullptr && old->tls) {
+      old->evicted = true;
+      old->tls->Abort();
+    }
   }
 }
 
@@ -184,6 +211,7 @@ void Shard::Free(Link& l) {
   if (l.pause_count > 0) --m_.paused_links;
   l.pause_count = 0;
   l.self_paused = false;
+  l.evicted = false;
   l.violations = 0;
   l.paused_peers.clear();
   std::vector<std::uint8_t>().swap(l.held);
@@ -219,7 +247,16 @@ void Shard::OnDown(Link& l, const link::LinkDown& d) {
   if (!l.up) {
     --m_.handshakes_in_flight;
     logins_.Done(Ref(l));
-    ++m_.handshakes[static_cast<std::size_t>(ResultOf(d))];
+    const HandshakeResult result = ResultOf(d);
+    ++m_.handshakes[static_cast<std::size_t>(result)];
+    if (l.evicted) {
+      LogRefusal(l.connector, l.peer, "reason=handshake_limit (the oldest login, closed to make room)");
+    } else if (!draining_) {
+      LogRefusal(l.connector, l.peer,
+                 fmt::format("result={} reason={} code={} detail=\"{}\"",
+                             kHandshakeResultNames[static_cast<std::size_t>(result)], link::DownReasonName(d.reason),
+                             tunnel::ErrorCodeName(static_cast<ErrorCode>(d.code)), d.message));
+    }
     Free(l);
     MaybeDrained();
     return;

@@ -60,6 +60,8 @@ class Shard final : public runtime::MessageHandler,
     std::string preferred;  // HELLO preferred_connector (devices)
     std::vector<std::uint32_t> channels;
     std::uint32_t pause_count = 0;
+    runtime::SocketAddress peer;  // where it connected from (for refusal logs)
+    bool evicted = false;         // its login was closed to make room (login budget)
     bool self_paused = false;  // our send side to it is over the high mark: we stop reading it too (OnHigh)
     std::uint32_t violations = 0;
     std::vector<std::uint64_t> paused_peers;  // local links paused because this link's send side is full
@@ -89,6 +91,11 @@ class Shard final : public runtime::MessageHandler,
   }
   void Drop(DropReason r) { ++m_.drops[static_cast<std::size_t>(r)]; }
   void Log(const std::string& line);
+  // A refused or closed login, one line, at most kRefusalLogsPerSecond a second per shard; the rest are counted and
+  // summed up in one line when the next second's first refusal is logged (issue 7: every refusal is visible, and a
+  // flood cannot flood the log).
+  void LogRefusal(bool connector, const runtime::SocketAddress& peer, std::string_view what);
+  static constexpr std::uint32_t kRefusalLogsPerSecond = 10;
 
   // ---- accept and hand-off (shard.cc) -----------------------------------------------------------------------
 
@@ -178,6 +185,9 @@ class Shard final : public runtime::MessageHandler,
   bool drain_closed_ = false;
   bool drained_reported_ = false;
   MetricsSnapshot m_;
+  std::int64_t refusal_window_ns_ = 0;     // start of the current second of refusal logs
+  std::uint32_t refusal_logs_ = 0;         // logged in it
+  std::uint64_t refusals_unlogged_ = 0;    // over the rate since the last summary
 };
 
 }  // namespace strait::relay

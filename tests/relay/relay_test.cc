@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <memory>
+#include <mutex>
 #include <random>
 
 #include <fmt/format.h>
@@ -332,6 +334,58 @@ TEST_F(RelayTest, GarbageOversizedAndStalledPeersAreCountedWhileAPairKeepsWorkin
            s.Handshakes(HandshakeResult::kProtocolError) == 2 && s.handshakes_in_flight == 0;
   })) << RenderPrometheus(relay->Snapshot());
   EXPECT_TRUE(pl.Exec([&] { return dev.up && !dev.down && con.up && !con.down; }));
+  pl.Stop();
+}
+
+// What the relay logs, kept past the test body (the relay logs until it stops, in the fixture's destructor).
+struct LogLines {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  std::size_t Count(std::string_view part) {
+    std::lock_guard lock(mu);
+    return static_cast<std::size_t>(
+        std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(part) != l.npos; }));
+  }
+};
+
+bool WaitForLine(LogLines& log, std::string_view part) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (log.Count(part) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return log.Count(part) > 0;
+}
+
+// Issue 7: every refused login is logged with where it came from and why, at most 10 lines a second per shard; the
+// rest are summed up in one line.
+TEST_F(RelayTest, RefusedLoginsAreLoggedWithTheirReasonAtABoundedRate) {
+  auto log = std::make_shared<LogLines>();
+  RelayOptions o = DefaultOptions();
+  o.max_handshakes_per_source = 1;
+  o.link.handshake_timeout = std::chrono::seconds(30);
+  o.link.client_hello_timeout = std::chrono::seconds(30);
+  o.log = [log](const std::string& line) {
+    std::lock_guard lock(log->mu);
+    log->lines.push_back(line);
+  };
+  Start(o);
+  PeerId tampered = Pki::Issue(acme, crypto::Role::kDevice, "dev-x");
+  tampered.credential.back() ^= 0x01;
+  Peer& bad = AddPeer(tampered);
+  pl.Exec([&] { bad.Connect(relay->device_address()); });
+  ASSERT_TRUE(pl.Wait([&] { return bad.down; }));
+  EXPECT_TRUE(WaitForLine(*log, "login refused port=device from=127.0.0.1:"));
+  EXPECT_TRUE(WaitForLine(*log, "result=bad_credential"));
+
+  Fds t;
+  for (int i = 0; i < 30; ++i) t.fds.push_back(Trickle(relay->device_address(), "127.0.0.2"));
+  ASSERT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.Drops(DropReason::kSourceLimit) == 29; }));
+  const std::size_t logged = log->Count("from=127.0.0.2:");
+  EXPECT_GE(logged, 1u);
+  EXPECT_LE(logged, 10u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  t.fds.push_back(Trickle(relay->device_address(), "127.0.0.2"));  // the next second's first refusal
+  EXPECT_TRUE(WaitForLine(*log, "more login refusals not logged"));
   pl.Stop();
 }
 
