@@ -56,6 +56,18 @@ class RelayTest : public ::testing::Test, public RelayFixture {
     if (!pl.Wait([&] { return dev.Established(ch); })) return 0;
     return ch;
   }
+  // acme's "conn-1" and "dev-1", logged in, with one session between them (ch is 0 if a step failed).
+  struct Pair {
+    Peer& con;
+    Peer& dev;
+    std::uint32_t ch;
+  };
+  Pair LoggedInPair() {
+    Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+    Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+    const bool up = Login(con) && Login(dev);
+    return {con, dev, up ? OpenSession(dev) : 0u};
+  }
   std::string ConnectorOf(Peer& dev, std::uint32_t ch) {
     return pl.Exec([&] { return dev.sessions.at(ch)->connector_id; });
   }
@@ -86,11 +98,7 @@ void Exchange(PeerLoop& pl, Peer& dev, Peer& con, std::uint32_t ch, const std::s
 
 TEST_F(RelayTest, LoginSessionSetupAndSealedDataBothWays) {
   Start();
-  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
-  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
-  ASSERT_TRUE(Login(con));
-  ASSERT_TRUE(Login(dev));
-  const std::uint32_t ch = OpenSession(dev);
+  auto [con, dev, ch] = LoggedInPair();
   ASSERT_NE(ch, 0u);
   EXPECT_EQ(ConnectorOf(dev, ch), "conn-1");
   ASSERT_EQ(ConnectorWith(ch), &con);
@@ -103,11 +111,7 @@ TEST_F(RelayTest, LoginSessionSetupAndSealedDataBothWays) {
 
 TEST_F(RelayTest, DatagramsAndSessionCloseAreForwarded) {
   Start();
-  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
-  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
-  ASSERT_TRUE(Login(con));
-  ASSERT_TRUE(Login(dev));
-  const std::uint32_t ch = OpenSession(dev);
+  auto [con, dev, ch] = LoggedInPair();
   ASSERT_NE(ch, 0u);
   pl.Exec([&] {
     dev.SendDatagram(ch, "packet-up");
@@ -193,11 +197,7 @@ TEST_F(RelayTest, ConnectorGoneClosesItsSessionsAndNewOnesGoElsewhere) {
 
 TEST_F(RelayTest, DeviceGoneClosesSessionsAtTheConnector) {
   Start();
-  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
-  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
-  ASSERT_TRUE(Login(con));
-  ASSERT_TRUE(Login(dev));
-  const std::uint32_t ch = OpenSession(dev);
+  auto [con, dev, ch] = LoggedInPair();
   ASSERT_NE(ch, 0u);
   pl.Exec([&] { dev.Abort(); });
   ASSERT_TRUE(pl.Wait([&] { return con.sessions.at(ch)->closed.has_value(); }));
@@ -287,11 +287,7 @@ TEST_F(RelayTest, GarbageOversizedAndStalledPeersAreCountedWhileAPairKeepsWorkin
   RelayOptions o = DefaultOptions();
   o.link.handshake_timeout = std::chrono::milliseconds(300);
   Start(o);
-  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
-  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
-  ASSERT_TRUE(Login(con));
-  ASSERT_TRUE(Login(dev));
-  const std::uint32_t ch = OpenSession(dev);
+  auto [con, dev, ch] = LoggedInPair();
   ASSERT_NE(ch, 0u);
 
   std::vector<std::unique_ptr<link::testing::RawPeer>> raws;
@@ -498,14 +494,10 @@ TEST_F(RelayTest, ChannelsNotGivenToAPeerAreDropped) {
   RelayOptions o = DefaultOptions();
   o.max_violations = 3;
   Start(o);
-  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
-  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
-  Peer& dev2 = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-2"));
-  ASSERT_TRUE(Login(con));
-  ASSERT_TRUE(Login(dev));
-  ASSERT_TRUE(Login(dev2));
-  const std::uint32_t ch = OpenSession(dev);
+  auto [con, dev, ch] = LoggedInPair();
   ASSERT_NE(ch, 0u);
+  Peer& dev2 = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-2"));
+  ASSERT_TRUE(Login(dev2));
   const std::uint8_t junk[40] = {};
   // dev2 uses dev's channel and an invented one; the connector an invented one; a device sends SESSION_ACCEPT.
   pl.Exec([&] {
@@ -571,21 +563,15 @@ TEST_F(RelayTest, DrainSendsGoAwayAndClosesAfterThePeriod) {
   EXPECT_TRUE(relay->Drained());
 }
 
-// Two shards: accepted fds alternate between them, so the connector and the device land on different shards and
-// every frame crosses through the SPSC rings (with backpressure on a transfer far above one ring's size).
 // Issue 7, attack 2: a device that sends PINGs and never reads. The relay used to answer every one into an unbounded
 // buffer (3 GB in 25 s). Now PONGs are rate-limited and bounded like any other output, so what waits to go out to
 // links stays small, the unanswered PINGs are counted, and the tenant's other device keeps working.
 TEST_F(RelayTest, PingFloodFromADeviceThatNeverReadsStaysBounded) {
   Start();
-  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
-  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
-  Peer& flood = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "flood"));
-  ASSERT_TRUE(Login(con));
-  ASSERT_TRUE(Login(dev));
-  ASSERT_TRUE(Login(flood));
-  const std::uint32_t ch = OpenSession(dev);
+  auto [con, dev, ch] = LoggedInPair();
   ASSERT_NE(ch, 0u);
+  Peer& flood = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "flood"));
+  ASSERT_TRUE(Login(flood));
   pl.Exec([&] { flood.link()->PauseRecv(); });
 
   constexpr std::uint64_t kBacklogBound = 2u << 20;  // max_pending_bytes + the loop's send queue limit, rounded up
@@ -621,11 +607,7 @@ TEST_F(RelayTest, PingFloodFromADeviceThatNeverReadsStaysBounded) {
 // the links that feed it; both resume once it reads again.
 TEST_F(RelayTest, ALinkThatDoesNotReadIsNotReadUntilItDoes) {
   Start();
-  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
-  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
-  ASSERT_TRUE(Login(con));
-  ASSERT_TRUE(Login(dev));
-  const std::uint32_t ch = OpenSession(dev);
+  auto [con, dev, ch] = LoggedInPair();
   ASSERT_NE(ch, 0u);
   // 16 streams of 1 MiB (the session window): more than the sockets between relay and device hold.
   constexpr int kStreams = 16;
@@ -655,15 +637,13 @@ TEST_F(RelayTest, ALinkThatDoesNotReadIsNotReadUntilItDoes) {
       << RenderPrometheus(relay->Snapshot());
 }
 
+// Two shards: accepted fds alternate between them, so the connector and the device land on different shards and
+// every frame crosses through the SPSC rings (with backpressure on a transfer far above one ring's size).
 TEST_F(RelayTest, CrossShardForwardingWithBackpressure) {
   RelayOptions o = DefaultOptions(2);
   o.cross_shard_queue_bytes = 4 * (tunnel::kMaxLinkFrameSize + 32);  // the smallest allowed: the ring fills
   Start(o);
-  Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
-  Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
-  ASSERT_TRUE(Login(con));
-  ASSERT_TRUE(Login(dev));
-  const std::uint32_t ch = OpenSession(dev);
+  auto [con, dev, ch] = LoggedInPair();
   ASSERT_NE(ch, 0u);
   Exchange(pl, dev, con, ch, RandomBytes(2'000'000, 5), RandomBytes(3'000'000, 6));
   EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.frames_cross_shard > 200; }))
