@@ -25,6 +25,9 @@ void MetricsSnapshot::Add(const MetricsSnapshot& o) {
   socket_bytes_in += o.socket_bytes_in;
   socket_bytes_out += o.socket_bytes_out;
   pings_unanswered += o.pings_unanswered;
+  links_expired += o.links_expired;
+  links_replaced += o.links_replaced;
+  offers_refused += o.offers_refused;
   link_send_backlog_bytes += o.link_send_backlog_bytes;
   for (std::size_t i = 0; i < handshakes.size(); ++i) handshakes[i] += o.handshakes[i];
   for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += o.drops[i];
@@ -70,6 +73,16 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
               s.socket_bytes_out);
   out.Counter("strait_relay_pings_unanswered_total",
               "PINGs not answered: over the PONG rate, or no room under the link's send bound.", s.pings_unanswered);
+  out.Counter("strait_relay_links_expired_total",
+              "Links closed because their credential expired while they were up (ERROR bad_credential).",
+              s.links_expired);
+  out.Counter("strait_relay_links_replaced_total",
+              "Links closed because a newer login of the same credential subject took it over "
+              "max_links_per_credential (ERROR unauthorized).",
+              s.links_replaced);
+  out.Counter("strait_relay_offers_refused_total",
+              "Connectors a device refused when offered (SESSION_CLOSE bad_credential); not offered to it again.",
+              s.offers_refused);
   out.Gauge("strait_relay_link_send_backlog_bytes",
             "Bytes waiting to go out to links (socket queues, sealed, pending and held frames).",
             s.link_send_backlog_bytes);

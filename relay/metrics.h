@@ -58,6 +58,9 @@ struct MetricsSnapshot {
   std::uint64_t socket_bytes_in = 0;     // every byte read from link sockets (TLS records, logins, PINGs included)
   std::uint64_t socket_bytes_out = 0;    // every byte written to link sockets
   std::uint64_t pings_unanswered = 0;    // PINGs over the PONG rate, or with no room under the send bound
+  std::uint64_t links_expired = 0;       // links closed when their credential expired (ERROR bad_credential)
+  std::uint64_t links_replaced = 0;      // links closed for a newer login of the same subject (ERROR unauthorized)
+  std::uint64_t offers_refused = 0;      // SESSION_OFFERs a device refused (SESSION_CLOSE bad_credential)
   std::array<std::uint64_t, kHandshakeResultCount> handshakes{};
   std::array<std::uint64_t, kDropReasonCount> drops{};
 

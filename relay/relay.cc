@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "relay/credential_links.h"
 #include "relay/registry.h"
 #include "relay/relay_internal.h"
 #include "relay/shard.h"
@@ -31,6 +32,9 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
   if (options.max_links_per_shard == 0 || options.max_links_per_shard > (1u << 24) - kLoopReserve) {
     return runtime::SetupError{0, "max_links_per_shard must be 1..16777152 (link refs carry a 24-bit slot)"};
   }
+  if (options.max_links_per_credential == 0) {
+    return runtime::SetupError{0, "max_links_per_credential must be at least 1"};
+  }
   if (options.cross_shard_queue_bytes < 4 * (tunnel::kMaxLinkFrameSize + sizeof(RingRecord))) {
     return runtime::SetupError{0, "cross_shard_queue_bytes must hold at least 4 full frames"};
   }
@@ -44,6 +48,7 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
   lo.max_timers = std::max(lo.max_timers, options.max_links_per_shard + kLoopReserve);
   r->identity_ = identity;
   r->registry_ = std::make_unique<Registry>();
+  r->credential_links_ = std::make_unique<CredentialLinks>();
   auto make_config = [&](crypto::Role role) {
     link::LinkConfig c;
     c.tls = identity.tls;

@@ -48,6 +48,9 @@ struct RelayOptions {
   std::uint32_t max_handshakes_per_source = 64;
   std::uint32_t max_links_per_shard = 20000;     // links per shard (in login or up); more are refused (link_limit)
   std::uint32_t max_sessions_per_device = 4;     // sessions per device link; more: ERROR too_many_sessions
+  // Live links per credential subject (role, tenant, subject), relay-wide; a login beyond it closes the subject's
+  // oldest link (relay/credential_links.h). 1..
+  std::uint32_t max_links_per_credential = 8;
   std::uint32_t cross_shard_queue_bytes = 1u << 20;  // per ordered pair of shards
   std::uint32_t cross_shard_batch = 256;             // records consumed per doorbell before yielding
   std::uint32_t max_violations = 16;  // dropped frames (unknown channel, wrong type) before protocol_error close
@@ -68,6 +71,7 @@ struct RelayIdentity {
 
 class Shard;
 class Registry;
+class CredentialLinks;
 
 class Relay {
  public:
@@ -106,6 +110,7 @@ class Relay {
   int device_fd_ = -1;
   int connector_fd_ = -1;
   std::unique_ptr<Registry> registry_;
+  std::unique_ptr<CredentialLinks> credential_links_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<runtime::LoopGroup> group_;
   std::atomic<std::size_t> drained_shards_{0};

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
 
+#include "relay/credential_links.h"
 #include "relay/registry.h"
 #include "tunnel/frame.h"
 #include "tunnel/frame_writer.h"
@@ -207,6 +209,8 @@ void Shard::Free(Link& l) {
   l.tenant.clear();
   l.subject.clear();
   l.preferred.clear();
+  l.credential_key.clear();
+  l.refused.clear();
   l.channels.clear();
   if (l.pause_count > 0) --m_.paused_links;
   l.pause_count = 0;
@@ -233,14 +237,36 @@ void Shard::OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id) {
   l.preferred = id.peer->preferred_connector;
   if (l.connector) {
     ++m_.connector_links;
-    relay_->registry_->Add(l.tenant, l.subject, Ref(l), id.peer->credential_bytes);
+    relay_->registry_->Add(l.tenant, l.subject, Ref(l), id.peer->credential_bytes, cred.not_after);
   } else {
     ++m_.device_links;
   }
-  Log(fmt::format("link up role={} tenant={} subject={} shard={}", l.connector ? "connector" : "device", l.tenant,
-                  l.subject, index_));
+  Log(fmt::format("link up role={} tenant={} subject={} shard={} expires={}", l.connector ? "connector" : "device",
+                  l.tenant, l.subject, index_, cred.not_after));
+  l.credential_key = fmt::format("{}\x1f{}\x1f{}", l.connector ? 'c' : 'd', l.tenant, l.subject);
+  if (auto old = relay_->credential_links_->Add(l.credential_key, Ref(l), relay_->options_.max_links_per_credential)) {
+    if (RefShard(*old) == index_) {
+      CloseReplaced(*old);
+    } else {
+      RingRecord rec;
+      rec.kind = kRecordCloseLink;
+      rec.target = *old;
+      CrossSend(RefShard(*old), rec, {}, false, nullptr);
+    }
+  }
   if (draining_) SendGoAway(l);
   (void)tls;
+}
+
+void Shard::CloseReplaced(std::uint64_t ref) {
+  Link* l = Resolve(ref);
+  if (l == nullptr || !l->up || !l->tls) return;  // gone already
+  ++m_.links_replaced;
+  Log(fmt::format("link replaced role={} tenant={} subject={}: a newer login of the same credential took it over "
+                  "max_links_per_credential={}",
+                  l->connector ? "connector" : "device", l->tenant, l->subject,
+                  relay_->options_.max_links_per_credential));
+  l->tls->Close(ErrorCode::kUnauthorized, "replaced by a newer login of the same credential");
 }
 
 void Shard::OnDown(Link& l, const link::LinkDown& d) {
@@ -264,6 +290,8 @@ void Shard::OnDown(Link& l, const link::LinkDown& d) {
   Log(fmt::format("link down role={} tenant={} subject={} reason={} code={} sessions={}",
                   l.connector ? "connector" : "device", l.tenant, l.subject, link::DownReasonName(d.reason),
                   d.code, l.channels.size()));
+  if (d.reason == link::DownReason::kCredentialExpired) ++m_.links_expired;
+  relay_->credential_links_->Remove(l.credential_key, Ref(l));
   if (l.connector) {
     --m_.connector_links;
     relay_->registry_->Remove(Ref(l));
@@ -324,7 +352,8 @@ void Shard::HandleSessionRequest(Link& dev, const link::Frame& f) {
   }
   std::string preferred(req->preferred_connector.begin(), req->preferred_connector.end());
   if (preferred.empty()) preferred = dev.preferred;
-  auto choice = relay_->registry_->Pick(dev.tenant, preferred);
+  auto choice =
+      relay_->registry_->Pick(dev.tenant, preferred, link::CredentialNow(relay_->device_config_.server), dev.refused);
   if (!choice) {
     Drop(DropReason::kNoConnector);
     return SendRefusal(dev, ErrorCode::kNoConnector, "no live connector for the tenant");
@@ -364,6 +393,13 @@ void Shard::HandleSessionRequest(Link& dev, const link::Frame& f) {
     rec.source = Ref(dev);
     CrossSend(RefShard(choice->link), rec, {}, false, nullptr);
   }
+}
+
+void Shard::NoteRefusedOffer(Link& dev, std::uint64_t connector) {
+  ++m_.offers_refused;
+  if (std::find(dev.refused.begin(), dev.refused.end(), connector) != dev.refused.end()) return;
+  if (dev.refused.size() >= kMaxRefusedOffers) dev.refused.erase(dev.refused.begin());
+  dev.refused.push_back(connector);
 }
 
 void Shard::AddConnectorLeg(std::uint64_t connector, std::uint32_t id, std::uint64_t device) {

@@ -58,6 +58,8 @@ class Shard final : public runtime::MessageHandler,
     std::string tenant;
     std::string subject;
     std::string preferred;  // HELLO preferred_connector (devices)
+    std::string credential_key;  // role, tenant, subject: its entry in the relay's CredentialLinks (when up)
+    std::vector<std::uint64_t> refused;  // devices: connector links it refused (SESSION_CLOSE bad_credential)
     std::vector<std::uint32_t> channels;
     std::uint32_t pause_count = 0;
     runtime::SocketAddress peer;  // where it connected from (for refusal logs)
@@ -131,6 +133,12 @@ class Shard final : public runtime::MessageHandler,
   // ---- sessions (shard.cc) ----------------------------------------------------------------------------------
 
   void SendRefusal(Link& l, ErrorCode code, std::string_view reason);
+  // A device closed a session with bad_credential: it refused the connector offered (protocol.md §5 step 4), so
+  // that connector link is not offered to it again (the last kMaxRefusedOffers are kept).
+  void NoteRefusedOffer(Link& dev, std::uint64_t connector);
+  static constexpr std::size_t kMaxRefusedOffers = 8;
+  // Closes the link `ref` (any shard): a newer login of its credential subject took it over the limit.
+  void CloseReplaced(std::uint64_t ref);
   void HandleSessionRequest(Link& dev, const link::Frame& f);
   void AddConnectorLeg(std::uint64_t connector, std::uint32_t id, std::uint64_t device);
 

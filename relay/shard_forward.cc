@@ -106,6 +106,7 @@ void Shard::Violation(Link& l, DropReason r) {
 void Shard::OnFrame(Link& l, const link::Frame& f) {
   m_.bytes_in += f.bytes.size();
   const FrameType t = f.header.type;
+  bool refused_offer = false;
   switch (t) {
     case FrameType::kSessionRequest:
       if (l.connector || f.header.channel != 0) return Violation(l, DropReason::kBadFrameForRole);
@@ -116,9 +117,12 @@ void Shard::OnFrame(Link& l, const link::Frame& f) {
     case FrameType::kSessionAccept:
       if (!l.connector) return Violation(l, DropReason::kBadFrameForRole);
       break;
-    case FrameType::kSessionClose:
-      if (!tunnel::SessionClose::Decode(f.payload)) return Violation(l, DropReason::kMalformed);
+    case FrameType::kSessionClose: {
+      auto close = tunnel::SessionClose::Decode(f.payload);
+      if (!close) return Violation(l, DropReason::kMalformed);
+      refused_offer = !l.connector && close->code == ErrorCode::kBadCredential;
       break;
+    }
     case FrameType::kSealedStream:
     case FrameType::kSealedDatagram:
     case FrameType::kError:
@@ -133,6 +137,7 @@ void Shard::OnFrame(Link& l, const link::Frame& f) {
     return Violation(l, DropReason::kUnknownChannel);
   }
   const std::uint64_t peer = it->second.peer;
+  if (refused_offer) NoteRefusedOffer(l, peer);
   const bool datagram = t == FrameType::kSealedDatagram;
   if (RefShard(peer) == index_) {
     Link* dst = Resolve(peer);
@@ -336,6 +341,11 @@ void Shard::DrainRing(std::uint32_t src) {
     if (rec.kind == kRecordAddLeg) {
       ring.Commit();
       AddConnectorLeg(rec.target, rec.channel, rec.source);
+      continue;
+    }
+    if (rec.kind == kRecordCloseLink) {
+      ring.Commit();
+      CloseReplaced(rec.target);
       continue;
     }
     const std::span<const std::uint8_t> bytes(scratch_.data(), rec.length);

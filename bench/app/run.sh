@@ -131,8 +131,10 @@ ports = ["$SINK_PORT", "$ECHO_PORT"]
 EOF
 
 # ---- the Strait path: relay (1 thread), connector, device ----
+# The idle-session holder opens --sessions links with one device credential: the per-credential link limit
+# (docs/relay.md "Links per credential") is raised to let it.
 start_bg relay "$STRAIT" relay --identity "$K/relay" --device-listen 127.0.0.1:0 --connector-listen 127.0.0.1:0 \
-  --metrics-listen 127.0.0.1:0 --threads 1
+  --metrics-listen 127.0.0.1:0 --threads 1 --max-links-per-credential $((SESSIONS + 8))
 RELAY_PID=$BG_PID
 line=$(wait_line "$RUN/relay.out" "relay ready" "$RELAY_PID") || die "relay did not start: $(tail -n3 "$RUN/relay.err")"
 RELAY_DEV=$(field "$line" device); RELAY_CONN=$(field "$line" connector)

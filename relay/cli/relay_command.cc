@@ -10,7 +10,7 @@
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, device_listen, connector_listen, metrics_listen, threads,
 // drain_ms, handshake_timeout_ms, client_hello_timeout_ms, keepalive_ms, idle_timeout_ms, max_sessions_per_device,
-// max_handshakes_per_shard, max_handshakes_per_source, max_links_per_shard. An unknown key or a bad value: one line on stderr, exit 1, before anything starts.
+// max_handshakes_per_shard, max_handshakes_per_source, max_links_per_shard, max_links_per_credential. An unknown key or a bad value: one line on stderr, exit 1, before anything starts.
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -53,6 +53,7 @@ struct Settings {
   std::int64_t max_handshakes_per_shard = 256;
   std::int64_t max_handshakes_per_source = 64;
   std::int64_t max_links_per_shard = 20000;
+  std::int64_t max_links_per_credential = 8;
 };
 
 int Usage(const std::string& message) {
@@ -76,6 +77,8 @@ class RelayCommand : public Command {
     cmd_->add_option("--drain-ms", s_.drain_ms, "On SIGTERM: GOAWAY, then close links after this many ms (5000)");
     cmd_->add_option("--handshake-timeout-ms", s_.handshake_timeout_ms, "TLS + HELLO deadline (10000)");
     cmd_->add_option("--max-sessions-per-device", s_.max_sessions_per_device, "Sessions per device link (4)");
+    cmd_->add_option("--max-links-per-credential", s_.max_links_per_credential,
+                     "Live links per credential subject; a newer login closes the oldest (8)");
   }
 
   bool Selected() const override { return cmd_->parsed(); }
@@ -92,7 +95,7 @@ class RelayCommand : public Command {
     if (!runtime::IsLoopback(*metrics)) return Usage("--metrics-listen must be a loopback address");
     if (s_.drain_ms < 0 || s_.handshake_timeout_ms <= 0 || s_.keepalive_ms < 0 || s_.idle_timeout_ms < 0 ||
         s_.client_hello_timeout_ms <= 0 || s_.max_sessions_per_device <= 0 || s_.max_handshakes_per_shard <= 0 ||
-        s_.max_handshakes_per_source <= 0 || s_.max_links_per_shard <= 0) {
+        s_.max_handshakes_per_source <= 0 || s_.max_links_per_shard <= 0 || s_.max_links_per_credential <= 0) {
       return Usage("timeouts must be >= 0 (handshake > 0) and limits > 0");
     }
 
@@ -120,6 +123,7 @@ class RelayCommand : public Command {
     o.max_handshakes_per_shard = static_cast<std::uint32_t>(s_.max_handshakes_per_shard);
     o.max_handshakes_per_source = static_cast<std::uint32_t>(s_.max_handshakes_per_source);
     o.max_links_per_shard = static_cast<std::uint32_t>(s_.max_links_per_shard);
+    o.max_links_per_credential = static_cast<std::uint32_t>(s_.max_links_per_credential);
     o.loop.max_connections = std::max<std::uint32_t>(o.loop.max_connections, o.max_links_per_shard + 64);
     relay::RelayIdentity id;
     id.tls = &*tls;
@@ -185,6 +189,7 @@ class RelayCommand : public Command {
       cfg.Int("max_handshakes_per_shard", nullptr, s_.max_handshakes_per_shard, 1, kMax);
       cfg.Int("max_handshakes_per_source", nullptr, s_.max_handshakes_per_source, 1, kMax);
       cfg.Int("max_links_per_shard", nullptr, s_.max_links_per_shard, 1, kMax);
+      cfg.Int("max_links_per_credential", "--max-links-per-credential", s_.max_links_per_credential, 1, kMax);
     });
     return error ? ReportError("relay: " + *error) : kExitOk;
   }

@@ -224,6 +224,40 @@ TEST(TlsLink, ExpiredCredentialIsRefusedWithBadCredential) {
   EXPECT_EQ(d.message.rfind("expired", 0), 0u) << d.message;
 }
 
+// Issue 7, attack 4: a credential is checked again when it expires, on the server's credential clock. The clock here
+// is the test's: at the first deadline it has not moved (a wall clock set back), so the link stays up and the
+// deadline is derived again; once the clock passes not_after, the link closes with ERROR bad_credential.
+TEST(TlsLink, AnUpLinkIsClosedWhenThePeerCredentialExpiresOnTheServerClock) {
+  OneLoop t;
+  const std::uint64_t now = testing::NowUnix();
+  std::uint64_t clock = now;
+  t.server_cfg.server.now_unix = [&clock] { return clock; };
+  t.server_cfg.options.keepalive = 0ms;
+  t.server_cfg.options.idle_timeout = 0ms;
+  ClientLoginConfig login = t.ids.Device();
+  login.credential = t.ids.Issue(crypto::Role::kDevice, "phone", t.ids.device_key, 0);  // valid through `now`
+  t.client_cfg = ClientConfig(login);
+  t.Listen();
+  t.client_owner.on_down = [&](TlsLink&, const LinkDown&) { t.loop->RequestStop(); };
+  t.Dial(t.client_cfg, t.client_owner);
+  bool up_at_first_deadline = false;
+  After check(*t.loop, 1500ms, [&] {
+    up_at_first_deadline = t.client_owner.ups == 1 && t.client_owner.downs == 0;
+    clock = now + 1;  // now it has expired: the next deadline (a second after the first) closes the link
+  });
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(t.Run());
+  EXPECT_TRUE(up_at_first_deadline);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 1500ms);
+  ASSERT_EQ(t.client_owner.down_events.size(), 1u);
+  const LinkDown& d = t.client_owner.down_events[0];
+  EXPECT_TRUE(d.was_up);
+  EXPECT_EQ(d.reason, DownReason::kPeerError);
+  EXPECT_EQ(d.code, Code(ErrorCode::kBadCredential));
+  EXPECT_EQ(d.message.rfind("credential expired at " + std::to_string(now), 0), 0u) << d.message;
+  EXPECT_EQ(t.server_state.stats.Down(DownReason::kCredentialExpired), 1u);
+}
+
 TEST(TlsLink, ConnectorOnDevicePortIsRefusedWithWrongRole) {
   OneLoop t;
   const LinkDown d = RefusedLogin(t, t.ids.Connector());

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -226,6 +227,9 @@ class Peer final : public link::LinkHandler {
     ASSERT_TRUE(link_->Connect(addr));
   }
   void SetRoot(const crypto::Ed25519PublicKey& root) { root_ = root; }
+  // Device: the connectors' Noise keys it accepts (protocol.md §5 step 4); others are refused with SESSION_CLOSE
+  // bad_credential. nullopt: any connector of its tenant.
+  std::optional<std::vector<crypto::X25519PublicKey>> pinned;
 
   // [loop] Device: asks for a session.
   void RequestSession(std::string_view preferred = "") {
@@ -351,6 +355,7 @@ class Peer final : public link::LinkHandler {
     c.static_key = id_.noise;
     c.root_key = root_;
     c.tenant = id_.tenant;
+    if (role == tunnel::SessionRole::kDevice) c.pinned_connectors = pinned;
     auto s = tunnel::Session::Create(std::move(c), e.get());
     EXPECT_TRUE(s.ok());
     if (s.ok()) e->s = std::move(s).value();
@@ -398,6 +403,8 @@ struct RelayFixture {
   Tenant acme = pki.MakeTenant("acme");
   Tenant beta = pki.MakeTenant("beta");
   std::unique_ptr<Relay> relay;
+  // The relay's credential clock runs this many seconds ahead of the system clock (tests of expiry move it).
+  std::atomic<std::int64_t> clock_offset{0};
 
   static RelayOptions DefaultOptions(std::size_t threads = 1) {
     RelayOptions o;
@@ -418,6 +425,7 @@ struct RelayFixture {
     id.tls = &ServerTls();
     id.root_key = pki.root.public_key;
     id.relay_id = "relay-test";
+    id.now_unix = [this] { return static_cast<std::uint64_t>(static_cast<std::int64_t>(NowUnix()) + clock_offset); };
     auto r = Relay::Start(o, id);
     ASSERT_TRUE(r.ok()) << r.error().reason;
     relay = std::move(r).value();

@@ -27,6 +27,10 @@ std::span<const std::uint8_t> AsBytes(std::string_view s) {
 
 }  // namespace
 
+std::uint64_t CredentialNow(const ServerLoginConfig& config) {
+  return config.now_unix ? config.now_unix() : SystemNowUnix();
+}
+
 ErrorCode ErrorCodeForCredential(crypto::CredentialError e) {
   return e == crypto::CredentialError::kWrongRole ? ErrorCode::kWrongRole : ErrorCode::kBadCredential;
 }
@@ -65,7 +69,7 @@ Result<PeerLogin, LoginRefusal> VerifyHello(const ServerLoginConfig& config, con
   if (hello->version_min > tunnel::kProtocolVersion || hello->version_max < tunnel::kMinProtocolVersion) {
     return Fail(Refuse(ErrorCode::kUnsupportedVersion, "this relay speaks protocol version 1 only"));
   }
-  const std::uint64_t now = config.now_unix ? config.now_unix() : SystemNowUnix();
+  const std::uint64_t now = CredentialNow(config);
   auto cred = crypto::VerifyCredential(hello->credential, config.root_key, now, {config.roles, std::nullopt});
   if (!cred) {
     const crypto::CredentialError e = cred.error().code;
@@ -84,6 +88,7 @@ Result<PeerLogin, LoginRefusal> VerifyHello(const ServerLoginConfig& config, con
   peer.credential = std::move(*cred);
   peer.credential_bytes.assign(hello->credential.begin(), hello->credential.end());
   peer.preferred_connector.assign(hello->preferred_connector.begin(), hello->preferred_connector.end());
+  peer.verified_at_unix = now;
   return peer;
 }
 

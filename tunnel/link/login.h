@@ -60,6 +60,8 @@ struct PeerLogin {
   crypto::VerifiedCredential credential;
   std::vector<std::uint8_t> credential_bytes;  // as presented in HELLO (a relay offers them in SESSION_OFFER)
   std::string preferred_connector;
+  std::uint64_t verified_at_unix = 0;  // the credential clock when VerifyHello judged it (credential.not_after
+                                       // minus this is how long the link may stay up: TlsLink closes it then)
 };
 
 // Client side: what HELLO_ACK announced.
@@ -86,6 +88,9 @@ std::vector<std::uint8_t> BuildHelloAck(const ServerLoginConfig& config, std::ui
 
 // Client: judges a HELLO_ACK payload (decodes; version must be one we offered).
 Result<RelayLogin, LoginRefusal> CheckHelloAck(std::span<const std::uint8_t> payload);
+
+// The credential clock of `config`: now_unix() if set, else the system clock (unix seconds).
+std::uint64_t CredentialNow(const ServerLoginConfig& config);
 
 // The ERROR code VerifyHello uses for a credential failure: wrong_role for kWrongRole, else bad_credential.
 tunnel::ErrorCode ErrorCodeForCredential(crypto::CredentialError e);

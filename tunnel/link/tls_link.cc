@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "crypto/proof.h"
 #include "runtime/net.h"
 #include "tunnel/frame_writer.h"
@@ -44,6 +46,7 @@ std::string_view DownReasonName(DownReason r) {
     case DownReason::kSendFailed: return "send_failed";
     case DownReason::kShutdown: return "shutdown";
     case DownReason::kOverloaded: return "overloaded";
+    case DownReason::kCredentialExpired: return "credential_expired";
   }
   return "unknown";
 }
@@ -384,6 +387,8 @@ void TlsLink::HandleLoginFrame(const Frame& f) {
     const auto keepalive_ms = static_cast<std::uint32_t>(o.keepalive.count());
     const auto idle_ms = static_cast<std::uint32_t>(o.idle_timeout.count());
     AppendOwnFrame(FrameType::kHelloAck, 0, BuildHelloAck(config_->server, peer->version, keepalive_ms, idle_ms));
+    credential_not_after_ = peer->credential.not_after;
+    (void)CheckCredential(NowNs(), peer->verified_at_unix);  // valid at verification: only sets the deadline
     LinkIdentity id;
     id.version = peer->version;
     id.peer = &*peer;
@@ -459,6 +464,7 @@ void TlsLink::ArmTimer() {
     if (keepalive_ms_ != 0) deadline = std::min(deadline, last_tx_ns_ + std::int64_t{keepalive_ms_} * kMs);
     if (idle_ms_ != 0) deadline = std::min(deadline, last_rx_ns_ + std::int64_t{idle_ms_} * kMs);
     if (flush_retry_) deadline = std::min(deadline, now + o.no_buffer_retry.count() * kMs);
+    if (credential_deadline_ns_ != 0) deadline = std::min(deadline, credential_deadline_ns_);
   }
   if (deadline == kNever) return;
   timer_ = loop_->AddTimer(std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline - now)), this);
@@ -492,6 +498,10 @@ void TlsLink::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std
     Flush();
     if (state_ != LinkState::kUp) return;
   }
+  if (credential_deadline_ns_ != 0 && now >= credential_deadline_ns_ &&
+      !CheckCredential(now, CredentialNow(config_->server))) {
+    return;
+  }
   if (idle_ms_ != 0 && now - last_rx_ns_ >= std::int64_t{idle_ms_} * kMs) {
     Down(DownReason::kIdleTimeout, Code(ErrorCode::kIdleTimeout), "nothing received within the idle timeout", true,
          true);
@@ -508,6 +518,20 @@ void TlsLink::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std
     if (state_ != LinkState::kUp) return;
   }
   ArmTimer();
+}
+
+bool TlsLink::CheckCredential(std::int64_t now_ns, std::uint64_t now_unix) {
+  if (now_unix > credential_not_after_) {  // valid through not_after inclusive (crypto/credential.h)
+    Down(DownReason::kCredentialExpired, Code(ErrorCode::kBadCredential),
+         fmt::format("credential expired at {} (now {}): renew it and log in again", credential_not_after_, now_unix),
+         true, true);
+    return false;
+  }
+  // Seconds until it expires, capped so the nanosecond deadline cannot overflow (a year: re-derived then).
+  constexpr std::uint64_t kMaxWaitSeconds = 365ull * 24 * 3600;
+  const std::uint64_t left = std::min(credential_not_after_ - now_unix + 1, kMaxWaitSeconds);
+  credential_deadline_ns_ = now_ns + static_cast<std::int64_t>(left) * 1'000'000'000;
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -75,8 +75,9 @@ enum class DownReason : std::uint8_t {
   kSendFailed,        // the loop refused sealed bytes for good (connection closing) or sealing failed
   kShutdown,          // the loop is stopping
   kOverloaded,        // the loop had no free timer (LoopOptions::max_timers); ERROR overloaded sent
+  kCredentialExpired,  // server: the peer's credential passed its not_after while up; ERROR bad_credential sent
 };
-inline constexpr std::size_t kDownReasonCount = 14;
+inline constexpr std::size_t kDownReasonCount = 15;
 std::string_view DownReasonName(DownReason r);
 
 // What OnLinkDown reports.
@@ -284,6 +285,9 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   void StartClose(runtime::CloseMode mode);
   void UpdateOwnerBackpressure();
   void ArmTimer();
+  // Server, up: sets credential_deadline_ns_ from the credential clock's `now_unix` (re-derived at each check, so a
+  // wall clock that moved is followed); closes the link if the credential has expired. False once closed.
+  bool CheckCredential(std::int64_t now_ns, std::uint64_t now_unix);
   void DrainPartial();
   // Records why the link goes down (first call wins) and starts the close: with send_error and TLS up, ERROR
   // <code, message> and close_notify go out first (graceful close); otherwise queued bytes (e.g. a TLS alert) are
@@ -325,6 +329,10 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   std::uint64_t ping_seq_ = 0;
   std::int64_t pong_window_ns_ = 0;  // start of the current one-second window of answered PINGs
   std::uint32_t pongs_in_window_ = 0;
+  // Server: the peer credential's not_after (unix s) and the steady-clock time it passes (0 = none). A credential
+  // is checked at login and again when it expires: an up link closes then (issue 7: not only at login).
+  std::uint64_t credential_not_after_ = 0;
+  std::int64_t credential_deadline_ns_ = 0;
   LinkDown down_;                 // filled by Fail/OnClose, reported once by OnClose
 };
 
