@@ -80,8 +80,16 @@ DownReason DownReasonFor(runtime::CloseReason r) {
 
 }  // namespace
 
+namespace {
+LinkTimers::Limits TimerLimits(const LinkOptions& o) {
+  using std::chrono::nanoseconds;
+  return {nanoseconds(o.handshake_timeout).count(), nanoseconds(o.client_hello_timeout).count(),
+          nanoseconds(o.no_buffer_retry).count()};
+}
+}  // namespace
+
 TlsLink::TlsLink(runtime::EventLoop& loop, LinkLoopState& shared, const LinkConfig& config, LinkHandler& handler)
-    : loop_(&loop), shared_(&shared), config_(&config), handler_(&handler) {
+    : loop_(&loop), shared_(&shared), config_(&config), handler_(&handler), timers_(TimerLimits(config.options)) {
   assert(config.tls != nullptr);
 }
 
@@ -125,7 +133,7 @@ bool TlsLink::Accept(int fd) {
   }
   loop_->Watch(conn_);  // LoopStats::stalls: a link with bytes to move that moves none for a watchdog interval
   state_ = LinkState::kTls;
-  started_ns_ = last_rx_ns_ = last_tx_ns_ = NowNs();
+  timers_.Start(NowNs(), /*hello_seen=*/false);
   ++shared_->stats.links_started;
   ArmTimer();
   return true;
@@ -141,8 +149,7 @@ bool TlsLink::Connect(const runtime::SocketAddress& addr) {
   }
   loop_->Watch(conn_);
   state_ = LinkState::kTls;
-  hello_seen_ = true;  // the ClientHello deadline is the server's
-  started_ns_ = last_rx_ns_ = last_tx_ns_ = NowNs();
+  timers_.Start(NowNs(), /*hello_seen=*/true);  // the ClientHello deadline is the server's
   ++shared_->stats.links_started;
   std::vector<std::uint8_t> hello;  // the ClientHello; the loop queues it until the connect completes
   if (auto r = tls_->Start(hello); !r) {
@@ -163,7 +170,7 @@ void TlsLink::OnConnected(runtime::EventLoop& loop, runtime::ConnId id) {
 
 void TlsLink::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runtime::Buffer data) {
   if (state_ != LinkState::kTls && state_ != LinkState::kLogin && state_ != LinkState::kUp) return;
-  last_rx_ns_ = NowNs();
+  timers_.Received(NowNs());
   const bool was_complete = tls_->handshake_complete();
 
   // Plaintext goes to the loop-wide scratch unless a partial frame is waiting (then it is appended to that).
@@ -177,7 +184,7 @@ void TlsLink::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runti
   auto received = tls_->Receive(data.data(), plain, handshake_out);
   data.reset();  // the recv buffer goes back to the ring now
   if (!handshake_out.empty()) {
-    hello_seen_ = true;  // the server only speaks once it has a whole ClientHello
+    timers_.HelloSeen();  // the server only speaks once it has a whole ClientHello
     SendCiphertext(handshake_out);
   }
   if (!received) {
@@ -413,8 +420,7 @@ void TlsLink::HandleLoginFrame(const Frame& f) {
 
 void TlsLink::GoUp(const LinkIdentity& identity, std::uint32_t keepalive_ms, std::uint32_t idle_ms) {
   state_ = LinkState::kUp;
-  keepalive_ms_ = keepalive_ms;
-  idle_ms_ = idle_ms;
+  timers_.Up(keepalive_ms, idle_ms);
   ++shared_->stats.links_up;
   ArmTimer();
   if (state_ != LinkState::kUp) return;
@@ -450,24 +456,10 @@ void TlsLink::ArmTimer() {
     loop_->CancelTimer(timer_);
     timer_ = {};
   }
-  constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
-  constexpr std::int64_t kMs = 1'000'000;
-  const LinkOptions& o = config_->options;
-  const std::int64_t now = NowNs();
-  std::int64_t deadline = kNever;
-  if (state_ == LinkState::kTls || state_ == LinkState::kLogin) {
-    if (o.handshake_timeout.count() > 0) deadline = started_ns_ + o.handshake_timeout.count() * kMs;
-    if (!hello_seen_ && o.client_hello_timeout.count() > 0) {
-      deadline = std::min(deadline, started_ns_ + o.client_hello_timeout.count() * kMs);
-    }
-  } else if (state_ == LinkState::kUp) {
-    if (keepalive_ms_ != 0) deadline = std::min(deadline, last_tx_ns_ + std::int64_t{keepalive_ms_} * kMs);
-    if (idle_ms_ != 0) deadline = std::min(deadline, last_rx_ns_ + std::int64_t{idle_ms_} * kMs);
-    if (flush_retry_) deadline = std::min(deadline, now + o.no_buffer_retry.count() * kMs);
-    if (credential_deadline_ns_ != 0) deadline = std::min(deadline, credential_deadline_ns_);
-  }
-  if (deadline == kNever) return;
-  timer_ = loop_->AddTimer(std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline - now)), this);
+  if (state_ != LinkState::kTls && state_ != LinkState::kLogin && state_ != LinkState::kUp) return;
+  const std::int64_t deadline = timers_.NextDeadline();
+  if (deadline == LinkTimers::kNever) return;
+  timer_ = loop_->AddTimer(std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline - NowNs())), this);
   if (!timer_.valid()) {
     Down(DownReason::kOverloaded, Code(ErrorCode::kOverloaded), "no free timer", true, true);
   }
@@ -475,50 +467,47 @@ void TlsLink::ArmTimer() {
 
 void TlsLink::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) {
   timer_ = {};
-  constexpr std::int64_t kMs = 1'000'000;
-  const std::int64_t now = NowNs();
-  if (state_ == LinkState::kTls || state_ == LinkState::kLogin) {
-    const std::int64_t hello_limit = config_->options.client_hello_timeout.count() * kMs;
-    if (!hello_seen_ && hello_limit > 0 && now - started_ns_ >= hello_limit) {
-      Down(DownReason::kHandshakeTimeout, 0, "no complete ClientHello in time", false, false);
-      return;
+  for (;;) {
+    const std::int64_t now = NowNs();
+    switch (timers_.Due(now)) {
+      case LinkTimers::Action::kNone:
+        ArmTimer();
+        return;
+      case LinkTimers::Action::kHelloTimeout:
+        Down(DownReason::kHandshakeTimeout, 0, "no complete ClientHello in time", false, false);
+        return;
+      case LinkTimers::Action::kHandshakeTimeout:
+        Down(DownReason::kHandshakeTimeout, Code(ErrorCode::kHandshakeTimeout), "TLS and login did not finish in time",
+             true, true);
+        return;
+      case LinkTimers::Action::kFlushRetry:
+        timers_.FlushRetried();
+        RetrySealed();
+        Flush();
+        break;
+      case LinkTimers::Action::kCredentialCheck:
+        (void)CheckCredential(now, CredentialNow(config_->server));
+        break;
+      case LinkTimers::Action::kIdleTimeout:
+        Down(DownReason::kIdleTimeout, Code(ErrorCode::kIdleTimeout), "nothing received within the idle timeout",
+             true, true);
+        return;
+      case LinkTimers::Action::kPing: {
+        std::array<std::uint8_t, 8> payload{};
+        (void)tunnel::Ping{++ping_seq_}.Encode(payload);
+        AppendOwnFrame(FrameType::kPing, 0, payload);
+        ++shared_->stats.pings_sent;
+        Flush();
+        timers_.Sent(now);  // a refused PING counts too, so the timer does not spin while the queue drains
+        break;
+      }
     }
-    if (now - started_ns_ >= config_->options.handshake_timeout.count() * kMs) {
-      Down(DownReason::kHandshakeTimeout, Code(ErrorCode::kHandshakeTimeout), "TLS and login did not finish in time",
-           true, true);
-      return;
-    }
-    ArmTimer();
-    return;
-  }
-  if (state_ != LinkState::kUp) return;
-  if (flush_retry_) {
-    flush_retry_ = false;
-    RetrySealed();
-    Flush();
     if (state_ != LinkState::kUp) return;
   }
-  if (credential_deadline_ns_ != 0 && now >= credential_deadline_ns_ &&
-      !CheckCredential(now, CredentialNow(config_->server))) {
-    return;
-  }
-  if (idle_ms_ != 0 && now - last_rx_ns_ >= std::int64_t{idle_ms_} * kMs) {
-    Down(DownReason::kIdleTimeout, Code(ErrorCode::kIdleTimeout), "nothing received within the idle timeout", true,
-         true);
-    return;
-  }
-  if (keepalive_ms_ != 0 && now - last_tx_ns_ >= std::int64_t{keepalive_ms_} * kMs) {
-    std::array<std::uint8_t, 8> payload{};
-    (void)tunnel::Ping{++ping_seq_}.Encode(payload);
-    AppendOwnFrame(FrameType::kPing, 0, payload);
-    ++shared_->stats.pings_sent;
-    Flush();
-    // A refused PING still counts as activity, so the timer does not spin while the queue drains.
-    last_tx_ns_ = std::max(last_tx_ns_, now);
-    if (state_ != LinkState::kUp) return;
-  }
-  ArmTimer();
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Credential expiry
 
 bool TlsLink::CheckCredential(std::int64_t now_ns, std::uint64_t now_unix) {
   if (now_unix > credential_not_after_) {  // valid through not_after inclusive (crypto/credential.h)
@@ -530,7 +519,7 @@ bool TlsLink::CheckCredential(std::int64_t now_ns, std::uint64_t now_unix) {
   // Seconds until it expires, capped so the nanosecond deadline cannot overflow (a year: re-derived then).
   constexpr std::uint64_t kMaxWaitSeconds = 365ull * 24 * 3600;
   const std::uint64_t left = std::min(credential_not_after_ - now_unix + 1, kMaxWaitSeconds);
-  credential_deadline_ns_ = now_ns + static_cast<std::int64_t>(left) * 1'000'000'000;
+  timers_.SetCredentialDeadline(now_ns + static_cast<std::int64_t>(left) * 1'000'000'000);
   return true;
 }
 
@@ -568,6 +557,7 @@ void TlsLink::Down(DownReason reason, std::uint16_t code, std::string_view messa
 
 void TlsLink::StartClose(runtime::CloseMode mode) {
   state_ = LinkState::kClosing;
+  timers_.Stop();
   if (timer_.valid()) {
     loop_->CancelTimer(timer_);
     timer_ = {};

@@ -1,6 +1,7 @@
 // TlsLink: one TLS 1.3 connection carrying Strait frames (docs/protocol.md §1-3, docs/link.md), the piece the
 // relay, the connector and the device all drive. It is the runtime ConnectionHandler of its connection and owns the
-// TlsSession, the FrameReader, the login state and one loop timer.
+// TlsSession, the FrameReader, the login state and one loop timer. Its deadlines live in a LinkTimers (sans-I/O,
+// tested with a manual clock); TlsLink reads the steady clock and arms the loop timer for them.
 //
 //   receive: OnData(ciphertext) ─▶ TlsSession::Receive ─▶ plaintext ─▶ FrameReader::Next ─▶ link frames handled here
 //            (HELLO, HELLO_ACK, PING, PONG, ERROR on channel 0) · every other frame ─▶ LinkHandler::OnFrame
@@ -42,6 +43,7 @@
 #include "runtime/event_loop.h"
 #include "tunnel/frame.h"
 #include "tunnel/frame_reader.h"
+#include "tunnel/link/link_timers.h"
 #include "tunnel/link/login.h"
 
 namespace strait::link {
@@ -285,7 +287,7 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   void StartClose(runtime::CloseMode mode);
   void UpdateOwnerBackpressure();
   void ArmTimer();
-  // Server, up: sets credential_deadline_ns_ from the credential clock's `now_unix` (re-derived at each check, so a
+  // Server: sets the credential deadline from the credential clock's `now_unix` (re-derived at each check, so a
   // wall clock that moved is followed); closes the link if the credential has expired. False once closed.
   bool CheckCredential(std::int64_t now_ns, std::uint64_t now_unix);
   void DrainPartial();
@@ -308,31 +310,24 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   LinkState state_ = LinkState::kIdle;
   bool loop_high_ = false;        // the loop's send queue is above its high watermark
   bool owner_high_ = false;       // OnSendQueueHigh delivered to the owner, Low not yet
-  bool flush_retry_ = false;      // a kNoBuffer refusal waits for the retry timer
   bool in_dispatch_ = false;      // dispatching frames: a nested ResumeRecv is deferred to the end
   bool in_loop_send_ = false;     // inside loop.Send: the owner hears about high only after it returns
   bool paused_ = false;           // the owner paused receiving
   bool resume_deferred_ = false;  // ResumeRecv arrived during dispatch
-  bool hello_seen_ = false;       // server: TLS answered a complete ClientHello (client: always true)
   std::optional<crypto::TlsSession> tls_;  // created by Accept/Connect, freed when the link goes down
   tunnel::FrameReader reader_;
   crypto::GrowableBytes rx_partial_;
   std::vector<std::uint8_t> tx_pending_;
   std::vector<std::uint8_t> tx_sealed_;
-  runtime::TimerId timer_;
-  std::int64_t started_ns_ = 0;   // Accept/Connect time: handshake deadline base
-  std::int64_t last_rx_ns_ = 0;
-  std::int64_t last_tx_ns_ = 0;
-  std::uint32_t keepalive_ms_ = 0;
-  std::uint32_t idle_ms_ = 0;
+  runtime::TimerId timer_;  // the one loop timer, armed for timers_.NextDeadline()
+  LinkTimers timers_;       // every deadline of the link (login, keepalive, idle, flush retry, credential)
   std::uint32_t peer_max_payload_ = static_cast<std::uint32_t>(tunnel::kMaxPayload);
   std::uint64_t ping_seq_ = 0;
   std::int64_t pong_window_ns_ = 0;  // start of the current one-second window of answered PINGs
   std::uint32_t pongs_in_window_ = 0;
-  // Server: the peer credential's not_after (unix s) and the steady-clock time it passes (0 = none). A credential
-  // is checked at login and again when it expires: an up link closes then (issue 7: not only at login).
+  // Server: the peer credential's not_after (unix s). It is checked at login and again when it passes (the
+  // LinkTimers credential deadline): an up link closes then (issue 7: not only at login).
   std::uint64_t credential_not_after_ = 0;
-  std::int64_t credential_deadline_ns_ = 0;
   LinkDown down_;                 // filled by Fail/OnClose, reported once by OnClose
 };
 

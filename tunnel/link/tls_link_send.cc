@@ -205,7 +205,7 @@ void TlsLink::SendSealedBytes(std::span<const std::uint8_t> bytes) {
 void TlsLink::AfterLoopSend(runtime::SendResult r, std::span<const std::uint8_t> refused) {
   switch (r) {
     case runtime::SendResult::kQueued:
-      last_tx_ns_ = NowNs();
+      timers_.Sent(NowNs());
       break;
     case runtime::SendResult::kQueueFull:
     case runtime::SendResult::kNoBuffer:
@@ -213,7 +213,7 @@ void TlsLink::AfterLoopSend(runtime::SendResult r, std::span<const std::uint8_t>
       ++shared_->stats.loop_send_refused;
       tx_sealed_.assign(refused.begin(), refused.end());
       if (r == runtime::SendResult::kNoBuffer || !loop_high_) {
-        flush_retry_ = true;  // no OnSendQueueLow will come for this one
+        timers_.FlushRefused(NowNs());  // no OnSendQueueLow will come for this one
         if (state_ == LinkState::kUp) ArmTimer();
       }
       break;
@@ -238,7 +238,7 @@ void TlsLink::RetrySealed() {
   }
   in_loop_send_ = false;
   if (sent > 0) {
-    last_tx_ns_ = NowNs();
+    timers_.Sent(NowNs());
     tx_sealed_.erase(tx_sealed_.begin(), tx_sealed_.begin() + static_cast<std::ptrdiff_t>(sent));
   }
   switch (r) {
@@ -249,7 +249,7 @@ void TlsLink::RetrySealed() {
     case runtime::SendResult::kNoBuffer:
       ++shared_->stats.loop_send_refused;
       if (r == runtime::SendResult::kNoBuffer || !loop_high_) {
-        flush_retry_ = true;
+        timers_.FlushRefused(NowNs());
         if (state_ == LinkState::kUp) ArmTimer();
       }
       break;
