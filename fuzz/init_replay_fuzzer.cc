@@ -101,7 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       now += step * 10 * kNsPerSecond;
     }
     const auto off = static_cast<int16_t>(static_cast<uint16_t>(data[i + 1] << 8 | data[i + 2]));
-    const uint64_t ts = static_cast<uint64_t>(static_cast<int64_t>(now) + off * static_cast<int64_t>(kNsPerSecond / 128));
+    const int64_t step_ns = static_cast<int64_t>(kNsPerSecond / 128);
+    const uint64_t ts = static_cast<uint64_t>(static_cast<int64_t>(now) + off * step_ns);
     const InitCheck want = model.Judge(id, ts, now);
     const InitCheck got = record.Check(Key(id), ts, now);
     Check(got == want);

@@ -13,7 +13,8 @@
 // timestamps are at most its dropped entry) still fail. Invariant: floor <= every held timestamp.
 //
 // Cost: O(log n) per Check (two ordered containers; keys are attacker-chosen, so no hashing). Allocation: one node
-// per container per new device. Not thread-safe: the connector's loop thread owns it.
+// per container per new device, 160 bytes an entry in all (glibc; 10 MiB at kDefaultMaxEntries). Not thread-safe:
+// the connector's loop thread owns it.
 #pragma once
 
 #include <array>

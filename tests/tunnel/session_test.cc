@@ -405,8 +405,8 @@ TEST(Session, SessionInitWithoutTimestampIsAProtocolError) {
   const crypto::HandshakeResult wr = hs.WriteMessage(body, msg);
   ASSERT_TRUE(wr.ok());
   msg.resize(wr.size);
-  (void)w.relay.Deliver(Dir::kToConnector,
-                        {{kFramingVersion, FrameType::kSessionInit, 0, static_cast<uint32_t>(msg.size()), kChannel}, msg});
+  const FrameHeader h{kFramingVersion, FrameType::kSessionInit, 0, static_cast<uint32_t>(msg.size()), kChannel};
+  (void)w.relay.Deliver(Dir::kToConnector, {h, msg});
   EXPECT_EQ(w.relay.con.s->close_code(), ErrorCode::kProtocolError);
   EXPECT_NE(w.relay.con.s->close_reason().find("device handshake payload: truncated"), std::string_view::npos)
       << w.relay.con.s->close_reason();
