@@ -91,6 +91,7 @@ struct Fixture {
     const E2eIdentity self{&device_noise, &root.public_key, "acme", kNow, &device_eph};
     DeviceHandshake dh;
     dh.credential = device_cred;
+    dh.timestamp = kNow * kNsPerSecond;  // protocol.md §6; each run has a fresh replay record
     init.resize(kMaxNoiseMessageBytes);
     auto started = WriteSessionInit(self, connector_noise.public_key, dh, init);
     Check(started.ok());
@@ -153,6 +154,7 @@ struct App : SessionVisitor {
 };
 
 struct Run {
+  InitReplayRecord init_replay;  // the connector's, fresh per input (the pristine message 1 is accepted once)
   App app;
   std::unique_ptr<Session> con;
   std::optional<crypto::HandshakeState> hs = Fix().device_hs;
@@ -287,7 +289,9 @@ struct Run {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Run run;
-  auto created = Session::Create(Fix().ConnectorConfig(), &run.app);
+  SessionConfig config = Fix().ConnectorConfig();
+  config.init_replay = &run.init_replay;
+  auto created = Session::Create(std::move(config), &run.app);
   Check(created.ok());
   run.con = std::move(created).value();
   run.app.s = run.con.get();

@@ -32,6 +32,27 @@ std::string CredentialReason(std::string_view whose, const crypto::CredentialRes
   return fmt::format("{} credential: {}: {}", whose, crypto::CredentialErrorName(e.code), e.reason);
 }
 
+// A refused SESSION_INIT timestamp as a SESSION_CLOSE reason: which check, and the numbers it compared.
+std::string ReplayReason(std::string_view device, InitCheck check, uint64_t ts, uint64_t now_ns, uint64_t newest,
+                         uint64_t floor) {
+  switch (check) {
+    case InitCheck::kReplayed:
+      return fmt::format("device {} session_init timestamp {} not newer than its last accepted {} (replay)", device,
+                         ts, newest);
+    case InitCheck::kBelowFloor:
+      return fmt::format("device {} session_init timestamp {} not newer than the replay record's floor {} "
+                         "(below_floor)", device, ts, floor);
+    case InitCheck::kTooOld:
+    case InitCheck::kTooNew:
+      return fmt::format("device {} session_init timestamp {} is {} s {} the connector's clock {} (window {} s, {})",
+                         device, ts, (check == InitCheck::kTooOld ? now_ns - ts : ts - now_ns) / kNsPerSecond,
+                         check == InitCheck::kTooOld ? "behind" : "ahead of", now_ns,
+                         InitReplayRecord::kWindowNs / kNsPerSecond, InitCheckName(check));
+    case InitCheck::kAccepted: break;
+  }
+  return "accepted";
+}
+
 }  // namespace
 
 Result<crypto::VerifiedCredential, E2eError> VerifyOfferedConnector(
@@ -64,7 +85,7 @@ Result<InitiatorStarted, E2eError> WriteSessionInit(const E2eIdentity& self,
   auto hs = crypto::HandshakeState::Create(std::move(o));
   if (!hs) return Refuse(ErrorCode::kInternal, "noise set-up: " + hs.error().reason);
 
-  std::array<uint8_t, 2 + kMaxCredentialBytes + 4 + 2> body{};
+  std::array<uint8_t, kMaxDeviceHandshakeBytes> body{};
   auto encoded = payload.Encode(body);
   if (!encoded) {
     return Refuse(ErrorCode::kInternal,
@@ -103,7 +124,8 @@ Result<InitiatorDone, E2eError> ReadSessionAccept(crypto::HandshakeState& handsh
 }
 
 Result<ResponderDone, E2eError> AnswerSessionInit(const E2eIdentity& self, std::span<const uint8_t> message,
-                                                  const ConnectorHandshake& ours, std::span<uint8_t> out) {
+                                                  InitReplayRecord& record, const ConnectorHandshake& ours,
+                                                  std::span<uint8_t> out) {
   auto noise = NoiseMessage::Decode(message);
   if (!noise) {
     return Refuse(ErrorCode::kProtocolError, fmt::format("session_init: {}", MessageErrorName(noise.error())));
@@ -143,6 +165,14 @@ Result<ResponderDone, E2eError> AnswerSessionInit(const E2eIdentity& self, std::
                   fmt::format("device {} credential noise key {} differs from the noise static key {}",
                               verified->subject_id, verified->noise_key,
                               rs ? *rs : crypto::X25519PublicKey{}));
+  }
+  // §6: only now that the device is known may it touch the replay record, and before message 2 is written.
+  const uint64_t now_ns = self.now_unix * kNsPerSecond;
+  const std::optional<uint64_t> newest = record.newest(*rs);
+  const InitCheck check = record.Check(*rs, device->timestamp, now_ns);
+  if (check != InitCheck::kAccepted) {
+    return Refuse(ErrorCode::kReplayed, ReplayReason(verified->subject_id, check, device->timestamp, now_ns,
+                                                     newest.value_or(0), record.floor()));
   }
 
   std::array<uint8_t, 16> reply{};

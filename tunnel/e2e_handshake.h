@@ -5,12 +5,14 @@
 //   SESSION_OFFER (connector credential) ◀──────────
 //   VerifyOfferedConnector: root -> tenant -> role connector, own tenant, valid now, [pinned Noise key set]
 //   WriteSessionInit: IK message 1 ─── SESSION_INIT ────────────────────────────────────▶ AnswerSessionInit:
-//     -> e, es, s, ss   payload DeviceHandshake                                             read message 1,
+//     -> e, es, s, ss   payload DeviceHandshake (+ timestamp)                               read message 1,
 //                                                                                           verify the device
 //                                                                                           credential (role
 //                                                                                           device, own tenant,
 //                                                                                           valid now) and that
 //                                                                                           its X25519 key == rs,
+//                                                                                           timestamp newer than
+//                                                                                           rs's last (record),
 //   ReadSessionAccept: read message 2 ◀──────────────── SESSION_ACCEPT ────────────────────── write message 2,
 //     <- e, ee, se      payload ConnectorHandshake                                          Split()
 //   Split()
@@ -23,6 +25,7 @@
 // the human-readable reason (never secret material). Mapping:
 //   credential fails verification, Noise key not pinned, Noise key != rs    -> bad_credential
 //   connector: device credential of another tenant                           -> unauthorized
+//   connector: message 1 timestamp refused by the InitReplayRecord (§6)      -> replayed
 //   Noise message that does not read, handshake payload that does not decode -> protocol_error
 //   key set-up failures that cannot happen with valid inputs                  -> internal
 // Cost: one X25519 generation and two/three DHs per side plus two Ed25519 verifies per credential; allocation is
@@ -41,6 +44,7 @@
 #include "crypto/noise_handshake.h"
 #include "crypto/result.h"
 #include "tunnel/frame.h"
+#include "tunnel/init_replay.h"
 #include "tunnel/link_messages.h"
 
 namespace strait::tunnel {
@@ -86,9 +90,10 @@ Result<InitiatorDone, E2eError> ReadSessionAccept(crypto::HandshakeState& handsh
                                                   std::span<const uint8_t> message);
 
 // Connector: reads message 1 (the SESSION_INIT payload), decodes DeviceHandshake, verifies the device credential
-// (role device, own tenant, valid at now_unix) and that its Noise key equals the Noise remote static, then writes
-// message 2 (payload = `ours`) into `out` (>= kMaxNoiseMessageBytes) and splits. The handshake state lives and
-// dies inside this call.
+// (role device, own tenant, valid at now_unix) and that its Noise key equals the Noise remote static, checks the
+// payload's timestamp against `record` (refused: replayed; accepted: recorded as the device's newest), then
+// writes message 2 (payload = `ours`) into `out` (>= kMaxNoiseMessageBytes) and splits. The handshake state lives
+// and dies inside this call.
 struct ResponderDone {
   crypto::TransportKeys keys;
   crypto::VerifiedCredential device;
@@ -96,6 +101,7 @@ struct ResponderDone {
   size_t message_size = 0;           // message 2 in `out`
 };
 Result<ResponderDone, E2eError> AnswerSessionInit(const E2eIdentity& self, std::span<const uint8_t> message,
-                                                  const ConnectorHandshake& ours, std::span<uint8_t> out);
+                                                  InitReplayRecord& record, const ConnectorHandshake& ours,
+                                                  std::span<uint8_t> out);
 
 }  // namespace strait::tunnel

@@ -49,6 +49,7 @@ std::string_view ErrorCodeName(ErrorCode c) {
     case ErrorCode::kCancelled: return "cancelled";
     case ErrorCode::kInternal: return "internal";
     case ErrorCode::kTooManyStreams: return "too_many_streams";
+    case ErrorCode::kReplayed: return "replayed";
   }
   return "unknown";
 }

@@ -167,8 +167,9 @@ enum class ErrorCode : uint16_t {
   kCancelled = 24,           // the opener gave up
   kInternal = 25,            // a bug on the sender's side
   kTooManyStreams = 26,      // OPEN beyond the session's max_streams
+  kReplayed = 27,            // SESSION_INIT timestamp not newer than the device's last, or outside the clock window
 };
-inline constexpr uint16_t kMaxErrorCode = 26;
+inline constexpr uint16_t kMaxErrorCode = 27;
 std::string_view ErrorCodeName(ErrorCode c);  // e.g. "flow_control"; "unknown" for codes not listed
 
 // ---- The header ----

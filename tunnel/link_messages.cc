@@ -251,7 +251,7 @@ MessageResult<DeviceHandshake> DeviceHandshake::Decode(Bytes payload) {
   ByteReader r(payload);
   DeviceHandshake m;
   STRAIT_TRY(Str16(r, 1, kMaxCredentialBytes, &m.credential));
-  STRAIT_TRY(Need(r.ReadU32(&m.initial_session_window) && r.ReadU16(&m.max_streams)));
+  STRAIT_TRY(Need(r.ReadU32(&m.initial_session_window) && r.ReadU16(&m.max_streams) && r.ReadU64(&m.timestamp)));
   return m;  // extensible
 }
 MessageResult<size_t> DeviceHandshake::Encode(std::span<uint8_t> out) const {
@@ -260,6 +260,7 @@ MessageResult<size_t> DeviceHandshake::Encode(std::span<uint8_t> out) const {
     w.Prefixed16(credential);
     w.U32(initial_session_window);
     w.U16(max_streams);
+    w.U64(timestamp);
   });
 }
 

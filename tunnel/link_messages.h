@@ -150,17 +150,19 @@ struct NoiseMessage {
   size_t EncodedSize() const { return message.size(); }
 };
 
-// Payload of Noise IK message 1 (device -> connector, inside SESSION_INIT). extensible.
-//   str16 device_credential (1..512) | u32 initial_session_window | u16 max_streams
+// Payload of Noise IK message 1 (device -> connector, inside SESSION_INIT). extensible; every field required.
+//   str16 device_credential (1..512) | u32 initial_session_window | u16 max_streams | u64 timestamp
 struct DeviceHandshake {
   Bytes credential;
   uint32_t initial_session_window = kDefaultSessionWindow;  // what the connector may send before credit returns
   uint16_t max_streams = kDefaultMaxStreams;
+  uint64_t timestamp = 0;  // device wall clock, ns since the Unix epoch; strictly increasing per device (§6)
 
   static MessageResult<DeviceHandshake> Decode(Bytes payload);
   MessageResult<size_t> Encode(std::span<uint8_t> out) const;
-  size_t EncodedSize() const { return 2 + credential.size() + 4 + 2; }
+  size_t EncodedSize() const { return 2 + credential.size() + 4 + 2 + 8; }
 };
+inline constexpr size_t kMaxDeviceHandshakeBytes = 2 + kMaxCredentialBytes + 4 + 2 + 8;
 
 // Payload of Noise IK message 2 (connector -> device, inside SESSION_ACCEPT). extensible.
 //   u32 initial_session_window | u16 max_streams

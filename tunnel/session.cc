@@ -119,6 +119,12 @@ Result<std::unique_ptr<Session>, Error<SessionSetupError>> Session::Create(Sessi
   if (!(own->noise_key == config.static_key.public_key)) {
     return Fail(E{SessionSetupError::kKeyMismatch, "static key is not the own credential's noise key"});
   }
+  if (config.role == SessionRole::kDevice && config.init_timestamp == 0) {
+    return Fail(E{SessionSetupError::kBadConfig, "a device session needs an init_timestamp"});
+  }
+  if (config.role == SessionRole::kConnector && config.init_replay == nullptr) {
+    return Fail(E{SessionSetupError::kBadConfig, "a connector session needs an init_replay record"});
+  }
   crypto::X25519KeyPair key = std::move(config.static_key);  // wipes config.static_key.secret
   return std::unique_ptr<Session>(new Session(std::move(config), std::move(key), visitor));
 }
@@ -203,6 +209,7 @@ SessionResult Session::OnOffer(uint32_t channel, const SessionOffer& offer, uint
   mine.credential = config_.credential;
   mine.initial_session_window = config_.mux.session_window;
   mine.max_streams = config_.mux.max_streams;
+  mine.timestamp = config_.init_timestamp;
   auto started = WriteSessionInit(self, connector->noise_key, mine, out.subspan(kHeaderSize));
   if (!started) return CloseWith(started.error().code, started.error().reason, out);
 
@@ -238,7 +245,7 @@ SessionResult Session::OnFrameAwaitInit(const FrameHeader& h, std::span<uint8_t>
   ConnectorHandshake mine;
   mine.initial_session_window = config_.mux.session_window;
   mine.max_streams = config_.mux.max_streams;
-  auto done = AnswerSessionInit(self, payload, mine, out.subspan(kHeaderSize));
+  auto done = AnswerSessionInit(self, payload, *config_.init_replay, mine, out.subspan(kHeaderSize));
   if (!done) return CloseWith(done.error().code, done.error().reason, out);
   const size_t n = done->message_size;
   const bool ok = EncodeFrameHeader(

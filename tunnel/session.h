@@ -42,7 +42,8 @@
 //   - The outer frame type is the AEAD associated data, so a relay that rewrites SEALED_STREAM <-> SEALED_DATAGRAM
 //     gets an authentication failure with the policy above.
 //   - A session-fatal mux reason closes with ErrorCodeFor(reason); our send counter at 2^60 closes with
-//     rekey_required; a credential failure with bad_credential (connector: unauthorized for a wrong tenant).
+//     rekey_required; a credential failure with bad_credential (connector: unauthorized for a wrong tenant); a
+//     SESSION_INIT whose timestamp the connector's InitReplayRecord refuses with replayed.
 //
 // Re-entrancy: visitor callbacks (called from OnFrame and PollOutgoing) may call the mux (per stream_mux.h),
 // SendDatagram, PollOutgoing and Close, never OnFrame. A session closed from inside a callback keeps its state
@@ -66,6 +67,7 @@
 #include "crypto/result.h"
 #include "crypto/transport.h"
 #include "tunnel/frame.h"
+#include "tunnel/init_replay.h"
 #include "tunnel/link_messages.h"
 #include "tunnel/stream_mux.h"
 
@@ -158,6 +160,12 @@ struct SessionConfig {
   std::string tenant;                   // own tenant; the peer's credential must belong to it
   // Device only: if set, the connector's Noise key must be one of these (enrollment pinning, §5).
   std::optional<std::vector<crypto::X25519PublicKey>> pinned_connectors;
+  // Device only, required (non-zero): the timestamp SESSION_INIT carries (§6), wall-clock ns since the Unix epoch,
+  // strictly increasing over the device's sessions (InitTimestampClock); the daemon takes it when it creates the
+  // session, a relay round trip before SESSION_INIT is written.
+  uint64_t init_timestamp = 0;
+  // Connector only, required: the replay record every session of the connector shares (§6); must outlive them.
+  InitReplayRecord* init_replay = nullptr;
   // Our receive windows and limits (announced in the handshake). role, peer_session_window and peer_max_streams
   // are filled in by the session from the peer's handshake payload.
   MuxOptions mux;
@@ -168,7 +176,7 @@ struct SessionConfig {
 enum class SessionSetupError : uint8_t {
   kBadCredential,  // own credential does not parse, or is not of the configured role / tenant
   kKeyMismatch,    // static_key is not the credential's Noise key
-  kBadConfig,      // no visitor, or a pinned set on a connector
+  kBadConfig,      // no visitor, a pinned set on a connector, no init_timestamp (device) or init_replay (connector)
 };
 
 struct SessionCounters {

@@ -53,6 +53,7 @@ struct Sink : SessionVisitor {
 
 // An established pair, set up with real credentials and a real Noise IK handshake.
 struct Pair {
+  InitReplayRecord init_replay;  // the connector's (protocol.md §6); declared first: the session points at it
   Sink dev_sink, con_sink;
   std::unique_ptr<Session> dev, con;
   std::vector<uint8_t> out = std::vector<uint8_t>(4 * kSessionOutSize);
@@ -79,6 +80,8 @@ struct Pair {
     };
     SessionConfig dc = config(SessionRole::kDevice, crypto::Role::kDevice);
     SessionConfig cc = config(SessionRole::kConnector, crypto::Role::kConnector);
+    dc.init_timestamp = kNow * kNsPerSecond;
+    cc.init_replay = &init_replay;
     const std::vector<uint8_t> con_cred = cc.credential;
     dev = Session::Create(std::move(dc), &dev_sink).value();
     con = Session::Create(std::move(cc), &con_sink).value();

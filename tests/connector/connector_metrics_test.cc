@@ -81,6 +81,13 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   m.loop_send_queue_full = 20;
   m.loop_recv_starved = 21;
   m.link_stalls = 22;
+  m.init_replay.checks[static_cast<std::size_t>(tunnel::InitCheck::kAccepted)] = 26;  // not a refusal: not shown
+  m.init_replay.checks[static_cast<std::size_t>(tunnel::InitCheck::kReplayed)] = 27;
+  m.init_replay.checks[static_cast<std::size_t>(tunnel::InitCheck::kBelowFloor)] = 28;
+  m.init_replay.checks[static_cast<std::size_t>(tunnel::InitCheck::kTooOld)] = 29;
+  m.init_replay.checks[static_cast<std::size_t>(tunnel::InitCheck::kTooNew)] = 30;
+  m.init_replay_entries = 31;
+  m.init_replay.dropped_full = 32;
   const std::string text = RenderPrometheus(m);
 
   for (const char* line : {
@@ -113,6 +120,12 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
            "strait_connector_loop_send_queue_full_total 20",
            "strait_connector_loop_recv_starved_total 21",
            "strait_connector_link_stalls_total 22",
+           "strait_connector_session_inits_stale_total{reason=\"replay\"} 27",
+           "strait_connector_session_inits_stale_total{reason=\"below_floor\"} 28",
+           "strait_connector_session_inits_stale_total{reason=\"too_old\"} 29",
+           "strait_connector_session_inits_stale_total{reason=\"too_new\"} 30",
+           "strait_connector_init_replay_devices 31",
+           "strait_connector_init_replay_dropped_full_total 32",
        }) {
     EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
   }
@@ -121,7 +134,8 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   EXPECT_EQ(Count(text, "# TYPE strait_connector_streams_refused_total "), 1u);
   // Every family has one HELP and one TYPE line, and every sample belongs to a declared family.
   EXPECT_EQ(Count(text, "# HELP "), Count(text, "# TYPE "));
-  EXPECT_EQ(Count(text, "# TYPE "), 22u) << text;
+  EXPECT_EQ(Count(text, "# TYPE "), 25u) << text;
+  EXPECT_EQ(Count(text, "reason=\"accepted\""), 0u);
 }
 
 TEST(PrometheusText, EscapesLabelValuesAndHelp) {

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -238,6 +239,9 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
       tunnel::FrameHeader h;
       ASSERT_TRUE(tunnel::ParseFrameHeader(bytes, &h));
       const std::size_t n = tunnel::kHeaderSize + h.length;
+      if (h.type == tunnel::FrameType::kSessionInit) {
+        sent_init.assign(bytes.begin() + tunnel::kHeaderSize, bytes.begin() + static_cast<std::ptrdiff_t>(n));
+      }
       EXPECT_EQ(link_->SendEncoded(bytes.first(n)), link::SendStatus::kOk);
       bytes = bytes.subspan(n);
     }
@@ -258,8 +262,27 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
       auto offer = tunnel::SessionOffer::Decode(payload);
       ASSERT_TRUE(offer.ok());
       offered_id.assign(offer->connector_id.begin(), offer->connector_id.end());
+      if (!replay_init.empty()) {
+        // A replayer: the recorded SESSION_INIT bytes on the offered channel, no session of its own.
+        EXPECT_EQ(link_->SendFrame(tunnel::FrameType::kSessionInit, 0, f.header.channel, replay_init),
+                  link::SendStatus::kOk);
+        link_->Flush();
+        return;
+      }
+      session_config_.init_timestamp = init_clock_.Next(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count()));
       session_ = tunnel::Session::Create(session_config_, this).value();
       r = session_->OnOffer(f.header.channel, *offer, NowUnix(), out_);
+    } else if (!replay_init.empty()) {
+      if (f.header.type == tunnel::FrameType::kSessionAccept) replay_accepted = true;
+      if (f.header.type == tunnel::FrameType::kSessionClose) {
+        auto close = tunnel::SessionClose::Decode(payload);
+        ASSERT_TRUE(close.ok());
+        replay_closed = close->code;
+      }
+      Kick();
+      return;
     } else if (session_) {
       r = session_->OnFrame(f.header, payload, NowUnix(), out_);
     } else {
@@ -306,6 +329,10 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
   bool session_closed = false;
   std::string offered_id;
   std::function<void()> on_change;
+  std::vector<std::uint8_t> sent_init;      // the payload of the last SESSION_INIT this device sent
+  std::vector<std::uint8_t> replay_init;    // if set: send these bytes as SESSION_INIT instead of a session's
+  std::optional<ErrorCode> replay_closed;   // the SESSION_CLOSE code the replayed SESSION_INIT got
+  bool replay_accepted = false;             // ... or whether it got a SESSION_ACCEPT
 
  private:
   EventLoop& loop_;
@@ -313,6 +340,7 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
   link::LinkConfig config_;
   link::LinkLoopState shared_;
   tunnel::SessionConfig session_config_;
+  tunnel::InitTimestampClock init_clock_;
   std::unique_ptr<link::TlsLink> link_;
   std::unique_ptr<tunnel::Session> session_;
   std::vector<std::uint8_t> out_;
@@ -654,6 +682,37 @@ TEST_F(ConnectorTest, DeviceOfAnotherTenantIsRefusedAtLogin) {
   EXPECT_FALSE(d.established());
   EXPECT_EQ(connector->direct()->stats().refused_tenant, 1u);
   EXPECT_EQ(connector->stats().sessions_up, 0u);
+}
+
+// Issue 7 (protocol.md §6): a replayer records a device's SESSION_INIT and sends the exact bytes again on a
+// channel of its own. The connector refuses it with SESSION_CLOSE replayed before any SESSION_ACCEPT, counts it,
+// logs no session up for it, and the device's own session is untouched.
+TEST_F(ConnectorTest, ReplayedSessionInitIsRefusedAndCounted) {
+  StartConnector(Options());
+  Device d(*loop, pki, dev, "acme");
+  Device replayer(*loop, pki, dev, "acme");  // the credential only logs the link in; the bytes are d's
+  Stepper s(*loop, {{[&] { return d.established(); },
+                     [&] {
+                       ASSERT_FALSE(d.sent_init.empty());
+                       replayer.replay_init = d.sent_init;
+                       replayer.Connect(*connector->direct_address());
+                     }},
+                    {[&] { return replayer.replay_closed.has_value() || replayer.replay_accepted; }, {}}});
+  d.on_change = replayer.on_change = on_log = [&] { s.Check(); };
+  d.Connect(*connector->direct_address());
+  ASSERT_TRUE(Run(s));
+  EXPECT_FALSE(replayer.replay_accepted);
+  ASSERT_TRUE(replayer.replay_closed.has_value());
+  EXPECT_EQ(*replayer.replay_closed, ErrorCode::kReplayed);
+  EXPECT_TRUE(d.established());
+  EXPECT_EQ(connector->stats().sessions_up, 1u);
+  EXPECT_EQ(connector->stats().sessions_refused, 1u);
+  EXPECT_EQ(connector->init_replay().stats().count(tunnel::InitCheck::kReplayed), 1u);
+  EXPECT_EQ(connector->init_replay().stats().count(tunnel::InitCheck::kAccepted), 1u);
+  EXPECT_EQ(connector->init_replay().size(), 1u);
+  std::size_t ups = 0;
+  for (const std::string& line : log) ups += line.find("connector session up") != std::string::npos;
+  EXPECT_EQ(ups, 1u);
 }
 
 // A minimal relay: a TLS server port taking connector logins. "Restart" = close the listener and every link,

@@ -242,6 +242,7 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
   std::atomic<int> sessions_up{0};
   std::atomic<int> streams_opened{0};
   std::vector<std::string> preferred_seen;  // SESSION_REQUEST preferences, in order (loop thread)
+  tunnel::InitReplayRecord init_replay;     // SESSION_INIT timestamps, protocol.md §6 (loop thread)
 
  private:
   struct Peer final : tunnel::SessionVisitor, link::StreamPumpHost {
@@ -401,6 +402,7 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
       sc.static_key = pki_->connector_noise;
       sc.root_key = pki_->root.public_key;
       sc.tenant = "acme";
+      sc.init_replay = &init_replay;
       sc.mux.role = tunnel::MuxRole::kConnector;
       p->pumps.clear();
       p->session = tunnel::Session::Create(std::move(sc), p).value();

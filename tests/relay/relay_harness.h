@@ -356,6 +356,11 @@ class Peer final : public link::LinkHandler {
     c.root_key = root_;
     c.tenant = id_.tenant;
     if (role == tunnel::SessionRole::kDevice) c.pinned_connectors = pinned;
+    // protocol.md §6: a device stamps SESSION_INIT with its wall clock; a connector checks it against its record.
+    c.init_timestamp = init_clock_.Next(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count()));
+    c.init_replay = &init_replay_;
     auto s = tunnel::Session::Create(std::move(c), e.get());
     EXPECT_TRUE(s.ok());
     if (s.ok()) e->s = std::move(s).value();
@@ -393,6 +398,8 @@ class Peer final : public link::LinkHandler {
   PeerId id_;
   link::LinkConfig config_;
   crypto::Ed25519PublicKey root_;
+  tunnel::InitTimestampClock init_clock_;  // as a device
+  tunnel::InitReplayRecord init_replay_;   // as a connector
   std::unique_ptr<link::TlsLink> link_;
   std::array<std::uint8_t, tunnel::kSessionOutSize> out_{};
 };

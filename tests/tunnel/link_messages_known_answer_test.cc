@@ -188,13 +188,17 @@ TEST(LinkWireFormat, SessionClose) {
 // The Noise message payloads of SESSION_INIT and SESSION_ACCEPT (docs/protocol.md §6).
 TEST(LinkWireFormat, DeviceHandshake) {
   const Wire cred = Ascii("cred");
-  // str16 device_credential, u32 initial_session_window (16 MiB), u16 max_streams (4,096)
-  const Wire want = Hex("0004 63726564  01000000  1000");
-  EXPECT_EQ(Encode(DeviceHandshake{cred, 16u << 20, 4096}), want);
+  // str16 device_credential, u32 initial_session_window (16 MiB), u16 max_streams (4,096),
+  // u64 timestamp (1,700,000,000.123456789 s after the Unix epoch, in ns)
+  const Wire want = Hex("0004 63726564  01000000  1000  17979cfe3d85cd15");
+  EXPECT_EQ(Encode(DeviceHandshake{cred, 16u << 20, 4096, 1'700'000'000'123'456'789}), want);
   const DeviceHandshake d = Decode<DeviceHandshake>(want);
   EXPECT_EQ(Str(d.credential), "cred");
   EXPECT_EQ(d.initial_session_window, 16u << 20);
   EXPECT_EQ(d.max_streams, 4096);
+  EXPECT_EQ(d.timestamp, 1'700'000'000'123'456'789u);
+  // The timestamp is required (§6): the version-1 payload without it does not decode.
+  EXPECT_EQ(DeviceHandshake::Decode(Hex("0004 63726564  01000000  1000")).error(), MessageError::kTruncated);
 }
 
 TEST(LinkWireFormat, ConnectorHandshake) {
@@ -216,7 +220,7 @@ TEST(LinkWireFormat, ErrorCodeNumbers) {
       {ErrorCode::kShuttingDown, 16},    {ErrorCode::kRevoked, 17},           {ErrorCode::kFlowControl, 18},
       {ErrorCode::kRekeyRequired, 19},   {ErrorCode::kRefusedByPolicy, 20},   {ErrorCode::kConnectFailed, 21},
       {ErrorCode::kDnsFailed, 22},       {ErrorCode::kTimeout, 23},           {ErrorCode::kCancelled, 24},
-      {ErrorCode::kInternal, 25},        {ErrorCode::kTooManyStreams, 26},
+      {ErrorCode::kInternal, 25},        {ErrorCode::kTooManyStreams, 26},     {ErrorCode::kReplayed, 27},
   };
   for (const auto& [code, number] : codes) {
     const Wire want = {static_cast<uint8_t>(number >> 8), static_cast<uint8_t>(number), 0x00};  // empty reason

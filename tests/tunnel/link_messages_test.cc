@@ -193,13 +193,15 @@ TEST(LinkMessages, NoiseMessageIsBounded) {
 }
 
 TEST(LinkMessages, HandshakePayloadsRoundTripAndAreExtensible) {
-  DeviceHandshake dh{B(kCred), 1u << 20, 128};
+  DeviceHandshake dh{B(kCred), 1u << 20, 128, UINT64_MAX - 1};
   auto enc = EncodeOk(dh);
+  EXPECT_EQ(enc.size(), 2 + kCred.size() + 4 + 2 + 8);
   auto d = DeviceHandshake::Decode(enc);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(S(d->credential), kCred);
   EXPECT_EQ(d->initial_session_window, 1u << 20);
   EXPECT_EQ(d->max_streams, 128);
+  EXPECT_EQ(d->timestamp, UINT64_MAX - 1);
   ExpectEveryPrefixRejected<DeviceHandshake>(enc);
   ExpectTrailingIgnored<DeviceHandshake>(enc);
 

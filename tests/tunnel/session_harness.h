@@ -102,6 +102,7 @@ inline SessionConfig MakeConfig(SessionRole role, const Pki& pki, const Tenant& 
   c.static_key = id.noise;
   c.root_key = pki.root.public_key;
   c.tenant = t.id;
+  if (role == SessionRole::kDevice) c.init_timestamp = kNow * kNsPerSecond;  // a connector needs its init_replay
   return c;
 }
 
@@ -120,6 +121,7 @@ struct Relay {
   std::function<bool(Dir, WireFrame&)> tamper;
   std::vector<SessionResult> results[2];  // what each endpoint's calls returned (by the endpoint's direction)
   uint64_t now = kNow;
+  InitReplayRecord init_replay;  // the connector's (§6)
   std::array<uint8_t, kSessionOutSize> out{};
 
   Endpoint& To(Dir d) { return d == Dir::kToConnector ? con : dev; }
@@ -203,9 +205,19 @@ struct World {
   Identity device = Pki::Issue(acme, crypto::Role::kDevice, "laptop-1");
   Identity connector = Pki::Issue(acme, crypto::Role::kConnector, "conn-1");
   Relay relay;
+  uint64_t init_timestamp = kNow * kNsPerSecond;  // the device's last SESSION_INIT timestamp
 
-  SessionConfig DeviceConfig() const { return MakeConfig(SessionRole::kDevice, pki, acme, device); }
-  SessionConfig ConnectorConfig() const { return MakeConfig(SessionRole::kConnector, pki, acme, connector); }
+  // Each device config carries a newer SESSION_INIT timestamp; each connector config the relay's replay record.
+  SessionConfig DeviceConfig() {
+    SessionConfig c = MakeConfig(SessionRole::kDevice, pki, acme, device);
+    c.init_timestamp = ++init_timestamp;
+    return c;
+  }
+  SessionConfig ConnectorConfig() {
+    SessionConfig c = MakeConfig(SessionRole::kConnector, pki, acme, connector);
+    c.init_replay = &relay.init_replay;
+    return c;
+  }
   void Start(SessionConfig dev_cfg, SessionConfig con_cfg) {
     relay.dev.s = Session::Create(std::move(dev_cfg), &relay.dev).value();
     relay.con.s = Session::Create(std::move(con_cfg), &relay.con).value();

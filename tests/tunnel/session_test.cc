@@ -73,6 +73,8 @@ struct RawDevice {
   crypto::X25519KeyPair noise;
   std::optional<crypto::HandshakeState> hs;
   std::optional<crypto::TransportSession> transport;
+  // Of the last SESSION_INIT built; a second after the World's device, which may share the Noise key.
+  uint64_t timestamp = (kNow + 1) * kNsPerSecond;
 
   // Builds SESSION_INIT with `credential` from `noise` to `connector_key`.
   WireFrame Init(const crypto::X25519PublicKey& connector_key, std::span<const uint8_t> credential) {
@@ -81,6 +83,7 @@ struct RawDevice {
     const E2eIdentity self{&noise, &unused_root, "acme", kNow, &no_eph};
     DeviceHandshake dh;
     dh.credential = credential;
+    dh.timestamp = ++timestamp;
     ByteVec msg(kMaxNoiseMessageBytes);
     auto started = WriteSessionInit(self, connector_key, dh, msg);
     if (!started.ok()) std::abort();
@@ -152,6 +155,13 @@ TEST(Session, CreateRefusesOwnCredentialMismatches) {
   EXPECT_EQ(Session::Create(std::move(c), &e).error().code, SessionSetupError::kBadCredential);
   c = w.ConnectorConfig();
   c.pinned_connectors.emplace();
+  EXPECT_EQ(Session::Create(std::move(c), &e).error().code, SessionSetupError::kBadConfig);
+  // §6: a device must stamp SESSION_INIT, a connector must check the stamp.
+  c = w.DeviceConfig();
+  c.init_timestamp = 0;
+  EXPECT_EQ(Session::Create(std::move(c), &e).error().code, SessionSetupError::kBadConfig);
+  c = w.ConnectorConfig();
+  c.init_replay = nullptr;
   EXPECT_EQ(Session::Create(std::move(c), &e).error().code, SessionSetupError::kBadConfig);
   EXPECT_EQ(Session::Create(w.DeviceConfig(), nullptr).error().code, SessionSetupError::kBadConfig);
 }
@@ -234,7 +244,9 @@ TEST(Session, ConnectorRefusesDeviceOfAnotherTenant) {
   const testing::Tenant globex = w.pki.MakeTenant("globex");
   const testing::Identity g_con = Pki::Issue(globex, Role::kConnector, "conn-g");
   const testing::Identity lure = Pki::Issue(w.acme, Role::kConnector, "conn-g", kNow - kDay, kNow + kDay, g_con.noise);
-  w.Start(w.DeviceConfig(), testing::MakeConfig(SessionRole::kConnector, w.pki, globex, g_con));
+  SessionConfig con_cfg = testing::MakeConfig(SessionRole::kConnector, w.pki, globex, g_con);
+  con_cfg.init_replay = &w.relay.init_replay;
+  w.Start(w.DeviceConfig(), std::move(con_cfg));
   EXPECT_EQ(w.relay.Offer(lure.credential).action, SessionAction::kSend);
   w.relay.Pump();
   Session& con = *w.relay.con.s;
@@ -309,6 +321,96 @@ TEST(Session, GarbageSessionInitClosesCleanly) {
     EXPECT_EQ(w.relay.con.s->OnFrame({1, FrameType::kSealedStream, 0, 40, kChannel}, more, kNow, w.relay.out).drop,
               SessionDrop::kAfterClose);
   }
+}
+
+// §6: the relay records a completed handshake's SESSION_INIT and replays the exact bytes to a new connector
+// session (as it would on a new channel): refused with replayed before any message 2, and counted.
+TEST(Session, ReplayedSessionInitIsRefusedAndCounted) {
+  World w;
+  ASSERT_TRUE(w.Establish());
+  ASSERT_EQ(w.relay.seen[0].front().h.type, FrameType::kSessionInit);
+  const WireFrame init = w.relay.seen[0].front();
+  EXPECT_EQ(w.relay.init_replay.stats().count(InitCheck::kAccepted), 1u);
+  EXPECT_EQ(w.relay.init_replay.newest(w.device.noise.public_key), w.init_timestamp);
+
+  w.relay.con.s = Session::Create(w.ConnectorConfig(), &w.relay.con).value();
+  const size_t sent_before = w.relay.seen[1].size();
+  const SessionResult r = w.relay.Deliver(Dir::kToConnector, init);
+  EXPECT_EQ(r.action, SessionAction::kClose);
+  Session& con = *w.relay.con.s;
+  EXPECT_EQ(con.state(), SessionState::kClosed);
+  EXPECT_EQ(con.close_code(), ErrorCode::kReplayed);
+  EXPECT_NE(con.close_reason().find("(replay)"), std::string_view::npos) << con.close_reason();
+  EXPECT_EQ(con.peer(), nullptr);
+  // The only frame sent is the SESSION_CLOSE: no SESSION_ACCEPT for a replay.
+  ASSERT_EQ(w.relay.seen[1].size(), sent_before + 1);
+  EXPECT_EQ(w.relay.seen[1].back().h.type, FrameType::kSessionClose);
+  EXPECT_EQ(LastClose(w.relay, Dir::kToDevice)->first, ErrorCode::kReplayed);
+  EXPECT_EQ(w.relay.init_replay.stats().count(InitCheck::kReplayed), 1u);
+  EXPECT_EQ(w.relay.init_replay.stats().count(InitCheck::kAccepted), 1u);
+
+  // The device's next session carries a newer timestamp and is accepted.
+  w.relay.queue[1].clear();  // the SESSION_CLOSE above was for the replayer
+  ASSERT_TRUE(w.Establish());
+  EXPECT_EQ(w.relay.init_replay.stats().count(InitCheck::kAccepted), 2u);
+  EXPECT_EQ(w.relay.init_replay.size(), 1u);
+}
+
+// §6: the connector judges the timestamp against its own clock, 120 s either way.
+TEST(Session, SessionInitOutsideTheClockWindowIsRefused) {
+  struct Case {
+    int64_t offset_s;     // device clock - connector clock
+    const char* refused;  // the reason's check name, nullptr: accepted
+  };
+  for (const Case& c : {Case{-121, "too_old"}, Case{121, "too_new"}, Case{-119, nullptr}, Case{119, nullptr}}) {
+    SCOPED_TRACE(c.offset_s);
+    World w;
+    SessionConfig dev = w.DeviceConfig();
+    dev.init_timestamp = static_cast<uint64_t>(static_cast<int64_t>(kNow) + c.offset_s) * kNsPerSecond;
+    w.Start(std::move(dev), w.ConnectorConfig());
+    (void)w.relay.Offer(w.connector.credential);
+    w.relay.Pump();
+    if (c.refused != nullptr) {
+      EXPECT_EQ(w.relay.con.s->close_code(), ErrorCode::kReplayed);
+      EXPECT_NE(w.relay.con.s->close_reason().find(c.refused), std::string_view::npos)
+          << w.relay.con.s->close_reason();
+      EXPECT_EQ(w.relay.dev.s->state(), SessionState::kClosed);  // told by the connector's SESSION_CLOSE
+      EXPECT_EQ(w.relay.init_replay.size(), 0u);
+    } else {
+      EXPECT_TRUE(w.relay.con.s->established());
+      EXPECT_EQ(w.relay.init_replay.size(), 1u);
+    }
+  }
+}
+
+// §6: the timestamp is required; a message 1 whose payload stops after max_streams (a DeviceHandshake without
+// the field, as a pre-timestamp build would send it) is a protocol error.
+TEST(Session, SessionInitWithoutTimestampIsAProtocolError) {
+  World w;
+  w.relay.con.s = Session::Create(w.ConnectorConfig(), &w.relay.con).value();
+  crypto::HandshakeOptions o;
+  o.pattern = crypto::NoisePattern::kIK;
+  o.role = crypto::NoiseRole::kInitiator;
+  o.prologue = B(kE2ePrologue);
+  o.local_static = w.device.noise;
+  o.remote_static = w.connector.noise.public_key;
+  auto hs = crypto::HandshakeState::Create(std::move(o)).value();
+  DeviceHandshake dh;
+  dh.credential = w.device.credential;
+  dh.timestamp = (kNow + 1) * kNsPerSecond;
+  ByteVec body(dh.EncodedSize());
+  ASSERT_TRUE(dh.Encode(body).ok());
+  body.resize(body.size() - 8);  // without the u64 timestamp
+  ByteVec msg(kMaxNoiseMessageBytes);
+  const crypto::HandshakeResult wr = hs.WriteMessage(body, msg);
+  ASSERT_TRUE(wr.ok());
+  msg.resize(wr.size);
+  const FrameHeader h{kFramingVersion, FrameType::kSessionInit, 0, static_cast<uint32_t>(msg.size()), kChannel};
+  (void)w.relay.Deliver(Dir::kToConnector, {h, msg});
+  EXPECT_EQ(w.relay.con.s->close_code(), ErrorCode::kProtocolError);
+  EXPECT_NE(w.relay.con.s->close_reason().find("device handshake payload: truncated"), std::string_view::npos)
+      << w.relay.con.s->close_reason();
+  EXPECT_EQ(w.relay.init_replay.size(), 0u);
 }
 
 TEST(Session, FramesOutOfStateOrChannelAreDroppedByName) {

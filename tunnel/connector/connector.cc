@@ -37,6 +37,7 @@ Result<std::unique_ptr<Connector>, std::string> Connector::Create(runtime::Event
   s.static_key = crypto::X25519KeyPair::FromSecret(c->options_.noise_key.secret);
   s.root_key = c->options_.root_key;
   s.tenant = c->tenant_;
+  s.init_replay = &c->init_replay_;
   s.mux = c->options_.mux;
   s.mux.role = tunnel::MuxRole::kConnector;
   // Check the template once: a bad identity fails here, not on the first device.

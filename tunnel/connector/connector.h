@@ -31,6 +31,7 @@
 #include "tunnel/connector/direct_listener.h"
 #include "tunnel/connector/policy.h"
 #include "tunnel/connector/resolver.h"
+#include "tunnel/init_replay.h"
 #include "tunnel/link/dialer.h"
 #include "tunnel/link/tls_link.h"
 
@@ -89,6 +90,8 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   std::size_t relay_count() const { return options_.relays.size(); }  // relays configured
   std::size_t relays_up() const;
   std::size_t sessions() const { return sessions_.size(); }
+  // The SESSION_INIT replay record (protocol.md §6): its counters and how many devices it holds.
+  const tunnel::InitReplayRecord& init_replay() const { return init_replay_; }
 
  private:
   struct Relay {
@@ -128,6 +131,7 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   std::vector<Relay> relays_;
   std::unique_ptr<DirectListener> direct_;
   std::unique_ptr<Resolver> resolver_;
+  tunnel::InitReplayRecord init_replay_;  // every session's SESSION_INIT timestamps (before ctx_: it points here)
   SessionContext ctx_;
   std::map<SessionKey, std::unique_ptr<DeviceSession>> sessions_;
   std::vector<std::unique_ptr<DeviceSession>> ended_;  // link gone / closed, waiting for their pumps

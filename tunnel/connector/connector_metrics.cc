@@ -29,8 +29,21 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
   out.Sample("strait_connector_direct_refused_total", {"reason", "login_evicted"}, m.direct.logins_evicted);
   out.Gauge("strait_connector_sessions", "Device sessions now.", s.sessions_active);
   out.Counter("strait_connector_sessions_opened_total", "Device sessions established.", s.sessions_up);
-  out.Counter("strait_connector_sessions_refused_total", "SESSION_INIT refused (credential, session limit, stopping).",
-              s.sessions_refused);
+  out.Counter("strait_connector_sessions_refused_total",
+              "SESSION_INIT refused (credential, session limit, stopping, replay).", s.sessions_refused);
+  out.Family("strait_connector_session_inits_stale_total", MetricType::kCounter,
+             "SESSION_INITs refused by the timestamp check (replayed; protocol.md section 6), by reason. Also counted "
+             "in strait_connector_sessions_refused_total.");
+  for (tunnel::InitCheck c : {tunnel::InitCheck::kReplayed, tunnel::InitCheck::kBelowFloor,
+                              tunnel::InitCheck::kTooOld, tunnel::InitCheck::kTooNew}) {
+    out.Sample("strait_connector_session_inits_stale_total", {"reason", tunnel::InitCheckName(c)},
+               m.init_replay.count(c));
+  }
+  out.Gauge("strait_connector_init_replay_devices",
+            "Devices the SESSION_INIT replay record holds now (at most 65,536).", m.init_replay_entries);
+  out.Counter("strait_connector_init_replay_dropped_full_total",
+              "Replay record entries dropped before their window ended to make room (each raises the record's floor).",
+              m.init_replay.dropped_full);
   out.Gauge("strait_connector_streams", "Streams open now (accepted, not finished).", s.streams_open);
   out.Counter("strait_connector_streams_opened_total", "Streams accepted (OPEN_OK sent).", s.streams_opened);
   out.Family("strait_connector_streams_refused_total", MetricType::kCounter, "Stream OPENs answered RESET, by reason.");
@@ -135,6 +148,8 @@ void MetricsPublisher::Publish() {
   m.loop_recv_starved = ls.recv_enobufs;
   m.link_stalls = ls.stalls;
   if (const DirectListener* d = connector_.direct()) m.direct = d->stats();
+  m.init_replay = connector_.init_replay().stats();
+  m.init_replay_entries = connector_.init_replay().size();
   m.publishes = ++publishes_;
   {
     std::lock_guard lock(mu_);

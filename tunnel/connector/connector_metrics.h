@@ -12,6 +12,7 @@
 #include "runtime/event_loop.h"
 #include "tunnel/connector/connector_stats.h"
 #include "tunnel/connector/direct_listener.h"
+#include "tunnel/init_replay.h"
 
 namespace strait::connector {
 
@@ -29,6 +30,8 @@ struct ConnectorMetrics {
   std::uint64_t loop_recv_starved = 0;     // receives that found the ring empty (LoopStats::recv_enobufs)
   std::uint64_t link_stalls = 0;           // watchdog: links with bytes to move that moved none for a second
   DirectListenerStats direct;              // the Direct Connect port's refusals (zero when it is off)
+  tunnel::InitReplayStats init_replay;     // SESSION_INIT timestamp checks (protocol.md §6)
+  std::uint64_t init_replay_entries = 0;   // gauge: devices the replay record holds now
   std::uint64_t publishes = 0;       // how many copies have been published (0: none yet)
 };
 

@@ -25,7 +25,7 @@ struct ConnectorStats {
   std::uint64_t relay_links_down = 0;      // relay links that went down after logging in
   std::uint64_t direct_links_up = 0;       // Direct Connect logins accepted
   std::uint64_t sessions_up = 0;           // sessions established
-  std::uint64_t sessions_refused = 0;      // SESSION_INIT refused (bad credential, session limit)
+  std::uint64_t sessions_refused = 0;      // SESSION_INIT refused (bad credential, session limit, replayed)
   std::uint64_t sessions_active = 0;       // now
   std::uint64_t streams_open = 0;          // now (accepted, not finished)
   std::uint64_t streams_opened = 0;        // OPEN_OK sent

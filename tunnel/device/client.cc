@@ -296,6 +296,10 @@ void DeviceClient::OnOffer(const link::Frame& f) {
   sc.tenant = cred ? std::string(cred->tenant_id) : std::string();
   sc.pinned_connectors = options_.pinned_connectors;
   sc.mux = options_.mux;
+  // Wall clock, not the credential clock override: the connector compares it with its own wall clock.
+  sc.init_timestamp = init_clock_.Next(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count()));
   auto s = tunnel::Session::Create(std::move(sc), static_cast<tunnel::SessionVisitor*>(this));
   if (!s) {
     ++stats_.frames_unexpected;

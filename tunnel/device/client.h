@@ -45,6 +45,7 @@
 #include "runtime/net.h"
 #include "tunnel/device/target.h"
 #include "tunnel/frame.h"
+#include "tunnel/init_replay.h"
 #include "tunnel/link/tls_link.h"
 #include "tunnel/session.h"
 #include "tunnel/stream_mux.h"
@@ -248,6 +249,7 @@ class DeviceClient final : private link::LinkHandler,
 
   // Loop thread only.
   link::LinkLoopState link_state_;
+  tunnel::InitTimestampClock init_clock_;  // SESSION_INIT timestamps (protocol.md §6)
   std::unique_ptr<link::TlsLink> link_;
   std::vector<std::unique_ptr<link::TlsLink>> dead_links_;  // destroyed at the next safe point
   std::unique_ptr<tunnel::Session> session_;
