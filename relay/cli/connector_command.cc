@@ -6,8 +6,9 @@
 //
 // ADDR is IP:PORT, [IPv6]:PORT or NAME:PORT (the relay's certificate must carry the name or IP as given). A relay
 // name is resolved by the connector once running, until it resolves: a failure is logged and retried with the dial
-// backoff (DNS outages are transient), never an exit. --metrics-listen (off unless given) must be a loopback
-// IP:PORT, as for the relay; it serves Prometheus text (connector::RenderPrometheus) of a copy the loop publishes per scrape (or once a second).
+// backoff (DNS outages are transient), never an exit. Listen addresses take names too (resolved at start, IPv4).
+// --metrics-listen (off unless given) must be loopback, as for the relay; it serves Prometheus text
+// (connector::RenderPrometheus) of a copy the loop publishes per scrape (or once a second).
 // stdout, flushed per line:
 //   connector ready id=<subject> direct=<ip:port or -> metrics=<ip:port or ->   once started
 //   connector link up relay=<ip:port>                                            each time a relay link logs in
@@ -103,9 +104,9 @@ class ConnectorCommand : public Command {
     cmd_->add_option("--identity", s_.identity, "Connector identity bundle directory (credential, keys, ca.pem)");
     cmd_->add_option("--relay", s_.relays, "Relay connector port, HOST:PORT (repeat for several relays)");
     cmd_->add_option("--policy", s_.policy, "Destination policy TOML file (docs/policy.md)");
-    cmd_->add_option("--direct-listen", s_.direct_listen, "Direct Connect port, IP:PORT (off unless given)");
+    cmd_->add_option("--direct-listen", s_.direct_listen, "Direct Connect port, HOST:PORT (off unless given)");
     cmd_->add_option("--metrics-listen", s_.metrics_listen,
-                     "Prometheus endpoint, loopback IP:PORT (off unless given; port 0 ok)");
+                     "Prometheus endpoint, loopback HOST:PORT (off unless given; port 0 ok)");
     cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
     cmd_->add_option("--open-timeout-ms", s_.open_timeout_ms, "Stream OPEN to OPEN_OK deadline (10000)");
     // Hidden (empty group): for tests that make the receive pool small on purpose, where its bounds bite.
@@ -135,13 +136,13 @@ class ConnectorCommand : public Command {
       o.relays.push_back(*t);
     }
     if (!s_.direct_listen.empty()) {
-      auto d = runtime::ParseSocketAddress(s_.direct_listen);
+      auto d = runtime::ResolveSocketAddress(s_.direct_listen);
       if (!d.ok()) return Usage("--direct-listen: " + d.error().reason);
       o.direct_listen = *d;
     }
     std::optional<runtime::SocketAddress> metrics_listen;
     if (!s_.metrics_listen.empty()) {
-      auto m = runtime::ParseSocketAddress(s_.metrics_listen);
+      auto m = runtime::ResolveSocketAddress(s_.metrics_listen);
       if (!m.ok()) return Usage("--metrics-listen: " + m.error().reason);
       if (!metrics::IsLoopback(*m)) return Usage("--metrics-listen must be a loopback address");
       metrics_listen = *m;

@@ -191,14 +191,14 @@ class DeviceCommand : public Command {
       }
       o.pinned_connectors = std::move(pins);
     }
-    auto socks = runtime::ParseSocketAddress(s_.socks_listen);
+    auto socks = runtime::ResolveSocketAddress(s_.socks_listen);
     if (!socks) return ReportError("--socks-listen " + s_.socks_listen + ": " + socks.error().reason);
     if (!device::IsLoopback(*socks)) {
       return ReportError("--socks-listen " + s_.socks_listen + ": the SOCKS5 door listens on loopback only");
     }
     std::optional<runtime::SocketAddress> metrics;
     if (!s_.metrics_listen.empty()) {
-      auto m = runtime::ParseSocketAddress(s_.metrics_listen);
+      auto m = runtime::ResolveSocketAddress(s_.metrics_listen);
       if (!m) return ReportError("--metrics-listen " + s_.metrics_listen + ": " + m.error().reason);
       if (!device::IsLoopback(*m)) return ReportError("--metrics-listen: loopback only");
       metrics = *m;
