@@ -153,6 +153,9 @@ class ConnectorCommand : public Command {
     if (bundle->role != crypto::Role::kConnector || !bundle->noise_key) {
       return ReportError(fmt::format("connector: identity {} is not a connector's", s_.identity));
     }
+    if (int rc = CheckOwnCredential(*bundle, crypto::Role::kConnector, "connector", s_.identity); rc != kExitOk) {
+      return rc;
+    }
     if (!o.relays.empty() && bundle->ca_pem.empty()) {
       return ReportError(fmt::format("connector: identity {} has no ca.pem (the relays' TLS CA)", s_.identity));
     }

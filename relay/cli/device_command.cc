@@ -164,6 +164,7 @@ class DeviceCommand : public Command {
     if (bundle->role != crypto::Role::kDevice || !bundle->noise_key) {
       return ReportError("identity: " + s_.identity + " is not a device bundle");
     }
+    if (int rc = CheckOwnCredential(*bundle, crypto::Role::kDevice, "device", s_.identity); rc != kExitOk) return rc;
     device::ClientOptions o;
     o.identity.credential = bundle->credential;
     o.identity.signing_key = crypto::Ed25519KeyPair::FromSeed(bundle->signing_key.seed);

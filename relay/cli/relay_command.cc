@@ -102,6 +102,7 @@ class RelayCommand : public Command {
     if (bundle->tls_cert_pem.empty() || bundle->tls_key_pem.empty()) {
       return ReportError(fmt::format("relay: identity {} has no tls.crt / tls.key", s_.identity));
     }
+    if (int rc = CheckOwnCredential(*bundle, crypto::Role::kRelay, "relay", s_.identity); rc != kExitOk) return rc;
     auto tls = crypto::TlsContext::CreateServer({bundle->tls_cert_pem, bundle->tls_key_pem.view()});
     if (!tls) return ReportError("relay: TLS: " + tls.error().reason);
     std::string relay_id = "relay";
