@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <utility>
@@ -620,6 +621,27 @@ Result<void, KeystoreResultError> SaveIdentityBundle(const std::string& dir, con
     if (!r) return r;
   }
   return {};
+}
+
+OwnCredentialCheck CheckOwnCredential(const IdentityBundle& bundle, Role role, uint64_t now_unix) {
+  OwnCredentialCheck c;
+  auto v = VerifyCredential(bundle.credential, bundle.root_public_key, now_unix, {RoleSet{role}, std::nullopt});
+  if (!v) {
+    c.error = fmt::format("own credential refused ({}): {}", CredentialErrorName(v.error().code), v.error().reason);
+    if (v.error().code == CredentialError::kTenantCertBadSignature ||
+        v.error().code == CredentialError::kCredentialBadSignature) {
+      c.error += " (is root.pub the root that issued it?)";
+    }
+    return c;
+  }
+  constexpr uint64_t kDay = 24 * 3600;
+  const uint64_t left = v->not_after - now_unix;  // VerifyCredential checked now <= not_after
+  const uint64_t window = std::min(kDay, (v->not_after - v->not_before) / 4);
+  if (left < window) {
+    c.warning = fmt::format("own credential expires in {} min (serial {}): reissue it and restart", left / 60,
+                            v->serial);
+  }
+  return c;
 }
 
 Result<IdentityBundle, KeystoreResultError> LoadIdentityBundle(const std::string& dir) {

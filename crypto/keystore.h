@@ -217,4 +217,14 @@ Result<void, KeystoreResultError> SaveIdentityBundle(const std::string& dir, con
 // together. Does NOT verify signatures or validity: call VerifyCredential with the bundle's root key and a clock.
 Result<IdentityBundle, KeystoreResultError> LoadIdentityBundle(const std::string& dir);
 
+// What a daemon checks about its own bundle before it starts (docs/keys.md): the credential verifies against the
+// bundle's root.pub with the daemon's role (signatures, tenant certificate) and is valid at `now_unix`.
+// error: why it must not start (empty: it may). warning: set when it expires soon: within 24 h, or within a quarter
+// of its validity if that is shorter (a one-hour credential is short on purpose and warns at 15 min).
+struct OwnCredentialCheck {
+  std::string error;
+  std::string warning;
+};
+OwnCredentialCheck CheckOwnCredential(const IdentityBundle& bundle, Role role, uint64_t now_unix);
+
 }  // namespace strait::crypto

@@ -1,6 +1,7 @@
 #include "runtime/net.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
 
@@ -53,6 +54,28 @@ SetupResult<SocketAddress> ParseSocketAddress(std::string_view text) {
     return SetupError{EINVAL, "bad IPv4 address in " + std::string(text)};
   }
   a.len = sizeof(sockaddr_in);
+  return a;
+}
+
+SetupResult<SocketAddress> ResolveSocketAddress(std::string_view text) {
+  auto numeric = ParseSocketAddress(text);
+  if (numeric.ok()) return numeric;
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || text.front() == '[') return numeric;
+  auto port_only = ParseSocketAddress("0.0.0.0" + std::string(text.substr(colon)));
+  if (!port_only.ok()) return SetupError{EINVAL, "bad port in " + std::string(text)};
+  const std::string host(text.substr(0, colon));
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  if (const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &list); rc != 0 || list == nullptr) {
+    return SetupError{EINVAL, "cannot resolve " + host + " (IPv4) in " + std::string(text) + ": " +
+                                  (rc != 0 ? gai_strerror(rc) : "no address")};
+  }
+  SocketAddress a = *port_only;
+  std::memcpy(&a.u.v4.sin_addr, &reinterpret_cast<const sockaddr_in*>(list->ai_addr)->sin_addr, sizeof(in_addr));
+  freeaddrinfo(list);
   return a;
 }
 

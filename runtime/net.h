@@ -28,6 +28,10 @@ struct SocketAddress {
 
 // Parses "IPv4:PORT" or "[IPv6]:PORT" (numeric only: no DNS in the runtime).
 SetupResult<SocketAddress> ParseSocketAddress(std::string_view text);
+// As ParseSocketAddress, and "NAME:PORT" too: a host that is not an IP literal is resolved with getaddrinfo to its
+// first IPv4 address ("localhost:4443" -> 127.0.0.1:4443). Blocks on the resolver: configuration time only (the
+// daemons' listen addresses), never on a loop thread.
+SetupResult<SocketAddress> ResolveSocketAddress(std::string_view text);
 // 127.0.0.0/8 or ::1: where the SOCKS5 door and the metrics endpoints may listen (they serve no authentication).
 bool IsLoopback(const SocketAddress& address);
 

@@ -10,6 +10,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "crypto/keystore.h"
+
 namespace strait::cli {
 
 inline constexpr int kExitOk = 0;
@@ -33,5 +35,11 @@ std::unique_ptr<Command> MakeDemoCommand(CLI::App& app);       // demo_command.c
 
 // Prints "strait: <message>" on stderr and returns kExitError.
 int ReportError(const std::string& message);
+
+// The daemons' start check of their own bundle (crypto::CheckOwnCredential, now): kExitOk, after printing
+// "strait: <who>: warning: ..." if it expires soon; or ReportError("<who>: identity DIR: ...") if peers would
+// refuse it (another root, expired, not yet valid, another role).
+int CheckOwnCredential(const crypto::IdentityBundle& bundle, crypto::Role role, const std::string& who,
+                       const std::string& dir);
 
 }  // namespace strait::cli

@@ -6,7 +6,8 @@
 //
 // stdout: "device ready socks=<ip:port>" once the door listens, then "device session up connector=<id>
 // via=<relay|direct>" each time a session is established (flushed at once; scripts wait for them).
-// stderr: one line per link or session event. SIGTERM / SIGINT: stop, exit 0.
+// stderr: one line per link or session event; failed logins at most one line a minute per path (see Printer).
+// SIGTERM / SIGINT: stop, exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, relay, relay_name, direct, socks_listen, metrics_listen,
 // preferred_connector (strings), pinned_connectors (array of noise.pub paths). An unknown key or a bad value: one
@@ -31,24 +32,31 @@
 #include "runtime/net.h"
 #include "tunnel/device/client.h"
 #include "tunnel/device/socks5_door.h"
+#include "tunnel/link/dialer.h"
 
 namespace strait::cli {
 namespace {
 
 using device::Path;
 
-// Prints the contract lines on stdout and the event log on stderr (loop thread).
+// Prints the contract lines on stdout and the event log on stderr (loop thread). Failed logins (links that went
+// down before logging in) are rate-limited per path: the first at once, then at most one line a minute with a
+// count, and one line when the path logs in again (link::LoginFailureLog).
 class Printer final : public device::ClientObserver {
  public:
   void OnLinkUp(Path path, const runtime::SocketAddress& addr) override {
+    if (const std::uint64_t failed = Failures(path).OnLoggedIn(); failed != 0) {
+      fmt::print(stderr, "device: logged in via={} after {} failed logins\n", device::PathName(path), failed);
+    }
     fmt::print(stderr, "device: link up via={} addr={}\n", device::PathName(path), addr.ToString());
   }
   void OnLinkDown(Path path, const link::LinkDown& down) override {
-    fmt::print(stderr, "device: link down via={} reason={}{}{}\n", device::PathName(path),
-               link::DownReasonName(down.reason),
-               down.code != 0 ? fmt::format(" code={}", tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code)))
-                              : std::string(),
-               down.message.empty() ? std::string() : " (" + down.message + ")");
+    if (down.was_up) {
+      fmt::print(stderr, "device: link down via={} reason={}\n", device::PathName(path), link::DescribeLinkDown(down));
+    } else if (const std::uint64_t n = Failures(path).OnFailure(link::LoginFailureLog::Clock::now()); n != 0) {
+      fmt::print(stderr, "device: login failed via={} reason={} failures={} (failed logins since the last line)\n",
+                 device::PathName(path), link::DescribeLinkDown(down), n);
+    }
   }
   void OnSessionUp(std::string_view connector_id, Path path) override {
     std::printf("device session up connector=%.*s via=%.*s\n", static_cast<int>(connector_id.size()),
@@ -58,6 +66,12 @@ class Printer final : public device::ClientObserver {
   void OnSessionDown(tunnel::ErrorCode code, std::string_view reason) override {
     fmt::print(stderr, "device: session down code={} reason={}\n", tunnel::ErrorCodeName(code), reason);
   }
+
+ private:
+  link::LoginFailureLog& Failures(Path path) { return path == Path::kDirect ? direct_failures_ : relay_failures_; }
+
+  link::LoginFailureLog relay_failures_;
+  link::LoginFailureLog direct_failures_;
 };
 
 // A loopback-only HTTP endpoint answering every request with the counters in Prometheus text format.
@@ -150,6 +164,7 @@ class DeviceCommand : public Command {
     if (bundle->role != crypto::Role::kDevice || !bundle->noise_key) {
       return ReportError("identity: " + s_.identity + " is not a device bundle");
     }
+    if (int rc = CheckOwnCredential(*bundle, crypto::Role::kDevice, "device", s_.identity); rc != kExitOk) return rc;
     device::ClientOptions o;
     o.identity.credential = bundle->credential;
     o.identity.signing_key = crypto::Ed25519KeyPair::FromSeed(bundle->signing_key.seed);
@@ -177,14 +192,14 @@ class DeviceCommand : public Command {
       }
       o.pinned_connectors = std::move(pins);
     }
-    auto socks = runtime::ParseSocketAddress(s_.socks_listen);
+    auto socks = runtime::ResolveSocketAddress(s_.socks_listen);
     if (!socks) return ReportError("--socks-listen " + s_.socks_listen + ": " + socks.error().reason);
     if (!device::IsLoopback(*socks)) {
       return ReportError("--socks-listen " + s_.socks_listen + ": the SOCKS5 door listens on loopback only");
     }
     std::optional<runtime::SocketAddress> metrics;
     if (!s_.metrics_listen.empty()) {
-      auto m = runtime::ParseSocketAddress(s_.metrics_listen);
+      auto m = runtime::ResolveSocketAddress(s_.metrics_listen);
       if (!m) return ReportError("--metrics-listen " + s_.metrics_listen + ": " + m.error().reason);
       if (!device::IsLoopback(*m)) return ReportError("--metrics-listen: loopback only");
       metrics = *m;

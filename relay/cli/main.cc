@@ -1,17 +1,26 @@
 // strait: the data-plane executable (relay, connector, device client, key tool, demo). BoringSSL only.
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "crypto/keys.h"
 #include "relay/cli/command.h"
+#include "tunnel/frame.h"
+
+#ifndef STRAIT_VERSION
+#error "STRAIT_VERSION comes from project(VERSION) (relay/cli/CMakeLists.txt)"
+#endif
 
 int main(int argc, char** argv) {
   using namespace strait::cli;  // NOLINT(google-build-using-namespace): program entry point
   CLI::App app{"strait: open secure tunnel relay (data plane). Every subcommand has --help.", "strait"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Print help for every subcommand and exit");
+  // "strait 0.1.0 (protocol 1)": the build's version and the link protocol version it speaks (HELLO).
+  app.set_version_flag("--version", std::string("strait " STRAIT_VERSION " (protocol ") +
+                                        std::to_string(strait::tunnel::kProtocolVersion) + ")");
 
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(MakeKeysCommand(app));

@@ -4,6 +4,7 @@
 //   strait relay --identity DIR --device-listen ADDR --connector-listen ADDR [--metrics-listen ADDR] [--threads N]
 //                [--config FILE] [--drain-ms N] [--handshake-timeout-ms N] [--max-sessions-per-device N]
 //
+// ADDR is IP:PORT, [IPv6]:PORT or NAME:PORT (a name is resolved at start to its first IPv4 address).
 // stdout: one line once both ports and the metrics port listen:
 //   relay ready device=<ip:port> connector=<ip:port> metrics=<ip:port>
 // stderr: one line per link or session event. SIGTERM / SIGINT: drain (GOAWAY, close after --drain-ms), exit 0.
@@ -67,11 +68,11 @@ class RelayCommand : public Command {
     cmd_ = app.add_subcommand("relay", "Run the relay daemon: terminates TLS from devices and connectors and routes "
                                        "sealed frames (docs/relay.md)");
     cmd_->add_option("--identity", s_.identity, "Relay identity bundle directory (tls.crt, tls.key, root.pub)");
-    cmd_->add_option("--device-listen", s_.device_listen, "Device port, IP:PORT (default 0.0.0.0:443; port 0 ok)");
+    cmd_->add_option("--device-listen", s_.device_listen, "Device port, HOST:PORT (default 0.0.0.0:443; port 0 ok)");
     cmd_->add_option("--connector-listen", s_.connector_listen,
-                     "Connector port, IP:PORT (default 0.0.0.0:3101; port 0 ok)");
+                     "Connector port, HOST:PORT (default 0.0.0.0:3101; port 0 ok)");
     cmd_->add_option("--metrics-listen", s_.metrics_listen,
-                     "Prometheus endpoint, loopback IP:PORT (default 127.0.0.1:9100)");
+                     "Prometheus endpoint, loopback HOST:PORT (default 127.0.0.1:9100)");
     cmd_->add_option("--threads", s_.threads, "Shards (event loop threads); default one per core");
     cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
     cmd_->add_option("--drain-ms", s_.drain_ms, "On SIGTERM: GOAWAY, then close links after this many ms (5000)");
@@ -86,11 +87,11 @@ class RelayCommand : public Command {
   int Run() override {
     if (int rc = ReadConfig(); rc != kExitOk) return rc;
     if (s_.identity.empty()) return Usage("--identity is required");
-    auto device = runtime::ParseSocketAddress(s_.device_listen);
+    auto device = runtime::ResolveSocketAddress(s_.device_listen);
     if (!device.ok()) return Usage("--device-listen: " + device.error().reason);
-    auto connector = runtime::ParseSocketAddress(s_.connector_listen);
+    auto connector = runtime::ResolveSocketAddress(s_.connector_listen);
     if (!connector.ok()) return Usage("--connector-listen: " + connector.error().reason);
-    auto metrics = runtime::ParseSocketAddress(s_.metrics_listen);
+    auto metrics = runtime::ResolveSocketAddress(s_.metrics_listen);
     if (!metrics.ok()) return Usage("--metrics-listen: " + metrics.error().reason);
     if (!runtime::IsLoopback(*metrics)) return Usage("--metrics-listen must be a loopback address");
     if (s_.drain_ms < 0 || s_.handshake_timeout_ms <= 0 || s_.keepalive_ms < 0 || s_.idle_timeout_ms < 0 ||
@@ -104,6 +105,7 @@ class RelayCommand : public Command {
     if (bundle->tls_cert_pem.empty() || bundle->tls_key_pem.empty()) {
       return ReportError(fmt::format("relay: identity {} has no tls.crt / tls.key", s_.identity));
     }
+    if (int rc = CheckOwnCredential(*bundle, crypto::Role::kRelay, "relay", s_.identity); rc != kExitOk) return rc;
     auto tls = crypto::TlsContext::CreateServer({bundle->tls_cert_pem, bundle->tls_key_pem.view()});
     if (!tls) return ReportError("relay: TLS: " + tls.error().reason);
     std::string relay_id = "relay";

@@ -59,6 +59,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   m.relays_up = 1;
   m.stats.relay_links_up = 3;
   m.stats.relay_links_down = 2;
+  m.stats.relay_login_failures = 9;
   m.stats.direct_links_up = 4;
   m.direct.refused_tenant = 5;
   m.direct.refused_full = 23;
@@ -95,6 +96,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
            "strait_connector_relay_links_up 1",
            "strait_connector_relay_logins_total 3",
            "strait_connector_relay_links_down_total 2",
+           "strait_connector_relay_login_failures_total 9",
            "strait_connector_direct_logins_total{result=\"ok\"} 4",
            "strait_connector_direct_logins_total{result=\"other_tenant\"} 5",
            "strait_connector_direct_refused_total{reason=\"listener_full\"} 23",
@@ -134,7 +136,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   EXPECT_EQ(Count(text, "# TYPE strait_connector_streams_refused_total "), 1u);
   // Every family has one HELP and one TYPE line, and every sample belongs to a declared family.
   EXPECT_EQ(Count(text, "# HELP "), Count(text, "# TYPE "));
-  EXPECT_EQ(Count(text, "# TYPE "), 25u) << text;
+  EXPECT_EQ(Count(text, "# TYPE "), 26u) << text;
   EXPECT_EQ(Count(text, "reason=\"accepted\""), 0u);
 }
 

@@ -174,6 +174,7 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
     link_ = std::make_unique<link::TlsLink>(loop_, shared_, config_, *this);
     ASSERT_TRUE(link_->Connect(to));
   }
+  void Abort() { link_->Abort(); }  // the link is lost: no SESSION_CLOSE, no ERROR
   bool established() const { return session_ && session_->established(); }
   tunnel::StreamMux* mux() { return established() ? session_->mux() : nullptr; }
 
@@ -725,6 +726,8 @@ class FakeRelay final : public runtime::AcceptHandler, public link::LinkHandler 
     config_.server.roles = crypto::RoleSet{crypto::Role::kConnector};
     config_.server.relay_id = "relay-test";
   }
+  // The root the next logins are checked against (a relay of another deployment refuses our connector).
+  void SetRoot(const crypto::Ed25519PublicKey& root) { config_.server.root_key = root; }
   void Listen(const char* at) {
     auto fd = runtime::ListenTcp(runtime::ParseSocketAddress(at).value(), {});
     ASSERT_TRUE(fd.ok()) << fd.error().reason;
@@ -792,6 +795,116 @@ TEST_F(ConnectorTest, ReconnectsToARelayThatRestarts) {
   for (const auto& l : log) up_lines += l.rfind("connector link up relay=" + relay.address.ToString(), 0) == 0;
   EXPECT_EQ(up_lines, 2);
   EXPECT_FALSE(connector->direct_address().has_value());
+}
+
+int Count(const std::vector<std::string>& log, std::string_view prefix) {
+  int n = 0;
+  for (const auto& l : log) n += l.starts_with(prefix);
+  return n;
+}
+
+// Issue 8: a connector whose session lost its link logged reason=protocol_error (the session's default close
+// code); it says link_lost.
+TEST_F(ConnectorTest, SessionWhoseLinkIsLostSaysLinkLost) {
+  StartConnector(Options());
+  Device d(*loop, pki, dev, "acme");
+  Stepper s(*loop, {{[&] { return d.established() && connector->stats().sessions_up == 1; }, [&] { d.Abort(); }},
+                    {[&] { return Count(log, "connector session down ") == 1; }, {}}});
+  d.on_change = on_log = [&] { s.Check(); };
+  d.Connect(*connector->direct_address());
+  ASSERT_TRUE(Run(s));
+  for (const auto& l : log) {
+    if (l.starts_with("connector session down ")) {
+      EXPECT_TRUE(l.ends_with(" reason=link_lost")) << l;
+    }
+  }
+}
+
+// Issue 8: a connector that could not log in printed "connector ready" and then nothing. A relay port where nothing
+// listens: the first failure is logged at once with its reason, later ones at most once per interval with a count.
+TEST_F(ConnectorTest, RefusedConnectionsAreLoggedFirstAtOnceThenCounted) {
+  runtime::SocketAddress closed;
+  {
+    auto fd = runtime::ListenTcp(runtime::ParseSocketAddress("127.0.0.1:0").value(), {});
+    ASSERT_TRUE(fd.ok());
+    closed = runtime::LocalAddress(*fd).value();
+    ::close(*fd);  // nothing listens there now: connect() is refused
+  }
+  auto o = Options();
+  o.direct_listen.reset();
+  o.relays.push_back({closed, "127.0.0.1"});
+  o.login_failure_log_interval = std::chrono::milliseconds(300);
+  StartConnector(std::move(o));
+  const std::string prefix = "connector login failed relay=" + closed.ToString() + " ";
+  Stepper s(*loop, {{[&] { return Count(log, prefix) == 2; }, {}}});
+  on_log = [&] { s.Check(); };
+  ASSERT_TRUE(Run(s));
+  std::vector<std::string> lines;
+  for (const auto& l : log) {
+    if (l.starts_with(prefix)) lines.push_back(l);
+  }
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find(" reason=connect_failed (Connection refused) failures=1 "), std::string::npos) << lines[0];
+  // 300 ms at a 10..50 ms backoff: several failures folded into the second line.
+  const auto at = lines[1].find(" failures=");
+  ASSERT_NE(at, std::string::npos) << lines[1];
+  const int folded = std::stoi(lines[1].substr(at + 10));
+  EXPECT_GE(folded, 2) << lines[1];
+  EXPECT_EQ(connector->stats().relay_login_failures, static_cast<std::uint64_t>(1 + folded));
+  EXPECT_EQ(connector->stats().relay_links_up, 0u);
+}
+
+// A relay of another deployment (another root) refuses our credential with ERROR bad_credential: each failure says
+// so (interval 0: every one logged), and the login that finally works says how many failed before it.
+TEST_F(ConnectorTest, RefusedLoginsSayTheRelaysErrorAndTheLoginAfterThemCountsThem) {
+  FakeRelay relay(*loop, pki);
+  relay.SetRoot(crypto::Ed25519KeyPair::Generate().public_key);
+  relay.Listen("127.0.0.1:0");
+  auto o = Options();
+  o.direct_listen.reset();
+  o.relays.push_back({relay.address, "127.0.0.1"});
+  o.login_failure_log_interval = std::chrono::milliseconds(0);
+  StartConnector(std::move(o));
+  const std::string prefix = "connector login failed relay=" + relay.address.ToString() + " ";
+  Stepper s(*loop, {{[&] { return Count(log, prefix) == 3; }, [&] { relay.SetRoot(pki.root.public_key); }},
+                    {[&] { return connector->relays_up() == 1; }, {}}});
+  relay.notify = on_log = [&] { s.Check(); };
+  ASSERT_TRUE(Run(s));
+  const auto failed = connector->stats().relay_login_failures;
+  EXPECT_GE(failed, 3u);
+  EXPECT_EQ(Count(log, prefix), static_cast<int>(failed));
+  for (const auto& l : log) {
+    if (l.starts_with(prefix)) {
+      EXPECT_NE(l.find(" reason=peer_error code=bad_credential"), std::string::npos) << l;
+    }
+  }
+  EXPECT_EQ(Count(log, "connector logged in relay=" + relay.address.ToString() + " after " + std::to_string(failed) +
+                           " failed logins"),
+            1);
+}
+
+// Issue 8: a relay name that does not resolve at start made the connector exit. It is logged and retried with the
+// dial backoff; a name that resolves is dialed (here "localhost", which the test certificate carries).
+TEST_F(ConnectorTest, RelayNamesAreResolvedAndRetriedNotFatal) {
+  FakeRelay relay(*loop, pki);
+  relay.Listen("127.0.0.1:0");
+  auto o = Options();
+  o.direct_listen.reset();
+  RelayTarget bad;
+  bad.tls_name = "no-such-relay.invalid";
+  bad.port = 4443;
+  RelayTarget good;
+  good.tls_name = "localhost";
+  good.port = ntohs(relay.address.u.v4.sin_port);
+  o.relays = {bad, good};
+  o.login_failure_log_interval = std::chrono::milliseconds(0);
+  StartConnector(std::move(o));
+  const std::string prefix = "connector login failed relay=no-such-relay.invalid:4443 reason=resolve_failed ";
+  Stepper s(*loop, {{[&] { return Count(log, prefix) >= 3 && connector->relays_up() == 1; }, {}}});
+  relay.notify = on_log = [&] { s.Check(); };
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(relay.subjects, std::vector<std::string>{"dc1"});
+  EXPECT_EQ(Count(log, "connector relay localhost:" + std::to_string(good.port) + " resolved to "), 1);
 }
 
 }  // namespace

@@ -505,5 +505,31 @@ TEST(KeystoreBundle, MissingFileIsNamed) {
   EXPECT_NE(r.error().reason.find("root.pub"), std::string::npos);
 }
 
+// Issue 8: daemons check their own credential at start. The device credential of TheChain is valid for kNow ± 1 day.
+TEST(KeystoreBundle, OwnCredentialCheckRefusesWhatPeersWouldRefuseAndWarnsBeforeExpiry) {
+  const IdentityBundle b = DeviceBundle();
+  OwnCredentialCheck c = CheckOwnCredential(b, Role::kDevice, kNow);
+  EXPECT_EQ(c.error, "");
+  EXPECT_EQ(c.warning, "");  // a day left of two: no warning
+  // Within a quarter of its two-day life (12 h, shorter than 24 h): a warning, and it may start.
+  c = CheckOwnCredential(b, Role::kDevice, kNow + kDay - 3600);
+  EXPECT_EQ(c.error, "");
+  EXPECT_NE(c.warning.find("expires in 60 min"), std::string::npos) << c.warning;
+  EXPECT_EQ(CheckOwnCredential(b, Role::kDevice, kNow + kDay - 13 * 3600).warning, "");
+  // Expired, not yet valid, another role: refused, with the reason's name.
+  c = CheckOwnCredential(b, Role::kDevice, kNow + kDay + 1);
+  EXPECT_NE(c.error.find("(expired)"), std::string::npos) << c.error;
+  c = CheckOwnCredential(b, Role::kDevice, kNow - kDay - 1);
+  EXPECT_NE(c.error.find("(not_yet_valid)"), std::string::npos) << c.error;
+  c = CheckOwnCredential(b, Role::kConnector, kNow);
+  EXPECT_NE(c.error.find("(wrong_role)"), std::string::npos) << c.error;
+  // root.pub of another root: the tenant certificate does not verify, and the message points at root.pub.
+  IdentityBundle other = DeviceBundle();
+  other.root_public_key = Ed25519KeyPair::Generate().public_key;
+  c = CheckOwnCredential(other, Role::kDevice, kNow);
+  EXPECT_NE(c.error.find("(tenant_cert_bad_signature)"), std::string::npos) << c.error;
+  EXPECT_NE(c.error.find("root.pub"), std::string::npos) << c.error;
+}
+
 }  // namespace
 }  // namespace strait::crypto

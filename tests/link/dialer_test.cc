@@ -41,6 +41,44 @@ TEST(DialerBackoff, JitterOnlyShortensWithinItsFraction) {
   }
 }
 
+// Issue 8: a connector that could not log in said nothing. Every failure counts; lines are the first at once, then
+// one per interval with the count since the last line, and the success after failures reports them all.
+TEST(LoginFailureLog, FirstAtOnceThenOnePerIntervalWithACount) {
+  LoginFailureLog log(60s);
+  const LoginFailureLog::Clock::time_point t0{};
+  EXPECT_EQ(log.OnFailure(t0), 1u);  // the first: a line at once
+  std::uint64_t lines = 0, reported = 1;
+  // A day of failures every 30 s (max_backoff): one line a minute at most, and the counts add up.
+  for (int i = 1; i < 2880; ++i) {
+    if (const std::uint64_t n = log.OnFailure(t0 + std::chrono::seconds(30 * i)); n != 0) {
+      ++lines;
+      reported += n;
+    }
+  }
+  EXPECT_EQ(lines, 1439u);
+  EXPECT_EQ(log.failures(), 2880u);
+  EXPECT_EQ(reported, 2879u);  // the last failure (30 s after a line) waits for the next line
+  EXPECT_EQ(log.OnLoggedIn(), 2880u);
+  EXPECT_EQ(log.OnLoggedIn(), 0u);  // nothing failed since: no second line
+  // After a success the next failure is logged at once again, however soon.
+  EXPECT_EQ(log.OnFailure(t0 + std::chrono::seconds(30 * 2880)), 1u);
+  EXPECT_EQ(log.OnFailure(t0 + std::chrono::seconds(30 * 2880) + 1ms), 0u);
+}
+
+TEST(LoginFailureLog, DescribeSaysReasonCodeAndMessageOnOneLine) {
+  LinkDown d;
+  d.reason = DownReason::kConnectFailed;
+  d.message = "Connection refused";
+  EXPECT_EQ(DescribeLinkDown(d), "connect_failed (Connection refused)");
+  d.reason = DownReason::kPeerError;
+  d.code = static_cast<std::uint16_t>(tunnel::ErrorCode::kUnauthorized);
+  d.message = "bad\nline";
+  EXPECT_EQ(DescribeLinkDown(d), "peer_error code=unauthorized (bad?line)");
+  d = {};
+  d.reason = DownReason::kTlsError;
+  EXPECT_EQ(DescribeLinkDown(d), "tls_error");
+}
+
 struct DialEnv {
   Identities ids;
   std::unique_ptr<runtime::EventLoop> loop = testing::MakeLoop();

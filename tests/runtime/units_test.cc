@@ -29,6 +29,23 @@ TEST(Net, SourceKeyIsTheIPv4AddressOrTheIPv6Slash64) {
   EXPECT_EQ(key("[2001:db8::1]:1"), 0x2001'0db8'0000'0000ull);
 }
 
+// Issue 8: listen addresses refused host names ("bad IPv4 address in localhost:4443").
+TEST(Net, ResolveSocketAddressTakesNamesAndLiterals) {
+  EXPECT_EQ(ResolveSocketAddress("localhost:4443").value().ToString(), "127.0.0.1:4443");
+  EXPECT_EQ(ResolveSocketAddress("127.0.0.2:0").value().ToString(), "127.0.0.2:0");
+  EXPECT_EQ(ResolveSocketAddress("[::1]:80").value().ToString(), "[::1]:80");
+  EXPECT_FALSE(ParseSocketAddress("localhost:4443").ok());  // the numeric parser stays numeric
+  auto bad_port = ResolveSocketAddress("localhost:http");
+  ASSERT_FALSE(bad_port.ok());
+  EXPECT_EQ(bad_port.error().reason, "bad port in localhost:http");
+  auto unknown = ResolveSocketAddress("no-such-host.invalid:1");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().reason.find("cannot resolve no-such-host.invalid"), std::string::npos)
+      << unknown.error().reason;
+  EXPECT_FALSE(ResolveSocketAddress(":80").ok());
+  EXPECT_FALSE(ResolveSocketAddress("[nope]:80").ok());
+}
+
 TEST(UserData, RoundTripsEveryField) {
   struct Case {
     Op op;

@@ -1,5 +1,7 @@
 #include "tunnel/connector/connector.h"
 
+#include <netdb.h>
+
 #include <utility>
 
 #include "crypto/credential.h"
@@ -9,6 +11,9 @@ namespace strait::connector {
 namespace {
 constexpr std::uint64_t kTimerReap = 1;
 constexpr std::uint64_t kTimerTick = 2;
+constexpr std::uint64_t kTimerResolveRelay = 1ull << 32;  // | the relay's index
+// Resolver tokens of relay names (stream tokens count up from 1 and never reach this bit).
+constexpr std::uint64_t kRelayToken = 1ull << 63;
 constexpr std::chrono::seconds kTickPeriod{1};
 }  // namespace
 
@@ -57,6 +62,9 @@ Result<std::unique_ptr<Connector>, std::string> Connector::Create(runtime::Event
 }
 
 Connector::~Connector() {
+  for (Relay& r : relays_) {
+    if (r.resolve_timer.valid()) loop_.CancelTimer(r.resolve_timer);
+  }
   if (resolver_) resolver_->Stop();
   if (started_) loop_.SetMessageHandler(nullptr);
 }
@@ -77,8 +85,9 @@ std::string Connector::Start() {
   for (const RelayTarget& t : options_.relays) {
     Relay r;
     r.target = t;
+    r.failures = link::LoginFailureLog(options_.login_failure_log_interval);
     auto tls = crypto::TlsContext::CreateClient({options_.relay_ca_pem, t.tls_name});
-    if (!tls) return "relay " + t.address.ToString() + " TLS: " + tls.error().reason;
+    if (!tls) return "relay " + t.tls_name + " TLS: " + tls.error().reason;
     r.tls = std::make_unique<crypto::TlsContext>(std::move(*tls));
     relays_.push_back(std::move(r));
   }
@@ -108,23 +117,91 @@ std::string Connector::Start() {
     r.config.client.credential = options_.credential;
     r.config.client.key = crypto::Ed25519KeyPair::FromSeed(options_.signing_key.seed);
     r.config.client.role = tunnel::LinkRole::kConnector;
-    link::DialerOptions d;
-    d.address = r.target.address;
-    d.min_backoff = options_.min_backoff;
-    d.max_backoff = options_.max_backoff;
-    d.jitter = options_.jitter;
-    r.dialer = std::make_unique<link::Dialer>(loop_, link_state_, r.config, d, static_cast<link::LinkHandler&>(*this));
   }
-  for (Relay& r : relays_) r.dialer->Start();
+  for (std::size_t i = 0; i < relays_.size(); ++i) {
+    if (relays_[i].target.address.len != 0) {
+      StartDialer(relays_[i]);
+    } else {
+      ResolveRelay(i);
+    }
+  }
   tick_ = loop_.AddTimer(kTickPeriod, this, kTimerTick);
   return {};
+}
+
+void Connector::StartDialer(Relay& r) {
+  link::DialerOptions d;
+  d.address = r.target.address;
+  d.min_backoff = options_.min_backoff;
+  d.max_backoff = options_.max_backoff;
+  d.jitter = options_.jitter;
+  r.dialer = std::make_unique<link::Dialer>(loop_, link_state_, r.config, d, static_cast<link::LinkHandler&>(*this));
+  r.dialer->Start();
+}
+
+// A relay given by name: resolved on the resolver threads (getaddrinfo blocks), retried with the dial backoff.
+void Connector::ResolveRelay(std::size_t index) {
+  Relay& r = relays_[index];
+  if (stopped_) return;
+  if (!resolver_->Submit(kRelayToken | index, r.target.tls_name)) {
+    ResolveResult refused;
+    refused.token = kRelayToken | index;
+    refused.error = EAI_AGAIN;
+    OnRelayResolved(index, refused);
+  }
+}
+
+void Connector::OnRelayResolved(std::size_t index, const ResolveResult& result) {
+  if (index >= relays_.size() || stopped_) return;
+  Relay& r = relays_[index];
+  if (result.error == 0 && !result.addresses.empty()) {
+    // The first IPv4 address, else the first: "localhost" resolves to ::1 first where IPv6 is on, and relays listen
+    // on IPv4 more often than not.
+    const IpAddress* pick = &result.addresses.front();
+    for (const IpAddress& a : result.addresses) {
+      if (a.family == IpAddress::Family::kV4) {
+        pick = &a;
+        break;
+      }
+    }
+    const std::string name = RelayName(r);
+    r.target.address = ToSocketAddress(*pick, r.target.port);
+    r.resolve_failures = 0;
+    Log("connector relay " + name + " resolved to " + r.target.address.ToString());
+    StartDialer(r);
+    return;
+  }
+  LogLoginFailure(r, std::string("resolve_failed (") +
+                         (result.error != 0 ? gai_strerror(result.error) : "no address") + ")");
+  link::DialerOptions d;
+  d.min_backoff = options_.min_backoff;
+  d.max_backoff = options_.max_backoff;
+  d.jitter = options_.jitter;
+  const auto delay = link::BackoffDelay(d, r.resolve_failures++, 0.5);
+  r.resolve_timer = loop_.AddTimer(delay, this, kTimerResolveRelay | index);
+}
+
+std::string Connector::RelayName(const Relay& r) const {
+  if (r.target.address.len != 0) return r.target.address.ToString();
+  return r.target.tls_name + ":" + std::to_string(r.target.port);
+}
+
+void Connector::LogLoginFailure(Relay& r, std::string_view reason) {
+  ++stats_.relay_login_failures;
+  if (const std::uint64_t n = r.failures.OnFailure(link::LoginFailureLog::Clock::now()); n != 0) {
+    Log("connector login failed relay=" + RelayName(r) + " reason=" + std::string(reason) +
+        " failures=" + std::to_string(n) + " (failed logins since the last line)");
+  }
 }
 
 void Connector::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
   for (auto& [key, s] : sessions_) s->Close(tunnel::ErrorCode::kShuttingDown, "connector stopping");
-  for (Relay& r : relays_) r.dialer->Stop();
+  for (Relay& r : relays_) {
+    if (r.dialer) r.dialer->Stop();
+    if (r.resolve_timer.valid()) loop_.CancelTimer(r.resolve_timer);
+  }
   if (direct_) direct_->Stop();
   if (resolver_) resolver_->Stop();
 }
@@ -140,8 +217,8 @@ std::size_t Connector::relays_up() const {
   return n;
 }
 
-const Connector::Relay* Connector::RelayOf(const link::TlsLink& link) const {
-  for (const Relay& r : relays_) {
+Connector::Relay* Connector::RelayOf(const link::TlsLink& link) {
+  for (Relay& r : relays_) {
     if (r.dialer && r.dialer->link() == &link) return &r;
   }
   return nullptr;
@@ -154,8 +231,12 @@ void Connector::Log(std::string_view line) const {
 // ---- links ----
 
 void Connector::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& /*identity*/) {
-  if (const Relay* r = RelayOf(link)) {
+  if (Relay* r = RelayOf(link)) {
     ++stats_.relay_links_up;
+    if (const std::uint64_t failed = r->failures.OnLoggedIn(); failed != 0) {
+      Log("connector logged in relay=" + r->target.address.ToString() + " after " + std::to_string(failed) +
+          " failed logins");
+    }
     Log("connector link up relay=" + r->target.address.ToString());
   } else {
     ++stats_.direct_links_up;
@@ -209,10 +290,14 @@ void Connector::NewSession(link::TlsLink& link, const link::Frame& frame) {
 }
 
 void Connector::OnLinkDown(link::TlsLink& link, const link::LinkDown& down) {
-  if (const Relay* r = RelayOf(link); r != nullptr && down.was_up) {
-    ++stats_.relay_links_down;
-    Log("connector link down relay=" + r->target.address.ToString() + " reason=" +
-        std::string(link::DownReasonName(down.reason)) + (down.message.empty() ? "" : " (" + down.message + ")"));
+  if (Relay* r = RelayOf(link); r != nullptr) {
+    if (down.was_up) {
+      ++stats_.relay_links_down;
+      Log("connector link down relay=" + r->target.address.ToString() + " reason=" + link::DescribeLinkDown(down));
+    } else if (!stopped_) {
+      // A dial that never logged in (TLS refused, connection refused, ERROR from the relay): said, rate-limited.
+      LogLoginFailure(*r, link::DescribeLinkDown(down));
+    }
   }
   auto it = sessions_.lower_bound({&link, 0});
   while (it != sessions_.end() && it->first.first == &link) {
@@ -253,6 +338,10 @@ void Connector::DrainResolver() {
   resolved_.clear();
   resolver_->TakeDone(resolved_);
   for (const ResolveResult& r : resolved_) {
+    if ((r.token & kRelayToken) != 0) {
+      OnRelayResolved(static_cast<std::size_t>(r.token & ~kRelayToken), r);
+      continue;
+    }
     auto it = ctx_.tokens.find(r.token);
     if (it == ctx_.tokens.end()) continue;  // the stream or session is gone
     auto [session, stream] = it->second;
@@ -284,6 +373,12 @@ void Connector::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, s
   if (arg == kTimerReap) {
     reap_armed_ = false;
     Reap();
+    return;
+  }
+  if ((arg & kTimerResolveRelay) != 0) {
+    const auto index = static_cast<std::size_t>(arg & ~kTimerResolveRelay);
+    if (index < relays_.size()) relays_[index].resolve_timer = {};
+    ResolveRelay(index);
     return;
   }
   // Periodic: results whose wake-up message was refused (mailbox full) are picked up here.

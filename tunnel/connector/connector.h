@@ -38,8 +38,12 @@
 namespace strait::connector {
 
 struct RelayTarget {
-  runtime::SocketAddress address;  // numeric (the caller resolves names)
+  runtime::SocketAddress address;  // numeric; empty (len 0): the connector resolves `tls_name` first (below)
   std::string tls_name;            // the name the relay's certificate must carry (DNS name or IP literal)
+  // With an empty address: the port to dial once `tls_name` resolves. The connector resolves the name on its
+  // resolver threads until it resolves (a failure is logged and retried with the dial backoff: DNS outages are
+  // transient), then dials the first IPv4 address it got (else the first IPv6), as for a numeric target.
+  std::uint16_t port = 0;
 };
 
 struct ConnectorOptions {
@@ -64,7 +68,12 @@ struct ConnectorOptions {
   tunnel::MuxOptions mux;      // our windows and max_streams (role is set here)
   DirectListenerOptions direct;  // bounds of the Direct Connect port (listen/id/credential/tenant filled in)
 
-  // One line per event that matters (link up/down, session up/down). Never per packet, never secrets.
+  // Failed logins to a relay (TLS, refused connection, ERROR from the relay, name not resolved) are logged at
+  // most once per this interval per relay, with a count (link::LoginFailureLog).
+  std::chrono::milliseconds login_failure_log_interval{60000};
+
+  // One line per event that matters (link up/down, failed login, session up/down). Never per packet, never
+  // secrets.
   std::function<void(std::string_view)> log;
 };
 
@@ -98,7 +107,10 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
     RelayTarget target;
     std::unique_ptr<crypto::TlsContext> tls;
     link::LinkConfig config;
-    std::unique_ptr<link::Dialer> dialer;
+    std::unique_ptr<link::Dialer> dialer;  // made once the address is known
+    link::LoginFailureLog failures;
+    std::uint32_t resolve_failures = 0;      // consecutive, for the retry backoff
+    runtime::TimerId resolve_timer;
   };
   using SessionKey = std::pair<link::TlsLink*, std::uint32_t>;
 
@@ -114,10 +126,15 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   void OnTimer(runtime::EventLoop& loop, runtime::TimerId id, std::uint64_t arg) override;
 
   void NewSession(link::TlsLink& link, const link::Frame& frame);
+  void StartDialer(Relay& r);
+  void ResolveRelay(std::size_t index);
+  void OnRelayResolved(std::size_t index, const ResolveResult& result);
+  void LogLoginFailure(Relay& r, std::string_view reason);
+  std::string RelayName(const Relay& r) const;
   void DrainResolver();
   void ReapSoon();
   void Reap();
-  const Relay* RelayOf(const link::TlsLink& link) const;
+  Relay* RelayOf(const link::TlsLink& link);
   void Log(std::string_view line) const;
 
   // Immutable after Create/Start.

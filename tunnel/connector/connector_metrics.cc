@@ -19,6 +19,9 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
               s.relay_links_up);
   out.Counter("strait_connector_relay_links_down_total", "Relay links that went down after logging in.",
               s.relay_links_down);
+  out.Counter("strait_connector_relay_login_failures_total",
+              "Relay dials that did not log in (TLS, connection refused, ERROR from the relay, name not resolved).",
+              s.relay_login_failures);
   out.Family("strait_connector_direct_logins_total", MetricType::kCounter, "Direct Connect logins by result.");
   out.Sample("strait_connector_direct_logins_total", {"result", "ok"}, s.direct_links_up);
   out.Sample("strait_connector_direct_logins_total", {"result", "other_tenant"}, m.direct.refused_tenant);

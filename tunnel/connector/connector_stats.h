@@ -23,6 +23,7 @@ std::string_view RefuseReasonName(RefuseReason r);
 struct ConnectorStats {
   std::uint64_t relay_links_up = 0;        // relay logins (each reconnect counts)
   std::uint64_t relay_links_down = 0;      // relay links that went down after logging in
+  std::uint64_t relay_login_failures = 0;  // relay dials that never logged in (or whose name did not resolve)
   std::uint64_t direct_links_up = 0;       // Direct Connect logins accepted
   std::uint64_t sessions_up = 0;           // sessions established
   std::uint64_t sessions_refused = 0;      // SESSION_INIT refused (bad credential, session limit, replayed)

@@ -39,22 +39,6 @@ ErrorCode CodeFor(RefuseReason r) {
   return ErrorCode::kInternal;
 }
 
-runtime::SocketAddress ToSocketAddress(const IpAddress& a, std::uint16_t port) {
-  runtime::SocketAddress s;
-  if (a.family == IpAddress::Family::kV4) {
-    s.u.v4.sin_family = AF_INET;
-    s.u.v4.sin_port = htons(port);
-    std::memcpy(&s.u.v4.sin_addr, a.bytes.data(), 4);
-    s.len = sizeof(sockaddr_in);
-  } else {
-    s.u.v6.sin6_family = AF_INET6;
-    s.u.v6.sin6_port = htons(port);
-    std::memcpy(&s.u.v6.sin6_addr, a.bytes.data(), 16);
-    s.len = sizeof(sockaddr_in6);
-  }
-  return s;
-}
-
 std::uint64_t NowUnix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
 
 }  // namespace
@@ -168,15 +152,16 @@ void DeviceSession::Close(ErrorCode code, std::string_view reason) {
 
 void DeviceSession::OnLinkGone() {
   link_ = nullptr;
-  EndSession();
+  // No SESSION_CLOSE came: the session's close code is only its default. Say what happened.
+  EndSession("link_lost");
 }
 
-void DeviceSession::EndSession() {
+void DeviceSession::EndSession(std::string_view reason) {
   if (closed_) return;
   closed_ = true;
   if (counted_up_ && ctx_.log) {
-    ctx_.log("connector session down channel=" + std::to_string(channel_) + " reason=" +
-             std::string(tunnel::ErrorCodeName(session_ ? session_->close_code() : ErrorCode::kInternal)));
+    if (reason.empty()) reason = tunnel::ErrorCodeName(session_ ? session_->close_code() : ErrorCode::kInternal);
+    ctx_.log("connector session down channel=" + std::to_string(channel_) + " reason=" + std::string(reason));
   }
   // Copy the ids first: aborting a pump never erases synchronously (PumpDone comes from OnClose), but resolving
   // slots are erased here.

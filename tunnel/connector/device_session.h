@@ -124,7 +124,9 @@ class DeviceSession final : public tunnel::SessionVisitor,
   void Refuse(tunnel::StreamId id, RefuseReason why);
   void Dial(tunnel::StreamId id, Slot& slot, const IpAddress& address);
   void DisarmTimer(Slot& slot);
-  void EndSession();  // after the session closed (either side): abort pumps, forget tokens
+  // After the session closed (either side) or its link went: abort pumps, forget tokens. `reason` for the log
+  // line; empty: the session's close code.
+  void EndSession(std::string_view reason = {});
   void SendFrames(std::span<const std::uint8_t> bytes);
   tunnel::StreamMux* Mux();
 

@@ -1,10 +1,28 @@
 #include "tunnel/connector/ip_address.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace strait::connector {
+
+runtime::SocketAddress ToSocketAddress(const IpAddress& a, std::uint16_t port) {
+  runtime::SocketAddress s;
+  if (a.family == IpAddress::Family::kV4) {
+    s.u.v4.sin_family = AF_INET;
+    s.u.v4.sin_port = htons(port);
+    std::memcpy(&s.u.v4.sin_addr, a.bytes.data(), 4);
+    s.len = sizeof(sockaddr_in);
+  } else {
+    s.u.v6.sin6_family = AF_INET6;
+    s.u.v6.sin6_port = htons(port);
+    std::memcpy(&s.u.v6.sin6_addr, a.bytes.data(), 16);
+    s.len = sizeof(sockaddr_in6);
+  }
+  return s;
+}
 
 IpAddress IpAddress::V4(std::array<uint8_t, 4> b) {
   IpAddress a;

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "runtime/net.h"
+
 namespace strait::connector {
 
 struct IpAddress {
@@ -30,5 +32,8 @@ struct IpAddress {
 
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 };
+
+// The socket address to dial `a` at `port`.
+runtime::SocketAddress ToSocketAddress(const IpAddress& a, std::uint16_t port);
 
 }  // namespace strait::connector

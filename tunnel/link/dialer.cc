@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace strait::link {
 
@@ -12,6 +13,35 @@ std::chrono::milliseconds BackoffDelay(const DialerOptions& options, std::uint32
   const double jitter = std::clamp(options.jitter, 0.0, 1.0);
   const double scaled = base * (1.0 - jitter * std::clamp(u, 0.0, 1.0));
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::max(1.0, scaled)));
+}
+
+std::uint64_t LoginFailureLog::OnFailure(Clock::time_point now) {
+  ++failures_;
+  ++unlogged_;
+  if (last_line_ && now - *last_line_ < interval_) return 0;
+  last_line_ = now;
+  return std::exchange(unlogged_, 0);
+}
+
+std::uint64_t LoginFailureLog::OnLoggedIn() {
+  last_line_.reset();
+  unlogged_ = 0;
+  return std::exchange(failures_, 0);
+}
+
+std::string DescribeLinkDown(const LinkDown& down) {
+  std::string s(DownReasonName(down.reason));
+  if (down.code != 0) {
+    s += " code=";
+    s += tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code));
+  }
+  if (!down.message.empty()) {
+    // The text may come from the peer (ERROR reason): one line of printable ASCII.
+    s += " (";
+    for (char c : down.message) s += (c >= 0x20 && c < 0x7f) ? c : '?';
+    s += ")";
+  }
+  return s;
 }
 
 Dialer::Dialer(runtime::EventLoop& loop, LinkLoopState& shared, const LinkConfig& config, DialerOptions options,

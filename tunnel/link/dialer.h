@@ -17,7 +17,9 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
+#include <string>
 
 #include "runtime/event_loop.h"
 #include "tunnel/link/tls_link.h"
@@ -34,6 +36,37 @@ struct DialerOptions {
 // The backoff formula above, sans-I/O (u in [0, 1)). Never below min_backoff · (1 − jitter), never above
 // max_backoff.
 std::chrono::milliseconds BackoffDelay(const DialerOptions& options, std::uint32_t failures, double u);
+
+// What a dialing daemon (connector, device) logs about one target's failed logins, rate-limited so that a long
+// outage cannot fill a disk. Sans-I/O: the caller passes the time and writes the lines.
+//   - the first failure after a success (or start) is logged at once;
+//   - later ones at most one line per `interval`, each line saying how many failed since the last line;
+//   - the first success after failures is one line with how many failed in all.
+// A daemon logging every failure of a relay that is down for a day at max_backoff 30 s writes ~2,900 lines; with
+// this, at interval 60 s, ~1,440 (and never more than one a minute, whatever the backoff).
+class LoginFailureLog {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit LoginFailureLog(std::chrono::milliseconds interval = std::chrono::seconds(60)) : interval_(interval) {}
+
+  // A dial ended before the login succeeded. Returns how many failures the line due now reports (this one and the
+  // ones not logged since the last line), or 0 if no line is due.
+  std::uint64_t OnFailure(Clock::time_point now);
+  // The link logged in. Returns how many dials failed since the last success (0: nothing to log).
+  std::uint64_t OnLoggedIn();
+
+  std::uint64_t failures() const { return failures_; }  // since the last success
+
+ private:
+  std::chrono::milliseconds interval_;
+  std::uint64_t failures_ = 0;
+  std::uint64_t unlogged_ = 0;
+  std::optional<Clock::time_point> last_line_;
+};
+
+// One line's worth of a LinkDown: "tls_error (CERTIFICATE_VERIFY_FAILED)", "peer_error code=unauthorized (...)",
+// "connect_failed (Connection refused)". Bytes outside printable ASCII in the message become '?'.
+std::string DescribeLinkDown(const LinkDown& down);
 
 class Dialer final : private LinkHandler, private runtime::TimerHandler {
  public:
