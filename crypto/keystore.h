@@ -1,24 +1,41 @@
 // Key and credential files: the on-disk formats every Strait process loads (docs/keys.md tells the story; this
 // header is the authority). Setup-path code: Result-returning, no exceptions, allocation is fine.
 //
-// Armoured text. Every key, TenantCert and credential file is one block:
+// Keys are standard PEM, so other tools read them (`openssl pkey -in signing.key -noout -text`):
+//
+//   what                 PEM label      DER (RFC 8410)                                           DER size
+//   Ed25519 secret key   PRIVATE KEY    PKCS#8 PrivateKeyInfo, version 0, OID 1.3.101.112, the       48
+//                                       32-byte seed in an OCTET STRING; no attributes, no public key
+//   X25519 secret key    PRIVATE KEY    the same with OID 1.3.101.110 and the 32-byte secret          48
+//   Ed25519 public key   PUBLIC KEY     SubjectPublicKeyInfo, OID 1.3.101.112, no parameters          44
+//   X25519 public key    PUBLIC KEY     the same with OID 1.3.101.110                                 44
+//
+// TenantCerts and credentials keep Strait's own armour (nothing else reads them), one block per file:
 //
 //   -----BEGIN STRAIT <LABEL>-----\n
 //   <standard base64 with '=' padding, 64 characters a line, the last line 1..64>\n
 //   -----END STRAIT <LABEL>-----\n
 //
 //   label                        payload
+//   STRAIT TENANT CERT           TenantCert bytes (crypto/credential.h), structure checked by ParseTenantCert
+//   STRAIT CREDENTIAL            Credential bytes (crypto/credential.h), structure checked by ParseCredential
+//
+// Older key files. Until PEM keys, keys had the armour too, and the key decoders still read it:
 //   STRAIT ED25519 SECRET KEY    32-byte Ed25519 seed (the public key is derived)
 //   STRAIT ED25519 PUBLIC KEY    32-byte Ed25519 public key
 //   STRAIT X25519 SECRET KEY     32-byte X25519 secret (Noise static key; the public key is derived)
 //   STRAIT X25519 PUBLIC KEY     32-byte X25519 public key
-//   STRAIT TENANT CERT           TenantCert bytes (crypto/credential.h), structure checked by ParseTenantCert
-//   STRAIT CREDENTIAL            Credential bytes (crypto/credential.h), structure checked by ParseCredential
+// Keys are written only as PEM. DetectFileType tells the two forms apart; UpgradeKeyFile (`strait keys upgrade DIR`)
+// rewrites an older key file as PEM holding the same key.
 //
-// Parsing is strict and canonical: exactly the text Armor() writes is accepted (LF line ends, the 64-column
-// wrapping, canonical base64, one final newline, nothing after the END line), so every value has one file form
-// and a parsed file re-serialises to the same bytes (fuzz/keystore_fuzzer.cc checks this). Decoding never checks
-// signatures or times: load, then VerifyCredential.
+// Parsing is strict and canonical: exactly the text the encoders write is accepted (LF line ends, the 64-column
+// wrapping, canonical base64, one final newline, nothing after the END line; for PEM keys, exactly the DER above),
+// so every value has one file form and a parsed file re-serialises to the same bytes (fuzz/keystore_fuzzer.cc
+// checks this). `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout` write that form. A PEM of another
+// key type (RSA, EC, an X25519 key where an Ed25519 key belongs, an ENCRYPTED PRIVATE KEY) is kWrongType, named.
+// The PEM keys' DER goes through BoringSSL (EVP_parse_private_key / EVP_marshal_private_key and the public-key
+// pair); everything else, and the PEM text around the DER, is this file's parser. Decoding never checks signatures
+// or times: load, then VerifyCredential.
 //
 // Files. Secret files (secret keys, TLS private keys) are created 0600 from the start (O_CREAT|O_EXCL in the same
 // directory, fsync, rename, fsync of the directory) and refused on load if group or others have any access.
@@ -27,10 +44,10 @@
 //
 // Identity bundle: one directory per device, connector or relay (kBundle* names below; docs/keys.md):
 //   credential     STRAIT CREDENTIAL                    all roles
-//   signing.key    STRAIT ED25519 SECRET KEY, 0600      all roles; its public key is the credential's key
-//   noise.key      STRAIT X25519 SECRET KEY, 0600       device, connector; public key = credential's Noise key
-//   noise.pub      STRAIT X25519 PUBLIC KEY             device, connector (for collecting a connector set)
-//   root.pub       STRAIT ED25519 PUBLIC KEY            all roles: the operator root that verifies credentials
+//   signing.key    PEM PRIVATE KEY (Ed25519), 0600      all roles; its public key is the credential's key
+//   noise.key      PEM PRIVATE KEY (X25519), 0600       device, connector; public key = credential's Noise key
+//   noise.pub      PEM PUBLIC KEY (X25519)              device, connector (for collecting a connector set)
+//   root.pub       PEM PUBLIC KEY (Ed25519)             all roles: the operator root that verifies credentials
 //   ca.pem         PEM CERTIFICATE(s)                   device, connector (optional): the relays' TLS CA
 //   tls.crt        PEM CERTIFICATE                      relay (optional, with tls.key): its TLS server chain
 //   tls.key        PEM PRIVATE KEY, 0600                relay (optional, with tls.crt)
@@ -58,18 +75,19 @@ enum class KeystoreError : uint8_t {
   kExists,               // refusing to overwrite an existing file
   kInsecurePermissions,  // a secret file that group or others may access, or not a regular file
   kTooLarge,             // larger than kMaxKeystoreFileSize
-  kNotArmoured,          // no "-----BEGIN STRAIT ...-----" first line
-  kWrongType,            // a Strait armoured file of another type (e.g. a public key where a secret key belongs)
+  kNotArmoured,          // no "-----BEGIN ...-----" first line, or a PEM block of no Strait type (a certificate)
+  kWrongType,            // a file of another type (a public key where a secret key belongs, an RSA or EC key)
   kBadArmour,            // malformed armour: line shape, CR, missing or mismatched END line, missing final newline
   kBadBase64,            // not canonical standard base64
   kBadLength,            // the payload has the wrong length for its type
   kTrailingData,         // bytes after the END line
-  kBadContent,           // the payload is the right size but invalid (all-zero key, credential that does not parse)
+  kBadContent,           // invalid payload (all-zero key, credential that does not parse, DER not in the form above)
   kMismatch,             // bundle files that do not belong together (key is not the credential's key)
 };
 std::string_view KeystoreErrorName(KeystoreError e);  // stable snake_case, e.g. "insecure_permissions"
 using KeystoreResultError = Error<KeystoreError>;
 
+// What a file holds (the name is older than PEM keys: the key types are PEM now, or the older armour).
 enum class ArmorType : uint8_t {
   kEd25519SecretKey,
   kEd25519PublicKey,
@@ -81,7 +99,7 @@ enum class ArmorType : uint8_t {
 inline constexpr ArmorType kAllArmorTypes[] = {ArmorType::kEd25519SecretKey, ArmorType::kEd25519PublicKey,
                                                ArmorType::kX25519SecretKey,  ArmorType::kX25519PublicKey,
                                                ArmorType::kTenantCert,       ArmorType::kCredential};
-std::string_view ArmorLabel(ArmorType t);  // e.g. "STRAIT ED25519 SECRET KEY"
+std::string_view ArmorLabel(ArmorType t);  // its Strait armour label, e.g. "STRAIT ED25519 SECRET KEY"
 bool IsSecret(ArmorType t);
 
 inline constexpr size_t kArmorLineWidth = 64;
@@ -113,20 +131,34 @@ class SecretText {
 
 // --- Text codec (no I/O; what the fuzzer drives) ---
 
-// Armours `payload` under `type`'s label. Does not check the payload (the typed Encode* below take typed values).
+// Armours `payload` under `type`'s Strait label. Does not check the payload (the typed Encode* below take typed
+// values). For keys this is the older form, which Strait no longer writes (tests and the fuzzer use it).
 std::string Armor(ArmorType type, std::span<const uint8_t> payload);
-// Which Strait type a text claims to be, from its BEGIN line alone. kNotArmoured / kWrongType (unknown label).
-Result<ArmorType, KeystoreResultError> DetectArmorType(std::string_view text);
 
-std::string EncodeEd25519PublicKey(const Ed25519PublicKey& key);
-std::string EncodeX25519PublicKey(const X25519PublicKey& key);
-SecretText EncodeEd25519SecretKey(const Ed25519KeyPair& key);  // the seed
-SecretText EncodeX25519SecretKey(const X25519KeyPair& key);    // the secret
+enum class FileForm : uint8_t {
+  kPem,           // a key as PKCS#8 / SubjectPublicKeyInfo PEM
+  kStraitArmour,  // "-----BEGIN STRAIT ...": TenantCerts, credentials, and keys written before PEM keys
+};
+struct FileType {
+  ArmorType type;
+  FileForm form;
+};
+// What a text holds: for Strait armour, from its BEGIN line alone; for a PEM PRIVATE KEY or PUBLIC KEY, from the
+// algorithm its DER names (which takes decoding the PEM: its errors come back). kNotArmoured: no BEGIN line or
+// another PEM label (CERTIFICATE, ...); kWrongType: an unknown Strait label or a PEM key that is not Ed25519 or
+// X25519 (the reason names its algorithm, e.g. "EC P-256").
+Result<FileType, KeystoreResultError> DetectFileType(std::string_view text);
+
+std::string EncodeEd25519PublicKey(const Ed25519PublicKey& key);  // PEM PUBLIC KEY
+std::string EncodeX25519PublicKey(const X25519PublicKey& key);    // PEM PUBLIC KEY
+SecretText EncodeEd25519SecretKey(const Ed25519KeyPair& key);     // PEM PRIVATE KEY holding the seed
+SecretText EncodeX25519SecretKey(const X25519KeyPair& key);       // PEM PRIVATE KEY holding the secret
 std::string EncodeTenantCert(std::span<const uint8_t> tenant_cert);
 std::string EncodeCredential(std::span<const uint8_t> credential);
 
-// Each decoder accepts exactly its own type's canonical text. All-zero public keys are refused (kBadContent);
-// TenantCert and credential payloads must pass ParseTenantCert / ParseCredential (structure only, kBadContent).
+// Each decoder accepts exactly its own type's canonical text; the key decoders also the older armour of their
+// type. All-zero public keys are refused (kBadContent); TenantCert and credential payloads must pass
+// ParseTenantCert / ParseCredential (structure only, kBadContent).
 Result<Ed25519PublicKey, KeystoreResultError> DecodeEd25519PublicKey(std::string_view text);
 Result<X25519PublicKey, KeystoreResultError> DecodeX25519PublicKey(std::string_view text);
 Result<Ed25519KeyPair, KeystoreResultError> DecodeEd25519SecretKey(std::string_view text);
@@ -175,6 +207,12 @@ Result<Ed25519PublicKey, KeystoreResultError> LoadEd25519PublicKey(const std::st
 Result<X25519PublicKey, KeystoreResultError> LoadX25519PublicKey(const std::string& path);
 Result<std::vector<uint8_t>, KeystoreResultError> LoadTenantCert(const std::string& path);
 Result<std::vector<uint8_t>, KeystoreResultError> LoadCredential(const std::string& path);
+
+// Rewrites a key file written in the older Strait armour as PEM holding the same key (atomically, as Save* does;
+// a secret stays 0600 and must be 0600 to be read). Returns the type it held, or nullopt for a file that is not an
+// older key file (a PEM key or certificate, a TenantCert, a credential, any other file: left as they are). Errors
+// as the Load* functions' (a damaged older key file is one).
+Result<std::optional<ArmorType>, KeystoreResultError> UpgradeKeyFile(const std::string& path);
 
 // --- Directory layouts ---
 

@@ -35,6 +35,7 @@ class KeysCommand : public Command {
     AddTlsServer();
     AddShow();
     AddVerify();
+    AddUpgrade();
   }
 
   bool Selected() const override { return keys_->parsed(); }
@@ -62,6 +63,7 @@ class KeysCommand : public Command {
     }
     if (issue_->parsed()) return RunIssue(now);
     if (show_->parsed()) return Finish(Show(show_path_, now));
+    if (upgrade_->parsed()) return Finish(Upgrade(upgrade_path_));
     if (verify_->parsed()) {
       if (!verify_role_.empty()) verify_opts_.role = kRoles.at(verify_role_);
       if (!verify_tenant_.empty()) verify_opts_.tenant = verify_tenant_;
@@ -201,6 +203,13 @@ class KeysCommand : public Command {
     verify_->add_option("--tenant", verify_tenant_, "Require this tenant");
   }
 
+  void AddUpgrade() {
+    upgrade_ = keys_->add_subcommand("upgrade", "Rewrite key files made before PEM keys (-----BEGIN STRAIT ... KEY) "
+                                                "as PEM (PKCS#8 / SubjectPublicKeyInfo), same keys; a directory's "
+                                                "or one file. Other files are left as they are.");
+    upgrade_->add_option("PATH", upgrade_path_, "Bundle or operator directory, or one key file")->required();
+  }
+
   // Set up before parsing; owned by the app.
   CLI::App* keys_ = nullptr;
   CLI::App* init_root_ = nullptr;
@@ -210,6 +219,7 @@ class KeysCommand : public Command {
   CLI::App* tls_server_ = nullptr;
   CLI::App* show_ = nullptr;
   CLI::App* verify_ = nullptr;
+  CLI::App* upgrade_ = nullptr;
 
   // Filled by parsing.
   bool force_ = false;
@@ -221,6 +231,7 @@ class KeysCommand : public Command {
   TlsCaOptions tls_ca_opts_;
   TlsServerOptions tls_server_opts_;
   std::string show_path_;
+  std::string upgrade_path_;
   VerifyCommandOptions verify_opts_;
   std::string verify_role_;
   std::string verify_tenant_;

@@ -150,20 +150,29 @@ Result<std::string, std::string> ShowCertificates(const std::string& path, std::
   return fmt::format("type:       X.509 certificate(s) (PEM), {} in file\n{}", count, out);
 }
 
+// Every file a bundle or operator directory may hold, in the order `show` lists them.
+constexpr std::string_view kDirectoryFiles[] = {
+    crypto::kBundleCredentialFile, crypto::kBundleSigningKeyFile, crypto::kBundleNoiseKeyFile,
+    crypto::kBundleNoisePublicFile, crypto::kRootKeyFile,         crypto::kRootPublicFile,
+    crypto::kTenantKeyFile,         crypto::kTenantCertFile,      crypto::kCaCertFile,
+    crypto::kCaKeyFile,             crypto::kBundleTlsCertFile,   crypto::kBundleTlsKeyFile};
+
 OpResult ShowFile(const std::string& path, uint64_t now) {
   auto read = crypto::ReadPublicFile(path);  // permissions are reported below, not enforced: show is read-only
   if (!read) return Oops(read.error().reason);
   const crypto::SecretText text(std::move(read).value());
   const std::string header = fmt::format("file:       {}\n", path);
 
-  auto type = crypto::DetectArmorType(text.view());
+  auto type = crypto::DetectFileType(text.view());
   if (!type) {
-    if (type.error().code == crypto::KeystoreError::kNotArmoured) {
+    const auto code = type.error().code;
+    if (code == crypto::KeystoreError::kNotArmoured || code == crypto::KeystoreError::kWrongType) {
       if (text.view().find("-----BEGIN CERTIFICATE-----") != std::string_view::npos) {
         auto certs = ShowCertificates(path, text.view(), now);
         if (!certs) return Oops(certs.error());
         return header + *certs;
       }
+      // A TLS key (EC P-256, from tls-ca / tls-server) or another PEM private key Strait does not use itself.
       if (text.view().find("PRIVATE KEY-----") != std::string_view::npos) {
         return header + fmt::format("type:       TLS private key (PEM); contents not shown\npermissions: {}\n",
                                     Permissions(path));
@@ -172,8 +181,14 @@ OpResult ShowFile(const std::string& path, uint64_t now) {
     return Oops(fmt::format("{}: {}", path, type.error().reason));
   }
   auto failed = [&](const crypto::KeystoreResultError& e) { return Oops(fmt::format("{}: {}", path, e.reason)); };
-  const std::string kind = fmt::format("({})", crypto::ArmorLabel(*type));
-  switch (*type) {
+  const bool pem = type->form == crypto::FileForm::kPem;
+  const std::string kind =
+      pem ? (crypto::IsSecret(type->type) ? "(PEM PRIVATE KEY, PKCS#8)" : "(PEM PUBLIC KEY)")
+          : fmt::format("({}{})", crypto::ArmorLabel(type->type),
+                        type->type == ArmorType::kTenantCert || type->type == ArmorType::kCredential
+                            ? ""
+                            : "; the older format: `strait keys upgrade DIR` rewrites it as PEM");
+  switch (type->type) {
     case ArmorType::kEd25519SecretKey: {
       auto k = crypto::DecodeEd25519SecretKey(text.view());
       if (!k) return failed(k.error());
@@ -236,13 +251,8 @@ std::string FormatSpan(uint64_t s) {
 OpResult Show(const std::string& path, uint64_t now_unix) {
   if (!IsDirectory(path)) return ShowFile(path, now_unix);
   // A bundle or operator directory: every file it may hold, in a fixed order.
-  constexpr std::string_view kNames[] = {
-      crypto::kBundleCredentialFile, crypto::kBundleSigningKeyFile, crypto::kBundleNoiseKeyFile,
-      crypto::kBundleNoisePublicFile, crypto::kRootKeyFile,         crypto::kRootPublicFile,
-      crypto::kTenantKeyFile,         crypto::kTenantCertFile,      crypto::kCaCertFile,
-      crypto::kCaKeyFile,             crypto::kBundleTlsCertFile,   crypto::kBundleTlsKeyFile};
   std::string out;
-  for (std::string_view name : kNames) {
+  for (std::string_view name : kDirectoryFiles) {
     const std::string p = crypto::JoinPath(path, name);
     if (!crypto::PathExists(p)) continue;
     auto one = ShowFile(p, now_unix);
@@ -250,6 +260,29 @@ OpResult Show(const std::string& path, uint64_t now_unix) {
     out += (out.empty() ? "" : "\n") + *one;
   }
   if (out.empty()) return Oops(fmt::format("{}: no Strait key, credential or certificate files here", path));
+  return out;
+}
+
+OpResult Upgrade(const std::string& path) {
+  std::vector<std::string> paths;
+  if (IsDirectory(path)) {
+    for (std::string_view name : kDirectoryFiles) {
+      const std::string p = crypto::JoinPath(path, name);
+      if (crypto::PathExists(p)) paths.push_back(p);
+    }
+  } else {
+    paths.push_back(path);
+  }
+  std::string out;
+  for (const std::string& p : paths) {
+    auto r = crypto::UpgradeKeyFile(p);
+    if (!r) return Oops(r.error().reason);
+    if (*r) {
+      out += fmt::format("{}: {} -> PEM {}\n", p, crypto::ArmorLabel(**r),
+                         crypto::IsSecret(**r) ? "PRIVATE KEY (PKCS#8)" : "PUBLIC KEY");
+    }
+  }
+  if (out.empty()) return fmt::format("{}: no key files in the older format; nothing rewritten\n", path);
   return out;
 }
 

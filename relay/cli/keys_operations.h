@@ -94,6 +94,11 @@ OpResult Issue(const IssueOptions& o, uint64_t now_unix);
 // directory): type, role, tenant, subject, validity in ISO 8601 UTC, key fingerprints. Never secret bytes.
 OpResult Show(const std::string& path, uint64_t now_unix);
 
+// Rewrites key files written before PEM keys (Strait armour) as PEM holding the same keys: one file, or the key
+// files of a bundle or operator directory (crypto::UpgradeKeyFile). Lists what it rewrote; a second run changes
+// nothing. Secret files must be 0600, as for loading.
+OpResult Upgrade(const std::string& path);
+
 struct VerifyCommandOptions {
   std::string root;        // root.pub, or a directory holding it
   std::string credential;  // a credential file, or a bundle directory holding one

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end tests of `strait keys` against the built binary.
-# Usage: keys_cli_test.sh <path-to-strait> <case>     cases: chain verify show refusals usage fixed-random
+# Usage: keys_cli_test.sh <path-to-strait> <case>
+#   cases: chain verify show refusals usage upgrade interop fixed-random
 # Registered as ctest cli_keys.<case> by relay/cli/CMakeLists.txt, which passes the binary's path. Each case works
 # in its own mktemp directory. fixed-random wants strait_fixed_random (the program linked with the fuzz targets'
-# fixed-seed generator) and checks that it refuses to run.
+# fixed-seed generator) and checks that it refuses to run. interop needs the openssl command (a separate process: the
+# strait process itself holds BoringSSL only) and exits 77, which ctest reports as skipped, if there is none.
 set -euo pipefail
 
 strait=${1:?usage: keys_cli_test.sh <strait> <case>}
@@ -104,9 +106,9 @@ verify)
   head -c 100 phone-1/credential > cut-cred
   expect_rc 1 "$strait" keys verify --root ops/root cut-cred
   expect_in err.txt "cut-cred: truncated"
-  # A secret key given as --root: the type error names both labels.
+  # A secret key given as --root: the type error names what it is and what belongs there.
   expect_rc 1 "$strait" keys verify --root ops/root/root.key phone-1/credential
-  expect_in err.txt "STRAIT ED25519 SECRET KEY"
+  expect_in err.txt "a PEM 'PRIVATE KEY' block, expected an Ed25519 public key"
   ;;
 
 show)
@@ -164,7 +166,7 @@ refusals)
   cp ops/acme/tenant.cert wrong.key && chmod 600 wrong.key
   mkdir -p wrongtenant && cp wrong.key wrongtenant/tenant.key && cp ops/acme/tenant.cert ops/acme/root.pub wrongtenant/
   expect_rc 1 "$strait" keys issue --role device --tenant-dir wrongtenant --subject p --out p
-  expect_in err.txt "wrongtenant/tenant.key: this is a STRAIT TENANT CERT file, expected a STRAIT ED25519 SECRET KEY"
+  expect_in err.txt "wrongtenant/tenant.key: this is a STRAIT TENANT CERT file, expected an Ed25519 private key"
   # Validity bounds are usage errors.
   expect_rc 2 "$strait" keys issue --role device --tenant-dir ops/acme --subject p --hours 0 --out p
   expect_rc 2 "$strait" keys issue --role device --tenant-dir ops/acme --subject p --hours 721 --out p
@@ -182,7 +184,7 @@ usage)
   for c in keys relay connector device demo; do expect_in out.txt "$c"; done
   expect_rc 2 "$strait"
   expect_rc 2 "$strait" keys
-  for sub in init-root tenant issue tls-ca tls-server show verify; do
+  for sub in init-root tenant issue tls-ca tls-server show verify upgrade; do
     expect_rc 0 "$strait" keys "$sub" --help
     expect_rc 2 "$strait" keys "$sub"
   done
@@ -195,6 +197,118 @@ usage)
   expect_rc 2 "$strait" keys issue --role relay --root r --subject x --tls-ca-dir a --new-tls-ca b --name n --out x
   expect_rc 2 "$strait" keys tls-server --ca ca --out x
   expect_rc 2 "$strait" keys issue --role device --tenant-dir t --subject x --hours 2 --days 1 --out x
+  ;;
+
+upgrade)
+  # Key directories written before PEM keys keep working, and `keys upgrade` rewrites them as PEM, same keys.
+  make_chain
+  mkdir pem-copies
+  keys="ops/root/root.key:ED25519_SECRET ops/root/root.pub:ED25519_PUBLIC ops/acme/tenant.key:ED25519_SECRET
+        ops/acme/root.pub:ED25519_PUBLIC phone-1/signing.key:ED25519_SECRET phone-1/noise.key:X25519_SECRET
+        phone-1/noise.pub:X25519_PUBLIC phone-1/root.pub:ED25519_PUBLIC relay-1/signing.key:ED25519_SECRET"
+  for entry in $keys; do
+    f=${entry%%:*} label=${entry#*:}
+    head -1 "$f" | grep -qE -- '-----BEGIN (PRIVATE|PUBLIC) KEY-----' || fail "$f is not PEM"
+    cp -p "$f" "pem-copies/${f//\//_}"
+    # The older form, by hand: the key's 32 raw bytes (the last 32 of the DER) in Strait armour. '>' keeps the mode.
+    raw=$(sed '1d;$d' "$f" | base64 -d | tail -c 32 | base64 -w 64)
+    printf -- '-----BEGIN STRAIT %s KEY-----\n%s\n-----END STRAIT %s KEY-----\n' "${label/_/ }" "$raw" \
+      "${label/_/ }" > "$f"
+  done
+  expect_rc 0 "$strait" keys show phone-1/signing.key
+  expect_in out.txt "(STRAIT ED25519 SECRET KEY; the older format: \`strait keys upgrade DIR\` rewrites it as PEM)"
+  # Every command reads them as before.
+  expect_rc 0 "$strait" keys verify --root ops/root --role device phone-1
+  expect_in out.txt "OK: device 'phone-1' of tenant 'acme'"
+  expect_rc 0 "$strait" keys issue --role device --tenant-dir ops/acme --subject phone-2 --out phone-2
+  expect_rc 0 "$strait" keys verify --root ops/root/root.pub phone-2
+  expect_rc 0 "$strait" keys tenant --root ops/root --tenant globex --out ops/globex
+  # The upgrade: lists what it rewrote, writes exactly the PEM Strait had written for the same keys, keeps modes.
+  expect_rc 0 "$strait" keys upgrade phone-1
+  expect_in out.txt "phone-1/signing.key: STRAIT ED25519 SECRET KEY -> PEM PRIVATE KEY (PKCS#8)"
+  expect_in out.txt "phone-1/noise.pub: STRAIT X25519 PUBLIC KEY -> PEM PUBLIC KEY"
+  [ "$(wc -l < out.txt)" = 4 ] || { cat out.txt; fail "phone-1: expected 4 files rewritten"; }
+  expect_rc 0 "$strait" keys upgrade ops/root
+  expect_rc 0 "$strait" keys upgrade ops/acme/tenant.key
+  expect_rc 0 "$strait" keys upgrade ops/acme/root.pub
+  expect_rc 0 "$strait" keys upgrade relay-1
+  expect_in out.txt "relay-1/signing.key: STRAIT ED25519 SECRET KEY -> PEM PRIVATE KEY (PKCS#8)"
+  for entry in $keys; do
+    f=${entry%%:*}
+    cmp -s "$f" "pem-copies/${f//\//_}" || fail "$f after upgrade differs from the PEM Strait wrote"
+    [ "$(mode_of "$f")" = "$(mode_of "pem-copies/${f//\//_}")" ] || fail "$f: mode $(mode_of "$f") after upgrade"
+  done
+  expect_rc 0 "$strait" keys upgrade phone-1
+  expect_in out.txt "phone-1: no key files in the older format; nothing rewritten"
+  expect_rc 0 "$strait" keys verify --root ops/root --role device phone-1
+  ;;
+
+interop)
+  command -v openssl >/dev/null || { echo "SKIP [interop]: no openssl command on PATH"; exit 77; }
+  make_chain
+  # hex_of_der_tail <PEM file>: the key's raw 32 bytes (the DER's last 32) as lower-case hex, decoded by coreutils.
+  hex_of_der_tail() { sed '1d;$d' "$1" | base64 -d | tail -c 32 | od -An -tx1 | tr -d ' \n'; }
+  # openssl_pub_hex <pkey args...>: the "pub:" bytes of `openssl pkey -noout -text`, as hex.
+  openssl_pub_hex() {
+    openssl pkey "$@" -noout -text > ossl.txt || { cat ossl.txt; fail "openssl pkey $* failed"; }
+    sed -n '/^pub:/,$p' ossl.txt | sed 1d | tr -d ' :\n'
+  }
+  # Strait's key files, read by OpenSSL: the algorithm, and the public key Strait computed.
+  for f in ops/root/root.key ops/acme/tenant.key phone-1/signing.key dc-east/signing.key relay-1/signing.key; do
+    openssl pkey -in "$f" -noout -text > ossl.txt || fail "openssl cannot read $f"
+    expect_in ossl.txt "ED25519 Private-Key:"
+  done
+  for f in phone-1/noise.key dc-east/noise.key; do
+    openssl pkey -in "$f" -noout -text > ossl.txt || fail "openssl cannot read $f"
+    expect_in ossl.txt "X25519 Private-Key:"
+  done
+  want=$(hex_of_der_tail ops/root/root.pub)
+  [ ${#want} = 64 ] || fail "root.pub: no 32-byte key ($want)"
+  [ "$(openssl_pub_hex -in ops/root/root.key)" = "$want" ] || fail "openssl derives another public key from root.key"
+  [ "$(openssl_pub_hex -pubin -in ops/root/root.pub)" = "$want" ] || fail "openssl reads another key from root.pub"
+  expect_in ossl.txt "ED25519 Public-Key:"
+  want=$(hex_of_der_tail dc-east/noise.pub)
+  [ "$(openssl_pub_hex -in dc-east/noise.key)" = "$want" ] || fail "openssl derives another public key from noise.key"
+  [ "$(openssl_pub_hex -pubin -in dc-east/noise.pub)" = "$want" ] || fail "openssl reads another key from noise.pub"
+  expect_in ossl.txt "X25519 Public-Key:"
+  # The same files byte for byte: OpenSSL's public halves of Strait's secret keys are Strait's public key files.
+  openssl pkey -in ops/root/root.key -pubout -out root-by-openssl.pub
+  cmp -s root-by-openssl.pub ops/root/root.pub || fail "openssl -pubout of root.key is not root.pub"
+  openssl pkey -in phone-1/noise.key -pubout -out noise-by-openssl.pub
+  cmp -s noise-by-openssl.pub phone-1/noise.pub || fail "openssl -pubout of noise.key is not noise.pub"
+
+  # The reverse: keys made by OpenSSL load in Strait. An Ed25519 root: Strait shows the public key OpenSSL
+  # exported, signs a tenant and a device under it, and the device verifies against OpenSSL's root.pub.
+  mkdir -m 700 ext-root
+  (umask 077 && openssl genpkey -algorithm ed25519 -out ext-root/root.key)
+  openssl pkey -in ext-root/root.key -pubout -out ext-root/root.pub
+  expect_rc 0 "$strait" keys show ext-root/root.key
+  expect_in out.txt "type:       Ed25519 secret key (PEM PRIVATE KEY, PKCS#8)"
+  from_secret=$(grep '^public key:' out.txt)
+  expect_rc 0 "$strait" keys show ext-root/root.pub
+  [ "$(grep '^public key:' out.txt)" = "$from_secret" ] || fail "Strait's public key of OpenSSL's root.key differs"
+  expect_rc 0 "$strait" keys tenant --root ext-root --tenant acme --out ext-acme
+  expect_rc 0 "$strait" keys issue --role device --tenant-dir ext-acme --subject phone-9 --out ext-phone
+  expect_rc 0 "$strait" keys verify --root ext-root/root.pub --role device ext-phone
+  expect_in out.txt "OK: device 'phone-9' of tenant 'acme'"
+  # An X25519 key from OpenSSL: Strait's public key of it is the one OpenSSL exports.
+  (umask 077 && openssl genpkey -algorithm x25519 -out ext-noise.key)
+  openssl pkey -in ext-noise.key -pubout -out ext-noise.pub
+  expect_rc 0 "$strait" keys show ext-noise.key
+  expect_in out.txt "X25519 (Noise static) secret key (PEM PRIVATE KEY, PKCS#8)"
+  from_secret=$(grep '^public key:' out.txt)
+  expect_rc 0 "$strait" keys show ext-noise.pub
+  [ "$(grep '^public key:' out.txt)" = "$from_secret" ] || fail "Strait's public key of OpenSSL's X25519 key differs"
+  # OpenSSL keys of the wrong type in a root directory: refused, naming what they hold.
+  mkdir -m 700 ec-root x-root
+  (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec-root/root.key)
+  cp ext-noise.key x-root/root.key
+  expect_rc 1 "$strait" keys tenant --root ec-root --tenant acme --out t1
+  expect_in err.txt "ec-root/root.key: this PEM PRIVATE KEY holds an EC P-256 key, expected an Ed25519 private key"
+  expect_rc 1 "$strait" keys tenant --root x-root --tenant acme --out t2
+  expect_in err.txt "x-root/root.key: this PEM PRIVATE KEY holds an X25519 key, expected an Ed25519 private key"
+  expect_rc 1 "$strait" keys verify --root ext-noise.pub phone-1
+  expect_in err.txt "ext-noise.pub: this PEM PUBLIC KEY holds an X25519 key, expected an Ed25519 public key"
   ;;
 
 fixed-random)

@@ -1,6 +1,7 @@
 #include "crypto/keystore.h"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +53,8 @@ void Spit(const std::string& path, std::string_view text, mode_t mode) {
   ASSERT_EQ(::chmod(path.c_str(), mode), 0);
 }
 
+std::string Slurp(const std::string& path) { return ReadPublicFile(path).value(); }
+
 std::vector<std::string> ListDir(const std::string& dir) {
   std::vector<std::string> names;
   for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
@@ -87,12 +90,251 @@ const Chain& TheChain() {
 
 // --- Text codec ---
 
-TEST(KeystoreCodec, ArmourLooksLikePem) {
+std::string ReplaceFirst(std::string s, std::string_view from, std::string_view to) {
+  const size_t at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) s.replace(at, from.size(), to);
+  return s;
+}
+
+Bytes FromHex(std::string_view hex) {
+  Bytes out(hex.size() / 2);
+  size_t len = 0;
+  EXPECT_EQ(sodium_hex2bin(out.data(), out.size(), hex.data(), hex.size(), nullptr, &len, nullptr), 0) << hex;
+  out.resize(len);
+  return out;
+}
+
+// "-----BEGIN <label>-----", base64 at 64 columns, "-----END <label>-----", written here with libsodium rather than
+// keystore.cc's own encoder: fixtures in the older Strait armour, and hand-made PEM.
+std::string HandArmour(std::string_view label, const Bytes& payload) {
+  std::string b64(sodium_base64_ENCODED_LEN(payload.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(b64.data(), b64.size(), payload.data(), payload.size(), sodium_base64_VARIANT_ORIGINAL);
+  b64.resize(b64.size() - 1);
+  std::string out = "-----BEGIN " + std::string(label) + "-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) out += b64.substr(i, 64) + "\n";
+  return out + "-----END " + std::string(label) + "-----\n";
+}
+
+// Known keys. RFC 8410 section 10.3's PKCS#8 Ed25519 key and section 10.1's public key, its pair.
+constexpr std::string_view kRfc8410PrivateKey =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n"
+    "-----END PRIVATE KEY-----\n";
+constexpr std::string_view kRfc8410PublicKey =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n"
+    "-----END PUBLIC KEY-----\n";
+// RFC 7748 section 6.1: Alice's X25519 key (the PEM as `openssl pkey` writes it).
+constexpr std::string_view kAliceSecretHex = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
+constexpr std::string_view kAlicePublicHex = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+constexpr std::string_view kAlicePrivateKey =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VuBCIEIHcHbQpzGKV9PBbBclGyZkXfTC+H68CZKrF3+6UduSwq\n"
+    "-----END PRIVATE KEY-----\n";
+constexpr std::string_view kAlicePublicKey =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MCowBQYDK2VuAyEAhSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n"
+    "-----END PUBLIC KEY-----\n";
+// Keys of other types, made with `openssl genpkey` for these tests and used nowhere else.
+constexpr std::string_view kP256PrivateKey =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgkmMY36z4n5ZkV3QM\n"
+    "4U5oBCZMpABwZMSss/cIahf/aMKhRANCAASBACbWSBXgwP08v+GDNPUqhVGD0Sno\n"
+    "T8ul+3CNxNCL9OjMSojWTSfn81kIXJMCruOqgcTdlHEX9eZybyYW6lJH\n"
+    "-----END PRIVATE KEY-----\n";
+constexpr std::string_view kP256PublicKey =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEgQAm1kgV4MD9PL/hgzT1KoVRg9Ep\n"
+    "6E/LpftwjcTQi/TozEqI1k0n5/NZCFyTAq7jqoHE3ZRxF/Xmcm8mFupSRw==\n"
+    "-----END PUBLIC KEY-----\n";
+constexpr std::string_view kRsa512PrivateKey =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA2F/xIphLakmx+xY1\n"
+    "n45fIWsrR3ND4RB87oI8E1jSwntjLvvzpijRu3EmnFvzc986OVr5rgHg+K2mybhK\n"
+    "vqCNnQIDAQABAkAwmwzOGqwGSlvC7bBKEW9pUGu+dzQuYMfPxE2+gtuFeExuMBKM\n"
+    "X79l9d9mFChvXS1ZVtGDI5bBkgLd8QuBRPk5AiEA9d4AdrhQcxsh6w+g5ECcH/k3\n"
+    "F+QjFsAdqn9RZLIBNQsCIQDhSsh9ptLYCnbbE6ROQseg77Ito83a3AFRq9D7FZ8g\n"
+    "9wIhALOKDsqi41R6vrT476NeLuQGR53xoVHurnsfh99BQTJrAiEAhr6wjR5iyp3v\n"
+    "mnXz9m7QcPwLqGppK7Yb/9nwgsvawd8CIHBfFMqr4Asg8eTkLia4MWtiYHbbYDDw\n"
+    "97d+0DoO40h6\n"
+    "-----END PRIVATE KEY-----\n";
+constexpr std::string_view kEd448PrivateKey =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MEcCAQAwBQYDK2VxBDsEOdXTT5lTwGnoRBwbqSEwgd5GlPjlaFaAtTeud3Xfx4I4\n"
+    "yYeYbffzj7QI5MMwYY8HSPud3AxWz6i5/Q==\n"
+    "-----END PRIVATE KEY-----\n";
+
+TEST(KeystoreCodec, KeysArePemTenantCertsAndCredentialsStraitArmour) {
   const Ed25519KeyPair k = Ed25519KeyPair::Generate();
-  const std::string text = EncodeEd25519PublicKey(k.public_key);
-  EXPECT_TRUE(text.starts_with("-----BEGIN STRAIT ED25519 PUBLIC KEY-----\n")) << text;
-  EXPECT_TRUE(text.ends_with("\n-----END STRAIT ED25519 PUBLIC KEY-----\n")) << text;
-  EXPECT_EQ(DetectArmorType(text).value(), ArmorType::kEd25519PublicKey);
+  const std::string pub = EncodeEd25519PublicKey(k.public_key);
+  EXPECT_TRUE(pub.starts_with("-----BEGIN PUBLIC KEY-----\n")) << pub;
+  EXPECT_TRUE(pub.ends_with("\n-----END PUBLIC KEY-----\n")) << pub;
+  const SecretText sec = EncodeX25519SecretKey(X25519KeyPair::Generate());
+  EXPECT_TRUE(sec.view().starts_with("-----BEGIN PRIVATE KEY-----\n")) << sec.view();
+  const std::string cred = EncodeCredential(TheChain().device);
+  EXPECT_TRUE(cred.starts_with("-----BEGIN STRAIT CREDENTIAL-----\n")) << cred;
+
+  auto p = DetectFileType(pub);
+  ASSERT_TRUE(p.ok()) << p.error().reason;
+  EXPECT_EQ(p->type, ArmorType::kEd25519PublicKey);
+  EXPECT_EQ(p->form, FileForm::kPem);
+  auto s = DetectFileType(sec.view());
+  ASSERT_TRUE(s.ok()) << s.error().reason;
+  EXPECT_EQ(s->type, ArmorType::kX25519SecretKey);
+  EXPECT_EQ(s->form, FileForm::kPem);
+  auto c = DetectFileType(cred);
+  ASSERT_TRUE(c.ok()) << c.error().reason;
+  EXPECT_EQ(c->type, ArmorType::kCredential);
+  EXPECT_EQ(c->form, FileForm::kStraitArmour);
+}
+
+TEST(KeystoreCodec, PemKeysMatchPublishedExamples) {
+  // Ed25519: the RFC 8410 pair decodes to each other, and re-encodes to the RFC's exact text.
+  auto ed = DecodeEd25519SecretKey(kRfc8410PrivateKey);
+  ASSERT_TRUE(ed.ok()) << ed.error().reason;
+  auto ed_pub = DecodeEd25519PublicKey(kRfc8410PublicKey);
+  ASSERT_TRUE(ed_pub.ok()) << ed_pub.error().reason;
+  EXPECT_EQ(ed->public_key, *ed_pub);
+  EXPECT_EQ(EncodeEd25519SecretKey(*ed).view(), kRfc8410PrivateKey);
+  EXPECT_EQ(EncodeEd25519PublicKey(*ed_pub), kRfc8410PublicKey);
+  EXPECT_EQ(Bytes(ed->seed.bytes().begin(), ed->seed.bytes().end()),
+            FromHex("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"));
+
+  // X25519: RFC 7748's Alice, secret and public key.
+  auto x = DecodeX25519SecretKey(kAlicePrivateKey);
+  ASSERT_TRUE(x.ok()) << x.error().reason;
+  EXPECT_EQ(Bytes(x->secret.bytes().begin(), x->secret.bytes().end()), FromHex(kAliceSecretHex));
+  EXPECT_EQ(Bytes(x->public_key.bytes().begin(), x->public_key.bytes().end()), FromHex(kAlicePublicHex));
+  auto x_pub = DecodeX25519PublicKey(kAlicePublicKey);
+  ASSERT_TRUE(x_pub.ok()) << x_pub.error().reason;
+  EXPECT_EQ(*x_pub, x->public_key);
+  EXPECT_EQ(EncodeX25519SecretKey(*x).view(), kAlicePrivateKey);
+  EXPECT_EQ(EncodeX25519PublicKey(*x_pub), kAlicePublicKey);
+}
+
+TEST(KeystoreCodec, ReadsKeysInTheOlderStraitArmour) {
+  // Files as Strait wrote them before PEM keys, written out by hand: the same keys as the PEM examples.
+  const Bytes ed_seed = FromHex("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
+  const std::string old_ed = "-----BEGIN STRAIT ED25519 SECRET KEY-----\n"
+                             "1O5y2/kTWErVttjx92n4rTr+fCjL8dT74Jeoj0R1WEI=\n"
+                             "-----END STRAIT ED25519 SECRET KEY-----\n";
+  ASSERT_EQ(old_ed, HandArmour("STRAIT ED25519 SECRET KEY", ed_seed));
+  auto ed = DecodeEd25519SecretKey(old_ed);
+  ASSERT_TRUE(ed.ok()) << ed.error().reason;
+  EXPECT_EQ(ed->public_key, DecodeEd25519PublicKey(kRfc8410PublicKey).value());
+  auto ed_type = DetectFileType(old_ed);
+  ASSERT_TRUE(ed_type.ok());
+  EXPECT_EQ(ed_type->type, ArmorType::kEd25519SecretKey);
+  EXPECT_EQ(ed_type->form, FileForm::kStraitArmour);
+  // Re-saving writes PEM: the RFC's text.
+  EXPECT_EQ(EncodeEd25519SecretKey(*ed).view(), kRfc8410PrivateKey);
+
+  const Bytes ed_pub(ed->public_key.bytes().begin(), ed->public_key.bytes().end());
+  EXPECT_EQ(DecodeEd25519PublicKey(HandArmour("STRAIT ED25519 PUBLIC KEY", ed_pub)).value(), ed->public_key);
+
+  auto x = DecodeX25519SecretKey(HandArmour("STRAIT X25519 SECRET KEY", FromHex(kAliceSecretHex)));
+  ASSERT_TRUE(x.ok()) << x.error().reason;
+  EXPECT_EQ(x->public_key, DecodeX25519PublicKey(kAlicePublicKey).value());
+  EXPECT_EQ(DecodeX25519PublicKey(HandArmour("STRAIT X25519 PUBLIC KEY", FromHex(kAlicePublicHex))).value(),
+            x->public_key);
+}
+
+struct WrongKey {
+  const char* name;
+  std::string text;
+  std::function<KeystoreError(std::string_view, std::string*)> decode;  // returns the code, fills the reason
+  KeystoreError code;
+  const char* reason_has;
+};
+
+template <class F>
+std::function<KeystoreError(std::string_view, std::string*)> Decoder(F f) {
+  return [f](std::string_view text, std::string* reason) {
+    auto r = f(text);
+    if (r.ok()) return static_cast<KeystoreError>(255);
+    *reason = r.error().reason;
+    return r.error().code;
+  };
+}
+
+TEST(KeystoreCodec, RefusesPemKeysOfTheWrongTypeByName) {
+  const auto ed_secret = Decoder(DecodeEd25519SecretKey);
+  const auto ed_public = Decoder(DecodeEd25519PublicKey);
+  const auto x_secret = Decoder(DecodeX25519SecretKey);
+  const auto x_public = Decoder(DecodeX25519PublicKey);
+  const Bytes seed = FromHex("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
+  const std::vector<WrongKey> cases = {
+      {"P-256 PKCS#8 as Ed25519", std::string(kP256PrivateKey), ed_secret, KeystoreError::kWrongType,
+       "holds an EC P-256 key, expected an Ed25519 private key"},
+      {"P-256 SPKI as Ed25519 public", std::string(kP256PublicKey), ed_public, KeystoreError::kWrongType,
+       "holds an EC P-256 key, expected an Ed25519 public key"},
+      {"RSA PKCS#8 as X25519", std::string(kRsa512PrivateKey), x_secret, KeystoreError::kWrongType,
+       "holds an RSA key, expected an X25519 private key"},
+      {"Ed448 as Ed25519", std::string(kEd448PrivateKey), ed_secret, KeystoreError::kWrongType,
+       "holds an OID 1.3.101.113 key"},
+      {"X25519 where Ed25519 belongs", std::string(kAlicePrivateKey), ed_secret, KeystoreError::kWrongType,
+       "holds an X25519 key, expected an Ed25519 private key"},
+      {"Ed25519 where X25519 belongs", std::string(kRfc8410PublicKey), x_public, KeystoreError::kWrongType,
+       "holds an Ed25519 key, expected an X25519 public key"},
+      {"public where private belongs", std::string(kRfc8410PublicKey), ed_secret, KeystoreError::kWrongType,
+       "a PEM 'PUBLIC KEY' block, expected an Ed25519 private key"},
+      {"private where public belongs", std::string(kRfc8410PrivateKey), ed_public, KeystoreError::kWrongType,
+       "a PEM 'PRIVATE KEY' block, expected an Ed25519 public key"},
+      {"encrypted PKCS#8", HandArmour("ENCRYPTED PRIVATE KEY", Bytes(40, 1)), ed_secret, KeystoreError::kWrongType,
+       "a PEM 'ENCRYPTED PRIVATE KEY' block"},
+      {"older armour of another type", HandArmour("STRAIT X25519 SECRET KEY", seed), ed_secret,
+       KeystoreError::kWrongType, "this is a STRAIT X25519 SECRET KEY file, expected an Ed25519 private key"},
+      {"certificate", HandArmour("CERTIFICATE", Bytes(40, 1)), ed_public, KeystoreError::kWrongType,
+       "a PEM 'CERTIFICATE' block"},
+      // Not the one DER form: a PKCS#8 v2 (OneAsymmetricKey) carrying the public key, DER that is not PKCS#8,
+      // bytes after the structure, a seed of the wrong length.
+      {"PKCS#8 v2 with the public key",
+       HandArmour("PRIVATE KEY", FromHex("3051020101300506032b657004220420"
+                                         "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"
+                                         "812100"
+                                         "19bf44096984cdfe8541bac167dc3b96c85086aa30b6b6cb0c5c38ad703166e1")),
+       ed_secret, KeystoreError::kBadContent, "PKCS#8"},
+      {"not DER", HandArmour("PRIVATE KEY", Bytes(48, 0x30)), ed_secret, KeystoreError::kBadContent,
+       "not a PKCS#8 private key"},
+      {"trailing DER",
+       HandArmour("PRIVATE KEY", FromHex("302e020100300506032b657004220420d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cb"
+                                         "f1d4fbe097a88f447558420000")),
+       ed_secret, KeystoreError::kTrailingData, "after the PKCS#8"},
+      {"31-byte seed",
+       HandArmour("PRIVATE KEY", FromHex("302d020100300506032b657004210420"
+                                         "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f447558")),
+       ed_secret, KeystoreError::kBadContent, "not a valid Ed25519"},
+      {"all-zero X25519 public key",
+       HandArmour("PUBLIC KEY", FromHex("302a300506032b656e032100" + std::string(64, '0'))), x_public,
+       KeystoreError::kBadContent, "all-zero"},
+  };
+  for (const WrongKey& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string reason;
+    const KeystoreError code = c.decode(c.text, &reason);
+    EXPECT_EQ(code, c.code) << KeystoreErrorName(code) << ": " << reason;
+    EXPECT_NE(reason.find(c.reason_has), std::string::npos) << reason;
+  }
+  // DetectFileType names the algorithm of a key Strait does not use (what `strait keys show` reports).
+  auto p256 = DetectFileType(kP256PrivateKey);
+  ASSERT_FALSE(p256.ok());
+  EXPECT_EQ(p256.error().code, KeystoreError::kWrongType);
+  EXPECT_NE(p256.error().reason.find("EC P-256"), std::string::npos) << p256.error().reason;
+}
+
+TEST(KeystoreCodec, PemTextIsAsStrictAsTheArmour) {
+  const std::string good(kRfc8410PublicKey);
+  std::string crlf;
+  for (char ch : good) {
+    if (ch == '\n') crlf += '\r';
+    crlf += ch;
+  }
+  EXPECT_EQ(DecodeEd25519PublicKey(crlf).error().code, KeystoreError::kBadArmour);
+  EXPECT_EQ(DecodeEd25519PublicKey(good + "\n").error().code, KeystoreError::kTrailingData);
+  EXPECT_EQ(DecodeEd25519PublicKey(good.substr(0, good.size() - 1)).error().code, KeystoreError::kBadArmour);
+  EXPECT_EQ(DecodeEd25519PublicKey(ReplaceFirst(good, "END PUBLIC KEY", "END PRIVATE KEY")).error().code,
+            KeystoreError::kBadArmour);
 }
 
 TEST(KeystoreCodec, RoundTripsEveryType) {
@@ -139,13 +381,6 @@ struct BadText {
   const char* reason_has;
 };
 
-std::string ReplaceFirst(std::string s, std::string_view from, std::string_view to) {
-  const size_t at = s.find(from);
-  EXPECT_NE(at, std::string::npos) << from;
-  if (at != std::string::npos) s.replace(at, from.size(), to);
-  return s;
-}
-
 // Replaces the character just before the first "\n-----END" (the body's last character).
 std::string EditLastBodyChar(std::string s, char c) {
   const size_t end = s.find("\n-----END");
@@ -163,7 +398,7 @@ TEST(KeystoreCodec, RejectsMalformedTextWithClearReasons) {
        [](const std::string&) { return std::string("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"); },
        KeystoreError::kNotArmoured, "CERTIFICATE"},
       {"plain text", [](const std::string&) { return std::string("hello\n"); }, KeystoreError::kNotArmoured,
-       "BEGIN STRAIT"},
+       "no -----BEGIN"},
       {"wrong label",
        [](const std::string& s) {
          return ReplaceFirst(ReplaceFirst(s, "STRAIT CREDENTIAL", "STRAIT TENANT CERT"), "STRAIT CREDENTIAL",
@@ -276,7 +511,7 @@ TEST(KeystoreCodec, SecretKeyTextIsNotAcceptedAsPublic) {
   auto r = DecodeEd25519PublicKey(t.view());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, KeystoreError::kWrongType);
-  EXPECT_NE(r.error().reason.find("STRAIT ED25519 SECRET KEY"), std::string::npos) << r.error().reason;
+  EXPECT_NE(r.error().reason.find("'PRIVATE KEY'"), std::string::npos) << r.error().reason;
 }
 
 // --- Files ---
@@ -302,6 +537,57 @@ TEST(KeystoreFiles, RoundTripsEveryFileType) {
   // No temporary files left behind.
   EXPECT_EQ(ListDir(d.path()),
             (std::vector<std::string>{"credential", "ed.key", "ed.pub", "tenant.cert", "x.key", "x.pub"}));
+}
+
+TEST(KeystoreFiles, UpgradeRewritesOlderKeyFilesAsPemWithTheSameKeys) {
+  TempDir d;
+  const Ed25519KeyPair ed = Ed25519KeyPair::Generate();
+  const X25519KeyPair x = X25519KeyPair::Generate();
+  auto bytes = [](auto span) { return Bytes(span.begin(), span.end()); };
+  Spit(d.File("signing.key"), HandArmour("STRAIT ED25519 SECRET KEY", bytes(ed.seed.bytes())), 0600);
+  Spit(d.File("noise.key"), HandArmour("STRAIT X25519 SECRET KEY", bytes(x.secret.bytes())), 0600);
+  Spit(d.File("root.pub"), HandArmour("STRAIT ED25519 PUBLIC KEY", bytes(ed.public_key.bytes())), 0644);
+  Spit(d.File("noise.pub"), HandArmour("STRAIT X25519 PUBLIC KEY", bytes(x.public_key.bytes())), 0644);
+  ASSERT_TRUE(SaveCredential(d.File("credential"), TheChain().device, Overwrite::kRefuse).ok());
+  Spit(d.File("ca.pem"), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", 0644);
+
+  const std::pair<const char*, ArmorType> upgraded[] = {{"signing.key", ArmorType::kEd25519SecretKey},
+                                                        {"noise.key", ArmorType::kX25519SecretKey},
+                                                        {"root.pub", ArmorType::kEd25519PublicKey},
+                                                        {"noise.pub", ArmorType::kX25519PublicKey}};
+  for (const auto& [name, type] : upgraded) {
+    auto r = UpgradeKeyFile(d.File(name));
+    ASSERT_TRUE(r.ok()) << r.error().reason;
+    EXPECT_EQ(*r, std::optional<ArmorType>(type)) << name;
+  }
+  // Exactly what Strait writes for these keys now, modes as before.
+  EXPECT_EQ(Slurp(d.File("signing.key")), EncodeEd25519SecretKey(ed).view());
+  EXPECT_EQ(Slurp(d.File("noise.key")), EncodeX25519SecretKey(x).view());
+  EXPECT_EQ(Slurp(d.File("root.pub")), EncodeEd25519PublicKey(ed.public_key));
+  EXPECT_EQ(Slurp(d.File("noise.pub")), EncodeX25519PublicKey(x.public_key));
+  EXPECT_EQ(ModeOf(d.File("signing.key")), 0600u);
+  EXPECT_EQ(ModeOf(d.File("noise.key")), 0600u);
+
+  // A second run, a credential and a certificate: nothing to do, nothing changed.
+  for (const char* name : {"signing.key", "noise.pub", "credential", "ca.pem"}) {
+    const std::string before = Slurp(d.File(name));
+    auto r = UpgradeKeyFile(d.File(name));
+    ASSERT_TRUE(r.ok()) << r.error().reason;
+    EXPECT_FALSE(r->has_value()) << name;
+    EXPECT_EQ(Slurp(d.File(name)), before) << name;
+  }
+  EXPECT_EQ(ListDir(d.path()), (std::vector<std::string>{"ca.pem", "credential", "noise.key", "noise.pub", "root.pub",
+                                                         "signing.key"}));
+
+  // An older secret that others can read is refused as on load; a damaged older file is an error.
+  Spit(d.File("open.key"), HandArmour("STRAIT ED25519 SECRET KEY", bytes(ed.seed.bytes())), 0644);
+  auto open = UpgradeKeyFile(d.File("open.key"));
+  ASSERT_FALSE(open.ok());
+  EXPECT_EQ(open.error().code, KeystoreError::kInsecurePermissions);
+  Spit(d.File("cut.key"), HandArmour("STRAIT ED25519 SECRET KEY", bytes(ed.seed.bytes())).substr(0, 50), 0600);
+  auto cut = UpgradeKeyFile(d.File("cut.key"));
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.error().code, KeystoreError::kBadArmour);
 }
 
 TEST(KeystoreFiles, SecretFilesAre0600EvenWithPermissiveUmask) {
@@ -429,6 +715,33 @@ TEST(KeystoreBundle, DeviceBundleRoundTrips) {
   EXPECT_TRUE(b->tls_cert_pem.empty());
   // The credential in the bundle verifies against the bundle's root.
   EXPECT_TRUE(VerifyCredential(b->credential, b->root_public_key, kNow, {}).ok());
+}
+
+TEST(KeystoreBundle, KeyFilesArePemAndOlderArmouredBundlesStillLoad) {
+  TempDir d;
+  const std::string dir = d.File("phone-1");
+  ASSERT_TRUE(SaveIdentityBundle(dir, DeviceBundle(), Overwrite::kRefuse).ok());
+  EXPECT_TRUE(Slurp(JoinPath(dir, "signing.key")).starts_with("-----BEGIN PRIVATE KEY-----\n"));
+  EXPECT_TRUE(Slurp(JoinPath(dir, "noise.key")).starts_with("-----BEGIN PRIVATE KEY-----\n"));
+  EXPECT_TRUE(Slurp(JoinPath(dir, "root.pub")).starts_with("-----BEGIN PUBLIC KEY-----\n"));
+  EXPECT_TRUE(Slurp(JoinPath(dir, "noise.pub")).starts_with("-----BEGIN PUBLIC KEY-----\n"));
+  EXPECT_TRUE(Slurp(JoinPath(dir, "credential")).starts_with("-----BEGIN STRAIT CREDENTIAL-----\n"));
+
+  // The same bundle as Strait wrote it before PEM keys (fixtures written here by hand) loads the same keys.
+  const Chain& c = TheChain();
+  auto bytes = [](auto span) { return Bytes(span.begin(), span.end()); };
+  Spit(JoinPath(dir, "signing.key"), HandArmour("STRAIT ED25519 SECRET KEY", bytes(c.device_key.seed.bytes())), 0600);
+  Spit(JoinPath(dir, "noise.key"), HandArmour("STRAIT X25519 SECRET KEY", bytes(c.device_noise.secret.bytes())), 0600);
+  Spit(JoinPath(dir, "noise.pub"), HandArmour("STRAIT X25519 PUBLIC KEY", bytes(c.device_noise.public_key.bytes())),
+       0644);
+  Spit(JoinPath(dir, "root.pub"), HandArmour("STRAIT ED25519 PUBLIC KEY", bytes(c.root.public_key.bytes())), 0644);
+  auto b = LoadIdentityBundle(dir);
+  ASSERT_TRUE(b.ok()) << b.error().reason;
+  EXPECT_EQ(b->signing_key.seed, c.device_key.seed);
+  ASSERT_TRUE(b->noise_key.has_value());
+  EXPECT_EQ(b->noise_key->secret, c.device_noise.secret);
+  EXPECT_EQ(b->root_public_key, c.root.public_key);
+  EXPECT_EQ(LoadX25519PublicKey(JoinPath(dir, "noise.pub")).value(), c.device_noise.public_key);
 }
 
 TEST(KeystoreBundle, RelayBundleWithTlsRoundTrips) {
