@@ -153,7 +153,7 @@ bool TlsLink::Connect(const runtime::SocketAddress& addr) {
   ++shared_->stats.links_started;
   std::vector<std::uint8_t> hello;  // the ClientHello; the loop queues it until the connect completes
   if (auto r = tls_->Start(hello); !r) {
-    Down(DownReason::kTlsError, 0, r.error().reason, false, false);
+    Down(DownReason::kTlsError, 0, r.error().reason, Ending::kAbort);
     return true;  // OnLinkDown follows
   }
   SendCiphertext(hello);
@@ -190,7 +190,7 @@ void TlsLink::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runti
   if (!received) {
     if (use_scratch) shared_->rx_busy_ = false;
     rx_partial_.clear();
-    Down(DownReason::kTlsError, 0, received.error().reason, false, /*graceful=*/true);  // the alert goes out
+    Down(DownReason::kTlsError, 0, received.error().reason, Ending::kFlush);  // the alert goes out
     return;
   }
   if (!was_complete && tls_->handshake_complete()) OnHandshakeDone();
@@ -210,7 +210,7 @@ void TlsLink::OnData(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runti
     }
     ReleaseIfEmpty(rx_partial_);
   }
-  if (tls_->peer_closed()) Down(DownReason::kPeerClosed, 0, "peer sent close_notify", false, true);
+  if (tls_->peer_closed()) Down(DownReason::kPeerClosed, 0, "peer sent close_notify", Ending::kFlush);
   Flush();
   if (resume_deferred_) {
     resume_deferred_ = false;
@@ -256,8 +256,8 @@ std::size_t TlsLink::DispatchFrames(std::span<const std::uint8_t> plain) {
         ++shared_->stats.unknown_skipped;
         break;
       case tunnel::ReadKind::kError:
-        Down(DownReason::kFrameError, Code(tunnel::ErrorCodeFor(rr.error)), tunnel::FrameErrorName(rr.error), true,
-             true);
+        Down(DownReason::kFrameError, Code(tunnel::ErrorCodeFor(rr.error)), tunnel::FrameErrorName(rr.error),
+             Ending::kSendError);
         return off;
       case tunnel::ReadKind::kFrame: {
         const Frame f{rr.header, rr.payload, plain.subspan(off, rr.consumed)};
@@ -341,14 +341,15 @@ void TlsLink::HandleLinkFrame(const Frame& f) {
       auto err = tunnel::ErrorMessage::Decode(f.payload);
       if (!err) break;
       const std::string_view reason(reinterpret_cast<const char*>(err->reason.data()), err->reason.size());
-      Down(DownReason::kPeerError, Code(err->code), reason, false, true);
+      Down(DownReason::kPeerError, Code(err->code), reason, Ending::kFlush);
       return;
     }
     default:
       break;  // HELLO / HELLO_ACK after login
   }
   Down(DownReason::kProtocolError, Code(ErrorCode::kProtocolError),
-       std::string("unexpected or malformed ") + std::string(tunnel::FrameTypeName(f.header.type)), true, true);
+       std::string("unexpected or malformed ") + std::string(tunnel::FrameTypeName(f.header.type)),
+       Ending::kSendError);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -359,12 +360,12 @@ void TlsLink::OnHandshakeDone() {
   if (is_server()) return;  // the peer speaks first
   auto exporter = crypto::HelloExporterValue(*tls_);
   if (!exporter) {
-    Down(DownReason::kTlsError, 0, exporter.error().reason, false, false);
+    Down(DownReason::kTlsError, 0, exporter.error().reason, Ending::kAbort);
     return;
   }
   auto hello = BuildHello(config_->client, *exporter);
   if (!hello) {
-    Down(DownReason::kProtocolError, 0, hello.error().reason, false, true);
+    Down(DownReason::kProtocolError, 0, hello.error().reason, Ending::kFlush);
     return;
   }
   AppendOwnFrame(FrameType::kHello, 0, *hello);
@@ -377,17 +378,17 @@ void TlsLink::HandleLoginFrame(const Frame& f) {
   }
   if (is_server()) {
     if (f.header.type != FrameType::kHello || f.header.channel != 0) {
-      Down(DownReason::kProtocolError, Code(ErrorCode::kProtocolError), "expected HELLO", true, true);
+      Down(DownReason::kProtocolError, Code(ErrorCode::kProtocolError), "expected HELLO", Ending::kSendError);
       return;
     }
     auto exporter = crypto::HelloExporterValue(*tls_);
     if (!exporter) {
-      Down(DownReason::kTlsError, Code(ErrorCode::kInternal), exporter.error().reason, true, true);
+      Down(DownReason::kTlsError, Code(ErrorCode::kInternal), exporter.error().reason, Ending::kSendError);
       return;
     }
     auto peer = VerifyHello(config_->server, *exporter, f.payload);
     if (!peer) {
-      Down(DownReason::kLoginRefused, Code(peer.error().code), peer.error().reason, true, true);
+      Down(DownReason::kLoginRefused, Code(peer.error().code), peer.error().reason, Ending::kSendError);
       return;
     }
     const LinkOptions& o = config_->options;
@@ -403,12 +404,12 @@ void TlsLink::HandleLoginFrame(const Frame& f) {
     return;
   }
   if (f.header.type != FrameType::kHelloAck || f.header.channel != 0) {
-    Down(DownReason::kProtocolError, Code(ErrorCode::kProtocolError), "expected HELLO_ACK", true, true);
+    Down(DownReason::kProtocolError, Code(ErrorCode::kProtocolError), "expected HELLO_ACK", Ending::kSendError);
     return;
   }
   auto relay = CheckHelloAck(f.payload);
   if (!relay) {
-    Down(DownReason::kProtocolError, Code(relay.error().code), relay.error().reason, true, true);
+    Down(DownReason::kProtocolError, Code(relay.error().code), relay.error().reason, Ending::kSendError);
     return;
   }
   peer_max_payload_ = relay->max_payload;
@@ -461,7 +462,7 @@ void TlsLink::ArmTimer() {
   if (deadline == LinkTimers::kNever) return;
   timer_ = loop_->AddTimer(std::chrono::nanoseconds(std::max<std::int64_t>(0, deadline - NowNs())), this);
   if (!timer_.valid()) {
-    Down(DownReason::kOverloaded, Code(ErrorCode::kOverloaded), "no free timer", true, true);
+    Down(DownReason::kOverloaded, Code(ErrorCode::kOverloaded), "no free timer", Ending::kSendError);
   }
 }
 
@@ -474,11 +475,11 @@ void TlsLink::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std
         ArmTimer();
         return;
       case LinkTimers::Action::kHelloTimeout:
-        Down(DownReason::kHandshakeTimeout, 0, "no complete ClientHello in time", false, false);
+        Down(DownReason::kHandshakeTimeout, 0, "no complete ClientHello in time", Ending::kAbort);
         return;
       case LinkTimers::Action::kHandshakeTimeout:
         Down(DownReason::kHandshakeTimeout, Code(ErrorCode::kHandshakeTimeout), "TLS and login did not finish in time",
-             true, true);
+             Ending::kSendError);
         return;
       case LinkTimers::Action::kFlushRetry:
         timers_.FlushRetried();
@@ -490,7 +491,7 @@ void TlsLink::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std
         break;
       case LinkTimers::Action::kIdleTimeout:
         Down(DownReason::kIdleTimeout, Code(ErrorCode::kIdleTimeout), "nothing received within the idle timeout",
-             true, true);
+             Ending::kSendError);
         return;
       case LinkTimers::Action::kPing: {
         std::array<std::uint8_t, 8> payload{};
@@ -513,7 +514,7 @@ bool TlsLink::CheckCredential(std::int64_t now_ns, std::uint64_t now_unix) {
   if (now_unix > credential_not_after_) {  // valid through not_after inclusive (crypto/credential.h)
     Down(DownReason::kCredentialExpired, Code(ErrorCode::kBadCredential),
          fmt::format("credential expired at {} (now {}): renew it and log in again", credential_not_after_, now_unix),
-         true, true);
+         Ending::kSendError);
     return false;
   }
   // Seconds until it expires, capped so the nanosecond deadline cannot overflow (a year: re-derived then).
@@ -527,19 +528,19 @@ bool TlsLink::CheckCredential(std::int64_t now_ns, std::uint64_t now_unix) {
 // Close
 
 void TlsLink::Close(ErrorCode code, std::string_view reason) {
-  Down(DownReason::kLocalClose, Code(code), reason, true, true);
+  Down(DownReason::kLocalClose, Code(code), reason, Ending::kSendError);
 }
 
-void TlsLink::Abort() { Down(DownReason::kLocalClose, 0, "aborted", false, false); }
+void TlsLink::Abort() { Down(DownReason::kLocalClose, 0, "aborted", Ending::kAbort); }
 
-void TlsLink::Down(DownReason reason, std::uint16_t code, std::string_view message, bool send_error,
-                   bool graceful) {
+void TlsLink::Down(DownReason reason, std::uint16_t code, std::string_view message, Ending ending) {
+  bool graceful = ending != Ending::kAbort;
   if (state_ != LinkState::kTls && state_ != LinkState::kLogin && state_ != LinkState::kUp) return;
   down_.reason = reason;
   down_.code = code;
   down_.message.assign(message.substr(0, tunnel::kMaxErrorReasonBytes));
   down_.was_up = state_ == LinkState::kUp;
-  if (send_error && code != 0 && tls_ && tls_->handshake_complete()) {
+  if (ending == Ending::kSendError && code != 0 && tls_ && tls_->handshake_complete()) {
     tunnel::ErrorMessage err;
     err.code = static_cast<ErrorCode>(code);
     err.reason = {reinterpret_cast<const std::uint8_t*>(down_.message.data()), down_.message.size()};
@@ -567,7 +568,7 @@ void TlsLink::StartClose(runtime::CloseMode mode) {
 }
 
 void TlsLink::OnReadClosed(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/) {
-  Down(DownReason::kPeerClosed, 0, "peer closed the connection", false, true);
+  Down(DownReason::kPeerClosed, 0, "peer closed the connection", Ending::kFlush);
 }
 
 void TlsLink::OnClose(runtime::EventLoop& /*loop*/, runtime::ConnId /*id*/, runtime::CloseReason reason, int err) {

@@ -291,10 +291,14 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   // wall clock that moved is followed); closes the link if the credential has expired. False once closed.
   bool CheckCredential(std::int64_t now_ns, std::uint64_t now_unix);
   void DrainPartial();
-  // Records why the link goes down (first call wins) and starts the close: with send_error and TLS up, ERROR
-  // <code, message> and close_notify go out first (graceful close); otherwise queued bytes (e.g. a TLS alert) are
-  // still sent when `graceful`, else the close is abortive.
-  void Down(DownReason reason, std::uint16_t code, std::string_view message, bool send_error, bool graceful);
+  // How Down ends the connection.
+  enum class Ending : std::uint8_t {
+    kAbort,      // close now, dropping anything queued
+    kFlush,      // what is queued (e.g. a TLS alert) still goes out, then a graceful close
+    kSendError,  // with TLS up and a code: ERROR <code, message> and close_notify first; then as kFlush
+  };
+  // Records why the link goes down (the first call wins) and starts the close the way `ending` says.
+  void Down(DownReason reason, std::uint16_t code, std::string_view message, Ending ending);
   static void ReleaseIfEmpty(std::vector<std::uint8_t>& v);
   static void ReleaseIfEmpty(crypto::GrowableBytes& b);
   static std::int64_t NowNs();

@@ -160,7 +160,7 @@ void TlsLink::Seal(std::span<const std::uint8_t> plaintext) {
   SendBufferSink sink(*loop_, bufs.get(), overflow);
   auto r = tls_->Send(plaintext, sink);
   if (!r) {
-    Down(DownReason::kSendFailed, 0, r.error().reason, false, false);
+    Down(DownReason::kSendFailed, 0, r.error().reason, Ending::kAbort);
     return;
   }
   if (!overflow.empty()) ++shared_->stats.seal_overflow;
