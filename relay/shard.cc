@@ -105,23 +105,14 @@ void Shard::Log(const std::string& line) {
 }
 
 void Shard::LogRefusal(bool connector, const runtime::SocketAddress& peer, std::string_view what) {
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
-  if (now - refusal_window_ns_ >= 1'000'000'000) {
-    refusal_window_ns_ = now;
-    refusal_logs_ = 0;
-    if (refusals_unlogged_ > 0) {
-      Log(fmt::format("{} more login refusals not logged (at most {} a second per shard)", refusals_unlogged_,
-                      kRefusalLogsPerSecond));
-      refusals_unlogged_ = 0;
-    }
+  const link::RefusalLog::Verdict v = refusal_log_.Admit(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                              std::chrono::steady_clock::now().time_since_epoch())
+                                                              .count());
+  if (v.not_logged > 0) {
+    Log(fmt::format("{} more login refusals not logged (at most {} a second per shard)", v.not_logged,
+                    refusal_log_.per_second()));
   }
-  if (refusal_logs_ >= kRefusalLogsPerSecond) {
-    ++refusals_unlogged_;
-    return;
-  }
-  ++refusal_logs_;
+  if (!v.log) return;
   Log(fmt::format("login refused port={} from={} {}", connector ? "connector" : "device", peer.ToString(), what));
 }
 

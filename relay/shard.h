@@ -19,6 +19,7 @@
 
 #include "relay/drop_reason.h"
 #include "tunnel/link/login_budget.h"
+#include "tunnel/link/refusal_log.h"
 #include "relay/metrics.h"
 #include "relay/relay.h"
 #include "relay/relay_internal.h"
@@ -93,11 +94,8 @@ class Shard final : public runtime::MessageHandler,
   }
   void Drop(DropReason r) { ++m_.drops[static_cast<std::size_t>(r)]; }
   void Log(const std::string& line);
-  // A refused or closed login, one line, at most kRefusalLogsPerSecond a second per shard; the rest are counted and
-  // summed up in one line when the next second's first refusal is logged (issue 7: every refusal is visible, and a
-  // flood cannot flood the log).
+  // A refused or closed login, one line, at most 10 a second per shard (link::RefusalLog; the rest are summed up).
   void LogRefusal(bool connector, const runtime::SocketAddress& peer, std::string_view what);
-  static constexpr std::uint32_t kRefusalLogsPerSecond = 10;
 
   // ---- accept and hand-off (shard.cc) -----------------------------------------------------------------------
 
@@ -193,9 +191,7 @@ class Shard final : public runtime::MessageHandler,
   bool drain_closed_ = false;
   bool drained_reported_ = false;
   MetricsSnapshot m_;
-  std::int64_t refusal_window_ns_ = 0;     // start of the current second of refusal logs
-  std::uint32_t refusal_logs_ = 0;         // logged in it
-  std::uint64_t refusals_unlogged_ = 0;    // over the rate since the last summary
+  link::RefusalLog refusal_log_;  // refused logins' log lines, at most 10 a second
 };
 
 }  // namespace strait::relay

@@ -65,6 +65,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   m.direct.refused_full = 23;
   m.direct.refused_source = 24;
   m.direct.logins_evicted = 25;
+  m.direct.logins_failed = 33;
   m.stats.sessions_active = 6;
   m.stats.sessions_up = 7;
   m.stats.sessions_refused = 8;
@@ -99,6 +100,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
            "strait_connector_relay_login_failures_total 9",
            "strait_connector_direct_logins_total{result=\"ok\"} 4",
            "strait_connector_direct_logins_total{result=\"other_tenant\"} 5",
+           "strait_connector_direct_logins_total{result=\"failed\"} 33",
            "strait_connector_direct_refused_total{reason=\"listener_full\"} 23",
            "strait_connector_direct_refused_total{reason=\"source_limit\"} 24",
            "strait_connector_direct_refused_total{reason=\"login_evicted\"} 25",

@@ -907,5 +907,68 @@ TEST_F(ConnectorTest, RelayNamesAreResolvedAndRetriedNotFatal) {
   EXPECT_EQ(Count(log, "connector relay localhost:" + std::to_string(good.port) + " resolved to "), 1);
 }
 
+// Issue 7 (every refusal is visible): the Direct Connect listener logs each refusal with the peer and the reason,
+// at most 10 lines a second, and counts a failed login.
+TEST_F(ConnectorTest, DirectConnectRefusalsAreLoggedWithTheirReason) {
+  ConnectorOptions o = Options();
+  o.direct.max_logins_per_source = 4;
+  StartConnector(o);
+  const runtime::SocketAddress port = *connector->direct_address();
+  auto has = [&](std::string_view what) {
+    return std::any_of(log.begin(), log.end(), [&](const std::string& l) {
+      return l.starts_with("direct connect refused from=127.0.0.") && l.find(what) != std::string::npos;
+    });
+  };
+  // Another tenant's device; a client that speaks HTTP instead of TLS; six idle sockets from one source.
+  Pki::Member stranger = pki.Issue(pki.other, crypto::Role::kDevice, "stranger");
+  Device d(*loop, pki, stranger, "other");
+  link::testing::Fds fds;
+  const int garbage = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(garbage, port.get(), port.len), 0);
+  ASSERT_EQ(::send(garbage, "GET / HTTP/1.0\r\n\r\n", 18, MSG_NOSIGNAL), 18);
+  fds.fds.push_back(garbage);
+  for (int i = 0; i < 6; ++i) fds.fds.push_back(link::testing::Trickle(port, "127.0.0.3"));
+  Stepper s(*loop, {{[&] {
+                       return has("reason=other_tenant subject=stranger tenant=other") &&
+                              has("reason=login_failed down=tls_error") && has("reason=source_limit");
+                     },
+                     {}}});
+  d.on_change = on_log = [&] { s.Check(); };
+  d.Connect(port);
+  ASSERT_TRUE(Run(s, std::chrono::seconds(30)));
+  const DirectListenerStats& st = connector->direct()->stats();
+  EXPECT_EQ(st.refused_tenant, 1u);
+  EXPECT_EQ(st.refused_source, 2u);  // 6 from 127.0.0.3, 4 admitted
+  EXPECT_GE(st.logins_failed, 1u);
+}
+
+// ...and a flood is summed up, not logged line by line.
+TEST_F(ConnectorTest, DirectConnectRefusalLogsAreRateLimited) {
+  ConnectorOptions o = Options();
+  o.direct.max_logins_per_source = 1;
+  StartConnector(o);
+  const runtime::SocketAddress port = *connector->direct_address();
+  link::testing::Fds fds;
+  for (int i = 0; i < 200; ++i) fds.fds.push_back(link::testing::Trickle(port, "127.0.0.4"));
+  Stepper s(*loop, {{[&] { return connector->direct()->stats().refused_source == 199; }, {}}});
+  // Most refusals log nothing, so the step is also checked every 20 ms.
+  struct Every final : runtime::TimerHandler {
+    Every(EventLoop& l, Stepper& st) : loop(l), s(st) { id = loop.AddTimer(std::chrono::milliseconds(20), this); }
+    ~Every() override { loop.CancelTimer(id); }
+    void OnTimer(EventLoop& /*l*/, runtime::TimerId /*t*/, std::uint64_t /*arg*/) override {
+      s.Check();
+      id = loop.AddTimer(std::chrono::milliseconds(20), this);
+    }
+    EventLoop& loop;
+    Stepper& s;
+    runtime::TimerId id;
+  } every(*loop, s);
+  ASSERT_TRUE(Run(s, std::chrono::seconds(30)));
+  // 199 refusals, nearly all within a second: at most 10 lines a second of them.
+  const int lines = Count(log, "direct connect refused ");
+  EXPECT_GE(lines, 1);
+  EXPECT_LE(lines, 40) << "rate limit: at most 10 a second";
+}
+
 }  // namespace
 }  // namespace strait::connector

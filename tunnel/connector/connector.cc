@@ -99,6 +99,7 @@ std::string Connector::Start() {
     d.tenant = tenant_;
     d.root_key = options_.root_key;
     d.link = options_.link;
+    d.log = [this](std::string_view line) { Log(line); };
     direct_ = std::make_unique<DirectListener>(loop_, link_state_, d, static_cast<link::LinkHandler&>(*this));
     if (std::string err = direct_->Start(); !err.empty()) {
       direct_.reset();

@@ -25,6 +25,7 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
   out.Family("strait_connector_direct_logins_total", MetricType::kCounter, "Direct Connect logins by result.");
   out.Sample("strait_connector_direct_logins_total", {"result", "ok"}, s.direct_links_up);
   out.Sample("strait_connector_direct_logins_total", {"result", "other_tenant"}, m.direct.refused_tenant);
+  out.Sample("strait_connector_direct_logins_total", {"result", "failed"}, m.direct.logins_failed);
   out.Family("strait_connector_direct_refused_total", MetricType::kCounter,
              "Direct Connect connections closed before login, by reason.");
   out.Sample("strait_connector_direct_refused_total", {"reason", "listener_full"}, m.direct.refused_full);

@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "crypto/x509_issue.h"
 #include "tunnel/link_messages.h"
@@ -77,14 +80,17 @@ std::uint64_t LoginKey(const link::TlsLink* l) { return reinterpret_cast<std::ui
 void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId /*id*/, int fd) {
   auto peer = runtime::PeerAddress(fd);
   const std::uint64_t source = peer.ok() ? runtime::SourceKey(*peer) : 0;
+  const runtime::SocketAddress from = peer.ok() ? *peer : runtime::SocketAddress{};
   if (logins_.SourceFull(link::LoginPort::kDevice, source)) {
     ++stats_.refused_source;
     ::close(fd);
+    LogRefusal(from, fmt::format("reason=source_limit (max_logins_per_source={})", options_.max_logins_per_source));
     return;
   }
   if (links_.size() - evicted_ >= options_.max_links) {
     ++stats_.refused_full;
     ::close(fd);
+    LogRefusal(from, fmt::format("reason=listener_full (max_links={})", options_.max_links));
     return;
   }
   auto link = std::make_unique<link::TlsLink>(loop_, shared_, config_, static_cast<link::LinkHandler&>(*this));
@@ -94,7 +100,9 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
     return;
   }
   ++stats_.accepted;
-  links_[raw].link = std::move(link);
+  LinkState& added = links_[raw];
+  added.link = std::move(link);
+  added.peer = from;
   if (const auto evicted = logins_.Admit(link::LoginPort::kDevice, source, LoginKey(raw))) {
     ++stats_.logins_evicted;
     // The oldest login makes room; its OnLinkDown erases it.
@@ -102,6 +110,9 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
     if (old != links_.end() && !old->second.evicted) {
       old->second.evicted = true;
       ++evicted_;
+      LogRefusal(old->second.peer,
+                 fmt::format("reason=login_evicted (the oldest login, closed to make room: max_logins={})",
+                             options_.max_logins));
       old->second.link->Abort();
     }
   }
@@ -113,6 +124,9 @@ void DirectListener::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& ide
   if (it == links_.end()) return;
   if (identity.peer == nullptr || identity.peer->credential.tenant_id != options_.tenant) {
     ++stats_.refused_tenant;
+    LogRefusal(it->second.peer, fmt::format("reason=other_tenant subject={} tenant={}",
+                                            identity.peer ? identity.peer->credential.subject_id : "",
+                                            identity.peer ? identity.peer->credential.tenant_id : ""));
     link.Close(tunnel::ErrorCode::kUnauthorized, "device belongs to another tenant");
     return;
   }
@@ -123,6 +137,8 @@ void DirectListener::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& ide
 void DirectListener::Offer(link::TlsLink& link, LinkState& state) {
   if (state.next_channel > options_.max_channels_per_link) {
     ++stats_.refused_channels;
+    LogRefusal(state.peer, fmt::format("reason=session_limit (max_channels_per_link={})",
+                                       options_.max_channels_per_link));
     tunnel::ErrorMessage err;
     err.code = tunnel::ErrorCode::kTooManySessions;
     static constexpr char kReason[] = "direct connect session limit for this link";
@@ -173,8 +189,27 @@ void DirectListener::OnLinkDown(link::TlsLink& link, const link::LinkDown& down)
   auto it = links_.find(&link);
   if (it == links_.end()) return;
   if (it->second.admitted) owner_.OnLinkDown(link, down);
+  // Not logged: links we closed ourselves (evicted, already logged; or Stop) and those that logged in.
+  if (!down.was_up && down.reason != link::DownReason::kLocalClose && down.reason != link::DownReason::kShutdown) {
+    ++stats_.logins_failed;
+    LogRefusal(it->second.peer,
+               fmt::format("reason=login_failed down={} code={} detail=\"{}\"", link::DownReasonName(down.reason),
+                           tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code)), down.message));
+  }
   if (it->second.evicted) --evicted_;
   links_.erase(it);  // destroys the link: allowed in OnLinkDown
+}
+
+void DirectListener::LogRefusal(const runtime::SocketAddress& peer, std::string_view what) {
+  if (!options_.log) return;
+  const link::RefusalLog::Verdict v = refusal_log_.Admit(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                              std::chrono::steady_clock::now().time_since_epoch())
+                                                              .count());
+  if (v.not_logged > 0) {
+    options_.log(fmt::format("{} more direct connect refusals not logged (at most {} a second)", v.not_logged,
+                             refusal_log_.per_second()));
+  }
+  if (v.log) options_.log(fmt::format("direct connect refused from={} {}", peer.ToString(), what));
 }
 
 void DirectListener::OnSendQueueHigh(link::TlsLink& link) {

@@ -12,8 +12,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/link/login_budget.h"
+#include "tunnel/link/refusal_log.h"
 #include "tunnel/link/tls_link.h"
 
 namespace strait::connector {
@@ -39,6 +42,10 @@ struct DirectListenerOptions {
   std::uint32_t max_logins = 256;
   std::uint32_t max_logins_per_source = 64;
   std::uint32_t max_channels_per_link = 64; // SESSION_REQUESTs answered per link (channels are never reused)
+  // One line per refusal ("direct connect refused from=IP:PORT reason=..."), at most 10 a second (the rest summed
+  // up): a full listener, a source over its cap, a login closed to make room, a failed login, another tenant, the
+  // session limit. Empty: not logged (still counted in DirectListenerStats).
+  std::function<void(std::string_view)> log;
 };
 
 struct DirectListenerStats {
@@ -49,6 +56,7 @@ struct DirectListenerStats {
   std::uint64_t refused_tenant = 0;   // another tenant's device
   std::uint64_t offers = 0;           // SESSION_OFFERs sent
   std::uint64_t refused_channels = 0; // SESSION_REQUEST beyond max_channels_per_link (ERROR too_many_sessions)
+  std::uint64_t logins_failed = 0;    // logins that ended before HELLO_ACK (bad credential, timeouts, garbage, ...)
 };
 
 class DirectListener final : public runtime::AcceptHandler, private link::LinkHandler {
@@ -76,6 +84,7 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
     bool admitted = false;       // passed the tenant check; the owner knows it
     bool evicted = false;        // closed to make room for a newer login; gone at its OnLinkDown
     std::uint32_t next_channel = 1;
+    runtime::SocketAddress peer;  // where it connected from (refusal logs)
   };
   void OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) override;
   void OnFrame(link::TlsLink& link, const link::Frame& frame) override;
@@ -83,6 +92,7 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
   void OnSendQueueHigh(link::TlsLink& link) override;
   void OnSendQueueLow(link::TlsLink& link) override;
   void Offer(link::TlsLink& link, LinkState& state);
+  void LogRefusal(const runtime::SocketAddress& peer, std::string_view what);
 
   // Immutable after construction / Start.
   runtime::EventLoop& loop_;
@@ -100,6 +110,7 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
   link::LoginBudget logins_;  // keyed by the link's address while it logs in
   std::size_t evicted_ = 0;   // links in links_ closed to make room: no longer count against max_links
   DirectListenerStats stats_;
+  link::RefusalLog refusal_log_;
 };
 
 }  // namespace strait::connector
