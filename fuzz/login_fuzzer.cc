@@ -1,5 +1,6 @@
 // The link's login judges (tunnel/link/login.h): VerifyHello, the relay's and the Direct Connect listener's check of
-// a HELLO, and CheckHelloAck, the client's check of HELLO_ACK. Two ways in, chosen by the first input byte:
+// a HELLO, and CheckHelloAck, the client's check of HELLO_ACK and of the relay credential and proof it carries. Two
+// ways in, chosen by the first input byte:
 //   even: the rest of the input is the HELLO payload as it is (and, as it is, a HELLO_ACK payload);
 //   odd:  a valid HELLO built at start-up (a real credential under the fuzz root, a proof over a fixed exporter),
 //         with the rest of the input as (offset, xor) pairs applied to it, so mutations reach past the signatures.
@@ -30,6 +31,7 @@ struct Fixture {
   link::ServerLoginConfig server;
   crypto::HelloExporter exporter{};
   std::vector<std::uint8_t> hello;  // a valid HELLO payload for `exporter`
+  link::ClientLoginConfig client;   // checks the relay's credential in HELLO_ACK
 
   Fixture() {
     const crypto::Ed25519KeyPair root = fuzz::FuzzRootKey();
@@ -48,8 +50,16 @@ struct Fixture {
     server.roles = crypto::RoleSet{crypto::Role::kDevice};
     server.now_unix = [] { return fuzz::kFuzzNow; };
     server.relay_id = "relay-fuzz";
+    server.key = fuzz::FuzzKey(0x4c);
+    auto relay = crypto::IssueRelayCredential(
+        root, {crypto::Role::kRelay, "relay-fuzz", server.key.public_key, crypto::X25519PublicKey{}, 1, now - 60,
+               now + 3600});
+    Check(relay.ok());
+    server.credential = std::move(*relay);
     exporter.fill(0x45);
-    link::ClientLoginConfig client{*cred, device, tunnel::LinkRole::kDevice, "dc1"};
+    client = link::ClientLoginConfig::Of(*cred, device, tunnel::LinkRole::kDevice, "dc1");
+    client.server_root = root.public_key;
+    client.now_unix = [] { return fuzz::kFuzzNow; };
     auto h = link::BuildHello(client, exporter);
     Check(h.ok());
     hello = std::move(*h);
@@ -87,8 +97,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const std::uint8_t> rest(data + 1, size - 1);
   if ((data[0] & 1) == 0) {
     Judge(rest, false);
-    auto ack = link::CheckHelloAck(rest);
-    if (ack) Check(ack->version == tunnel::kProtocolVersion);
+    auto ack = link::CheckHelloAck(F().client, F().exporter, rest);
+    if (ack) {
+      // Passing means a relay credential under the root, and its proof over this exporter.
+      Check(ack->version == tunnel::kProtocolVersion);
+      Check(ack->server.has_value() && ack->server->role == crypto::Role::kRelay);
+    } else {
+      Check(ack.error().reason.size() <= tunnel::kMaxErrorReasonBytes);
+    }
     return 0;
   }
   std::vector<std::uint8_t> hello = F().hello;
@@ -97,7 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (std::size_t i = 1; i < rest.size(); i += 2) unchanged = unchanged && rest[i] == 0;
   Judge(hello, unchanged);
   // The answer to an accepted HELLO always passes the client's check.
-  auto ack = link::CheckHelloAck(link::BuildHelloAck(F().server, tunnel::kProtocolVersion, 15000, 60000));
-  Check(ack.ok() && ack->relay_id == "relay-fuzz");
+  auto ack = link::CheckHelloAck(F().client, F().exporter,
+                                 link::BuildHelloAck(F().server, tunnel::kProtocolVersion, 15000, 60000, F().exporter));
+  Check(ack.ok() && ack->relay_id == "relay-fuzz" && ack->server->subject_id == "relay-fuzz");
   return 0;
 }

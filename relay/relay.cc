@@ -56,6 +56,8 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
     c.server.root_key = identity.root_key;
     c.server.roles = crypto::RoleSet{role};
     c.server.now_unix = identity.now_unix;
+    c.server.credential = identity.credential;
+    c.server.key = identity.signing_key;
     c.server.relay_id = identity.relay_id;
     return c;
   };

@@ -66,6 +66,11 @@ struct RelayIdentity {
   const crypto::TlsContext* tls = nullptr;  // server context; must outlive the Relay
   crypto::Ed25519PublicKey root_key;
   std::string relay_id;                  // HELLO_ACK relay_id
+  // The relay's credential (role relay) and its key: shown in HELLO_ACK with a proof over each session's exporter,
+  // which devices and connectors check against the operator root (protocol.md §3). Empty: none shown (peers that
+  // check refuse the relay).
+  std::vector<std::uint8_t> credential;
+  crypto::Ed25519KeyPair signing_key;
   std::function<std::uint64_t()> now_unix;  // credential clock; empty = system clock
 };
 

@@ -115,19 +115,26 @@ MessageResult<HelloAck> HelloAck::Decode(Bytes payload) {
   if (m.version == 0) return Fail(MessageError::kBadVersionRange);
   if (m.max_payload > kMaxPayload) return Fail(MessageError::kBadValue);
   STRAIT_TRY(Str8(r, 0, &m.relay_id));
+  STRAIT_TRY(Str16(r, 0, kMaxCredentialBytes, &m.credential));
+  if (!m.credential.empty()) STRAIT_TRY(Need(r.CopyBytes(m.proof)));
   return m;  // extensible: trailing bytes ignored
 }
-size_t HelloAck::EncodedSize() const { return 1 + 4 + 4 + 4 + 1 + relay_id.size(); }
+size_t HelloAck::EncodedSize() const {
+  return 1 + 4 + 4 + 4 + 1 + relay_id.size() + 2 + credential.size() + (credential.empty() ? 0 : kProofBytes);
+}
 MessageResult<size_t> HelloAck::Encode(std::span<uint8_t> out) const {
   if (version == 0) return Fail(MessageError::kBadVersionRange);
   if (max_payload > kMaxPayload) return Fail(MessageError::kBadValue);
   STRAIT_TRY(Bound(relay_id, 0, 255));
+  STRAIT_TRY(Bound(credential, 0, kMaxCredentialBytes));
   return Write(EncodedSize(), out, [&](ByteWriter& w) {
     w.U8(version);
     w.U32(max_payload);
     w.U32(keepalive_ms);
     w.U32(idle_timeout_ms);
     w.Prefixed8(relay_id);
+    w.Prefixed16(credential);
+    if (!credential.empty()) w.Bytes(proof);
   });
 }
 

@@ -58,6 +58,10 @@ struct Hello {
 };
 
 // HELLO_ACK: relay -> peer. extensible.
+//   u8 version | u32 max_payload | u32 keepalive_ms | u32 idle_timeout_ms | str8 relay_id
+//   | str16 credential (0..512) | 64 proof (present iff the credential is not empty)
+// The server's own credential and its proof of possession over the session's exporter (protocol.md §3): a relay's
+// (role relay), or a Direct Connect connector's (role connector); empty when the server has none to show.
 struct HelloAck {
   static constexpr FrameType kType = FrameType::kHelloAck;
   uint8_t version = kProtocolVersion;
@@ -65,6 +69,8 @@ struct HelloAck {
   uint32_t keepalive_ms = 15000;
   uint32_t idle_timeout_ms = 60000;
   Bytes relay_id;                      // str8
+  Bytes credential;                    // str16, 0..kMaxCredentialBytes; empty = none (then no proof)
+  std::array<uint8_t, kProofBytes> proof{};
 
   static MessageResult<HelloAck> Decode(Bytes payload);
   MessageResult<size_t> Encode(std::span<uint8_t> out) const;

@@ -196,6 +196,7 @@ int main(int argc, char** argv) {
   config.client.credential = bundle->credential;
   config.client.key = crypto::Ed25519KeyPair::FromSeed(bundle->signing_key.seed);
   config.client.role = tunnel::LinkRole::kDevice;
+  config.client.server_root = bundle->root_public_key;  // checks the relay's credential, as a device does
 
   runtime::LoopOptions lo;
   lo.max_connections = count + 64;

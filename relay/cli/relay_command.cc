@@ -131,6 +131,8 @@ class RelayCommand : public Command {
     id.tls = &*tls;
     id.root_key = bundle->root_public_key;
     id.relay_id = relay_id;
+    id.credential = bundle->credential;
+    id.signing_key = crypto::Ed25519KeyPair::FromSeed(bundle->signing_key.seed);
 
     // Shard threads inherit this mask: only sigwait below sees SIGTERM / SIGINT.
     sigset_t sigs;

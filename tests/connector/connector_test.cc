@@ -157,8 +157,8 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
   Device(EventLoop& loop, const Pki& pki, const Pki::Member& me, const std::string& tenant)
       : loop_(loop), tls_(crypto::TlsContext::CreateTransportOnlyClient("127.0.0.1").value()) {
     config_.tls = &tls_;
-    config_.client = {me.credential, crypto::Ed25519KeyPair::FromSeed(me.signing.seed), tunnel::LinkRole::kDevice,
-                      ""};
+    config_.client = link::ClientLoginConfig::Of(me.credential, crypto::Ed25519KeyPair::FromSeed(me.signing.seed),
+                                                 tunnel::LinkRole::kDevice);
     session_config_.role = tunnel::SessionRole::kDevice;
     session_config_.credential = me.credential;
     session_config_.static_key = crypto::X25519KeyPair::FromSecret(me.noise.secret);
@@ -725,6 +725,14 @@ class FakeRelay final : public runtime::AcceptHandler, public link::LinkHandler 
     config_.server.root_key = pki.root.public_key;
     config_.server.roles = crypto::RoleSet{crypto::Role::kConnector};
     config_.server.relay_id = "relay-test";
+    // What a relay shows in HELLO_ACK (protocol.md §3): a relay credential under the same root, and its key.
+    const std::uint64_t now = NowUnix();
+    config_.server.key = crypto::Ed25519KeyPair::Generate();
+    config_.server.credential = crypto::IssueRelayCredential(pki.root, {crypto::Role::kRelay, "relay-test",
+                                                                        config_.server.key.public_key,
+                                                                        crypto::X25519PublicKey{}, 9, now - 60,
+                                                                        now + 3600})
+                                    .value();
   }
   // The root the next logins are checked against (a relay of another deployment refuses our connector).
   void SetRoot(const crypto::Ed25519PublicKey& root) { config_.server.root_key = root; }

@@ -135,10 +135,12 @@ TEST_F(DeviceCli, PrintsReadyAndSessionUpViaDirectAndExitsZeroOnSigterm) {
   pki.root.public_key = c1->root_public_key;
   pki.connector_cred = c1->credential;
   pki.connector_noise = *c1->noise_key;
+  pki.connector_key = crypto::Ed25519KeyPair::FromSeed(c1->signing_key.seed);
   LoopThread loop;
   FakeConnector* fake = nullptr;
   loop.Call([&] {
     fake = new FakeConnector(loop.loop(), pki, UnknownCaServerTls());
+    fake->ShowConnectorCredential();  // the device dials it as a Direct Connect connector
     loop.AtExit([fake] { delete fake; });  // by value: the loop outlives this pointer variable
   });
   Child child(strait_, {"device", "--identity", (dir_.path / "d1").string(), "--direct", fake->address.ToString(),

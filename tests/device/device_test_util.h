@@ -68,7 +68,10 @@ struct Pki {
   crypto::X25519KeyPair device_noise = crypto::X25519KeyPair::Generate();
   std::vector<std::uint8_t> device_cred;
   crypto::X25519KeyPair connector_noise = crypto::X25519KeyPair::Generate();
+  crypto::Ed25519KeyPair connector_key = crypto::Ed25519KeyPair::Generate();
   std::vector<std::uint8_t> connector_cred;
+  crypto::Ed25519KeyPair relay_key = crypto::Ed25519KeyPair::Generate();
+  std::vector<std::uint8_t> relay_cred;  // what a relay shows in HELLO_ACK (protocol.md §3)
 
   Pki() {
     const std::uint64_t now = NowUnix();
@@ -78,10 +81,12 @@ struct Pki {
                                            device_noise.public_key, 1, now - 60, now + 3600})
                       .value();
     connector_cred = crypto::IssueCredential(tenant, tenant_cert,
-                                             {crypto::Role::kConnector, "dc1",
-                                              crypto::Ed25519KeyPair::Generate().public_key,
+                                             {crypto::Role::kConnector, "dc1", connector_key.public_key,
                                               connector_noise.public_key, 2, now - 60, now + 3600})
                          .value();
+    relay_cred = crypto::IssueRelayCredential(root, {crypto::Role::kRelay, "relay-1", relay_key.public_key,
+                                                     crypto::X25519PublicKey{}, 3, now - 60, now + 3600})
+                     .value();
   }
   DeviceIdentity Device() const {
     DeviceIdentity id;
@@ -205,9 +210,21 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
     config_.server.root_key = pki.root.public_key;
     config_.server.roles = crypto::RoleSet{crypto::Role::kDevice};
     config_.server.relay_id = "fake-connector";
+    ShowRelayCredential();
     const int fd = runtime::ListenTcp(Loopback0(), {}).value();
     address = runtime::LocalAddress(fd).value();
     listener_ = loop.Listen(fd, static_cast<runtime::AcceptHandler*>(this)).value();
+  }
+
+  // What it shows in HELLO_ACK (protocol.md §3): a relay's credential (the default: devices dial it as their
+  // relay), or the tenant's connector credential (devices dial it as a Direct Connect connector).
+  void ShowRelayCredential() {
+    config_.server.credential = pki_->relay_cred;
+    config_.server.key = crypto::Ed25519KeyPair::FromSeed(pki_->relay_key.seed);
+  }
+  void ShowConnectorCredential() {
+    config_.server.credential = pki_->connector_cred;
+    config_.server.key = crypto::Ed25519KeyPair::FromSeed(pki_->connector_key.seed);
   }
 
   // Aborts every device link (the device sees its link drop).

@@ -113,6 +113,7 @@ struct World {
   void AddDirect() {
     server_loop.Call([this] {
       direct = new FakeConnector(server_loop.loop(), pki, UnknownCaServerTls(), {{"echo.internal", echo->address}});
+      direct->ShowConnectorCredential();  // a Direct Connect connector shows the tenant's connector credential
     });
   }
   sdk::SdkOptions Options() {

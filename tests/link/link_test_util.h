@@ -39,7 +39,7 @@ namespace strait::link::testing {
 
 inline std::uint64_t NowUnix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
 
-// root → tenant "acme" → device "phone" and connector "dc1".
+// root → tenant "acme" → device "phone" and connector "dc1"; root → relay "relay-test" (shown in HELLO_ACK).
 struct Identities {
   crypto::Ed25519KeyPair root = crypto::Ed25519KeyPair::Generate();
   crypto::Ed25519KeyPair tenant = crypto::Ed25519KeyPair::Generate();
@@ -48,12 +48,17 @@ struct Identities {
   crypto::Ed25519KeyPair connector_key = crypto::Ed25519KeyPair::Generate();
   std::vector<std::uint8_t> device_cred;
   std::vector<std::uint8_t> connector_cred;
+  crypto::Ed25519KeyPair relay_key = crypto::Ed25519KeyPair::Generate();
+  std::vector<std::uint8_t> relay_cred;
 
   Identities() {
     const std::uint64_t now = NowUnix();
     tenant_cert = crypto::IssueTenantCert(root, {"acme", tenant.public_key, now - 3600, now + 86400}).value();
     device_cred = Issue(crypto::Role::kDevice, "phone", device_key);
     connector_cred = Issue(crypto::Role::kConnector, "dc1", connector_key);
+    relay_cred = crypto::IssueRelayCredential(root, {crypto::Role::kRelay, "relay-test", relay_key.public_key,
+                                                     crypto::X25519PublicKey{}, 1, now - 60, now + 3600})
+                     .value();
   }
   std::vector<std::uint8_t> Issue(crypto::Role role, std::string_view subject, const crypto::Ed25519KeyPair& key,
                                   std::int64_t not_after_offset = 3600) const {
@@ -65,17 +70,20 @@ struct Identities {
         .value();
   }
   ClientLoginConfig Device() const {
-    return {device_cred, crypto::Ed25519KeyPair::FromSeed(device_key.seed), tunnel::LinkRole::kDevice, "dc1"};
+    return ClientLoginConfig::Of(device_cred, crypto::Ed25519KeyPair::FromSeed(device_key.seed),
+                                 tunnel::LinkRole::kDevice, "dc1");
   }
   ClientLoginConfig Connector() const {
-    return {connector_cred, crypto::Ed25519KeyPair::FromSeed(connector_key.seed), tunnel::LinkRole::kConnector,
-            ""};
+    return ClientLoginConfig::Of(connector_cred, crypto::Ed25519KeyPair::FromSeed(connector_key.seed),
+                                 tunnel::LinkRole::kConnector);
   }
   ServerLoginConfig Port(crypto::RoleSet roles) const {
     ServerLoginConfig s;
     s.root_key = root.public_key;
     s.roles = roles;
     s.relay_id = "relay-test";
+    s.credential = relay_cred;
+    s.key = relay_key;
     return s;
   }
 };

@@ -103,23 +103,93 @@ TEST(Login, TruncatedHelloIsProtocolError) {
 
 TEST(Login, HelloAckRoundTrip) {
   Identities ids;
-  const auto ack = BuildHelloAck(ids.Port({crypto::Role::kDevice}), 1, 1500, 6000);
-  auto relay = CheckHelloAck(ack);
+  const auto ack = BuildHelloAck(ids.Port({crypto::Role::kDevice}), 1, 1500, 6000, Exporter(1));
+  auto relay = CheckHelloAck(ids.Device(), Exporter(1), ack);  // no server_root: the credential is not checked
   ASSERT_TRUE(relay.ok());
   EXPECT_EQ(relay->version, 1);
   EXPECT_EQ(relay->keepalive_ms, 1500u);
   EXPECT_EQ(relay->idle_timeout_ms, 6000u);
   EXPECT_EQ(relay->max_payload, tunnel::kMaxPayload);
   EXPECT_EQ(relay->relay_id, "relay-test");
+  EXPECT_FALSE(relay->server.has_value());
 }
 
 TEST(Login, HelloAckWithUnofferedVersionIsRefused) {
   Identities ids;
-  auto ack = BuildHelloAck(ids.Port({crypto::Role::kDevice}), 1, 1500, 6000);
+  auto ack = BuildHelloAck(ids.Port({crypto::Role::kDevice}), 1, 1500, 6000, Exporter(1));
   ack[0] = 9;
-  auto relay = CheckHelloAck(ack);
+  auto relay = CheckHelloAck(ids.Device(), Exporter(1), ack);
   ASSERT_FALSE(relay.ok());
   EXPECT_EQ(relay.error().code, ErrorCode::kUnsupportedVersion);
+}
+
+// protocol.md §3: the relay shows its credential and a proof over this session's exporter; a client that checks
+// (server_root set) refuses every way of getting it wrong.
+ClientLoginConfig Checking(const Identities& ids, crypto::RoleSet roles = {crypto::Role::kRelay}) {
+  ClientLoginConfig c = ids.Device();
+  c.server_root = ids.root.public_key;
+  c.server_roles = roles;
+  return c;
+}
+
+TEST(Login, TheRelaysCredentialAndProofAreChecked) {
+  Identities ids;
+  const ServerLoginConfig port = ids.Port({crypto::Role::kDevice});
+  auto ok = CheckHelloAck(Checking(ids), Exporter(3), BuildHelloAck(port, 1, 1500, 6000, Exporter(3)));
+  ASSERT_TRUE(ok.ok()) << ok.error().reason;
+  ASSERT_TRUE(ok->server.has_value());
+  EXPECT_EQ(ok->server->role, crypto::Role::kRelay);
+  EXPECT_EQ(ok->server->subject_id, "relay-test");
+}
+
+TEST(Login, AServerThatShowsNothingOrTheWrongThingIsRefused) {
+  Identities ids;
+  Identities stranger;  // another operator root
+  const ServerLoginConfig port = ids.Port({crypto::Role::kDevice});
+  struct Case {
+    const char* name;
+    ServerLoginConfig server;
+    ClientLoginConfig client;
+    crypto::HelloExporter server_exporter;
+    ErrorCode want;
+  };
+  std::vector<Case> cases;
+  {
+    ServerLoginConfig none = port;
+    none.credential.clear();
+    cases.push_back({"no credential", none, Checking(ids), Exporter(3), ErrorCode::kBadCredential});
+  }
+  cases.push_back({"another root's relay", stranger.Port({crypto::Role::kDevice}), Checking(ids), Exporter(3),
+                   ErrorCode::kBadCredential});
+  {
+    ServerLoginConfig wrong_key = port;
+    wrong_key.key = crypto::Ed25519KeyPair::Generate();
+    cases.push_back({"proof by another key", wrong_key, Checking(ids), Exporter(3), ErrorCode::kBadProof});
+  }
+  // A HELLO_ACK recorded on another session (another exporter) does not prove this one.
+  cases.push_back({"proof from another session", port, Checking(ids), Exporter(4), ErrorCode::kBadProof});
+  {
+    ServerLoginConfig connector = port;  // a connector's credential where a relay is expected
+    connector.credential = ids.connector_cred;
+    connector.key = ids.connector_key;
+    cases.push_back({"a connector posing as a relay", connector, Checking(ids), Exporter(3), ErrorCode::kWrongRole});
+    ClientLoginConfig direct = Checking(ids, {crypto::Role::kConnector});  // Direct Connect: our tenant only
+    direct.server_tenant = "other";
+    cases.push_back({"a connector of another tenant", connector, direct, Exporter(3), ErrorCode::kUnauthorized});
+  }
+  for (const Case& c : cases) {
+    auto r = CheckHelloAck(c.client, Exporter(3), BuildHelloAck(c.server, 1, 1500, 6000, c.server_exporter));
+    ASSERT_FALSE(r.ok()) << c.name;
+    EXPECT_EQ(r.error().code, c.want) << c.name << ": " << r.error().reason;
+    EXPECT_LE(r.error().reason.size(), tunnel::kMaxErrorReasonBytes) << c.name;
+  }
+  // Direct Connect with a connector of our own tenant passes.
+  ServerLoginConfig connector = port;
+  connector.credential = ids.connector_cred;
+  connector.key = ids.connector_key;
+  ClientLoginConfig direct = Checking(ids, {crypto::Role::kConnector});
+  direct.server_tenant = "acme";
+  EXPECT_TRUE(CheckHelloAck(direct, Exporter(3), BuildHelloAck(connector, 1, 1500, 6000, Exporter(3))).ok());
 }
 
 }  // namespace

@@ -213,9 +213,10 @@ class Peer final : public link::LinkHandler {
  public:
   Peer(PeerLoop& pl, const PeerId& id, std::string preferred = "") : pl_(&pl), id_(id) {
     config_.tls = &ClientTls();
-    config_.client = {id.credential, crypto::Ed25519KeyPair::FromSeed(id.key.seed),
-                      id.role == crypto::Role::kConnector ? tunnel::LinkRole::kConnector : tunnel::LinkRole::kDevice,
-                      std::move(preferred)};
+    config_.client = link::ClientLoginConfig::Of(
+        id.credential, crypto::Ed25519KeyPair::FromSeed(id.key.seed),
+        id.role == crypto::Role::kConnector ? tunnel::LinkRole::kConnector : tunnel::LinkRole::kDevice,
+        std::move(preferred));
     // This peer never holds frames back: everything a session produces goes to the link at once, and the sessions'
     // flow-control windows (1 MiB per stream, 16 MiB per session) bound it. So the link's backlog bound must be above
     // what one session may have in flight, or a refused frame would be lost and the session would stall.
@@ -226,7 +227,12 @@ class Peer final : public link::LinkHandler {
     link_ = std::make_unique<link::TlsLink>(pl_->loop(), pl_->link_state(), config_, *this);
     ASSERT_TRUE(link_->Connect(addr));
   }
-  void SetRoot(const crypto::Ed25519PublicKey& root) { root_ = root; }
+  // The operator root: sessions check the other end's credential against it, and the link checks the relay's
+  // credential and proof in HELLO_ACK (protocol.md §3).
+  void SetRoot(const crypto::Ed25519PublicKey& root) {
+    root_ = root;
+    config_.client.server_root = root;
+  }
   // Device: the connectors' Noise keys it accepts (protocol.md §5 step 4); others are refused with SESSION_CLOSE
   // bad_credential. nullopt: any connector of its tenant.
   std::optional<std::vector<crypto::X25519PublicKey>> pinned;
@@ -410,6 +416,12 @@ struct RelayFixture {
   Tenant acme = pki.MakeTenant("acme");
   Tenant beta = pki.MakeTenant("beta");
   std::unique_ptr<Relay> relay;
+  // What the relay shows in HELLO_ACK: a relay credential under the root, and its key.
+  crypto::Ed25519KeyPair relay_key = crypto::Ed25519KeyPair::Generate();
+  std::vector<std::uint8_t> relay_credential =
+      crypto::IssueRelayCredential(pki.root, {crypto::Role::kRelay, "relay-test", relay_key.public_key,
+                                              crypto::X25519PublicKey{}, 1, NowUnix() - 60, NowUnix() + 3600})
+          .value();
   // The relay's credential clock runs this many seconds ahead of the system clock (tests of expiry move it).
   std::atomic<std::int64_t> clock_offset{0};
 
@@ -432,6 +444,8 @@ struct RelayFixture {
     id.tls = &ServerTls();
     id.root_key = pki.root.public_key;
     id.relay_id = "relay-test";
+    id.credential = relay_credential;
+    id.signing_key = relay_key;
     id.now_unix = [this] { return static_cast<std::uint64_t>(static_cast<std::int64_t>(NowUnix()) + clock_offset); };
     auto r = Relay::Start(o, id);
     ASSERT_TRUE(r.ok()) << r.error().reason;

@@ -776,5 +776,37 @@ TEST_F(RelayTest, ANewerLoginOfTheSameCredentialReplacesItsOldestLink) {
   EXPECT_NE(r.error().reason.find("max_links_per_credential"), std::string::npos);
 }
 
+// protocol.md §3: the relay shows its credential and a proof in HELLO_ACK, and peers check it against the operator
+// root. A relay whose credential is another root's (a TLS CA key alone is not enough to stand one up), or that shows
+// none, gets no device and no connector.
+TEST_F(RelayTest, PeersRefuseARelayThatCannotProveItsCredential) {
+  Pki other;
+  const crypto::Ed25519KeyPair key = crypto::Ed25519KeyPair::Generate();
+  const std::uint64_t now = NowUnix();
+  for (const bool show_none : {false, true}) {
+    relay_credential = show_none ? std::vector<std::uint8_t>{}
+                                 : crypto::IssueRelayCredential(other.root, {crypto::Role::kRelay, "relay-rogue",
+                                                                             key.public_key, crypto::X25519PublicKey{},
+                                                                             1, now - 60, now + 3600})
+                                       .value();
+    relay_key = key;
+    Start();
+    Peer& dev = AddPeer(Pki::Issue(acme, crypto::Role::kDevice, "dev-1"));
+    Peer& con = AddPeer(Pki::Issue(acme, crypto::Role::kConnector, "conn-1"));
+    EXPECT_FALSE(Login(dev)) << show_none;
+    EXPECT_FALSE(Login(con)) << show_none;
+    for (Peer* p : {&dev, &con}) {
+      const link::LinkDown d = pl.Exec([&] { return p->down_info; });
+      EXPECT_EQ(d.reason, link::DownReason::kLoginRefused) << show_none;
+      EXPECT_EQ(d.code, static_cast<std::uint16_t>(ErrorCode::kBadCredential)) << show_none;
+      EXPECT_NE(d.message.find(show_none ? "showed no credential" : "server credential"), std::string::npos)
+          << d.message;
+    }
+    EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.device_links == 0 && s.connector_links == 0; }));
+    relay->Stop();
+    relay.reset();
+  }
+}
+
 }  // namespace
 }  // namespace strait::relay::testing

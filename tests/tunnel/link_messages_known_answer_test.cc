@@ -114,16 +114,33 @@ TEST(LinkWireFormat, Hello) {
 }
 
 TEST(LinkWireFormat, HelloAck) {
-  // u8 version, u32 max_payload (16,640), u32 keepalive_ms (15,000), u32 idle_timeout_ms (60,000), str8 relay_id
+  // u8 version, u32 max_payload (16,640), u32 keepalive_ms (15,000), u32 idle_timeout_ms (60,000), str8 relay_id,
+  // str16 credential (empty: no proof follows)
   const Wire id = Ascii("r1");
-  const Wire want = Hex("01 00004100 00003a98 0000ea60 02 7231");
-  EXPECT_EQ(Encode(HelloAck{1, 16640, 15000, 60000, id}), want);
+  const Wire want = Hex("01 00004100 00003a98 0000ea60 02 7231 0000");
+  EXPECT_EQ(Encode(HelloAck{1, 16640, 15000, 60000, id, {}, {}}), want);
   const HelloAck d = Decode<HelloAck>(want);
   EXPECT_EQ(d.version, 1);
   EXPECT_EQ(d.max_payload, 16640u);
   EXPECT_EQ(d.keepalive_ms, 15000u);
   EXPECT_EQ(d.idle_timeout_ms, 60000u);
   EXPECT_EQ(Str(d.relay_id), "r1");
+  EXPECT_TRUE(d.credential.empty());
+}
+
+TEST(LinkWireFormat, HelloAckWithTheServersCredentialAndProof) {
+  // ... str16 credential ("cred"), then the 64-byte proof
+  const Wire id = Ascii("r1");
+  const Wire cred = Ascii("cred");
+  std::array<uint8_t, kProofBytes> proof{};
+  for (std::size_t i = 0; i < proof.size(); ++i) proof[i] = static_cast<uint8_t>(0xa0 + i);
+  const Wire want = Cat({Hex("01 00004100 00003a98 0000ea60 02 7231 0004 63726564"),
+                         Hex("a0a1a2a3a4a5a6a7 a8a9aaabacadaeaf b0b1b2b3b4b5b6b7 b8b9babbbcbdbebf"),
+                         Hex("c0c1c2c3c4c5c6c7 c8c9cacbcccdcecf d0d1d2d3d4d5d6d7 d8d9dadbdcdddedf")});
+  EXPECT_EQ(Encode(HelloAck{1, 16640, 15000, 60000, id, cred, proof}), want);
+  const HelloAck d = Decode<HelloAck>(want);
+  EXPECT_EQ(Str(d.credential), "cred");
+  EXPECT_EQ(d.proof, proof);
 }
 
 TEST(LinkWireFormat, PingAndPong) {

@@ -96,6 +96,7 @@ std::string Connector::Start() {
     d.listen = *options_.direct_listen;
     d.connector_id = id_;
     d.credential = options_.credential;
+    d.signing_key = crypto::Ed25519KeyPair::FromSeed(options_.signing_key.seed);
     d.tenant = tenant_;
     d.root_key = options_.root_key;
     d.link = options_.link;
@@ -118,6 +119,8 @@ std::string Connector::Start() {
     r.config.client.credential = options_.credential;
     r.config.client.key = crypto::Ed25519KeyPair::FromSeed(options_.signing_key.seed);
     r.config.client.role = tunnel::LinkRole::kConnector;
+    r.config.client.server_root = options_.root_key;  // the relay shows its credential in HELLO_ACK (protocol.md §3)
+    r.config.client.server_roles = crypto::RoleSet{crypto::Role::kRelay};
   }
   for (std::size_t i = 0; i < relays_.size(); ++i) {
     if (relays_[i].target.address.len != 0) {

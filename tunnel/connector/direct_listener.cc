@@ -42,6 +42,8 @@ std::string DirectListener::Start() {
   config_.tls = tls_.get();
   config_.options = options_.link;
   config_.server.root_key = options_.root_key;
+  config_.server.credential = options_.credential;
+  config_.server.key = options_.signing_key;
   config_.server.roles = crypto::RoleSet{crypto::Role::kDevice};
   config_.server.relay_id = options_.connector_id;
 

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "crypto/keys.h"
 #include "crypto/tls_context.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
@@ -31,7 +32,8 @@ namespace strait::connector {
 struct DirectListenerOptions {
   runtime::SocketAddress listen;
   std::string connector_id;                 // our subject id, offered in SESSION_OFFER
-  std::vector<std::uint8_t> credential;     // our credential, offered in SESSION_OFFER
+  std::vector<std::uint8_t> credential;     // our credential, offered in SESSION_OFFER and shown in HELLO_ACK
+  crypto::Ed25519KeyPair signing_key;       // its key: the HELLO_ACK proof (protocol.md §3)
   std::string tenant;                       // devices must belong to it
   crypto::Ed25519PublicKey root_key;
   link::LinkOptions link;

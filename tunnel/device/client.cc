@@ -92,6 +92,11 @@ Result<std::unique_ptr<DeviceClient>, ClientSetupError> DeviceClient::Create(run
   login.key = crypto::Ed25519KeyPair::FromSeed(o.identity.signing_key.seed);
   login.role = tunnel::LinkRole::kDevice;
   login.preferred_connector = o.preferred_connector;
+  // The server shows its credential in HELLO_ACK (protocol.md §3): a relay's, or on Direct Connect the connector's,
+  // of our own tenant.
+  login.server_root = o.identity.root_key;
+  login.now_unix = o.now_unix;
+  auto own = crypto::ParseCredential(o.identity.credential);
 
   if (o.relay) {
     const std::string name = o.relay_server_name.empty() ? IpOf(*o.relay) : o.relay_server_name;
@@ -101,6 +106,7 @@ Result<std::unique_ptr<DeviceClient>, ClientSetupError> DeviceClient::Create(run
     c->relay_config_.tls = &*c->relay_tls_;
     c->relay_config_.options = o.link;
     c->relay_config_.client = login;
+    c->relay_config_.client.server_roles = crypto::RoleSet{crypto::Role::kRelay};
   }
   if (o.direct) {
     // Direct Connect: TLS is transport only (protocol.md §12); the Noise session authenticates the connector.
@@ -111,6 +117,8 @@ Result<std::unique_ptr<DeviceClient>, ClientSetupError> DeviceClient::Create(run
     c->direct_config_.options = o.link;
     c->direct_config_.options.handshake_timeout = o.direct_handshake_timeout;
     c->direct_config_.client = login;
+    c->direct_config_.client.server_roles = crypto::RoleSet{crypto::Role::kConnector};
+    c->direct_config_.client.server_tenant = own ? std::string(own->tenant_id) : std::string();
   }
   c->last_connector_ = o.preferred_connector;
   return c;

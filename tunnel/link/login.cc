@@ -1,5 +1,7 @@
 #include "tunnel/link/login.h"
 
+#include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <string_view>
 
@@ -93,21 +95,32 @@ Result<PeerLogin, LoginRefusal> VerifyHello(const ServerLoginConfig& config, con
 }
 
 std::vector<std::uint8_t> BuildHelloAck(const ServerLoginConfig& config, std::uint8_t version,
-                                        std::uint32_t keepalive_ms, std::uint32_t idle_timeout_ms) {
+                                        std::uint32_t keepalive_ms, std::uint32_t idle_timeout_ms,
+                                        const crypto::HelloExporter& exporter) {
   tunnel::HelloAck ack;
   ack.version = version;
   ack.max_payload = config.max_payload;
   ack.keepalive_ms = keepalive_ms;
   ack.idle_timeout_ms = idle_timeout_ms;
   ack.relay_id = AsBytes(config.relay_id);
+  if (!config.credential.empty()) {
+    ack.credential = config.credential;
+    // The role signed is the credential's own; a credential that does not parse is shown without a valid proof and
+    // the client refuses it (the daemons check their own credential at start).
+    auto view = crypto::ParseCredential(config.credential);
+    const crypto::Role role = view ? view->role : crypto::Role::kRelay;
+    const crypto::Ed25519Signature sig = crypto::SignHelloProof(config.key, role, exporter);
+    std::copy(sig.bytes().begin(), sig.bytes().end(), ack.proof.begin());
+  }
   std::vector<std::uint8_t> out(ack.EncodedSize());
   auto n = ack.Encode(out);
-  assert(n.ok() && "relay_id above 255 bytes or max_payload above kMaxPayload");
+  assert(n.ok() && "relay_id above 255 bytes, credential above 512 or max_payload above kMaxPayload");
   out.resize(n.ok() ? *n : 0);
   return out;
 }
 
-Result<RelayLogin, LoginRefusal> CheckHelloAck(std::span<const std::uint8_t> payload) {
+Result<RelayLogin, LoginRefusal> CheckHelloAck(const ClientLoginConfig& config, const crypto::HelloExporter& exporter,
+                                               std::span<const std::uint8_t> payload) {
   auto ack = tunnel::HelloAck::Decode(payload);
   if (!ack) {
     return Fail(Refuse(ErrorCode::kProtocolError,
@@ -122,6 +135,26 @@ Result<RelayLogin, LoginRefusal> CheckHelloAck(std::span<const std::uint8_t> pay
   r.keepalive_ms = ack->keepalive_ms;
   r.idle_timeout_ms = ack->idle_timeout_ms;
   r.relay_id.assign(ack->relay_id.begin(), ack->relay_id.end());
+  if (!config.server_root) return r;
+  if (ack->credential.empty()) {
+    return Fail(Refuse(ErrorCode::kBadCredential, "the server showed no credential in HELLO_ACK"));
+  }
+  const std::uint64_t now = config.now_unix ? config.now_unix() : SystemNowUnix();
+  auto cred = crypto::VerifyCredential(ack->credential, *config.server_root, now, {config.server_roles, std::nullopt});
+  if (!cred) {
+    const crypto::CredentialError e = cred.error().code;
+    return Fail(Refuse(ErrorCodeForCredential(e), std::string("server credential: ") +
+                                                      std::string(crypto::CredentialErrorName(e)) + ": " +
+                                                      cred.error().reason));
+  }
+  if (!config.server_tenant.empty() && cred->tenant_id != config.server_tenant) {
+    return Fail(Refuse(ErrorCode::kUnauthorized, "server credential: tenant " + cred->tenant_id + ", not ours"));
+  }
+  crypto::Ed25519Signature proof{std::span<const std::uint8_t, tunnel::kProofBytes>(ack->proof)};
+  if (auto ok = crypto::VerifyHelloProof(*cred, exporter, proof); !ok) {
+    return Fail(Refuse(ErrorCode::kBadProof, "server proof: " + ok.error().reason));
+  }
+  r.server = std::move(*cred);
   return r;
 }
 

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -37,6 +38,24 @@ struct ClientLoginConfig {
   crypto::Ed25519KeyPair key;            // the credential's Ed25519 key, signs the proof
   tunnel::LinkRole role = tunnel::LinkRole::kDevice;
   std::string preferred_connector;       // HELLO str8; empty = none
+  // What the server must show in HELLO_ACK (protocol.md §3): a credential that verifies under server_root, with a
+  // role in server_roles (and of server_tenant, if set), and its proof over this session's exporter. nullopt: not
+  // checked (the link layer's own tests); every daemon sets it, so no identity rests on the TLS CA alone.
+  std::optional<crypto::Ed25519PublicKey> server_root;
+  crypto::RoleSet server_roles{crypto::Role::kRelay};
+  std::string server_tenant;
+  std::function<std::uint64_t()> now_unix;  // clock for the server's credential; empty = the system clock
+
+  // The login part alone (no server check: set server_root for that).
+  static ClientLoginConfig Of(std::vector<std::uint8_t> credential, const crypto::Ed25519KeyPair& key,
+                              tunnel::LinkRole role, std::string preferred_connector = {}) {
+    ClientLoginConfig c;
+    c.credential = std::move(credential);
+    c.key = key;
+    c.role = role;
+    c.preferred_connector = std::move(preferred_connector);
+    return c;
+  }
 };
 
 // What an accepting side (relay port, or a connector's Direct Connect listener) checks and announces.
@@ -46,6 +65,10 @@ struct ServerLoginConfig {
   std::function<std::uint64_t()> now_unix;       // credential clock; empty = the system clock
   std::string relay_id;                          // HELLO_ACK str8
   std::uint32_t max_payload = static_cast<std::uint32_t>(tunnel::kMaxPayload);
+  // Our own credential and its key, shown in HELLO_ACK with a proof over the session's exporter: a relay's (role
+  // relay) or a Direct Connect connector's. Empty credential: none shown.
+  std::vector<std::uint8_t> credential;
+  crypto::Ed25519KeyPair key;
 };
 
 // A refusal: the ERROR code and reason to send (server) or that were received (client).
@@ -71,6 +94,7 @@ struct RelayLogin {
   std::uint32_t keepalive_ms = 0;
   std::uint32_t idle_timeout_ms = 0;
   std::string relay_id;
+  std::optional<crypto::VerifiedCredential> server;  // the server's credential, when the client checked it
 };
 
 // Client: the HELLO payload for the session whose exporter is given. Fails (kInternal) only when the config
@@ -82,12 +106,17 @@ Result<std::vector<std::uint8_t>, LoginRefusal> BuildHello(const ClientLoginConf
 Result<PeerLogin, LoginRefusal> VerifyHello(const ServerLoginConfig& config, const crypto::HelloExporter& exporter,
                                             std::span<const std::uint8_t> payload);
 
-// Server: the HELLO_ACK payload (the link's keepalive and idle timeouts are announced to the peer).
+// Server: the HELLO_ACK payload (the link's keepalive and idle timeouts are announced to the peer; with a
+// credential in `config`, it and its proof over `exporter`).
 std::vector<std::uint8_t> BuildHelloAck(const ServerLoginConfig& config, std::uint8_t version,
-                                        std::uint32_t keepalive_ms, std::uint32_t idle_timeout_ms);
+                                        std::uint32_t keepalive_ms, std::uint32_t idle_timeout_ms,
+                                        const crypto::HelloExporter& exporter);
 
-// Client: judges a HELLO_ACK payload (decodes; version must be one we offered).
-Result<RelayLogin, LoginRefusal> CheckHelloAck(std::span<const std::uint8_t> payload);
+// Client: judges a HELLO_ACK payload: decodes; the version must be one we offered; with config.server_root set,
+// the server's credential must verify (bad_credential, or wrong_role / unauthorized for another role or tenant) and
+// its proof over `exporter` (bad_proof).
+Result<RelayLogin, LoginRefusal> CheckHelloAck(const ClientLoginConfig& config, const crypto::HelloExporter& exporter,
+                                               std::span<const std::uint8_t> payload);
 
 // The credential clock of `config`: now_unix() if set, else the system clock (unix seconds).
 std::uint64_t CredentialNow(const ServerLoginConfig& config);

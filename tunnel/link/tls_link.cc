@@ -394,7 +394,8 @@ void TlsLink::HandleLoginFrame(const Frame& f) {
     const LinkOptions& o = config_->options;
     const auto keepalive_ms = static_cast<std::uint32_t>(o.keepalive.count());
     const auto idle_ms = static_cast<std::uint32_t>(o.idle_timeout.count());
-    AppendOwnFrame(FrameType::kHelloAck, 0, BuildHelloAck(config_->server, peer->version, keepalive_ms, idle_ms));
+    AppendOwnFrame(FrameType::kHelloAck, 0,
+                   BuildHelloAck(config_->server, peer->version, keepalive_ms, idle_ms, *exporter));
     credential_not_after_ = peer->credential.not_after;
     (void)CheckCredential(NowNs(), peer->verified_at_unix);  // valid at verification: only sets the deadline
     LinkIdentity id;
@@ -407,9 +408,18 @@ void TlsLink::HandleLoginFrame(const Frame& f) {
     Down(DownReason::kProtocolError, Code(ErrorCode::kProtocolError), "expected HELLO_ACK", Ending::kSendError);
     return;
   }
-  auto relay = CheckHelloAck(f.payload);
+  auto exporter = crypto::HelloExporterValue(*tls_);
+  if (!exporter) {
+    Down(DownReason::kTlsError, Code(ErrorCode::kInternal), exporter.error().reason, Ending::kSendError);
+    return;
+  }
+  auto relay = CheckHelloAck(config_->client, *exporter, f.payload);
   if (!relay) {
-    Down(DownReason::kProtocolError, Code(relay.error().code), relay.error().reason, Ending::kSendError);
+    // A server that shows no valid credential is refused like a peer whose HELLO fails (protocol.md §3).
+    const bool identity = relay.error().code != ErrorCode::kProtocolError &&
+                          relay.error().code != ErrorCode::kUnsupportedVersion;
+    Down(identity ? DownReason::kLoginRefused : DownReason::kProtocolError, Code(relay.error().code),
+         relay.error().reason, Ending::kSendError);
     return;
   }
   peer_max_payload_ = relay->max_payload;

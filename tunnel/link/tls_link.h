@@ -70,7 +70,8 @@ enum class DownReason : std::uint8_t {
   kTlsError,          // TLS handshake or record failure (e.g. garbage bytes instead of TLS)
   kFrameError,        // the frame decoder refused the stream (bad version, frame_too_large, critical unknown)
   kProtocolError,     // a frame not allowed in this state, or a malformed link message
-  kLoginRefused,      // server: the peer's HELLO was refused (ERROR sent); see LinkDown::code
+  kLoginRefused,      // the peer's login was refused (ERROR sent; see LinkDown::code): server, its HELLO;
+                      // client, the server's credential or proof in HELLO_ACK
   kPeerError,         // the peer sent ERROR on channel 0 (client: a refused login); see LinkDown::code
   kHandshakeTimeout,  // TLS + login did not finish within LinkOptions::handshake_timeout
   kIdleTimeout,       // nothing received for the idle timeout
