@@ -222,6 +222,10 @@ class DemoRun {
     for (const char* host : {"127.0.0.1", "localhost"}) Hello(host);
     Bulk();
     Burst();
+    // The relay's shards publish their counters once a second (RelayOptions::metrics_interval): scraped sooner, a
+    // run this short showed the relay with no session at all.
+    Progress("waiting 1.1 s for the relay's shards to publish their counters");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
     Scrape();
   }
 
