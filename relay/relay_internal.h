@@ -37,6 +37,7 @@ enum RecordKind : std::uint8_t {
   kRecordFrame = 1,   // frame bytes for `target`; SESSION_CLOSE also removes target's leg
   kRecordAddLeg = 2,  // a new session `channel`: target = connector link, source = device link
   kRecordCloseLink = 3,  // close `target`: a newer login of its credential replaced it (CredentialLinks)
+  kRecordCredit = 4,     // return `source` bytes of relay credit to `target` for its session `channel`
 };
 
 enum TimerArg : std::uint64_t { kTimerPublish = 1, kTimerDoorbellRetry = 2, kTimerDrainClose = 3, kTimerFlush = 4 };

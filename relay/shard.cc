@@ -71,7 +71,6 @@ Shard::Shard(Relay& relay, std::uint32_t index, std::size_t shard_count)
       logins_(relay.options_.max_handshakes_per_shard, relay.options_.max_handshakes_per_source) {
   in_.resize(shard_count);
   out_.resize(shard_count);
-  ring_blocked_.assign(shard_count, false);
   if (shard_count > 1) {
     for (std::size_t s = 0; s < shard_count; ++s) {
       if (s != index) in_[s] = std::make_unique<SpscRing>(relay.options_.cross_shard_queue_bytes);
@@ -208,9 +207,7 @@ void Shard::Free(Link& l) {
   l.self_paused = false;
   l.evicted = false;
   l.violations = 0;
-  l.paused_peers.clear();
   std::vector<std::uint8_t>().swap(l.held);
-  l.blocked_rings.clear();
   ++l.gen;
   free_.push_back(l.slot);
 }
@@ -303,15 +300,7 @@ void Shard::OnDown(Link& l, const link::LinkDown& d) {
     RouteControl(peer, SessionCloseFrame(ch, code, reason));
   }
   l.channels.clear();
-  for (const std::uint64_t p : l.paused_peers) ResumeRef(p);
-  l.paused_peers.clear();
-  std::vector<std::uint32_t> blocked;
-  blocked.swap(l.blocked_rings);
   Free(l);
-  for (const std::uint32_t s : blocked) {
-    ring_blocked_[s] = false;
-    DrainRing(s);
-  }
   MaybeDrained();
 }
 
@@ -485,6 +474,7 @@ MetricsSnapshot Shard::Snapshot() {
   for (const auto& lp : links_) {
     if (!lp->in_use || !lp->tls) continue;
     s.link_send_backlog_bytes += lp->tls->backlog_bytes() + lp->held.size();
+    s.held_bytes += lp->held.size();
     if (lp->tls->conn().valid()) s.link_send_backlog_bytes += loop_->SendQueueBytes(lp->tls->conn());
   }
   s.cross_queue_bytes = 0;

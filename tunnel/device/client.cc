@@ -304,6 +304,7 @@ void DeviceClient::OnOffer(const link::Frame& f) {
   sc.tenant = cred ? std::string(cred->tenant_id) : std::string();
   sc.pinned_connectors = options_.pinned_connectors;
   sc.mux = options_.mux;
+  sc.relay_credit = path_ == Path::kRelay;  // through a relay, its credit bounds what we send (protocol.md §8)
   // Wall clock, not the credential clock override: the connector compares it with its own wall clock.
   sc.init_timestamp = init_clock_.Next(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
