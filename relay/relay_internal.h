@@ -20,10 +20,6 @@ constexpr std::uint32_t RefShard(std::uint64_t ref) { return static_cast<std::ui
 constexpr std::uint32_t RefSlot(std::uint64_t ref) { return static_cast<std::uint32_t>((ref >> 32) & 0xffffffu); }
 constexpr std::uint32_t RefGen(std::uint64_t ref) { return static_cast<std::uint32_t>(ref); }
 
-// Session-table key on one shard: both legs of a session may live on the same shard, under the same channel.
-constexpr std::uint64_t LegKey(std::uint32_t channel, bool connector) {
-  return (static_cast<std::uint64_t>(channel) << 1) | (connector ? 1u : 0u);
-}
 
 enum MessageKind : std::uint32_t {
   kAdoptDevice = 1,     // fd: an accepted device-port connection

@@ -23,6 +23,7 @@
 #include "relay/metrics.h"
 #include "relay/relay.h"
 #include "relay/relay_internal.h"
+#include "relay/session_table.h"
 #include "relay/spsc_ring.h"
 #include "runtime/event_loop.h"
 #include "runtime/loop_group.h"
@@ -78,15 +79,6 @@ class Shard final : public runtime::MessageHandler,
     void OnSendQueueLow(link::TlsLink& /*l*/) override { shard->OnLow(*this); }
   };
 
-  // One end of a session on this shard: its link (slot, gen) and the other end's link.
-  struct Leg {
-    std::uint32_t slot;
-    std::uint32_t gen;
-    std::uint64_t peer;
-    std::uint32_t outstanding = 0;  // bytes this link sent on the session, not yet returned (its relay credit used)
-    std::uint32_t owed = 0;         // bytes handed to this link's send side, not yet returned to the peer
-  };
-
   std::uint64_t Ref(const Link& l) const { return PackRef(index_, l.slot, l.gen); }
   Link* Resolve(std::uint64_t ref) {
     if (RefShard(ref) != index_) return nullptr;
@@ -124,7 +116,7 @@ class Shard final : public runtime::MessageHandler,
 
   // A session frame went into dst's send side: once enough is owed, its sender gets the credit back.
   void Delivered(Link& dst, std::span<const std::uint8_t> frame);
-  // Returns `amount` bytes of credit to the link `src` (any shard) for its session `ch`.
+  // Credit for the link `src` (any shard) on its session `ch`: SESSION_CREDIT to it, if the session lives.
   void ReturnCredit(std::uint64_t src, std::uint32_t ch, std::uint32_t amount);
   void CreditLeg(Link& src, std::uint32_t ch, std::uint32_t amount);
 
@@ -188,7 +180,7 @@ class Shard final : public runtime::MessageHandler,
   std::uint32_t session_counter_ = 0;
   std::vector<std::unique_ptr<Link>> links_;
   std::vector<std::uint32_t> free_;
-  std::unordered_map<std::uint64_t, Leg> legs_;
+  SessionTable sessions_;  // this shard's legs of the relay's sessions, and the routing rules
   std::vector<std::unique_ptr<SpscRing>> in_;  // in_[s]: ring from shard s to us (consumer side is ours)
   std::vector<Out> out_;                       // out_[t]: our producer state toward shard t
   std::vector<std::uint8_t> scratch_;          // one frame read out of a ring

@@ -94,49 +94,23 @@ void Shard::Violation(Link& l, DropReason r) {
 void Shard::OnFrame(Link& l, const link::Frame& f) {
   m_.bytes_in += f.bytes.size();
   const FrameType t = f.header.type;
-  bool refused_offer = false;
-  switch (t) {
-    case FrameType::kSessionRequest:
-      if (l.connector || f.header.channel != 0) return Violation(l, DropReason::kBadFrameForRole);
-      return HandleSessionRequest(l, f);
-    case FrameType::kSessionInit:
-      if (l.connector) return Violation(l, DropReason::kBadFrameForRole);
-      break;
-    case FrameType::kSessionAccept:
-      if (!l.connector) return Violation(l, DropReason::kBadFrameForRole);
-      break;
-    case FrameType::kSessionClose: {
-      auto close = tunnel::SessionClose::Decode(f.payload);
-      if (!close) return Violation(l, DropReason::kMalformed);
-      refused_offer = !l.connector && close->code == ErrorCode::kBadCredential;
-      break;
-    }
-    case FrameType::kSealedStream:
-    case FrameType::kSealedDatagram:
-    case FrameType::kError:
-      break;
-    default:
-      return Violation(l, tunnel::IsKnownFrameType(t) ? DropReason::kBadFrameForRole
-                                                                                : DropReason::kUnknownType);
-  }
   const std::uint32_t ch = f.header.channel;
-  auto it = ch == 0 ? legs_.end() : legs_.find(LegKey(ch, l.connector));
-  if (it == legs_.end() || it->second.slot != l.slot || it->second.gen != l.gen) {
-    return Violation(l, DropReason::kUnknownChannel);
-  }
-  const std::uint64_t peer = it->second.peer;
-  const bool datagram = t == FrameType::kSealedDatagram;
-  if (!datagram) {
-    // Every session frame but a datagram uses the sender's relay credit until the other link takes it.
-    Leg& leg = it->second;
-    leg.outstanding += static_cast<std::uint32_t>(f.bytes.size());
-    if (leg.outstanding > tunnel::kInitialRelayCredit + tunnel::kRelayCreditSlack) {
-      Drop(DropReason::kCreditExceeded);
+  const SessionTable::Verdict v = sessions_.OnFrame(Ref(l), l.connector, f.header, f.payload, f.bytes.size());
+  switch (v.action) {
+    case SessionTable::Action::kSessionRequest:
+      return HandleSessionRequest(l, f);
+    case SessionTable::Action::kRefuse:
+      return Violation(l, v.drop);
+    case SessionTable::Action::kCloseLink:
+      Drop(v.drop);
       l.tls->Close(ErrorCode::kFlowControl, "sent past the session's relay credit");
       return;
-    }
+    case SessionTable::Action::kForward:
+      break;
   }
-  if (refused_offer) NoteRefusedOffer(l, peer);
+  const std::uint64_t peer = v.peer;
+  if (v.refused_offer) NoteRefusedOffer(l, peer);
+  const bool datagram = t == FrameType::kSealedDatagram;
   if (RefShard(peer) == index_) {
     Link* dst = Resolve(peer);
     if (dst == nullptr) {
@@ -246,9 +220,7 @@ void Shard::RouteControl(std::uint64_t target, const std::vector<std::uint8_t>& 
 }
 
 void Shard::RemoveLeg(Link& l, std::uint32_t ch) {
-  auto it = legs_.find(LegKey(ch, l.connector));
-  if (it == legs_.end() || it->second.slot != l.slot || it->second.gen != l.gen) return;
-  legs_.erase(it);
+  if (!sessions_.Remove(ch, l.connector, Ref(l))) return;
   std::erase(l.channels, ch);
   if (l.connector) {
     relay_->registry_->Release(Ref(l));
@@ -262,16 +234,9 @@ void Shard::RemoveLeg(Link& l, std::uint32_t ch) {
 // ---- relay credit -----------------------------------------------------------------------------------------
 
 void Shard::Delivered(Link& dst, std::span<const std::uint8_t> frame) {
-  const tunnel::FrameHeader h = HeaderOf(frame);
-  if (h.channel == 0 || h.type == FrameType::kSealedDatagram || h.type == FrameType::kSessionCredit) return;
-  auto it = legs_.find(LegKey(h.channel, dst.connector));
-  if (it == legs_.end() || it->second.slot != dst.slot || it->second.gen != dst.gen) return;
-  Leg& leg = it->second;
-  leg.owed += static_cast<std::uint32_t>(frame.size());
-  if (leg.owed < relay_->options_.credit_return_bytes) return;
-  const std::uint32_t amount = leg.owed;
-  leg.owed = 0;
-  ReturnCredit(leg.peer, h.channel, amount);
+  if (auto due = sessions_.Delivered(Ref(dst), dst.connector, HeaderOf(frame), frame.size())) {
+    ReturnCredit(due->to, due->channel, due->amount);
+  }
 }
 
 void Shard::ReturnCredit(std::uint64_t src, std::uint32_t ch, std::uint32_t amount) {
@@ -289,10 +254,7 @@ void Shard::ReturnCredit(std::uint64_t src, std::uint32_t ch, std::uint32_t amou
 }
 
 void Shard::CreditLeg(Link& src, std::uint32_t ch, std::uint32_t amount) {
-  auto it = legs_.find(LegKey(ch, src.connector));
-  if (it == legs_.end() || it->second.slot != src.slot || it->second.gen != src.gen) return;  // session gone
-  Leg& leg = it->second;
-  leg.outstanding -= std::min(leg.outstanding, amount);
+  if (!sessions_.Credited(Ref(src), src.connector, ch, amount)) return;  // the session is gone
   std::array<std::uint8_t, tunnel::kHeaderSize + 4> frame{};
   (void)tunnel::EncodeFrameHeader({tunnel::kFramingVersion, FrameType::kSessionCredit, 0, 4, ch}, frame);
   (void)tunnel::SessionCredit{amount}.Encode(std::span(frame).subspan(tunnel::kHeaderSize));
