@@ -1,61 +1,66 @@
 #include "metrics/http_endpoint.h"
 
+#include <array>
+#include <cstdint>
+#include <span>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 #include <netinet/in.h>
 #include <unistd.h>
+
+#include "metrics/http_exchange.h"
 
 namespace strait::metrics {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
 
-// One HTTP connection: read one request, answer, close. Bounded by a 5 s deadline.
+// One HTTP connection: read one request, answer, close. Bounded by a 5 s deadline. What it reads and answers is
+// HttpExchange's business (http_exchange.h); this class only moves bytes.
 class HttpConn : public std::enable_shared_from_this<HttpConn> {
  public:
-  HttpConn(tcp::socket socket, const HttpEndpoint::Render* render) : stream_(std::move(socket)), render_(render) {}
+  HttpConn(tcp::socket socket, const HttpEndpoint::Render* render) : stream_(std::move(socket)), exchange_(render) {}
   void Start() {
     stream_.expires_after(std::chrono::seconds(5));
-    parser_.body_limit(4096);
-    parser_.header_limit(8192);
-    http::async_read(stream_, buffer_, parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+    Read();
   }
 
  private:
-  void OnRead(beast::error_code ec) {
-    if (ec) return;
-    const auto& req = parser_.get();
-    res_.version(req.version());
-    res_.keep_alive(false);
-    if (req.method() != http::verb::get) {
-      res_.result(http::status::method_not_allowed);
-      res_.body() = "GET only\n";
-    } else {
-      res_.result(http::status::ok);
-      res_.set(http::field::content_type, "text/plain; version=0.0.4");
-      res_.body() = (*render_)();
-    }
-    res_.prepare_payload();
-    http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code, std::size_t) {
-      beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  void Read() {
+    stream_.async_read_some(asio::buffer(in_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->OnRead(ec, n);
     });
+  }
+  void OnRead(beast::error_code ec, std::size_t n) {
+    HttpExchange::Status st = exchange_.status();
+    if (n > 0) st = exchange_.Feed(std::span(in_).first(n));
+    if (ec && st == HttpExchange::Status::kNeedMore) {
+      if (ec != asio::error::eof) return;  // timeout, reset: no answer
+      st = exchange_.FeedEof();
+    }
+    switch (st) {
+      case HttpExchange::Status::kNeedMore: Read(); return;
+      case HttpExchange::Status::kError: return;  // closed without an answer
+      case HttpExchange::Status::kRespond: break;
+    }
+    asio::async_write(stream_, asio::buffer(exchange_.response()),
+                      [self = shared_from_this()](beast::error_code, std::size_t) {
+                        beast::error_code ignored;
+                        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+                      });
   }
 
   beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-  http::request_parser<http::empty_body> parser_;
-  http::response<http::string_body> res_;
-  const HttpEndpoint::Render* render_;  // owned by the endpoint's Impl, which outlives every connection
+  std::array<std::uint8_t, 4096> in_{};
+  HttpExchange exchange_;  // its render callback is owned by the endpoint's Impl, which outlives every connection
 };
 
 }  // namespace

@@ -1,6 +1,8 @@
 // A small metrics endpoint: plain HTTP/1.1 (Boost.Beast) on its own thread. Each GET (any path) is answered 200
 // with `text/plain; version=0.0.4` and the text the render callback returns; anything else is 405. One request per
-// connection, each bounded by a 5 s deadline. Beast stays in http_endpoint.cc: this header pulls in no Asio.
+// connection, each bounded by a 5 s deadline. What a connection's bytes get as an answer is decided by
+// HttpExchange (http_exchange.h, no I/O: the head's bound, no body); this class moves the bytes. Beast stays in the
+// .cc files: this header pulls in no Asio.
 //
 // The render callback runs on the endpoint's thread, once per request. It must not read loop-owned state: it reads a
 // copy the owning loop published (under a mutex, once per interval), as relay::Relay::Snapshot and

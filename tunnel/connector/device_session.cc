@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "tunnel/connector/open_plan.h"
 #include "tunnel/frame_reader.h"
 
 namespace strait::connector {
@@ -204,48 +205,25 @@ void DeviceSession::Refuse(StreamId id, RefuseReason why) {
 }
 
 void DeviceSession::OnStreamOpen(StreamId id, const tunnel::OpenTarget& target) {
-  Slot slot;
-  slot.port = target.port;
-  std::optional<IpAddress> literal;
-  std::string name;
-  switch (target.type) {
-    case tunnel::AddrType::kIPv4: {
-      std::array<std::uint8_t, 4> b{};
-      std::memcpy(b.data(), target.addr.data(), 4);
-      literal = IpAddress::V4(b);
-      break;
-    }
-    case tunnel::AddrType::kIPv6: {
-      std::array<std::uint8_t, 16> b{};
-      std::memcpy(b.data(), target.addr.data(), 16);
-      literal = IpAddress::V6(b);
-      break;
-    }
-    case tunnel::AddrType::kDomain:
-      name.assign(reinterpret_cast<const char*>(target.addr.data()), target.addr.size());
-      literal = IpAddress::Parse(name);
-      break;
-  }
-  slot.verdict = literal ? ctx_.policy->Decide(*literal, slot.port) : ctx_.policy->Decide(name, slot.port);
-  if (!slot.verdict.allowed()) {
-    Refuse(id, RefuseReason::kPolicy);
+  OpenPlan plan = PlanOpen(*ctx_.policy, target);  // policy and target: open_plan.h
+  if (plan.kind == OpenPlan::Kind::kRefuse) {
+    Refuse(id, plan.refuse);
     return;
   }
+  Slot slot;
+  slot.port = plan.port;
+  slot.verdict = plan.verdict;
   auto [it, inserted] = streams_.emplace(id, std::move(slot));
   if (!inserted) return;  // the mux never repeats an id
   Slot& s = it->second;
   s.timer = ctx_.loop->AddTimer(ctx_.open_timeout, this, id);
   s.timer_armed = s.timer.valid();
-  if (literal) {
-    if (!ctx_.policy->CheckResolved(s.verdict, *literal, s.port).allowed()) {
-      Refuse(id, RefuseReason::kPolicy);
-      return;
-    }
-    Dial(id, s, *literal);
+  if (plan.kind == OpenPlan::Kind::kDial) {
+    Dial(id, s, plan.address);
     return;
   }
   const std::uint64_t token = ctx_.next_token++;
-  if (!ctx_.resolver->Submit(token, name)) {
+  if (!ctx_.resolver->Submit(token, plan.name)) {
     Refuse(id, RefuseReason::kOverloaded);
     return;
   }
@@ -259,20 +237,12 @@ void DeviceSession::OnResolved(StreamId id, const ResolveResult& result) {
   if (it == streams_.end()) return;
   Slot& s = it->second;
   s.token = 0;
-  if (result.error != 0 || result.addresses.empty()) {
-    Refuse(id, RefuseReason::kDnsFailed);
+  ResolvedPlan plan = PlanResolved(*ctx_.policy, s.verdict, s.port, result);
+  if (plan.refuse) {
+    Refuse(id, *plan.refuse);
     return;
   }
-  // Every address the dialler tries must pass; it tries those that pass, in the resolver's order, until one
-  // connects.
-  s.next.clear();
-  for (const IpAddress& a : result.addresses) {
-    if (ctx_.policy->CheckResolved(s.verdict, a, s.port).allowed()) s.next.push_back(a);
-  }
-  if (s.next.empty()) {
-    Refuse(id, RefuseReason::kPolicy);
-    return;
-  }
+  s.next = std::move(plan.dial);
   const IpAddress first = s.next.front();
   s.next.erase(s.next.begin());
   Dial(id, s, first);

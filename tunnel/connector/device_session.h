@@ -1,5 +1,6 @@
 // DeviceSession: the connector's end of one end-to-end session (one device, one (link, channel)). It drives a
-// tunnel::Session (connector role) with the frames of its channel, and for each stream OPEN runs
+// tunnel::Session (connector role) with the frames of its channel, and for each stream OPEN runs (the policy and
+// address decisions are open_plan.h's, without I/O)
 //
 //   policy.Decide ─▶ denied: RESET refused_by_policy
 //     │ address literal: policy.CheckResolved ─▶ dial

@@ -19,7 +19,8 @@ DirectListener::DirectListener(runtime::EventLoop& loop, link::LinkLoopState& sh
       shared_(shared),
       options_(options),
       owner_(owner),
-      logins_(options.max_logins, options.max_logins_per_source) {}
+      gate_(DirectGateLimits{options.max_links, options.max_logins, options.max_logins_per_source,
+                             options.max_channels_per_link}) {}
 
 DirectListener::~DirectListener() = default;
 
@@ -76,24 +77,23 @@ void DirectListener::Stop() {
 }
 
 namespace {
-std::uint64_t LoginKey(const link::TlsLink* l) { return reinterpret_cast<std::uintptr_t>(l); }
+std::uint64_t LinkKey(const link::TlsLink* l) { return reinterpret_cast<std::uintptr_t>(l); }
 }  // namespace
 
 void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId /*id*/, int fd) {
   auto peer = runtime::PeerAddress(fd);
   const std::uint64_t source = peer.ok() ? runtime::SourceKey(*peer) : 0;
   const runtime::SocketAddress from = peer.ok() ? *peer : runtime::SocketAddress{};
-  if (logins_.SourceFull(link::LoginPort::kDevice, source)) {
-    ++stats_.refused_source;
-    ::close(fd);
-    LogRefusal(from, fmt::format("reason=source_limit (max_logins_per_source={})", options_.max_logins_per_source));
-    return;
-  }
-  if (links_.size() - evicted_ >= options_.max_links) {
-    ++stats_.refused_full;
-    ::close(fd);
-    LogRefusal(from, fmt::format("reason=listener_full (max_links={})", options_.max_links));
-    return;
+  switch (gate_.OnAccept(source)) {
+    case DirectGate::AcceptVerdict::kAccept: break;
+    case DirectGate::AcceptVerdict::kRefuseSource:
+      ::close(fd);
+      LogRefusal(from, fmt::format("reason=source_limit (max_logins_per_source={})", options_.max_logins_per_source));
+      return;
+    case DirectGate::AcceptVerdict::kRefuseFull:
+      ::close(fd);
+      LogRefusal(from, fmt::format("reason=listener_full (max_links={})", options_.max_links));
+      return;
   }
   auto link = std::make_unique<link::TlsLink>(loop_, shared_, config_, static_cast<link::LinkHandler&>(*this));
   link::TlsLink* raw = link.get();
@@ -101,17 +101,13 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
     ::close(fd);
     return;
   }
-  ++stats_.accepted;
   LinkState& added = links_[raw];
   added.link = std::move(link);
   added.peer = from;
-  if (const auto evicted = logins_.Admit(link::LoginPort::kDevice, source, LoginKey(raw))) {
-    ++stats_.logins_evicted;
+  if (const auto evicted = gate_.Admit(LinkKey(raw), source)) {
     // The oldest login makes room; its OnLinkDown erases it.
     auto old = links_.find(reinterpret_cast<link::TlsLink*>(static_cast<std::uintptr_t>(*evicted)));
-    if (old != links_.end() && !old->second.evicted) {
-      old->second.evicted = true;
-      ++evicted_;
+    if (old != links_.end()) {
       LogRefusal(old->second.peer,
                  fmt::format("reason=login_evicted (the oldest login, closed to make room: max_logins={})",
                              options_.max_logins));
@@ -121,36 +117,24 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
 }
 
 void DirectListener::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) {
-  logins_.Done(LoginKey(&link));
-  auto it = links_.find(&link);
-  if (it == links_.end()) return;
-  if (identity.peer == nullptr || identity.peer->credential.tenant_id != options_.tenant) {
-    ++stats_.refused_tenant;
-    LogRefusal(it->second.peer, fmt::format("reason=other_tenant subject={} tenant={}",
-                                            identity.peer ? identity.peer->credential.subject_id : "",
-                                            identity.peer ? identity.peer->credential.tenant_id : ""));
-    link.Close(tunnel::ErrorCode::kUnauthorized, "device belongs to another tenant");
-    return;
+  const bool same_tenant = identity.peer != nullptr && identity.peer->credential.tenant_id == options_.tenant;
+  switch (gate_.OnLinkUp(LinkKey(&link), same_tenant)) {
+    case DirectGate::UpVerdict::kUnknown: return;
+    case DirectGate::UpVerdict::kRefuseTenant:
+      if (auto it = links_.find(&link); it != links_.end()) {
+        LogRefusal(it->second.peer, fmt::format("reason=other_tenant subject={} tenant={}",
+                                                identity.peer ? identity.peer->credential.subject_id : "",
+                                                identity.peer ? identity.peer->credential.tenant_id : ""));
+      }
+      link.Close(tunnel::ErrorCode::kUnauthorized, "device belongs to another tenant");
+      return;
+    case DirectGate::UpVerdict::kAdmitted:
+      owner_.OnLinkUp(link, identity);
+      return;
   }
-  it->second.admitted = true;
-  owner_.OnLinkUp(link, identity);
 }
 
-void DirectListener::Offer(link::TlsLink& link, LinkState& state) {
-  if (state.next_channel > options_.max_channels_per_link) {
-    ++stats_.refused_channels;
-    LogRefusal(state.peer, fmt::format("reason=session_limit (max_channels_per_link={})",
-                                       options_.max_channels_per_link));
-    tunnel::ErrorMessage err;
-    err.code = tunnel::ErrorCode::kTooManySessions;
-    static constexpr char kReason[] = "direct connect session limit for this link";
-    err.reason = std::span(reinterpret_cast<const std::uint8_t*>(kReason), sizeof kReason - 1);
-    std::uint8_t buf[64];
-    if (auto n = err.Encode(buf); n) (void)link.SendFrame(tunnel::FrameType::kError, 0, 0, std::span(buf, *n));
-    link.Flush();
-    return;
-  }
-  const std::uint32_t channel = state.next_channel++;
+void DirectListener::Offer(link::TlsLink& link, std::uint32_t channel) {
   tunnel::SessionOffer offer;
   offer.connector_id = std::span(reinterpret_cast<const std::uint8_t*>(options_.connector_id.data()),
                                  options_.connector_id.size());
@@ -161,44 +145,50 @@ void DirectListener::Offer(link::TlsLink& link, LinkState& state) {
     link.Close(tunnel::ErrorCode::kInternal, "cannot encode SESSION_OFFER");
     return;
   }
-  ++stats_.offers;
   (void)link.SendFrame(tunnel::FrameType::kSessionOffer, 0, channel, std::span(buf).first(*n));
   link.Flush();
 }
 
 void DirectListener::OnFrame(link::TlsLink& link, const link::Frame& frame) {
-  auto it = links_.find(&link);
-  if (it == links_.end() || !it->second.admitted) return;
-  if (frame.header.channel == 0) {
-    if (frame.header.type == tunnel::FrameType::kSessionRequest) {
-      if (!tunnel::SessionRequest::Decode(frame.payload)) {
-        link.Close(tunnel::ErrorCode::kProtocolError, "bad SESSION_REQUEST");
-        return;
+  using Kind = DirectGate::FrameVerdict::Kind;
+  const DirectGate::FrameVerdict v = gate_.OnFrame(LinkKey(&link), frame.header, frame.payload);
+  switch (v.kind) {
+    case Kind::kIgnore: return;
+    case Kind::kOffer: Offer(link, v.channel); return;
+    case Kind::kTooManySessions: {
+      if (auto it = links_.find(&link); it != links_.end()) {
+        LogRefusal(it->second.peer, fmt::format("reason=session_limit (max_channels_per_link={})",
+                                                options_.max_channels_per_link));
       }
-      Offer(link, it->second);
+      tunnel::ErrorMessage err;
+      err.code = tunnel::ErrorCode::kTooManySessions;
+      static constexpr char kReason[] = "direct connect session limit for this link";
+      err.reason = std::span(reinterpret_cast<const std::uint8_t*>(kReason), sizeof kReason - 1);
+      std::uint8_t buf[64];
+      if (auto n = err.Encode(buf); n) (void)link.SendFrame(tunnel::FrameType::kError, 0, 0, std::span(buf, *n));
+      link.Flush();
+      return;
     }
-    return;  // other channel-0 frames: nothing for a connector to do
+    case Kind::kBadRequest: link.Close(tunnel::ErrorCode::kProtocolError, "bad SESSION_REQUEST"); return;
+    case Kind::kNeverOffered:
+      link.Close(tunnel::ErrorCode::kProtocolError, "frame for a channel never offered");
+      return;
+    case Kind::kForward: owner_.OnFrame(link, frame); return;
   }
-  if (frame.header.channel >= it->second.next_channel) {
-    link.Close(tunnel::ErrorCode::kProtocolError, "frame for a channel never offered");
-    return;
-  }
-  owner_.OnFrame(link, frame);
 }
 
 void DirectListener::OnLinkDown(link::TlsLink& link, const link::LinkDown& down) {
-  logins_.Done(LoginKey(&link));
+  const bool closed_by_us = down.reason == link::DownReason::kLocalClose || down.reason == link::DownReason::kShutdown;
+  const DirectGate::DownVerdict v = gate_.OnLinkDown(LinkKey(&link), down.was_up, closed_by_us);
   auto it = links_.find(&link);
   if (it == links_.end()) return;
-  if (it->second.admitted) owner_.OnLinkDown(link, down);
+  if (v.tell_owner) owner_.OnLinkDown(link, down);
   // Not logged: links we closed ourselves (evicted, already logged; or Stop) and those that logged in.
-  if (!down.was_up && down.reason != link::DownReason::kLocalClose && down.reason != link::DownReason::kShutdown) {
-    ++stats_.logins_failed;
+  if (v.login_failed) {
     LogRefusal(it->second.peer,
                fmt::format("reason=login_failed down={} code={} detail=\"{}\"", link::DownReasonName(down.reason),
                            tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code)), down.message));
   }
-  if (it->second.evicted) --evicted_;
   links_.erase(it);  // destroys the link: allowed in OnLinkDown
 }
 
@@ -215,13 +205,11 @@ void DirectListener::LogRefusal(const runtime::SocketAddress& peer, std::string_
 }
 
 void DirectListener::OnSendQueueHigh(link::TlsLink& link) {
-  auto it = links_.find(&link);
-  if (it != links_.end() && it->second.admitted) owner_.OnSendQueueHigh(link);
+  if (gate_.admitted(LinkKey(&link))) owner_.OnSendQueueHigh(link);
 }
 
 void DirectListener::OnSendQueueLow(link::TlsLink& link) {
-  auto it = links_.find(&link);
-  if (it != links_.end() && it->second.admitted) owner_.OnSendQueueLow(link);
+  if (gate_.admitted(LinkKey(&link))) owner_.OnSendQueueLow(link);
 }
 
 }  // namespace strait::connector

@@ -7,6 +7,8 @@
 //   SESSION_REQUEST:  answered with SESSION_OFFER on a new channel, offering this connector (its id and credential)
 //   everything else:  forwarded to the owner (SESSION_INIT / sealed frames / SESSION_CLOSE of the channels)
 //
+// What it decides (the limits below, the tenant check, channels, what reaches the owner) is DirectGate's
+// (direct_gate.h, no I/O); this class owns the sockets and links and does what the gate says.
 // It owns the server links: the owner sees OnLinkUp / OnFrame / OnLinkDown for links that passed the tenant
 // check, and must not destroy them (the listener does, after OnLinkDown). Threading: loop thread only.
 #pragma once
@@ -23,7 +25,7 @@
 #include "crypto/tls_context.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
-#include "tunnel/link/login_budget.h"
+#include "tunnel/connector/direct_gate.h"
 #include "tunnel/link/refusal_log.h"
 #include "tunnel/link/tls_link.h"
 
@@ -50,16 +52,8 @@ struct DirectListenerOptions {
   std::function<void(std::string_view)> log;
 };
 
-struct DirectListenerStats {
-  std::uint64_t accepted = 0;
-  std::uint64_t refused_full = 0;     // max_links reached
-  std::uint64_t refused_source = 0;   // max_logins_per_source reached
-  std::uint64_t logins_evicted = 0;   // the oldest login closed to make room (max_logins reached)
-  std::uint64_t refused_tenant = 0;   // another tenant's device
-  std::uint64_t offers = 0;           // SESSION_OFFERs sent
-  std::uint64_t refused_channels = 0; // SESSION_REQUEST beyond max_channels_per_link (ERROR too_many_sessions)
-  std::uint64_t logins_failed = 0;    // logins that ended before HELLO_ACK (bad credential, timeouts, garbage, ...)
-};
+// Counted by the listener's DirectGate (direct_gate.h, which holds what it decides).
+using DirectListenerStats = DirectGateStats;
 
 class DirectListener final : public runtime::AcceptHandler, private link::LinkHandler {
  public:
@@ -75,7 +69,7 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
   void Stop();
 
   const runtime::SocketAddress& address() const { return bound_; }
-  const DirectListenerStats& stats() const { return stats_; }
+  const DirectListenerStats& stats() const { return gate_.stats(); }
   std::size_t links() const { return links_.size(); }
 
   void OnAccept(runtime::EventLoop& loop, runtime::ListenerId id, int fd) override;
@@ -83,9 +77,6 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
  private:
   struct LinkState {
     std::unique_ptr<link::TlsLink> link;
-    bool admitted = false;       // passed the tenant check; the owner knows it
-    bool evicted = false;        // closed to make room for a newer login; gone at its OnLinkDown
-    std::uint32_t next_channel = 1;
     runtime::SocketAddress peer;  // where it connected from (refusal logs)
   };
   void OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) override;
@@ -93,7 +84,7 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
   void OnLinkDown(link::TlsLink& link, const link::LinkDown& down) override;
   void OnSendQueueHigh(link::TlsLink& link) override;
   void OnSendQueueLow(link::TlsLink& link) override;
-  void Offer(link::TlsLink& link, LinkState& state);
+  void Offer(link::TlsLink& link, std::uint32_t channel);
   void LogRefusal(const runtime::SocketAddress& peer, std::string_view what);
 
   // Immutable after construction / Start.
@@ -109,9 +100,7 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
   runtime::ListenerId listener_;
   bool listening_ = false;
   std::unordered_map<link::TlsLink*, LinkState> links_;
-  link::LoginBudget logins_;  // keyed by the link's address while it logs in
-  std::size_t evicted_ = 0;   // links in links_ closed to make room: no longer count against max_links
-  DirectListenerStats stats_;
+  DirectGate gate_;  // what to accept, admit, offer, forward and count; keyed by the link's address
   link::RefusalLog refusal_log_;
 };
 

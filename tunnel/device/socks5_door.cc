@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "tunnel/device/socks5.h"
+#include "tunnel/device/socks5_handshake.h"
 #include "tunnel/link/stream_pump.h"
 
 namespace strait::device {
@@ -27,7 +28,8 @@ class Socks5Conn final : public runtime::ConnectionHandler,
 
   bool Start(int fd) {
     // A client socket is a flow-controlled stream: it keeps no receive buffer while paused (docs/runtime.md,
-    // "Who holds receive buffers"); what it cannot pass on yet is copied into held_ or the pump's backlog.
+    // "Who holds receive buffers"); what it cannot pass on yet is copied into the handshake's held bytes or the
+    // pump's backlog.
     conn_ = loop_.Adopt(fd, this, 0, runtime::RecvMode::kNoHold);
     if (!conn_.valid()) return false;
     (void)runtime::SetTcpNoDelay(fd);
@@ -50,54 +52,16 @@ class Socks5Conn final : public runtime::ConnectionHandler,
       return;
     }
     if (closing_) return;
-    if (phase_ == Phase::kOpening) {
-      // Reads are paused; these are bytes the kernel had delivered before the pause took effect (kNoHold).
-      held_.insert(held_.end(), data.data().begin(), data.data().end());
-      return;
-    }
-    std::span<const std::uint8_t> in = data.data();
-    while (!in.empty() && phase_ == Phase::kSocks) {
-      const Socks5Result r = socks_.Feed(in);
-      in = in.subspan(r.consumed);
-      switch (r.kind) {
-        case Socks5Result::Kind::kNeedMore:
-          break;
-        case Socks5Result::Kind::kReply:
-          (void)loop_.Send(conn_, r.reply);
-          break;
-        case Socks5Result::Kind::kReplyAndClose:
-          ++door_.stats_.protocol_errors;
-          (void)loop_.Send(conn_, r.reply);
-          CloseGracefully();
-          return;
-        case Socks5Result::Kind::kError:
-          ++door_.stats_.protocol_errors;
-          Abort();
-          return;
-        case Socks5Result::Kind::kRequestReady:
-          phase_ = Phase::kOpening;
-          if (timer_.valid()) loop_.CancelTimer(timer_);
-          timer_ = {};
-          loop_.PauseRecv(conn_);
-          // Pipelined bytes are copied out of the loop's buffer and forwarded after OPEN_OK.
-          held_.assign(in.begin(), in.end());
-          ++door_.stats_.opens;
-          token_ = client_.Open(socks_.target(), this);
-          if (token_ == 0) Fail(tunnel::ErrorCode::kOverloaded);
-          return;
-      }
-    }
+    // In kOpening reads are paused; these are bytes the kernel had delivered before the pause took effect
+    // (kNoHold): the handshake holds them.
+    Apply(shake_.OnData(data.data()));
   }
   void OnReadClosed(runtime::EventLoop& loop, runtime::ConnId id) override {
     if (pump_) {
       pump_->OnReadClosed(loop, id);
       return;
     }
-    if (phase_ == Phase::kOpening) {
-      eof_ = true;  // a half-closed client still gets its reply and the stream (FIN after the held bytes)
-      return;
-    }
-    Abort();  // gone before the request
+    Apply(shake_.OnReadClosed());
   }
   void OnSendQueueLow(runtime::EventLoop& loop, runtime::ConnId id) override {
     if (pump_) pump_->OnSendQueueLow(loop, id);
@@ -114,20 +78,18 @@ class Socks5Conn final : public runtime::ConnectionHandler,
   // ---- ClientStreamHandler ----
   void OnStreamOpened(StreamToken /*token*/) override {
     ++door_.stats_.open_ok;
-    const Socks5Reply reply = Socks5SuccessReply(Target::Ipv4({0, 0, 0, 0}, 0));
-    phase_ = Phase::kPumping;
+    Socks5Handshake::Opened opened = shake_.OnOpened();
     pump_ = std::make_unique<link::StreamPump>(loop_, *this, client_.MuxStreamId(token_));
     pump_->Attach(conn_);
     // Through the pump, so that the reply goes out before any stream byte even when the loop's send buffers are
     // all taken (the reply was once dropped then, and the client read stream bytes as the reply).
-    pump_->SendControl(reply.bytes());
-    if (!held_.empty()) {
-      pump_->TakeBytes(held_);  // may pause again if the stream cannot take it all
-      std::vector<std::uint8_t>().swap(held_);
-    } else if (!eof_) {
+    pump_->SendControl(opened.reply.bytes());
+    if (!opened.held.empty()) {
+      pump_->TakeBytes(opened.held);  // may pause again if the stream cannot take it all
+    } else if (!opened.eof) {
       loop_.ResumeRecv(conn_);
     }
-    if (eof_ && pump_) pump_->OnReadClosed(loop_, conn_);
+    if (opened.eof && pump_) pump_->OnReadClosed(loop_, conn_);
   }
   void OnStreamData(StreamToken /*token*/, std::span<const std::uint8_t> data) override {
     if (pump_) pump_->OnStreamData(data);
@@ -162,19 +124,34 @@ class Socks5Conn final : public runtime::ConnectionHandler,
   }
 
  private:
-  enum class Phase : std::uint8_t { kSocks, kOpening, kPumping };
-
   void OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) override {
     timer_ = {};
     ++door_.stats_.handshake_timeouts;
     Abort();
   }
+  // Does what the handshake decided.
+  void Apply(Socks5Handshake::Step step) {
+    if (step.protocol_error) ++door_.stats_.protocol_errors;
+    if (!step.send.empty()) (void)loop_.Send(conn_, step.send);
+    switch (step.then) {
+      case Socks5Handshake::Step::Then::kNone: return;
+      case Socks5Handshake::Step::Then::kCloseGracefully: CloseGracefully(); return;
+      case Socks5Handshake::Step::Then::kAbort: Abort(); return;
+      case Socks5Handshake::Step::Then::kOpen:
+        if (timer_.valid()) loop_.CancelTimer(timer_);
+        timer_ = {};
+        loop_.PauseRecv(conn_);
+        ++door_.stats_.opens;
+        token_ = client_.Open(shake_.target(), this);
+        if (token_ == 0) Fail(tunnel::ErrorCode::kOverloaded);
+        return;
+    }
+  }
   void Fail(tunnel::ErrorCode code) {
     ++door_.stats_.open_failed;
-    std::vector<std::uint8_t>().swap(held_);
+    Socks5Handshake::Step step = shake_.OnOpenFailed(code);
     if (!conn_.valid() || closing_) return;
-    const Socks5Reply reply = Socks5FailureReply(Socks5ReplyForReset(code));
-    (void)loop_.Send(conn_, reply.bytes());
+    (void)loop_.Send(conn_, step.send);
     CloseGracefully();
   }
   void CloseGracefully() {
@@ -188,11 +165,8 @@ class Socks5Conn final : public runtime::ConnectionHandler,
   DeviceClient& client_;
   runtime::ConnId conn_;
   runtime::TimerId timer_;
-  Phase phase_ = Phase::kSocks;
   bool closing_ = false;
-  bool eof_ = false;
-  Socks5Server socks_;
-  std::vector<std::uint8_t> held_;
+  Socks5Handshake shake_;  // the SOCKS exchange and the open: what to send, hold and do
   StreamToken token_ = 0;
   std::unique_ptr<link::StreamPump> pump_;
 };

@@ -1,7 +1,8 @@
 // Socks5Door: the device's local SOCKS5 listener (RFC 1928, CONNECT only, no authentication). Loopback only: a
 // non-loopback bind address is refused at Create, because anyone who reaches the door uses the device's tunnel.
 //
-// Per accepted client connection (one Socks5Conn):
+// Per accepted client connection (one Socks5Conn; its decisions up to kPumping are Socks5Handshake's, in
+// socks5_handshake.h, without I/O):
 //   kSocks    bytes ─▶ Socks5Server::Feed (tunnel/device/socks5.h): greeting reply, then the request
 //   kOpening  DeviceClient::Open(target) (names go to the connector unresolved); reads paused; bytes the client
 //             pipelined after the request are held (at most one loop buffer)
