@@ -27,11 +27,11 @@
 
 #include <fmt/format.h>
 
-#include "relay/cli/command.h"
-#include "relay/cli/demo_client.h"
-#include "relay/cli/demo_http_server.h"
-#include "relay/cli/demo_identities.h"
-#include "relay/cli/demo_process.h"
+#include "cli/command.h"
+#include "cli/demo_client.h"
+#include "cli/demo_http_server.h"
+#include "cli/demo_identities.h"
+#include "cli/demo_process.h"
 
 namespace strait::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "relay/cli/demo_client.h"
+#include "cli/demo_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
