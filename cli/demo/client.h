@@ -17,7 +17,7 @@
 #include <openssl/sha.h>
 
 #include "crypto/result.h"
-#include "cli/demo_process.h"
+#include "cli/demo/process.h"
 
 namespace strait::demo {
 

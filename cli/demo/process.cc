@@ -1,4 +1,4 @@
-#include "cli/demo_process.h"
+#include "cli/demo/process.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

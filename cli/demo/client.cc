@@ -1,4 +1,4 @@
-#include "cli/demo_client.h"
+#include "cli/demo/client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
