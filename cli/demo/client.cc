@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include <boost/asio/buffer.hpp>
@@ -287,9 +288,11 @@ Result<HttpResponse, std::string> ReadHttpResponse(Connection& c, Clock::time_po
   // kKeepBodyLimit for the kept copy). Bytes past the end of this response go back to the connection.
   http::response_parser<http::buffer_body> p;
   p.header_limit(static_cast<std::uint32_t>(kMaxHeaderBlock));
-  p.body_limit(boost::none);  // the demo's bulk downloads are as long as it asks for; nothing here grows with them
+  // No body limit (the demo's bulk downloads are as long as it asks; nothing here grows with them). Not boost::none:
+  // Boost 1.74 compares a Content-Length with the optional, and any length is "greater" than none (body_limit).
+  p.body_limit(std::numeric_limits<std::uint64_t>::max());
   p.eager(true);
-  std::string in;  // received, not yet taken by the parser: at most the head (kMaxHeaderBlock) plus one read
+  std::string in;  // received, not yet taken by the parser: at most kMaxHeaderBlock plus one read
   std::size_t pos = 0;
   std::vector<char> out(kChunk);
   std::vector<uint8_t> readbuf(kChunk);
@@ -345,6 +348,10 @@ Result<HttpResponse, std::string> ReadHttpResponse(Connection& c, Clock::time_po
       return Oops(fmt::format("malformed HTTP response ({}): {:?}", ec.message(), at));
     }
     // need_more, or everything given was used: read on. (put() with bytes left and no error makes progress.)
+    // Beast bounds the head (header_limit) but not a chunk header or trailer that never ends: this does.
+    if (ec && in.size() - pos > kMaxHeaderBlock) {
+      return Oops(fmt::format("HTTP response: a chunk header or trailer above {} KiB", kMaxHeaderBlock / 1024));
+    }
     if (ec || pos == in.size() || (used == 0 && got == 0)) need_input = true;
   }
   r.status = static_cast<int>(p.get().result_int());

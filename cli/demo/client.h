@@ -91,9 +91,10 @@ struct HttpResponse {
 };
 
 // Reads one response from `c` (the request was written already). Bounds: the status line and headers at most
-// 16 KiB; the body any length (hashed as it arrives, kept up to 1 MiB). Errors: "timed out", "interrupted",
-// "connection closed before a response" / "mid-header" / "with N body bytes missing" / "mid-body after N bytes",
-// "HTTP response head above 16 KiB", "malformed HTTP response (<Beast's reason>): <the bytes where it stopped>".
+// 16 KiB, and so is each chunk header and the trailer; the body any length (hashed as it arrives, kept up to
+// 1 MiB). Errors: "timed out", "interrupted", "connection closed before a response" / "mid-header" / "with N body
+// bytes missing" / "mid-body after N bytes", "HTTP response head above 16 KiB", "HTTP response: a chunk header or
+// trailer above 16 KiB", "malformed HTTP response (<Beast's reason>): <the bytes where it stopped>".
 Result<HttpResponse, std::string> ReadHttpResponse(Connection& c, Clock::time_point deadline);
 
 // GET `path` on an open connection (keep-alive). `host` goes in the Host header.

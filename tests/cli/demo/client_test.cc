@@ -132,9 +132,10 @@ TEST(DemoHttpClient, TwoResponsesInOneReadAreReadOneAfterTheOther) {
   EXPECT_EQ(*n, 0u);
 }
 
-// A body above 1 MiB is hashed and counted, not kept. A writer thread sends it on a blocking socket (the socket
-// buffer is smaller than the body); closing the client's end afterwards unblocks the writer whatever happened.
-constexpr uint64_t kLargeBody = (3ull << 20) + 17;
+// A body above 1 MiB is hashed and counted, not kept; one above Beast's default body limit (8 MB) is read whole.
+// A writer thread sends it on a blocking socket (the socket buffer is smaller than the body); closing the client's
+// end afterwards unblocks the writer whatever happened.
+constexpr uint64_t kLargeBody = (9ull << 20) + 17;
 
 TEST(DemoHttpClient, LargeBodyIsHashedButNotKept) {
   Pair p;
@@ -202,6 +203,17 @@ INSTANTIATE_TEST_SUITE_P(
                "HTTP/1.1 200 OK\r\nX-Big: " + std::string(17 * 1024, 'a') + "\r\nContent-Length: 0\r\n\r\n",
                "HTTP response head above 16 KiB"}),
     [](const ::testing::TestParamInfo<Broken>& case_info) { return std::string(case_info.param.name); });
+
+// A chunk header that never ends is cut off at the bound, not buffered until the deadline (the peer stays open).
+TEST(DemoHttpClient, EndlessChunkHeaderIsRefusedAtTheBound) {
+  Pair p;
+  p.Send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=" + std::string(100 * 1024, 'x'));
+  const auto start = Clock::now();
+  auto r = ReadHttpResponse(p.client, start + 20s);
+  ASSERT_FALSE(r) << "status " << r->status;
+  EXPECT_NE(r.error().find("a chunk header or trailer above 16 KiB"), std::string::npos) << r.error();
+  EXPECT_LT(Clock::now() - start, 10s);
+}
 
 TEST(DemoHttpClient, PeerThatSaysNothingTimesOut) {
   Pair p;
