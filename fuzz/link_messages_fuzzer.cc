@@ -33,7 +33,7 @@ void Check(const uint8_t* data, size_t size, bool exact) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
-  const uint8_t which = data[0] % 12;
+  const uint8_t which = data[0] % 13;
   ++data;
   --size;
   switch (which) {
@@ -49,6 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 9: Check<NoiseMessage>(data, size, true); break;
     case 10: Check<DeviceHandshake>(data, size, false); break;
     case 11: Check<ConnectorHandshake>(data, size, false); break;
+    case 12: Check<SessionCredit>(data, size, true); break;
   }
   return 0;
 }

@@ -114,6 +114,7 @@ struct Fixture {
     c.mux.stream_window = 64 << 10;
     c.mux.max_streams = 8;
     c.ephemeral_for_test = connector_eph;
+    c.relay_credit = true;  // SESSION_CREDIT from the relay reaches the session (op 0 frames of type 0x15)
     return c;
   }
 };

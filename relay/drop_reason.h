@@ -23,13 +23,14 @@ enum class DropReason : std::uint8_t {
   kPeerGone,             // a frame for a session whose other end has just gone
   kUnknownType,          // a frame type the relay does not forward (non-critical unknowns are skipped by the link)
   kSourceLimit,          // accepted connection refused: its source already runs max_handshakes_per_source logins
+  kCreditExceeded,       // a session frame past the sender's relay credit (protocol.md §8): its link is closed
 };
-inline constexpr std::size_t kDropReasonCount = 13;
+inline constexpr std::size_t kDropReasonCount = 14;
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames = {
     "handshake_limit", "link_limit",         "draining",  "handoff_failed", "unknown_channel", "bad_frame_for_role",
     "malformed",       "too_many_sessions",  "no_connector", "datagram_queue_full", "peer_gone", "unknown_type",
-    "source_limit"};
+    "source_limit",    "credit_exceeded"};
 
 inline std::string_view DropReasonName(DropReason r) { return kDropReasonNames[static_cast<std::size_t>(r)]; }
 

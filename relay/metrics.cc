@@ -28,6 +28,8 @@ void MetricsSnapshot::Add(const MetricsSnapshot& o) {
   links_expired += o.links_expired;
   links_replaced += o.links_replaced;
   offers_refused += o.offers_refused;
+  credit_frames += o.credit_frames;
+  held_bytes += o.held_bytes;
   link_send_backlog_bytes += o.link_send_backlog_bytes;
   for (std::size_t i = 0; i < handshakes.size(); ++i) handshakes[i] += o.handshakes[i];
   for (std::size_t i = 0; i < drops.size(); ++i) drops[i] += o.drops[i];
@@ -83,6 +85,13 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   out.Counter("strait_relay_offers_refused_total",
               "Connectors a device refused when offered (SESSION_CLOSE bad_credential); not offered to it again.",
               s.offers_refused);
+  out.Counter("strait_relay_credit_frames_total",
+              "SESSION_CREDIT frames sent: relay credit returned to a session's sender as the other link took its "
+              "frames.",
+              s.credit_frames);
+  out.Gauge("strait_relay_held_bytes",
+            "Frames held for links whose send side is full (bounded per session by its relay credit).",
+            s.held_bytes);
   out.Gauge("strait_relay_link_send_backlog_bytes",
             "Bytes waiting to go out to links (socket queues, sealed, pending and held frames).",
             s.link_send_backlog_bytes);

@@ -45,6 +45,7 @@ struct MetricsSnapshot {
   std::uint64_t cross_queue_bytes = 0;   // bytes waiting in this shard's outgoing cross-shard rings + stashes
   std::uint64_t paused_links = 0;        // links whose reads are paused by backpressure
   std::uint64_t link_send_backlog_bytes = 0;  // bytes waiting to go out to links: loop queues, sealed, pending, held
+  std::uint64_t held_bytes = 0;          // of which frames held for links whose send side is full
   // counters
   std::uint64_t bytes_in = 0;            // frame bytes received from links for forwarding (header + payload)
   std::uint64_t bytes_out = 0;           // frame bytes written to links (forwarded and relay-made)
@@ -61,6 +62,7 @@ struct MetricsSnapshot {
   std::uint64_t links_expired = 0;       // links closed when their credential expired (ERROR bad_credential)
   std::uint64_t links_replaced = 0;      // links closed for a newer login of the same subject (ERROR unauthorized)
   std::uint64_t offers_refused = 0;      // SESSION_OFFERs a device refused (SESSION_CLOSE bad_credential)
+  std::uint64_t credit_frames = 0;       // SESSION_CREDIT frames sent (relay credit returned to senders)
   std::array<std::uint64_t, kHandshakeResultCount> handshakes{};
   std::array<std::uint64_t, kDropReasonCount> drops{};
 

@@ -35,6 +35,9 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
   if (options.max_links_per_credential == 0) {
     return runtime::SetupError{0, "max_links_per_credential must be at least 1"};
   }
+  if (options.credit_return_bytes == 0 || options.credit_return_bytes > tunnel::kInitialRelayCredit / 2) {
+    return runtime::SetupError{0, "credit_return_bytes must be 1..kInitialRelayCredit / 2"};
+  }
   if (options.cross_shard_queue_bytes < 4 * (tunnel::kMaxLinkFrameSize + sizeof(RingRecord))) {
     return runtime::SetupError{0, "cross_shard_queue_bytes must hold at least 4 full frames"};
   }

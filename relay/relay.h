@@ -51,6 +51,9 @@ struct RelayOptions {
   // Live links per credential subject (role, tenant, subject), relay-wide; a login beyond it closes the subject's
   // oldest link (relay/credential_links.h). 1..
   std::uint32_t max_links_per_credential = 8;
+  // Relay credit (protocol.md §8): a session's sender gets its bytes back with SESSION_CREDIT once this many were
+  // handed to the other link. 1..kInitialRelayCredit / 2 (a sender never waits on what is owed).
+  std::uint32_t credit_return_bytes = 64u << 10;
   std::uint32_t cross_shard_queue_bytes = 1u << 20;  // per ordered pair of shards
   std::uint32_t cross_shard_batch = 256;             // records consumed per doorbell before yielding
   std::uint32_t max_violations = 16;  // dropped frames (unknown channel, wrong type) before protocol_error close

@@ -20,10 +20,6 @@ constexpr std::uint32_t RefShard(std::uint64_t ref) { return static_cast<std::ui
 constexpr std::uint32_t RefSlot(std::uint64_t ref) { return static_cast<std::uint32_t>((ref >> 32) & 0xffffffu); }
 constexpr std::uint32_t RefGen(std::uint64_t ref) { return static_cast<std::uint32_t>(ref); }
 
-// Session-table key on one shard: both legs of a session may live on the same shard, under the same channel.
-constexpr std::uint64_t LegKey(std::uint32_t channel, bool connector) {
-  return (static_cast<std::uint64_t>(channel) << 1) | (connector ? 1u : 0u);
-}
 
 enum MessageKind : std::uint32_t {
   kAdoptDevice = 1,     // fd: an accepted device-port connection
@@ -37,6 +33,7 @@ enum RecordKind : std::uint8_t {
   kRecordFrame = 1,   // frame bytes for `target`; SESSION_CLOSE also removes target's leg
   kRecordAddLeg = 2,  // a new session `channel`: target = connector link, source = device link
   kRecordCloseLink = 3,  // close `target`: a newer login of its credential replaced it (CredentialLinks)
+  kRecordCredit = 4,     // return `source` bytes of relay credit to `target` for its session `channel`
 };
 
 enum TimerArg : std::uint64_t { kTimerPublish = 1, kTimerDoorbellRetry = 2, kTimerDrainClose = 3, kTimerFlush = 4 };

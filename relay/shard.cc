@@ -68,10 +68,10 @@ std::vector<std::uint8_t> SessionCloseFrame(std::uint32_t channel, ErrorCode cod
 Shard::Shard(Relay& relay, std::uint32_t index, std::size_t shard_count)
     : relay_(&relay),
       index_(index),
-      logins_(relay.options_.max_handshakes_per_shard, relay.options_.max_handshakes_per_source) {
+      logins_(relay.options_.max_handshakes_per_shard, relay.options_.max_handshakes_per_source),
+      sessions_(relay.options_.credit_return_bytes) {
   in_.resize(shard_count);
   out_.resize(shard_count);
-  ring_blocked_.assign(shard_count, false);
   if (shard_count > 1) {
     for (std::size_t s = 0; s < shard_count; ++s) {
       if (s != index) in_[s] = std::make_unique<SpscRing>(relay.options_.cross_shard_queue_bytes);
@@ -208,9 +208,7 @@ void Shard::Free(Link& l) {
   l.self_paused = false;
   l.evicted = false;
   l.violations = 0;
-  l.paused_peers.clear();
   std::vector<std::uint8_t>().swap(l.held);
-  l.blocked_rings.clear();
   ++l.gen;
   free_.push_back(l.slot);
 }
@@ -292,10 +290,9 @@ void Shard::OnDown(Link& l, const link::LinkDown& d) {
   const ErrorCode code = l.connector ? ErrorCode::kConnectorGone : ErrorCode::kDeviceGone;
   const std::string_view reason = l.connector ? "connector link down" : "device link down";
   for (const std::uint32_t ch : l.channels) {
-    auto it = legs_.find(LegKey(ch, l.connector));
-    if (it == legs_.end()) continue;
-    const std::uint64_t peer = it->second.peer;
-    legs_.erase(it);
+    const std::optional<std::uint64_t> removed = sessions_.Remove(ch, l.connector, Ref(l));
+    if (!removed) continue;
+    const std::uint64_t peer = *removed;
     if (!l.connector) {
       --m_.sessions;
       ++m_.sessions_closed;
@@ -303,15 +300,7 @@ void Shard::OnDown(Link& l, const link::LinkDown& d) {
     RouteControl(peer, SessionCloseFrame(ch, code, reason));
   }
   l.channels.clear();
-  for (const std::uint64_t p : l.paused_peers) ResumeRef(p);
-  l.paused_peers.clear();
-  std::vector<std::uint32_t> blocked;
-  blocked.swap(l.blocked_rings);
   Free(l);
-  for (const std::uint32_t s : blocked) {
-    ring_blocked_[s] = false;
-    DrainRing(s);
-  }
   MaybeDrained();
 }
 
@@ -355,8 +344,8 @@ void Shard::HandleSessionRequest(Link& dev, const link::Frame& f) {
     session_counter_ = (session_counter_ + 1) & 0xffffffu;
     if (session_counter_ == 0) session_counter_ = 1;
     id = (session_counter_ << 8) | index_;
-  } while (legs_.contains(LegKey(id, false)));
-  legs_[LegKey(id, false)] = Leg{dev.slot, dev.gen, choice->link};
+  } while (sessions_.Contains(id, false));
+  sessions_.Add(id, false, Ref(dev), choice->link);
   dev.channels.push_back(id);
   ++m_.sessions;
   ++m_.sessions_opened;
@@ -400,7 +389,7 @@ void Shard::AddConnectorLeg(std::uint64_t connector, std::uint32_t id, std::uint
     RouteControl(device, SessionCloseFrame(id, ErrorCode::kConnectorGone, "connector link down"));
     return;
   }
-  legs_[LegKey(id, true)] = Leg{c->slot, c->gen, device};
+  sessions_.Add(id, true, Ref(*c), device);
   c->channels.push_back(id);
 }
 
@@ -485,6 +474,7 @@ MetricsSnapshot Shard::Snapshot() {
   for (const auto& lp : links_) {
     if (!lp->in_use || !lp->tls) continue;
     s.link_send_backlog_bytes += lp->tls->backlog_bytes() + lp->held.size();
+    s.held_bytes += lp->held.size();
     if (lp->tls->conn().valid()) s.link_send_backlog_bytes += loop_->SendQueueBytes(lp->tls->conn());
   }
   s.cross_queue_bytes = 0;

@@ -23,6 +23,7 @@
 #include "relay/metrics.h"
 #include "relay/relay.h"
 #include "relay/relay_internal.h"
+#include "relay/session_table.h"
 #include "relay/spsc_ring.h"
 #include "runtime/event_loop.h"
 #include "runtime/loop_group.h"
@@ -67,21 +68,15 @@ class Shard final : public runtime::MessageHandler,
     bool evicted = false;         // its login was closed to make room (login budget)
     bool self_paused = false;  // our send side to it is over the high mark: we stop reading it too (OnHigh)
     std::uint32_t violations = 0;
-    std::vector<std::uint64_t> paused_peers;  // local links paused because this link's send side is full
-    std::vector<std::uint8_t> held;           // stream frames refused by SendEncoded, sent first on low
-    std::vector<std::uint32_t> blocked_rings;  // source shards whose ring waits for this link
+    // Frames for this link that its send side refused, sent first, in order, on low. Never a reason to stop
+    // reading another link: what each session's sender may have here is bounded by its relay credit.
+    std::vector<std::uint8_t> held;
 
     void OnLinkUp(link::TlsLink& l, const link::LinkIdentity& id) override { shard->OnUp(*this, l, id); }
     void OnFrame(link::TlsLink& /*l*/, const link::Frame& f) override { shard->OnFrame(*this, f); }
     void OnLinkDown(link::TlsLink& /*l*/, const link::LinkDown& d) override { shard->OnDown(*this, d); }
     void OnSendQueueHigh(link::TlsLink& /*l*/) override { shard->OnHigh(*this); }
     void OnSendQueueLow(link::TlsLink& /*l*/) override { shard->OnLow(*this); }
-  };
-
-  struct Leg {
-    std::uint32_t slot;
-    std::uint32_t gen;
-    std::uint64_t peer;
   };
 
   std::uint64_t Ref(const Link& l) const { return PackRef(index_, l.slot, l.gen); }
@@ -116,6 +111,14 @@ class Shard final : public runtime::MessageHandler,
   void OnHigh(Link& dst);
   void OnLow(Link& dst);
   bool SendHeld(Link& dst);
+
+  // ---- relay credit (shard_forward.cc; protocol.md §8) ------------------------------------------------------
+
+  // A session frame went into dst's send side: once enough is owed, its sender gets the credit back.
+  void Delivered(Link& dst, std::span<const std::uint8_t> frame);
+  // Credit for the link `src` (any shard) on its session `ch`: SESSION_CREDIT to it, if the session lives.
+  void ReturnCredit(std::uint64_t src, std::uint32_t ch, std::uint32_t amount);
+  void CreditLeg(Link& src, std::uint32_t ch, std::uint32_t amount);
 
   // ---- frames (shard_forward.cc) ----------------------------------------------------------------------------
 
@@ -177,10 +180,9 @@ class Shard final : public runtime::MessageHandler,
   std::uint32_t session_counter_ = 0;
   std::vector<std::unique_ptr<Link>> links_;
   std::vector<std::uint32_t> free_;
-  std::unordered_map<std::uint64_t, Leg> legs_;
+  SessionTable sessions_;  // this shard's legs of the relay's sessions, and the routing rules
   std::vector<std::unique_ptr<SpscRing>> in_;  // in_[s]: ring from shard s to us (consumer side is ours)
   std::vector<Out> out_;                       // out_[t]: our producer state toward shard t
-  std::vector<bool> ring_blocked_;             // in_[s] waits for a link's send side
   std::vector<std::uint8_t> scratch_;          // one frame read out of a ring
   std::vector<std::uint64_t> dirty_;           // links written since the last flush
   runtime::TimerId flush_timer_;  // FlushDirty left links dirty: flush them next iteration

@@ -1,5 +1,7 @@
 #include "relay/shard.h"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 
@@ -8,6 +10,7 @@
 #include "relay/registry.h"
 #include "tunnel/frame.h"
 #include "tunnel/frame_reader.h"
+#include "tunnel/frame_writer.h"
 #include "tunnel/link_messages.h"
 
 namespace strait::relay {
@@ -40,19 +43,11 @@ void Shard::ResumeRef(std::uint64_t ref) {
 
 void Shard::OnHigh(Link& dst) {
   // A link that does not read what we send it is not read either: what it sends may make the relay answer (PONG,
-  // refusals), and its frames wait in its own socket, not in relay memory, until it catches up (issue 7).
+  // refusals, credit), and its frames wait in its own socket, not in relay memory, until it catches up (issue 7).
+  // The links that feed it keep being read: each of their sessions stops at its relay credit (protocol.md §8).
   if (!dst.self_paused) {
     dst.self_paused = true;
     Pause(dst);
-  }
-  // Pause the local links that feed `dst`; remote feeders stop when their ring is not drained (Deliver).
-  for (const std::uint32_t ch : dst.channels) {
-    auto it = legs_.find(LegKey(ch, dst.connector));
-    if (it == legs_.end()) continue;
-    if (Link* src = Resolve(it->second.peer)) {
-      Pause(*src);
-      dst.paused_peers.push_back(Ref(*src));
-    }
   }
 }
 
@@ -62,15 +57,6 @@ void Shard::OnLow(Link& dst) {
     dst.self_paused = false;
     Resume(dst);
   }
-  std::vector<std::uint64_t> peers;
-  peers.swap(dst.paused_peers);
-  for (const std::uint64_t p : peers) ResumeRef(p);
-  std::vector<std::uint32_t> blocked;
-  blocked.swap(dst.blocked_rings);
-  for (const std::uint32_t s : blocked) {
-    ring_blocked_[s] = false;
-    DrainRing(s);
-  }
 }
 
 // Sends the frames `dst` held back; true once none is left.
@@ -79,11 +65,13 @@ bool Shard::SendHeld(Link& dst) {
   while (off < dst.held.size()) {
     auto h = HeaderOf(std::span(dst.held).subspan(off));
     const std::size_t n = tunnel::kHeaderSize + h.length;
-    const link::SendStatus st = dst.tls->SendEncoded(std::span(dst.held).subspan(off, n));
+    const std::span<const std::uint8_t> frame = std::span(dst.held).subspan(off, n);
+    const link::SendStatus st = dst.tls->SendEncoded(frame);
     if (st == link::SendStatus::kBackpressure) break;
     if (st == link::SendStatus::kOk) {
       m_.bytes_out += n;
       ++m_.frames_forwarded;
+      Delivered(dst, frame);
     }
     off += n;
   }
@@ -106,49 +94,30 @@ void Shard::Violation(Link& l, DropReason r) {
 void Shard::OnFrame(Link& l, const link::Frame& f) {
   m_.bytes_in += f.bytes.size();
   const FrameType t = f.header.type;
-  bool refused_offer = false;
-  switch (t) {
-    case FrameType::kSessionRequest:
-      if (l.connector || f.header.channel != 0) return Violation(l, DropReason::kBadFrameForRole);
-      return HandleSessionRequest(l, f);
-    case FrameType::kSessionInit:
-      if (l.connector) return Violation(l, DropReason::kBadFrameForRole);
-      break;
-    case FrameType::kSessionAccept:
-      if (!l.connector) return Violation(l, DropReason::kBadFrameForRole);
-      break;
-    case FrameType::kSessionClose: {
-      auto close = tunnel::SessionClose::Decode(f.payload);
-      if (!close) return Violation(l, DropReason::kMalformed);
-      refused_offer = !l.connector && close->code == ErrorCode::kBadCredential;
-      break;
-    }
-    case FrameType::kSealedStream:
-    case FrameType::kSealedDatagram:
-    case FrameType::kError:
-      break;
-    default:
-      return Violation(l, tunnel::IsKnownFrameType(t) ? DropReason::kBadFrameForRole
-                                                                                : DropReason::kUnknownType);
-  }
   const std::uint32_t ch = f.header.channel;
-  auto it = ch == 0 ? legs_.end() : legs_.find(LegKey(ch, l.connector));
-  if (it == legs_.end() || it->second.slot != l.slot || it->second.gen != l.gen) {
-    return Violation(l, DropReason::kUnknownChannel);
+  const SessionTable::Verdict v = sessions_.OnFrame(Ref(l), l.connector, f.header, f.payload, f.bytes.size());
+  switch (v.action) {
+    case SessionTable::Action::kSessionRequest:
+      return HandleSessionRequest(l, f);
+    case SessionTable::Action::kRefuse:
+      return Violation(l, v.drop);
+    case SessionTable::Action::kCloseLink:
+      Drop(v.drop);
+      l.tls->Close(ErrorCode::kFlowControl, "sent past the session's relay credit");
+      return;
+    case SessionTable::Action::kForward:
+      break;
   }
-  const std::uint64_t peer = it->second.peer;
-  if (refused_offer) NoteRefusedOffer(l, peer);
+  const std::uint64_t peer = v.peer;
+  if (v.refused_offer) NoteRefusedOffer(l, peer);
   const bool datagram = t == FrameType::kSealedDatagram;
   if (RefShard(peer) == index_) {
     Link* dst = Resolve(peer);
     if (dst == nullptr) {
       Drop(DropReason::kPeerGone);
     } else {
-      const Deliver r = DeliverTo(*dst, f.bytes, datagram);
-      if (r == Deliver::kBlocked) {
+      if (DeliverTo(*dst, f.bytes, datagram) == Deliver::kBlocked) {
         dst->held.insert(dst->held.end(), f.bytes.begin(), f.bytes.end());
-        Pause(l);
-        dst->paused_peers.push_back(Ref(l));
         MarkDirty(*dst);
       }
       if (t == FrameType::kSessionClose) RemoveLeg(*dst, ch);
@@ -182,6 +151,7 @@ Deliver Shard::DeliverTo(Link& dst, std::span<const std::uint8_t> bytes, bool da
       m_.bytes_out += bytes.size();
       ++m_.frames_forwarded;
       MarkDirty(dst);
+      Delivered(dst, bytes);
       return Deliver::kSent;
     case link::SendStatus::kBackpressure:
       if (datagram) {
@@ -215,7 +185,7 @@ void Shard::FlushDirty() {
         if (l->tls) l->tls->Flush();
         // Frames held back by a kBackpressure refusal wait for OnSendQueueLow; if the link never crossed the
         // loop's high watermark (its backlog was all pending plaintext), no Low comes: retry here.
-        if (l->tls && (!l->held.empty() || !l->blocked_rings.empty()) && !l->tls->send_high()) OnLow(*l);
+        if (l->tls && !l->held.empty() && !l->tls->send_high()) OnLow(*l);
       }
     }
     dirty.clear();
@@ -250,9 +220,7 @@ void Shard::RouteControl(std::uint64_t target, const std::vector<std::uint8_t>& 
 }
 
 void Shard::RemoveLeg(Link& l, std::uint32_t ch) {
-  auto it = legs_.find(LegKey(ch, l.connector));
-  if (it == legs_.end() || it->second.slot != l.slot || it->second.gen != l.gen) return;
-  legs_.erase(it);
+  if (!sessions_.Remove(ch, l.connector, Ref(l))) return;
   std::erase(l.channels, ch);
   if (l.connector) {
     relay_->registry_->Release(Ref(l));
@@ -261,6 +229,41 @@ void Shard::RemoveLeg(Link& l, std::uint32_t ch) {
     ++m_.sessions_closed;
     Log(fmt::format("session down id={} device={}", ch, l.subject));
   }
+}
+
+// ---- relay credit -----------------------------------------------------------------------------------------
+
+void Shard::Delivered(Link& dst, std::span<const std::uint8_t> frame) {
+  if (auto due = sessions_.Delivered(Ref(dst), dst.connector, HeaderOf(frame), frame.size())) {
+    ReturnCredit(due->to, due->channel, due->amount);
+  }
+}
+
+void Shard::ReturnCredit(std::uint64_t src, std::uint32_t ch, std::uint32_t amount) {
+  if (RefShard(src) == index_) {
+    if (Link* l = Resolve(src)) CreditLeg(*l, ch, amount);
+    return;
+  }
+  RingRecord rec;
+  rec.kind = kRecordCredit;
+  rec.channel = ch;
+  rec.target = src;
+  rec.source = amount;
+  rec.length = 0;
+  CrossSend(RefShard(src), rec, {}, false, nullptr);
+}
+
+void Shard::CreditLeg(Link& src, std::uint32_t ch, std::uint32_t amount) {
+  if (!sessions_.Credited(Ref(src), src.connector, ch, amount)) return;  // the session is gone
+  std::array<std::uint8_t, tunnel::kHeaderSize + 4> frame{};
+  (void)tunnel::EncodeFrameHeader({tunnel::kFramingVersion, FrameType::kSessionCredit, 0, 4, ch}, frame);
+  (void)tunnel::SessionCredit{amount}.Encode(std::span(frame).subspan(tunnel::kHeaderSize));
+  // Never dropped: a lost grant would stall the session for good. Held behind what src has not taken yet.
+  if (DeliverTo(src, frame, false) == Deliver::kBlocked) {
+    src.held.insert(src.held.end(), frame.begin(), frame.end());
+    MarkDirty(src);
+  }
+  ++m_.credit_frames;
 }
 
 // ---- cross-shard rings ------------------------------------------------------------------------------------
@@ -329,7 +332,6 @@ void Shard::Doorbell(std::uint32_t shard) {
 void Shard::DrainRing(std::uint32_t src) {
   SpscRing& ring = *in_[src];
   ring.doorbell.store(false, std::memory_order_release);
-  if (ring_blocked_[src]) return;
   std::uint32_t n = 0;
   RingRecord rec;
   bool more = false;
@@ -348,6 +350,11 @@ void Shard::DrainRing(std::uint32_t src) {
       CloseReplaced(rec.target);
       continue;
     }
+    if (rec.kind == kRecordCredit) {
+      ring.Commit();
+      if (Link* l = Resolve(rec.target)) CreditLeg(*l, rec.channel, static_cast<std::uint32_t>(rec.source));
+      continue;
+    }
     const std::span<const std::uint8_t> bytes(scratch_.data(), rec.length);
     auto h = HeaderOf(bytes);
     Link* dst = Resolve(rec.target);
@@ -356,11 +363,11 @@ void Shard::DrainRing(std::uint32_t src) {
       if (h.type != FrameType::kSessionClose) Drop(DropReason::kPeerGone);
       continue;
     }
+    // A link that cannot take it now holds it (bounded by the session's relay credit): the ring never waits for one
+    // link, so one slow device does not stall the sessions of others between the same two shards.
     if (DeliverTo(*dst, bytes, h.type == FrameType::kSealedDatagram) == Deliver::kBlocked) {
-      ring_blocked_[src] = true;
-      dst->blocked_rings.push_back(src);
+      dst->held.insert(dst->held.end(), bytes.begin(), bytes.end());
       MarkDirty(*dst);
-      break;
     }
     ring.Commit();
     if (h.type == FrameType::kSessionClose) RemoveLeg(*dst, rec.channel);

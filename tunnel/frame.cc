@@ -15,6 +15,7 @@ std::string_view FrameTypeName(FrameType t) {
     case FrameType::kSessionInit: return "session_init";
     case FrameType::kSessionAccept: return "session_accept";
     case FrameType::kSessionClose: return "session_close";
+    case FrameType::kSessionCredit: return "session_credit";
     case FrameType::kSealedStream: return "sealed_stream";
     case FrameType::kSealedDatagram: return "sealed_datagram";
   }

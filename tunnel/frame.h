@@ -63,6 +63,13 @@ static_assert(kHeaderSize == kChannelOffset + 4);
 inline constexpr size_t kMaxStreamChunk = 16384;
 inline constexpr size_t kSealedOverhead = 8 + 16;  // counter + Poly1305 tag (crypto/transport.h)
 inline constexpr size_t kMaxPayload = 16640;
+// Relay credit (docs/protocol.md §8, "Relay credit"): the bytes of frames a peer may have in the relay on one
+// session channel (every frame but SEALED_DATAGRAM, header included) before the relay returns them with
+// SESSION_CREDIT. A peer starts every session with kInitialRelayCredit and sends SEALED_STREAM only while its
+// credit covers the frame; the relay closes a link that goes more than kRelayCreditSlack beyond it (set-up and
+// close frames are sent whatever the credit).
+inline constexpr uint32_t kInitialRelayCredit = 1u << 20;
+inline constexpr uint32_t kRelayCreditSlack = 4096;
 static_assert(kMaxStreamChunk + kSealedOverhead + 8 <= kMaxPayload);
 static_assert(kHeaderSize + kMaxPayload <= 16 * 1024 + 512, "one frame must fit a 16.5 KiB buffer");
 // TLS 1.3 carries at most 2^14 bytes of plaintext per record (RFC 8446 §5.1). A sender that keeps its frames at or
@@ -105,6 +112,7 @@ enum class FrameType : uint8_t {
   kSessionInit = 0x12,     // ch id. Noise IK message 1 (1..1024 bytes); its payload is DeviceHandshake
   kSessionAccept = 0x13,   // ch id. Noise IK message 2 (1..1024 bytes); its payload is ConnectorHandshake
   kSessionClose = 0x14,    // ch id. u16 code, str8 reason. exact
+  kSessionCredit = 0x15,   // ch id. u32 increment (> 0): relay credit returned to the sender (§8). exact
   kSealedStream = 0x20,    // ch id. sealed message (crypto/transport.h) of inner frames (inner_frame.h)
   kSealedDatagram = 0x21,  // ch id. sealed message of one IPv4 packet (<= 16384 bytes)
   // 0x80-0xFF: reserved for extensions and experiments.
@@ -124,6 +132,7 @@ constexpr bool IsKnownFrameType(FrameType t) {
     case FrameType::kSessionInit:
     case FrameType::kSessionAccept:
     case FrameType::kSessionClose:
+    case FrameType::kSessionCredit:
     case FrameType::kSealedStream:
     case FrameType::kSealedDatagram:
       return true;

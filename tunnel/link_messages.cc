@@ -243,6 +243,20 @@ MessageResult<size_t> SessionClose::Encode(std::span<uint8_t> out) const {
   });
 }
 
+// ---- SESSION_CREDIT ----
+MessageResult<SessionCredit> SessionCredit::Decode(Bytes payload) {
+  ByteReader r(payload);
+  SessionCredit m;
+  STRAIT_TRY(Need(r.ReadU32(&m.increment)));
+  STRAIT_TRY(Exact(r));
+  if (m.increment == 0) return Fail(MessageError::kBadValue);
+  return m;
+}
+MessageResult<size_t> SessionCredit::Encode(std::span<uint8_t> out) const {
+  if (increment == 0) return Fail(MessageError::kBadValue);
+  return Write(EncodedSize(), out, [&](ByteWriter& w) { w.U32(increment); });
+}
+
 // ---- SESSION_INIT / SESSION_ACCEPT ----
 MessageResult<NoiseMessage> NoiseMessage::Decode(Bytes payload) {
   STRAIT_TRY(Bound(payload, 1, kMaxNoiseMessageBytes));

@@ -147,6 +147,16 @@ struct SessionClose {
   size_t EncodedSize() const { return 2 + 1 + reason.size(); }
 };
 
+// SESSION_CREDIT: u32 increment (> 0). exact.
+struct SessionCredit {
+  static constexpr FrameType kType = FrameType::kSessionCredit;
+  uint32_t increment = 0;
+
+  static MessageResult<SessionCredit> Decode(Bytes payload);
+  MessageResult<size_t> Encode(std::span<uint8_t> out) const;
+  size_t EncodedSize() const { return 4; }
+};
+
 // SESSION_INIT / SESSION_ACCEPT payload: one Noise IK message, 1..kMaxNoiseMessageBytes, opaque here.
 struct NoiseMessage {
   Bytes message;

@@ -18,6 +18,9 @@ namespace {
 
 // OnFrame writes at most one SESSION_INIT / SESSION_ACCEPT / SESSION_CLOSE.
 constexpr size_t kMinFrameOut = kHeaderSize + kMaxNoiseMessageBytes;
+// Via a relay, HasOutgoing waits until the credit covers a whole frame: the mux sends DATA in whole chunks.
+constexpr int64_t kMinCreditToSend = kSessionOutSize;
+static_assert(kMinCreditToSend + kRelayCreditSlack < kInitialRelayCredit);
 static_assert(kMaxCloseFrameSize <= kMinFrameOut);
 
 SessionDrop DropFor(crypto::OpenStatus s) {
@@ -156,6 +159,7 @@ SessionResult Session::OnFrame(const FrameHeader& h, std::span<uint8_t> payload,
   }
   CallScope scope(*this);
   if (h.type == FrameType::kSessionClose) return OnPeerClose(payload);
+  if (h.type == FrameType::kSessionCredit) return OnCredit(payload, out);
   switch (state_) {
     case SessionState::kAwaitOffer: return OnFrameAwaitOffer(h, payload, now_unix, out);
     case SessionState::kAwaitAccept: return OnFrameAwaitAccept(h, payload, out);
@@ -176,6 +180,20 @@ SessionResult Session::OnPeerClose(std::span<const uint8_t> payload) {
     EnterClosed(msg->code, std::string(msg->reason.begin(), msg->reason.end()), /*by_peer=*/true);
   }
   return {SessionAction::kClose, 0};
+}
+
+// SESSION_CREDIT: the relay handed `increment` more of our bytes to the other link (protocol.md §8).
+SessionResult Session::OnCredit(std::span<const uint8_t> payload, std::span<uint8_t> out) {
+  if (!config_.relay_credit) return Drop(SessionDrop::kUnexpectedFrame);  // Direct Connect: no relay
+  auto msg = SessionCredit::Decode(payload);
+  if (!msg) {
+    return CloseWith(ErrorCode::kProtocolError, fmt::format("session_credit: {}", MessageErrorName(msg.error())),
+                     out);
+  }
+  // A relay returns at most what it was sent; more is harmless to us, but keep the sum far from overflow.
+  constexpr int64_t kMaxCredit = int64_t{1} << 40;
+  credit_ = std::min(credit_ + int64_t{msg->increment}, kMaxCredit);
+  return {SessionAction::kNone, 0};
 }
 
 // ---- Device: kAwaitOffer ---------------------------------------------------------------------------------------
@@ -221,6 +239,7 @@ SessionResult Session::OnOffer(uint32_t channel, const SessionOffer& offer, uint
   peer_ = std::move(connector).value();
   held_.emplace<AwaitingAccept>(AwaitingAccept{std::move(started->handshake)});  // wipes the static key copy
   state_ = SessionState::kAwaitAccept;
+  Spend(kHeaderSize + n);
   return {SessionAction::kSend, kHeaderSize + n};
 }
 
@@ -255,6 +274,7 @@ SessionResult Session::OnFrameAwaitInit(const FrameHeader& h, std::span<uint8_t>
   peer_ = std::move(done->device);
   // The device's max_streams is reserved in version 1 (only devices open streams).
   EnterEstablished(done->keys, done->peer_session_window, config_.mux.max_streams);
+  Spend(kHeaderSize + n);
   return {SessionAction::kSend, kHeaderSize + n};
 }
 
@@ -337,9 +357,13 @@ SessionResult Session::PollOutgoing(std::span<uint8_t> out) {
   if (state_ != SessionState::kEstablished) return {SessionAction::kNone, 0};
   CallScope scope(*this);
   Live& live = std::get<Live>(held_);
+  // Via a relay, the frames sealed here also fit the relay credit left (protocol.md §8).
+  const size_t limit = !config_.relay_credit ? out.size()
+                       : credit_ <= 0        ? 0
+                                             : std::min(out.size(), static_cast<size_t>(credit_));
   size_t used = 0;
-  while (state_ == SessionState::kEstablished) {
-    const size_t room = out.size() - used;
+  while (state_ == SessionState::kEstablished && used <= limit) {
+    const size_t room = limit - used;
     if (room < kSealedPlaintextOffset + kInnerHeaderSize + crypto::kTransportTagSize) break;
     if (live.transport.next_send_counter() >= crypto::kRejectAfterMessages) {
       if (!live.mux.HasOutgoing()) break;
@@ -366,6 +390,7 @@ SessionResult Session::PollOutgoing(std::span<uint8_t> out) {
     assert(ok);
     (void)ok;
     used += kHeaderSize + s.wire.size();
+    Spend(kHeaderSize + s.wire.size());
     ++counters_.stream_frames_out;
   }
   if (state_ == SessionState::kClosed) return {SessionAction::kClose, used};  // closed from a callback
@@ -374,7 +399,7 @@ SessionResult Session::PollOutgoing(std::span<uint8_t> out) {
 
 bool Session::HasOutgoing() const {
   const StreamMux* m = mux();
-  return m != nullptr && m->HasOutgoing();
+  return m != nullptr && m->HasOutgoing() && (!config_.relay_credit || credit_ >= kMinCreditToSend);
 }
 
 SessionResult Session::SendDatagram(std::span<const uint8_t> packet, std::span<uint8_t> out) {
@@ -428,6 +453,7 @@ SessionResult Session::Drop(SessionDrop d) {
 SessionResult Session::CloseWith(ErrorCode code, std::string reason, std::span<uint8_t> out, size_t already) {
   size_t n = 0;
   if (channel_ != 0 && already <= out.size()) n = WriteCloseFrame(code, reason, out.subspan(already));
+  Spend(n);
   EnterClosed(code, std::move(reason), /*by_peer=*/false);
   return {SessionAction::kClose, already + n};
 }
@@ -456,6 +482,8 @@ size_t Session::WriteCloseFrame(ErrorCode code, std::string_view reason, std::sp
 }
 
 bool Session::CheckInvariants() const {
+  // Only set-up and close frames go past the credit, by less than the slack the relay allows.
+  if (config_.relay_credit && credit_ < -int64_t{kRelayCreditSlack}) return false;
   switch (state_) {
     case SessionState::kAwaitOffer:
     case SessionState::kAwaitInit:

@@ -169,6 +169,10 @@ struct SessionConfig {
   // Our receive windows and limits (announced in the handshake). role, peer_session_window and peer_max_streams
   // are filled in by the session from the peer's handshake payload.
   MuxOptions mux;
+  // True when the session runs through a relay (not Direct Connect): it keeps the relay credit of protocol.md §8
+  // ("Relay credit"): starts at kInitialRelayCredit, pays for every frame written on the channel but
+  // SEALED_DATAGRAM, grows with SESSION_CREDIT, and PollOutgoing seals no SEALED_STREAM the credit does not cover.
+  bool relay_credit = false;
   // Fixed Noise ephemeral; fuzzers and benchmarks only (crypto::HandshakeOptions::ephemeral_for_test).
   std::optional<crypto::X25519KeyPair> ephemeral_for_test;
 };
@@ -210,6 +214,7 @@ class Session {
   // Packs as many whole SEALED_STREAM frames as `out` holds from the mux's queued inner frames (kSend), or kNone.
   // `out` of kMaxLinkFrameSize always takes at least one frame. kClose when our send counter is exhausted.
   SessionResult PollOutgoing(std::span<uint8_t> out);
+  // The mux has frames to send and (via a relay) the credit to send them.
   bool HasOutgoing() const;
   // One SEALED_DATAGRAM frame holding `packet` (copied once into `out`). kSend, or kDrop (not established, bad
   // size), or kClose (send counter exhausted).
@@ -238,6 +243,10 @@ class Session {
   ErrorCode close_code() const { return close_code_; }
   std::string_view close_reason() const { return close_reason_; }
   bool closed_by_peer() const { return closed_by_peer_; }
+
+  // Relay credit left (bytes; may be below 0 after set-up or close frames, by at most kRelayCreditSlack).
+  // Meaningless unless SessionConfig::relay_credit.
+  int64_t relay_credit() const { return credit_; }
 
   const SessionCounters& counters() const { return counters_; }
   uint64_t drops(SessionDrop d) const { return counters_.drops[static_cast<size_t>(d)]; }
@@ -281,6 +290,11 @@ class Session {
   SessionResult OnSealedStream(Live& live, std::span<uint8_t> payload, std::span<uint8_t> out);
   SessionResult OnSealedDatagram(Live& live, std::span<uint8_t> payload, std::span<uint8_t> out);
   SessionResult OnPeerClose(std::span<const uint8_t> payload);
+  SessionResult OnCredit(std::span<const uint8_t> payload, std::span<uint8_t> out);
+  // `n` bytes of a frame on our channel (not SEALED_DATAGRAM) were written: they use relay credit.
+  void Spend(size_t n) {
+    if (config_.relay_credit) credit_ -= static_cast<int64_t>(n);
+  }
   void EnterEstablished(const crypto::TransportKeys& keys, uint32_t peer_session_window, uint16_t peer_max_streams);
 
   SessionResult Drop(SessionDrop d);
@@ -303,6 +317,7 @@ class Session {
   ErrorCode close_code_ = ErrorCode::kProtocolError;
   std::string close_reason_;
   bool closed_by_peer_ = false;
+  int64_t credit_ = kInitialRelayCredit;
   SessionCounters counters_;
 };
 

@@ -271,9 +271,22 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
     std::vector<std::uint8_t> in, out = std::vector<std::uint8_t>(tunnel::kSessionOutSize);
     int depth = 0;
 
+    std::uint32_t credit_owed = 0;  // as the relay it plays: bytes of the device's frames taken, not yet returned
+
     tunnel::StreamMux* Mux() { return session && session->established() ? session->mux() : nullptr; }
+    // Returns the device's relay credit (protocol.md §8) for what this fake relay took; kept owed if no room.
+    void ReturnCredit() {
+      if (credit_owed == 0 || !session || session->channel() == 0) return;
+      std::array<std::uint8_t, 4> payload{};
+      (void)tunnel::SessionCredit{credit_owed}.Encode(payload);
+      if (link->SendFrame(tunnel::FrameType::kSessionCredit, 0, session->channel(), payload) ==
+          link::SendStatus::kOk) {
+        credit_owed = 0;
+      }
+    }
     void Flush() {
       if (depth > 0 || !session || link->state() != link::LinkState::kUp) return;
+      ReturnCredit();
       // Poll only while the link can take a whole frame: a sealed frame must never be dropped.
       while (!link->send_high() && link->backlog_bytes() + tunnel::kMaxLinkFrameSize <= (256u << 10)) {
         ++depth;  // PollOutgoing may call OnStreamWritable -> a pump -> PumpOutput -> Flush: not re-entered
@@ -426,6 +439,9 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
       return;
     }
     if (!p->session) return;
+    if (f.header.channel != 0 && f.header.type != tunnel::FrameType::kSealedDatagram) {
+      p->credit_owed += static_cast<std::uint32_t>(f.bytes.size());  // delivered at once: returned on Flush
+    }
     p->in.assign(f.payload.begin(), f.payload.end());
     ++p->depth;
     const tunnel::SessionResult r = p->session->OnFrame(f.header, p->in, NowUnix(), p->out);

@@ -367,6 +367,7 @@ class Peer final : public link::LinkHandler {
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count()));
     c.init_replay = &init_replay_;
+    c.relay_credit = true;  // protocol.md §8: the relay closes a sender that goes past it
     auto s = tunnel::Session::Create(std::move(c), e.get());
     EXPECT_TRUE(s.ok());
     if (s.ok()) e->s = std::move(s).value();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,24 @@
 #include "tests/relay/relay_harness.h"
 
 namespace strait::relay::testing {
+
+inline std::string RandomBytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// Streams `down_bytes` connector->device and `up_bytes` device->connector on one new stream; checks both exactly.
+inline void Exchange(PeerLoop& pl, Peer& dev, Peer& con, std::uint32_t ch, const std::string& up_bytes,
+                     const std::string& down_bytes) {
+  const tunnel::StreamId sid = pl.Exec([&] { return dev.OpenStream(ch, up_bytes); });
+  ASSERT_TRUE(pl.Wait([&] { return con.sessions.at(ch)->received[sid].size() >= up_bytes.size(); }));
+  pl.Exec([&] { con.Write(ch, sid, down_bytes); });
+  ASSERT_TRUE(pl.Wait([&] { return dev.sessions.at(ch)->received[sid].size() >= down_bytes.size(); }));
+  EXPECT_TRUE(pl.Exec([&] { return con.sessions.at(ch)->received[sid] == up_bytes; }));
+  EXPECT_TRUE(pl.Exec([&] { return dev.sessions.at(ch)->received[sid] == down_bytes; }));
+}
 
 class RelayTest : public ::testing::Test, public RelayFixture {
  protected:

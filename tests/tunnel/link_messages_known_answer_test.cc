@@ -74,7 +74,8 @@ TEST(LinkWireFormat, TypeBytes) {
       {FrameType::kHello, 0x01},          {FrameType::kHelloAck, 0x02},       {FrameType::kPing, 0x03},
       {FrameType::kPong, 0x04},           {FrameType::kError, 0x05},          {FrameType::kGoAway, 0x06},
       {FrameType::kSessionRequest, 0x10}, {FrameType::kSessionOffer, 0x11},   {FrameType::kSessionInit, 0x12},
-      {FrameType::kSessionAccept, 0x13},  {FrameType::kSessionClose, 0x14},   {FrameType::kSealedStream, 0x20},
+      {FrameType::kSessionAccept, 0x13},  {FrameType::kSessionClose, 0x14},   {FrameType::kSessionCredit, 0x15},
+      {FrameType::kSealedStream, 0x20},
       {FrameType::kSealedDatagram, 0x21},
   };
   for (const auto& [type, byte] : types) {
@@ -200,6 +201,14 @@ TEST(LinkWireFormat, SessionClose) {
   const SessionClose d = Decode<SessionClose>(want);
   EXPECT_EQ(d.code, ErrorCode::kConnectorGone);
   EXPECT_EQ(Str(d.reason), "gone");
+}
+
+TEST(LinkWireFormat, SessionCredit) {
+  const Wire want = Hex("00010000");  // u32 increment = 64 KiB
+  EXPECT_EQ(Encode(SessionCredit{65536}), want);
+  EXPECT_EQ(Decode<SessionCredit>(want).increment, 65536u);
+  EXPECT_FALSE(SessionCredit::Decode(Hex("00000000")).ok()) << "an increment of 0 is refused";
+  EXPECT_FALSE(SessionCredit::Decode(Hex("0001000000")).ok()) << "exact: no trailing bytes";
 }
 
 // The Noise message payloads of SESSION_INIT and SESSION_ACCEPT (docs/protocol.md §6).

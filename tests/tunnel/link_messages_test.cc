@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <string_view>
 #include <vector>
 
@@ -172,6 +173,17 @@ TEST(LinkMessages, SessionOfferRoundTripsAndRequiresIdAndCredential) {
   EXPECT_EQ((SessionOffer{{}, B(kCred)}.Encode(out).error()), MessageError::kEmpty);
   const uint8_t empty_id[] = {0, 0, 1, 'x'};
   EXPECT_EQ(SessionOffer::Decode(empty_id).error(), MessageError::kEmpty);
+}
+
+TEST(LinkMessages, SessionCreditRoundTripsExact) {
+  auto enc = EncodeOk(SessionCredit{0xfffffffeu});
+  auto d = SessionCredit::Decode(enc);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->increment, 0xfffffffeu);
+  ExpectEveryPrefixRejected<SessionCredit>(enc);
+  ExpectTrailingRejected<SessionCredit>(enc);
+  std::array<uint8_t, 4> out{};
+  EXPECT_FALSE(SessionCredit{0}.Encode(out).ok());
 }
 
 TEST(LinkMessages, SessionCloseRoundTripsExact) {

@@ -55,7 +55,9 @@ DeviceSession::~DeviceSession() {
 }
 
 bool DeviceSession::Init() {
-  auto s = tunnel::Session::Create(ctx_.session, this);
+  tunnel::SessionConfig config = ctx_.session;
+  config.relay_credit = !direct_;  // through a relay, its credit bounds what we send (protocol.md §8)
+  auto s = tunnel::Session::Create(std::move(config), this);
   if (!s) return false;
   session_ = std::move(*s);
   return true;

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <utility>
 
 #include <fmt/format.h>
@@ -70,7 +71,11 @@ std::optional<Target> MakeTarget(std::string_view host, std::uint16_t port) {
 // Set-up
 
 DeviceClient::DeviceClient(runtime::EventLoop& loop, ClientOptions options, ClientObserver* observer)
-    : loop_(&loop), options_(std::move(options)), observer_(observer), rng_(std::random_device{}()) {
+    : loop_(&loop),
+      options_(std::move(options)),
+      observer_(observer),
+      streams_(options_.max_pending_opens),
+      rng_(std::random_device{}()) {
   out_.resize(tunnel::kSessionOutSize);
 }
 
@@ -147,9 +152,9 @@ void DeviceClient::Stop() {
   Disarm(&setup_timer_);
   Disarm(&drain_timer_);
   EndSession(ErrorCode::kCancelled, "client stopped", false);
-  std::deque<StreamToken> pending;
-  pending.swap(pending_);
-  for (StreamToken t : pending) FailStream(t, ErrorCode::kCancelled, true);
+  for (StreamToken t : streams_.TakeExpired(std::numeric_limits<std::int64_t>::max())) {
+    FailStream(t, ErrorCode::kCancelled, true);
+  }
   if (link_ && link_->state() != link::LinkState::kDown) link_->Abort();
 }
 
@@ -304,6 +309,7 @@ void DeviceClient::OnOffer(const link::Frame& f) {
   sc.tenant = cred ? std::string(cred->tenant_id) : std::string();
   sc.pinned_connectors = options_.pinned_connectors;
   sc.mux = options_.mux;
+  sc.relay_credit = path_ == Path::kRelay;  // through a relay, its credit bounds what we send (protocol.md §8)
   // Wall clock, not the credential clock override: the connector compares it with its own wall clock.
   sc.init_timestamp = init_clock_.Next(static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -373,12 +379,7 @@ void DeviceClient::EndSession(ErrorCode code, std::string_view reason, bool retr
   ++stats_.session_downs;
   if (!was_up) ++session_failures_;
   // Every stream of the session fails; opens still waiting for a session keep waiting.
-  std::vector<StreamToken> lost;
-  for (const auto& [token, e] : streams_) {
-    if (e.mux_id != 0) lost.push_back(token);
-  }
-  by_mux_.clear();
-  for (StreamToken t : lost) {
+  for (StreamToken t : streams_.Unbind()) {
     ++stats_.streams_lost;
     FailStream(t, code, true);
   }
@@ -422,7 +423,7 @@ void DeviceClient::FlushOutput() {
     }
   }
   link_->Flush();
-  if (!pending_.empty()) SendPendingOpens();
+  if (streams_.waiting_places() != 0) SendPendingOpens();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -430,16 +431,12 @@ void DeviceClient::FlushOutput() {
 
 StreamToken DeviceClient::Open(const Target& target, ClientStreamHandler* handler) {
   if (!running_ || handler == nullptr) return 0;
-  if (pending_.size() >= options_.max_pending_opens) {
+  const StreamToken token =
+      streams_.Add(target, handler, NowNs() + std::chrono::nanoseconds(options_.open_wait_timeout).count());
+  if (token == 0) {
     ++stats_.open_queue_full;
     return 0;
   }
-  const StreamToken token = next_token_++;
-  StreamEntry& e = streams_[token];
-  e.handler = handler;
-  e.target = target;
-  e.deadline_ns = NowNs() + std::chrono::nanoseconds(options_.open_wait_timeout).count();
-  pending_.push_back(token);
   if (session_up() && session_depth_ == 0) {
     SendPendingOpens();
   } else {
@@ -451,16 +448,10 @@ StreamToken DeviceClient::Open(const Target& target, ClientStreamHandler* handle
 void DeviceClient::SendPendingOpens() {
   if (!session_up() || session_depth_ > 0) return;
   bool sent = false;
-  while (!pending_.empty()) {
-    const StreamToken token = pending_.front();
-    auto it = streams_.find(token);
-    if (it == streams_.end() || it->second.mux_id != 0) {
-      pending_.pop_front();
-      continue;
-    }
-    const tunnel::OpenResult r = session_->mux()->Open(ToOpenTarget(it->second.target));
+  for (StreamToken token = streams_.FrontWaiting(); token != 0; token = streams_.FrontWaiting()) {
+    const tunnel::OpenResult r = session_->mux()->Open(ToOpenTarget(streams_.Find(token)->target));
     if (r.status == tunnel::CallStatus::kOutboxFull) break;  // retried by the next FlushOutput
-    pending_.pop_front();
+    streams_.PopWaiting();
     if (r.status != tunnel::CallStatus::kOk) {
       const ErrorCode code = r.status == tunnel::CallStatus::kTooManyStreams ? ErrorCode::kTooManyStreams
                                                                             : ErrorCode::kInternal;
@@ -468,8 +459,7 @@ void DeviceClient::SendPendingOpens() {
       Arm(&deferred_timer_, std::chrono::nanoseconds(0), kDeferred);
       continue;
     }
-    it->second.mux_id = r.id;
-    by_mux_[r.id] = token;
+    streams_.Bind(token, r.id);
     ++stats_.streams_opened;
     sent = true;
   }
@@ -478,18 +468,14 @@ void DeviceClient::SendPendingOpens() {
 }
 
 void DeviceClient::FailStream(StreamToken token, ErrorCode code, bool session_lost) {
-  auto it = streams_.find(token);
-  if (it == streams_.end()) return;
-  ClientStreamHandler* h = it->second.handler;
-  if (it->second.mux_id != 0) by_mux_.erase(it->second.mux_id);
-  streams_.erase(it);
-  h->OnStreamReset(token, code, session_lost);
+  const std::optional<ClientStreams::Entry> e = streams_.Erase(token);
+  if (e) e->handler->OnStreamReset(token, code, session_lost);
 }
 
 std::size_t DeviceClient::Write(StreamToken token, std::span<const std::uint8_t> bytes) {
   tunnel::StreamMux* mux = MuxOf(token);
   if (mux == nullptr) return 0;
-  const std::size_t n = mux->Write(streams_[token].mux_id, bytes);
+  const std::size_t n = mux->Write(MuxStreamId(token), bytes);
   if (n > 0) FlushOutput();
   return n;
 }
@@ -497,7 +483,7 @@ std::size_t DeviceClient::Write(StreamToken token, std::span<const std::uint8_t>
 bool DeviceClient::CloseWrite(StreamToken token) {
   tunnel::StreamMux* mux = MuxOf(token);
   if (mux == nullptr) return false;
-  const bool ok = mux->CloseWrite(streams_[token].mux_id) == tunnel::CallStatus::kOk;
+  const bool ok = mux->CloseWrite(MuxStreamId(token)) == tunnel::CallStatus::kOk;
   if (ok) FlushOutput();
   return ok;
 }
@@ -505,17 +491,14 @@ bool DeviceClient::CloseWrite(StreamToken token) {
 void DeviceClient::Consume(StreamToken token, std::size_t n) {
   tunnel::StreamMux* mux = MuxOf(token);
   if (mux == nullptr) return;
-  (void)mux->Consume(streams_[token].mux_id, n);
+  (void)mux->Consume(MuxStreamId(token), n);
   FlushOutput();
 }
 
 void DeviceClient::Reset(StreamToken token, ErrorCode code) {
-  auto it = streams_.find(token);
-  if (it == streams_.end()) return;
-  const tunnel::StreamId id = it->second.mux_id;
-  streams_.erase(it);
-  if (id == 0) return;  // still waiting: it is dropped from pending_ lazily
-  by_mux_.erase(id);
+  const std::optional<ClientStreams::Entry> e = streams_.Erase(token);
+  if (!e || e->mux_id == 0) return;  // unknown, or still waiting (its queue place goes lazily)
+  const tunnel::StreamId id = e->mux_id;
   if (session_up()) {
     tunnel::StreamInfo info{};
     if (session_->mux()->FindStream(id, &info)) (void)session_->mux()->Reset(id, code);
@@ -524,19 +507,18 @@ void DeviceClient::Reset(StreamToken token, ErrorCode code) {
 }
 
 tunnel::StreamMux* DeviceClient::MuxOf(StreamToken token) {
-  auto it = streams_.find(token);
-  if (it == streams_.end() || it->second.mux_id == 0 || !session_up()) return nullptr;
+  const ClientStreams::Entry* e = streams_.Find(token);
+  if (e == nullptr || e->mux_id == 0 || !session_up()) return nullptr;
   return session_->mux();
 }
 
 tunnel::StreamId DeviceClient::MuxStreamId(StreamToken token) const {
-  auto it = streams_.find(token);
-  return it == streams_.end() ? 0 : it->second.mux_id;
+  const ClientStreams::Entry* e = streams_.Find(token);
+  return e == nullptr ? 0 : e->mux_id;
 }
 
 StreamToken DeviceClient::TokenOf(tunnel::StreamId id) const {
-  auto it = by_mux_.find(id);
-  return it == by_mux_.end() ? 0 : it->second;
+  return streams_.TokenOf(id);
 }
 
 // ---- SessionVisitor: the mux's events, routed by token ----
@@ -548,9 +530,9 @@ void DeviceClient::OnStreamOpen(tunnel::StreamId /*id*/, const tunnel::OpenTarge
 void DeviceClient::OnStreamAccepted(tunnel::StreamId id) {
   const StreamToken t = TokenOf(id);
   if (t == 0) return;
-  StreamEntry& e = streams_[t];
-  e.opened = true;
-  e.handler->OnStreamOpened(t);
+  ClientStreams::Entry* e = streams_.Find(t);
+  e->opened = true;
+  e->handler->OnStreamOpened(t);
 }
 
 void DeviceClient::OnStreamData(tunnel::StreamId id, std::span<const std::uint8_t> data) {
@@ -560,12 +542,12 @@ void DeviceClient::OnStreamData(tunnel::StreamId id, std::span<const std::uint8_
     if (session_ && session_->mux()) (void)session_->mux()->Consume(id, data.size());
     return;
   }
-  streams_[t].handler->OnStreamData(t, data);
+  streams_.Find(t)->handler->OnStreamData(t, data);
 }
 
 void DeviceClient::OnStreamFin(tunnel::StreamId id) {
   const StreamToken t = TokenOf(id);
-  if (t != 0) streams_[t].handler->OnStreamFin(t);
+  if (t != 0) streams_.Find(t)->handler->OnStreamFin(t);
 }
 
 void DeviceClient::OnStreamReset(tunnel::StreamId id, ErrorCode code) {
@@ -575,7 +557,7 @@ void DeviceClient::OnStreamReset(tunnel::StreamId id, ErrorCode code) {
 
 void DeviceClient::OnStreamWritable(tunnel::StreamId id) {
   const StreamToken t = TokenOf(id);
-  if (t != 0) streams_[t].handler->OnStreamWritable(t);
+  if (t != 0) streams_.Find(t)->handler->OnStreamWritable(t);
 }
 
 void DeviceClient::OnDatagram(std::span<const std::uint8_t> /*packet*/) { ++stats_.datagrams_ignored; }
@@ -595,16 +577,12 @@ void DeviceClient::Disarm(runtime::TimerId* slot) {
 
 void DeviceClient::ArmOpenWait() {
   // One timer for the oldest waiting open (all wait the same time, so the queue is in deadline order).
-  while (!pending_.empty()) {
-    auto it = streams_.find(pending_.front());
-    if (it != streams_.end() && it->second.mux_id == 0) break;
-    pending_.pop_front();
-  }
-  if (pending_.empty() || session_up()) {
+  const StreamToken front = streams_.FrontWaiting();
+  if (front == 0 || session_up()) {
     Disarm(&open_timer_);
     return;
   }
-  const std::int64_t delay = std::max<std::int64_t>(0, streams_[pending_.front()].deadline_ns - NowNs());
+  const std::int64_t delay = std::max<std::int64_t>(0, streams_.Find(front)->deadline_ns - NowNs());
   Arm(&open_timer_, std::chrono::nanoseconds(delay), kOpenWait);
 }
 
@@ -640,16 +618,7 @@ void DeviceClient::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/
       break;
     case kOpenWait: {
       open_timer_ = {};
-      const std::int64_t now = NowNs();
-      while (!pending_.empty()) {
-        auto it = streams_.find(pending_.front());
-        if (it == streams_.end() || it->second.mux_id != 0) {
-          pending_.pop_front();
-          continue;
-        }
-        if (it->second.deadline_ns > now) break;
-        const StreamToken t = pending_.front();
-        pending_.pop_front();
+      for (StreamToken t : streams_.TakeExpired(NowNs())) {
         ++stats_.open_wait_timeouts;
         FailStream(t, ErrorCode::kNoConnector, false);
       }

@@ -27,7 +27,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -35,7 +34,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "crypto/keys.h"
@@ -43,6 +41,7 @@
 #include "crypto/tls_context.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
+#include "tunnel/device/client_streams.h"
 #include "tunnel/device/target.h"
 #include "tunnel/frame.h"
 #include "tunnel/init_replay.h"
@@ -183,19 +182,12 @@ class DeviceClient final : private link::LinkHandler,
   Path path() const { return path_; }
   const std::string& connector_id() const { return last_connector_; }
   const ClientStats& stats() const { return stats_; }
-  std::size_t pending_opens() const { return pending_.size(); }
-  std::size_t live_streams() const { return streams_.size(); }
+  std::size_t pending_opens() const { return streams_.waiting_places(); }
+  std::size_t live_streams() const { return streams_.live(); }
   const tunnel::Session* session() const { return session_.get(); }
   const link::LinkStats& link_stats() const { return link_state_.stats; }
 
  private:
-  struct StreamEntry {
-    ClientStreamHandler* handler = nullptr;
-    Target target;
-    tunnel::StreamId mux_id = 0;  // 0 while waiting for a session
-    bool opened = false;          // OPEN_OK received
-    std::int64_t deadline_ns = 0; // while waiting
-  };
   enum TimerKind : std::uint64_t { kReconnect = 1, kSessionRetry, kSetupTimeout, kOpenWait, kDrain, kDeferred };
 
   DeviceClient(runtime::EventLoop& loop, ClientOptions options, ClientObserver* observer);
@@ -265,16 +257,13 @@ class DeviceClient final : private link::LinkHandler,
   std::uint32_t session_failures_ = 0;
   std::string last_connector_;
   runtime::TimerId reconnect_timer_, retry_timer_, setup_timer_, open_timer_, drain_timer_, deferred_timer_;
-  std::unordered_map<StreamToken, StreamEntry> streams_;
-  std::unordered_map<tunnel::StreamId, StreamToken> by_mux_;
-  std::deque<StreamToken> pending_;  // opens waiting for a session, oldest first (= deadline order)
+  ClientStreams streams_;  // app streams by token: waiting for a session, or bound to a mux id
   struct Deferred {
     StreamToken token;
     tunnel::ErrorCode code;
     bool session_lost;
   };
   std::vector<Deferred> deferred_;  // failures reported from a timer, not from inside the caller's call
-  StreamToken next_token_ = 1;
   std::vector<std::uint8_t> in_;   // a received session frame's payload (decrypted in place)
   std::vector<std::uint8_t> out_;  // kSessionOutSize: what the session writes
   std::minstd_rand rng_;
