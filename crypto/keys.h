@@ -28,7 +28,7 @@ void SecureZero(std::span<uint8_t> b);
 // Fills `out` from the CSPRNG (or the deterministic fuzzing generator, see above).
 void RandomBytes(std::span<uint8_t> out);
 // True when this executable was linked with the fixed-seed fuzzing generator: nothing it makes is secret, so
-// daemons and the key tool refuse to run (relay/cli/main.cc).
+// daemons and the key tool refuse to run (cli/main.cc).
 bool RandomIsFixed();
 // First 8 hex digits of BLAKE2b-256(domain || bytes): a short, stable, non-reversible label for logs.
 std::string Fingerprint(std::string_view domain, std::span<const uint8_t> bytes);

@@ -1,4 +1,4 @@
-// config_file_fuzzer: the strict TOML config reader of `strait relay|connector|device` (relay/cli/config_file.h).
+// config_file_fuzzer: the strict TOML config reader of `strait relay|connector|device` (cli/config_file.h).
 // The input is the file's text (after one control byte that decides whether the --name and --threads flags were
 // given on the command line). Never crashes or throws, and:
 //   - an error is one line "config <path>[:<line>]: <why>";
@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "relay/cli/config_file.h"
+#include "cli/config_file.h"
 
 namespace {
 

@@ -36,9 +36,9 @@ if ((micro)); then
   exit 0
 fi
 
-# The demo needs only the `strait` executable (relay/cli/CMakeLists.txt), not the tests and benchmarks.
+# The demo needs only the `strait` executable (cli/CMakeLists.txt), not the tests and benchmarks.
 scripts/build.sh release build strait
-[[ -x build/relay/cli/strait ]] || { echo "main-job: build/relay/cli/strait was not built" >&2; exit 1; }
+[[ -x build/cli/strait ]] || { echo "main-job: build/cli/strait was not built" >&2; exit 1; }
 echo
 echo "strait demo on $(nproc) cores ($(uname -r))"
-exec build/relay/cli/strait demo "${demo_args[@]}"
+exec build/cli/strait demo "${demo_args[@]}"

@@ -18,7 +18,7 @@
 //       seconds; prints
 //       {"streams":N,"bytes":B,"seconds":S,"mb_s":X,"min_stream_bytes":..,"max_gap_ms":..} (max_gap_ms: the longest
 //       time in which no stream received a byte).
-// Every wait is bounded by --timeout. The SOCKS5 client and the pattern come from relay/cli/demo_client.h.
+// Every wait is bounded by --timeout. The SOCKS5 client and the pattern come from cli/demo/client.h.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,7 +39,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "relay/cli/demo_client.h"
+#include "cli/demo/client.h"
 
 namespace {
 

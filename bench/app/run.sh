@@ -18,7 +18,7 @@
 #
 # Usage: bench/app/run.sh [--build DIR] [--mib N] [--tput-reps N] [--reps N] [--count N] [--warmup N]
 #                         [--sessions N] [--only tput,lat,mem] [--out DIR]
-#   --build DIR   build tree with relay/cli/strait, bench/app/*, bench/forward/strait-forward,
+#   --build DIR   build tree with cli/strait, bench/app/*, bench/forward/strait-forward,
 #                 bench/tools/strait-pingpong and bench/strait_tls_bench (default: build)
 #   --mib N       MiB per bulk run (default 1024); --tput-reps N runs per path (default 3)
 #   --reps N      latency repetitions (default 5); --count N / --warmup N round trips per repetition (20000 / 2000)
@@ -65,7 +65,7 @@ declare -A WANT=()
 IFS=, read -ra _only <<<"$ONLY"
 for p in "${_only[@]}"; do case $p in tput|lat|mem) WANT[$p]=1 ;; *) die "--only: unknown phase '$p'" ;; esac; done
 
-STRAIT="$BUILD/relay/cli/strait"
+STRAIT="$BUILD/cli/strait"
 LOAD="$BUILD/bench/app/strait-app-load"
 HOLDER="$BUILD/bench/app/strait-idle-holder"
 FORWARD="$BUILD/bench/forward/strait-forward"

@@ -13,7 +13,7 @@
 #                             [--threads N] [--out DIR]
 #   --build DIR    tree under test; its strait-app-load drives both trees (default: build)
 #   --base DIR     a second tree to compare against (e.g. the previous commit), labelled "base"
-#   --tree L=DIR   a further tree labelled L (repeatable; only its relay/cli/strait is used)
+#   --tree L=DIR   a further tree labelled L (repeatable; only its cli/strait is used)
 #   --seconds S    per measurement (default 10); --reps N repetitions (default 3)
 # Every process started here is stopped on exit; every wait is bounded.
 set -euo pipefail
@@ -58,7 +58,7 @@ for e in "${EXTRA[@]}"; do
   [[ $e == *=* ]] || die "--tree wants LABEL=DIR"
   TREE[${e%%=*}]=${e#*=}; ORDER+=("${e%%=*}")
 done
-for t in "${ORDER[@]}"; do [[ -x ${TREE[$t]}/relay/cli/strait ]] || die "${TREE[$t]}/relay/cli/strait not built"; done
+for t in "${ORDER[@]}"; do [[ -x ${TREE[$t]}/cli/strait ]] || die "${TREE[$t]}/cli/strait not built"; done
 
 if [[ -z $OUT ]]; then OUT=$(mktemp -d /tmp/strait-streams-bench.XXXXXX); fi
 mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd)
@@ -67,7 +67,7 @@ RUN="$OUT/run"; rm -rf "$RUN"; mkdir -p "$RUN"
 # shellcheck source=bench/lib/proc.sh
 source "$REPO/bench/lib/proc.sh"
 
-STRAIT="$BUILD/relay/cli/strait"
+STRAIT="$BUILD/cli/strait"
 K="$RUN/pki"
 "$STRAIT" keys init-root --out "$K/root" >/dev/null
 "$STRAIT" keys tenant --root "$K/root" --tenant bench --days 1 --out "$K/tenant" >/dev/null
@@ -90,7 +90,7 @@ printf '[[allow]]\ncidrs = ["127.0.0.1/32"]\nports = ["%s"]\n' "${SRC##*:}" >"$R
 log "results in $OUT"
 
 run_tree() { # LABEL REP
-  local label=$1 rep=$2 exe="${TREE[$1]}/relay/cli/strait" line relay_pid conn_pid dev_pid socks n r0 c0 d0 json
+  local label=$1 rep=$2 exe="${TREE[$1]}/cli/strait" line relay_pid conn_pid dev_pid socks n r0 c0 d0 json
   start_bg "relay-$label-$rep" "$exe" relay --identity "$K/relay" --device-listen 127.0.0.1:0 \
     --connector-listen 127.0.0.1:0 --threads "$THREADS"
   relay_pid=$BG_PID

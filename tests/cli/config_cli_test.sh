@@ -213,10 +213,10 @@ example)
   example=$src/docs/examples/$command.toml
   [ -f "$example" ] || fail "no $example"
   grep -oE '^[a-z_]+ =' "$example" | sed 's/ =$//' | sort >example_keys.txt
-  grep -oE 'cfg\.(Str|Strs|Int)\("[a-z_]+"' "$src/relay/cli/${command}_command.cc" | sed 's/.*("//; s/"$//' |
+  grep -oE 'cfg\.(Str|Strs|Int)\("[a-z_]+"' "$src/cli/${command}_command.cc" | sed 's/.*("//; s/"$//' |
     sort >accepted_keys.txt
-  [ -s accepted_keys.txt ] || fail "no keys found in relay/cli/${command}_command.cc"
-  diff accepted_keys.txt example_keys.txt || fail "$example: keys differ from relay/cli/${command}_command.cc"
+  [ -s accepted_keys.txt ] || fail "no keys found in cli/${command}_command.cc"
+  diff accepted_keys.txt example_keys.txt || fail "$example: keys differ from cli/${command}_command.cc"
   while read -r key; do
     grep -qF -- "\`$key\`" "$src/docs/$command.md" || fail "docs/$command.md does not document \`$key\`"
   done <accepted_keys.txt

@@ -1,6 +1,6 @@
-// ConfigFile (relay/cli/config_file.h): the strict TOML reader shared by `strait relay`, `connector` and `device`.
+// ConfigFile (cli/config_file.h): the strict TOML reader shared by `strait relay`, `connector` and `device`.
 // Each case writes a file into its own temporary directory and parses a CLI11 subcommand's flags first, as main does.
-#include "relay/cli/config_file.h"
+#include "cli/config_file.h"
 
 #include <grp.h>
 #include <pwd.h>

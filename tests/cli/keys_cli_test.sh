@@ -2,7 +2,7 @@
 # End-to-end tests of `strait keys` against the built binary.
 # Usage: keys_cli_test.sh <path-to-strait> <case>
 #   cases: chain verify show refusals usage upgrade interop fixed-random
-# Registered as ctest cli_keys.<case> by relay/cli/CMakeLists.txt, which passes the binary's path. Each case works
+# Registered as ctest cli_keys.<case> by cli/CMakeLists.txt, which passes the binary's path. Each case works
 # in its own mktemp directory. fixed-random wants strait_fixed_random (the program linked with the fuzz targets'
 # fixed-seed generator) and checks that it refuses to run. interop needs the openssl command (a separate process: the
 # strait process itself holds BoringSSL only) and exits 77, which ctest reports as skipped, if there is none.

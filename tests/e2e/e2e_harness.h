@@ -1,6 +1,6 @@
 // Cross-process test harness: real `strait relay`, `strait connector` and `strait device` processes on loopback,
 // identities made with `strait keys` in a per-test temp dir, an in-process internal HTTP server
-// (relay/cli/demo_http_server.h) and the demo's SOCKS5/HTTP client (relay/cli/demo_client.h).
+// (cli/demo/http_server.h) and the demo's SOCKS5/HTTP client (cli/demo/client.h).
 //
 // Every wait is on a child's output line or exit, or on a socket, with a generous deadline; nothing sleeps.
 // TearDown stops every child (SIGTERM, then SIGKILL) and removes the temp dir.
@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "relay/cli/demo_client.h"
-#include "relay/cli/demo_http_server.h"
-#include "relay/cli/demo_process.h"
+#include "cli/demo/client.h"
+#include "cli/demo/http_server.h"
+#include "cli/demo/process.h"
 
 namespace strait::e2e {
 

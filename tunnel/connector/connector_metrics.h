@@ -1,6 +1,6 @@
 // The connector's metrics: a copy of its counters that the loop publishes (MetricsPublisher: once per interval and
 // on demand, never per stream or per frame; the loop takes one mutex only then) and their Prometheus text. The HTTP
-// side is metrics::HttpEndpoint, wired by `strait connector --metrics-listen` (relay/cli/connector_command.cc).
+// side is metrics::HttpEndpoint, wired by `strait connector --metrics-listen` (cli/connector_command.cc).
 #pragma once
 
 #include <chrono>

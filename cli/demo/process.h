@@ -27,7 +27,7 @@ namespace strait::demo {
 using Clock = std::chrono::steady_clock;
 
 // Process-wide interrupt flag (set from a SIGINT/SIGTERM handler by the demo): every wait here and in
-// demo_client.h gives up early once it is set. Async-signal-safe to set.
+// client.h gives up early once it is set. Async-signal-safe to set.
 std::atomic<bool>& InterruptFlag();
 inline bool Interrupted() { return InterruptFlag().load(std::memory_order_relaxed); }
 

@@ -26,8 +26,8 @@
 #include <fmt/format.h>
 
 #include "crypto/keystore.h"
-#include "relay/cli/command.h"
-#include "relay/cli/config_file.h"
+#include "cli/command.h"
+#include "cli/config_file.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/device/client.h"

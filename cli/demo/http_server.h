@@ -2,7 +2,7 @@
 // own thread, many keep-alive connections (the tests open 1,000 streams at once).
 //
 //   GET  /hello      200 "hello from the internal server\n"
-//   GET  /bytes/N    200, N bytes of the deterministic stream (demo_client.h FillPattern), N <= 16 MiB
+//   GET  /bytes/N    200, N bytes of the deterministic stream (client.h FillPattern), N <= 16 MiB
 //   GET  /stream/N   200, N bytes of the deterministic stream written 256 KiB at a time (N <= 2^40): long downloads
 //   POST /sink       reads the body (any size up to max_body), answers "<bytes> <sha256 hex>\n"
 //   anything else    404

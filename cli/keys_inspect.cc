@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "relay/cli/keys_operations.h"
+#include "cli/keys_operations.h"
 
 namespace strait::cli {
 namespace {

@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "relay/cli/command.h"
-#include "relay/cli/keys_operations.h"
+#include "cli/command.h"
+#include "cli/keys_operations.h"
 
 namespace strait::cli {
 namespace {

@@ -1,4 +1,4 @@
-#include "relay/cli/demo_client.h"
+#include "cli/demo/client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,18 +9,27 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
+#include <limits>
 #include <vector>
 
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <fmt/format.h>
 
 namespace strait::demo {
 namespace {
 
-constexpr std::size_t kMaxHeaderBlock = 16 * 1024;
-constexpr std::size_t kKeepBodyLimit = 1 << 20;
-constexpr std::size_t kChunk = 64 * 1024;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+constexpr std::size_t kMaxHeaderBlock = 16 * 1024;  // a response's status line and headers (Beast's header_limit)
+constexpr std::size_t kKeepBodyLimit = 1 << 20;     // HttpResponse::body is kept up to this; longer ones are hashed
+constexpr std::size_t kChunk = 64 * 1024;           // one read from the socket, one slice of body
 constexpr std::chrono::milliseconds kSlice{100};
 
 // 64 KiB of xorshift output; byte at offset o is table[o % 65536] ^ (o >> 16), so the stream does not repeat
@@ -71,79 +80,6 @@ bool ParseIp(std::string_view host, sockaddr_storage* ss, socklen_t* len) {
     return true;
   }
   return false;
-}
-
-std::string Lower(std::string_view s) {
-  std::string o(s);
-  for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return o;
-}
-
-// Parses the status line and the headers we use. Returns false on a malformed block.
-bool ParseResponseHead(std::string_view head, int* status, std::optional<uint64_t>* length, bool* keep_alive,
-                       bool* chunked) {
-  const std::size_t eol = head.find("\r\n");
-  std::string_view status_line = head.substr(0, eol);
-  if (!status_line.starts_with("HTTP/1.")) return false;
-  const std::size_t sp = status_line.find(' ');
-  if (sp == std::string_view::npos || sp + 4 > status_line.size()) return false;
-  auto [p, ec] = std::from_chars(status_line.data() + sp + 1, status_line.data() + sp + 4, *status);
-  if (ec != std::errc()) return false;
-  *keep_alive = status_line.starts_with("HTTP/1.1");
-  *chunked = false;
-  std::size_t pos = eol == std::string_view::npos ? head.size() : eol + 2;
-  while (pos < head.size()) {
-    std::size_t e = head.find("\r\n", pos);
-    if (e == std::string_view::npos) e = head.size();
-    std::string_view line = head.substr(pos, e - pos);
-    pos = e + 2;
-    const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
-    const std::string name = Lower(line.substr(0, colon));
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    if (name == "content-length") {
-      uint64_t v = 0;
-      auto [q, ec2] = std::from_chars(value.data(), value.data() + value.size(), v);
-      if (ec2 != std::errc()) return false;
-      *length = v;
-    } else if (name == "connection") {
-      const std::string v = Lower(value);
-      if (v == "close") *keep_alive = false;
-      if (v == "keep-alive") *keep_alive = true;
-    } else if (name == "transfer-encoding") {
-      *chunked = Lower(value).find("chunked") != std::string::npos;
-    }
-  }
-  return true;
-}
-
-Result<HttpResponse, std::string> ReadResponse(Connection& c, Clock::time_point deadline) {
-  auto head = c.ReadHeaderBlock(deadline);
-  if (!head) return Oops(head.error());
-  HttpResponse r;
-  std::optional<uint64_t> length;
-  bool chunked = false;
-  if (!ParseResponseHead(*head, &r.status, &length, &r.keep_alive, &chunked)) {
-    return Oops(fmt::format("malformed HTTP response head: {:?}", head->substr(0, 80)));
-  }
-  if (chunked) return Oops("chunked responses are not supported by the demo client");
-  if (!length) return Oops("HTTP response without Content-Length");
-  Sha256 sha;
-  std::vector<uint8_t> buf(kChunk);
-  uint64_t left = *length;
-  while (left > 0) {
-    auto n = c.ReadSome(std::span(buf).first(static_cast<std::size_t>(std::min<uint64_t>(left, buf.size()))),
-                        deadline);
-    if (!n) return Oops(n.error());
-    if (*n == 0) return Oops(fmt::format("connection closed with {} body bytes missing", left));
-    sha.Update(std::span(buf).first(*n));
-    if (*length <= kKeepBodyLimit) r.body.append(reinterpret_cast<const char*>(buf.data()), *n);
-    left -= *n;
-  }
-  r.body_bytes = *length;
-  r.sha256 = sha.Final();
-  return r;
 }
 
 }  // namespace
@@ -335,29 +271,94 @@ Status Connection::ReadExact(std::span<uint8_t> out, Clock::time_point deadline)
   return {};
 }
 
-Result<std::string, std::string> Connection::ReadHeaderBlock(Clock::time_point deadline) {
-  std::string acc;
-  if (rpos_ < rbuf_.size()) acc.assign(rbuf_, rpos_);
-  rbuf_.clear();
+void Connection::Unread(std::string_view bytes) {
+  if (bytes.empty()) return;
+  rbuf_.erase(0, rpos_);
+  rbuf_.insert(0, bytes);
   rpos_ = 0;
-  std::array<uint8_t, 4096> buf{};
-  for (;;) {
-    const std::size_t end = acc.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      rbuf_ = acc.substr(end + 4);
-      acc.resize(end + 4);
-      return acc;
-    }
-    if (acc.size() > kMaxHeaderBlock) return Oops("HTTP header block above 16 KiB");
-    auto n = ReadSome(buf, deadline);
-    if (!n) return Oops(n.error());
-    if (*n == 0) return Oops(acc.empty() ? "connection closed before a response" : "connection closed mid-header");
-    acc.append(reinterpret_cast<const char*>(buf.data()), *n);
-  }
 }
 
 void Connection::ShutdownWrite() {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
+Result<HttpResponse, std::string> ReadHttpResponse(Connection& c, Clock::time_point deadline) {
+  // Beast's parser fed from our own buffer: put() takes what has arrived and moves body bytes into `out` (a
+  // buffer_body), which are hashed and counted at once, so a body of any length needs kChunk of memory (and
+  // kKeepBodyLimit for the kept copy). Bytes past the end of this response go back to the connection.
+  http::response_parser<http::buffer_body> p;
+  p.header_limit(static_cast<std::uint32_t>(kMaxHeaderBlock));
+  // No body limit (the demo's bulk downloads are as long as it asks; nothing here grows with them). Not boost::none:
+  // Boost 1.74 compares a Content-Length with the optional, and any length is "greater" than none (body_limit).
+  p.body_limit(std::numeric_limits<std::uint64_t>::max());
+  p.eager(true);
+  std::string in;  // received, not yet taken by the parser: at most kMaxHeaderBlock plus one read
+  std::size_t pos = 0;
+  std::vector<char> out(kChunk);
+  std::vector<uint8_t> readbuf(kChunk);
+  HttpResponse r;
+  Sha256 sha;
+  bool keep_body = true;
+  bool need_input = true;
+  for (;;) {
+    if (need_input) {
+      in.erase(0, pos);
+      pos = 0;
+      auto n = c.ReadSome(readbuf, deadline);
+      if (!n) return Oops(n.error());
+      if (*n == 0) {  // EOF: the end of a body that runs to EOF, or a response cut short
+        if (!p.is_header_done()) {
+          return Oops(in.empty() ? "connection closed before a response" : "connection closed mid-header");
+        }
+        beast::error_code ec;
+        p.put_eof(ec);
+        if (ec || !p.is_done()) {
+          const auto left = p.content_length_remaining();
+          if (left) return Oops(fmt::format("connection closed with {} body bytes missing", *left));
+          return Oops(fmt::format("connection closed mid-body after {} bytes", r.body_bytes));
+        }
+        break;
+      }
+      in.append(reinterpret_cast<const char*>(readbuf.data()), *n);
+      need_input = false;
+    }
+    p.get().body().data = out.data();
+    p.get().body().size = out.size();
+    beast::error_code ec;
+    const std::size_t used = p.put(asio::buffer(in.data() + pos, in.size() - pos), ec);
+    pos += used;
+    const std::size_t got = out.size() - p.get().body().size;
+    if (got > 0) {
+      sha.Update(std::span(reinterpret_cast<const uint8_t*>(out.data()), got));
+      r.body_bytes += got;
+      if (keep_body && r.body_bytes <= kKeepBodyLimit) {
+        r.body.append(out.data(), got);
+      } else if (keep_body) {
+        keep_body = false;
+        r.body = std::string();
+      }
+    }
+    if (p.is_done()) break;
+    if (ec == http::error::need_buffer) continue;  // `out` was full; it has been drained above
+    if (ec == http::error::header_limit) {
+      return Oops(fmt::format("HTTP response head above {} KiB", kMaxHeaderBlock / 1024));
+    }
+    if (ec && ec != http::error::need_more) {
+      const std::string_view at = std::string_view(in).substr(pos, 80);  // where the parser stopped
+      return Oops(fmt::format("malformed HTTP response ({}): {:?}", ec.message(), at));
+    }
+    // need_more, or everything given was used: read on. (put() with bytes left and no error makes progress.)
+    // Beast bounds the head (header_limit) but not a chunk header or trailer that never ends: this does.
+    if (ec && in.size() - pos > kMaxHeaderBlock) {
+      return Oops(fmt::format("HTTP response: a chunk header or trailer above {} KiB", kMaxHeaderBlock / 1024));
+    }
+    if (ec || pos == in.size() || (used == 0 && got == 0)) need_input = true;
+  }
+  r.status = static_cast<int>(p.get().result_int());
+  r.keep_alive = p.keep_alive();
+  r.sha256 = sha.Final();
+  c.Unread(std::string_view(in).substr(pos));
+  return r;
 }
 
 Result<HttpResponse, std::string> HttpGet(Connection& c, std::string_view host, std::string_view path,
@@ -366,7 +367,7 @@ Result<HttpResponse, std::string> HttpGet(Connection& c, std::string_view host, 
   if (auto w = c.WriteAll(std::span(reinterpret_cast<const uint8_t*>(req.data()), req.size()), deadline); !w) {
     return Oops(w.error());
   }
-  return ReadResponse(c, deadline);
+  return ReadHttpResponse(c, deadline);
 }
 
 Result<HttpResponse, std::string> HttpPostPattern(Connection& c, std::string_view host, uint64_t size,
@@ -391,7 +392,7 @@ Result<HttpResponse, std::string> HttpPostPattern(Connection& c, std::string_vie
     off += n;
   }
   *local_sha = Sha256::Hex(sha.Final());
-  return ReadResponse(c, deadline);
+  return ReadHttpResponse(c, deadline);
 }
 
 }  // namespace strait::demo

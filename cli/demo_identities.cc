@@ -1,9 +1,9 @@
-#include "relay/cli/demo_identities.h"
+#include "cli/demo_identities.h"
 
 #include <fmt/format.h>
 
 #include "crypto/keystore.h"
-#include "relay/cli/keys_operations.h"
+#include "cli/keys_operations.h"
 
 namespace strait::cli {
 

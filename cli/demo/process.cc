@@ -1,4 +1,4 @@
-#include "relay/cli/demo_process.h"
+#include "cli/demo/process.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -37,8 +37,8 @@
 
 #include "crypto/keystore.h"
 #include "metrics/http_endpoint.h"
-#include "relay/cli/command.h"
-#include "relay/cli/config_file.h"
+#include "cli/command.h"
+#include "cli/config_file.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/connector/connector.h"

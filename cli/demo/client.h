@@ -1,6 +1,8 @@
-// The demo's client side (also used by tests/e2e/): a tiny SOCKS5 client (RFC 1928 CONNECT, no auth) and a
-// minimal HTTP/1.1 client over blocking sockets, every wait bounded by a deadline and cut short by
-// demo::Interrupted(). No curl: the strait process links BoringSSL only (design.md "One TLS library per process").
+// The demo's client side (also used by tests/e2e/ and bench/app/): a tiny SOCKS5 client (RFC 1928 CONNECT, no auth)
+// and a minimal HTTP/1.1 client over blocking sockets, every wait bounded by a deadline and cut short by
+// demo::Interrupted(). Responses are parsed by Boost.Beast's parser (as the demo's server parses requests): status
+// line, headers, Content-Length, chunked, or a body up to EOF. No curl: the strait process links BoringSSL only
+// (design.md "One TLS library per process").
 //
 // Also the deterministic content the internal server serves (/bytes/N) and accepts (POST /sink), and SHA-256.
 //
@@ -17,7 +19,7 @@
 #include <openssl/sha.h>
 
 #include "crypto/result.h"
-#include "relay/cli/demo_process.h"
+#include "cli/demo/process.h"
 
 namespace strait::demo {
 
@@ -65,8 +67,8 @@ class Connection {
   // Reads at least one byte (buffered bytes first). 0 = EOF.
   Result<std::size_t, std::string> ReadSome(std::span<uint8_t> out, Clock::time_point deadline);
   Status ReadExact(std::span<uint8_t> out, Clock::time_point deadline);
-  // Reads up to and including "\r\n\r\n" (at most 16 KiB). Returns the header block.
-  Result<std::string, std::string> ReadHeaderBlock(Clock::time_point deadline);
+  // Puts bytes that were read but not used (past the end of an HTTP response) back in front of the next read.
+  void Unread(std::string_view bytes);
   void ShutdownWrite();
   bool valid() const { return fd_ >= 0; }
   int fd() const { return fd_; }
@@ -76,17 +78,24 @@ class Connection {
   Status WaitFor(short events, Clock::time_point deadline);
 
   int fd_ = -1;
-  std::string rbuf_;  // read-ahead from ReadHeaderBlock
+  std::string rbuf_;  // bytes given back by Unread, served before the socket's
   std::size_t rpos_ = 0;
 };
 
 struct HttpResponse {
   int status = 0;
-  std::string body;                   // kept only for bodies up to 1 MiB
-  uint64_t body_bytes = 0;
+  std::string body;                   // kept only for bodies up to 1 MiB (empty for longer ones)
+  uint64_t body_bytes = 0;            // after chunked decoding
   std::array<uint8_t, 32> sha256{};   // of the whole body
-  bool keep_alive = true;
+  bool keep_alive = true;             // false for Connection: close, HTTP/1.0, or a body that ran to EOF
 };
+
+// Reads one response from `c` (the request was written already). Bounds: the status line and headers at most
+// 16 KiB, and so is each chunk header and the trailer; the body any length (hashed as it arrives, kept up to
+// 1 MiB). Errors: "timed out", "interrupted", "connection closed before a response" / "mid-header" / "with N body
+// bytes missing" / "mid-body after N bytes", "HTTP response head above 16 KiB", "HTTP response: a chunk header or
+// trailer above 16 KiB", "malformed HTTP response (<Beast's reason>): <the bytes where it stopped>".
+Result<HttpResponse, std::string> ReadHttpResponse(Connection& c, Clock::time_point deadline);
 
 // GET `path` on an open connection (keep-alive). `host` goes in the Host header.
 Result<HttpResponse, std::string> HttpGet(Connection& c, std::string_view host, std::string_view path,

@@ -1,4 +1,4 @@
-#include "relay/cli/command.h"
+#include "cli/command.h"
 
 #include <cstdint>
 #include <cstdio>

@@ -6,11 +6,11 @@
 #include <CLI/CLI.hpp>
 
 #include "crypto/keys.h"
-#include "relay/cli/command.h"
+#include "cli/command.h"
 #include "tunnel/frame.h"
 
 #ifndef STRAIT_VERSION
-#error "STRAIT_VERSION comes from project(VERSION) (relay/cli/CMakeLists.txt)"
+#error "STRAIT_VERSION comes from project(VERSION) (cli/CMakeLists.txt)"
 #endif
 
 int main(int argc, char** argv) {

@@ -1,4 +1,4 @@
-#include "relay/cli/demo_http_server.h"
+#include "cli/demo/http_server.h"
 
 #include <charconv>
 #include <optional>
@@ -11,7 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
-#include "relay/cli/demo_client.h"
+#include "cli/demo/client.h"
 
 namespace strait::demo {
 namespace {

@@ -1,10 +1,10 @@
 // `strait demo`: the README's main job. With no configuration it
 //   1. makes a throwaway root, tenant, TLS CA and relay / connector / device identities in a temp dir
 //      (demo_identities.cc, in process), and a policy that allows only the internal server;
-//   2. starts the internal HTTP server (demo_http_server.h) on loopback in this process, on its own thread;
+//   2. starts the internal HTTP server (demo/http_server.h) on loopback in this process, on its own thread;
 //   3. starts `strait relay`, `strait connector` and `strait device` as children of /proc/self/exe on port 0,
-//      reading their ready lines (demo_process.h);
-//   4. through the device's SOCKS5 door (demo_client.h): GET /hello by IP and by name, a bulk upload checked with
+//      reading their ready lines (demo/process.h);
+//   4. through the device's SOCKS5 door (demo/client.h): GET /hello by IP and by name, a bulk upload checked with
 //      SHA-256 on both ends, a burst of small requests over concurrent streams;
 //   5. scrapes the relay's and the connector's metrics, stops the children (SIGTERM, then SIGKILL) and prints a
 //      table. Everything is cleaned up on success, failure, Ctrl-C and --timeout; any failed step exits 1 with one
@@ -27,11 +27,11 @@
 
 #include <fmt/format.h>
 
-#include "relay/cli/command.h"
-#include "relay/cli/demo_client.h"
-#include "relay/cli/demo_http_server.h"
-#include "relay/cli/demo_identities.h"
-#include "relay/cli/demo_process.h"
+#include "cli/command.h"
+#include "cli/demo/client.h"
+#include "cli/demo/http_server.h"
+#include "cli/demo_identities.h"
+#include "cli/demo/process.h"
 
 namespace strait::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "crypto/x509_issue.h"
-#include "relay/cli/keys_operations.h"
+#include "cli/keys_operations.h"
 
 namespace strait::cli {
 namespace {
