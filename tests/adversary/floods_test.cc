@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -68,6 +69,17 @@ class AdversaryFloods : public AdversaryTest {
     EXPECT_GE(static_cast<double>(s.Num("ok")), kMinSuccess * kLogins) << s.line;
   }
 
+  // Scrapes `at` until `evidence` of the scrape is above 0 or 10 s passed (the daemons publish their shards'
+  // counters a little after the fact); returns the last evidence.
+  std::uint64_t AwaitEvidence(const HostPort& at, std::uint64_t (*evidence)(const std::string&)) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < 40 && v == 0; ++i) {
+      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      v = evidence(Scrape(at));
+    }
+    return v;
+  }
+
   // The relay's evidence that it met a flood: logins closed to make room, refused per source, or timed out.
   static std::uint64_t RelayFloodEvidence(const std::string& m) {
     return Sample(m, R"(strait_relay_drops_total{reason="handshake_limit"})").value_or(0) +
@@ -92,9 +104,8 @@ TEST_F(AdversaryFloods, DevicePortFloodLetsDeviceLoginsThrough) {
   Flood(relay.device);
   Probe(probe_dev_id_, relay.device, false);
   EXPECT_EQ(FetchHello(dev, "127.0.0.1"), "") << "a device that was up before the flood";
-  const std::string m = Scrape(relay_metrics);
+  EXPECT_GT(AwaitEvidence(relay_metrics, RelayFloodEvidence), 0u) << "the flood never reached the login budget";
   StopFloods();
-  EXPECT_GT(RelayFloodEvidence(m), 0u) << "the flood never reached the relay's login budget";
 }
 
 TEST_F(AdversaryFloods, ConnectorPortFloodLetsConnectorLoginsThrough) {
@@ -109,9 +120,8 @@ TEST_F(AdversaryFloods, ConnectorPortFloodLetsConnectorLoginsThrough) {
   Device dev = StartDevice(dev_id_, relay.device);
   WaitSessionUp(dev);
   EXPECT_EQ(FetchHello(dev, "127.0.0.1"), "");
-  const std::string m = Scrape(relay_metrics);
+  EXPECT_GT(AwaitEvidence(relay_metrics, RelayFloodEvidence), 0u) << "the flood never reached the login budget";
   StopFloods();
-  EXPECT_GT(RelayFloodEvidence(m), 0u) << "the flood never reached the relay's login budget";
 }
 
 TEST_F(AdversaryFloods, DirectConnectFloodLetsDeviceLoginsThrough) {
@@ -128,14 +138,14 @@ TEST_F(AdversaryFloods, DirectConnectFloodLetsDeviceLoginsThrough) {
   Device dev = StartDevice(dev_id_, std::nullopt, conn.direct);
   WaitSessionUp(dev);
   EXPECT_EQ(FetchHello(dev, "127.0.0.1"), "");
-  const std::string m = Scrape(conn_metrics);
+  auto refused = [](const std::string& m) -> std::uint64_t {
+    return Sample(m, R"(strait_connector_direct_refused_total{reason="listener_full"})").value_or(0) +
+           Sample(m, R"(strait_connector_direct_refused_total{reason="source_limit"})").value_or(0) +
+           Sample(m, R"(strait_connector_direct_refused_total{reason="login_evicted"})").value_or(0) +
+           Sample(m, R"(strait_connector_direct_logins_total{result="failed"})").value_or(0);
+  };
+  EXPECT_GT(AwaitEvidence(conn_metrics, refused), 0u) << "the flood never reached Direct Connect's budgets";
   StopFloods();
-  const std::uint64_t refused =
-      Sample(m, R"(strait_connector_direct_refused_total{reason="listener_full"})").value_or(0) +
-      Sample(m, R"(strait_connector_direct_refused_total{reason="source_limit"})").value_or(0) +
-      Sample(m, R"(strait_connector_direct_refused_total{reason="login_evicted"})").value_or(0) +
-      Sample(m, R"(strait_connector_direct_logins_total{result="failed"})").value_or(0);
-  EXPECT_GT(refused, 0u) << "the flood never reached the Direct Connect listener's budgets";
 }
 
 }  // namespace
