@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/crypto/keystore_test_util.h"
+#include "tests/testing/hex.h"
 
 namespace strait::crypto {
 namespace {
@@ -17,6 +18,7 @@ using testing::Bytes;
 using testing::Chain;
 using testing::HandArmour;
 using testing::TheChain;
+using ::strait::testing::Hex;
 
 std::string ReplaceFirst(std::string s, std::string_view from, std::string_view to) {
   const size_t at = s.find(from);
@@ -25,13 +27,6 @@ std::string ReplaceFirst(std::string s, std::string_view from, std::string_view 
   return s;
 }
 
-Bytes FromHex(std::string_view hex) {
-  Bytes out(hex.size() / 2);
-  size_t len = 0;
-  EXPECT_EQ(sodium_hex2bin(out.data(), out.size(), hex.data(), hex.size(), nullptr, &len, nullptr), 0) << hex;
-  out.resize(len);
-  return out;
-}
 // Known keys. RFC 8410 section 10.3's PKCS#8 Ed25519 key and section 10.1's public key, its pair.
 constexpr std::string_view kRfc8410PrivateKey =
     "-----BEGIN PRIVATE KEY-----\n"
@@ -115,13 +110,13 @@ TEST(KeyPem, PemKeysMatchPublishedExamples) {
   EXPECT_EQ(EncodeEd25519SecretKey(*ed).view(), kRfc8410PrivateKey);
   EXPECT_EQ(EncodeEd25519PublicKey(*ed_pub), kRfc8410PublicKey);
   EXPECT_EQ(Bytes(ed->seed.bytes().begin(), ed->seed.bytes().end()),
-            FromHex("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"));
+            Hex("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"));
 
   // X25519: RFC 7748's Alice, secret and public key.
   auto x = DecodeX25519SecretKey(kAlicePrivateKey);
   ASSERT_TRUE(x.ok()) << x.error().reason;
-  EXPECT_EQ(Bytes(x->secret.bytes().begin(), x->secret.bytes().end()), FromHex(kAliceSecretHex));
-  EXPECT_EQ(Bytes(x->public_key.bytes().begin(), x->public_key.bytes().end()), FromHex(kAlicePublicHex));
+  EXPECT_EQ(Bytes(x->secret.bytes().begin(), x->secret.bytes().end()), Hex(kAliceSecretHex));
+  EXPECT_EQ(Bytes(x->public_key.bytes().begin(), x->public_key.bytes().end()), Hex(kAlicePublicHex));
   auto x_pub = DecodeX25519PublicKey(kAlicePublicKey);
   ASSERT_TRUE(x_pub.ok()) << x_pub.error().reason;
   EXPECT_EQ(*x_pub, x->public_key);
@@ -131,7 +126,7 @@ TEST(KeyPem, PemKeysMatchPublishedExamples) {
 
 TEST(KeyPem, ReadsKeysInTheOlderStraitArmour) {
   // Files as Strait wrote them before PEM keys, written out by hand: the same keys as the PEM examples.
-  const Bytes ed_seed = FromHex("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
+  const Bytes ed_seed = Hex("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
   const std::string old_ed = "-----BEGIN STRAIT ED25519 SECRET KEY-----\n"
                              "1O5y2/kTWErVttjx92n4rTr+fCjL8dT74Jeoj0R1WEI=\n"
                              "-----END STRAIT ED25519 SECRET KEY-----\n";
@@ -149,10 +144,10 @@ TEST(KeyPem, ReadsKeysInTheOlderStraitArmour) {
   const Bytes ed_pub(ed->public_key.bytes().begin(), ed->public_key.bytes().end());
   EXPECT_EQ(DecodeEd25519PublicKey(HandArmour("STRAIT ED25519 PUBLIC KEY", ed_pub)).value(), ed->public_key);
 
-  auto x = DecodeX25519SecretKey(HandArmour("STRAIT X25519 SECRET KEY", FromHex(kAliceSecretHex)));
+  auto x = DecodeX25519SecretKey(HandArmour("STRAIT X25519 SECRET KEY", Hex(kAliceSecretHex)));
   ASSERT_TRUE(x.ok()) << x.error().reason;
   EXPECT_EQ(x->public_key, DecodeX25519PublicKey(kAlicePublicKey).value());
-  EXPECT_EQ(DecodeX25519PublicKey(HandArmour("STRAIT X25519 PUBLIC KEY", FromHex(kAlicePublicHex))).value(),
+  EXPECT_EQ(DecodeX25519PublicKey(HandArmour("STRAIT X25519 PUBLIC KEY", Hex(kAlicePublicHex))).value(),
             x->public_key);
 }
 
@@ -179,7 +174,7 @@ TEST(KeyPem, RefusesPemKeysOfTheWrongTypeByName) {
   const auto ed_public = Decoder(DecodeEd25519PublicKey);
   const auto x_secret = Decoder(DecodeX25519SecretKey);
   const auto x_public = Decoder(DecodeX25519PublicKey);
-  const Bytes seed = FromHex("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
+  const Bytes seed = Hex("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
   const std::vector<WrongKey> cases = {
       {"P-256 PKCS#8 as Ed25519", std::string(kP256PrivateKey), ed_secret, KeystoreError::kWrongType,
        "holds an EC P-256 key, expected an Ed25519 private key"},
@@ -206,7 +201,7 @@ TEST(KeyPem, RefusesPemKeysOfTheWrongTypeByName) {
       // Not the one DER form: a PKCS#8 v2 (OneAsymmetricKey) carrying the public key, DER that is not PKCS#8,
       // bytes after the structure, a seed of the wrong length.
       {"PKCS#8 v2 with the public key",
-       HandArmour("PRIVATE KEY", FromHex("3051020101300506032b657004220420"
+       HandArmour("PRIVATE KEY", Hex("3051020101300506032b657004220420"
                                          "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842"
                                          "812100"
                                          "19bf44096984cdfe8541bac167dc3b96c85086aa30b6b6cb0c5c38ad703166e1")),
@@ -214,15 +209,15 @@ TEST(KeyPem, RefusesPemKeysOfTheWrongTypeByName) {
       {"not DER", HandArmour("PRIVATE KEY", Bytes(48, 0x30)), ed_secret, KeystoreError::kBadContent,
        "not a PKCS#8 private key"},
       {"trailing DER",
-       HandArmour("PRIVATE KEY", FromHex("302e020100300506032b657004220420d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cb"
+       HandArmour("PRIVATE KEY", Hex("302e020100300506032b657004220420d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cb"
                                          "f1d4fbe097a88f447558420000")),
        ed_secret, KeystoreError::kTrailingData, "after the PKCS#8"},
       {"31-byte seed",
-       HandArmour("PRIVATE KEY", FromHex("302d020100300506032b657004210420"
+       HandArmour("PRIVATE KEY", Hex("302d020100300506032b657004210420"
                                          "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f447558")),
        ed_secret, KeystoreError::kBadContent, "not a valid Ed25519"},
       {"all-zero X25519 public key",
-       HandArmour("PUBLIC KEY", FromHex("302a300506032b656e032100" + std::string(64, '0'))), x_public,
+       HandArmour("PUBLIC KEY", Hex("302a300506032b656e032100" + std::string(64, '0'))), x_public,
        KeystoreError::kBadContent, "all-zero"},
   };
   for (const WrongKey& c : cases) {
