@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tests/crypto/keystore_test_util.h"
+#include "tests/testing/temp_dir.h"
 
 namespace strait::crypto {
 namespace {
@@ -27,22 +28,9 @@ using testing::TheChain;
 using testing::kDay;
 using testing::kNow;
 
-// A fresh directory under $TMPDIR (mkdtemp), removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/strait-keystore-XXXXXX";
-    char* p = ::mkdtemp(tmpl.data());
-    EXPECT_NE(p, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(std::string_view name) const { return JoinPath(path_, name); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+// A scratch directory per test (tests/testing/temp_dir.h).
+struct TempDir : strait::testing::TempDir {
+  TempDir() : strait::testing::TempDir("strait-keystore") {}
 };
 
 unsigned ModeOf(const std::string& path) {
