@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "cli/keys_operations.h"
+#include "crypto/hex.h"
 
 namespace strait::cli {
 namespace {
@@ -72,12 +73,6 @@ std::string ShowCredential(std::span<const uint8_t> bytes, uint64_t now) {
   }
   out += "signatures: not checked here; use `strait keys verify --root root.pub FILE`\n";
   return out;
-}
-
-std::string Hex(std::span<const uint8_t> b) {
-  std::string s;
-  for (uint8_t x : b) s += fmt::format("{:02x}", x);
-  return s;
 }
 
 // unix seconds of an ASN1_TIME, via the difference from the epoch.
@@ -141,7 +136,7 @@ Result<std::string, std::string> ShowCertificates(const std::string& path, std::
       std::array<uint8_t, 32> digest{};
       unsigned digest_len = 0;
       EVP_Digest(der, static_cast<size_t>(der_len), digest.data(), &digest_len, EVP_sha256(), nullptr);
-      out += fmt::format("  sha256:   {}\n", Hex(std::span<const uint8_t>(digest.data(), digest_len)));
+      out += fmt::format("  sha256:   {}\n", crypto::HexEncode(std::span<const uint8_t>(digest.data(), digest_len)));
       OPENSSL_free(der);
     }
   }

@@ -4,6 +4,8 @@
 
 #include <cassert>
 
+#include "crypto/hex.h"
+
 namespace strait::crypto {
 
 bool ConstantTimeEqual(std::span<const uint8_t> a, std::span<const uint8_t> b) {
@@ -23,9 +25,7 @@ std::string Fingerprint(std::string_view domain, std::span<const uint8_t> bytes)
   crypto_generichash_update(&st, bytes.data(), bytes.size());
   uint8_t h[32];
   crypto_generichash_final(&st, h, sizeof h);
-  char hex[9];
-  sodium_bin2hex(hex, sizeof hex, h, 4);
-  return std::string(hex, 8);
+  return HexEncode(std::span<const uint8_t>(h, 4));
 }
 
 X25519KeyPair X25519KeyPair::Generate() { return FromSecret(X25519SecretKey::Random()); }

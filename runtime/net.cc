@@ -6,51 +6,35 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
+
+#include "runtime/address_text.h"
 
 namespace strait::runtime {
 
-std::string SocketAddress::ToString() const {
-  char host[INET6_ADDRSTRLEN] = {};
-  if (u.sa.sa_family == AF_INET) {
-    inet_ntop(AF_INET, &u.v4.sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(u.v4.sin_port));
-  }
-  if (u.sa.sa_family == AF_INET6) {
-    inet_ntop(AF_INET6, &u.v6.sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(u.v6.sin6_port));
-  }
-  return "?";
-}
+std::string SocketAddress::ToString() const { return AddressText(get()); }
 
 SetupResult<SocketAddress> ParseSocketAddress(std::string_view text) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos || colon + 1 == text.size()) {
     return SetupError{EINVAL, "address needs HOST:PORT: " + std::string(text)};
   }
-  std::string_view host = text.substr(0, colon);
-  const std::string_view port_text = text.substr(colon + 1);
-  unsigned port = 0;
-  const auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port > 65535) {
-    return SetupError{EINVAL, "bad port in " + std::string(text)};
-  }
+  const auto hp = SplitHostPort(text);
+  if (!hp) return SetupError{EINVAL, "bad port in " + std::string(text)};
+  const std::string host(hp->host);
   SocketAddress a;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    const std::string h(host.substr(1, host.size() - 2));
+  if (hp->bracketed) {
     a.u.v6.sin6_family = AF_INET6;
-    a.u.v6.sin6_port = htons(static_cast<std::uint16_t>(port));
-    if (inet_pton(AF_INET6, h.c_str(), &a.u.v6.sin6_addr) != 1) {
+    a.u.v6.sin6_port = htons(hp->port);
+    if (inet_pton(AF_INET6, host.c_str(), &a.u.v6.sin6_addr) != 1) {
       return SetupError{EINVAL, "bad IPv6 address in " + std::string(text)};
     }
     a.len = sizeof(sockaddr_in6);
     return a;
   }
-  const std::string h(host);
   a.u.v4.sin_family = AF_INET;
-  a.u.v4.sin_port = htons(static_cast<std::uint16_t>(port));
-  if (inet_pton(AF_INET, h.c_str(), &a.u.v4.sin_addr) != 1) {
+  a.u.v4.sin_port = htons(hp->port);
+  if (inet_pton(AF_INET, host.c_str(), &a.u.v4.sin_addr) != 1) {
     return SetupError{EINVAL, "bad IPv4 address in " + std::string(text)};
   }
   a.len = sizeof(sockaddr_in);

@@ -9,7 +9,8 @@
 //       {"bytes":N,"seconds":S,"mb_s":X} (the time runs from the first byte to the sink's answer).
 //   strait-app-load pingpong --connect IP:PORT [--socks IP:PORT] --size 64 --count N --warmup W [--timeout S]
 //       One stream to an echo server (strait-pingpong server): W unrecorded, then N recorded sequential round
-//       trips; prints {"p50_us":..,"p99_us":..,"mean_us":..,"count":N} like strait-pingpong --json.
+//       trips; prints {"count":N,"min_us":..,"p50_us":..,...} like strait-pingpong --json (bench/lib/round_trips.h,
+//       the loop and summary both use).
 //   strait-app-load source --listen 127.0.0.1:0 [--lifetime S]
 //       Prints its address; on every connection it waits for one byte, then writes (one poll() thread,
 //       non-blocking) until the peer closes: an endless download.
@@ -39,6 +40,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "bench/lib/round_trips.h"
 #include "cli/demo/client.h"
 
 namespace {
@@ -245,26 +247,19 @@ int PingPong(const std::string& connect, const std::string& socks, uint32_t size
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
   auto c = Open(connect, socks, deadline);
   if (!c) return Fail(c.error());
-  std::vector<uint8_t> msg(size), back(size);
-  strait::demo::FillPattern(7, msg);
-  std::vector<double> us;
-  us.reserve(count);
-  for (uint32_t i = 0; i < warmup + count; ++i) {
-    const auto a = Clock::now();
-    if (auto w = c->WriteAll(msg, deadline); !w) return Fail(w.error());
-    if (auto r = c->ReadExact(back, deadline); !r) return Fail(r.error());
-    const auto b = Clock::now();
-    if (back != msg) return Fail("echo mismatch");
-    if (i >= warmup) us.push_back(std::chrono::duration<double, std::micro>(b - a).count());
-  }
-  std::sort(us.begin(), us.end());
-  auto q = [&](double p) { return us[std::min(us.size() - 1, static_cast<std::size_t>(p * static_cast<double>(us.size() - 1) + 0.5))]; };
-  double mean = 0;
-  for (double v : us) mean += v;
-  mean /= static_cast<double>(us.size());
-  fmt::print("{{\"count\":{},\"min_us\":{:.2f},\"p50_us\":{:.2f},\"p90_us\":{:.2f},\"p99_us\":{:.2f},"
-             "\"max_us\":{:.2f},\"mean_us\":{:.2f}}}\n",
-             us.size(), us.front(), q(0.5), q(0.9), q(0.99), us.back(), mean);
+  strait::bench::RoundTripOptions options;
+  options.size = size;
+  options.count = count;
+  options.warmup = warmup;
+  options.deadline = deadline;
+  const strait::bench::RoundTrips r =
+      strait::bench::RunRoundTrips(options, [&](std::span<const uint8_t> out, std::span<uint8_t> in) {
+        if (auto w = c->WriteAll(out, deadline); !w) return w.error();
+        if (auto rd = c->ReadExact(in, deadline); !rd) return rd.error();
+        return std::string();
+      });
+  if (!r.error.empty()) return Fail(r.error);
+  fmt::print("{{{}}}\n", strait::bench::JsonMembers(strait::bench::Summarize(r.ns)));
   return 0;
 }
 

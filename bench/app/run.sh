@@ -38,10 +38,8 @@ SESSIONS=10000
 ONLY="tput,lat,mem"
 OUT=""
 
-die() { echo "run.sh: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+# shellcheck source=bench/lib/script.sh
+source "$REPO/bench/lib/script.sh"
 
 while (($#)); do
   case $1 in
@@ -84,27 +82,13 @@ RUN="$OUT/run"; rm -rf "$RUN"; mkdir -p "$RUN"
 # ---- process bookkeeping: everything started here is stopped on exit (bench/lib/proc.sh) ----
 # shellcheck source=bench/lib/proc.sh
 source "$REPO/bench/lib/proc.sh"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-wait_listen() { # PORT PID
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]] && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
 
 # ---- identities (strait keys), the haproxy certificate (P-256, same CA), the policy ----
+# shellcheck source=bench/lib/pki.sh
+source "$REPO/bench/lib/pki.sh"
 K="$RUN/pki"
-"$STRAIT" keys init-root --out "$K/root" >/dev/null
-"$STRAIT" keys tenant --root "$K/root" --tenant bench --days 1 --out "$K/tenant" >/dev/null
-"$STRAIT" keys tls-ca --out "$K/ca" >/dev/null
-"$STRAIT" keys issue --role relay --root "$K/root" --subject relay-1 --hours 4 --tls-ca-dir "$K/ca" \
-  --name localhost --ip 127.0.0.1 --out "$K/relay" >/dev/null
-"$STRAIT" keys issue --role connector --tenant-dir "$K/tenant" --subject conn-1 --hours 4 --ca "$K/ca" --out "$K/conn" >/dev/null
-"$STRAIT" keys issue --role device --tenant-dir "$K/tenant" --subject dev-1 --hours 4 --ca "$K/ca" --out "$K/dev" >/dev/null
-"$STRAIT" keys issue --role device --tenant-dir "$K/tenant" --subject dev-dc --hours 4 --ca "$K/ca" --out "$K/dev-dc" >/dev/null
+bench_pki "$STRAIT" "$K"
+bench_device "$STRAIT" "$K" dev-dc
 "$STRAIT" keys tls-server --ca "$K/ca" --name localhost --ip 127.0.0.1 --out "$K/haproxy" >/dev/null
 cat "$K/haproxy/tls.crt" "$K/haproxy/tls.key" >"$K/haproxy/haproxy.pem"; chmod 600 "$K/haproxy/haproxy.pem"
 
@@ -182,7 +166,7 @@ chain3 ha-echo3 "$ECHO_PORT"; HA_ECHO3=$CH_PORT
 start_haproxy ha-echo2-out "$ECHO_PORT" "$BIND_TLS" ""; start_haproxy ha-echo2-in "$HA_PORT" "" "$SERVER_TLS"; HA_ECHO2=$HA_PORT
 start_bg forward "$FORWARD" --listen 127.0.0.1:0 --target "127.0.0.1:$SINK_PORT" --threads 1
 FWD_PID=$BG_PID
-FWD=$(wait_line "$RUN/forward.out" "" "$FWD_PID" 10 | grep -Eo '[0-9.]+:[0-9]+' | head -n1) || die "strait-forward did not start"
+FWD=127.0.0.1:$(wait_address "$RUN/forward.out" "$FWD_PID" 10) || die "strait-forward did not start"
 
 # ---- throughput and CPU per GB ----
 if [[ -n ${WANT[tput]:-} ]]; then

@@ -54,10 +54,8 @@ LAT_SCHED=fifo
 RT_PRIO=10
 ALL_PATHS=(direct strait haproxy nginx)
 
-die() { echo "run.sh: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+# shellcheck source=bench/lib/script.sh
+source "$REPO/bench/lib/script.sh"
 
 while (($#)); do
   case $1 in
@@ -159,81 +157,11 @@ rm -rf "$RUN"; mkdir -p "$RUN"
 : >"$OUT/throughput.jsonl"
 : >"$OUT/latency.jsonl"
 
-# ---- process bookkeeping: everything started here is stopped on exit ----
-PIDS=()
-descendants() { local c; for c in $(pgrep -P "$1" 2>/dev/null || true); do echo "$c"; descendants "$c"; done; }
-cleanup() {
-  local rc=$? all=() p i
-  trap - EXIT INT TERM HUP
-  for p in "${PIDS[@]}"; do
-    kill -0 "$p" 2>/dev/null || continue
-    all+=("$p")
-    mapfile -t -O "${#all[@]}" all < <(descendants "$p")  # nginx workers, should the master die first
-  done
-  if ((${#all[@]})); then
-    kill -TERM "${all[@]}" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do  # up to 5 s for a graceful exit
-      local alive=0
-      for p in "${all[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-      ((alive)) || break
-      sleep 0.1
-    done
-    kill -KILL "${all[@]}" 2>/dev/null || true
-  fi
-  wait 2>/dev/null || true
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM HUP
-
-# start_bg NAME PHASE CPUS CMD... -> BG_PID; stdout/stderr to $RUN/NAME.{out,err}
-start_bg() {
-  local name=$1 phase=$2 cpus=$3; shift 3
-  (pinned "$phase" "$cpus" "$@") >"$RUN/$name.out" 2>"$RUN/$name.err" </dev/null &
-  BG_PID=$!
-  PIDS+=("$BG_PID")
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# wait_listen PORT PID: until something listens on 127.0.0.1:PORT (5 s at most) while PID lives.
-wait_listen() {
-  local port=$1 pid=$2 i
-  for ((i = 0; i < 100; i++)); do
-    [[ -n $(ss -Hltn "sport = :$port" 2>/dev/null) ]] && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
-
-# wait_address FILE PID: first HOST:PORT line a process prints (5 s at most); echoes the port.
-wait_address() {
-  local file=$1 pid=$2 i line
-  for ((i = 0; i < 100; i++)); do
-    line=$(grep -Eom1 '[0-9.]+:[0-9]+' "$file" 2>/dev/null || true)
-    if [[ -n $line ]]; then echo "${line##*:}"; return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
-
-# CPU time (clock ticks) of PID and its descendants: utime+stime of all threads, from /proc/PID/stat.
-CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() {
-  local total=0 p stat rest
-  for p in "$1" $(descendants "$1"); do
-    stat=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-    rest=${stat##*) }  # fields from 3 (state) on; comm may hold spaces
-    read -r -a f <<<"$rest"
-    total=$((total + f[11] + f[12]))  # fields 14 utime, 15 stime
-  done
-  echo "$total"
-}
+# ---- process bookkeeping: everything started here is stopped on exit (bench/lib/proc.sh) ----
+# shellcheck source=bench/lib/proc.sh
+source "$REPO/bench/lib/proc.sh"
+# start_pinned NAME PHASE CPUS CMD... -> BG_PID: start_bg of CMD run through pinned (above).
+start_pinned() { local name=$1; shift; start_bg "$name" pinned "$@"; }
 
 render() { # TEMPLATE OUTFILE LISTEN_PORT TARGET_PORT RUN_DIR
   sed -e "s/@LISTEN_ADDR@/127.0.0.1/g; s/@LISTEN_PORT@/$3/g; s/@TARGET_ADDR@/127.0.0.1/g" \
@@ -247,7 +175,7 @@ start_forwarder() {
   case $path in
     direct) FWD_PORT=$target; return 0 ;;
     strait)
-      start_bg "$name" normal "$PROXY_CPUS" "$FORWARD" --listen 127.0.0.1:0 --target "127.0.0.1:$target" --threads "$THREADS"
+      start_pinned "$name" normal "$PROXY_CPUS" "$FORWARD" --listen 127.0.0.1:0 --target "127.0.0.1:$target" --threads "$THREADS"
       FWD_PID=$BG_PID
       FWD_PORT=$(wait_address "$RUN/$name.out" "$FWD_PID") || die "strait-forward did not start: $(cat "$RUN/$name.err")"
       wait_listen "$FWD_PORT" "$FWD_PID" || die "strait-forward not listening on $FWD_PORT"
@@ -259,10 +187,10 @@ start_forwarder() {
     dir="$RUN/$name"; mkdir -p "$dir"
     if [[ $path == haproxy ]]; then
       render "$HERE/haproxy-tcp.cfg" "$dir/haproxy.cfg" "$port" "$target" "$dir"
-      start_bg "$name" normal "$PROXY_CPUS" haproxy -db -f "$dir/haproxy.cfg"
+      start_pinned "$name" normal "$PROXY_CPUS" haproxy -db -f "$dir/haproxy.cfg"
     else
       render "$HERE/nginx-stream.conf" "$dir/nginx.conf" "$port" "$target" "$dir"
-      start_bg "$name" normal "$PROXY_CPUS" nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/nginx-startup.log"
+      start_pinned "$name" normal "$PROXY_CPUS" nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/nginx-startup.log"
     fi
     FWD_PID=$BG_PID
     if wait_listen "$port" "$FWD_PID"; then FWD_PORT=$port; return 0; fi
@@ -294,12 +222,12 @@ log "results in $OUT; paths: ${PATHS[*]}"
 IPERF_PORT=""
 for attempt in 1 2 3; do
   port=$(free_port)
-  start_bg "iperf3-server-$attempt" normal "$LOAD_CPUS" iperf3 -s -B 127.0.0.1 -p "$port"
+  start_pinned "iperf3-server-$attempt" normal "$LOAD_CPUS" iperf3 -s -B 127.0.0.1 -p "$port"
   if wait_listen "$port" "$BG_PID"; then IPERF_PORT=$port; break; fi
 done
 [[ -n $IPERF_PORT ]] || die "iperf3 server did not start"
 LIFETIME=$((TPUT_REPS * ${#PATHS[@]} * 2 * (DURATION + 40) + REPS * ${#PATHS[@]} * 120 + 600))
-start_bg echo-server normal "$LOAD_CPUS" "$PINGPONG" server --listen 127.0.0.1:0 --lifetime "$LIFETIME"
+start_pinned echo-server normal "$LOAD_CPUS" "$PINGPONG" server --listen 127.0.0.1:0 --lifetime "$LIFETIME"
 ECHO_PID=$BG_PID
 ECHO_PORT=$(wait_address "$RUN/echo-server.out" "$ECHO_PID") || die "echo server did not start"
 

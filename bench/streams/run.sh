@@ -29,9 +29,8 @@ REPS=3
 THREADS=2
 OUT=""
 
-die() { echo "run.sh: $*" >&2; exit 1; }
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit "${1:-0}"; }
+# shellcheck source=bench/lib/script.sh
+source "$REPO/bench/lib/script.sh"
 
 while (($#)); do
   case $1 in
@@ -68,14 +67,10 @@ RUN="$OUT/run"; rm -rf "$RUN"; mkdir -p "$RUN"
 source "$REPO/bench/lib/proc.sh"
 
 STRAIT="$BUILD/cli/strait"
+# shellcheck source=bench/lib/pki.sh
+source "$REPO/bench/lib/pki.sh"
 K="$RUN/pki"
-"$STRAIT" keys init-root --out "$K/root" >/dev/null
-"$STRAIT" keys tenant --root "$K/root" --tenant bench --days 1 --out "$K/tenant" >/dev/null
-"$STRAIT" keys tls-ca --out "$K/ca" >/dev/null
-"$STRAIT" keys issue --role relay --root "$K/root" --subject relay-1 --hours 4 --tls-ca-dir "$K/ca" \
-  --name localhost --ip 127.0.0.1 --out "$K/relay" >/dev/null
-"$STRAIT" keys issue --role connector --tenant-dir "$K/tenant" --subject conn-1 --hours 4 --ca "$K/ca" --out "$K/conn" >/dev/null
-"$STRAIT" keys issue --role device --tenant-dir "$K/tenant" --subject dev-1 --hours 4 --ca "$K/ca" --out "$K/dev" >/dev/null
+bench_pki "$STRAIT" "$K"
 
 start_bg source "$LOAD" source --listen 127.0.0.1:0 --lifetime 7200
 SRC=$(wait_line "$RUN/source.out" "127.0.0.1:" "$BG_PID") || die "source did not start"

@@ -7,7 +7,8 @@
 //   strait-pingpong client --connect HOST:PORT --size 64 --count N --warmup W [--timeout S] [--json]
 //       One TCP connection (TCP_NODELAY), W unrecorded then N recorded sequential round trips of --size bytes: send
 //       one message, read exactly --size bytes back, compare them, record the round trip with CLOCK_MONOTONIC
-//       (std::chrono::steady_clock). Prints min/p50/p90/p99/p999/max/mean in microseconds.
+//       (std::chrono::steady_clock). Prints min/p50/p90/p99/p999/max/mean in microseconds (nearest rank). The loop and
+//       the summary are bench/lib/round_trips.h, shared with strait-app-load pingpong.
 //
 // Plain blocking sockets on purpose: the tool measures the path, and a blocking read/write pair is the shortest,
 // best-understood path through the kernel on both ends. Every loop is bounded by count and by a wall-clock deadline.
@@ -35,6 +36,9 @@
 #include <thread>
 #include <vector>
 
+#include "bench/lib/round_trips.h"
+#include "runtime/address_text.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -53,13 +57,11 @@ struct Endpoint {
   std::string port;
 };
 
-// Splits "HOST:PORT" or "[V6]:PORT". Returns nullopt when there is no port.
+// Splits "HOST:PORT" or "[V6]:PORT" (runtime/address_text.h). Returns nullopt when there is no numeric port.
 std::optional<Endpoint> ParseEndpoint(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) return std::nullopt;
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return Endpoint{host, text.substr(colon + 1)};
+  const auto hp = strait::runtime::SplitHostPort(text);
+  if (!hp) return std::nullopt;
+  return Endpoint{std::string(hp->host), std::to_string(hp->port)};
 }
 
 // Resolves numerically or by name; the caller owns the returned list.
@@ -91,17 +93,7 @@ void SetIoTimeout(int fd, std::chrono::milliseconds timeout) {
 }
 
 std::string FormatAddress(const sockaddr_storage& ss) {
-  std::array<char, INET6_ADDRSTRLEN> buf{};
-  if (ss.ss_family == AF_INET) {
-    sockaddr_in sin{};
-    std::memcpy(&sin, &ss, sizeof sin);
-    inet_ntop(AF_INET, &sin.sin_addr, buf.data(), buf.size());
-    return fmt::format("{}:{}", buf.data(), ntohs(sin.sin_port));
-  }
-  sockaddr_in6 sin6{};
-  std::memcpy(&sin6, &ss, sizeof sin6);
-  inet_ntop(AF_INET6, &sin6.sin6_addr, buf.data(), buf.size());
-  return fmt::format("[{}]:{}", buf.data(), ntohs(sin6.sin6_port));
+  return strait::runtime::AddressText(reinterpret_cast<const sockaddr*>(&ss));
 }
 
 // Writes all of `len` bytes. Returns false on error or timeout (SO_SNDTIMEO).
@@ -197,27 +189,6 @@ int RunServer(const std::string& listen, int lifetime_s, int idle_s) {
 
 // ---- client ----
 
-struct Summary {
-  double min_us, p50_us, p90_us, p99_us, p999_us, max_us, mean_us;
-};
-
-// Nearest-rank percentile of sorted samples (q in [0, 1]).
-double Percentile(const std::vector<std::int64_t>& sorted_ns, double q) {
-  const auto n = sorted_ns.size();
-  auto rank = static_cast<std::size_t>(q * static_cast<double>(n) + 0.999999);
-  rank = std::clamp<std::size_t>(rank, 1, n);
-  return static_cast<double>(sorted_ns[rank - 1]) / 1000.0;
-}
-
-Summary Summarize(std::vector<std::int64_t>& ns) {
-  std::sort(ns.begin(), ns.end());
-  double sum = 0;
-  for (auto v : ns) sum += static_cast<double>(v);
-  return Summary{static_cast<double>(ns.front()) / 1000.0, Percentile(ns, 0.50), Percentile(ns, 0.90),
-                 Percentile(ns, 0.99), Percentile(ns, 0.999), static_cast<double>(ns.back()) / 1000.0,
-                 sum / static_cast<double>(ns.size()) / 1000.0};
-}
-
 int ConnectTo(const std::string& target, std::chrono::milliseconds timeout) {
   const auto ep = ParseEndpoint(target);
   if (!ep) {
@@ -246,45 +217,27 @@ int RunClient(const std::string& target, std::size_t size, std::uint64_t count, 
   const int fd = ConnectTo(target, timeout);
   if (fd < 0) return 1;
   SetNoDelay(fd);
-
-  std::vector<std::uint8_t> out(size);
-  std::vector<std::uint8_t> in(size);
-  for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<std::uint8_t>(i * 131 + 7);
-  std::vector<std::int64_t> samples;
-  samples.reserve(count);
-
-  const auto deadline = Clock::now() + timeout;
-  const std::uint64_t total = warmup + count;
-  for (std::uint64_t i = 0; i < total; ++i) {
-    std::memcpy(out.data(), &i, std::min(size, sizeof i));  // each message differs, so a stale echo is caught
-    errno = 0;  // ReadExact reports EOF without setting errno
-    const auto t0 = Clock::now();
-    if (!WriteAll(fd, out.data(), size) || !ReadExact(fd, in.data(), size)) {
-      fmt::print(stderr, "pingpong: round trip {} failed: {}\n", i, errno != 0 ? std::strerror(errno) : "EOF");
-      close(fd);
-      return 1;
-    }
-    const auto t1 = Clock::now();
-    if (in != out) {
-      fmt::print(stderr, "pingpong: round trip {} echoed different bytes\n", i);
-      close(fd);
-      return 1;
-    }
-    if (i >= warmup) samples.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count());
-    if (t1 > deadline || g_stop.load(std::memory_order_relaxed)) {
-      fmt::print(stderr, "pingpong: gave up after {} of {} round trips (timeout {} s)\n", i + 1, total, timeout_s);
-      close(fd);
-      return 1;
-    }
-  }
+  strait::bench::RoundTripOptions options;
+  options.size = size;
+  options.count = count;
+  options.warmup = warmup;
+  options.deadline = Clock::now() + timeout;
+  options.stop = &g_stop;
+  const strait::bench::RoundTrips r =
+      strait::bench::RunRoundTrips(options, [fd](std::span<const std::uint8_t> out, std::span<std::uint8_t> in) {
+        errno = 0;  // ReadExact reports EOF without setting errno
+        if (WriteAll(fd, out.data(), out.size()) && ReadExact(fd, in.data(), in.size())) return std::string();
+        return std::string(errno != 0 ? std::strerror(errno) : "EOF");
+      });
   close(fd);
-
-  const Summary s = Summarize(samples);
+  if (!r.error.empty()) {
+    fmt::print(stderr, "pingpong: {} (timeout {} s)\n", r.error, timeout_s);
+    return 1;
+  }
+  const strait::bench::LatencySummary s = strait::bench::Summarize(r.ns);
   if (json) {
-    fmt::print(
-        "{{\"target\":\"{}\",\"size\":{},\"count\":{},\"warmup\":{},\"min_us\":{:.2f},\"p50_us\":{:.2f},"
-        "\"p90_us\":{:.2f},\"p99_us\":{:.2f},\"p999_us\":{:.2f},\"max_us\":{:.2f},\"mean_us\":{:.2f}}}\n",
-        target, size, count, warmup, s.min_us, s.p50_us, s.p90_us, s.p99_us, s.p999_us, s.max_us, s.mean_us);
+    fmt::print("{{\"target\":\"{}\",\"size\":{},\"warmup\":{},{}}}\n", target, size, warmup,
+               strait::bench::JsonMembers(s));
   } else {
     fmt::print("{} x {} B via {}: min {:.1f} p50 {:.1f} p90 {:.1f} p99 {:.1f} p99.9 {:.1f} max {:.1f} mean {:.1f} us\n",
                count, size, target, s.min_us, s.p50_us, s.p90_us, s.p99_us, s.p999_us, s.max_us, s.mean_us);

@@ -20,6 +20,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <fmt/format.h>
 
+#include "crypto/hex.h"
+
 namespace strait::demo {
 namespace {
 
@@ -97,12 +99,7 @@ void FillPattern(uint64_t offset, std::span<uint8_t> out) {
   }
 }
 
-std::string Sha256::Hex(const std::array<uint8_t, 32>& d) {
-  std::string s;
-  s.reserve(64);
-  for (uint8_t b : d) s += fmt::format("{:02x}", b);
-  return s;
-}
+std::string Sha256::Hex(const std::array<uint8_t, 32>& d) { return crypto::HexEncode(d); }
 
 std::string PatternSha256(uint64_t size) {
   Sha256 sha;

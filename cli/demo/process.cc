@@ -10,12 +10,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <deque>
 
 #include <fmt/format.h>
+
+#include "runtime/address_text.h"
 
 namespace strait::demo {
 
@@ -239,15 +240,9 @@ std::optional<std::string> Field(std::string_view line, std::string_view key) {
 }
 
 std::optional<HostPort> ParseHostPort(std::string_view text) {
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  std::string_view host = text.substr(0, colon);
-  std::string_view port = text.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned value = 0;
-  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || p != port.data() + port.size() || value == 0 || value > 65535) return std::nullopt;
-  return HostPort{std::string(host), static_cast<uint16_t>(value)};
+  const auto hp = runtime::SplitHostPort(text);
+  if (!hp || hp->port == 0 || text.starts_with(':')) return std::nullopt;
+  return HostPort{std::string(hp->host), hp->port};
 }
 
 uint16_t PickFreePort() {

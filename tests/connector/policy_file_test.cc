@@ -1,36 +1,29 @@
 #include "tunnel/connector/policy_file.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "tests/testing/temp_dir.h"
 
 namespace strait::connector {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A scratch directory made by mkdtemp, removed with everything in it at the end of the test.
+// A scratch directory per test (tests/testing/temp_dir.h).
 class PolicyFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "strait-policy-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   fs::path Write(const std::string& name, const std::string& text) {
     fs::path p = dir_ / name;
     std::ofstream(p, std::ios::binary) << text;
     return p;
   }
 
-  fs::path dir_;
+  strait::testing::TempDir tmp_{"strait-policy"};
+  fs::path dir_{tmp_.path()};
 };
 
 TEST_F(PolicyFile, LoadsTheDocumentedExample) {

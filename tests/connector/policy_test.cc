@@ -2,23 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <new>
 #include <string>
 
 #include "tunnel/connector/policy_file.h"
-
-// Counts allocations on this thread, for the NoAlloc test.
-namespace {
-thread_local size_t g_allocations = 0;
-}  // namespace
-void* operator new(size_t n) {
-  ++g_allocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
+#include "tests/testing/alloc_counter.h"
 
 namespace strait::connector {
 namespace {
@@ -216,7 +203,7 @@ TEST(Policy, DecideAndCheckResolvedDoNotAllocate) {
   const Policy p = Load(kPolicy);
   const IpAddress v4 = Ip("10.20.1.1");
   const IpAddress v6 = Ip("2001:db8:20::1");
-  size_t before = g_allocations;
+  const strait::testing::AllocationCounter allocations;
   int allowed = 0;
   for (int i = 0; i < 100; ++i) {
     Verdict v = p.Decide("y.x.git.corp.example", 443);
@@ -225,7 +212,7 @@ TEST(Policy, DecideAndCheckResolvedDoNotAllocate) {
     allowed += p.Decide("10.20.1.1", 22).allowed();
     allowed += p.Decide(v6, 443).allowed();
   }
-  EXPECT_EQ(g_allocations, before);
+  EXPECT_EQ(allocations.Count(), 0u);
   EXPECT_EQ(allowed, 400);
 }
 

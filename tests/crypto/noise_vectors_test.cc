@@ -12,17 +12,14 @@
 
 #include "crypto/noise_handshake.h"
 #include "crypto/symmetric_state.h"
+#include "tests/testing/hex.h"
 
 namespace strait::crypto {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes Hex(const std::string& s) {
-  Bytes out;
-  for (size_t i = 0; i + 1 < s.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoul(s.substr(i, 2), nullptr, 16)));
-  return out;
-}
+using testing::Hex;
 
 std::vector<nlohmann::json> LoadVectors() {
   std::ifstream in(std::string(STRAIT_TESTDATA_DIR) + "/noise/cacophony-subset.json");

@@ -7,17 +7,14 @@
 #include <vector>
 
 #include "crypto/symmetric_state.h"
+#include "tests/testing/hex.h"
 
 namespace strait::crypto {
 namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes Hex(const std::string& s) {
-  Bytes out;
-  for (size_t i = 0; i + 1 < s.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoul(s.substr(i, 2), nullptr, 16)));
-  return out;
-}
+using testing::Hex;
 Bytes Str(const std::string& s) { return Bytes(s.begin(), s.end()); }
 Bytes Range(size_t n) {
   Bytes b(n);

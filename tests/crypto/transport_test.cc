@@ -1,34 +1,13 @@
 // TransportSession: the sealed e2e message layout, replay handling, bounds, and no allocation on the hot path.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <new>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "crypto/noise_handshake.h"
 #include "crypto/transport.h"
-
-// g++ cannot see that these operator new/delete pairs match once inlined into std::allocator.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-// Allocation counter for the ...NoAlloc tests (derp's style): every global operator new in this binary counts.
-namespace {
-thread_local size_t g_allocations = 0;
-}  // namespace
-void* operator new(size_t n) {
-  ++g_allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+#include "tests/testing/alloc_counter.h"
 
 namespace strait::crypto {
 namespace {
@@ -235,7 +214,7 @@ TEST(Transport, StatusNamesAreDistinct) {
 TEST(Transport, SealAndOpenNoAlloc) {
   Pair p = Handshake();
   Bytes buf = Frame(Bytes(1024, 0xab));
-  const size_t before = g_allocations;
+  const strait::testing::AllocationCounter allocations;
   for (int i = 0; i < 100; ++i) {
     const Sealed s = p.device.Seal(kStreamAd, buf, 1024);
     ASSERT_EQ(s.status, SealStatus::kOk);
@@ -243,7 +222,7 @@ TEST(Transport, SealAndOpenNoAlloc) {
     ASSERT_EQ(o.status, OpenStatus::kOk);
     ASSERT_EQ(p.connector.Open(kStreamAd, s.wire).status, OpenStatus::kReplayed);
   }
-  EXPECT_EQ(g_allocations, before);
+  EXPECT_EQ(allocations.Count(), 0u);
 }
 
 }  // namespace

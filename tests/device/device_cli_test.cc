@@ -19,6 +19,7 @@
 
 #include "crypto/keystore.h"
 #include "tests/device/device_test_util.h"
+#include "tests/testing/temp_dir.h"
 
 namespace strait::device {
 namespace {
@@ -26,13 +27,10 @@ namespace {
 using namespace testing;  // NOLINT(google-build-using-namespace): test helpers
 namespace fs = std::filesystem;
 
+// A scratch directory (tests/testing/temp_dir.h) as a std::filesystem::path.
 struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "strait-device-cli-XXXXXX").string();
-    path = ::mkdtemp(t.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
+  strait::testing::TempDir dir{"strait-device-cli"};
+  fs::path path{dir.path()};
 };
 
 int RunCmd(const std::string& cmd) { return WEXITSTATUS(std::system((cmd + " >/dev/null 2>&1").c_str())); }

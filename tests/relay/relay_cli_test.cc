@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "runtime/net.h"
+#include "tests/testing/temp_dir.h"
 
 namespace {
 
@@ -88,13 +89,7 @@ std::string Field(const std::string& line, const std::string& key) {
 
 class RelayCli : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/strait-relay-cli-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string Path(const std::string& p) const { return dir_ + "/" + p; }
+  std::string Path(const std::string& p) const { return dir_.File(p); }
   void MakeIdentity() {
     const std::string s = STRAIT_BINARY;
     ASSERT_EQ(RunProc({s, "keys", "init-root", "--out", Path("R")}), 0);
@@ -103,7 +98,7 @@ class RelayCli : public ::testing::Test {
                    "--tls-ca-dir", Path("CA"), "--ip", "127.0.0.1", "--out", Path("RELAY")}),
               0);
   }
-  std::string dir_;
+  strait::testing::TempDir dir_{"strait-relay-cli"};
 };
 
 TEST_F(RelayCli, ReadyLineMetricsAndSigtermExitZero) {

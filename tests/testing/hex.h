@@ -9,35 +9,24 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "crypto/hex.h"
 
 namespace strait::testing {
 
 using Wire = std::vector<uint8_t>;
 
-// "01 0a ff" -> {0x01, 0x0a, 0xff}. Spaces and newlines are ignored; anything else that is not a hex digit pair
-// is a mistake in the test and fails it.
+// "01 0a ff" -> {0x01, 0x0a, 0xff} (crypto::HexDecode). Spaces and newlines between pairs are ignored; anything
+// else that is not a hex digit pair is a mistake in the test and fails it.
 inline Wire Hex(std::string_view s) {
-  Wire out;
-  int hi = -1;
-  for (const char c : s) {
-    if (c == ' ' || c == '\n') continue;
-    int v = -1;
-    if (c >= '0' && c <= '9') v = c - '0';
-    if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    if (v < 0) {
-      ADD_FAILURE() << "bad hex digit '" << c << "' in \"" << s << "\"";
-      return {};
-    }
-    if (hi < 0) {
-      hi = v;
-    } else {
-      out.push_back(static_cast<uint8_t>(hi << 4 | v));
-      hi = -1;
-    }
+  auto bytes = crypto::HexDecode(s, " \n");
+  if (!bytes) {
+    ADD_FAILURE() << "not hex digit pairs: \"" << s << "\"";
+    return {};
   }
-  EXPECT_LT(hi, 0) << "odd number of hex digits in \"" << s << "\"";
-  return out;
+  return std::move(*bytes);
 }
 
 // ASCII text as bytes ("cred" -> 63 72 65 64).

@@ -4,30 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <map>
-#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tests/tunnel/mux_harness.h"
-
-// Counting allocator for the NoAlloc test (derp's ...NoAlloc idea): every operator new in this binary counts.
-// g++ sees the replacement's free() inlined next to a new-expression and warns; the pair is matched.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-namespace {
-std::atomic<uint64_t> g_allocations{0};
-}  // namespace
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "tests/testing/alloc_counter.h"
 
 namespace strait::tunnel {
 namespace {
@@ -540,9 +523,9 @@ TEST(StreamMux, SteadyDataPathNoAlloc) {
     }
   };
   steady();  // warm-up: queues reach their high-water mark
-  const uint64_t before = g_allocations.load();
+  const strait::testing::AllocationCounter allocations;
   steady();
-  EXPECT_EQ(g_allocations.load() - before, 0u);
+  EXPECT_EQ(allocations.Count(), 0u);
   EXPECT_GT(con_sink.bytes, 64u * chunk.size());
   EXPECT_GT(dev_sink.bytes, 64u * chunk.size());
 }

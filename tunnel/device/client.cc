@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "crypto/credential.h"
+#include "runtime/address_text.h"
 #include "tunnel/link/dialer.h"
 #include "tunnel/link_messages.h"
 
@@ -22,15 +23,7 @@ using tunnel::ErrorCode;
 using tunnel::FrameType;
 
 // The IP literal of an address (without the port): the TLS name a relay is checked against by default.
-std::string IpOf(const runtime::SocketAddress& a) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (a.u.sa.sa_family == AF_INET6) {
-    ::inet_ntop(AF_INET6, &a.u.v6.sin6_addr, buf, sizeof buf);
-  } else {
-    ::inet_ntop(AF_INET, &a.u.v4.sin_addr, buf, sizeof buf);
-  }
-  return buf;
-}
+std::string IpOf(const runtime::SocketAddress& a) { return runtime::IpLiteral(a.get()); }
 
 tunnel::OpenTarget ToOpenTarget(const Target& t) {
   tunnel::OpenTarget o;
