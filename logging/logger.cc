@@ -1,5 +1,8 @@
 #include "logging/logger.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <chrono>
 #include <utility>
 
@@ -16,7 +19,14 @@ Logger::Logger(LoggerOptions options) : options_(std::move(options)) {
   if (!sink) sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   // The line is complete (time, level, fields) when it is queued: the writer adds only the newline.
   sink->set_pattern("%v");
+  // The writer thread takes no signals: it inherits a full mask (the daemons wait for SIGTERM / SIGINT on a thread
+  // of their own, whenever the Logger was made), then this thread's mask is put back.
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   pool_ = std::make_shared<spdlog::details::thread_pool>(options_.queue_size, 1);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   // Not registered with spdlog's global registry: each Logger is its own, and tests make many.
   logger_ = std::make_shared<spdlog::async_logger>("strait", std::move(sink), pool_,
                                                    spdlog::async_overflow_policy::overrun_oldest);

@@ -7,7 +7,8 @@
 // disk), the oldest queued line is dropped to make room and counted (dropped()), so an event loop never waits on
 // a log write. The only wait is the queue's own mutex, held for a push or a pop, never across I/O.
 //
-// Thread-safe: any thread may call Log() and sink(). Destroying the Logger writes what is still queued, then stops
+// Thread-safe: any thread may call Log() and sink(). The writer thread blocks every signal, so a daemon's signal
+// handling does not depend on when its Logger was made. Destroying the Logger writes what is still queued, then stops
 // the writer thread (so a daemon's last lines reach stderr before it exits).
 #pragma once
 

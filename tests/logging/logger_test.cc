@@ -1,7 +1,13 @@
 // logging::Logger: level filtering, the chosen format reaching the sink, and the non-blocking property (a sink
 // that never returns does not stop the caller; what did not fit in the queue is dropped and counted).
+#include <pthread.h>
+#include <signal.h>
+
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <future>
 #include <mutex>
 #include <string>
@@ -150,6 +156,39 @@ TEST(Logger, BlockedSinkDoesNotBlockTheCallerAndDropsAreCounted) {
   EXPECT_NE(lines.front().find(" first\n"), std::string::npos) << lines.front();
   EXPECT_NE(lines[1].find(" e i=" + std::to_string(kEvents - 16) + "\n"), std::string::npos) << lines[1];
   EXPECT_NE(lines.back().find(" e i=" + std::to_string(kEvents - 1) + "\n"), std::string::npos) << lines.back();
+}
+
+std::set<std::string> Tasks() {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) out.insert(e.path().filename());
+  return out;
+}
+
+// The daemons block SIGTERM / SIGINT after they made their Logger and wait for them on a thread of their own: the
+// writer thread must never take them (it did, and a SIGTERM killed the process with exit 143).
+TEST(Logger, WriterThreadBlocksEverySignalAndTheCallersMaskIsKept) {
+  sigset_t before;
+  ASSERT_EQ(pthread_sigmask(SIG_SETMASK, nullptr, &before), 0);
+  ASSERT_EQ(sigismember(&before, SIGTERM), 0) << "the test runner blocks SIGTERM already";
+  const std::set<std::string> old = Tasks();
+  Logger logger({});
+  std::vector<std::string> fresh;
+  for (const std::string& t : Tasks()) {
+    if (!old.contains(t)) fresh.push_back(t);
+  }
+  ASSERT_EQ(fresh.size(), 1u) << "one writer thread";
+  std::ifstream status("/proc/self/task/" + fresh[0] + "/status");
+  std::string line;
+  std::string blocked;
+  while (std::getline(status, line)) {
+    if (line.starts_with("SigBlk:")) blocked = line.substr(7);
+  }
+  const unsigned long long mask = std::stoull(blocked, nullptr, 16);
+  EXPECT_NE(mask & (1ull << (SIGTERM - 1)), 0u) << blocked;
+  EXPECT_NE(mask & (1ull << (SIGINT - 1)), 0u) << blocked;
+  sigset_t after;
+  ASSERT_EQ(pthread_sigmask(SIG_SETMASK, nullptr, &after), 0);
+  EXPECT_EQ(sigismember(&after, SIGTERM), 0) << "the caller's mask changed";
 }
 
 }  // namespace

@@ -86,13 +86,14 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
   if (logins_.SourceFull(link::LoginPort::kDevice, source)) {
     ++stats_.refused_source;
     ::close(fd);
-    LogRefusal(from, fmt::format("reason=source_limit (max_logins_per_source={})", options_.max_logins_per_source));
+    LogRefusal(from, {{"reason", "source_limit"},
+                      {"max_logins_per_source", std::to_string(options_.max_logins_per_source)}});
     return;
   }
   if (links_.size() - evicted_ >= options_.max_links) {
     ++stats_.refused_full;
     ::close(fd);
-    LogRefusal(from, fmt::format("reason=listener_full (max_links={})", options_.max_links));
+    LogRefusal(from, {{"reason", "listener_full"}, {"max_links", std::to_string(options_.max_links)}});
     return;
   }
   auto link = std::make_unique<link::TlsLink>(loop_, shared_, config_, static_cast<link::LinkHandler&>(*this));
@@ -112,9 +113,9 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
     if (old != links_.end() && !old->second.evicted) {
       old->second.evicted = true;
       ++evicted_;
-      LogRefusal(old->second.peer,
-                 fmt::format("reason=login_evicted (the oldest login, closed to make room: max_logins={})",
-                             options_.max_logins));
+      LogRefusal(old->second.peer, {{"reason", "login_evicted"},
+                                    {"detail", "the oldest login, closed to make room"},
+                                    {"max_logins", std::to_string(options_.max_logins)}});
       old->second.link->Abort();
     }
   }
@@ -126,9 +127,9 @@ void DirectListener::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& ide
   if (it == links_.end()) return;
   if (identity.peer == nullptr || identity.peer->credential.tenant_id != options_.tenant) {
     ++stats_.refused_tenant;
-    LogRefusal(it->second.peer, fmt::format("reason=other_tenant subject={} tenant={}",
-                                            identity.peer ? identity.peer->credential.subject_id : "",
-                                            identity.peer ? identity.peer->credential.tenant_id : ""));
+    LogRefusal(it->second.peer, {{"reason", "other_tenant"},
+                                 {"subject", identity.peer ? identity.peer->credential.subject_id : ""},
+                                 {"tenant", identity.peer ? identity.peer->credential.tenant_id : ""}});
     link.Close(tunnel::ErrorCode::kUnauthorized, "device belongs to another tenant");
     return;
   }
@@ -139,8 +140,8 @@ void DirectListener::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& ide
 void DirectListener::Offer(link::TlsLink& link, LinkState& state) {
   if (state.next_channel > options_.max_channels_per_link) {
     ++stats_.refused_channels;
-    LogRefusal(state.peer, fmt::format("reason=session_limit (max_channels_per_link={})",
-                                       options_.max_channels_per_link));
+    LogRefusal(state.peer, {{"reason", "session_limit"},
+                            {"max_channels_per_link", std::to_string(options_.max_channels_per_link)}});
     tunnel::ErrorMessage err;
     err.code = tunnel::ErrorCode::kTooManySessions;
     static constexpr char kReason[] = "direct connect session limit for this link";
@@ -195,23 +196,30 @@ void DirectListener::OnLinkDown(link::TlsLink& link, const link::LinkDown& down)
   if (!down.was_up && down.reason != link::DownReason::kLocalClose && down.reason != link::DownReason::kShutdown) {
     ++stats_.logins_failed;
     LogRefusal(it->second.peer,
-               fmt::format("reason=login_failed down={} code={} detail=\"{}\"", link::DownReasonName(down.reason),
-                           tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code)), down.message));
+               {{"reason", "login_failed"},
+                {"down", std::string(link::DownReasonName(down.reason))},
+                {"code", std::string(tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code)))},
+                {"detail", down.message}});
   }
   if (it->second.evicted) --evicted_;
   links_.erase(it);  // destroys the link: allowed in OnLinkDown
 }
 
-void DirectListener::LogRefusal(const runtime::SocketAddress& peer, std::string_view what) {
+void DirectListener::LogRefusal(const runtime::SocketAddress& peer, std::vector<logging::Field> why) {
   if (!options_.log) return;
   const link::RefusalLog::Verdict v = refusal_log_.Admit(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                               std::chrono::steady_clock::now().time_since_epoch())
                                                               .count());
   if (v.not_logged > 0) {
-    options_.log(fmt::format("{} more direct connect refusals not logged (at most {} a second)", v.not_logged,
-                             refusal_log_.per_second()));
+    options_.log(logging::Event(logging::Level::kWarn, "direct_refusals_not_logged")
+                     .With("count", v.not_logged)
+                     .With("max_per_second", refusal_log_.per_second()));
   }
-  if (v.log) options_.log(fmt::format("direct connect refused from={} {}", peer.ToString(), what));
+  if (!v.log) return;
+  logging::Event e(logging::Level::kWarn, "direct_refused");
+  e.With("from", peer.ToString());
+  for (logging::Field& f : why) e.With(f.key, f.value);
+  options_.log(e);
 }
 
 void DirectListener::OnSendQueueHigh(link::TlsLink& link) {
