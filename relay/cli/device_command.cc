@@ -60,7 +60,7 @@ class Printer final : public device::ClientObserver {
   }
   void OnLinkDown(Path path, const link::LinkDown& down) override {
     if (down.was_up) {
-      logging::Event e(logging::Level::kWarn, "link_down");
+      logging::Event e(link::LinkDownLevel(down), "link_down");
       e.With("via", device::PathName(path));
       log_(link::WithLinkDown(e, down));
     } else if (const std::uint64_t n = Failures(path).OnFailure(link::LoginFailureLog::Clock::now()); n != 0) {

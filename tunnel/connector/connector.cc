@@ -305,7 +305,7 @@ void Connector::OnLinkDown(link::TlsLink& link, const link::LinkDown& down) {
   if (Relay* r = RelayOf(link); r != nullptr) {
     if (down.was_up) {
       ++stats_.relay_links_down;
-      logging::Event e(logging::Level::kWarn, "link_down");
+      logging::Event e(link::LinkDownLevel(down), "link_down");
       e.With("relay", r->target.address.ToString());
       Log(link::WithLinkDown(e, down));
     } else if (!stopped_) {

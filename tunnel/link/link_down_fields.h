@@ -8,6 +8,12 @@
 
 namespace strait::link {
 
+// A link we closed ourselves (stopping, a local close) is info; one the peer or the network took down is warn.
+inline logging::Level LinkDownLevel(const LinkDown& down) {
+  return down.reason == DownReason::kShutdown || down.reason == DownReason::kLocalClose ? logging::Level::kInfo
+                                                                                        : logging::Level::kWarn;
+}
+
 inline logging::Event& WithLinkDown(logging::Event& event, const LinkDown& down) {
   event.With("reason", DownReasonName(down.reason));
   if (down.code != 0) event.With("code", tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code)));
