@@ -8,6 +8,7 @@
 //   std::optional<std::string> error = ConfigFile::Read(path, *cmd, [&](ConfigFile& cfg) {
 //     cfg.Str("identity", "--identity", s.identity);      // one call per accepted key
 //     cfg.Int("threads", "--threads", s.threads, 0, 64);
+//     cfg.OneOf("log_level", "--log-level", s.log_level, {"debug", "info", "warn", "error"});
 //   });                                                    // "config <path>[:<line>]: <why>", the first in the file
 #pragma once
 
@@ -19,6 +20,7 @@
 #include <concepts>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,6 +78,22 @@ class ConfigFile {
                                   v ? fmt::format(", got {}", *v) : Got(*n)));
     }
     if (!FlagGiven(flag)) out = static_cast<T>(*v);
+  }
+
+  // A string that must be one of `choices` (e.g. log_level: debug, info, warn, error).
+  void OneOf(const char* key, const char* flag, std::string& out, std::initializer_list<std::string_view> choices) {
+    const toml::node* n = Declare(key);
+    if (n == nullptr) return;
+    auto v = n->value_exact<std::string>();
+    bool ok = false;
+    std::string list;
+    for (std::string_view c : choices) {
+      ok = ok || (v && *v == c);
+      list += list.empty() ? "" : ", ";
+      list += c;
+    }
+    if (!ok) return Fail(*n, fmt::format("'{}' must be one of {}{}", key, list, Got(*n)));
+    if (!FlagGiven(flag)) out = std::move(*v);
   }
 
   // An array of strings (`text` says which form each must have). The file's array replaces `out` as a whole.

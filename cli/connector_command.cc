@@ -3,6 +3,7 @@
 //
 //   strait connector --identity DIR --relay ADDR [--relay ADDR ...] --policy FILE [--direct-listen ADDR]
 //                    [--metrics-listen ADDR] [--config FILE] [--open-timeout-ms N]
+//                    [--log-level debug|info|warn|error] [--log-format text|json]
 //
 // ADDR is IP:PORT, [IPv6]:PORT or NAME:PORT (the relay's certificate must carry the name or IP as given). A relay
 // name is resolved by the connector once running, until it resolves: a failure is logged and retried with the dial
@@ -12,12 +13,13 @@
 // stdout, flushed per line:
 //   connector ready id=<subject> direct=<ip:port or -> metrics=<ip:port or ->   once started
 //   connector link up relay=<ip:port>                                            each time a relay link logs in
-// stderr: one line per other event (link down, failed login, session up/down); failed logins to one relay at most
-// one line a minute, with a count, and one line when it logs in again. SIGTERM / SIGINT: exit 0.
+// stderr: one line per event, text or JSON (docs/logging.md: link_up, link_down, login_failed, logged_in,
+// session_up, session_down, direct_refused, ...); failed logins to one relay at most one line a minute, with a
+// count, and one line when it logs in again. SIGTERM / SIGINT: exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, relays (array of strings), policy, direct_listen,
-// metrics_listen, open_timeout_ms, resolver_threads. An unknown key or a bad value: one line on stderr, exit 1,
-// before anything starts.
+// metrics_listen, open_timeout_ms, resolver_threads, log_level, log_format. An unknown key or a bad value: one line
+// on stderr, exit 1, before anything starts.
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -39,6 +41,8 @@
 #include "metrics/http_endpoint.h"
 #include "cli/command.h"
 #include "cli/config_file.h"
+#include "cli/log_flags.h"
+#include "metrics/prometheus_text.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/connector/connector.h"
@@ -58,6 +62,7 @@ struct Settings {
   std::int64_t open_timeout_ms = 10000;
   std::int64_t resolver_threads = 2;
   std::int64_t loop_recv_buffers = 1024;  // testing only (hidden flag): the loop's receive pool
+  LogSettings log;
 };
 
 int Usage(const std::string& message) {
@@ -109,6 +114,7 @@ class ConnectorCommand : public Command {
                      "Prometheus endpoint, loopback HOST:PORT (off unless given; port 0 ok)");
     cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
     cmd_->add_option("--open-timeout-ms", s_.open_timeout_ms, "Stream OPEN to OPEN_OK deadline (10000)");
+    AddLogFlags(*cmd_, s_.log);
     // Hidden (empty group): for tests that make the receive pool small on purpose, where its bounds bite.
     cmd_->add_option("--loop-recv-buffers", s_.loop_recv_buffers, "Receive buffers in the loop (1024)")->group("");
   }
@@ -170,12 +176,14 @@ class ConnectorCommand : public Command {
     o.policy = std::move(*policy);
     o.open_timeout = std::chrono::milliseconds(s_.open_timeout_ms);
     o.resolver.threads = static_cast<std::uint32_t>(s_.resolver_threads);
-    o.log = [](std::string_view line) {
-      // The link-up line is part of the CLI contract (stdout); the rest are logs (stderr).
-      std::FILE* to = line.starts_with("connector link up ") ? stdout : stderr;
-      std::fwrite(line.data(), 1, line.size(), to);
-      std::fputc('\n', to);
-      std::fflush(to);
+    std::unique_ptr<logging::Logger> logger = MakeLogger(s_.log);
+    o.log = [lg = logger.get()](const logging::Event& e) {
+      // A relay link up is also a contract line on stdout (scripts wait for it); every event is logged.
+      if (const auto relay = e.Find("relay"); relay && e.name() == "link_up") {
+        fmt::print(stdout, "connector link up relay={}\n", *relay);
+        std::fflush(stdout);
+      }
+      lg->Log(e);
     };
 
     // The loop thread (this one) and the resolver threads inherit this mask: only the signal thread sees them.
@@ -207,7 +215,12 @@ class ConnectorCommand : public Command {
       publisher = std::make_unique<connector::MetricsPublisher>(*loop, *conn);
       auto e = metrics::HttpEndpoint::Start(
           *metrics_listen,
-          [p = publisher.get()] { return connector::RenderPrometheus(p->Fresh(std::chrono::milliseconds(250))); });
+          [p = publisher.get(), lg = logger.get()] {
+            metrics::PrometheusText log;
+            log.Counter("strait_connector_log_dropped_total",
+                        "Log lines dropped because the log queue was full (docs/logging.md).", lg->dropped());
+            return connector::RenderPrometheus(p->Fresh(std::chrono::milliseconds(250))) + log.Take();
+          });
       if (!e.ok()) return ReportError("connector: metrics: " + e.error().reason);
       endpoint = std::move(e).value();
     }
@@ -221,12 +234,13 @@ class ConnectorCommand : public Command {
 
     std::atomic<bool> done{false};
     runtime::EventLoop* lp = loop.get();
-    std::thread waiter([&sigs, &done, lp] {
+    logging::Logger* lg = logger.get();
+    std::thread waiter([&sigs, &done, lp, lg] {
       while (!done.load()) {
         timespec ts{0, 100'000'000};
         siginfo_t info;
         if (sigtimedwait(&sigs, &info, &ts) > 0) {
-          fmt::print(stderr, "connector: signal {}: stopping\n", info.si_signo);
+          lg->Log(logging::Event(logging::Level::kInfo, "signal").With("signal", info.si_signo));
           lp->RequestStop();
           return;
         }
@@ -239,7 +253,7 @@ class ConnectorCommand : public Command {
     publisher.reset();
     conn.reset();  // after Run(): every link and socket is closed
     loop.reset();
-    fmt::print(stderr, "connector: stopped\n");
+    logger->Log(logging::Event(logging::Level::kInfo, "stopped").With("log_dropped", logger->dropped()));
     return kExitOk;
   }
 
@@ -256,6 +270,7 @@ class ConnectorCommand : public Command {
       cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen, Text::kAddress);
       cfg.Int("open_timeout_ms", "--open-timeout-ms", s_.open_timeout_ms, 1, std::numeric_limits<std::int32_t>::max());
       cfg.Int("resolver_threads", nullptr, s_.resolver_threads, 1, 64);
+      ReadLogConfig(cfg, s_.log);
     });
     return error ? ReportError("connector: " + *error) : kExitOk;
   }

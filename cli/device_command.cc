@@ -2,16 +2,17 @@
 // are read here only; the client takes an options struct.
 //
 //   strait device --identity DIR [--relay ADDR] [--direct ADDR] --socks-listen ADDR [--metrics-listen ADDR]
-//                 [--config FILE]
+//                 [--config FILE] [--log-level debug|info|warn|error] [--log-format text|json]
 //
 // stdout: "device ready socks=<ip:port>" once the door listens, then "device session up connector=<id>
 // via=<relay|direct>" each time a session is established (flushed at once; scripts wait for them).
-// stderr: one line per link or session event; failed logins at most one line a minute per path (see Printer).
+// stderr: one line per event, text or JSON (docs/logging.md: link_up, link_down, login_failed, logged_in,
+// session_down, ...); failed logins at most one line a minute per path (see Printer).
 // SIGTERM / SIGINT: stop, exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, relay, relay_name, direct, socks_listen, metrics_listen,
-// preferred_connector (strings), pinned_connectors (array of noise.pub paths). An unknown key or a bad value: one
-// line on stderr, exit 1, before anything starts.
+// preferred_connector, log_level, log_format (strings), pinned_connectors (array of noise.pub paths). An unknown
+// key or a bad value: one line on stderr, exit 1, before anything starts.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -28,34 +29,45 @@
 #include "crypto/keystore.h"
 #include "cli/command.h"
 #include "cli/config_file.h"
+#include "cli/log_flags.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/device/client.h"
 #include "tunnel/device/socks5_door.h"
 #include "tunnel/link/dialer.h"
+#include "tunnel/link/link_down_fields.h"
 
 namespace strait::cli {
 namespace {
 
 using device::Path;
 
-// Prints the contract lines on stdout and the event log on stderr (loop thread). Failed logins (links that went
-// down before logging in) are rate-limited per path: the first at once, then at most one line a minute with a
-// count, and one line when the path logs in again (link::LoginFailureLog).
+// Prints the contract lines on stdout and logs events through `log` (loop thread). Failed logins (links that went
+// down before logging in) are rate-limited per path: the first at once, then at most one event a minute with a
+// count, and one logged_in event when the path logs in again (link::LoginFailureLog).
 class Printer final : public device::ClientObserver {
  public:
+  explicit Printer(logging::Sink log) : log_(std::move(log)) {}
+
   void OnLinkUp(Path path, const runtime::SocketAddress& addr) override {
     if (const std::uint64_t failed = Failures(path).OnLoggedIn(); failed != 0) {
-      fmt::print(stderr, "device: logged in via={} after {} failed logins\n", device::PathName(path), failed);
+      log_(logging::Event(logging::Level::kInfo, "logged_in")
+               .With("via", device::PathName(path))
+               .With("after_failures", failed));
     }
-    fmt::print(stderr, "device: link up via={} addr={}\n", device::PathName(path), addr.ToString());
+    log_(logging::Event(logging::Level::kInfo, "link_up").With("via", device::PathName(path)).With("addr",
+                                                                                                   addr.ToString()));
   }
   void OnLinkDown(Path path, const link::LinkDown& down) override {
     if (down.was_up) {
-      fmt::print(stderr, "device: link down via={} reason={}\n", device::PathName(path), link::DescribeLinkDown(down));
+      logging::Event e(link::LinkDownLevel(down), "link_down");
+      e.With("via", device::PathName(path));
+      log_(link::WithLinkDown(e, down));
     } else if (const std::uint64_t n = Failures(path).OnFailure(link::LoginFailureLog::Clock::now()); n != 0) {
-      fmt::print(stderr, "device: login failed via={} reason={} failures={} (failed logins since the last line)\n",
-                 device::PathName(path), link::DescribeLinkDown(down), n);
+      logging::Event e(logging::Level::kWarn, "login_failed");
+      e.With("via", device::PathName(path));
+      link::WithLinkDown(e, down).With("failures", n);  // failed logins since the last login_failed event
+      log_(e);
     }
   }
   void OnSessionUp(std::string_view connector_id, Path path) override {
@@ -64,10 +76,12 @@ class Printer final : public device::ClientObserver {
     std::fflush(stdout);
   }
   void OnSessionDown(tunnel::ErrorCode code, std::string_view reason) override {
-    fmt::print(stderr, "device: session down code={} reason={}\n", tunnel::ErrorCodeName(code), reason);
+    log_(logging::Event(logging::Level::kInfo, "session_down").With("code", tunnel::ErrorCodeName(code)).With("reason",
+                                                                                                            reason));
   }
 
  private:
+  logging::Sink log_;
   link::LoginFailureLog& Failures(Path path) { return path == Path::kDirect ? direct_failures_ : relay_failures_; }
 
   link::LoginFailureLog relay_failures_;
@@ -77,7 +91,8 @@ class Printer final : public device::ClientObserver {
 // A loopback-only HTTP endpoint answering every request with the counters in Prometheus text format.
 class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionHandler {
  public:
-  Metrics(const device::DeviceClient& client, const device::Socks5Door& door) : client_(client), door_(door) {}
+  Metrics(const device::DeviceClient& client, const device::Socks5Door& door, const logging::Logger& logger)
+      : client_(client), door_(door), logger_(logger) {}
   void OnAccept(runtime::EventLoop& loop, runtime::ListenerId /*id*/, int fd) override {
     if (!loop.Adopt(fd, static_cast<runtime::ConnectionHandler*>(this)).valid()) ::close(fd);
   }
@@ -109,6 +124,7 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
     add("socks_open_failed_total", d.open_failed);
     add("loop_recv_starved_total", loop.stats().recv_enobufs);  // receives that found the ring empty (ENOBUFS)
     add("link_stalls_total", loop.stats().stalls);  // watchdog: link had bytes to move, moved none for a second
+    add("log_dropped_total", logger_.dropped());     // log lines dropped because the log queue was full
     const std::string resp = fmt::format(
         "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{}", body.size(),
         body);
@@ -120,6 +136,7 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
  private:
   const device::DeviceClient& client_;
   const device::Socks5Door& door_;
+  const logging::Logger& logger_;
 };
 
 struct Settings {
@@ -132,6 +149,7 @@ struct Settings {
   std::string config;
   std::string preferred_connector;
   std::vector<std::string> pinned_connectors;  // noise.pub files
+  LogSettings log;
 };
 
 class DeviceCommand : public Command {
@@ -151,6 +169,7 @@ class DeviceCommand : public Command {
     cmd_->add_option("--pin-connector", s_.pinned_connectors,
                      "noise.pub of an allowed connector (repeatable); unset = any connector of the tenant");
     cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
+    AddLogFlags(*cmd_, s_.log);
   }
   bool Selected() const override { return cmd_->parsed(); }
 
@@ -204,7 +223,7 @@ class DeviceCommand : public Command {
       if (!device::IsLoopback(*m)) return ReportError("--metrics-listen: loopback only");
       metrics = *m;
     }
-    return Serve(std::move(o), *socks, metrics);
+    return Serve(std::move(o), *socks, metrics, s_.log);
   }
 
  private:
@@ -221,6 +240,7 @@ class DeviceCommand : public Command {
       cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen, Text::kAddress);
       cfg.Str("preferred_connector", "--prefer", s_.preferred_connector);
       cfg.Strs("pinned_connectors", "--pin-connector", s_.pinned_connectors);
+      ReadLogConfig(cfg, s_.log);
     });
     return error ? ReportError("device: " + *error) : kExitOk;
   }
@@ -231,7 +251,8 @@ class DeviceCommand : public Command {
   }
 
   static int Serve(device::ClientOptions options, const runtime::SocketAddress& socks,
-                   const std::optional<runtime::SocketAddress>& metrics_addr) {
+                   const std::optional<runtime::SocketAddress>& metrics_addr, const LogSettings& log) {
+    std::unique_ptr<logging::Logger> logger = MakeLogger(log);
     // SIGTERM / SIGINT go to one waiting thread, which stops the loop; every other thread has them blocked.
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -243,7 +264,7 @@ class DeviceCommand : public Command {
     lo.max_connections = 4096;
     auto loop = runtime::EventLoop::Create(lo);
     if (!loop) return ReportError("event loop: " + loop.error().reason);
-    Printer printer;
+    Printer printer(logger->sink());
     auto client = device::DeviceClient::Create(**loop, std::move(options), &printer);
     if (!client) return ReportError(client.error().reason);
     device::Socks5DoorOptions door_options;
@@ -253,7 +274,7 @@ class DeviceCommand : public Command {
     std::unique_ptr<Metrics> metrics;
     runtime::SocketAddress metrics_bound;
     if (metrics_addr) {
-      metrics = std::make_unique<Metrics>(**client, **door);
+      metrics = std::make_unique<Metrics>(**client, **door, *logger);
       auto fd = runtime::ListenTcp(*metrics_addr, {});
       if (!fd) return ReportError("--metrics-listen: " + fd.error().reason);
       metrics_bound = runtime::LocalAddress(*fd).value();
@@ -265,7 +286,7 @@ class DeviceCommand : public Command {
     (*client)->Start();
     std::printf("device ready socks=%s\n", (*door)->address().ToString().c_str());
     std::fflush(stdout);
-    if (metrics) fmt::print(stderr, "device: metrics on {}\n", metrics_bound.ToString());
+    if (metrics) logger->Log(logging::Event(logging::Level::kInfo, "metrics").With("listen", metrics_bound.ToString()));
 
     // The signal thread posts a stop; the loop thread stops the door and the client (no redial after that),
     // then the loop.
@@ -289,7 +310,7 @@ class DeviceCommand : public Command {
     });
     (*loop)->Run();
     waiter.join();
-    fmt::print(stderr, "device: stopped\n");
+    logger->Log(logging::Event(logging::Level::kInfo, "stopped").With("log_dropped", logger->dropped()));
     // Run() closed every connection: the door, client and metrics die on this thread before the loop.
     (*loop)->SetMessageHandler(nullptr);
     door->reset();

@@ -3,15 +3,18 @@
 //
 //   strait relay --identity DIR --device-listen ADDR --connector-listen ADDR [--metrics-listen ADDR] [--threads N]
 //                [--config FILE] [--drain-ms N] [--handshake-timeout-ms N] [--max-sessions-per-device N]
+//                [--log-level debug|info|warn|error] [--log-format text|json]
 //
 // ADDR is IP:PORT, [IPv6]:PORT or NAME:PORT (a name is resolved at start to its first IPv4 address).
 // stdout: one line once both ports and the metrics port listen:
 //   relay ready device=<ip:port> connector=<ip:port> metrics=<ip:port>
-// stderr: one line per link or session event. SIGTERM / SIGINT: drain (GOAWAY, close after --drain-ms), exit 0.
+// stderr: one line per event (link or session up/down, refused login, drain), text or JSON (docs/logging.md), through
+// a logging::Logger that never blocks a shard. SIGTERM / SIGINT: drain (GOAWAY, close after --drain-ms), exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, device_listen, connector_listen, metrics_listen, threads,
 // drain_ms, handshake_timeout_ms, client_hello_timeout_ms, keepalive_ms, idle_timeout_ms, max_sessions_per_device,
-// max_handshakes_per_shard, max_handshakes_per_source, max_links_per_shard, max_links_per_credential. An unknown key or a bad value: one line on stderr, exit 1, before anything starts.
+// max_handshakes_per_shard, max_handshakes_per_source, max_links_per_shard, max_links_per_credential, log_level,
+// log_format. An unknown key or a bad value: one line on stderr, exit 1, before anything starts.
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -31,6 +34,7 @@
 #include "crypto/tls_context.h"
 #include "cli/command.h"
 #include "cli/config_file.h"
+#include "cli/log_flags.h"
 #include "relay/metrics.h"
 #include "relay/relay.h"
 #include "runtime/net.h"
@@ -55,6 +59,7 @@ struct Settings {
   std::int64_t max_handshakes_per_source = 64;
   std::int64_t max_links_per_shard = 20000;
   std::int64_t max_links_per_credential = 8;
+  LogSettings log;
 };
 
 int Usage(const std::string& message) {
@@ -80,6 +85,7 @@ class RelayCommand : public Command {
     cmd_->add_option("--max-sessions-per-device", s_.max_sessions_per_device, "Sessions per device link (4)");
     cmd_->add_option("--max-links-per-credential", s_.max_links_per_credential,
                      "Live links per credential subject; a newer login closes the oldest (8)");
+    AddLogFlags(*cmd_, s_.log);
   }
 
   bool Selected() const override { return cmd_->parsed(); }
@@ -111,7 +117,9 @@ class RelayCommand : public Command {
     std::string relay_id = "relay";
     if (auto cred = crypto::ParseCredential(bundle->credential)) relay_id = cred->subject_id;
 
+    std::unique_ptr<logging::Logger> logger = MakeLogger(s_.log);
     relay::RelayOptions o;
+    o.log = logger->sink();
     o.device_listen = *device;
     o.connector_listen = *connector;
     o.threads = s_.threads != 0 ? s_.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -145,18 +153,23 @@ class RelayCommand : public Command {
     if (!r.ok()) return ReportError("relay: " + r.error().reason);
     std::unique_ptr<relay::Relay> relay = std::move(r).value();
     relay::Relay* rp = relay.get();
-    auto m = relay::MetricsServer::Start(*metrics, [rp] { return rp->Snapshot(); });
+    logging::Logger* lg = logger.get();
+    auto m = relay::MetricsServer::Start(*metrics, [rp, lg] {
+      relay::MetricsSnapshot s = rp->Snapshot();
+      s.log_dropped = lg->dropped();
+      return s;
+    });
     if (!m.ok()) return ReportError("relay: metrics: " + m.error().reason);
     std::unique_ptr<relay::MetricsServer> metrics_server = std::move(m).value();
 
     std::printf("relay ready device=%s connector=%s metrics=%s\n", relay->device_address().ToString().c_str(),
                 relay->connector_address().ToString().c_str(), metrics_server->address().ToString().c_str());
     std::fflush(stdout);
-    fmt::print(stderr, "relay: {} listening with {} shards\n", relay_id, o.threads);
+    logger->Log(logging::Event(logging::Level::kInfo, "listening").With("relay", relay_id).With("shards", o.threads));
 
     int sig = 0;
     sigwait(&sigs, &sig);
-    fmt::print(stderr, "relay: signal {}: draining for {} ms\n", sig, s_.drain_ms);
+    logger->Log(logging::Event(logging::Level::kInfo, "signal").With("signal", sig).With("drain_ms", s_.drain_ms));
     relay->Drain();
     // Links close after the drain period; give their close handshakes a bounded grace beyond it. A second signal
     // cuts the wait short.
@@ -168,7 +181,7 @@ class RelayCommand : public Command {
     }
     relay->Stop();
     metrics_server.reset();
-    fmt::print(stderr, "relay: stopped\n");
+    logger->Log(logging::Event(logging::Level::kInfo, "stopped").With("log_dropped", logger->dropped()));
     return kExitOk;
   }
 
@@ -194,6 +207,7 @@ class RelayCommand : public Command {
       cfg.Int("max_handshakes_per_source", nullptr, s_.max_handshakes_per_source, 1, kMax);
       cfg.Int("max_links_per_shard", nullptr, s_.max_links_per_shard, 1, kMax);
       cfg.Int("max_links_per_credential", "--max-links-per-credential", s_.max_links_per_credential, 1, kMax);
+      ReadLogConfig(cfg, s_.log);
     });
     return error ? ReportError("relay: " + *error) : kExitOk;
   }

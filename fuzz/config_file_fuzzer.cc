@@ -33,6 +33,7 @@ struct Settings {
   std::string listen = "unset";
   std::int64_t threads = -1;  // out of range on purpose: a clean read either leaves it or sets 0..64
   std::vector<std::string> relays = {"unset"};
+  std::string log_level = "unset";  // a clean read leaves it or sets one of the choices
 };
 
 struct Outcome {
@@ -63,6 +64,7 @@ Outcome ReadOnce(const std::string& path, bool flags_given) {
     cfg.Str("listen", nullptr, o.s.listen, ConfigFile::Text::kAddress);
     cfg.Int("threads", "--threads", o.s.threads, 0, 64);
     cfg.Strs("relays", nullptr, o.s.relays, ConfigFile::Text::kAddress);
+    cfg.OneOf("log_level", nullptr, o.s.log_level, {"debug", "info", "warn", "error"});
   });
   return o;
 }
@@ -89,7 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   const Settings& s = a.s;
-  Check(s.name == b.s.name && s.listen == b.s.listen && s.threads == b.s.threads && s.relays == b.s.relays);
+  Check(s.name == b.s.name && s.listen == b.s.listen && s.threads == b.s.threads && s.relays == b.s.relays &&
+        s.log_level == b.s.log_level);
   if (flags_given) {
     Check(s.name == "from-flag");  // flags win over the file
     Check(s.threads == 7);
@@ -97,6 +100,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Check(s.threads == -1 || (s.threads >= 0 && s.threads <= 64));
   }
   Check(s.listen == "unset" || IsAddress(s.listen));
+  Check(s.log_level == "unset" || s.log_level == "debug" || s.log_level == "info" || s.log_level == "warn" ||
+        s.log_level == "error");
   if (!(s.relays.size() == 1 && s.relays[0] == "unset")) {
     for (const std::string& r : s.relays) Check(IsAddress(r));
   }

@@ -95,6 +95,9 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
   out.Gauge("strait_relay_link_send_backlog_bytes",
             "Bytes waiting to go out to links (socket queues, sealed, pending and held frames).",
             s.link_send_backlog_bytes);
+  out.Counter("strait_relay_log_dropped_total",
+              "Log lines dropped because the log queue was full (the writer fell behind; docs/logging.md).",
+              s.log_dropped);
   return out.Take();
 }
 

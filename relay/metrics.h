@@ -63,6 +63,9 @@ struct MetricsSnapshot {
   std::uint64_t links_replaced = 0;      // links closed for a newer login of the same subject (ERROR unauthorized)
   std::uint64_t offers_refused = 0;      // SESSION_OFFERs a device refused (SESSION_CLOSE bad_credential)
   std::uint64_t credit_frames = 0;       // SESSION_CREDIT frames sent (relay credit returned to senders)
+  // Log lines dropped because the log queue was full (logging::Logger::dropped()); filled in by `strait relay`,
+  // not by the shards (Add() leaves it alone).
+  std::uint64_t log_dropped = 0;
   std::array<std::uint64_t, kHandshakeResultCount> handshakes{};
   std::array<std::uint64_t, kDropReasonCount> drops{};
 

@@ -23,6 +23,7 @@
 
 #include "crypto/keys.h"
 #include "crypto/tls_context.h"
+#include "logging/event.h"
 #include "relay/metrics.h"
 #include "runtime/event_loop.h"
 #include "runtime/loop_group.h"
@@ -59,9 +60,10 @@ struct RelayOptions {
   std::uint32_t max_violations = 16;  // dropped frames (unknown channel, wrong type) before protocol_error close
   std::chrono::milliseconds drain_period{5000};        // GOAWAY ... close
   std::chrono::milliseconds metrics_interval{1000};    // how often shards publish their counters
-  // One line per event that matters (link up/down, session up/down, drain). Called on shard threads. Empty =
-  // stderr; tests pass a no-op.
-  std::function<void(const std::string&)> log;
+  // One event per thing that matters (link up/down, session up/down, refused logins, drain; docs/relay.md
+  // "Logging"). Called on shard threads: it must not block (logging::Logger's sink does not). Empty = one line
+  // per event on stderr, written in place (tests and tools only; `strait relay` passes its Logger).
+  logging::Sink log;
 };
 
 // Who the relay is: its TLS server context and the operator root key that credentials chain to.

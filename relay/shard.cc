@@ -96,24 +96,29 @@ void Shard::Init(runtime::LoopGroup& group, runtime::EventLoop& loop) {
   loop.AddTimer(relay_->options_.metrics_interval, this, kTimerPublish);
 }
 
-void Shard::Log(const std::string& line) {
+void Shard::Log(const logging::Event& event) {
   if (relay_->options_.log) {
-    relay_->options_.log(line);
+    relay_->options_.log(event);
   } else {
-    fmt::print(stderr, "relay: {}\n", line);
+    fmt::print(stderr, "relay: {}\n", logging::Describe(event));
   }
 }
 
-void Shard::LogRefusal(bool connector, const runtime::SocketAddress& peer, std::string_view what) {
+void Shard::LogRefusal(bool connector, const runtime::SocketAddress& peer, std::vector<logging::Field> why) {
   const link::RefusalLog::Verdict v = refusal_log_.Admit(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                               std::chrono::steady_clock::now().time_since_epoch())
                                                               .count());
   if (v.not_logged > 0) {
-    Log(fmt::format("{} more login refusals not logged (at most {} a second per shard)", v.not_logged,
-                    refusal_log_.per_second()));
+    Log(logging::Event(logging::Level::kWarn, "login_refusals_not_logged")
+            .With("count", v.not_logged)
+            .With("shard", index_)
+            .With("max_per_second", refusal_log_.per_second()));
   }
   if (!v.log) return;
-  Log(fmt::format("login refused port={} from={} {}", connector ? "connector" : "device", peer.ToString(), what));
+  logging::Event e(logging::Level::kWarn, "login_refused");
+  e.With("port", connector ? "connector" : "device").With("from", peer.ToString());
+  for (logging::Field& f : why) e.With(f.key, f.value);
+  Log(e);
 }
 
 // ---- accept and hand-off ----------------------------------------------------------------------------------
@@ -150,7 +155,7 @@ void Shard::Adopt(int fd, bool connector) {
   if (logins_.SourceFull(port, source)) {
     ::close(fd);
     Drop(DropReason::kSourceLimit);
-    if (peer.ok()) LogRefusal(connector, *peer, "reason=source_limit");
+    if (peer.ok()) LogRefusal(connector, *peer, {{"reason", "source_limit"}});
     return;
   }
   std::uint32_t slot;
@@ -230,8 +235,12 @@ void Shard::OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id) {
   } else {
     ++m_.device_links;
   }
-  Log(fmt::format("link up role={} tenant={} subject={} shard={} expires={}", l.connector ? "connector" : "device",
-                  l.tenant, l.subject, index_, cred.not_after));
+  Log(logging::Event(logging::Level::kInfo, "link_up")
+          .With("role", l.connector ? "connector" : "device")
+          .With("tenant", l.tenant)
+          .With("subject", l.subject)
+          .With("shard", index_)
+          .With("expires", cred.not_after));
   l.credential_key = fmt::format("{}\x1f{}\x1f{}", l.connector ? 'c' : 'd', l.tenant, l.subject);
   if (auto old = relay_->credential_links_->Add(l.credential_key, Ref(l), relay_->options_.max_links_per_credential)) {
     if (RefShard(*old) == index_) {
@@ -251,10 +260,12 @@ void Shard::CloseReplaced(std::uint64_t ref) {
   Link* l = Resolve(ref);
   if (l == nullptr || !l->up || !l->tls) return;  // gone already
   ++m_.links_replaced;
-  Log(fmt::format("link replaced role={} tenant={} subject={}: a newer login of the same credential took it over "
-                  "max_links_per_credential={}",
-                  l->connector ? "connector" : "device", l->tenant, l->subject,
-                  relay_->options_.max_links_per_credential));
+  Log(logging::Event(logging::Level::kWarn, "link_replaced")
+          .With("role", l->connector ? "connector" : "device")
+          .With("tenant", l->tenant)
+          .With("subject", l->subject)
+          .With("why", "a newer login of the same credential took it over")
+          .With("max_links_per_credential", relay_->options_.max_links_per_credential));
   l->tls->Close(ErrorCode::kUnauthorized, "replaced by a newer login of the same credential");
 }
 
@@ -265,20 +276,26 @@ void Shard::OnDown(Link& l, const link::LinkDown& d) {
     const HandshakeResult result = ResultOf(d);
     ++m_.handshakes[static_cast<std::size_t>(result)];
     if (l.evicted) {
-      LogRefusal(l.connector, l.peer, "reason=handshake_limit (the oldest login, closed to make room)");
+      LogRefusal(l.connector, l.peer,
+                 {{"reason", "handshake_limit"}, {"detail", "the oldest login, closed to make room"}});
     } else if (!draining_) {
       LogRefusal(l.connector, l.peer,
-                 fmt::format("result={} reason={} code={} detail=\"{}\"",
-                             kHandshakeResultNames[static_cast<std::size_t>(result)], link::DownReasonName(d.reason),
-                             tunnel::ErrorCodeName(static_cast<ErrorCode>(d.code)), d.message));
+                 {{"result", std::string(kHandshakeResultNames[static_cast<std::size_t>(result)])},
+                  {"reason", std::string(link::DownReasonName(d.reason))},
+                  {"code", std::string(tunnel::ErrorCodeName(static_cast<ErrorCode>(d.code)))},
+                  {"detail", d.message}});
     }
     Free(l);
     MaybeDrained();
     return;
   }
-  Log(fmt::format("link down role={} tenant={} subject={} reason={} code={} sessions={}",
-                  l.connector ? "connector" : "device", l.tenant, l.subject, link::DownReasonName(d.reason),
-                  d.code, l.channels.size()));
+  Log(logging::Event(logging::Level::kInfo, "link_down")
+          .With("role", l.connector ? "connector" : "device")
+          .With("tenant", l.tenant)
+          .With("subject", l.subject)
+          .With("reason", link::DownReasonName(d.reason))
+          .With("code", d.code)
+          .With("sessions", l.channels.size()));
   if (d.reason == link::DownReason::kCredentialExpired) ++m_.links_expired;
   relay_->credential_links_->Remove(l.credential_key, Ref(l));
   if (l.connector) {
@@ -361,8 +378,11 @@ void Shard::HandleSessionRequest(Link& dev, const link::Frame& f) {
     m_.bytes_out += tunnel::kHeaderSize + *n;
   }
   MarkDirty(dev);
-  Log(fmt::format("session up id={} tenant={} device={} connector={}", id, dev.tenant, dev.subject,
-                  choice->subject));
+  Log(logging::Event(logging::Level::kInfo, "session_up")
+          .With("id", id)
+          .With("tenant", dev.tenant)
+          .With("device", dev.subject)
+          .With("connector", choice->subject));
   if (RefShard(choice->link) == index_) {
     AddConnectorLeg(choice->link, id, Ref(dev));
   } else {
@@ -439,8 +459,10 @@ void Shard::StartDrain() {
   for (auto& lp : links_) {
     if (lp->in_use && lp->up) SendGoAway(*lp);
   }
-  Log(fmt::format("draining shard={} links={} for {} ms", index_, m_.device_links + m_.connector_links,
-                  relay_->options_.drain_period.count()));
+  Log(logging::Event(logging::Level::kInfo, "draining")
+          .With("shard", index_)
+          .With("links", m_.device_links + m_.connector_links)
+          .With("drain_ms", relay_->options_.drain_period.count()));
   if (!loop_->AddTimer(relay_->options_.drain_period, this, kTimerDrainClose).valid()) CloseAll();
   MaybeDrained();
 }

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "logging/event.h"
 #include "relay/drop_reason.h"
 #include "tunnel/link/login_budget.h"
 #include "tunnel/link/refusal_log.h"
@@ -88,9 +89,10 @@ class Shard final : public runtime::MessageHandler,
     return l.in_use && l.gen == RefGen(ref) ? &l : nullptr;
   }
   void Drop(DropReason r) { ++m_.drops[static_cast<std::size_t>(r)]; }
-  void Log(const std::string& line);
-  // A refused or closed login, one line, at most 10 a second per shard (link::RefusalLog; the rest are summed up).
-  void LogRefusal(bool connector, const runtime::SocketAddress& peer, std::string_view what);
+  void Log(const logging::Event& event);
+  // A refused or closed login (event login_refused with port, from and `why`), at most 10 a second per shard
+  // (link::RefusalLog; the rest are summed up in one login_refusals_not_logged event).
+  void LogRefusal(bool connector, const runtime::SocketAddress& peer, std::vector<logging::Field> why);
 
   // ---- accept and hand-off (shard.cc) -----------------------------------------------------------------------
 

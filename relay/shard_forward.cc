@@ -227,7 +227,7 @@ void Shard::RemoveLeg(Link& l, std::uint32_t ch) {
   } else {
     --m_.sessions;
     ++m_.sessions_closed;
-    Log(fmt::format("session down id={} device={}", ch, l.subject));
+    Log(logging::Event(logging::Level::kInfo, "session_down").With("id", ch).With("device", l.subject));
   }
 }
 

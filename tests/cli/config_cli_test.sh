@@ -213,8 +213,12 @@ example)
   example=$src/docs/examples/$command.toml
   [ -f "$example" ] || fail "no $example"
   grep -oE '^[a-z_]+ =' "$example" | sed 's/ =$//' | sort >example_keys.txt
-  grep -oE 'cfg\.(Str|Strs|Int)\("[a-z_]+"' "$src/cli/${command}_command.cc" | sed 's/.*("//; s/"$//' |
-    sort >accepted_keys.txt
+  # The command's own readers, and the shared logging keys (cli/log_flags.h) when it reads them.
+  { grep -oE 'cfg\.(Str|Strs|Int|OneOf)\("[a-z_]+"' "$src/cli/${command}_command.cc"
+    if grep -qF 'ReadLogConfig(cfg' "$src/cli/${command}_command.cc"; then
+      grep -oE 'cfg\.(Str|Strs|Int|OneOf)\("[a-z_]+"' "$src/cli/log_flags.h"
+    fi
+  } | sed 's/.*("//; s/"$//' | sort >accepted_keys.txt
   [ -s accepted_keys.txt ] || fail "no keys found in cli/${command}_command.cc"
   diff accepted_keys.txt example_keys.txt || fail "$example: keys differ from cli/${command}_command.cc"
   while read -r key; do

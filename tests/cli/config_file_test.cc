@@ -32,6 +32,7 @@ struct Settings {
   std::int64_t count = 7;
   std::size_t limit = 3;
   std::vector<std::string> peers;
+  std::string mode = "fast";
 };
 
 // Runs `fn` with an ordinary user's privileges and returns its result. Not root: in this process. Root (CI runs as
@@ -76,6 +77,7 @@ class ConfigFileTest : public ::testing::Test {
     cmd_->add_option("--listen", s_.listen);
     cmd_->add_option("--count", s_.count);
     cmd_->add_option("--peer", s_.peers);
+    cmd_->add_option("--mode", s_.mode);
   }
   ~ConfigFileTest() override { fs::remove_all(dir_); }
 
@@ -100,6 +102,7 @@ class ConfigFileTest : public ::testing::Test {
       cfg.Int("count", "--count", s_.count, 0, 100);
       cfg.Int("limit", nullptr, s_.limit, 1, 64);
       cfg.Strs("peers", "--peer", s_.peers, Text::kAddress);
+      cfg.OneOf("mode", "--mode", s_.mode, {"fast", "slow"});
     });
   }
 
@@ -116,8 +119,10 @@ TEST_F(ConfigFileTest, GoodFileSetsEveryKey) {
       "listen = \"[::1]:0\"\n"
       "count = 0\n"
       "limit = 64\n"
-      "peers = [\"relay.example:3101\", \"10.0.0.1:65535\"]\n");
+      "peers = [\"relay.example:3101\", \"10.0.0.1:65535\"]\n"
+      "mode = \"slow\"\n");
   EXPECT_EQ(Read(path), std::nullopt);
+  EXPECT_EQ(s_.mode, "slow");
   EXPECT_EQ(s_.name, "edge-1");
   EXPECT_EQ(s_.listen, "[::1]:0");
   EXPECT_EQ(s_.count, 0);
@@ -184,6 +189,9 @@ TEST_F(ConfigFileTest, WrongTypesAndRangesNameKeyAndExpectation) {
        "'peers' must be an array of strings HOST:PORT (port 0..65535), got an integer in the array"},
       {"peers = [\"a:1\", \"b\"]",
        "'peers' must be an array of strings HOST:PORT (port 0..65535), got \"b\" in the array"},
+      {"mode = \"loud\"", "'mode' must be one of fast, slow, got \"loud\""},
+      {"mode = \"FAST\"", "'mode' must be one of fast, slow, got \"FAST\""},
+      {"mode = 1", "'mode' must be one of fast, slow, got an integer"},
   };
   for (const BadValue& c : cases) {
     const std::string path = Write(std::string("\n") + c.line + "\n");

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # What a new operator ran into (issue 8), as processes: `strait --version`, failed logins said on stderr (and
 # rate-limited), relay names that do not resolve retried, listen addresses given by name, and daemons refusing to
-# start on a credential peers would refuse.
+# start on a credential peers would refuse; --log-level and --log-format (docs/logging.md).
 # Usage: operator_cli_test.sh <path-to-strait> <case> <version>
 #   cases: version connector-refused connector-refusals connector-unresolved device-refused listen-names
-#          own-credential
+#          own-credential log-level log-json
 # Registered as ctest cli_operator.<case> by tests/cli/CMakeLists.txt (<version> is CMake's PROJECT_VERSION). Each
 # case works in its own mktemp directory; daemons listen on port 0 and are stopped with SIGTERM; every wait is
 # bounded.
@@ -83,9 +83,9 @@ connector-refused)
   start c connector --identity CONN --policy policy.toml --relay 127.0.0.1:1
   wait_for "$last_pid" c.out "connector ready id=conn-1"
   wait_for "$last_pid" c.err \
-    "connector login failed relay=127.0.0.1:1 reason=connect_failed (Connection refused) failures=1"
+    'warn login_failed relay=127.0.0.1:1 reason=connect_failed detail="Connection refused" failures=1'
   sleep 3  # >= 4 more failed dials
-  [ "$(count c.err "connector login failed")" = 1 ] || { show c.err; fail "expected one failed-login line in 3 s"; }
+  [ "$(count c.err " login_failed ")" = 1 ] || { show c.err; fail "expected one failed-login line in 3 s"; }
   stop "$last_pid"
   ;;
 
@@ -109,14 +109,14 @@ connector-refusals)
          CONN-R2 "$connector_port" "reason=peer_error code=bad_credential"
   while [ $# -gt 0 ]; do
     start c connector --identity "$1" --policy policy.toml --relay "$2"
-    wait_for "$last_pid" c.err "connector login failed relay=$2 $3"
+    wait_for "$last_pid" c.err " login_failed relay=$2 $3"
     stop "$last_pid"
     shift 3
   done
   # The good connector on the connector port logs in, and says nothing about failures.
   start c connector --identity CONN --policy policy.toml --relay "$connector_port"
   wait_for "$last_pid" c.out "connector link up relay=$connector_port"
-  [ "$(count c.err "login failed")" = 0 ] || { show c.err; fail "a failed login logged for a good login"; }
+  [ "$(count c.err "login_failed")" = 0 ] || { show c.err; fail "a failed login logged for a good login"; }
   stop "$last_pid"
   stop "$relay_pid"
   ;;
@@ -126,21 +126,22 @@ connector-unresolved)
   keys
   start c connector --identity CONN --policy policy.toml --relay no-such-relay.invalid:4443
   wait_for "$last_pid" c.out "connector ready id=conn-1"
-  wait_for "$last_pid" c.err "connector login failed relay=no-such-relay.invalid:4443 reason=resolve_failed"
+  wait_for "$last_pid" c.err " login_failed relay=no-such-relay.invalid:4443 reason=resolve_failed"
   sleep 1
   kill -0 "$last_pid" 2>/dev/null || { show c.err; fail "the connector exited"; }
   stop "$last_pid"
   ;;
 
 device-refused)
-  # The device said every failed dial ("link down"); now the first at once, then at most one a minute.
+  # The device said every failed dial (link_down); now the first at once, then at most one a minute.
   keys
   start d device --identity DEV --relay 127.0.0.1:1 --socks-listen 127.0.0.1:0
   wait_for "$last_pid" d.out "device ready socks="
-  wait_for "$last_pid" d.err "device: login failed via=relay reason=connect_failed (Connection refused) failures=1"
+  wait_for "$last_pid" d.err \
+    'warn login_failed via=relay reason=connect_failed detail="Connection refused" failures=1'
   sleep 3
-  [ "$(count d.err "login failed")" = 1 ] || { show d.err; fail "expected one failed-login line in 3 s"; }
-  [ "$(count d.err "link down")" = 0 ] || { show d.err; fail "a link that never logged in said 'link down'"; }
+  [ "$(count d.err " login_failed ")" = 1 ] || { show d.err; fail "expected one failed-login line in 3 s"; }
+  [ "$(count d.err " link_down ")" = 0 ] || { show d.err; fail "a link that never logged in said link_down"; }
   stop "$last_pid"
   ;;
 
@@ -193,6 +194,64 @@ own-credential)
   wait_for "$last_pid" d.out "device ready socks="
   [ "$(count d.err "warning")" = 0 ] || { show d.err; fail "a warning for a fresh one-hour credential"; }
   stop "$last_pid"
+  ;;
+
+log-level)
+  # --log-level warn (and the log_level key) hide info events; warn events still come. Without it, info shows.
+  keys
+  start c connector --identity CONN --policy policy.toml --relay 127.0.0.1:1
+  wait_for "$last_pid" c.err " warn login_failed relay=127.0.0.1:1 "
+  stop "$last_pid"
+  [ "$(count c.err " info stopped ")" = 1 ] || { show c.err; fail "default level: no info stopped line"; }
+  start c connector --identity CONN --policy policy.toml --relay 127.0.0.1:1 --log-level warn
+  wait_for "$last_pid" c.err " warn login_failed relay=127.0.0.1:1 "
+  stop "$last_pid"
+  [ "$(count c.err " info ")" = 0 ] || { show c.err; fail "--log-level warn: an info line"; }
+  printf 'log_level = "error"\n' >quiet.toml
+  start c connector --identity CONN --policy policy.toml --relay 127.0.0.1:1 --config quiet.toml
+  wait_for "$last_pid" c.out "connector ready id=conn-1"
+  sleep 1
+  stop "$last_pid"
+  [ ! -s c.err ] || { show c.err; fail "log_level = error: a line below error"; }
+  # A bad level is a usage error (flag) or a config error (key), before anything starts.
+  rc=0; "$strait" connector --identity CONN --policy policy.toml --relay 127.0.0.1:1 --log-level loud \
+    >out.txt 2>err.txt || rc=$?
+  [ "$rc" = 2 ] || { show err.txt; fail "--log-level loud: expected exit 2, got $rc"; }
+  printf 'log_format = "xml"\n' >bad.toml
+  rc=0; "$strait" relay --identity RELAY --config bad.toml >out.txt 2>err.txt || rc=$?
+  [ "$rc" = 1 ] || { show err.txt; fail "log_format = xml: expected exit 1, got $rc"; }
+  grep -qF "'log_format' must be one of text, json" err.txt || { show err.txt; fail "no config error line"; }
+  ;;
+
+log-json)
+  # --log-format json: every stderr line of a relay, a connector and a device is one JSON object with ts, level and
+  # event (and the connector's relay link_up is there with its fields on both sides).
+  keys
+  start relay relay --identity RELAY --device-listen 127.0.0.1:0 --connector-listen 127.0.0.1:0 \
+    --metrics-listen 127.0.0.1:0 --threads 1 --drain-ms 100 --log-format json
+  relay_pid=$last_pid
+  wait_for "$relay_pid" relay.out "relay ready device="
+  connector_port=$(sed -n 's/.* connector=\([0-9.:]*\) .*/\1/p' relay.out)
+  start c connector --identity CONN --policy policy.toml --relay "$connector_port" --log-format json
+  wait_for "$last_pid" c.out "connector link up relay=$connector_port"
+  wait_for "$relay_pid" relay.err '"event":"link_up","role":"connector"'
+  stop "$last_pid"
+  start d device --identity DEV --relay 127.0.0.1:1 --socks-listen 127.0.0.1:0 --log-format json
+  wait_for "$last_pid" d.err '"event":"login_failed","via":"relay"'
+  stop "$last_pid"
+  stop "$relay_pid"
+  python3 - relay.err c.err d.err <<'PY' || { show relay.err c.err d.err; fail "a stderr line is not a JSON object"; }
+import json, sys
+for path in sys.argv[1:]:
+    lines = open(path, encoding="utf-8").read().splitlines()
+    assert len(lines) >= 2, (path, lines)
+    for line in lines:
+        o = json.loads(line)
+        assert isinstance(o, dict) and list(o)[:3] == ["ts", "level", "event"], line
+        assert o["level"] in ("debug", "info", "warn", "error"), line
+ups = [json.loads(l) for l in open("c.err") if '"link_up"' in l]
+assert len(ups) == 1 and ups[0]["relay"].startswith("127.0.0.1:"), ups
+PY
   ;;
 
 *) fail "unknown case $case_name" ;;

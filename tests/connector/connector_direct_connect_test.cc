@@ -85,7 +85,7 @@ TEST_F(ConnectorTest, DirectConnectRefusalsAreLoggedWithTheirReason) {
   const runtime::SocketAddress port = *connector->direct_address();
   auto has = [&](std::string_view what) {
     return std::any_of(log.begin(), log.end(), [&](const std::string& l) {
-      return l.starts_with("direct connect refused from=127.0.0.") && l.find(what) != std::string::npos;
+      return l.starts_with("direct_refused from=127.0.0.") && l.find(what) != std::string::npos;
     });
   };
   // Another tenant's device; a client that speaks HTTP instead of TLS; six idle sockets from one source.
@@ -134,7 +134,7 @@ TEST_F(ConnectorTest, DirectConnectRefusalLogsAreRateLimited) {
   } every(*loop, s);
   ASSERT_TRUE(Run(s, std::chrono::seconds(30)));
   // 199 refusals, nearly all within a second: at most 10 lines a second of them.
-  const int lines = Count(log, "direct connect refused ");
+  const int lines = Count(log, "direct_refused ");
   EXPECT_GE(lines, 1);
   EXPECT_LE(lines, 40) << "rate limit: at most 10 a second";
 }

@@ -418,8 +418,8 @@ struct ConnectorTest : ::testing::Test {
     o.open_timeout = std::chrono::milliseconds(20000);
     o.min_backoff = std::chrono::milliseconds(10);
     o.max_backoff = std::chrono::milliseconds(50);
-    o.log = [this](std::string_view line) {
-      log.emplace_back(line);
+    o.log = [this](const logging::Event& e) {
+      log.push_back(logging::Describe(e));
       if (on_log) on_log();
     };
     return o;

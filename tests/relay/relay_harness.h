@@ -437,7 +437,7 @@ struct RelayFixture {
     o.loop.graceful_close_timeout = std::chrono::milliseconds(1000);
     o.metrics_interval = std::chrono::milliseconds(10);
     o.link.client_hello_timeout = std::chrono::milliseconds(1000);  // and TCP_DEFER_ACCEPT 1 s: stalled peers go sooner
-    o.log = [](const std::string&) {};
+    o.log = [](const logging::Event&) {};
     return o;
   }
   void Start(RelayOptions o = DefaultOptions()) {

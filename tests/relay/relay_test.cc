@@ -284,9 +284,9 @@ TEST_F(RelayTest, RefusedLoginsAreLoggedWithTheirReasonAtABoundedRate) {
   o.max_handshakes_per_source = 1;
   o.link.handshake_timeout = std::chrono::seconds(30);
   o.link.client_hello_timeout = std::chrono::seconds(30);
-  o.log = [log](const std::string& line) {
+  o.log = [log](const logging::Event& e) {
     std::lock_guard lock(log->mu);
-    log->lines.push_back(line);
+    log->lines.push_back(logging::Describe(e));
   };
   Start(o);
   PeerId tampered = Pki::Issue(acme, crypto::Role::kDevice, "dev-x");
@@ -294,7 +294,7 @@ TEST_F(RelayTest, RefusedLoginsAreLoggedWithTheirReasonAtABoundedRate) {
   Peer& bad = AddPeer(tampered);
   pl.Exec([&] { bad.Connect(relay->device_address()); });
   ASSERT_TRUE(pl.Wait([&] { return bad.down; }));
-  EXPECT_TRUE(WaitForLine(*log, "login refused port=device from=127.0.0.1:"));
+  EXPECT_TRUE(WaitForLine(*log, "login_refused port=device from=127.0.0.1:"));
   EXPECT_TRUE(WaitForLine(*log, "result=bad_credential"));
 
   Fds t;
@@ -305,7 +305,7 @@ TEST_F(RelayTest, RefusedLoginsAreLoggedWithTheirReasonAtABoundedRate) {
   EXPECT_LE(logged, 10u);
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   t.fds.push_back(Trickle(relay->device_address(), "127.0.0.2"));  // the next second's first refusal
-  EXPECT_TRUE(WaitForLine(*log, "more login refusals not logged"));
+  EXPECT_TRUE(WaitForLine(*log, "login_refusals_not_logged count="));
   pl.Stop();
 }
 

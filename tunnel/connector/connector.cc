@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "crypto/credential.h"
+#include "tunnel/link/link_down_fields.h"
 
 namespace strait::connector {
 
@@ -79,7 +80,7 @@ std::string Connector::Start() {
   ctx_.in.reserve(tunnel::kMaxPayload);
   ctx_.out.resize(tunnel::kSessionOutSize);
   ctx_.reap_soon = [this] { ReapSoon(); };
-  ctx_.log = [this](std::string_view line) { Log(line); };
+  ctx_.log = [this](const logging::Event& e) { Log(e); };
 
   // Relay links.
   for (const RelayTarget& t : options_.relays) {
@@ -100,7 +101,7 @@ std::string Connector::Start() {
     d.tenant = tenant_;
     d.root_key = options_.root_key;
     d.link = options_.link;
-    d.log = [this](std::string_view line) { Log(line); };
+    d.log = [this](const logging::Event& e) { Log(e); };
     direct_ = std::make_unique<DirectListener>(loop_, link_state_, d, static_cast<link::LinkHandler&>(*this));
     if (std::string err = direct_->Start(); !err.empty()) {
       direct_.reset();
@@ -171,12 +172,15 @@ void Connector::OnRelayResolved(std::size_t index, const ResolveResult& result) 
     const std::string name = RelayName(r);
     r.target.address = ToSocketAddress(*pick, r.target.port);
     r.resolve_failures = 0;
-    Log("connector relay " + name + " resolved to " + r.target.address.ToString());
+    Log(logging::Event(logging::Level::kInfo, "relay_resolved")
+            .With("relay", name)
+            .With("address", r.target.address.ToString()));
     StartDialer(r);
     return;
   }
-  LogLoginFailure(r, std::string("resolve_failed (") +
-                         (result.error != 0 ? gai_strerror(result.error) : "no address") + ")");
+  LogLoginFailure(r, [&](logging::Event& e) {
+    e.With("reason", "resolve_failed").With("detail", result.error != 0 ? gai_strerror(result.error) : "no address");
+  });
   link::DialerOptions d;
   d.min_backoff = options_.min_backoff;
   d.max_backoff = options_.max_backoff;
@@ -190,11 +194,14 @@ std::string Connector::RelayName(const Relay& r) const {
   return r.target.tls_name + ":" + std::to_string(r.target.port);
 }
 
-void Connector::LogLoginFailure(Relay& r, std::string_view reason) {
+void Connector::LogLoginFailure(Relay& r, const std::function<void(logging::Event&)>& why) {
   ++stats_.relay_login_failures;
   if (const std::uint64_t n = r.failures.OnFailure(link::LoginFailureLog::Clock::now()); n != 0) {
-    Log("connector login failed relay=" + RelayName(r) + " reason=" + std::string(reason) +
-        " failures=" + std::to_string(n) + " (failed logins since the last line)");
+    logging::Event e(logging::Level::kWarn, "login_failed");
+    e.With("relay", RelayName(r));
+    why(e);
+    e.With("failures", n);  // failed logins since the last login_failed event for this relay
+    Log(e);
   }
 }
 
@@ -228,8 +235,8 @@ Connector::Relay* Connector::RelayOf(const link::TlsLink& link) {
   return nullptr;
 }
 
-void Connector::Log(std::string_view line) const {
-  if (options_.log) options_.log(line);
+void Connector::Log(const logging::Event& event) const {
+  if (options_.log) options_.log(event);
 }
 
 // ---- links ----
@@ -238,10 +245,11 @@ void Connector::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& /*identi
   if (Relay* r = RelayOf(link)) {
     ++stats_.relay_links_up;
     if (const std::uint64_t failed = r->failures.OnLoggedIn(); failed != 0) {
-      Log("connector logged in relay=" + r->target.address.ToString() + " after " + std::to_string(failed) +
-          " failed logins");
+      Log(logging::Event(logging::Level::kInfo, "logged_in")
+              .With("relay", r->target.address.ToString())
+              .With("after_failures", failed));
     }
-    Log("connector link up relay=" + r->target.address.ToString());
+    Log(logging::Event(logging::Level::kInfo, "link_up").With("relay", r->target.address.ToString()));
   } else {
     ++stats_.direct_links_up;
   }
@@ -297,10 +305,12 @@ void Connector::OnLinkDown(link::TlsLink& link, const link::LinkDown& down) {
   if (Relay* r = RelayOf(link); r != nullptr) {
     if (down.was_up) {
       ++stats_.relay_links_down;
-      Log("connector link down relay=" + r->target.address.ToString() + " reason=" + link::DescribeLinkDown(down));
+      logging::Event e(link::LinkDownLevel(down), "link_down");
+      e.With("relay", r->target.address.ToString());
+      Log(link::WithLinkDown(e, down));
     } else if (!stopped_) {
       // A dial that never logged in (TLS refused, connection refused, ERROR from the relay): said, rate-limited.
-      LogLoginFailure(*r, link::DescribeLinkDown(down));
+      LogLoginFailure(*r, [&](logging::Event& e) { link::WithLinkDown(e, down); });
     }
   }
   auto it = sessions_.lower_bound({&link, 0});

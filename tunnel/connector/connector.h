@@ -24,6 +24,7 @@
 
 #include "crypto/keys.h"
 #include "crypto/tls_context.h"
+#include "logging/event.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/connector/connector_stats.h"
@@ -72,9 +73,9 @@ struct ConnectorOptions {
   // most once per this interval per relay, with a count (link::LoginFailureLog).
   std::chrono::milliseconds login_failure_log_interval{60000};
 
-  // One line per event that matters (link up/down, failed login, session up/down). Never per packet, never
-  // secrets.
-  std::function<void(std::string_view)> log;
+  // One event per thing that matters (link up/down, failed login, session up/down, Direct Connect refusals;
+  // docs/connector.md "Logging"). Never per packet, never secrets. Called on the loop thread: must not block.
+  logging::Sink log;
 };
 
 class Connector final : private link::LinkHandler, private runtime::MessageHandler, private runtime::TimerHandler {
@@ -129,13 +130,14 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   void StartDialer(Relay& r);
   void ResolveRelay(std::size_t index);
   void OnRelayResolved(std::size_t index, const ResolveResult& result);
-  void LogLoginFailure(Relay& r, std::string_view reason);
+  // One login_failed event (rate-limited per relay); `why` adds reason= and detail fields.
+  void LogLoginFailure(Relay& r, const std::function<void(logging::Event&)>& why);
   std::string RelayName(const Relay& r) const;
   void DrainResolver();
   void ReapSoon();
   void Reap();
   Relay* RelayOf(const link::TlsLink& link);
-  void Log(std::string_view line) const;
+  void Log(const logging::Event& event) const;
 
   // Immutable after Create/Start.
   runtime::EventLoop& loop_;

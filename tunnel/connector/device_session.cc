@@ -94,8 +94,10 @@ void DeviceSession::OnFrame(const link::Frame& frame) {
     ++ctx_.stats->sessions_active;
     if (ctx_.log) {
       const auto* peer = session_->peer();
-      ctx_.log("connector session up device=" + (peer ? peer->subject_id : std::string("?")) +
-               " channel=" + std::to_string(channel_) + (direct_ ? " via=direct" : " via=relay"));
+      ctx_.log(logging::Event(logging::Level::kInfo, "session_up")
+                   .With("device", peer ? peer->subject_id : std::string("?"))
+                   .With("channel", channel_)
+                   .With("via", direct_ ? "direct" : "relay"));
     }
   }
   Flush();
@@ -164,7 +166,7 @@ void DeviceSession::EndSession(std::string_view reason) {
   closed_ = true;
   if (counted_up_ && ctx_.log) {
     if (reason.empty()) reason = tunnel::ErrorCodeName(session_ ? session_->close_code() : ErrorCode::kInternal);
-    ctx_.log("connector session down channel=" + std::to_string(channel_) + " reason=" + std::string(reason));
+    ctx_.log(logging::Event(logging::Level::kInfo, "session_down").With("channel", channel_).With("reason", reason));
   }
   // Copy the ids first: aborting a pump never erases synchronously (PumpDone comes from OnClose), but resolving
   // slots are erased here.

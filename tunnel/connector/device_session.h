@@ -28,6 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "logging/event.h"
 #include "runtime/event_loop.h"
 #include "tunnel/connector/connector_stats.h"
 #include "tunnel/connector/policy.h"
@@ -58,7 +59,7 @@ struct SessionContext {
   std::vector<std::uint8_t> out;  // kSessionOutSize
   // Called when a session may have become dead(), so the connector reaps it (outside the callback).
   std::function<void()> reap_soon;
-  std::function<void(std::string_view)> log;
+  logging::Sink log;
 };
 
 class DeviceSession final : public tunnel::SessionVisitor,

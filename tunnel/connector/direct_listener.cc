@@ -88,11 +88,12 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
     case DirectGate::AcceptVerdict::kAccept: break;
     case DirectGate::AcceptVerdict::kRefuseSource:
       ::close(fd);
-      LogRefusal(from, fmt::format("reason=source_limit (max_logins_per_source={})", options_.max_logins_per_source));
+      LogRefusal(from, {{"reason", "source_limit"},
+                        {"max_logins_per_source", std::to_string(options_.max_logins_per_source)}});
       return;
     case DirectGate::AcceptVerdict::kRefuseFull:
       ::close(fd);
-      LogRefusal(from, fmt::format("reason=listener_full (max_links={})", options_.max_links));
+      LogRefusal(from, {{"reason", "listener_full"}, {"max_links", std::to_string(options_.max_links)}});
       return;
   }
   auto link = std::make_unique<link::TlsLink>(loop_, shared_, config_, static_cast<link::LinkHandler&>(*this));
@@ -108,9 +109,9 @@ void DirectListener::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId 
     // The oldest login makes room; its OnLinkDown erases it.
     auto old = links_.find(reinterpret_cast<link::TlsLink*>(static_cast<std::uintptr_t>(*evicted)));
     if (old != links_.end()) {
-      LogRefusal(old->second.peer,
-                 fmt::format("reason=login_evicted (the oldest login, closed to make room: max_logins={})",
-                             options_.max_logins));
+      LogRefusal(old->second.peer, {{"reason", "login_evicted"},
+                                    {"detail", "the oldest login, closed to make room"},
+                                    {"max_logins", std::to_string(options_.max_logins)}});
       old->second.link->Abort();
     }
   }
@@ -122,9 +123,9 @@ void DirectListener::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& ide
     case DirectGate::UpVerdict::kUnknown: return;
     case DirectGate::UpVerdict::kRefuseTenant:
       if (auto it = links_.find(&link); it != links_.end()) {
-        LogRefusal(it->second.peer, fmt::format("reason=other_tenant subject={} tenant={}",
-                                                identity.peer ? identity.peer->credential.subject_id : "",
-                                                identity.peer ? identity.peer->credential.tenant_id : ""));
+        LogRefusal(it->second.peer, {{"reason", "other_tenant"},
+                                     {"subject", identity.peer ? identity.peer->credential.subject_id : ""},
+                                     {"tenant", identity.peer ? identity.peer->credential.tenant_id : ""}});
       }
       link.Close(tunnel::ErrorCode::kUnauthorized, "device belongs to another tenant");
       return;
@@ -157,8 +158,8 @@ void DirectListener::OnFrame(link::TlsLink& link, const link::Frame& frame) {
     case Kind::kOffer: Offer(link, v.channel); return;
     case Kind::kTooManySessions: {
       if (auto it = links_.find(&link); it != links_.end()) {
-        LogRefusal(it->second.peer, fmt::format("reason=session_limit (max_channels_per_link={})",
-                                                options_.max_channels_per_link));
+        LogRefusal(it->second.peer, {{"reason", "session_limit"},
+                                     {"max_channels_per_link", std::to_string(options_.max_channels_per_link)}});
       }
       tunnel::ErrorMessage err;
       err.code = tunnel::ErrorCode::kTooManySessions;
@@ -186,22 +187,29 @@ void DirectListener::OnLinkDown(link::TlsLink& link, const link::LinkDown& down)
   // Not logged: links we closed ourselves (evicted, already logged; or Stop) and those that logged in.
   if (v.login_failed) {
     LogRefusal(it->second.peer,
-               fmt::format("reason=login_failed down={} code={} detail=\"{}\"", link::DownReasonName(down.reason),
-                           tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code)), down.message));
+               {{"reason", "login_failed"},
+                {"down", std::string(link::DownReasonName(down.reason))},
+                {"code", std::string(tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code)))},
+                {"detail", down.message}});
   }
   links_.erase(it);  // destroys the link: allowed in OnLinkDown
 }
 
-void DirectListener::LogRefusal(const runtime::SocketAddress& peer, std::string_view what) {
+void DirectListener::LogRefusal(const runtime::SocketAddress& peer, std::vector<logging::Field> why) {
   if (!options_.log) return;
   const link::RefusalLog::Verdict v = refusal_log_.Admit(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                                               std::chrono::steady_clock::now().time_since_epoch())
                                                               .count());
   if (v.not_logged > 0) {
-    options_.log(fmt::format("{} more direct connect refusals not logged (at most {} a second)", v.not_logged,
-                             refusal_log_.per_second()));
+    options_.log(logging::Event(logging::Level::kWarn, "direct_refusals_not_logged")
+                     .With("count", v.not_logged)
+                     .With("max_per_second", refusal_log_.per_second()));
   }
-  if (v.log) options_.log(fmt::format("direct connect refused from={} {}", peer.ToString(), what));
+  if (!v.log) return;
+  logging::Event e(logging::Level::kWarn, "direct_refused");
+  e.With("from", peer.ToString());
+  for (logging::Field& f : why) e.With(f.key, f.value);
+  options_.log(e);
 }
 
 void DirectListener::OnSendQueueHigh(link::TlsLink& link) {

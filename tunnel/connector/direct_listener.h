@@ -23,6 +23,7 @@
 
 #include "crypto/keys.h"
 #include "crypto/tls_context.h"
+#include "logging/event.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/connector/direct_gate.h"
@@ -49,7 +50,7 @@ struct DirectListenerOptions {
   // One line per refusal ("direct connect refused from=IP:PORT reason=..."), at most 10 a second (the rest summed
   // up): a full listener, a source over its cap, a login closed to make room, a failed login, another tenant, the
   // session limit. Empty: not logged (still counted in DirectListenerStats).
-  std::function<void(std::string_view)> log;
+  logging::Sink log;
 };
 
 // Counted by the listener's DirectGate (direct_gate.h, which holds what it decides).
@@ -85,7 +86,7 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
   void OnSendQueueHigh(link::TlsLink& link) override;
   void OnSendQueueLow(link::TlsLink& link) override;
   void Offer(link::TlsLink& link, std::uint32_t channel);
-  void LogRefusal(const runtime::SocketAddress& peer, std::string_view what);
+  void LogRefusal(const runtime::SocketAddress& peer, std::vector<logging::Field> why);
 
   // Immutable after construction / Start.
   runtime::EventLoop& loop_;
