@@ -46,8 +46,12 @@ TEST_F(AdversaryReplay, ReplayedSessionInitIsRefusedAndCounted) {
   EXPECT_EQ(Sample(m, "strait_connector_sessions_opened_total").value_or(0), 1u) << "the replay opened a session";
   const std::string log = Log(conn.process);
   std::size_t ups = 0;
-  for (std::size_t pos = 0; (pos = log.find("session up device=replayer", pos)) != std::string::npos; ++pos) ++ups;
+  for (std::size_t pos = 0; (pos = log.find("session_up device=replayer", pos)) != std::string::npos; ++pos) ++ups;
   EXPECT_EQ(ups, 1u) << log;
+  // Every refusal is visible: the connector says which session it refused and why.
+  const std::size_t refused = log.find("session_refused ");
+  ASSERT_NE(refused, std::string::npos) << log;
+  EXPECT_NE(log.find("reason=replayed", refused), std::string::npos) << log;
 }
 
 }  // namespace

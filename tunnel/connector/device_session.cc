@@ -81,7 +81,10 @@ void DeviceSession::OnFrame(const link::Frame& frame) {
       break;
     case tunnel::SessionAction::kClose:
       SendFrames(std::span(ctx_.out).first(r.size));
-      if (!was_established) ++ctx_.stats->sessions_refused;
+      if (!was_established) {
+        ++ctx_.stats->sessions_refused;
+        LogRefused();
+      }
       EndSession();
       break;
     case tunnel::SessionAction::kDrop:
@@ -101,6 +104,26 @@ void DeviceSession::OnFrame(const link::Frame& frame) {
     }
   }
   Flush();
+}
+
+void DeviceSession::LogRefused() {
+  if (!ctx_.log || session_->closed_by_peer()) return;
+  const link::RefusalLog::Verdict v = ctx_.refusal_log.Admit(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                                 std::chrono::steady_clock::now().time_since_epoch())
+                                                                 .count());
+  if (v.not_logged > 0) {
+    ctx_.log(logging::Event(logging::Level::kWarn, "session_refusals_not_logged")
+                 .With("count", v.not_logged)
+                 .With("max_per_second", ctx_.refusal_log.per_second()));
+  }
+  if (!v.log) return;
+  const auto* peer = session_->peer();
+  ctx_.log(logging::Event(logging::Level::kWarn, "session_refused")
+               .With("device", peer ? peer->subject_id : std::string("?"))
+               .With("channel", channel_)
+               .With("via", direct_ ? "direct" : "relay")
+               .With("reason", tunnel::ErrorCodeName(session_->close_code()))
+               .With("detail", session_->close_reason()));
 }
 
 void DeviceSession::SendFrames(std::span<const std::uint8_t> bytes) {

@@ -33,6 +33,7 @@
 #include "tunnel/connector/connector_stats.h"
 #include "tunnel/connector/policy.h"
 #include "tunnel/connector/resolver.h"
+#include "tunnel/link/refusal_log.h"
 #include "tunnel/link/stream_pump.h"
 #include "tunnel/link/tls_link.h"
 #include "tunnel/session.h"
@@ -60,6 +61,9 @@ struct SessionContext {
   // Called when a session may have become dead(), so the connector reaps it (outside the callback).
   std::function<void()> reap_soon;
   logging::Sink log;
+  // Sessions refused during set-up (a replayed or stale SESSION_INIT, a bad credential): one line each, at most 10
+  // a second, the rest summed up (issue 7: every refusal is visible).
+  link::RefusalLog refusal_log;
 };
 
 class DeviceSession final : public tunnel::SessionVisitor,
@@ -130,6 +134,8 @@ class DeviceSession final : public tunnel::SessionVisitor,
   // line; empty: the session's close code.
   void EndSession(std::string_view reason = {});
   void SendFrames(std::span<const std::uint8_t> bytes);
+  // A session refused during set-up: one rate-limited line with the reason (ctx_.refusal_log).
+  void LogRefused();
   tunnel::StreamMux* Mux();
 
   // Immutable after construction.
