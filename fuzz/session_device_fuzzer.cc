@@ -48,12 +48,12 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "crypto/credential.h"
 #include "crypto/keys.h"
 #include "crypto/transport.h"
+#include "fuzz/credential_fuzz_keys.h"
 #include "tunnel/e2e_handshake.h"
 #include "tunnel/frame_reader.h"
 #include "tunnel/inner_frame.h"
@@ -72,17 +72,6 @@ void Check(bool cond) {
   if (!cond) __builtin_trap();
 }
 
-template <class Pair>
-Pair KeyFrom(uint8_t fill) {
-  std::array<uint8_t, 32> b{};
-  b.fill(fill);
-  if constexpr (std::is_same_v<Pair, crypto::X25519KeyPair>) {
-    return crypto::X25519KeyPair::FromSecret(crypto::X25519SecretKey(std::span<const uint8_t, 32>(b)));
-  } else {
-    return crypto::Ed25519KeyPair::FromSeed(crypto::Ed25519Seed(std::span<const uint8_t, 32>(b)));
-  }
-}
-
 struct NullVisitor : SessionVisitor {
   void OnStreamOpen(StreamId, const OpenTarget&) override {}
   void OnStreamAccepted(StreamId) override {}
@@ -96,14 +85,14 @@ struct NullVisitor : SessionVisitor {
 // Everything fixed: keys, credentials, the genuine message 1 (device -> conn-1) and message 2 (conn-1's answer),
 // and conn-1's transport keys for that handshake.
 struct Fixture {
-  crypto::Ed25519KeyPair root = KeyFrom<crypto::Ed25519KeyPair>(0x52);
-  crypto::Ed25519KeyPair tenant = KeyFrom<crypto::Ed25519KeyPair>(0x54);
-  crypto::Ed25519KeyPair other_tenant = KeyFrom<crypto::Ed25519KeyPair>(0x55);
-  crypto::X25519KeyPair device_noise = KeyFrom<crypto::X25519KeyPair>(0x44);
-  crypto::X25519KeyPair conn1_noise = KeyFrom<crypto::X25519KeyPair>(0x43);
-  crypto::X25519KeyPair conn2_noise = KeyFrom<crypto::X25519KeyPair>(0x42);
-  std::optional<crypto::X25519KeyPair> device_eph = KeyFrom<crypto::X25519KeyPair>(0x65);
-  std::optional<crypto::X25519KeyPair> conn_eph = KeyFrom<crypto::X25519KeyPair>(0x66);
+  crypto::Ed25519KeyPair root = fuzz::FuzzKey(0x52);
+  crypto::Ed25519KeyPair tenant = fuzz::FuzzKey(0x54);
+  crypto::Ed25519KeyPair other_tenant = fuzz::FuzzKey(0x55);
+  crypto::X25519KeyPair device_noise = fuzz::FuzzNoiseKey(0x44);
+  crypto::X25519KeyPair conn1_noise = fuzz::FuzzNoiseKey(0x43);
+  crypto::X25519KeyPair conn2_noise = fuzz::FuzzNoiseKey(0x42);
+  std::optional<crypto::X25519KeyPair> device_eph = fuzz::FuzzNoiseKey(0x65);
+  std::optional<crypto::X25519KeyPair> conn_eph = fuzz::FuzzNoiseKey(0x66);
   std::vector<uint8_t> tenant_cert, other_cert;
   std::vector<uint8_t> device_cred, conn1_cred, conn2_cred, foreign_cred;
   std::vector<uint8_t> init;    // message 1 as the device writes it to conn-1
@@ -142,7 +131,7 @@ struct Fixture {
   }
   std::vector<uint8_t> Issue(const crypto::Ed25519KeyPair& signer, const std::vector<uint8_t>& cert,
                              crypto::Role role, std::string_view subject, const crypto::X25519KeyPair& noise) {
-    const crypto::CredentialParams p{role, subject, KeyFrom<crypto::Ed25519KeyPair>(0x70).public_key,
+    const crypto::CredentialParams p{role, subject, fuzz::FuzzKey(0x70).public_key,
                                      noise.public_key, 1, kNow - 100, kNow + 100};
     return crypto::IssueCredential(signer, cert, p).value();
   }

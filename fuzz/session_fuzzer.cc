@@ -38,12 +38,12 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "crypto/credential.h"
 #include "crypto/keys.h"
 #include "crypto/transport.h"
+#include "fuzz/credential_fuzz_keys.h"
 #include "tunnel/e2e_handshake.h"
 #include "tunnel/frame_reader.h"
 #include "tunnel/inner_frame.h"
@@ -61,25 +61,14 @@ void Check(bool cond) {
   if (!cond) __builtin_trap();
 }
 
-template <class Pair>
-Pair KeyFrom(uint8_t fill) {
-  std::array<uint8_t, 32> b{};
-  b.fill(fill);
-  if constexpr (std::is_same_v<Pair, crypto::X25519KeyPair>) {
-    return crypto::X25519KeyPair::FromSecret(crypto::X25519SecretKey(std::span<const uint8_t, 32>(b)));
-  } else {
-    return crypto::Ed25519KeyPair::FromSeed(crypto::Ed25519Seed(std::span<const uint8_t, 32>(b)));
-  }
-}
-
 // Everything fixed: keys, credentials, and the device's pristine handshake with its message 1.
 struct Fixture {
-  crypto::Ed25519KeyPair root = KeyFrom<crypto::Ed25519KeyPair>(0x52);
-  crypto::Ed25519KeyPair tenant = KeyFrom<crypto::Ed25519KeyPair>(0x54);
-  crypto::X25519KeyPair device_noise = KeyFrom<crypto::X25519KeyPair>(0x44);
-  crypto::X25519KeyPair connector_noise = KeyFrom<crypto::X25519KeyPair>(0x43);
-  std::optional<crypto::X25519KeyPair> device_eph = KeyFrom<crypto::X25519KeyPair>(0x65);
-  std::optional<crypto::X25519KeyPair> connector_eph = KeyFrom<crypto::X25519KeyPair>(0x66);
+  crypto::Ed25519KeyPair root = fuzz::FuzzKey(0x52);
+  crypto::Ed25519KeyPair tenant = fuzz::FuzzKey(0x54);
+  crypto::X25519KeyPair device_noise = fuzz::FuzzNoiseKey(0x44);
+  crypto::X25519KeyPair connector_noise = fuzz::FuzzNoiseKey(0x43);
+  std::optional<crypto::X25519KeyPair> device_eph = fuzz::FuzzNoiseKey(0x65);
+  std::optional<crypto::X25519KeyPair> connector_eph = fuzz::FuzzNoiseKey(0x66);
   std::vector<uint8_t> tenant_cert, device_cred, connector_cred;
   std::optional<crypto::HandshakeState> device_hs;  // after writing message 1
   std::vector<uint8_t> init;                        // message 1
@@ -99,7 +88,7 @@ struct Fixture {
     device_hs.emplace(std::move(started->handshake));
   }
   std::vector<uint8_t> Issue(crypto::Role role, std::string_view subject, const crypto::X25519KeyPair& noise) {
-    const crypto::CredentialParams p{role, subject, KeyFrom<crypto::Ed25519KeyPair>(0x70).public_key,
+    const crypto::CredentialParams p{role, subject, fuzz::FuzzKey(0x70).public_key,
                                      noise.public_key, 1, kNow - 100, kNow + 100};
     return crypto::IssueCredential(tenant, tenant_cert, p).value();
   }
