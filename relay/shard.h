@@ -117,7 +117,7 @@ class Shard final : public runtime::MessageHandler,
   // ---- relay credit (shard_forward.cc; protocol.md §8) ------------------------------------------------------
 
   // A session frame went into dst's send side: once enough is owed, its sender gets the credit back.
-  void Delivered(Link& dst, std::span<const std::uint8_t> frame);
+  void Delivered(Link& dst, const tunnel::FrameHeader& h, std::size_t frame_bytes);
   // Credit for the link `src` (any shard) on its session `ch`: SESSION_CREDIT to it, if the session lives.
   void ReturnCredit(std::uint64_t src, std::uint32_t ch, std::uint32_t amount);
   void CreditLeg(Link& src, std::uint32_t ch, std::uint32_t amount);

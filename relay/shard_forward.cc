@@ -65,13 +65,14 @@ bool Shard::SendHeld(Link& dst) {
   while (off < dst.held.size()) {
     auto h = HeaderOf(std::span(dst.held).subspan(off));
     const std::size_t n = tunnel::kHeaderSize + h.length;
-    const std::span<const std::uint8_t> frame = std::span(dst.held).subspan(off, n);
-    const link::SendStatus st = dst.tls->SendEncoded(frame);
+    const link::SendStatus st = dst.tls->SendEncoded(std::span(dst.held).subspan(off, n));
     if (st == link::SendStatus::kBackpressure) break;
     if (st == link::SendStatus::kOk) {
       m_.bytes_out += n;
-      ++m_.frames_forwarded;
-      Delivered(dst, frame);
+      if (h.type != FrameType::kSessionCredit) {  // the relay's own grants are not forwarded frames
+        ++m_.frames_forwarded;
+        Delivered(dst, h, n);
+      }
     }
     off += n;
   }
@@ -151,7 +152,7 @@ Deliver Shard::DeliverTo(Link& dst, std::span<const std::uint8_t> bytes, bool da
       m_.bytes_out += bytes.size();
       ++m_.frames_forwarded;
       MarkDirty(dst);
-      Delivered(dst, bytes);
+      Delivered(dst, HeaderOf(bytes), bytes.size());
       return Deliver::kSent;
     case link::SendStatus::kBackpressure:
       if (datagram) {
@@ -233,8 +234,8 @@ void Shard::RemoveLeg(Link& l, std::uint32_t ch) {
 
 // ---- relay credit -----------------------------------------------------------------------------------------
 
-void Shard::Delivered(Link& dst, std::span<const std::uint8_t> frame) {
-  if (auto due = sessions_.Delivered(Ref(dst), dst.connector, HeaderOf(frame), frame.size())) {
+void Shard::Delivered(Link& dst, const tunnel::FrameHeader& h, std::size_t frame_bytes) {
+  if (auto due = sessions_.Delivered(Ref(dst), dst.connector, h, frame_bytes)) {
     ReturnCredit(due->to, due->channel, due->amount);
   }
 }
@@ -258,11 +259,15 @@ void Shard::CreditLeg(Link& src, std::uint32_t ch, std::uint32_t amount) {
   std::array<std::uint8_t, tunnel::kHeaderSize + 4> frame{};
   (void)tunnel::EncodeFrameHeader({tunnel::kFramingVersion, FrameType::kSessionCredit, 0, 4, ch}, frame);
   (void)tunnel::SessionCredit{amount}.Encode(std::span(frame).subspan(tunnel::kHeaderSize));
-  // Never dropped: a lost grant would stall the session for good. Held behind what src has not taken yet.
-  if (DeliverTo(src, frame, false) == Deliver::kBlocked) {
+  if (!src.up || !src.tls) return;
+  // Never dropped: a lost grant would stall the session for good. Held behind what src has not taken yet. Not a
+  // forwarded frame (DeliverTo would count it as one and look for credit to return on it).
+  if (!src.held.empty() || src.tls->SendEncoded(frame) != link::SendStatus::kOk) {
     src.held.insert(src.held.end(), frame.begin(), frame.end());
-    MarkDirty(src);
+  } else {
+    m_.bytes_out += frame.size();
   }
+  MarkDirty(src);
   ++m_.credit_frames;
 }
 
