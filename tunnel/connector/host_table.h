@@ -20,14 +20,12 @@
 #include <vector>
 
 #include "crypto/result.h"
+#include "tunnel/host_name.h"
 
 namespace strait::connector {
 
-inline constexpr size_t kMaxHostNameSize = 253;
-
-// Canonical name written into `buf`; the view points into it. False if `name` is not a valid name.
-// No allocation.
-bool CanonicalHostName(std::string_view name, std::array<char, kMaxHostNameSize + 1>& buf, std::string_view* out);
+using tunnel::CanonicalHostName;
+using tunnel::kMaxHostNameSize;
 
 struct HostPattern {
   bool wildcard = false;  // true: "*." + suffix
