@@ -11,6 +11,9 @@ std::string_view InnerTypeName(InnerType t) {
     case InnerType::kData: return "data";
     case InnerType::kWindow: return "window";
     case InnerType::kReset: return "reset";
+    case InnerType::kTunnelRequest: return "tunnel_request";
+    case InnerType::kTunnelConfig: return "tunnel_config";
+    case InnerType::kTunnelRefused: return "tunnel_refused";
   }
   return "unknown";
 }

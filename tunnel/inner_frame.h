@@ -44,8 +44,12 @@ enum class InnerType : uint8_t {
   kData = 0x03,    // bytes (0..kMaxStreamChunk when we send; any u16 length accepted); flag FIN
   kWindow = 0x04,  // u32 increment; stream_id 0 = the session window. exact
   kReset = 0x05,   // u16 code (ErrorCode). exact
+  // The IP tunnel's set-up, on stream 0 (payloads: tunnel/tunnel_control.h; docs/ip-tunnel.md §1).
+  kTunnelRequest = 0x06,  // device -> connector, once per session
+  kTunnelConfig = 0x07,   // connector -> device, the answer
+  kTunnelRefused = 0x08,  // connector -> device, the other answer
 };
-constexpr bool IsKnownInnerType(uint8_t t) { return t >= 0x01 && t <= 0x05; }
+constexpr bool IsKnownInnerType(uint8_t t) { return t >= 0x01 && t <= 0x08; }
 std::string_view InnerTypeName(InnerType t);
 
 inline constexpr size_t kOpenOkSize = 4;

@@ -18,6 +18,7 @@ std::string_view MuxReasonName(MuxReason r) {
     case MuxReason::kDataBeforeOpenOk: return "data_before_open_ok";
     case MuxReason::kDataAfterFin: return "data_after_fin";
     case MuxReason::kTooManyStreams: return "too_many_streams";
+    case MuxReason::kBadTunnelConfig: return "bad_tunnel_config";
     case MuxReason::kSessionFlowControl: return "session_flow_control";
     case MuxReason::kSessionWindowOverflow: return "session_window_overflow";
     case MuxReason::kStreamIdReused: return "stream_id_reused";
@@ -145,6 +146,9 @@ MuxReason StreamMux::OnFrame(const InnerFrame& f) {
     case InnerType::kData: r = HandleData(f); break;
     case InnerType::kWindow: r = HandleWindow(f); break;
     case InnerType::kReset: r = HandleReset(f); break;
+    case InnerType::kTunnelRequest:
+    case InnerType::kTunnelConfig:
+    case InnerType::kTunnelRefused: r = HandleTunnel(f); break;
   }
   ++counts_[static_cast<size_t>(r)];
   return r;
@@ -166,6 +170,41 @@ MuxReason StreamMux::HandleOpen(const InnerFrame& f) {
   s.send = SendWindow(open->initial_window);
   s.recv = RecvWindow(0);  // the device may not send before OPEN_OK
   visitor_->OnStreamOpen(f.stream_id, open->target);
+  return MuxReason::kOk;
+}
+
+MuxReason StreamMux::HandleTunnel(const InnerFrame& f) {
+  if (f.stream_id != 0) return Fatal(MuxReason::kBadStreamId);
+  if (f.type == InnerType::kTunnelRequest) {
+    if (options_.role != MuxRole::kConnector || tunnel_step_ != TunnelStep::kNone) {
+      return Fatal(MuxReason::kUnexpectedFrame);
+    }
+    auto req = DecodeTunnelRequest(f.payload);
+    if (!req.ok()) return Fatal(MuxReason::kMalformedFrame);
+    tunnel_step_ = TunnelStep::kRequested;
+    tunnel_mtu_max_ = req->mtu_max;
+    if (!visitor_->OnTunnelRequest(*req) && tunnel_step_ == TunnelStep::kRequested &&
+        RefuseTunnel(ErrorCode::kRefusedByPolicy, "no IP tunnel served here") != CallStatus::kOk) {
+      return Fatal(MuxReason::kControlQueueFull);
+    }
+    return MuxReason::kOk;
+  }
+  if (options_.role != MuxRole::kDevice || tunnel_step_ != TunnelStep::kRequested) {
+    return Fatal(MuxReason::kUnexpectedFrame);
+  }
+  tunnel_step_ = TunnelStep::kAnswered;
+  if (f.type == InnerType::kTunnelRefused) {
+    auto refused = DecodeTunnelRefused(f.payload);
+    if (!refused.ok()) return Fatal(MuxReason::kMalformedFrame);
+    visitor_->OnTunnelRefused(*refused);
+    return MuxReason::kOk;
+  }
+  auto config = DecodeTunnelConfig(f.payload, tunnel_mtu_max_);
+  if (!config.ok()) {
+    visitor_->OnTunnelRefused({ErrorCode::kProtocolError, "unusable TUNNEL_CONFIG: " + config.error().reason});
+    return MuxReason::kBadTunnelConfig;
+  }
+  visitor_->OnTunnelConfig(*config);
   return MuxReason::kOk;
 }
 
@@ -330,6 +369,51 @@ OpenResult StreamMux::Open(const OpenTarget& target) {
   s.recv = RecvWindow(options_.stream_window);
   s.send = SendWindow(0);  // until OPEN_OK
   return {CallStatus::kOk, id};
+}
+
+CallStatus StreamMux::QueueTunnelFrame(InnerType type, std::span<const uint8_t> payload) {
+  if (OutboxFree() < kInnerHeaderSize + payload.size()) return CallStatus::kOutboxFull;
+  InnerFrameWriter w = OutboxWriter(kInnerHeaderSize + payload.size());
+  if (!w.Raw(static_cast<uint8_t>(type), 0, 0, payload)) return CallStatus::kOutboxFull;
+  out_tail_ += w.written();
+  return CallStatus::kOk;
+}
+
+CallStatus StreamMux::RequestTunnel(uint16_t mtu_max) {
+  if (failed()) return CallStatus::kSessionFailed;
+  if (options_.role != MuxRole::kDevice) return CallStatus::kWrongRole;
+  if (tunnel_step_ != TunnelStep::kNone) return CallStatus::kWrongState;
+  std::vector<uint8_t> payload;
+  if (!EncodeTunnelRequest({mtu_max}, &payload).ok()) return CallStatus::kBadArgument;
+  const CallStatus st = QueueTunnelFrame(InnerType::kTunnelRequest, payload);
+  if (st == CallStatus::kOk) {
+    tunnel_step_ = TunnelStep::kRequested;
+    tunnel_mtu_max_ = mtu_max;
+  }
+  return st;
+}
+
+CallStatus StreamMux::AnswerTunnel(const TunnelConfig& config) {
+  if (failed()) return CallStatus::kSessionFailed;
+  if (options_.role != MuxRole::kConnector) return CallStatus::kWrongRole;
+  if (tunnel_step_ != TunnelStep::kRequested) return CallStatus::kWrongState;
+  if (config.mtu > tunnel_mtu_max_) return CallStatus::kBadArgument;  // the device would refuse it
+  std::vector<uint8_t> payload;
+  if (!EncodeTunnelConfig(config, &payload).ok()) return CallStatus::kBadArgument;
+  const CallStatus st = QueueTunnelFrame(InnerType::kTunnelConfig, payload);
+  if (st == CallStatus::kOk) tunnel_step_ = TunnelStep::kAnswered;
+  return st;
+}
+
+CallStatus StreamMux::RefuseTunnel(ErrorCode code, std::string_view reason) {
+  if (failed()) return CallStatus::kSessionFailed;
+  if (options_.role != MuxRole::kConnector) return CallStatus::kWrongRole;
+  if (tunnel_step_ != TunnelStep::kRequested) return CallStatus::kWrongState;
+  std::vector<uint8_t> payload;
+  if (!EncodeTunnelRefused({code, std::string(reason)}, &payload).ok()) return CallStatus::kBadArgument;
+  const CallStatus st = QueueTunnelFrame(InnerType::kTunnelRefused, payload);
+  if (st == CallStatus::kOk) tunnel_step_ = TunnelStep::kAnswered;
+  return st;
 }
 
 CallStatus StreamMux::Accept(StreamId id) {

@@ -44,6 +44,7 @@
 #include "tunnel/frame.h"
 #include "tunnel/inner_frame.h"
 #include "tunnel/stream.h"
+#include "tunnel/tunnel_control.h"
 
 namespace strait::tunnel {
 
@@ -77,19 +78,21 @@ enum class MuxReason : uint8_t {
   kDataBeforeOpenOk,      // DATA on a stream not yet accepted              -> RESET protocol_error
   kDataAfterFin,          // DATA after the peer's FIN                      -> RESET protocol_error
   kTooManyStreams,        // OPEN beyond max_streams                        -> RESET too_many_streams
+  kBadTunnelConfig,       // device: a TUNNEL_CONFIG it cannot use: OnTunnelRefused with the reason, no tunnel
   // Session-fatal:
   kSessionFlowControl,    // DATA beyond the session window                 -> SESSION_CLOSE flow_control
   kSessionWindowOverflow, // session WINDOW past 2^32-1                     -> SESSION_CLOSE flow_control
   kStreamIdReused,        // OPEN whose id is not above every earlier id    -> protocol_error
   kUnknownStream,         // frame for an id that was never opened          -> protocol_error
   kBadStreamId,           // stream id 0 on a frame other than WINDOW       -> protocol_error
-  kUnexpectedFrame,       // OPEN to a device, OPEN_OK to a connector or twice -> protocol_error
+  kUnexpectedFrame,       // OPEN to a device, OPEN_OK to a connector or twice, a TUNNEL_* frame to the wrong
+                          // role, a second TUNNEL_REQUEST, an answer never asked for or twice -> protocol_error
   kMalformedFrame,        // payload does not match its type's layout       -> protocol_error
   kTruncated,             // plaintext ends inside an inner frame           -> protocol_error
   kControlQueueFull,      // more RESETs owed than kMaxPendingResets        -> overloaded
   kSessionFailed,         // an earlier frame already failed the session
 };
-inline constexpr size_t kMuxReasonCount = 18;
+inline constexpr size_t kMuxReasonCount = 19;
 std::string_view MuxReasonName(MuxReason r);
 bool IsSessionFatal(MuxReason r);
 ErrorCode ErrorCodeFor(MuxReason r);  // the RESET or SESSION_CLOSE code; kProtocolError for kOk
@@ -125,6 +128,13 @@ class MuxVisitor {
   virtual void OnStreamReset(StreamId id, ErrorCode code) = 0;
   // A Write that was cut short can make progress again (credit or outbox room came back).
   virtual void OnStreamWritable(StreamId id) = 0;
+  // The IP tunnel (docs/ip-tunnel.md §1). Connector: the device asks for one; return true and answer with
+  // AnswerTunnel or RefuseTunnel (now or later), or false (the default: no tunnel served here) and the mux
+  // refuses it at once.
+  virtual bool OnTunnelRequest(const TunnelRequest& /*request*/) { return false; }
+  // Device: the connector's answer (or a TUNNEL_CONFIG this device cannot use, as a refusal naming why).
+  virtual void OnTunnelConfig(const TunnelConfig& /*config*/) {}
+  virtual void OnTunnelRefused(const TunnelRefused& /*refused*/) {}
 };
 
 // A read-only snapshot of one stream, for tests, fuzzing and metrics.
@@ -166,6 +176,13 @@ class StreamMux {
   CallStatus Consume(StreamId id, size_t n);              // n delivered bytes are done with
   // Bytes Write(id, ...) would accept right now.
   size_t SendCapacity(StreamId id) const;
+  // The IP tunnel's set-up (docs/ip-tunnel.md §1). Device: at most once per session. Connector: one answer to
+  // the device's request. kOutboxFull when the outbox cannot take the frame now (retry after output drained);
+  // kBadArgument when the payload fails tunnel_control.h's checks; kWrongRole, or kWrongState (asked twice,
+  // answered twice or unasked).
+  CallStatus RequestTunnel(uint16_t mtu_max);
+  CallStatus AnswerTunnel(const TunnelConfig& config);
+  CallStatus RefuseTunnel(ErrorCode code, std::string_view reason);
 
   // ---- Outbound ----
   // Fills `out` with whole inner frames (the plaintext of one sealed message); returns the bytes written, 0 when
@@ -208,6 +225,8 @@ class StreamMux {
   MuxReason HandleData(const InnerFrame& f);
   MuxReason HandleWindow(const InnerFrame& f);
   MuxReason HandleReset(const InnerFrame& f);
+  MuxReason HandleTunnel(const InnerFrame& f);
+  CallStatus QueueTunnelFrame(InnerType type, std::span<const uint8_t> payload);
 
   // Outbox: [out_head_, out_tail_) of outbox_ holds encoded inner frames in send order.
   //   0 ........ out_head_ ===== queued frames ===== out_tail_ ........ outbox_.size()
@@ -245,6 +264,12 @@ class StreamMux {
   std::vector<Control> control_;   // WINDOW updates (one per stream at most) and mux-generated RESETs
   size_t control_head_ = 0;
   size_t pending_resets_ = 0;
+
+  // The IP tunnel's set-up: device: none -> requested (sent) -> answered; connector: none -> requested (received)
+  // -> answered (sent).
+  enum class TunnelStep : uint8_t { kNone, kRequested, kAnswered };
+  TunnelStep tunnel_step_ = TunnelStep::kNone;
+  uint16_t tunnel_mtu_max_ = 0;
 
   std::vector<StreamId> blocked_;  // streams whose Write was cut short (write_blocked set), in the order they blocked
   std::vector<StreamId> scratch_;  // NotifyWritable's round

@@ -1,4 +1,4 @@
-// The IP tunnel's set-up frames (docs/ip-tunnel.md §1): inner frames on stream 0 of a session, sealed like every
+// The IP tunnel's set-up frames (docs/ip-tunnel.md §1): inner frames (InnerType::kTunnel*) on stream 0 of a session, sealed like every
 // stream frame. THIS HEADER IS THE AUTHORITY for their payloads (all integers big-endian, addresses IPv4 in host
 // order once decoded):
 //
@@ -25,10 +25,6 @@
 #include "tunnel/frame.h"
 
 namespace strait::tunnel {
-
-inline constexpr uint8_t kInnerTunnelRequest = 0x06;
-inline constexpr uint8_t kInnerTunnelConfig = 0x07;
-inline constexpr uint8_t kInnerTunnelRefused = 0x08;
 
 inline constexpr uint16_t kMinTunnelMtu = 576;  // RFC 791: every IPv4 host takes datagrams this large
 inline constexpr size_t kMaxTunnelRoutes = 64;

@@ -28,6 +28,7 @@ using std::chrono::seconds;
 
 constexpr int kDownloadDevices = 8;
 constexpr milliseconds kMaxGap{3000};
+constexpr seconds kHeaderWait{30};
 constexpr double kMinProbeSuccess = 0.95;
 constexpr uint64_t kEndless = 1ull << 40;  // /stream/N: never finishes within a phase
 
@@ -80,39 +81,55 @@ PhaseResult RunDownloads(const std::vector<Device>& devices, int streams, uint16
   std::vector<pollfd> fds(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) fds[i] = {s[i].conn.fd(), POLLIN, 0};
   std::vector<uint8_t> buf(256 * 1024);
-  const auto start = Clock::now();
-  auto last_progress = start;
-  while (Clock::now() - start < length) {
+  // Reads what is ready; false (r.error set) on a failed download. Counts bytes and the time since the last one.
+  size_t headers = 0;
+  auto last_progress = Clock::now();
+  auto read_ready = [&](Clock::time_point now) {
     const int n = ::poll(fds.data(), fds.size(), 100);
-    const auto now = Clock::now();
-    if (n > 0) {
-      for (std::size_t i = 0; i < s.size(); ++i) {
-        if (fds[i].revents == 0) continue;
-        const ssize_t got = ::recv(fds[i].fd, buf.data(), buf.size(), MSG_DONTWAIT);
-        if (got <= 0) {
-          if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-          r.error = fmt::format("download {} ended after {} body bytes ({})", i, s[i].body,
-                                got == 0 ? "EOF" : std::strerror(errno));
-          return r;
-        }
-        last_progress = now;
-        r.bytes += static_cast<uint64_t>(got);
-        Stream& st = s[i];
-        std::size_t body_from = 0;
-        if (!st.header_done) {
-          st.head.append(reinterpret_cast<const char*>(buf.data()), static_cast<std::size_t>(got));
-          const auto end = st.head.find("\r\n\r\n");
-          if (end == std::string::npos) continue;
-          if (!st.head.starts_with("HTTP/1.1 200")) {
-            r.error = fmt::format("download {}: {}", i, st.head.substr(0, st.head.find('\r')));
-            return r;
-          }
-          st.header_done = true;
-          body_from = static_cast<std::size_t>(got) - (st.head.size() - end - 4);
-        }
-        st.body += static_cast<uint64_t>(got) - body_from;
+    if (n <= 0) return true;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      const ssize_t got = ::recv(fds[i].fd, buf.data(), buf.size(), MSG_DONTWAIT);
+      if (got <= 0) {
+        if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        r.error = fmt::format("download {} ended after {} body bytes ({})", i, s[i].body,
+                              got == 0 ? "EOF" : std::strerror(errno));
+        return false;
       }
+      last_progress = now;
+      r.bytes += static_cast<uint64_t>(got);
+      Stream& st = s[i];
+      std::size_t body_from = 0;
+      if (!st.header_done) {
+        st.head.append(reinterpret_cast<const char*>(buf.data()), static_cast<std::size_t>(got));
+        const auto end = st.head.find("\r\n\r\n");
+        if (end == std::string::npos) continue;
+        if (!st.head.starts_with("HTTP/1.1 200")) {
+          r.error = fmt::format("download {}: {}", i, st.head.substr(0, st.head.find('\r')));
+          return false;
+        }
+        st.header_done = true;
+        ++headers;
+        body_from = static_cast<std::size_t>(got) - (st.head.size() - end - 4);
+      }
+      st.body += static_cast<uint64_t>(got) - body_from;
     }
+    return true;
+  };
+  // The phase starts once every download has its response header (or after kHeaderWait): on a loaded machine the
+  // last of 256 opens can take seconds, which is open latency, not a download that stopped. A download that has
+  // no header by then still counts as starved below.
+  const auto header_deadline = Clock::now() + kHeaderWait;
+  while (headers < s.size() && Clock::now() < header_deadline) {
+    if (!read_ready(Clock::now())) return r;
+  }
+  r.bytes = 0;  // the phase counts only what arrives in it
+  for (Stream& st : s) st.body = 0;
+  const auto start = Clock::now();
+  last_progress = start;
+  while (Clock::now() - start < length) {
+    const auto now = Clock::now();
+    if (!read_ready(now)) return r;
     r.max_gap = std::max(r.max_gap, now - last_progress);
   }
   r.least_body = UINT64_MAX;
