@@ -299,15 +299,17 @@ class DeviceCommand : public Command {
   // Each --forward (or `forward` entry) parsed and checked: a bad spec, or a LOCAL address given twice (or equal to
   // the SOCKS5 door's), is bad input (exit 1) before anything listens. Port 0 (any) never collides.
   int ParseForwards(const runtime::SocketAddress& socks, std::vector<device::ForwardDoorOptions>* out) const {
+    // The specs came from the flags or, when none was given, from the config file's `forward` array.
+    const std::string from = cmd_->count("--forward") != 0 ? "--forward " : "config forward ";
     std::vector<std::string> locals;
     if (!socks.ToString().ends_with(":0")) locals.push_back(socks.ToString());
     for (const std::string& text : s_.forwards) {
       auto spec = device::ParseForwardSpec(text);
-      if (!spec) return ReportError("--forward " + text + ": " + spec.error());
+      if (!spec) return ReportError(from + text + ": " + spec.error());
       const std::string local = spec->local.ToString();
       if (!local.ends_with(":0")) {
         if (std::find(locals.begin(), locals.end(), local) != locals.end()) {
-          return ReportError("--forward " + text + ": local " + local + " is already taken by another forward or "
+          return ReportError(from + text + ": local " + local + " is already taken by another forward or "
                              "--socks-listen");
         }
         locals.push_back(local);
