@@ -1,22 +1,26 @@
-// `strait device`: the device client with its local SOCKS5 door (docs/device.md). Flags and the optional TOML file
-// are read here only; the client takes an options struct.
+// `strait device`: the device client with its local SOCKS5 door and port forwards (docs/device.md). Flags and the
+// optional TOML file are read here only; the client takes an options struct.
 //
 //   strait device --identity DIR [--relay ADDR] [--direct ADDR] --socks-listen ADDR [--metrics-listen ADDR]
+//                 [--forward LOCAL=HOST:PORT ...] [--forward-max-connections N]
 //                 [--config FILE] [--log-level debug|info|warn|error] [--log-format text|json]
 //
-// stdout: "device ready socks=<ip:port>" once the door listens, then "device session up connector=<id>
-// via=<relay|direct>" each time a session is established (flushed at once; scripts wait for them).
+// stdout: "device forward <local ip:port> -> <host:port>" per forward once it listens, then "device ready
+// socks=<ip:port>" once every door listens, then "device session up connector=<id> via=<relay|direct>" each time a
+// session is established (flushed at once; scripts wait for them).
 // stderr: one line per event, text or JSON (docs/logging.md: link_up, link_down, login_failed, logged_in,
 // session_down, ...); failed logins at most one line a minute per path (see Printer).
 // SIGTERM / SIGINT: stop, exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, relay, relay_name, direct, socks_listen, metrics_listen,
-// preferred_connector, log_level, log_format (strings), pinned_connectors (array of noise.pub paths). An unknown
-// key or a bad value: one line on stderr, exit 1, before anything starts.
+// preferred_connector, log_level, log_format (strings), pinned_connectors (array of noise.pub paths), forward (array
+// of LOCAL=HOST:PORT), forward_max_connections (integer). An unknown key or a bad value: one line on stderr, exit 1,
+// before anything starts.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -33,6 +37,8 @@
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/device/client.h"
+#include "tunnel/device/forward_door.h"
+#include "tunnel/device/forward_spec.h"
 #include "tunnel/device/socks5_door.h"
 #include "tunnel/link/dialer.h"
 #include "tunnel/link/link_down_fields.h"
@@ -88,17 +94,25 @@ class Printer final : public device::ClientObserver {
   link::LoginFailureLog direct_failures_;
 };
 
+// The reset codes a forward's failed opens are exported by (label reason=...); any other code is "other".
+constexpr tunnel::ErrorCode kForwardFailureReasons[] = {
+    tunnel::ErrorCode::kRefusedByPolicy, tunnel::ErrorCode::kConnectFailed,  tunnel::ErrorCode::kDnsFailed,
+    tunnel::ErrorCode::kTimeout,         tunnel::ErrorCode::kNoConnector,    tunnel::ErrorCode::kConnectorGone,
+    tunnel::ErrorCode::kOverloaded,      tunnel::ErrorCode::kTooManyStreams,
+};
+
 // A loopback-only HTTP endpoint answering every request with the counters in Prometheus text format.
 class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionHandler {
  public:
-  Metrics(const device::DeviceClient& client, const device::Socks5Door& door, const logging::Logger& logger)
-      : client_(client), door_(door), logger_(logger) {}
+  Metrics(const device::DeviceClient& client, const device::Socks5Door& door,
+          const std::vector<std::unique_ptr<device::ForwardDoor>>& forwards, const logging::Logger& logger)
+      : client_(client), door_(door), forwards_(forwards), logger_(logger) {}
   void OnAccept(runtime::EventLoop& loop, runtime::ListenerId /*id*/, int fd) override {
     if (!loop.Adopt(fd, static_cast<runtime::ConnectionHandler*>(this)).valid()) ::close(fd);
   }
   void OnData(runtime::EventLoop& loop, runtime::ConnId id, runtime::Buffer /*data*/) override {
     const device::ClientStats& s = client_.stats();
-    const device::Socks5DoorStats& d = door_.stats();
+    const device::Socks5DoorStats d = door_.stats();
     std::string body;
     auto add = [&body](std::string_view name, std::uint64_t v) { body += fmt::format("strait_device_{} {}\n", name, v); };
     add("session_up", client_.session_up() ? 1 : 0);
@@ -125,6 +139,29 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
     add("loop_recv_starved_total", loop.stats().recv_enobufs);  // receives that found the ring empty (ENOBUFS)
     add("link_stalls_total", loop.stats().stalls);  // watchdog: link had bytes to move, moved none for a second
     add("log_dropped_total", logger_.dropped());     // log lines dropped because the log queue was full
+    // Per forward, labelled with its local address (unique: duplicates are refused at start).
+    for (const auto& f : forwards_) {
+      const device::ForwardDoorStats fs = f->stats();
+      const std::string local = f->address().ToString();
+      auto addf = [&](std::string_view name, std::uint64_t v) {
+        body += fmt::format("strait_device_forward_{}{{forward=\"{}\"}} {}\n", name, local, v);
+      };
+      addf("accepted_total", fs.accepted);
+      addf("refused_full_total", fs.refused_full);
+      addf("opens_total", fs.opens);
+      addf("open_ok_total", fs.open_ok);
+      addf("closed_while_opening_total", fs.closed_while_opening);
+      addf("connections", f->connections());
+      std::uint64_t listed = 0;
+      for (const tunnel::ErrorCode code : kForwardFailureReasons) {
+        const std::uint64_t n = fs.open_failed[static_cast<std::size_t>(code)];
+        listed += n;
+        body += fmt::format("strait_device_forward_open_failed_total{{forward=\"{}\",reason=\"{}\"}} {}\n", local,
+                            tunnel::ErrorCodeName(code), n);
+      }
+      body += fmt::format("strait_device_forward_open_failed_total{{forward=\"{}\",reason=\"other\"}} {}\n", local,
+                          fs.open_failed_total() - listed);
+    }
     const std::string resp = fmt::format(
         "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{}", body.size(),
         body);
@@ -136,6 +173,7 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
  private:
   const device::DeviceClient& client_;
   const device::Socks5Door& door_;
+  const std::vector<std::unique_ptr<device::ForwardDoor>>& forwards_;
   const logging::Logger& logger_;
 };
 
@@ -149,6 +187,8 @@ struct Settings {
   std::string config;
   std::string preferred_connector;
   std::vector<std::string> pinned_connectors;  // noise.pub files
+  std::vector<std::string> forwards;           // LOCAL=HOST:PORT (device/forward_spec.h)
+  std::uint32_t forward_max_connections = 256;  // per forward (ForwardDoorOptions::max_connections)
   LogSettings log;
 };
 
@@ -168,6 +208,13 @@ class DeviceCommand : public Command {
     cmd_->add_option("--prefer", s_.preferred_connector, "Connector id to ask for first (sticky afterwards)");
     cmd_->add_option("--pin-connector", s_.pinned_connectors,
                      "noise.pub of an allowed connector (repeatable); unset = any connector of the tenant");
+    cmd_->add_option("--forward", s_.forwards,
+                     "Port forward LOCAL=HOST:PORT (repeatable): connections to LOCAL (PORT = 127.0.0.1:PORT, or a "
+                     "loopback IP:PORT) go to HOST:PORT through the connector");
+    cmd_->add_option("--forward-max-connections", s_.forward_max_connections,
+                     "Client connections at once per forward (more are refused)")
+        ->default_val(256)
+        ->check(CLI::Range(1, 65535));
     cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
     AddLogFlags(*cmd_, s_.log);
   }
@@ -223,7 +270,9 @@ class DeviceCommand : public Command {
       if (!device::IsLoopback(*m)) return ReportError("--metrics-listen: loopback only");
       metrics = *m;
     }
-    return Serve(std::move(o), *socks, metrics, s_.log);
+    std::vector<device::ForwardDoorOptions> forwards;
+    if (int rc = ParseForwards(*socks, &forwards); rc != kExitOk) return rc;
+    return Serve(std::move(o), *socks, forwards, metrics, s_.log);
   }
 
  private:
@@ -240,9 +289,38 @@ class DeviceCommand : public Command {
       cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen, Text::kAddress);
       cfg.Str("preferred_connector", "--prefer", s_.preferred_connector);
       cfg.Strs("pinned_connectors", "--pin-connector", s_.pinned_connectors);
+      cfg.Strs("forward", "--forward", s_.forwards);
+      cfg.Int("forward_max_connections", "--forward-max-connections", s_.forward_max_connections, 1, 65535);
       ReadLogConfig(cfg, s_.log);
     });
     return error ? ReportError("device: " + *error) : kExitOk;
+  }
+
+  // Each --forward (or `forward` entry) parsed and checked: a bad spec, or a LOCAL address given twice (or equal to
+  // the SOCKS5 door's), is bad input (exit 1) before anything listens. Port 0 (any) never collides.
+  int ParseForwards(const runtime::SocketAddress& socks, std::vector<device::ForwardDoorOptions>* out) const {
+    // The specs came from the flags or, when none was given, from the config file's `forward` array.
+    const std::string from = cmd_->count("--forward") != 0 ? "--forward " : "config forward ";
+    std::vector<std::string> locals;
+    if (!socks.ToString().ends_with(":0")) locals.push_back(socks.ToString());
+    for (const std::string& text : s_.forwards) {
+      auto spec = device::ParseForwardSpec(text);
+      if (!spec) return ReportError(from + text + ": " + spec.error());
+      const std::string local = spec->local.ToString();
+      if (!local.ends_with(":0")) {
+        if (std::find(locals.begin(), locals.end(), local) != locals.end()) {
+          return ReportError(from + text + ": local " + local + " is already taken by another forward or "
+                             "--socks-listen");
+        }
+        locals.push_back(local);
+      }
+      device::ForwardDoorOptions f;
+      f.listen = spec->local;
+      f.target = spec->target;
+      f.max_connections = s_.forward_max_connections;
+      out->push_back(f);
+    }
+    return kExitOk;
   }
 
   static int Usage(std::string_view message) {
@@ -251,6 +329,7 @@ class DeviceCommand : public Command {
   }
 
   static int Serve(device::ClientOptions options, const runtime::SocketAddress& socks,
+                   const std::vector<device::ForwardDoorOptions>& forward_options,
                    const std::optional<runtime::SocketAddress>& metrics_addr, const LogSettings& log) {
     std::unique_ptr<logging::Logger> logger = MakeLogger(log);
     // SIGTERM / SIGINT go to one waiting thread, which stops the loop; every other thread has them blocked.
@@ -271,10 +350,17 @@ class DeviceCommand : public Command {
     door_options.listen = socks;
     auto door = device::Socks5Door::Create(**loop, **client, door_options);
     if (!door) return ReportError(door.error());
+    std::vector<std::unique_ptr<device::ForwardDoor>> forwards;
+    for (const device::ForwardDoorOptions& f : forward_options) {
+      auto fd = device::ForwardDoor::Create(**loop, **client, f);
+      if (!fd) return ReportError("--forward " + f.listen.ToString() + "=" + device::TargetText(f.target) + ": " +
+                                  fd.error());
+      forwards.push_back(std::move(*fd));
+    }
     std::unique_ptr<Metrics> metrics;
     runtime::SocketAddress metrics_bound;
     if (metrics_addr) {
-      metrics = std::make_unique<Metrics>(**client, **door, *logger);
+      metrics = std::make_unique<Metrics>(**client, **door, forwards, *logger);
       auto fd = runtime::ListenTcp(*metrics_addr, {});
       if (!fd) return ReportError("--metrics-listen: " + fd.error().reason);
       metrics_bound = runtime::LocalAddress(*fd).value();
@@ -284,6 +370,10 @@ class DeviceCommand : public Command {
       }
     }
     (*client)->Start();
+    for (const auto& f : forwards) {
+      std::printf("device forward %s -> %s\n", f->address().ToString().c_str(),
+                  device::TargetText(f->target()).c_str());
+    }
     std::printf("device ready socks=%s\n", (*door)->address().ToString().c_str());
     std::fflush(stdout);
     if (metrics) logger->Log(logging::Event(logging::Level::kInfo, "metrics").With("listen", metrics_bound.ToString()));
@@ -292,14 +382,17 @@ class DeviceCommand : public Command {
     // then the loop.
     struct Stopper final : runtime::MessageHandler {
       device::Socks5Door* door;
+      std::vector<std::unique_ptr<device::ForwardDoor>>* forwards;
       device::DeviceClient* client;
       void OnMessage(runtime::EventLoop& loop, const runtime::Message& /*msg*/) override {
         door->Close();
+        for (auto& f : *forwards) f->Close();
         client->Stop();
         loop.RequestStop();
       }
     } stopper;
     stopper.door = door->get();
+    stopper.forwards = &forwards;
     stopper.client = client->get();
     (*loop)->SetMessageHandler(&stopper);
     runtime::EventLoop* l = loop->get();
@@ -313,9 +406,10 @@ class DeviceCommand : public Command {
     logger->Log(logging::Event(logging::Level::kInfo, "stopped").With("log_dropped", logger->dropped()));
     // Run() closed every connection: the door, client and metrics die on this thread before the loop.
     (*loop)->SetMessageHandler(nullptr);
-    door->reset();
-    client->reset();
     metrics.reset();
+    door->reset();
+    forwards.clear();
+    client->reset();
     loop->reset();
     return kExitOk;
   }

@@ -235,7 +235,7 @@ example)
     ;;
   device)
     run_until_ready "$ready_prefix" --config "$example" --identity ID --relay 127.0.0.1:1 --direct 127.0.0.1:1 \
-      --socks-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --pin-connector ID/noise.pub
+      --socks-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --pin-connector ID/noise.pub --forward 0=intranet.corp:80
     ;;
   esac
   ;;

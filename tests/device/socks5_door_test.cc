@@ -95,50 +95,7 @@ struct DoorWorld {
   std::uint16_t door_port() const { return ntohs(door_address.u.v4.sin_port); }
 };
 
-// ---- A tiny blocking SOCKS5 client ----
-int ConnectTo(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{20, 0};  // a hang becomes a failure
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-bool SendAll(int fd, std::string_view s) {
-  while (!s.empty()) {
-    const ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    s.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-std::string RecvExactly(int fd, std::size_t n) {
-  std::string out(n, '\0');
-  std::size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::recv(fd, out.data() + got, n - got, 0);
-    if (r <= 0) break;
-    got += static_cast<std::size_t>(r);
-  }
-  out.resize(got);
-  return out;
-}
-std::string RecvToEof(int fd) {
-  std::string out;
-  char buf[16384];
-  for (;;) {
-    const ssize_t r = ::recv(fd, buf, sizeof buf, 0);
-    if (r <= 0) break;
-    out.append(buf, static_cast<std::size_t>(r));
-  }
-  return out;
-}
+// ---- A tiny blocking SOCKS5 client (the socket helpers are device_test_util.h's) ----
 // Greeting + CONNECT request to a name (atyp 3) or an IPv4 address (atyp 1), with `extra` pipelined behind it.
 std::string Request(std::string_view host, std::uint16_t port, bool by_name, std::string_view extra = {}) {
   std::string r("\x05\x01\x00", 3);

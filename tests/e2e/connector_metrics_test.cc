@@ -4,7 +4,6 @@
 // is a usage error (exit 2), as for the relay.
 #include <sys/wait.h>
 
-#include <charconv>
 #include <optional>
 #include <string>
 #include <thread>
@@ -15,23 +14,6 @@
 
 namespace strait::e2e {
 namespace {
-
-// The value of the sample whose name (with its labels) is exactly `sample`, or nullopt.
-std::optional<std::uint64_t> SampleValue(const std::string& text, const std::string& sample) {
-  const std::string key = sample + " ";
-  for (std::size_t pos = 0; pos < text.size();) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view line(text.data() + pos, end - pos);
-    pos = end + 1;
-    if (!line.starts_with(key)) continue;
-    std::uint64_t v = 0;
-    const auto digits = line.substr(key.size());
-    if (std::from_chars(digits.data(), digits.data() + digits.size(), v).ec != std::errc()) return std::nullopt;
-    return v;
-  }
-  return std::nullopt;
-}
 
 class ConnectorMetrics : public E2eTest {
  protected:
@@ -50,19 +32,6 @@ class ConnectorMetrics : public E2eTest {
     EXPECT_TRUE(metrics->has_value()) << *line;
     return c;
   }
-
-  // GET /metrics; on failure the error text instead.
-  static std::string Scrape(const HostPort& at, bool* ok) {
-    *ok = false;
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    auto c = demo::Connection::Dial(at, deadline);
-    if (!c) return c.error();
-    auto r = demo::HttpGet(*c, at.host, "/metrics", deadline);
-    if (!r) return r.error();
-    if (r->status != 200) return fmt::format("HTTP {}", r->status);
-    *ok = true;
-    return r->body;
-  }
 };
 
 TEST_F(ConnectorMetrics, CountersReflectTheStreamsCarried) {
@@ -78,7 +47,7 @@ TEST_F(ConnectorMetrics, CountersReflectTheStreamsCarried) {
 
   // Served before any device: the endpoint answers with every family, streams at zero.
   bool ok = false;
-  std::string text = Scrape(*metrics, &ok);
+  std::string text = ScrapeMetrics(*metrics, &ok);
   ASSERT_TRUE(ok) << text;
   EXPECT_NE(text.find("# TYPE strait_connector_streams_opened_total counter\n"), std::string::npos) << text;
   EXPECT_EQ(SampleValue(text, "strait_connector_streams_opened_total"), 0u) << text;
@@ -107,7 +76,7 @@ TEST_F(ConnectorMetrics, CountersReflectTheStreamsCarried) {
            SampleValue(t, "strait_connector_streams_refused_total{reason=\"refused_by_policy\"}") == 1u;
   };
   for (;;) {
-    text = Scrape(*metrics, &ok);
+    text = ScrapeMetrics(*metrics, &ok);
     ASSERT_TRUE(ok) << text;
     if (settled(text) || Clock::now() > give_up) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // between scrapes while the streams finish

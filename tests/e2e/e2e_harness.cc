@@ -3,8 +3,10 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -16,6 +18,34 @@ namespace {
 const char* StraitExe() { return STRAIT_EXE; }
 
 }  // namespace
+
+std::optional<std::uint64_t> SampleValue(const std::string& text, const std::string& sample) {
+  const std::string key = sample + " ";
+  for (std::size_t pos = 0; pos < text.size();) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    if (!line.starts_with(key)) continue;
+    std::uint64_t v = 0;
+    const auto digits = line.substr(key.size());
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), v).ec != std::errc()) return std::nullopt;
+    return v;
+  }
+  return std::nullopt;
+}
+
+std::string ScrapeMetrics(const HostPort& at, bool* ok) {
+  *ok = false;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  auto c = demo::Connection::Dial(at, deadline);
+  if (!c) return c.error();
+  auto r = demo::HttpGet(*c, at.host, "/metrics", deadline);
+  if (!r) return r.error();
+  if (r->status != 200) return fmt::format("HTTP {}", r->status);
+  *ok = true;
+  return r->body;
+}
 
 void E2eTest::SetUp() {
   ::signal(SIGPIPE, SIG_IGN);
@@ -130,11 +160,12 @@ void E2eTest::WaitConnectorLinkUp(Connector& c) {
 }
 
 Device E2eTest::StartDevice(const std::string& identity, const std::optional<HostPort>& relay,
-                            const std::optional<HostPort>& direct) {
+                            const std::optional<HostPort>& direct, const std::vector<std::string>& extra) {
   Device d;
   std::vector<std::string> args = {"device", "--identity", identity, "--socks-listen", "127.0.0.1:0"};
   if (relay) args.insert(args.end(), {"--relay", fmt::format("{}:{}", relay->host, relay->port)});
   if (direct) args.insert(args.end(), {"--direct", fmt::format("{}:{}", direct->host, direct->port)});
+  args.insert(args.end(), extra.begin(), extra.end());
   d.process = Spawn("device", args);
   if (!d.process) return d;
   auto line = d.process->WaitLine("device ready", Deadline(kStartDeadline), &d.cursor);

@@ -47,6 +47,11 @@ struct Device {
   std::size_t cursor = 0;
 };
 
+// The value of the Prometheus sample whose name (with its labels) is exactly `sample`, or nullopt.
+std::optional<std::uint64_t> SampleValue(const std::string& text, const std::string& sample);
+// GET /metrics from `at`; the body, or on failure (*ok false) the error text.
+std::string ScrapeMetrics(const HostPort& at, bool* ok);
+
 class E2eTest : public ::testing::Test {
  protected:
   void SetUp() override;
@@ -68,8 +73,10 @@ class E2eTest : public ::testing::Test {
                            bool direct_listen = false, const std::vector<std::string>& extra = {});
   // Waits until the connector reports a relay link up.
   void WaitConnectorLinkUp(Connector& c);
+  // `extra` flags are appended to the command line.
   Device StartDevice(const std::string& identity, const std::optional<HostPort>& relay,
-                     const std::optional<HostPort>& direct = std::nullopt);
+                     const std::optional<HostPort>& direct = std::nullopt,
+                     const std::vector<std::string>& extra = {});
   // Waits for the next "device session up" line; returns it.
   std::string WaitSessionUp(Device& d, std::chrono::seconds within = kStartDeadline);
 

@@ -1,7 +1,6 @@
 #include "tunnel/device/socks5_door.h"
 
 #include <netinet/in.h>
-#include <unistd.h>
 
 #include <optional>
 #include <utility>
@@ -14,7 +13,8 @@ namespace strait::device {
 
 // One SOCKS5 client connection: the SOCKS exchange, then a stream pump. It is the connection's handler for its
 // whole life and forwards the runtime's callbacks to the pump once the stream is open.
-class Socks5Conn final : public runtime::ConnectionHandler,
+class Socks5Conn final : public DoorConnection,
+                         public runtime::ConnectionHandler,
                          public ClientStreamHandler,
                          public link::StreamPumpHost,
                          private runtime::TimerHandler {
@@ -26,7 +26,7 @@ class Socks5Conn final : public runtime::ConnectionHandler,
     if (token_ != 0) client_.Forget(token_);
   }
 
-  bool Start(int fd) {
+  bool Start(int fd) override {
     // A client socket is a flow-controlled stream: it keeps no receive buffer while paused (docs/runtime.md,
     // "Who holds receive buffers"); what it cannot pass on yet is copied into the handshake's held bytes or the
     // pump's backlog.
@@ -36,7 +36,7 @@ class Socks5Conn final : public runtime::ConnectionHandler,
     timer_ = loop_.AddTimer(door_.options_.handshake_timeout, this);
     return true;
   }
-  void Abort() {
+  void Abort() override {
     if (pump_) {
       pump_->Abort(tunnel::ErrorCode::kCancelled);
     } else if (conn_.valid() && !closing_) {
@@ -72,7 +72,7 @@ class Socks5Conn final : public runtime::ConnectionHandler,
       pump_->OnClose(loop, id, reason, err);  // PumpDone follows from inside
       return;
     }
-    door_.Retire(this);
+    door_.listener_->Retire(this);
   }
 
   // ---- ClientStreamHandler ----
@@ -120,7 +120,7 @@ class Socks5Conn final : public runtime::ConnectionHandler,
   void PumpOutput(link::StreamPump& /*pump*/) override { client_.FlushOutput(); }
   void PumpDone(link::StreamPump& /*pump*/, bool /*connected*/, runtime::CloseReason /*reason*/,
                 int /*err*/) override {
-    door_.Retire(this);
+    door_.listener_->Retire(this);
   }
 
  private:
@@ -178,70 +178,26 @@ Socks5Door::Socks5Door(runtime::EventLoop& loop, DeviceClient& client, const Soc
 
 Result<std::unique_ptr<Socks5Door>, std::string> Socks5Door::Create(runtime::EventLoop& loop, DeviceClient& client,
                                                                    const Socks5DoorOptions& options) {
-  if (!IsLoopback(options.listen)) {
-    return Fail("the SOCKS5 door listens on loopback only, not " + options.listen.ToString());
-  }
-  auto fd = runtime::ListenTcp(options.listen, {});
-  if (!fd) return Fail("socks listen " + options.listen.ToString() + ": " + fd.error().reason);
-  auto local = runtime::LocalAddress(*fd);
-  if (!local) {
-    ::close(*fd);
-    return Fail("socks listen: " + local.error().reason);
-  }
   std::unique_ptr<Socks5Door> d(new Socks5Door(loop, client, options));
-  d->address_ = *local;
-  auto id = loop.Listen(*fd, static_cast<runtime::AcceptHandler*>(d.get()));
-  if (!id) {
-    ::close(*fd);
-    return Fail("socks listen: " + id.error().reason);
-  }
-  d->listener_ = *id;
+  auto listener = DoorListener::Create(loop, *d, options.listen, options.max_connections, "socks");
+  if (!listener) return Fail(listener.error());
+  d->listener_ = std::move(*listener);
   return d;
 }
 
-Socks5Door::~Socks5Door() {
-  if (reap_timer_.valid()) loop_->CancelTimer(reap_timer_);
+Socks5Door::~Socks5Door() = default;
+
+void Socks5Door::Close() { listener_->Close(); }
+
+Socks5DoorStats Socks5Door::stats() const {
+  Socks5DoorStats s = stats_;
+  s.accepted = listener_->stats().accepted;
+  s.refused_full = listener_->stats().refused_full;
+  return s;
 }
 
-void Socks5Door::Close() {
-  if (closed_) return;
-  closed_ = true;
-  loop_->CloseListener(listener_);
-  std::vector<Socks5Conn*> all;
-  for (auto& [p, c] : conns_) all.push_back(p);
-  for (Socks5Conn* c : all) c->Abort();
-}
-
-void Socks5Door::OnAccept(runtime::EventLoop& /*loop*/, runtime::ListenerId /*id*/, int fd) {
-  if (closed_ || conns_.size() >= options_.max_connections) {
-    ++stats_.refused_full;
-    ::close(fd);
-    return;
-  }
-  auto c = std::make_unique<Socks5Conn>(*this, *loop_, *client_);
-  Socks5Conn* p = c.get();
-  if (!p->Start(fd)) {
-    ++stats_.refused_full;
-    ::close(fd);
-    return;
-  }
-  ++stats_.accepted;
-  conns_.emplace(p, std::move(c));
-}
-
-void Socks5Door::Retire(Socks5Conn* conn) {
-  auto it = conns_.find(conn);
-  if (it == conns_.end()) return;
-  retired_.push_back(std::move(it->second));
-  conns_.erase(it);
-  if (!reap_timer_.valid()) {
-    reap_timer_ = loop_->AddTimer(std::chrono::nanoseconds(0), static_cast<runtime::TimerHandler*>(this));
-  }
-}
-
-void Socks5Door::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) {
-  reap_timer_ = {};
-  retired_.clear();
+std::unique_ptr<DoorConnection> Socks5Door::NewConnection() {
+  return std::make_unique<Socks5Conn>(*this, *loop_, *client_);
 }
 
 }  // namespace strait::device

@@ -11,8 +11,9 @@
 //   kPumping  link::StreamPump joins the socket and the stream (flow control, half-close, resets)
 //   the pump's PumpDone (or our own close) ─▶ the connection object is freed on the next loop turn
 //
-// Bounds: max_connections client connections at once (more are closed at accept, counted); a client that does not
-// finish the SOCKS exchange within handshake_timeout is closed (counted).
+// Bounds: max_connections client connections at once (more are closed at accept, counted; DoorListener, shared
+// with the port forwards); a client that does not finish the SOCKS exchange within handshake_timeout is closed
+// (counted).
 // Threading: [loop], like DeviceClient; the door must live on the client's loop.
 #pragma once
 
@@ -20,13 +21,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 #include "crypto/result.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/device/client.h"
+#include "tunnel/device/door_listener.h"
 
 namespace strait::device {
 
@@ -50,7 +50,7 @@ using runtime::IsLoopback;  // the door listens only on loopback
 
 class Socks5Conn;
 
-class Socks5Door final : private runtime::AcceptHandler, private runtime::TimerHandler {
+class Socks5Door final : private DoorListenerHost {
  public:
   // [loop] Binds and listens. Fails for a non-loopback address or a bind error.
   static Result<std::unique_ptr<Socks5Door>, std::string> Create(runtime::EventLoop& loop, DeviceClient& client,
@@ -58,29 +58,22 @@ class Socks5Door final : private runtime::AcceptHandler, private runtime::TimerH
   ~Socks5Door() override;
 
   // [loop] The bound address (port filled in).
-  const runtime::SocketAddress& address() const { return address_; }
-  const Socks5DoorStats& stats() const { return stats_; }
-  std::size_t connections() const { return conns_.size(); }
+  const runtime::SocketAddress& address() const { return listener_->address(); }
+  Socks5DoorStats stats() const;
+  std::size_t connections() const { return listener_->connections(); }
   // [loop] Stops accepting and aborts every client connection.
   void Close();
 
  private:
   friend class Socks5Conn;
   Socks5Door(runtime::EventLoop& loop, DeviceClient& client, const Socks5DoorOptions& options);
-  void OnAccept(runtime::EventLoop& loop, runtime::ListenerId id, int fd) override;
-  void OnTimer(runtime::EventLoop& loop, runtime::TimerId id, std::uint64_t arg) override;
-  void Retire(Socks5Conn* conn);  // freed on the next loop turn
+  std::unique_ptr<DoorConnection> NewConnection() override;
 
   runtime::EventLoop* const loop_;
   DeviceClient* const client_;
   const Socks5DoorOptions options_;
-  runtime::SocketAddress address_;
-  runtime::ListenerId listener_;
-  bool closed_ = false;
-  std::unordered_map<Socks5Conn*, std::unique_ptr<Socks5Conn>> conns_;
-  std::vector<std::unique_ptr<Socks5Conn>> retired_;
-  runtime::TimerId reap_timer_;
-  Socks5DoorStats stats_;
+  Socks5DoorStats stats_;  // [loop] accepted and refused_full are the listener's
+  std::unique_ptr<DoorListener> listener_;  // last: its connections use the members above until they die
 };
 
 }  // namespace strait::device
