@@ -100,7 +100,8 @@ TEST(Checksum, KnownPacketsFromAnIndependentReference) {
 TEST(Checksum, PseudoHeaderSumMatchesTheBytes) {
   const uint32_t src = 0xC0A80001, dst = 0x08080808;
   EXPECT_EQ(PseudoHeaderSum(src, dst, 17, 1234), testing::NaivePseudoSum(src, dst, 17, 1234));
-  EXPECT_EQ(PseudoHeaderSum(0xFFFFFFFF, 0xFFFFFFFF, 6, 0xFFFF), testing::NaivePseudoSum(0xFFFFFFFF, 0xFFFFFFFF, 6, 0xFFFF));
+  EXPECT_EQ(PseudoHeaderSum(0xFFFFFFFF, 0xFFFFFFFF, 6, 0xFFFF),
+            testing::NaivePseudoSum(0xFFFFFFFF, 0xFFFFFFFF, 6, 0xFFFF));
   EXPECT_EQ(PseudoHeaderSum(0, 0, 0, 0), 0);
 }
 

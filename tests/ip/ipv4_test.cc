@@ -258,7 +258,7 @@ TEST(Ipv4, RejectsFragmentsThatReassembleBeyond65535) {
 TEST(Ipv4, RejectsTcpFragmentAtOffsetEight) {
   PacketSpec s;
   s.protocol = protocol::kTcp;
-  s.flags_offset = 1;  // offset 8: would overwrite the first fragment's TCP flags (RFC 1858 §3.2)
+  s.flags_offset = 1;  // offset 8: would overwrite the first fragment's TCP flags (RFC 1858)
   s.l4 = std::vector<uint8_t>(24, 0);
   EXPECT_EQ(DropOf(Build(s)), DropReason::kBadFragment);
   s.protocol = protocol::kUdp;  // other protocols may

@@ -84,7 +84,8 @@ IcmpErrorResult BuildIcmpError(std::span<const uint8_t> packet, IcmpErrorKind ki
 
   // The quote: the offending header whole, then its payload as far as 576 bytes allow (the view ends at
   // total_length, so link padding is never quoted).
-  const std::span<const uint8_t> quote = p.bytes.first(std::min(p.bytes.size(), kIcmpErrorMaxSize - kIcmpErrorHeadersSize));
+  const std::span<const uint8_t> quote =
+      p.bytes.first(std::min(p.bytes.size(), kIcmpErrorMaxSize - kIcmpErrorHeadersSize));
   const size_t size = kIcmpErrorHeadersSize + quote.size();
   if (out.size() < size) {
     result.reason = IcmpNoAnswer::kBufferTooSmall;

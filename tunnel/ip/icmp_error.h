@@ -7,7 +7,7 @@
 //
 // The answer (written into the caller's buffer, nothing allocated):
 //   IPv4 header  20 bytes: TOS 0xC0 (precedence 6, Internet control, as RFC 1812 §4.3.2.5 asks of routers' ICMP),
-//                ID 0 with DF set (an atomic datagram, RFC 6864 §4.1: no state needed for the ID), TTL 64,
+//                ID 0 with DF set (an atomic datagram, RFC 6864: no state needed for the ID), TTL 64,
 //                protocol 1, source = the gateway address given, destination = the offending packet's source.
 //   ICMP header  8 bytes: type 3, the code, checksum, then 16 unused bits and the next-hop MTU (code 4) or 0.
 //   quote        the offending packet's IP header (options included) and as many of its bytes after it as keep

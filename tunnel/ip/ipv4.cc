@@ -84,7 +84,7 @@ Verdict ParseHeader(std::span<const uint8_t> bytes, Ipv4Packet& p) {
   p.more_fragments = (flags_offset & kIpv4FlagMoreFragments) != 0;
   p.fragment_offset = static_cast<uint16_t>((flags_offset & kIpv4FragmentOffsetMask) * 8);
   // A fragment whose end lies beyond the largest IPv4 packet can only be an attack on reassembly (the "ping of
-  // death"); a TCP fragment at offset 8 overlaps the first fragment's flags and ports (RFC 1858 §3.2).
+  // death"); a TCP fragment at offset 8 overlaps the first fragment's TCP flags (RFC 1858).
   if (size_t{p.fragment_offset} + p.payload.size() + p.header_length > kIpv4MaxPacketSize) {
     return Drop(DropReason::kBadFragment);
   }

@@ -10,7 +10,7 @@
 // What is checked, in this order (each failure is the DropReason named): at least 20 bytes (too_short); version 4
 // (bad_version); 5 <= IHL and IHL*4 <= the buffer (bad_header_length); IHL*4 <= total_length <= the buffer
 // (bad_total_length); the header checksum (bad_header_checksum); a fragment that would reassemble beyond 65,535
-// bytes, or a TCP fragment at offset 8 that could rewrite the first fragment's flags (RFC 1858 §3.2)
+// bytes, or a TCP fragment at offset 8 that could rewrite the first fragment's flags (RFC 1858)
 // (bad_fragment). Then, in an unfragmented packet or a first fragment only, the transport header: TCP 20 <= data
 // offset*4 <= the bytes present (bad_tcp_header); UDP 8 header bytes present (bad_udp_header) and
 // 8 <= length <= the bytes present, or, in a first fragment, 8 <= length with at least this fragment's bytes
@@ -155,7 +155,6 @@ struct Ipv4Packet {
   IcmpHeader icmp;  // when transport == kIcmp
 
   bool is_fragment() const { return more_fragments || fragment_offset != 0; }
-  bool is_first_fragment_or_whole() const { return fragment_offset == 0; }
 };
 
 struct ParsedIpv4 {
