@@ -6,7 +6,7 @@
 // whose low byte is 0.
 //
 // Cost: OnesComplementSum reads 8 bytes per load and adds 32-bit halves into 64-bit accumulators (RFC 1071 §2:
-// the sum is independent of byte order and may be taken in wider words, then folded), about 10x a byte-wise loop
+// the sum is independent of byte order and may be taken in wider words, then folded), about 12x a word-by-word loop
 // (bench/micro/ipv4_bench.cc). The rest are a few integer operations. No function allocates or keeps state;
 // all are safe on any thread.
 #pragma once
