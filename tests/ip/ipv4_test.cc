@@ -96,7 +96,8 @@ TEST(Ipv4, NonEchoIcmpHasNoEchoId) {
   PacketSpec s;
   s.protocol = protocol::kIcmp;
   s.l4 = testing::Icmp(11, 0, std::vector<uint8_t>(28, 0x45));  // time exceeded: bytes 4-7 unused
-  const ParsedIpv4 r = ParseIpv4(Build(s));
+  const auto packet = Build(s);
+  const ParsedIpv4 r = ParseIpv4(packet);
   ASSERT_TRUE(r.ok);
   EXPECT_FALSE(r.packet.icmp.is_echo());
   EXPECT_EQ(r.packet.icmp.echo_id, 0);
@@ -119,7 +120,8 @@ TEST(Ipv4, UdpDatagramEndsAtItsLength) {
   s.protocol = protocol::kUdp;
   s.l4 = testing::Udp({1, 2, 3, 4});
   s.l4.insert(s.l4.end(), {9, 9});  // IP payload 14 bytes, UDP length 12
-  const ParsedIpv4 r = ParseIpv4(Build(s));
+  const auto packet = Build(s);
+  const ParsedIpv4 r = ParseIpv4(packet);
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.packet.udp.length, 12);
   EXPECT_EQ(r.packet.udp.payload.size(), 4u);
@@ -129,7 +131,8 @@ TEST(Ipv4, OptionsAreSkippedAndExposed) {
   PacketSpec s;
   s.options = {0x94, 0x04, 0x00, 0x00, 0x01, 0x01, 0x01, 0x00};  // router alert, NOPs, end
   s.l4 = testing::Tcp(tcp_flag::kAck, {}, {'h', 'i'});
-  const ParsedIpv4 r = ParseIpv4(Build(s));
+  const auto packet = Build(s);
+  const ParsedIpv4 r = ParseIpv4(packet);
   ASSERT_TRUE(r.ok) << DropReasonName(r.drop);
   EXPECT_EQ(r.packet.header_length, 28);
   EXPECT_EQ(r.packet.options.size(), 8u);
@@ -143,7 +146,8 @@ TEST(Ipv4, UnsupportedProtocolParsesAsIpOnly) {
   PacketSpec s;
   s.protocol = 47;  // GRE
   s.l4 = {0, 0, 0x08, 0};
-  const ParsedIpv4 r = ParseIpv4(Build(s));
+  const auto packet = Build(s);
+  const ParsedIpv4 r = ParseIpv4(packet);
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(r.packet.transport, Transport::kUnsupported);
   EXPECT_EQ(r.packet.payload.size(), 4u);
@@ -153,7 +157,8 @@ TEST(Ipv4, UnsupportedProtocolParsesAsIpOnly) {
 TEST(Ipv4, EmptyPayloadIsAnIpPacket) {
   PacketSpec s;
   s.protocol = 59;  // no next header
-  const ParsedIpv4 r = ParseIpv4(Build(s));
+  const auto packet = Build(s);
+  const ParsedIpv4 r = ParseIpv4(packet);
   ASSERT_TRUE(r.ok);
   EXPECT_TRUE(r.packet.payload.empty());
 }
@@ -163,7 +168,8 @@ TEST(Ipv4, NonFirstFragmentHasNoTransportHeader) {
   s.protocol = protocol::kUdp;
   s.flags_offset = 0x2000 | 185;  // MF, offset 1480
   s.l4 = std::vector<uint8_t>(100, 0xEE);
-  const ParsedIpv4 r = ParseIpv4(Build(s));
+  const auto packet = Build(s);
+  const ParsedIpv4 r = ParseIpv4(packet);
   ASSERT_TRUE(r.ok) << DropReasonName(r.drop);
   EXPECT_TRUE(r.packet.is_fragment());
   EXPECT_TRUE(r.packet.more_fragments);
@@ -181,7 +187,8 @@ TEST(Ipv4, FirstFragmentCarriesTheTransportHeader) {
   s.flags_offset = 0x2000;  // MF, offset 0
   s.l4 = testing::Udp(std::vector<uint8_t>(100, 1));
   testing::Put16(s.l4, 4, 3000);  // the whole datagram is longer than this fragment
-  const ParsedIpv4 r = ParseIpv4(Build(s));
+  const auto packet = Build(s);
+  const ParsedIpv4 r = ParseIpv4(packet);
   ASSERT_TRUE(r.ok) << DropReasonName(r.drop);
   ASSERT_EQ(r.packet.transport, Transport::kUdp);
   EXPECT_EQ(r.packet.udp.length, 3000);
