@@ -18,12 +18,13 @@
 // count, and one line when it logs in again. SIGTERM / SIGINT: exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, relays (array of strings), policy, direct_listen,
-// metrics_listen, open_timeout_ms, resolver_threads, log_level, log_format. An unknown key or a bad value: one line
+// metrics_listen, open_timeout_ms, resolver_threads, tunnel_pool, tunnel_mtu, log_level, log_format. An unknown key or a bad value: one line
 // on stderr, exit 1, before anything starts.
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -61,6 +62,8 @@ struct Settings {
   std::string config;
   std::int64_t open_timeout_ms = 10000;
   std::int64_t resolver_threads = 2;
+  std::string tunnel_pool;  // IPv4 CIDR; empty: no IP tunnel served (docs/ip-tunnel.md)
+  std::int64_t tunnel_mtu = ip::kDefaultTunnelMtu;
   std::int64_t loop_recv_buffers = 1024;  // testing only (hidden flag): the loop's receive pool
   LogSettings log;
 };
@@ -114,6 +117,9 @@ class ConnectorCommand : public Command {
                      "Prometheus endpoint, loopback HOST:PORT (off unless given; port 0 ok)");
     cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
     cmd_->add_option("--open-timeout-ms", s_.open_timeout_ms, "Stream OPEN to OPEN_OK deadline (10000)");
+    cmd_->add_option("--tunnel-pool", s_.tunnel_pool,
+                     "IP tunnel addresses, an IPv4 CIDR such as 100.96.0.0/16 (off unless given; docs/ip-tunnel.md)");
+    cmd_->add_option("--tunnel-mtu", s_.tunnel_mtu, "IP tunnel MTU, 576..16348 (1420)");
     AddLogFlags(*cmd_, s_.log);
     // Hidden (empty group): for tests that make the receive pool small on purpose, where its bounds bite.
     cmd_->add_option("--loop-recv-buffers", s_.loop_recv_buffers, "Receive buffers in the loop (1024)")->group("");
@@ -126,6 +132,9 @@ class ConnectorCommand : public Command {
     if (s_.identity.empty()) return Usage("--identity is required");
     if (s_.policy.empty()) return Usage("--policy is required");
     if (s_.relays.empty() && s_.direct_listen.empty()) return Usage("give --relay (and/or --direct-listen)");
+    if (!ip::TunnelMtuValid(static_cast<std::size_t>(std::max<std::int64_t>(s_.tunnel_mtu, 0)))) {
+      return Usage(fmt::format("--tunnel-mtu {} outside {}..{}", s_.tunnel_mtu, ip::kMinTunnelMtu, ip::kMaxTunnelMtu));
+    }
     if (s_.open_timeout_ms <= 0 || s_.resolver_threads <= 0 || s_.resolver_threads > 64) {
       return Usage("open timeout must be > 0 and resolver threads 1..64");
     }
@@ -176,6 +185,14 @@ class ConnectorCommand : public Command {
     o.policy = std::move(*policy);
     o.open_timeout = std::chrono::milliseconds(s_.open_timeout_ms);
     o.resolver.threads = static_cast<std::uint32_t>(s_.resolver_threads);
+    if (!s_.tunnel_pool.empty()) {
+      connector::AddressPoolOptions pool;
+      if (auto r = connector::ParsePoolCidr(s_.tunnel_pool, &pool); !r.ok()) {
+        return Usage(fmt::format("--tunnel-pool {}: {}", s_.tunnel_pool, r.error()));
+      }
+      o.tunnel_pool = pool;
+    }
+    o.tunnel_mtu = static_cast<std::uint16_t>(s_.tunnel_mtu);
     std::unique_ptr<logging::Logger> logger = MakeLogger(s_.log);
     o.log = [lg = logger.get()](const logging::Event& e) {
       // A relay link up is also a contract line on stdout (scripts wait for it); every event is logged.
@@ -270,6 +287,8 @@ class ConnectorCommand : public Command {
       cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen, Text::kAddress);
       cfg.Int("open_timeout_ms", "--open-timeout-ms", s_.open_timeout_ms, 1, std::numeric_limits<std::int32_t>::max());
       cfg.Int("resolver_threads", nullptr, s_.resolver_threads, 1, 64);
+      cfg.Str("tunnel_pool", "--tunnel-pool", s_.tunnel_pool);
+      cfg.Int("tunnel_mtu", "--tunnel-mtu", s_.tunnel_mtu, ip::kMinTunnelMtu, ip::kMaxTunnelMtu);
       ReadLogConfig(cfg, s_.log);
     });
     return error ? ReportError("connector: " + *error) : kExitOk;

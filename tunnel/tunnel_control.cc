@@ -19,7 +19,7 @@ uint32_t HostBitsOf(const Ipv4Prefix& p) { return p.length >= 32 ? 0 : (p.prefix
 Result<void, TunnelError> CheckConfig(const TunnelConfig& c, uint16_t mtu_max) {
   if (c.address == 0) return Fail(Err("address is 0.0.0.0"));
   if (c.address == c.gateway) return Fail(Err("address equals the gateway"));
-  if (c.mtu < kMinTunnelMtu) return Fail(Err(fmt::format("mtu {} below {}", c.mtu, kMinTunnelMtu)));
+  if (c.mtu < ip::kMinTunnelMtu) return Fail(Err(fmt::format("mtu {} below {}", c.mtu, ip::kMinTunnelMtu)));
   if (mtu_max != 0 && c.mtu > mtu_max) return Fail(Err(fmt::format("mtu {} above the {} asked for", c.mtu, mtu_max)));
   if (c.routes.size() > kMaxTunnelRoutes) return Fail(Err(fmt::format("more than {} routes", kMaxTunnelRoutes)));
   if (c.dns_servers.size() > kMaxTunnelDns) return Fail(Err(fmt::format("more than {} DNS servers", kMaxTunnelDns)));
@@ -48,7 +48,9 @@ Result<TunnelRequest, TunnelError> DecodeTunnelRequest(std::span<const uint8_t> 
   ByteReader r(payload);
   TunnelRequest req;
   if (!r.ReadU16(&req.mtu_max)) return Fail(Err("TUNNEL_REQUEST truncated"));
-  if (req.mtu_max < kMinTunnelMtu) return Fail(Err(fmt::format("mtu_max {} below {}", req.mtu_max, kMinTunnelMtu)));
+  if (req.mtu_max < ip::kMinTunnelMtu) {
+    return Fail(Err(fmt::format("mtu_max {} below {}", req.mtu_max, ip::kMinTunnelMtu)));
+  }
   return req;
 }
 
@@ -93,7 +95,9 @@ Result<TunnelRefused, TunnelError> DecodeTunnelRefused(std::span<const uint8_t> 
 }
 
 Result<void, TunnelError> EncodeTunnelRequest(const TunnelRequest& req, std::vector<uint8_t>* out) {
-  if (req.mtu_max < kMinTunnelMtu) return Fail(Err(fmt::format("mtu_max {} below {}", req.mtu_max, kMinTunnelMtu)));
+  if (req.mtu_max < ip::kMinTunnelMtu) {
+    return Fail(Err(fmt::format("mtu_max {} below {}", req.mtu_max, ip::kMinTunnelMtu)));
+  }
   uint8_t b[2];
   ByteWriter w(b);
   w.U16(req.mtu_max);

@@ -23,10 +23,10 @@
 
 #include "crypto/result.h"
 #include "tunnel/frame.h"
+#include "tunnel/ip/tunnel_mtu.h"  // ip::kMinTunnelMtu
 
 namespace strait::tunnel {
 
-inline constexpr uint16_t kMinTunnelMtu = 576;  // RFC 791: every IPv4 host takes datagrams this large
 inline constexpr size_t kMaxTunnelRoutes = 64;
 inline constexpr size_t kMaxTunnelDns = 4;
 inline constexpr size_t kMaxTunnelDomains = 16;

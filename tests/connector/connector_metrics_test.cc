@@ -77,6 +77,10 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   m.stats.bytes_from_targets = 14;
   m.stats.frames_unknown_channel = 15;
   m.stats.datagrams_dropped = 16;
+  m.stats.tunnel_answered = 40;
+  m.stats.tunnel_refused_off = 41;
+  m.stats.tunnel_refused_full = 42;
+  m.stats.tunnel_leases = 43;
   m.loop_connects = 17;
   m.loop_recv_bytes = 18;
   m.loop_send_bytes = 19;
@@ -118,6 +122,10 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
            "strait_connector_stream_bytes_from_targets_total 14",
            "strait_connector_frames_unknown_channel_total 15",
            "strait_connector_datagrams_dropped_total 16",
+           "strait_connector_tunnel_requests_total{result=\"answered\"} 40",
+           "strait_connector_tunnel_requests_total{result=\"refused_off\"} 41",
+           "strait_connector_tunnel_requests_total{result=\"refused_full\"} 42",
+           "strait_connector_tunnel_leases 43",
            "strait_connector_loop_connects_total 17",
            "strait_connector_loop_recv_bytes_total 18",
            "strait_connector_loop_send_bytes_total 19",
@@ -138,7 +146,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   EXPECT_EQ(Count(text, "# TYPE strait_connector_streams_refused_total "), 1u);
   // Every family has one HELP and one TYPE line, and every sample belongs to a declared family.
   EXPECT_EQ(Count(text, "# HELP "), Count(text, "# TYPE "));
-  EXPECT_EQ(Count(text, "# TYPE "), 26u) << text;
+  EXPECT_EQ(Count(text, "# TYPE "), 28u) << text;
   EXPECT_EQ(Count(text, "reason=\"accepted\""), 0u);
 }
 

@@ -325,8 +325,23 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
   }
   void OnStreamWritable(StreamId id) override { Write(id); }
   void OnDatagram(std::span<const std::uint8_t>) override {}
+  void OnTunnelConfig(const tunnel::TunnelConfig& c) override {
+    tunnel_config = c;
+    if (on_change) on_change();
+  }
+  void OnTunnelRefused(const tunnel::TunnelRefused& r) override {
+    tunnel_refused = r;
+    if (on_change) on_change();
+  }
+  // Asks the connector for an IP tunnel (docs/ip-tunnel.md §1).
+  void RequestTunnel(std::uint16_t mtu_max) {
+    ASSERT_EQ(mux()->RequestTunnel(mtu_max), tunnel::CallStatus::kOk);
+    Kick();
+  }
 
   std::map<StreamId, Stream> streams;
+  std::optional<tunnel::TunnelConfig> tunnel_config;
+  std::optional<tunnel::TunnelRefused> tunnel_refused;
   bool link_up = false;
   std::optional<link::LinkDown> link_down;
   bool session_closed = false;

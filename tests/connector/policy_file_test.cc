@@ -142,5 +142,50 @@ TEST_F(PolicyFile, RefusesOversizedFileWithoutParsingIt) {
   EXPECT_EQ(p.error().code, PolicyErrorCode::kTooLarge);
 }
 
+// The [tunnel] table (docs/ip-tunnel.md §4).
+TEST(PolicyFileTunnel, LoadsRoutesDnsServersAndDomains) {
+  auto p = ParsePolicy(R"(
+[tunnel]
+routes = ["10.20.0.0/16", "192.168.7.0/24", "10.99.0.1"]
+dns_servers = ["10.20.0.53"]
+dns_domains = ["Corp.Example.", "git.corp.example"]
+)", "t.toml");
+  ASSERT_TRUE(p.ok()) << p.error().reason;
+  const TunnelPolicy& t = p->tunnel();
+  ASSERT_EQ(t.routes.size(), 3u);
+  EXPECT_EQ(t.routes[0], (tunnel::Ipv4Prefix{0x0a140000, 16}));
+  EXPECT_EQ(t.routes[2], (tunnel::Ipv4Prefix{0x0a630001, 32}));
+  EXPECT_EQ(t.dns_servers, std::vector<uint32_t>{0x0a140035});
+  EXPECT_EQ(t.dns_domains, (std::vector<std::string>{"corp.example", "git.corp.example"}));
+}
+
+TEST(PolicyFileTunnel, ErrorsNameTheField) {
+  struct Case {
+    const char* text;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"[tunnel]\nroutes = [\"10.20.1.0/16\"]", "t.toml:2:11: tunnel.routes[0]: bad route \"10.20.1.0/16\": host bits set"},
+      {"[tunnel]\nroutes = [\"fd00::/8\"]", "tunnel.routes[0]: bad route \"fd00::/8\" is not IPv4"},
+      {"[tunnel]\ndns_servers = [\"10.0.0.0/8\"]", "tunnel.dns_servers[0]: bad DNS server \"10.0.0.0/8\": a range"},
+      {"[tunnel]\ndns_domains = [\"not a name\"]", "tunnel.dns_domains[0]: not a DNS name"},
+      {"[tunnel]\nroute = []", "tunnel.route: unknown key (expected routes, dns_servers or dns_domains)"},
+      {"tunnel = 3", "tunnel: must be a table, not an integer"},
+      {"[tunnel]\ndns_servers = [\"1.1.1.1\", \"1.1.1.2\", \"1.1.1.3\", \"1.1.1.4\", \"1.1.1.5\"]",
+       "tunnel.dns_servers: more than 4 DNS servers"},
+  };
+  for (const Case& c : cases) {
+    auto p = ParsePolicy(c.text, "t.toml");
+    ASSERT_FALSE(p.ok()) << c.text;
+    EXPECT_NE(p.error().reason.find(c.error), std::string::npos) << p.error().reason;
+  }
+  std::string many = "[tunnel]\nroutes = [";
+  for (size_t i = 0; i <= tunnel::kMaxTunnelRoutes; ++i) many += "\"10." + std::to_string(i) + ".0.0/16\",";
+  many += "]";
+  auto p = ParsePolicy(many, "t.toml");
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().reason.find("more than 64 routes"), std::string::npos) << p.error().reason;
+}
+
 }  // namespace
 }  // namespace strait::connector

@@ -56,6 +56,7 @@ class AddressPool {
   uint32_t gateway() const { return network_ + 1; }
   uint32_t network() const { return network_; }
   int prefix_length() const { return options_.prefix_length; }
+  uint64_t grace_s() const { return options_.grace_s; }
   bool Contains(uint32_t address) const { return (address & mask_) == network_; }
 
   std::optional<uint32_t> Acquire(const Key& key, uint64_t now_s);

@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "crypto/credential.h"
 #include "tunnel/link/link_down_fields.h"
 
@@ -35,6 +37,16 @@ Result<std::unique_ptr<Connector>, std::string> Connector::Create(runtime::Event
   std::unique_ptr<Connector> c(new Connector(loop, std::move(options)));
   c->id_ = std::string(view->subject_id);
   c->tenant_ = std::string(view->tenant_id);
+
+  if (c->options_.tunnel_pool) {
+    if (!ip::TunnelMtuValid(c->options_.tunnel_mtu)) {
+      return Fail(fmt::format("tunnel mtu {} outside {}..{}", c->options_.tunnel_mtu, ip::kMinTunnelMtu,
+                              ip::kMaxTunnelMtu));
+    }
+    auto pool = AddressPool::Create(*c->options_.tunnel_pool);
+    if (!pool) return Fail("tunnel pool: " + pool.error());
+    c->tunnel_pool_.emplace(std::move(pool).value());
+  }
 
   // The session template.
   tunnel::SessionConfig& s = c->ctx_.session;
@@ -74,6 +86,8 @@ std::string Connector::Start() {
   if (started_) return "already started";
   ctx_.loop = &loop_;
   ctx_.policy = &options_.policy;
+  ctx_.tunnel_pool = tunnel_pool_ ? &*tunnel_pool_ : nullptr;
+  ctx_.tunnel_mtu = options_.tunnel_mtu;
   ctx_.stats = &stats_;
   ctx_.open_timeout = options_.open_timeout;
   ctx_.link_max_pending = options_.link.max_pending_bytes;

@@ -32,7 +32,9 @@
 #include "tunnel/connector/direct_listener.h"
 #include "tunnel/connector/policy.h"
 #include "tunnel/connector/resolver.h"
+#include "tunnel/connector/address_pool.h"
 #include "tunnel/init_replay.h"
+#include "tunnel/ip/tunnel_mtu.h"
 #include "tunnel/link/dialer.h"
 #include "tunnel/link/tls_link.h"
 
@@ -68,6 +70,10 @@ struct ConnectorOptions {
   double jitter = 0.2;
   tunnel::MuxOptions mux;      // our windows and max_streams (role is set here)
   DirectListenerOptions direct;  // bounds of the Direct Connect port (listen/id/credential/tenant filled in)
+  // The IP tunnel (docs/ip-tunnel.md): tunnel addresses come from `tunnel_pool`; nullopt: no tunnel served
+  // (TUNNEL_REQUEST refused). Routes and DNS come from policy.tunnel().
+  std::optional<AddressPoolOptions> tunnel_pool;
+  std::uint16_t tunnel_mtu = ip::kDefaultTunnelMtu;
 
   // Failed logins to a relay (TLS, refused connection, ERROR from the relay, name not resolved) are logged at
   // most once per this interval per relay, with a count (link::LoginFailureLog).
@@ -102,6 +108,7 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   std::size_t sessions() const { return sessions_.size(); }
   // The SESSION_INIT replay record (protocol.md §6): its counters and how many devices it holds.
   const tunnel::InitReplayRecord& init_replay() const { return init_replay_; }
+  const AddressPool* tunnel_pool() const { return tunnel_pool_ ? &*tunnel_pool_ : nullptr; }
 
  private:
   struct Relay {
@@ -151,6 +158,7 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   std::unique_ptr<DirectListener> direct_;
   std::unique_ptr<Resolver> resolver_;
   tunnel::InitReplayRecord init_replay_;  // every session's SESSION_INIT timestamps (before ctx_: it points here)
+  std::optional<AddressPool> tunnel_pool_;  // the IP tunnel's addresses (before ctx_: it points here)
   SessionContext ctx_;
   std::map<SessionKey, std::unique_ptr<DeviceSession>> sessions_;
   std::vector<std::unique_ptr<DeviceSession>> ended_;  // link gone / closed, waiting for their pumps

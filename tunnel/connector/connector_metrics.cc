@@ -63,6 +63,13 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
               s.frames_unknown_channel);
   out.Counter("strait_connector_datagrams_dropped_total", "SEALED_DATAGRAM frames dropped (IP tunnel not served).",
               s.datagrams_dropped);
+  out.Family("strait_connector_tunnel_requests_total", MetricType::kCounter,
+             "TUNNEL_REQUESTs by answer: answered (address leased), refused_off (no pool), refused_full.");
+  out.Sample("strait_connector_tunnel_requests_total", {"result", "answered"}, s.tunnel_answered);
+  out.Sample("strait_connector_tunnel_requests_total", {"result", "refused_off"}, s.tunnel_refused_off);
+  out.Sample("strait_connector_tunnel_requests_total", {"result", "refused_full"}, s.tunnel_refused_full);
+  out.Gauge("strait_connector_tunnel_leases", "Tunnel addresses leased, live or in their grace period.",
+            s.tunnel_leases);
   out.Counter("strait_connector_loop_connects_total", "TCP connects started by the loop (targets and relays).",
               m.loop_connects);
   out.Counter("strait_connector_loop_recv_bytes_total", "Bytes received on the loop's sockets.", m.loop_recv_bytes);

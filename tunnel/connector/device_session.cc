@@ -41,6 +41,11 @@ ErrorCode CodeFor(RefuseReason r) {
 }
 
 std::uint64_t NowUnix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
+// The tunnel leases' clock (AddressPool): monotonic seconds.
+std::uint64_t NowSeconds() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
 
 }  // namespace
 
@@ -207,7 +212,58 @@ void DeviceSession::EndSession(std::string_view reason) {
     }
   }
   for (StreamId id : resolving) streams_.erase(id);
+  if (lease_ && ctx_.tunnel_pool != nullptr) {
+    ctx_.tunnel_pool->Release(*lease_, NowSeconds());
+    ctx_.stats->tunnel_leases = ctx_.tunnel_pool->leases();
+  }
+  lease_.reset();
   if (ctx_.reap_soon) ctx_.reap_soon();
+}
+
+// ---- the IP tunnel's set-up (docs/ip-tunnel.md §1-§3) ----
+
+bool DeviceSession::OnTunnelRequest(const tunnel::TunnelRequest& request) {
+  ++ctx_.stats->tunnel_requests;
+  tunnel::StreamMux* mux = Mux();
+  if (ctx_.tunnel_pool == nullptr || mux == nullptr || session_->peer() == nullptr) {
+    ++ctx_.stats->tunnel_refused_off;
+    return false;  // the mux refuses: no tunnel served here
+  }
+  AddressPool& pool = *ctx_.tunnel_pool;
+  AddressPool::Key key;
+  std::ranges::copy(session_->peer()->noise_key.bytes(), key.begin());
+  const std::optional<uint32_t> address = pool.Acquire(key, NowSeconds());
+  if (!address) {
+    ++ctx_.stats->tunnel_refused_full;
+    (void)mux->RefuseTunnel(ErrorCode::kOverloaded, "tunnel address pool exhausted");
+    return true;
+  }
+  lease_ = key;
+  ctx_.stats->tunnel_leases = pool.leases();
+  const TunnelPolicy& tp = ctx_.policy->tunnel();
+  tunnel::TunnelConfig config;
+  config.address = *address;
+  config.gateway = pool.gateway();
+  config.mtu = std::min<uint16_t>(ctx_.tunnel_mtu, request.mtu_max);
+  config.lease_s = static_cast<uint32_t>(pool.grace_s());
+  config.routes = tp.routes;
+  config.dns_servers = tp.dns_servers;
+  config.dns_domains = tp.dns_domains;
+  if (mux->AnswerTunnel(config) != tunnel::CallStatus::kOk) {
+    // The outbox is full at set-up (not expected: nothing else is queued yet) or the policy's lists failed the
+    // codec's bounds (the loader already keeps them within): refuse rather than leave the device waiting.
+    ++ctx_.stats->tunnel_refused_full;
+    (void)mux->RefuseTunnel(ErrorCode::kInternal, "tunnel configuration could not be sent");
+    return true;
+  }
+  ++ctx_.stats->tunnel_answered;
+  if (ctx_.log) {
+    ctx_.log(logging::Event(logging::Level::kInfo, "tunnel_up")
+                 .With("channel", channel_)
+                 .With("address", tunnel::Ipv4Text(*address))
+                 .With("mtu", config.mtu));
+  }
+  return true;
 }
 
 // ---- streams: open ----

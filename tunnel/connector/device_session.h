@@ -30,6 +30,7 @@
 
 #include "logging/event.h"
 #include "runtime/event_loop.h"
+#include "tunnel/connector/address_pool.h"
 #include "tunnel/connector/connector_stats.h"
 #include "tunnel/connector/policy.h"
 #include "tunnel/connector/resolver.h"
@@ -46,6 +47,8 @@ class DeviceSession;
 struct SessionContext {
   runtime::EventLoop* loop = nullptr;
   const Policy* policy = nullptr;
+  AddressPool* tunnel_pool = nullptr;  // nullptr: no IP tunnel served here
+  std::uint16_t tunnel_mtu = 0;
   Resolver* resolver = nullptr;
   ConnectorStats* stats = nullptr;
   tunnel::SessionConfig session;  // template: role, credential, static key, root key, tenant, mux
@@ -105,6 +108,7 @@ class DeviceSession final : public tunnel::SessionVisitor,
   void OnStreamReset(tunnel::StreamId id, tunnel::ErrorCode code) override;
   void OnStreamWritable(tunnel::StreamId id) override;
   void OnDatagram(std::span<const std::uint8_t> packet) override;
+  bool OnTunnelRequest(const tunnel::TunnelRequest& request) override;
 
   // ---- link::StreamPumpHost ----
   tunnel::StreamMux* PumpMux(link::StreamPump& pump) override;
@@ -137,6 +141,8 @@ class DeviceSession final : public tunnel::SessionVisitor,
   // A session refused during set-up: one rate-limited line with the reason (ctx_.refusal_log).
   void LogRefused();
   tunnel::StreamMux* Mux();
+  // The IP tunnel's lease of this session, if it took one (released when the session ends).
+  std::optional<AddressPool::Key> lease_;
 
   // Immutable after construction.
   SessionContext& ctx_;

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,7 @@
 #include "tunnel/connector/host_table.h"
 #include "tunnel/connector/ip_address.h"
 #include "tunnel/connector/port_set.h"
+#include "tunnel/tunnel_control.h"
 
 namespace strait::connector {
 
@@ -59,6 +61,14 @@ struct Verdict {
   bool allowed() const { return allow; }
 };
 
+// The [tunnel] table (docs/ip-tunnel.md §4): what the connector hands each device's IP tunnel. Bounds are
+// tunnel_control.h's (the loader refuses more).
+struct TunnelPolicy {
+  std::vector<tunnel::Ipv4Prefix> routes;  // the split tunnel: only these prefixes go into the tunnel
+  std::vector<uint32_t> dns_servers;       // internal resolvers (host order)
+  std::vector<std::string> dns_domains;    // canonical names whose lookups go to them
+};
+
 class Policy {
  public:
   Policy() = default;  // no rules: denies everything
@@ -71,6 +81,9 @@ class Policy {
   // After resolution: `pre` is Decide's verdict for the name, `address` one address the dialler will try.
   // A denying `pre` is returned unchanged.
   Verdict CheckResolved(const Verdict& pre, const IpAddress& address, uint16_t port) const;
+
+  void set_tunnel(TunnelPolicy t) { tunnel_ = std::move(t); }
+  const TunnelPolicy& tunnel() const { return tunnel_; }
 
   std::span<const PolicyRule> allow_rules() const { return allow_; }
   std::span<const PolicyRule> deny_rules() const { return deny_; }
@@ -90,6 +103,7 @@ class Policy {
   Index allow_index_;
   Index deny_index_;
   PortSet cidr_allow_ports_;  // union of the ports of allow rules that have CIDRs
+  TunnelPolicy tunnel_;
 };
 
 }  // namespace strait::connector

@@ -34,6 +34,7 @@ class Loader {
   Result<Policy, PolicyError> Load(const toml::table& root) {
     std::vector<PolicyRule> allow;
     std::vector<PolicyRule> deny;
+    TunnelPolicy tunnel;
     for (auto&& [key, node] : root) {
       std::string_view k = key.str();
       if (k == "version") {
@@ -43,12 +44,16 @@ class Loader {
         if (auto r = LoadRules(node, std::string(k), k == "allow", k == "allow" ? allow : deny); !r.ok()) {
           return Fail(r.error());
         }
+      } else if (k == "tunnel") {
+        if (auto r = LoadTunnel(node, tunnel); !r.ok()) return Fail(r.error());
       } else {
         return Err(PolicyErrorCode::kUnknownKey, key.source(), std::string(k),
-                   "unknown key (expected version, allow or deny)");
+                   "unknown key (expected version, allow, deny or tunnel)");
       }
     }
-    return Policy(std::move(allow), std::move(deny));
+    Policy policy(std::move(allow), std::move(deny));
+    policy.set_tunnel(std::move(tunnel));
+    return policy;
   }
 
  private:
@@ -134,6 +139,69 @@ class Loader {
       ports.push_back(PortRange{1, 65535});  // a deny rule without ports denies every port
     }
     rule.ports = PortSet(std::move(ports));
+    return {};
+  }
+
+  // [tunnel]: routes, dns_servers, dns_domains (docs/ip-tunnel.md §4), IPv4 only, within tunnel_control.h's bounds.
+  Result<void, PolicyError> LoadTunnel(const toml::node& node, TunnelPolicy& out) {
+    const toml::table* t = node.as_table();
+    if (!t) {
+      return Err(PolicyErrorCode::kBadType, node.source(), "tunnel",
+                 "must be a table, not " + std::string(TypeName(node)));
+    }
+    for (auto&& [key, value] : *t) {
+      std::string_view k = key.str();
+      std::string field = "tunnel." + std::string(k);
+      Result<void, PolicyError> r;
+      // An IPv4 CIDR (or a bare address, a /32) as (network, length); the error says what is wrong.
+      auto v4 = [](std::string_view s) -> Result<std::pair<uint32_t, uint8_t>, std::string> {
+        auto c = Cidr::Parse(s);
+        if (!c) return Fail("\"" + std::string(s) + "\": " + c.error());
+        if (c->network.family != IpAddress::Family::kV4) return Fail("\"" + std::string(s) + "\" is not IPv4");
+        const auto& b = c->network.bytes;
+        return std::pair((uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3], c->prefix);
+      };
+      auto bounded = [&](size_t count, size_t max, const std::string& what) -> ItemResult {
+        if (count < max) return Item();
+        return Error(PolicyErrorCode::kTooLarge, value.source(), field,
+                     "more than " + std::to_string(max) + " " + what);
+      };
+      if (k == "routes") {
+        r = Items(value, field, [&](std::string_view s, const toml::node& item, const std::string& f) -> ItemResult {
+          if (ItemResult e = bounded(out.routes.size(), tunnel::kMaxTunnelRoutes, "routes")) return e;
+          auto p = v4(s);
+          if (!p) return Item(PolicyErrorCode::kBadCidr, item, f, "bad route " + p.error());
+          out.routes.push_back({p->first, p->second});
+          return Item();
+        });
+      } else if (k == "dns_servers") {
+        r = Items(value, field, [&](std::string_view s, const toml::node& item, const std::string& f) -> ItemResult {
+          if (ItemResult e = bounded(out.dns_servers.size(), tunnel::kMaxTunnelDns, "DNS servers")) return e;
+          auto a = v4(s);
+          if (!a || a->second != 32) {
+            const std::string why = a ? "\"" + std::string(s) + "\": a range, not an address" : a.error();
+            return Item(PolicyErrorCode::kBadCidr, item, f, "bad DNS server " + why);
+          }
+          out.dns_servers.push_back(a->first);
+          return Item();
+        });
+      } else if (k == "dns_domains") {
+        r = Items(value, field, [&](std::string_view s, const toml::node& item, const std::string& f) -> ItemResult {
+          if (ItemResult e = bounded(out.dns_domains.size(), tunnel::kMaxTunnelDomains, "DNS domains")) return e;
+          std::array<char, kMaxHostNameSize + 1> buf{};
+          std::string_view canonical;
+          if (!CanonicalHostName(s, buf, &canonical)) {
+            return Item(PolicyErrorCode::kBadHost, item, f, "not a DNS name: \"" + std::string(s) + "\"");
+          }
+          out.dns_domains.emplace_back(canonical);
+          return Item();
+        });
+      } else {
+        return Err(PolicyErrorCode::kUnknownKey, key.source(), field,
+                   "unknown key (expected routes, dns_servers or dns_domains)");
+      }
+      if (!r.ok()) return r;
+    }
     return {};
   }
 

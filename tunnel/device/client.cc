@@ -351,6 +351,13 @@ void DeviceClient::OnEstablished() {
   session_failures_ = 0;
   link_failures_ = 0;
   if (observer_) observer_->OnSessionUp(last_connector_, path_);
+  if (options_.tunnel_mtu_max != 0) {
+    // Right after SESSION_ACCEPT the outbox is empty: the request always fits.
+    if (session_->mux()->RequestTunnel(options_.tunnel_mtu_max) == tunnel::CallStatus::kOk) {
+      ++stats_.tunnel_requests;
+      FlushOutput();
+    }
+  }
   SendPendingOpens();
 }
 
@@ -554,6 +561,16 @@ void DeviceClient::OnStreamWritable(tunnel::StreamId id) {
 }
 
 void DeviceClient::OnDatagram(std::span<const std::uint8_t> /*packet*/) { ++stats_.datagrams_ignored; }
+
+void DeviceClient::OnTunnelConfig(const tunnel::TunnelConfig& config) {
+  ++stats_.tunnel_configs;
+  if (observer_) observer_->OnTunnelConfig(config);
+}
+
+void DeviceClient::OnTunnelRefused(const tunnel::TunnelRefused& refused) {
+  ++stats_.tunnel_refusals;
+  if (observer_) observer_->OnTunnelRefused(refused);
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Timers

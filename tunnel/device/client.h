@@ -83,6 +83,9 @@ struct ClientOptions {
   std::chrono::milliseconds open_wait_timeout{10000};      // a stream opened with no session waits this long
   std::uint32_t max_pending_opens = 1024;                  // opens waiting for a session; more fail at once
   tunnel::MuxOptions mux;                                  // our windows (role is set by the session)
+  // The IP tunnel (docs/ip-tunnel.md §1): 0 = none; else each session asks for one with this mtu_max, and the
+  // answer goes to ClientObserver::OnTunnelConfig / OnTunnelRefused.
+  std::uint16_t tunnel_mtu_max = 0;
   std::function<std::uint64_t()> now_unix;                 // credential clock; empty = system clock
 };
 
@@ -112,6 +115,9 @@ class ClientObserver {
   virtual void OnLinkDown(Path path, const link::LinkDown& down) { (void)path, (void)down; }
   virtual void OnSessionUp(std::string_view connector_id, Path path) { (void)connector_id, (void)path; }
   virtual void OnSessionDown(tunnel::ErrorCode code, std::string_view reason) { (void)code, (void)reason; }
+  // The session's IP tunnel (ClientOptions::tunnel_mtu_max): its configuration, or why there is none.
+  virtual void OnTunnelConfig(const tunnel::TunnelConfig& config) { (void)config; }
+  virtual void OnTunnelRefused(const tunnel::TunnelRefused& refused) { (void)refused; }
 };
 
 struct ClientStats {
@@ -133,6 +139,9 @@ struct ClientStats {
   std::uint64_t session_drops = 0;           // frames the session dropped (by reason in its counters)
   std::uint64_t datagrams_ignored = 0;       // datagrams (no TUN in this client)
   std::uint64_t goaways = 0;
+  std::uint64_t tunnel_requests = 0;         // TUNNEL_REQUEST sent (one per session with tunnel_mtu_max)
+  std::uint64_t tunnel_configs = 0;          // TUNNEL_CONFIG received and usable
+  std::uint64_t tunnel_refusals = 0;         // TUNNEL_REFUSED, or a config this client could not use
 };
 
 struct ClientSetupError {
@@ -219,6 +228,8 @@ class DeviceClient final : private link::LinkHandler,
   void OnStreamReset(tunnel::StreamId id, tunnel::ErrorCode code) override;
   void OnStreamWritable(tunnel::StreamId id) override;
   void OnDatagram(std::span<const std::uint8_t> packet) override;
+  void OnTunnelConfig(const tunnel::TunnelConfig& config) override;
+  void OnTunnelRefused(const tunnel::TunnelRefused& refused) override;
 
   // Timers.
   void OnTimer(runtime::EventLoop& loop, runtime::TimerId id, std::uint64_t arg) override;
