@@ -169,7 +169,7 @@ TEST(PolicyFileTunnel, ErrorsNameTheField) {
       {"[tunnel]\nroutes = [\"fd00::/8\"]", "tunnel.routes[0]: bad route \"fd00::/8\" is not IPv4"},
       {"[tunnel]\ndns_servers = [\"10.0.0.0/8\"]", "tunnel.dns_servers[0]: bad DNS server \"10.0.0.0/8\": a range"},
       {"[tunnel]\ndns_domains = [\"not a name\"]", "tunnel.dns_domains[0]: not a DNS name"},
-      {"[tunnel]\nroute = []", "tunnel.route: unknown key (expected routes, dns_servers or dns_domains)"},
+      {"[tunnel]\nroute = []", "tunnel.route: unknown key (expected routes, dns_servers, dns_domains, device_to_device, allow or deny)"},
       {"tunnel = 3", "tunnel: must be a table, not an integer"},
       {"[tunnel]\ndns_servers = [\"1.1.1.1\", \"1.1.1.2\", \"1.1.1.3\", \"1.1.1.4\", \"1.1.1.5\"]",
        "tunnel.dns_servers: more than 4 DNS servers"},

@@ -27,6 +27,7 @@
 #include "tunnel/connector/host_table.h"
 #include "tunnel/connector/ip_address.h"
 #include "tunnel/connector/port_set.h"
+#include "tunnel/connector/tunnel_rules.h"
 #include "tunnel/tunnel_control.h"
 
 namespace strait::connector {
@@ -67,6 +68,8 @@ struct TunnelPolicy {
   std::vector<tunnel::Ipv4Prefix> routes;  // the split tunnel: only these prefixes go into the tunnel
   std::vector<uint32_t> dns_servers;       // internal resolvers (host order)
   std::vector<std::string> dns_domains;    // canonical names whose lookups go to them
+  bool device_to_device = false;           // may a device reach another device's tunnel address
+  TunnelRules rules;                       // [[tunnel.allow]] / [[tunnel.deny]]: what packets may go where
 };
 
 class Policy {

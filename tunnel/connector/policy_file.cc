@@ -143,12 +143,90 @@ class Loader {
   }
 
   // [tunnel]: routes, dns_servers, dns_domains (docs/ip-tunnel.md §4), IPv4 only, within tunnel_control.h's bounds.
+  // [[tunnel.allow]] / [[tunnel.deny]]: cidrs (IPv4, required), protocols (tcp, udp, icmp; required in allow,
+  // default all in deny), ports (required in allow when tcp or udp is named; default all in deny).
+  Result<void, PolicyError> LoadTunnelRules(const toml::node& node, const std::string& field, bool is_allow,
+                                            std::vector<TunnelRule>& out) {
+    const toml::array* arr = node.as_array();
+    if (!arr) {
+      return Err(PolicyErrorCode::kBadType, node.source(), field,
+                 "must be an array of tables ([[" + field + "]]), not " + std::string(TypeName(node)));
+    }
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& el = *arr->get(i);
+      const std::string path = field + "[" + std::to_string(i) + "]";
+      const toml::table* t = el.as_table();
+      if (!t) return Err(PolicyErrorCode::kBadType, el.source(), path, "must be a table, not " + std::string(TypeName(el)));
+      if (++rules_ > kMaxPolicyRules) {
+        return Err(PolicyErrorCode::kTooLarge, el.source(), path, "more than " + std::to_string(kMaxPolicyRules) + " rules");
+      }
+      TunnelRule rule;
+      bool have_protocols = false, have_ports = false;
+      std::vector<PortRange> ports;
+      for (auto&& [key, value] : *t) {
+        const std::string_view k = key.str();
+        const std::string f = path + "." + std::string(k);
+        Result<void, PolicyError> r;
+        if (k == "cidrs") {
+          r = Items(value, f, [&](std::string_view s, const toml::node& item, const std::string& fi) {
+            auto c = Cidr::Parse(s);
+            if (!c || c->network.family != IpAddress::Family::kV4) {
+              return Item(PolicyErrorCode::kBadCidr, item, fi,
+                          "bad IPv4 CIDR \"" + std::string(s) + "\"" + (c ? "" : ": " + c.error()));
+            }
+            rule.cidrs.push_back(*c);
+            return Item();
+          });
+        } else if (k == "protocols") {
+          have_protocols = true;
+          r = Items(value, f, [&](std::string_view s, const toml::node& item, const std::string& fi) {
+            if (s == "tcp") rule.protocols |= tunnel_protocol::kTcp;
+            else if (s == "udp") rule.protocols |= tunnel_protocol::kUdp;
+            else if (s == "icmp") rule.protocols |= tunnel_protocol::kIcmp;
+            else return Item(PolicyErrorCode::kBadType, item, fi, "unknown protocol \"" + std::string(s) + "\" (tcp, udp or icmp)");
+            return Item();
+          });
+        } else if (k == "ports") {
+          have_ports = true;
+          r = Items(value, f, [&](std::string_view s, const toml::node& item, const std::string& fi) {
+            auto p = PortSet::ParseRange(s);
+            if (!p) return Item(PolicyErrorCode::kBadPort, item, fi, p.error());
+            ports.push_back(*p);
+            return Item();
+          });
+        } else {
+          return Err(PolicyErrorCode::kUnknownKey, key.source(), f, "unknown key (expected cidrs, protocols or ports)");
+        }
+        if (!r.ok()) return r;
+      }
+      if (rule.cidrs.empty()) return Err(PolicyErrorCode::kEmptyRule, t->source(), path, "rule has no cidrs");
+      if (!have_protocols) {
+        if (is_allow) {
+          return Err(PolicyErrorCode::kEmptyRule, t->source(), path, "allow rule needs protocols (tcp, udp, icmp)");
+        }
+        rule.protocols = tunnel_protocol::kAll;
+      }
+      if (rule.protocols == 0) return Err(PolicyErrorCode::kEmptyRule, t->source(), path, "no protocols");
+      if (!have_ports) {
+        if (is_allow && (rule.protocols & (tunnel_protocol::kTcp | tunnel_protocol::kUdp)) != 0) {
+          return Err(PolicyErrorCode::kEmptyRule, t->source(), path,
+                     "allow rule for tcp or udp needs ports (use [\"*\"] for any port)");
+        }
+        ports.push_back(PortRange{1, 65535});
+      }
+      rule.ports = PortSet(std::move(ports));
+      out.push_back(std::move(rule));
+    }
+    return {};
+  }
+
   Result<void, PolicyError> LoadTunnel(const toml::node& node, TunnelPolicy& out) {
     const toml::table* t = node.as_table();
     if (!t) {
       return Err(PolicyErrorCode::kBadType, node.source(), "tunnel",
                  "must be a table, not " + std::string(TypeName(node)));
     }
+    std::vector<TunnelRule> allow, deny;
     for (auto&& [key, value] : *t) {
       std::string_view k = key.str();
       std::string field = "tunnel." + std::string(k);
@@ -196,12 +274,19 @@ class Loader {
           out.dns_domains.emplace_back(canonical);
           return Item();
         });
+      } else if (k == "device_to_device") {
+        std::optional<bool> b = value.value_exact<bool>();
+        if (!b) return Err(PolicyErrorCode::kBadType, value.source(), field, "must be true or false");
+        out.device_to_device = *b;
+      } else if (k == "allow" || k == "deny") {
+        r = LoadTunnelRules(value, field, k == "allow", k == "allow" ? allow : deny);
       } else {
         return Err(PolicyErrorCode::kUnknownKey, key.source(), field,
-                   "unknown key (expected routes, dns_servers or dns_domains)");
+                   "unknown key (expected routes, dns_servers, dns_domains, device_to_device, allow or deny)");
       }
       if (!r.ok()) return r;
     }
+    out.rules = TunnelRules(std::move(allow), std::move(deny));
     return {};
   }
 
