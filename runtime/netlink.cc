@@ -121,6 +121,7 @@ RtNetlink::RtNetlink(RtNetlink&& other) noexcept
       seq_(other.seq_),
       port_id_(other.port_id_),
       stale_replies_(other.stale_replies_),
+      abandoned_(other.abandoned_),
       options_(other.options_),
       buf_(std::move(other.buf_)) {}
 
@@ -131,6 +132,7 @@ RtNetlink& RtNetlink::operator=(RtNetlink&& other) noexcept {
     seq_ = other.seq_;
     port_id_ = other.port_id_;
     stale_replies_ = other.stale_replies_;
+    abandoned_ = other.abandoned_;
     options_ = other.options_;
     buf_ = std::move(other.buf_);
   }
@@ -141,7 +143,12 @@ RtNetlink::~RtNetlink() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-SetupResult<std::size_t> RtNetlink::ReceiveDatagram(const std::string& what) {
+SetupError RtNetlink::Abandon(SetupError error) {
+  abandoned_ = true;
+  return error;
+}
+
+SetupResult<std::size_t> RtNetlink::ReceiveDatagram(const std::string& what, int* skipped) {
   for (;;) {
     sockaddr_nl from{};
     socklen_t from_len = sizeof from;
@@ -152,26 +159,29 @@ SetupResult<std::size_t> RtNetlink::ReceiveDatagram(const std::string& what) {
       const int e = errno;
       if (e == EINTR) continue;
       if (e == EAGAIN || e == EWOULDBLOCK) {
-        return SetupError{ETIMEDOUT, what + ": no answer from the kernel within " +
-                                         std::to_string(options_.receive_timeout_ms) + " ms"};
+        return Abandon(SetupError{ETIMEDOUT, what + ": no answer from the kernel within " +
+                                                 std::to_string(options_.receive_timeout_ms) + " ms"});
       }
-      return SetupError{e, what + ": recv: " + std::strerror(e)};
+      return Abandon(SetupError{e, what + ": recv: " + std::strerror(e)});
     }
     if (static_cast<std::size_t>(n) > buf_.size()) {
-      return SetupError{EMSGSIZE, what + ": reply of " + std::to_string(n) + " bytes exceeds the " +
-                                      std::to_string(buf_.size()) + "-byte buffer"};
+      return Abandon(SetupError{EMSGSIZE, what + ": reply of " + std::to_string(n) + " bytes exceeds the " +
+                                              std::to_string(buf_.size()) + "-byte buffer"});
     }
-    if (from.nl_pid != 0) {  // not from the kernel (another process sending to our port): ignore it
-      if (++stale_replies_ > static_cast<std::uint64_t>(kMaxStaleMessages) * 1024) {
-        return SetupError{EPROTO, what + ": flooded by datagrams that are not from the kernel"};
-      }
-      continue;
+    if (from.nl_pid == 0) return static_cast<std::size_t>(n);
+    // Not from the kernel (another process sending to our port id): ignore it, within the request's bound.
+    ++stale_replies_;
+    if (++*skipped > kMaxSkippedMessages) {
+      return Abandon(SetupError{EPROTO, what + ": more than " + std::to_string(kMaxSkippedMessages) +
+                                            " messages that are not the answer"});
     }
-    return static_cast<std::size_t>(n);
   }
 }
 
-SetupResult<bool> RtNetlink::Request(std::span<std::uint8_t> message, const std::string& what) {
+SetupResult<std::uint32_t> RtNetlink::Send(std::span<std::uint8_t> message, const std::string& what) {
+  if (abandoned_) {
+    return SetupError{EBADFD, what + ": netlink socket abandoned after an earlier failure; open a new one"};
+  }
   const std::uint32_t seq = ++seq_;
   std::memcpy(message.data() + offsetof(nlmsghdr, nlmsg_seq), &seq, sizeof seq);
   sockaddr_nl kernel{};
@@ -181,28 +191,32 @@ SetupResult<bool> RtNetlink::Request(std::span<std::uint8_t> message, const std:
     const int e = errno;
     return SetupError{e, what + ": send: " + std::strerror(e)};
   }
-  int stale = 0;
+  return seq;
+}
+
+SetupResult<bool> RtNetlink::Request(std::span<std::uint8_t> message, const std::string& what) {
+  auto sent = Send(message, what);
+  if (!sent.ok()) return sent.error();
+  const std::uint32_t seq = *sent;
+  int skipped = 0;
   for (;;) {
-    auto got = ReceiveDatagram(what);
+    auto got = ReceiveDatagram(what, &skipped);
     if (!got.ok()) return got.error();
     std::span<const std::uint8_t> rest(buf_.data(), *got);
     while (!rest.empty()) {
       const NetlinkReply reply = ParseNetlinkReply(rest);
       if (reply.kind == NetlinkReply::Kind::kMalformed) {
-        return SetupError{EPROTO, what + ": malformed reply from the kernel"};
+        return Abandon(SetupError{EPROTO, what + ": malformed reply from the kernel"});
       }
       rest = rest.subspan(reply.consumed);
-      if (reply.seq != seq) {
-        ++stale_replies_;
-        if (++stale > kMaxStaleMessages) {
-          return SetupError{EPROTO, what + ": more than " + std::to_string(kMaxStaleMessages) +
-                                        " replies to other requests"};
-        }
-        continue;
+      if (reply.seq == seq && reply.kind == NetlinkReply::Kind::kAck) return true;
+      if (reply.seq == seq && reply.kind == NetlinkReply::Kind::kError) return KernelError(what, reply);
+      // An answer to an earlier request, or a payload these requests do not produce.
+      ++stale_replies_;
+      if (++skipped > kMaxSkippedMessages) {
+        return Abandon(SetupError{EPROTO, what + ": more than " + std::to_string(kMaxSkippedMessages) +
+                                              " messages that are not the answer"});
       }
-      if (reply.kind == NetlinkReply::Kind::kAck) return true;
-      if (reply.kind == NetlinkReply::Kind::kError) return KernelError(what, reply);
-      // A payload or DONE for our sequence number before the ack: not expected for these requests; skip it.
     }
   }
 }
@@ -278,42 +292,41 @@ SetupResult<std::vector<RouteInfo>> RtNetlink::ListRoutes(int ifindex) {
   rtmsg r{};
   r.rtm_family = AF_INET;
   b.Fixed(r);
-  auto message = b.bytes();
-  const std::uint32_t seq = ++seq_;
-  std::memcpy(message.data() + offsetof(nlmsghdr, nlmsg_seq), &seq, sizeof seq);
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd_, message.data(), message.size(), 0, reinterpret_cast<const sockaddr*>(&kernel),
-               sizeof kernel) < 0) {
-    const int e = errno;
-    return SetupError{e, what + ": send: " + std::strerror(e)};
-  }
+  auto sent = Send(b.bytes(), what);
+  if (!sent.ok()) return sent.error();
+  const std::uint32_t seq = *sent;
   std::vector<RouteInfo> routes;
   std::size_t messages = 0;
-  int stale = 0;
+  int skipped = 0;
+  bool interrupted = false;
   for (;;) {
-    auto got = ReceiveDatagram(what);
+    auto got = ReceiveDatagram(what, &skipped);
     if (!got.ok()) return got.error();
     std::span<const std::uint8_t> rest(buf_.data(), *got);
     while (!rest.empty()) {
       const NetlinkReply reply = ParseNetlinkReply(rest);
       if (reply.kind == NetlinkReply::Kind::kMalformed) {
-        return SetupError{EPROTO, what + ": malformed reply from the kernel"};
+        return Abandon(SetupError{EPROTO, what + ": malformed reply from the kernel"});
       }
       rest = rest.subspan(reply.consumed);
       if (reply.seq != seq) {
         ++stale_replies_;
-        if (++stale > kMaxStaleMessages) {
-          return SetupError{EPROTO, what + ": more than " + std::to_string(kMaxStaleMessages) +
-                                        " replies to other requests"};
+        if (++skipped > kMaxSkippedMessages) {
+          return Abandon(SetupError{EPROTO, what + ": more than " + std::to_string(kMaxSkippedMessages) +
+                                                " messages that are not the answer"});
         }
         continue;
       }
       if (++messages > options_.max_dump_messages) {
-        return SetupError{E2BIG, what + ": more than " + std::to_string(options_.max_dump_messages) + " messages"};
+        return Abandon(SetupError{E2BIG, what + ": more than " + std::to_string(options_.max_dump_messages) +
+                                             " messages"});
       }
+      // The routes changed while the kernel was dumping them: the list may be inconsistent.
+      if ((reply.flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
       switch (reply.kind) {
-        case NetlinkReply::Kind::kDone: return routes;
+        case NetlinkReply::Kind::kDone:
+          if (interrupted) return SetupError{EAGAIN, what + ": interrupted by a concurrent change; try again"};
+          return routes;
         case NetlinkReply::Kind::kError: return KernelError(what, reply);
         case NetlinkReply::Kind::kPayload: {
           RouteInfo route;

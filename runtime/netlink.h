@@ -4,19 +4,27 @@
 //
 // One request at a time: each is sent with NLM_F_ACK and a fresh sequence number, and the call returns when the
 // kernel's answer to that number arrives. Every receive is bounded: one datagram of at most kRecvBufferSize bytes
-// (a truncated one is an error, never a partial parse), at most kMaxStaleMessages messages that answer something
-// else, a receive timeout (SO_RCVTIMEO), and at most max_dump_messages messages in a dump. Replies are decoded by
-// the sans-I/O ParseNetlinkReply (netlink_reply.h).
+// (a truncated one is an error, never a partial parse), at most kMaxSkippedMessages messages per request that are
+// not its answer (replies to other numbers, datagrams not from the kernel), a receive timeout (SO_RCVTIMEO), and
+// at most max_dump_messages messages in a dump. Replies are decoded by the sans-I/O ParseNetlinkReply
+// (netlink_reply.h).
+//
+// A call that fails for any reason but the kernel's own error reply (a timeout, a malformed or oversized reply,
+// a dump beyond its bound) may leave replies unread on the socket: the RtNetlink is then unusable and every later
+// call fails with "netlink socket abandoned after an earlier failure; open a new one". Kernel errors (File exists,
+// ...) leave it usable.
 //
 // The socket belongs to the network namespace of the thread that called Open, for its whole life: a test or a
 // daemon that switches namespaces with setns keeps configuring the namespace it opened in.
 //
-// Addresses are IPv4 in host order (the project's convention, as in tunnel/tunnel_control.h). Errors are
+// Each call returns true (SetupResult<bool>, as the runtime's other setup calls) or the error. Addresses are IPv4
+// in host order (the project's convention, as in tunnel/tunnel_control.h). Errors are
 // SetupError{errno, text} with the request, its object and the kernel's text, e.g.
 //   "RTM_NEWROUTE 10.20.0.0/16 dev strait0: File exists"
 //   "RTM_NEWADDR 100.96.0.2/32 dev strait0: Permission denied"
-// followed by the kernel's extended-ack message when it sent one ("... : Invalid argument (Nexthop has invalid
-// gateway)"). Not thread-safe: one thread at a time per RtNetlink.
+// followed by the kernel's extended-ack message when it sent one ("... : Invalid argument (Invalid prefix for
+// given prefix length)"). The interface name in a message is looked up in the calling thread's namespace (else
+// "ifindex N"). Not thread-safe: one thread at a time per RtNetlink.
 #pragma once
 
 #include <cstddef>
@@ -38,7 +46,7 @@ struct RtNetlinkOptions {
 class RtNetlink {
  public:
   static constexpr std::size_t kRecvBufferSize = 32768;  // the kernel never builds a dump datagram larger than 32 KiB
-  static constexpr int kMaxStaleMessages = 64;            // replies to other sequence numbers skipped per request
+  static constexpr int kMaxSkippedMessages = 64;          // messages that are not the answer, per request
   static constexpr std::uint32_t kMainTable = 254;        // RT_TABLE_MAIN
 
   // socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), bound with a kernel-assigned port id; asks for
@@ -73,19 +81,25 @@ class RtNetlink {
   // and broadcast routes of the interface's addresses included). For tests and diagnostics.
   SetupResult<std::vector<RouteInfo>> ListRoutes(int ifindex);
 
-  // Requests whose answer came with another sequence number (skipped), since Open.
+  // Messages skipped because they answered another request or did not come from the kernel, since Open.
   std::uint64_t stale_replies() const { return stale_replies_; }
 
  private:
-  // Sends one request (header seq/pid filled here) and waits for its ack or error; `what` prefixes the error.
+  // Fills in the sequence number, sends; returns the number.
+  SetupResult<std::uint32_t> Send(std::span<std::uint8_t> message, const std::string& what);
+  // Sends one request and waits for its ack or error; `what` prefixes the error.
   SetupResult<bool> Request(std::span<std::uint8_t> message, const std::string& what);
-  // Receives one datagram into buf_; returns its length.
-  SetupResult<std::size_t> ReceiveDatagram(const std::string& what);
+  // Receives one datagram from the kernel into buf_; returns its length. `skipped` counts toward the request's
+  // bound.
+  SetupResult<std::size_t> ReceiveDatagram(const std::string& what, int* skipped);
+  // Marks the socket unusable (see above) and returns the error.
+  SetupError Abandon(SetupError error);
 
   int fd_ = -1;
   std::uint32_t seq_ = 0;
   std::uint32_t port_id_ = 0;
   std::uint64_t stale_replies_ = 0;
+  bool abandoned_ = false;  // a failed call may have left replies unread
   RtNetlinkOptions options_;
   std::vector<std::uint8_t> buf_;  // kRecvBufferSize, allocated once at Open
 };

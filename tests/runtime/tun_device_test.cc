@@ -316,6 +316,16 @@ TEST_F(TunDeviceTest, VnetHdrModePutsTheVirtioHeaderInFront) {
   });
 }
 
+TEST_F(TunDeviceTest, VnetHdrWithoutOffloadsAsksForNone) {
+  ns_->Run([&] {
+    auto dev = TunDevice::Open({.name = "strait0", .vnet_hdr = true, .offloads = false});
+    ASSERT_TRUE(dev.ok()) << dev.error().reason;
+    EXPECT_TRUE(dev->vnet_hdr());
+    EXPECT_EQ(dev->offloads(), TunOffloads::kNone);
+    EXPECT_EQ(dev->offload_error(), "");
+  });
+}
+
 TEST_F(TunDeviceTest, NetlinkErrorsCarryTheRequestAndTheKernelsText) {
   ns_->Run([&] {
     auto opened = TunDevice::Open({.name = "strait0"});
@@ -338,9 +348,14 @@ TEST_F(TunDeviceTest, NetlinkErrorsCarryTheRequestAndTheKernelsText) {
     auto host_bits = nl->AddRoute(dev.ifindex(), kRemote, 16);
     ASSERT_FALSE(host_bits.ok());
     EXPECT_EQ(host_bits.error().err, EINVAL) << host_bits.error().reason;
+    // The kernel's extended ack (NETLINK_EXT_ACK) follows its errno text.
+    EXPECT_EQ(host_bits.error().reason,
+              "RTM_NEWROUTE 10.20.0.5/16 dev strait0: Invalid argument (Invalid prefix for given prefix length)");
     auto tiny_mtu = nl->SetMtu(dev.ifindex(), 10);
     ASSERT_FALSE(tiny_mtu.ok());
     EXPECT_EQ(tiny_mtu.error().err, EINVAL) << tiny_mtu.error().reason;
+    EXPECT_EQ(tiny_mtu.error().reason.rfind("RTM_NEWLINK mtu 10 dev strait0: Invalid argument", 0), 0u)
+        << tiny_mtu.error().reason;
 
     // Delete, and a table above 255 (RTA_TABLE).
     auto deleted = nl->DeleteRoute(dev.ifindex(), kRoutePrefix, 16);
@@ -348,6 +363,8 @@ TEST_F(TunDeviceTest, NetlinkErrorsCarryTheRequestAndTheKernelsText) {
     auto deleted_again = nl->DeleteRoute(dev.ifindex(), kRoutePrefix, 16);
     ASSERT_FALSE(deleted_again.ok());
     EXPECT_EQ(deleted_again.error().err, ESRCH) << deleted_again.error().reason;
+    EXPECT_EQ(deleted_again.error().reason.rfind("RTM_DELROUTE 10.20.0.0/16 dev strait0: No such process", 0), 0u)
+        << deleted_again.error().reason;
     auto in_table = nl->AddRoute(dev.ifindex(), kRoutePrefix, 16, 1000);
     ASSERT_TRUE(in_table.ok()) << in_table.error().reason;
     auto routes = nl->ListRoutes(dev.ifindex());
@@ -363,6 +380,28 @@ TEST_F(TunDeviceTest, NetlinkErrorsCarryTheRequestAndTheKernelsText) {
     EXPECT_EQ(table_1000, 1);
     EXPECT_NE(ns_->Exec("ip route show table 1000").output.find("10.20.0.0/16 dev strait0"), std::string::npos);
     EXPECT_EQ(nl->stale_replies(), 0u);
+  });
+}
+
+TEST_F(TunDeviceTest, DumpBeyondItsBoundAbandonsTheNetlinkSocket) {
+  ns_->Run([&] {
+    auto opened = TunDevice::Open({.name = "strait0"});
+    ASSERT_TRUE(opened.ok()) << opened.error().reason;
+    auto nl = RtNetlink::Open({.max_dump_messages = 1});
+    ASSERT_TRUE(nl.ok()) << nl.error().reason;
+    ASSERT_NO_FATAL_FAILURE(Configure(*nl, *opened));  // the local and main tables now hold several routes
+    auto routes = nl->ListRoutes(opened->ifindex());
+    ASSERT_FALSE(routes.ok());
+    EXPECT_EQ(routes.error().err, E2BIG) << routes.error().reason;
+    // The rest of the dump is still queued: the socket refuses further use rather than misread it.
+    auto after = nl->SetLinkUp(opened->ifindex());
+    ASSERT_FALSE(after.ok());
+    EXPECT_NE(after.error().reason.find("abandoned"), std::string::npos) << after.error().reason;
+    auto fresh = RtNetlink::Open();
+    ASSERT_TRUE(fresh.ok()) << fresh.error().reason;
+    auto listed = fresh->ListRoutes(opened->ifindex());
+    ASSERT_TRUE(listed.ok()) << listed.error().reason;
+    EXPECT_GE(listed->size(), 2u);  // 10.20.0.0/16 in main, 100.96.0.2 in local
   });
 }
 
