@@ -83,7 +83,8 @@ TEST(NetlinkReply, UncappedErrorFindsAttributesAfterTheEchoedRequest) {
   Put(&body, request_body, sizeof request_body);
   const std::string text = "Invalid prefix for given prefix length";
   Attr(&body, NLMSGERR_ATTR_MSG, text.c_str(), text.size() + 1);
-  const NetlinkReply r = ParseNetlinkReply(Message(NLMSG_ERROR, NLM_F_ACK_TLVS, 3, body));
+  const auto bytes = Message(NLMSG_ERROR, NLM_F_ACK_TLVS, 3, body);  // the reply's views point into it
+  const NetlinkReply r = ParseNetlinkReply(bytes);
   EXPECT_EQ(r.kind, Kind::kError);
   EXPECT_EQ(r.error, EINVAL);
   EXPECT_EQ(r.ext_ack, text);
@@ -146,7 +147,8 @@ TEST(NetlinkReply, ExtendedAckAttributeLongerThanTheMessageIsIgnored) {
   auto body = ErrorBody(-EINVAL, 2, "text");
   const std::uint16_t too_long = 200;
   std::memcpy(body.data() + sizeof(nlmsgerr), &too_long, sizeof too_long);
-  const NetlinkReply r = ParseNetlinkReply(Message(NLMSG_ERROR, NLM_F_CAPPED | NLM_F_ACK_TLVS, 2, body));
+  const auto bytes = Message(NLMSG_ERROR, NLM_F_CAPPED | NLM_F_ACK_TLVS, 2, body);
+  const NetlinkReply r = ParseNetlinkReply(bytes);
   EXPECT_EQ(r.kind, Kind::kError);
   EXPECT_TRUE(r.ext_ack.empty());
 }

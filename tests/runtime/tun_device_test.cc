@@ -316,6 +316,93 @@ TEST_F(TunDeviceTest, VnetHdrModePutsTheVirtioHeaderInFront) {
   });
 }
 
+// The one's-complement sum of a TCP segment with its IPv4 pseudo-header (for the SYN-ACK the test plays).
+std::uint16_t TcpChecksum(std::uint32_t src, std::uint32_t dst, const std::uint8_t* segment, std::size_t size) {
+  std::uint32_t sum = (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + IPPROTO_TCP +
+                      static_cast<std::uint32_t>(size);
+  for (std::size_t i = 0; i + 1 < size; i += 2) sum += Be16(segment + i);
+  if (size % 2 != 0) sum += std::uint32_t{segment[size - 1]} << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+// With TUN_F_TSO4 the kernel hands the TUN whole TCP bursts: one read, many segments, to be split by the reader
+// (docs/ip-tunnel.md §5 "Batches"). The test plays the remote end's SYN-ACK so a real connection sends.
+TEST_F(TunDeviceTest, VnetHdrWithTso4ReadsTcpBurstsAsOneGsoPacket) {
+  ns_->Run([&] {
+    auto opened = TunDevice::Open({.name = "strait0", .vnet_hdr = true});
+    ASSERT_TRUE(opened.ok()) << opened.error().reason;
+    TunDevice dev = std::move(*opened);
+    if (dev.offloads() != TunOffloads::kCsumTso4) GTEST_SKIP() << "no offloads here: " << dev.offload_error();
+    auto nl = RtNetlink::Open();
+    ASSERT_TRUE(nl.ok()) << nl.error().reason;
+    ASSERT_NO_FATAL_FAILURE(Configure(*nl, dev));
+
+    const int sock = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(sock, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(kRemote);
+    to.sin_port = htons(80);
+    ASSERT_EQ(::connect(sock, reinterpret_cast<const sockaddr*>(&to), sizeof to), -1);
+    ASSERT_EQ(errno, EINPROGRESS);
+    const auto syn = ReadIpv4Packet(dev);
+    ASSERT_GE(syn.size(), kVnetHdrSize + 40);
+    const std::uint8_t* syn_ip = syn.data() + kVnetHdrSize;
+    ASSERT_EQ(syn_ip[9], IPPROTO_TCP);
+    const std::uint8_t* syn_tcp = syn_ip + (syn_ip[0] & 0x0f) * 4;
+    ASSERT_EQ(syn_tcp[13], 0x02) << "SYN";
+
+    // SYN-ACK: MSS 1360 (MTU 1400 - 40), no other options, window 65535.
+    constexpr std::uint16_t kMss = 1360;
+    std::array<std::uint8_t, 10 + 20 + 24> synack{};
+    std::uint8_t* ip = synack.data() + kVnetHdrSize;
+    ip[0] = 0x45;
+    PutBe16(ip + 2, 44);
+    ip[8] = 64;
+    ip[9] = IPPROTO_TCP;
+    PutBe32(ip + 12, kRemote);
+    PutBe32(ip + 16, kDeviceAddress);
+    PutBe16(ip + 10, Ipv4HeaderChecksum(ip, 20));
+    std::uint8_t* tcp = ip + 20;
+    PutBe16(tcp, 80);
+    PutBe16(tcp + 2, Be16(syn_tcp));
+    PutBe32(tcp + 4, 1000);                      // our initial sequence number
+    PutBe32(tcp + 8, Be32(syn_tcp + 4) + 1);     // acknowledges the SYN
+    tcp[12] = 6 << 4;                            // 24-byte header
+    tcp[13] = 0x12;                              // SYN | ACK
+    PutBe16(tcp + 14, 65535);
+    tcp[20] = 2;                                 // MSS option
+    tcp[21] = 4;
+    PutBe16(tcp + 22, kMss);
+    PutBe16(tcp + 16, TcpChecksum(kRemote, kDeviceAddress, tcp, 24));
+    ASSERT_EQ(dev.Write(synack), static_cast<long>(synack.size()));
+    pollfd p{sock, POLLOUT, 0};
+    ASSERT_EQ(::poll(&p, 1, 5000), 1) << "the connection did not complete";
+
+    const std::vector<char> data(60000, 'x');
+    ASSERT_GT(::send(sock, data.data(), data.size(), 0), 0) << std::strerror(errno);
+    // Skip the handshake's ACK; the first packet with data carries a burst (initial window: 10 segments).
+    bool seen_gso = false;
+    for (int packets = 0; packets < 8 && !seen_gso; ++packets) {
+      const auto got = ReadIpv4Packet(dev);
+      ASSERT_FALSE(got.empty()) << "no data packet from the TUN";
+      if (got.size() <= kVnetHdrSize + 40) continue;  // a pure ACK
+      std::uint16_t hdr_len, gso_size;
+      std::memcpy(&hdr_len, &got[2], 2);  // host order (little-endian), see tun_device.h
+      std::memcpy(&gso_size, &got[4], 2);
+      EXPECT_EQ(got[kVnetHdrGsoTypeOffset], kVnetHdrGsoTcpv4);
+      EXPECT_EQ(got[0] & kVnetHdrFlagNeedsCsum, kVnetHdrFlagNeedsCsum) << "the checksum is left to the reader";
+      EXPECT_EQ(hdr_len, 40);
+      EXPECT_EQ(gso_size, kMss);
+      EXPECT_GT(got.size() - kVnetHdrSize - hdr_len, std::size_t{kMss}) << "one read, several segments";
+      seen_gso = got[kVnetHdrGsoTypeOffset] == kVnetHdrGsoTcpv4;
+    }
+    EXPECT_TRUE(seen_gso);
+    ::close(sock);
+  });
+}
+
 TEST_F(TunDeviceTest, VnetHdrWithoutOffloadsAsksForNone) {
   ns_->Run([&] {
     auto dev = TunDevice::Open({.name = "strait0", .vnet_hdr = true, .offloads = false});
