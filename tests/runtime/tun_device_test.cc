@@ -5,11 +5,16 @@
 #include "runtime/tun_device.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -241,6 +246,56 @@ TEST_F(TunDeviceTest, ConfiguredDeviceCarriesUdpBothWaysAndVanishesOnClose) {
     ASSERT_TRUE(after.ok()) << after.error().reason;
     EXPECT_TRUE(after->empty()) << after->size() << " routes left on the closed device";
   });
+}
+
+// Opens strait0 in a child process inside `ns` that first lost a privilege, and returns the error text Open gave
+// ("ok" if it succeeded). Kinds: kNoNetAdmin keeps uid 0 but drops CAP_NET_ADMIN from the effective set;
+// kNobody becomes uid 65534 (then /dev/net/tun, mode 0600 root, cannot even be opened).
+enum class Lose : std::uint8_t { kNoNetAdmin, kNobody };
+
+// CAP_NET_ADMIN out of this thread's effective set (libc has no wrapper for capget/capset).
+bool DropNetAdmin() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct caps[2]{};
+  if (::syscall(SYS_capget, &header, caps) != 0) return false;
+  caps[0].effective &= ~(1u << CAP_NET_ADMIN);
+  return ::syscall(SYS_capset, &header, caps) == 0;
+}
+std::string OpenWithout(const NetNs& ns, Lose what) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return std::string("pipe: ") + std::strerror(errno);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(out[0]);
+    std::string text;
+    const int ns_fd = ::open(("/run/netns/" + ns.name()).c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns_fd < 0 || ::setns(ns_fd, CLONE_NEWNET) != 0) {
+      text = "setns failed";
+    } else if (what == Lose::kNobody && ::setresuid(65534, 65534, 65534) != 0) {
+      text = "setresuid failed";
+    } else if (what == Lose::kNoNetAdmin && !DropNetAdmin()) {
+      text = "capset failed";
+    } else {
+      auto dev = TunDevice::Open({.name = "strait0"});
+      text = dev.ok() ? "ok" : dev.error().reason;
+    }
+    (void)!::write(out[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof buf)) > 0) text.append(buf, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return text;
+}
+
+TEST_F(TunDeviceTest, ErrorsNameTheStepThatLackedThePrivilege) {
+  EXPECT_EQ(OpenWithout(*ns_, Lose::kNoNetAdmin), "TUNSETIFF strait0: Operation not permitted");
+  EXPECT_EQ(OpenWithout(*ns_, Lose::kNobody), "open /dev/net/tun: Permission denied");
 }
 
 TEST_F(TunDeviceTest, SecondOpenOfTheSameNameFailsUntilTheFirstCloses) {
