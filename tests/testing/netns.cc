@@ -19,9 +19,10 @@ namespace strait::testing {
 
 namespace {
 
-constexpr std::string_view kPrefix = "strait-";
+// Only names of this form are ever swept: another tool's "strait-..." namespaces are left alone.
+constexpr std::string_view kPrefix = "strait-nt-";
 
-// "strait-<tag>-<pid>-<n>" -> pid, or 0 when the name is not one of ours.
+// "strait-nt-<tag>-<pid>-<n>" -> pid, or 0 when the name is not one of ours.
 pid_t OwnerPid(std::string_view name) {
   if (name.substr(0, kPrefix.size()) != kPrefix) return 0;
   const auto last = name.rfind('-');

@@ -11,8 +11,8 @@
 //   auto ns = why.empty() ? strait::testing::NetNs::Create("tun", &why) : nullptr;
 //   if (!ns) GTEST_SKIP() << why;
 //
-// Names are "strait-<tag>-<pid>-<n>", unique per process; Create first deletes namespaces of that form whose
-// process is gone (left by a test binary that crashed).
+// Names are "strait-nt-<tag>-<pid>-<n>", unique per process; Create first deletes namespaces of exactly that form
+// whose process is gone (left by a test binary that crashed).
 #pragma once
 
 #include <functional>

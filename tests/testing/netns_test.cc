@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,6 +88,25 @@ TEST(NetNs, VethPairCarriesUdpBetweenTwoNamespaces) {
   const std::string a_name = a->name();
   b.reset();
   EXPECT_NE(RunCommand("ip -n " + a_name + " link show sveth-a").status, 0);
+}
+
+TEST(NetNs, CreateDeletesWhatACrashedTestBinaryLeft) {
+  std::string why = NetNsSkipReason();
+  if (!why.empty()) GTEST_SKIP() << why;
+  const pid_t gone = ::fork();  // a pid whose process has exited: what a crashed test binary leaves
+  if (gone == 0) ::_exit(0);
+  ASSERT_GT(gone, 0);
+  ASSERT_EQ(::waitpid(gone, nullptr, 0), gone);
+  const std::string leftover = "strait-nt-crashed-" + std::to_string(gone) + "-0";
+  const std::string alive = "strait-nt-alive-" + std::to_string(::getpid()) + "-999";
+  ASSERT_EQ(RunCommand("ip netns add " + leftover).status, 0);
+  ASSERT_EQ(RunCommand("ip netns add " + alive).status, 0);
+  auto ns = NetNs::Create("sweeper", &why);
+  ASSERT_TRUE(ns) << why;
+  EXPECT_FALSE(std::filesystem::exists("/run/netns/" + leftover));
+  EXPECT_TRUE(std::filesystem::exists("/run/netns/" + alive)) << "a running process's namespace is kept";
+  (void)RunCommand("ip netns del " + alive);
+  (void)RunCommand("ip netns del " + leftover);
 }
 
 }  // namespace
