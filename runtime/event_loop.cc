@@ -78,6 +78,7 @@ SetupResult<bool> EventLoop::Init() {
     free_conn_head_ = i;
   }
   listeners_.resize(options_.max_listeners);
+  watches_.resize(options_.max_watches);
   if (options_.send_max_iov > 1) {
     // Default-initialised (not zeroed): large arrays come from untouched mmap pages, so idle slots cost no RSS.
     send_iov_.reset(new iovec[static_cast<std::size_t>(options_.max_connections) * options_.send_max_iov]);
@@ -279,6 +280,9 @@ void EventLoop::ProcessBatch() {
         break;
       case Op::kMsgRing:
         DrainMailbox();
+        break;
+      case Op::kWatch:
+        OnWatchCqe(cqe, ud.slot, ud.aux);
         break;
       case Op::kMsgRingSent:
         // Only failures arrive when CQE_SKIP works; a failed doorbell falls back to the target's eventfd.

@@ -43,6 +43,13 @@ struct ListenerId {
   bool valid() const { return index != 0xffffffffu; }
 };
 
+// A readiness watch on an fd the loop does not own (WatchReadable).
+struct WatchId {
+  std::uint32_t slot = 0xffffffffu;
+  std::uint32_t gen = 0;
+  bool valid() const { return slot != 0xffffffffu; }
+};
+
 enum class CloseReason : std::uint8_t {
   kLocal,          // Close() was called
   kPeerReset,      // ECONNRESET / EPIPE from recv or send
@@ -110,6 +117,21 @@ class ConnectionHandler {
   virtual void OnClose(EventLoop& loop, ConnId id, CloseReason reason, int err) = 0;
 };
 
+// Readiness of an fd the loop does not own, such as a TUN device (docs/runtime.md, "Readiness watches").
+class ReadableHandler {
+ public:
+  virtual ~ReadableHandler() = default;
+  // `fd` is readable: read what you want now (non-blocking), at most a batch for fairness; the loop asks again at
+  // once if more is left (the watch is level-triggered).
+  virtual void OnReadable(EventLoop& loop, WatchId id) = 0;
+  // The poll failed with `err` (e.g. EBADF): the watch has ended; no more callbacks for `id`.
+  virtual void OnWatchError(EventLoop& loop, WatchId id, int err) {
+    (void)loop;
+    (void)id;
+    (void)err;
+  }
+};
+
 class AcceptHandler {
  public:
   virtual ~AcceptHandler() = default;
@@ -152,6 +174,7 @@ struct LoopOptions {
   RingOptions ring;
   std::uint32_t max_connections = 4096;     // connection slots, preallocated (~200 bytes each)
   std::uint32_t max_listeners = 8;
+  std::uint32_t max_watches = 8;            // WatchReadable slots (TUN devices and the like)
   std::uint32_t max_timers = 4096;
   std::uint32_t recv_buffer_count = 1024;   // provided-ring pool; power of two, <= 32768
   std::uint32_t plain_buffer_count = 1024;  // plain pool: Send(span) copies, single-shot recv fallback
@@ -291,6 +314,15 @@ class EventLoop final : private TimerHandler {
   void SetTag(ConnId id, std::uint64_t tag);
   int Fd(ConnId id) const;  // for setsockopt; do not close it
 
+  // --- readiness watches ------------------------------------------------------------------------------------
+  // [loop] Calls handler->OnReadable whenever `fd` (not owned: the caller keeps it open until Unwatch) is
+  // readable, through a one-shot IORING_OP_POLL_ADD that the loop re-arms after each call, so the watch is
+  // level-triggered. Invalid WatchId when max_watches are in use.
+  WatchId WatchReadable(int fd, ReadableHandler* handler);
+  // [loop] Ends the watch: no callback for `id` after this returns (also from inside OnReadable). The fd may be
+  // closed right after.
+  void Unwatch(WatchId id);
+
   // --- timers ------------------------------------------------------------------------------------------------
   // [loop] Calls handler->OnTimer(arg) once `delay` has passed. Invalid TimerId when max_timers are in use.
   TimerId AddTimer(std::chrono::nanoseconds delay, TimerHandler* handler, std::uint64_t arg = 0);
@@ -380,6 +412,16 @@ class EventLoop final : private TimerHandler {
   std::unique_ptr<BufferPool> plain_pool_;
   std::vector<Conn> conns_;
   std::vector<Listener> listeners_;
+  struct ReadWatch {
+    int fd = -1;
+    ReadableHandler* handler = nullptr;
+    std::uint32_t gen = 0;
+    bool in_use = false;
+    bool armed = false;  // a POLL_ADD of this slot is in flight (whatever its generation)
+  };
+  std::vector<ReadWatch> watches_;
+  void ArmWatch(std::uint32_t slot);
+  void OnWatchCqe(const io_uring_cqe* cqe, std::uint32_t slot, std::uint32_t aux);
   TimerHeap timers_;
   std::uint32_t free_conn_head_;
   std::uint32_t open_connections_ = 0;

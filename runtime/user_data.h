@@ -34,6 +34,7 @@ enum class Op : std::uint8_t {
   kMsgRing = 10,    // a doorbell another loop posted with IORING_OP_MSG_RING (arrives on the target ring)
   kMsgRingSent = 11,  // completion of our own MSG_RING SQE on the sending ring
   kListenerClose = 12,  // slot = listener index
+  kWatch = 13,          // slot = watch index, aux = watch generation (a one-shot POLL_ADD for WatchReadable)
 };
 
 inline constexpr std::uint32_t kAuxBits = 24;

@@ -40,7 +40,9 @@ Result<void, TunnelError> CheckConfig(const TunnelConfig& c, uint16_t mtu_max) {
 
 }  // namespace
 
-std::string Ipv4Text(uint32_t a) { return fmt::format("{}.{}.{}.{}", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff); }
+std::string Ipv4Text(uint32_t a) {
+  return fmt::format("{}.{}.{}.{}", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+}
 
 std::string Ipv4PrefixText(const Ipv4Prefix& p) { return fmt::format("{}/{}", Ipv4Text(p.prefix), p.length); }
 

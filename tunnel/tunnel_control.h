@@ -1,6 +1,6 @@
-// The IP tunnel's set-up frames (docs/ip-tunnel.md §1): inner frames (InnerType::kTunnel*) on stream 0 of a session, sealed like every
-// stream frame. THIS HEADER IS THE AUTHORITY for their payloads (all integers big-endian, addresses IPv4 in host
-// order once decoded):
+// The IP tunnel's set-up frames (docs/ip-tunnel.md §1): inner frames (InnerType::kTunnel*) on stream 0 of a
+// session, sealed like every stream frame. THIS HEADER IS THE AUTHORITY for their payloads (all integers
+// big-endian, addresses IPv4 in host order once decoded):
 //
 //   TUNNEL_REQUEST  device -> connector   u16 mtu_max
 //   TUNNEL_CONFIG   connector -> device   u32 address, u32 gateway, u16 mtu, u32 lease_s,

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/event_loop.h"
 #include "runtime/netlink.h"
 #include "tests/testing/netns.h"
 
@@ -291,6 +292,54 @@ std::string OpenWithout(const NetNs& ns, Lose what) {
   int status = 0;
   ::waitpid(child, &status, 0);
   return text;
+}
+
+// The loop's readiness watch (EventLoop::WatchReadable) on a TUN fd: datagrams sent into the routed prefix are read
+// in batches from the loop thread, as the device and the connector will read their TUNs.
+TEST_F(TunDeviceTest, TheLoopWatchesATunAndReadsItsPacketsInBatches) {
+  ns_->Run([&] {
+    auto opened = TunDevice::Open({.name = "strait0"});
+    ASSERT_TRUE(opened.ok()) << opened.error().reason;
+    TunDevice dev = std::move(*opened);
+    auto nl = RtNetlink::Open();
+    ASSERT_TRUE(nl.ok()) << nl.error().reason;
+    ASSERT_NO_FATAL_FAILURE(Configure(*nl, dev));
+    auto loop = EventLoop::Create(LoopOptions{});
+    ASSERT_TRUE(loop.ok()) << loop.error().reason;
+
+    struct Reader : ReadableHandler {
+      const TunDevice* dev = nullptr;
+      int packets = 0;
+      int calls = 0;
+      void OnReadable(EventLoop& l, WatchId /*id*/) override {
+        ++calls;
+        std::array<std::uint8_t, 2048> buf{};
+        // A batch, until EAGAIN. Only our datagrams count: the kernel may send its own (IPv6 link-local chatter).
+        for (long n = 0, i = 0; i < 64 && (n = dev->Read(buf)) > 0; ++i) {
+          if (n >= 20 && buf[0] == 0x45 && buf[9] == IPPROTO_UDP && Be32(&buf[16]) == kRemote) ++packets;
+        }
+        if (packets >= 5) l.RequestStop();
+      }
+    } reader;
+    reader.dev = &dev;
+    ASSERT_TRUE((*loop)->WatchReadable(dev.fd(), &reader).valid());
+    std::uint16_t port = 0;
+    const int sock = UdpSocket(&port);
+    for (int i = 0; i < 5; ++i) ASSERT_NO_FATAL_FAILURE(SendTo(sock, kRemote, kRemotePort, "p" + std::to_string(i)));
+    struct Guard : TimerHandler {
+      bool fired = false;
+      void OnTimer(EventLoop& l, TimerId, std::uint64_t) override {
+        fired = true;
+        l.RequestStop();
+      }
+    } guard;
+    (void)(*loop)->AddTimer(std::chrono::seconds(20), &guard);
+    (*loop)->Run();
+    ::close(sock);
+    EXPECT_FALSE(guard.fired) << reader.packets << " packets read";
+    EXPECT_EQ(reader.packets, 5);
+    EXPECT_LE(reader.calls, 5);
+  });
 }
 
 TEST_F(TunDeviceTest, ErrorsNameTheStepThatLackedThePrivilege) {

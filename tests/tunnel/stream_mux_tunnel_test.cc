@@ -74,7 +74,8 @@ TEST(StreamMuxTunnel, RequestIsAnsweredWithTheConfig) {
   EXPECT_FALSE(p.dev.failed());
   EXPECT_FALSE(p.con.failed());
   // Streams still work beside it.
-  auto r = p.dev.Open({AddrType::kDomain, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>("a.example"), 9), 80});
+  const std::string_view name = "a.example";
+  auto r = p.dev.Open({AddrType::kDomain, std::span(reinterpret_cast<const uint8_t*>(name.data()), name.size()), 80});
   EXPECT_EQ(r.status, CallStatus::kOk);
 }
 
@@ -141,7 +142,8 @@ TEST(StreamMuxTunnel, FramesOutOfPlaceEndTheSession) {
       {"request to a device", MuxRole::kDevice, InnerType::kTunnelRequest, 0, req, false, MuxReason::kUnexpectedFrame},
       {"config to a connector", MuxRole::kConnector, InnerType::kTunnelConfig, 0, cfg, false,
        MuxReason::kUnexpectedFrame},
-      {"config never asked for", MuxRole::kDevice, InnerType::kTunnelConfig, 0, cfg, false, MuxReason::kUnexpectedFrame},
+      {"config never asked for", MuxRole::kDevice, InnerType::kTunnelConfig, 0, cfg, false,
+       MuxReason::kUnexpectedFrame},
       {"request on stream 5", MuxRole::kConnector, InnerType::kTunnelRequest, 5, req, false, MuxReason::kBadStreamId},
       {"truncated request", MuxRole::kConnector, InnerType::kTunnelRequest, 0, {0x05}, false,
        MuxReason::kMalformedFrame},

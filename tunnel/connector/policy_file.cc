@@ -68,8 +68,10 @@ class Loader {
     return Fail(Error(code, where, field, what));
   }
 
-  Result<void, PolicyError> LoadRules(const toml::node& node, const std::string& field, bool is_allow,
-                                      std::vector<PolicyRule>& out) {
+  // Calls each(table, path) for every table of an array of tables ([[field]]), counting them against
+  // kMaxPolicyRules.
+  template <class Each>
+  Result<void, PolicyError> RuleTables(const toml::node& node, const std::string& field, Each&& each) {
     const toml::array* arr = node.as_array();
     if (!arr) {
       return Err(PolicyErrorCode::kBadType, node.source(), field,
@@ -86,11 +88,19 @@ class Loader {
         return Err(PolicyErrorCode::kTooLarge, el.source(), path,
                    "more than " + std::to_string(kMaxPolicyRules) + " rules");
       }
-      PolicyRule rule;
-      if (auto r = LoadRule(*t, path, is_allow, rule); !r.ok()) return r;
-      out.push_back(std::move(rule));
+      if (auto r = each(*t, path); !r.ok()) return r;
     }
     return {};
+  }
+
+  Result<void, PolicyError> LoadRules(const toml::node& node, const std::string& field, bool is_allow,
+                                      std::vector<PolicyRule>& out) {
+    return RuleTables(node, field, [&](const toml::table& t, const std::string& path) -> Result<void, PolicyError> {
+      PolicyRule rule;
+      if (auto r = LoadRule(t, path, is_allow, rule); !r.ok()) return r;
+      out.push_back(std::move(rule));
+      return {};
+    });
   }
 
   Result<void, PolicyError> LoadRule(const toml::table& t, const std::string& path, bool is_allow, PolicyRule& rule) {
@@ -147,76 +157,75 @@ class Loader {
   // default all in deny), ports (required in allow when tcp or udp is named; default all in deny).
   Result<void, PolicyError> LoadTunnelRules(const toml::node& node, const std::string& field, bool is_allow,
                                             std::vector<TunnelRule>& out) {
-    const toml::array* arr = node.as_array();
-    if (!arr) {
-      return Err(PolicyErrorCode::kBadType, node.source(), field,
-                 "must be an array of tables ([[" + field + "]]), not " + std::string(TypeName(node)));
+    return RuleTables(node, field, [&](const toml::table& table, const std::string& path) {
+      return LoadTunnelRule(table, path, is_allow, out);
+    });
+  }
+
+  Result<void, PolicyError> LoadTunnelRule(const toml::table& table, const std::string& path, bool is_allow,
+                                           std::vector<TunnelRule>& out) {
+    TunnelRule rule;
+    bool have_protocols = false, have_ports = false;
+    std::vector<PortRange> ports;
+    for (auto&& [key, value] : table) {
+      const std::string_view k = key.str();
+      const std::string f = path + "." + std::string(k);
+      Result<void, PolicyError> r;
+      if (k == "cidrs") {
+        r = Items(value, f, [&](std::string_view s, const toml::node& item, const std::string& fi) {
+          auto c = Cidr::Parse(s);
+          if (!c || c->network.family != IpAddress::Family::kV4) {
+            return Item(PolicyErrorCode::kBadCidr, item, fi,
+                        "bad IPv4 CIDR \"" + std::string(s) + "\"" + (c ? "" : ": " + c.error()));
+          }
+          rule.cidrs.push_back(*c);
+          return Item();
+        });
+      } else if (k == "protocols") {
+        have_protocols = true;
+        r = Items(value, f, [&](std::string_view s, const toml::node& item, const std::string& fi) {
+          if (s == "tcp") {
+            rule.protocols |= tunnel_protocol::kTcp;
+          } else if (s == "udp") {
+            rule.protocols |= tunnel_protocol::kUdp;
+          } else if (s == "icmp") {
+            rule.protocols |= tunnel_protocol::kIcmp;
+          } else {
+            return Item(PolicyErrorCode::kBadType, item, fi,
+                        "unknown protocol \"" + std::string(s) + "\" (tcp, udp or icmp)");
+          }
+          return Item();
+        });
+      } else if (k == "ports") {
+        have_ports = true;
+        r = Items(value, f, [&](std::string_view s, const toml::node& item, const std::string& fi) {
+          auto p = PortSet::ParseRange(s);
+          if (!p) return Item(PolicyErrorCode::kBadPort, item, fi, p.error());
+          ports.push_back(*p);
+          return Item();
+        });
+      } else {
+        return Err(PolicyErrorCode::kUnknownKey, key.source(), f, "unknown key (expected cidrs, protocols or ports)");
+      }
+      if (!r.ok()) return r;
     }
-    for (size_t i = 0; i < arr->size(); ++i) {
-      const toml::node& el = *arr->get(i);
-      const std::string path = field + "[" + std::to_string(i) + "]";
-      const toml::table* t = el.as_table();
-      if (!t) return Err(PolicyErrorCode::kBadType, el.source(), path, "must be a table, not " + std::string(TypeName(el)));
-      if (++rules_ > kMaxPolicyRules) {
-        return Err(PolicyErrorCode::kTooLarge, el.source(), path, "more than " + std::to_string(kMaxPolicyRules) + " rules");
+    if (rule.cidrs.empty()) return Err(PolicyErrorCode::kEmptyRule, table.source(), path, "rule has no cidrs");
+    if (!have_protocols) {
+      if (is_allow) {
+        return Err(PolicyErrorCode::kEmptyRule, table.source(), path, "allow rule needs protocols (tcp, udp, icmp)");
       }
-      TunnelRule rule;
-      bool have_protocols = false, have_ports = false;
-      std::vector<PortRange> ports;
-      for (auto&& [key, value] : *t) {
-        const std::string_view k = key.str();
-        const std::string f = path + "." + std::string(k);
-        Result<void, PolicyError> r;
-        if (k == "cidrs") {
-          r = Items(value, f, [&](std::string_view s, const toml::node& item, const std::string& fi) {
-            auto c = Cidr::Parse(s);
-            if (!c || c->network.family != IpAddress::Family::kV4) {
-              return Item(PolicyErrorCode::kBadCidr, item, fi,
-                          "bad IPv4 CIDR \"" + std::string(s) + "\"" + (c ? "" : ": " + c.error()));
-            }
-            rule.cidrs.push_back(*c);
-            return Item();
-          });
-        } else if (k == "protocols") {
-          have_protocols = true;
-          r = Items(value, f, [&](std::string_view s, const toml::node& item, const std::string& fi) {
-            if (s == "tcp") rule.protocols |= tunnel_protocol::kTcp;
-            else if (s == "udp") rule.protocols |= tunnel_protocol::kUdp;
-            else if (s == "icmp") rule.protocols |= tunnel_protocol::kIcmp;
-            else return Item(PolicyErrorCode::kBadType, item, fi, "unknown protocol \"" + std::string(s) + "\" (tcp, udp or icmp)");
-            return Item();
-          });
-        } else if (k == "ports") {
-          have_ports = true;
-          r = Items(value, f, [&](std::string_view s, const toml::node& item, const std::string& fi) {
-            auto p = PortSet::ParseRange(s);
-            if (!p) return Item(PolicyErrorCode::kBadPort, item, fi, p.error());
-            ports.push_back(*p);
-            return Item();
-          });
-        } else {
-          return Err(PolicyErrorCode::kUnknownKey, key.source(), f, "unknown key (expected cidrs, protocols or ports)");
-        }
-        if (!r.ok()) return r;
-      }
-      if (rule.cidrs.empty()) return Err(PolicyErrorCode::kEmptyRule, t->source(), path, "rule has no cidrs");
-      if (!have_protocols) {
-        if (is_allow) {
-          return Err(PolicyErrorCode::kEmptyRule, t->source(), path, "allow rule needs protocols (tcp, udp, icmp)");
-        }
-        rule.protocols = tunnel_protocol::kAll;
-      }
-      if (rule.protocols == 0) return Err(PolicyErrorCode::kEmptyRule, t->source(), path, "no protocols");
-      if (!have_ports) {
-        if (is_allow && (rule.protocols & (tunnel_protocol::kTcp | tunnel_protocol::kUdp)) != 0) {
-          return Err(PolicyErrorCode::kEmptyRule, t->source(), path,
-                     "allow rule for tcp or udp needs ports (use [\"*\"] for any port)");
-        }
-        ports.push_back(PortRange{1, 65535});
-      }
-      rule.ports = PortSet(std::move(ports));
-      out.push_back(std::move(rule));
+      rule.protocols = tunnel_protocol::kAll;
     }
+    if (rule.protocols == 0) return Err(PolicyErrorCode::kEmptyRule, table.source(), path, "no protocols");
+    if (!have_ports) {
+      if (is_allow && (rule.protocols & (tunnel_protocol::kTcp | tunnel_protocol::kUdp)) != 0) {
+        return Err(PolicyErrorCode::kEmptyRule, table.source(), path,
+                   "allow rule for tcp or udp needs ports (use [\"*\"] for any port)");
+      }
+      ports.push_back(PortRange{1, 65535});
+    }
+    rule.ports = PortSet(std::move(ports));
+    out.push_back(std::move(rule));
     return {};
   }
 
