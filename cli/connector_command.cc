@@ -18,7 +18,7 @@
 // count, and one line when it logs in again. SIGTERM / SIGINT: exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, relays (array of strings), policy, direct_listen,
-// metrics_listen, open_timeout_ms, resolver_threads, tunnel_pool, tunnel_mtu, log_level, log_format. An unknown key or a bad value: one line
+// metrics_listen, open_timeout_ms, resolver_threads, tunnel_pool, tunnel_mtu, tunnel_device, log_level, log_format. An unknown key or a bad value: one line
 // on stderr, exit 1, before anything starts.
 #include <pthread.h>
 #include <signal.h>
@@ -64,6 +64,7 @@ struct Settings {
   std::int64_t resolver_threads = 2;
   std::string tunnel_pool;  // IPv4 CIDR; empty: no IP tunnel served (docs/ip-tunnel.md)
   std::int64_t tunnel_mtu = ip::kDefaultTunnelMtu;
+  std::string tunnel_device;  // the TUN; empty: addresses handed out, packets dropped
   std::int64_t loop_recv_buffers = 1024;  // testing only (hidden flag): the loop's receive pool
   LogSettings log;
 };
@@ -120,6 +121,8 @@ class ConnectorCommand : public Command {
     cmd_->add_option("--tunnel-pool", s_.tunnel_pool,
                      "IP tunnel addresses, an IPv4 CIDR such as 100.96.0.0/16 (off unless given; docs/ip-tunnel.md)");
     cmd_->add_option("--tunnel-mtu", s_.tunnel_mtu, "IP tunnel MTU, 576..16348 (1420)");
+    cmd_->add_option("--tunnel-device", s_.tunnel_device,
+                     "TUN that carries the tunnel's packets, e.g. strait-c0 (needs CAP_NET_ADMIN; with --tunnel-pool)");
     AddLogFlags(*cmd_, s_.log);
     // Hidden (empty group): for tests that make the receive pool small on purpose, where its bounds bite.
     cmd_->add_option("--loop-recv-buffers", s_.loop_recv_buffers, "Receive buffers in the loop (1024)")->group("");
@@ -193,6 +196,8 @@ class ConnectorCommand : public Command {
       o.tunnel_pool = pool;
     }
     o.tunnel_mtu = static_cast<std::uint16_t>(s_.tunnel_mtu);
+    if (!s_.tunnel_device.empty() && s_.tunnel_pool.empty()) return Usage("--tunnel-device needs --tunnel-pool");
+    o.tunnel_device = s_.tunnel_device;
     std::unique_ptr<logging::Logger> logger = MakeLogger(s_.log);
     o.log = [lg = logger.get()](const logging::Event& e) {
       // A relay link up is also a contract line on stdout (scripts wait for it); every event is logged.
@@ -289,6 +294,7 @@ class ConnectorCommand : public Command {
       cfg.Int("resolver_threads", nullptr, s_.resolver_threads, 1, 64);
       cfg.Str("tunnel_pool", "--tunnel-pool", s_.tunnel_pool);
       cfg.Int("tunnel_mtu", "--tunnel-mtu", s_.tunnel_mtu, ip::kMinTunnelMtu, ip::kMaxTunnelMtu);
+      cfg.Str("tunnel_device", "--tunnel-device", s_.tunnel_device);
       ReadLogConfig(cfg, s_.log);
     });
     return error ? ReportError("connector: " + *error) : kExitOk;

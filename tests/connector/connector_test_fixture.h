@@ -324,7 +324,16 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
     Kick();
   }
   void OnStreamWritable(StreamId id) override { Write(id); }
-  void OnDatagram(std::span<const std::uint8_t>) override {}
+  void OnDatagram(std::span<const std::uint8_t> packet) override {
+    datagrams.emplace_back(packet.begin(), packet.end());
+    if (on_change) on_change();
+  }
+  // One IPv4 packet to the connector as a SEALED_DATAGRAM.
+  void SendPacket(std::span<const std::uint8_t> packet) {
+    const tunnel::SessionResult r = session_->SendDatagram(packet, out_);
+    ASSERT_EQ(r.action, tunnel::SessionAction::kSend);
+    SendFrames(std::span(out_).first(r.size));
+  }
   void OnTunnelConfig(const tunnel::TunnelConfig& c) override {
     tunnel_config = c;
     if (on_change) on_change();
@@ -342,6 +351,7 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
   std::map<StreamId, Stream> streams;
   std::optional<tunnel::TunnelConfig> tunnel_config;
   std::optional<tunnel::TunnelRefused> tunnel_refused;
+  std::vector<std::vector<std::uint8_t>> datagrams;  // packets the connector sent, in order
   bool link_up = false;
   std::optional<link::LinkDown> link_down;
   bool session_closed = false;

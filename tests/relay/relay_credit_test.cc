@@ -2,6 +2,7 @@
 // sessions' credit and stalls its own sessions only; the connector's link, which carries the tenant, keeps being
 // read; a sender that goes past its credit is closed. Real TLS and io_uring, the relay in-process, fake peers that
 // run tunnel::Session with relay credit on.
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <vector>
@@ -107,8 +108,12 @@ TEST_F(RelayTest, ASenderPastItsRelayCreditIsClosed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ASSERT_TRUE(pl.Wait([&] { return con.down; })) << "sent " << sent << " frames of 16 kB";
-  EXPECT_EQ(pl.Exec([&] { return con.down_info.code; }), static_cast<std::uint16_t>(ErrorCode::kFlowControl))
-      << pl.Exec([&] { return con.down_info.message; });
+  // The relay writes ERROR flow_control and closes. A sender still writing can meet the closed socket (EPIPE or a
+  // reset) before it reads the ERROR: seen under ASan in CI. The relay's count below is the authority either way.
+  const link::LinkDown down = pl.Exec([&] { return con.down_info; });
+  const bool write_failed = down.code == 0 && (down.err == EPIPE || down.err == ECONNRESET);
+  EXPECT_TRUE(down.code == static_cast<std::uint16_t>(ErrorCode::kFlowControl) || write_failed)
+      << down.code << " " << down.message << " errno " << down.err;
   EXPECT_TRUE(WaitMetrics([](const MetricsSnapshot& s) { return s.Drops(DropReason::kCreditExceeded) == 1; }))
       << RenderPrometheus(relay->Snapshot());
 }

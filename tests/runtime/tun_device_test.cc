@@ -23,6 +23,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "runtime/event_loop.h"
@@ -325,7 +326,14 @@ TEST_F(TunDeviceTest, TheLoopWatchesATunAndReadsItsPacketsInBatches) {
     ASSERT_TRUE((*loop)->WatchReadable(dev.fd(), &reader).valid());
     std::uint16_t port = 0;
     const int sock = UdpSocket(&port);
-    for (int i = 0; i < 5; ++i) ASSERT_NO_FATAL_FAILURE(SendTo(sock, kRemote, kRemotePort, "p" + std::to_string(i)));
+    // Two datagrams before the loop runs, three while it waits (each must wake it).
+    for (int i = 0; i < 2; ++i) ASSERT_NO_FATAL_FAILURE(SendTo(sock, kRemote, kRemotePort, "p" + std::to_string(i)));
+    std::thread later([&] {
+      for (int i = 2; i < 5; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        SendTo(sock, kRemote, kRemotePort, "p" + std::to_string(i));
+      }
+    });
     struct Guard : TimerHandler {
       bool fired = false;
       void OnTimer(EventLoop& l, TimerId, std::uint64_t) override {
@@ -334,9 +342,12 @@ TEST_F(TunDeviceTest, TheLoopWatchesATunAndReadsItsPacketsInBatches) {
       }
     } guard;
     (void)(*loop)->AddTimer(std::chrono::seconds(20), &guard);
+    const auto start = std::chrono::steady_clock::now();
     (*loop)->Run();
+    later.join();
     ::close(sock);
     EXPECT_FALSE(guard.fired) << reader.packets << " packets read";
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << "a packet waited for another event";
     EXPECT_EQ(reader.packets, 5);
     EXPECT_LE(reader.calls, 5);
   });

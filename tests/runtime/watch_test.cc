@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "runtime/event_loop.h"
 #include "tests/runtime/test_util.h"
@@ -145,6 +146,35 @@ TEST(Watch, ABadFdIsReportedOnceAndTheWatchEnds) {
   EXPECT_EQ(h.errors, 1);
   EXPECT_EQ(h.error, EBADF);
   EXPECT_EQ(h.calls, 0);
+}
+
+}  // namespace
+}  // namespace strait::runtime
+
+namespace strait::runtime {
+namespace {
+
+// Bytes that arrive while the loop waits (no timer due) wake it: each write is read within the guard's time, not
+// at the next unrelated event.
+TEST(Watch, DataArrivingWhileTheLoopWaitsWakesIt) {
+  auto loop = MakeLoop();
+  ASSERT_TRUE(loop);
+  Pipe p;
+  OneByteReader h(p.r, 3);
+  ASSERT_TRUE(loop->WatchReadable(p.r, &h).valid());
+  std::thread writer([w = p.w] {
+    for (char c : std::string("abc")) {
+      std::this_thread::sleep_for(100ms);
+      if (write(w, &c, 1) != 1) return;
+    }
+  });
+  GuardTimer guard(*loop, 20s);
+  const auto start = std::chrono::steady_clock::now();
+  loop->Run();
+  writer.join();
+  EXPECT_FALSE(guard.fired);
+  EXPECT_EQ(h.got, "abc");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
 }  // namespace

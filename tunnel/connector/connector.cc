@@ -88,6 +88,20 @@ std::string Connector::Start() {
   ctx_.policy = &options_.policy;
   ctx_.tunnel_pool = tunnel_pool_ ? &*tunnel_pool_ : nullptr;
   ctx_.tunnel_mtu = options_.tunnel_mtu;
+  if (tunnel_pool_ && !options_.tunnel_device.empty()) {
+    TunnelPortOptions t;
+    t.device = options_.tunnel_device;
+    t.filter.pool_network = tunnel_pool_->network();
+    t.filter.pool_prefix = tunnel_pool_->prefix_length();
+    t.filter.gateway = tunnel_pool_->gateway();
+    t.filter.mtu = options_.tunnel_mtu;
+    t.filter.device_to_device = options_.policy.tunnel().device_to_device;
+    auto port = TunnelPort::Open(loop_, t, &options_.policy.tunnel().rules);
+    if (!port) return port.error();
+    tunnel_port_ = std::move(*port);
+    ctx_.tunnel_port = tunnel_port_.get();
+  }
+  ctx_.datagram_out.resize(tunnel::kMaxLinkFrameSize);
   ctx_.stats = &stats_;
   ctx_.open_timeout = options_.open_timeout;
   ctx_.link_max_pending = options_.link.max_pending_bytes;

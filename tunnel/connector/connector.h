@@ -33,6 +33,7 @@
 #include "tunnel/connector/policy.h"
 #include "tunnel/connector/resolver.h"
 #include "tunnel/connector/address_pool.h"
+#include "tunnel/connector/tunnel_port.h"
 #include "tunnel/init_replay.h"
 #include "tunnel/ip/tunnel_mtu.h"
 #include "tunnel/link/dialer.h"
@@ -74,6 +75,9 @@ struct ConnectorOptions {
   // (TUNNEL_REQUEST refused). Routes and DNS come from policy.tunnel().
   std::optional<AddressPoolOptions> tunnel_pool;
   std::uint16_t tunnel_mtu = ip::kDefaultTunnelMtu;
+  // The TUN that carries the tunnel's packets (with tunnel_pool); empty: addresses are handed out, packets dropped.
+  // Opening it needs CAP_NET_ADMIN and /dev/net/tun.
+  std::string tunnel_device;
 
   // Failed logins to a relay (TLS, refused connection, ERROR from the relay, name not resolved) are logged at
   // most once per this interval per relay, with a count (link::LoginFailureLog).
@@ -109,6 +113,7 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   // The SESSION_INIT replay record (protocol.md §6): its counters and how many devices it holds.
   const tunnel::InitReplayRecord& init_replay() const { return init_replay_; }
   const AddressPool* tunnel_pool() const { return tunnel_pool_ ? &*tunnel_pool_ : nullptr; }
+  const TunnelPort* tunnel_port() const { return tunnel_port_.get(); }
 
  private:
   struct Relay {
@@ -159,6 +164,7 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   std::unique_ptr<Resolver> resolver_;
   tunnel::InitReplayRecord init_replay_;  // every session's SESSION_INIT timestamps (before ctx_: it points here)
   std::optional<AddressPool> tunnel_pool_;  // the IP tunnel's addresses (before ctx_: it points here)
+  std::unique_ptr<TunnelPort> tunnel_port_;  // the TUN (before ctx_ and sessions_: they point here)
   SessionContext ctx_;
   std::map<SessionKey, std::unique_ptr<DeviceSession>> sessions_;
   std::vector<std::unique_ptr<DeviceSession>> ended_;  // link gone / closed, waiting for their pumps

@@ -40,6 +40,7 @@ struct ConnectorStats {
   std::uint64_t tunnel_refused_off = 0;    // ... refused: no tunnel served (no pool)
   std::uint64_t tunnel_refused_full = 0;   // ... refused: pool exhausted (overloaded)
   std::uint64_t tunnel_leases = 0;         // now: AddressPool::leases() after the last change
+  std::uint64_t tunnel_link_full = 0;      // packets to a device dropped: its link above its pending bound
 
   std::uint64_t refused(RefuseReason r) const { return streams_refused[static_cast<std::size_t>(r)]; }
 };

@@ -216,7 +216,9 @@ void DeviceSession::EndSession(std::string_view reason) {
     ctx_.tunnel_pool->Release(*lease_, NowSeconds());
     ctx_.stats->tunnel_leases = ctx_.tunnel_pool->leases();
   }
+  if (lease_address_ != 0 && ctx_.tunnel_port != nullptr) ctx_.tunnel_port->Unbind(lease_address_, this);
   lease_.reset();
+  lease_address_ = 0;
   if (ctx_.reap_soon) ctx_.reap_soon();
 }
 
@@ -239,6 +241,8 @@ bool DeviceSession::OnTunnelRequest(const tunnel::TunnelRequest& request) {
     return true;
   }
   lease_ = key;
+  lease_address_ = *address;
+  if (ctx_.tunnel_port != nullptr) ctx_.tunnel_port->Bind(*address, this);
   ctx_.stats->tunnel_leases = pool.leases();
   const TunnelPolicy& tp = ctx_.policy->tunnel();
   tunnel::TunnelConfig config;
@@ -437,7 +441,32 @@ void DeviceSession::OnStreamWritable(StreamId id) {
   if (it != streams_.end() && it->second.pump) it->second.pump->OnStreamWritable();
 }
 
-void DeviceSession::OnDatagram(std::span<const std::uint8_t> /*packet*/) { ++ctx_.stats->datagrams_dropped; }
+void DeviceSession::OnDatagram(std::span<const std::uint8_t> packet) {
+  if (lease_address_ == 0 || ctx_.tunnel_port == nullptr) {
+    ++ctx_.stats->datagrams_dropped;  // no tunnel asked for, or none served here
+    return;
+  }
+  const std::span<const std::uint8_t> answer = ctx_.tunnel_port->FromDevice(packet, lease_address_);
+  if (!answer.empty()) (void)SendPacket(answer);
+}
+
+bool DeviceSession::SendPacket(std::span<const std::uint8_t> packet) {
+  if (closed_ || link_ == nullptr || !session_ || !session_->established()) return false;
+  if (link_->backlog_bytes() + tunnel::kMaxLinkFrameSize > ctx_.link_max_pending) {
+    ++ctx_.stats->tunnel_link_full;
+    return false;
+  }
+  const tunnel::SessionResult r = session_->SendDatagram(packet, std::span(ctx_.datagram_out));
+  if (r.action == tunnel::SessionAction::kSend) {
+    (void)link_->SendEncoded(std::span(ctx_.datagram_out).first(r.size));
+    return true;
+  }
+  if (r.action == tunnel::SessionAction::kClose) {
+    SendFrames(std::span(ctx_.datagram_out).first(r.size));
+    EndSession();
+  }
+  return false;
+}
 
 tunnel::StreamMux* DeviceSession::PumpMux(link::StreamPump& /*pump*/) { return Mux(); }
 

@@ -32,6 +32,7 @@
 #include "runtime/event_loop.h"
 #include "tunnel/connector/address_pool.h"
 #include "tunnel/connector/connector_stats.h"
+#include "tunnel/connector/tunnel_port.h"
 #include "tunnel/connector/policy.h"
 #include "tunnel/connector/resolver.h"
 #include "tunnel/link/refusal_log.h"
@@ -49,6 +50,7 @@ struct SessionContext {
   const Policy* policy = nullptr;
   AddressPool* tunnel_pool = nullptr;  // nullptr: no IP tunnel served here
   std::uint16_t tunnel_mtu = 0;
+  TunnelPort* tunnel_port = nullptr;   // the TUN; nullptr: addresses are handed out but packets are dropped
   Resolver* resolver = nullptr;
   ConnectorStats* stats = nullptr;
   tunnel::SessionConfig session;  // template: role, credential, static key, root key, tenant, mux
@@ -61,6 +63,7 @@ struct SessionContext {
   // Scratch (one at a time: a session never nests OnFrame or Flush into another session's).
   std::vector<std::uint8_t> in;   // a frame's payload, decrypted in place
   std::vector<std::uint8_t> out;  // kSessionOutSize
+  std::vector<std::uint8_t> datagram_out;  // kMaxLinkFrameSize: one SEALED_DATAGRAM (SendPacket)
   // Called when a session may have become dead(), so the connector reaps it (outside the callback).
   std::function<void()> reap_soon;
   logging::Sink log;
@@ -92,6 +95,13 @@ class DeviceSession final : public tunnel::SessionVisitor,
   std::size_t Flush(std::size_t max_frames = SIZE_MAX);
   // A resolution finished (routed by token).
   void OnResolved(tunnel::StreamId id, const ResolveResult& result);
+  // One IPv4 packet to the device as a SEALED_DATAGRAM. False (dropped, counted) when the session is not up or its
+  // link is above its pending bound: datagrams never wait (protocol.md §9).
+  // The frames go out when the link is flushed: the caller calls FlushLink once after a batch of packets.
+  bool SendPacket(std::span<const std::uint8_t> packet);
+  void FlushLink() {
+    if (link_ != nullptr) link_->Flush();
+  }
 
   bool closed() const { return closed_; }
   bool dead() const { return closed_ && streams_.empty(); }
@@ -143,6 +153,7 @@ class DeviceSession final : public tunnel::SessionVisitor,
   tunnel::StreamMux* Mux();
   // The IP tunnel's lease of this session, if it took one (released when the session ends).
   std::optional<AddressPool::Key> lease_;
+  std::uint32_t lease_address_ = 0;  // its address (0: none)
 
   // Immutable after construction.
   SessionContext& ctx_;
