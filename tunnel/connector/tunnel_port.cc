@@ -83,10 +83,13 @@ void TunnelPort::OnReadable(runtime::EventLoop& /*loop*/, runtime::WatchId /*id*
       ++stats_.no_session;
       continue;
     }
-    if (it->second->SendPacket(p)) {
+    // SendPacket may end the session (its send counter exhausted), which unbinds it: keep the pointer, not `it`.
+    // The session object lives on until the connector reaps it after this callback.
+    DeviceSession* session = it->second;
+    if (session->SendPacket(p)) {
       ++stats_.packets_to_devices;
       stats_.bytes_to_devices += p.size();
-      if (std::find(touched_.begin(), touched_.end(), it->second) == touched_.end()) touched_.push_back(it->second);
+      if (std::find(touched_.begin(), touched_.end(), session) == touched_.end()) touched_.push_back(session);
     }
   }
   // One flush per link per batch: the batch's datagrams to a device share its TLS records.
