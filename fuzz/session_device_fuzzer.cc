@@ -79,7 +79,7 @@ struct NullVisitor : SessionVisitor {
   void OnStreamFin(StreamId) override {}
   void OnStreamReset(StreamId, ErrorCode) override {}
   void OnStreamWritable(StreamId) override {}
-  void OnDatagram(std::span<const uint8_t>) override {}
+  void OnDatagram(std::span<uint8_t>) override {}
 };
 
 // Everything fixed: keys, credentials, the genuine message 1 (device -> conn-1) and message 2 (conn-1's answer),
@@ -171,7 +171,7 @@ struct App : SessionVisitor {
   void OnStreamFin(StreamId) override {}
   void OnStreamReset(StreamId, ErrorCode) override {}
   void OnStreamWritable(StreamId) override {}
-  void OnDatagram(std::span<const uint8_t> p) override {
+  void OnDatagram(std::span<uint8_t> p) override {
     Check(!p.empty() && p.size() <= kMaxDatagramSize);
     if (p[0] == 0xCC) from_callback = s->Close(ErrorCode::kCancelled, "closed by the app", cb_out);
   }

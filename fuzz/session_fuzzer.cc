@@ -135,7 +135,7 @@ struct App : SessionVisitor {
   void OnStreamFin(StreamId) override {}
   void OnStreamReset(StreamId, ErrorCode) override {}
   void OnStreamWritable(StreamId) override {}
-  void OnDatagram(std::span<const uint8_t> p) override {
+  void OnDatagram(std::span<uint8_t> p) override {
     Check(!p.empty() && p.size() <= kMaxDatagramSize);
     ++datagrams;
     if (p[0] == 0xCC) from_callback = s->Close(ErrorCode::kCancelled, "closed by the app", cb_out);

@@ -148,8 +148,9 @@ struct [[nodiscard]] SessionResult {
 class SessionVisitor : public MuxVisitor {
  public:
   // One authenticated datagram (an IPv4 packet, not parsed here), 1..kMaxDatagramSize bytes. `packet` views the
-  // caller's frame buffer (decrypted in place) and is valid only during the call.
-  virtual void OnDatagram(std::span<const uint8_t> packet) = 0;
+  // caller's frame buffer (decrypted in place) and is valid only during the call; the visitor may edit it there
+  // (the connector clamps the MSS of a SYN before it writes the packet to its TUN), so no copy is needed.
+  virtual void OnDatagram(std::span<uint8_t> packet) = 0;
 };
 
 struct SessionConfig {

@@ -48,7 +48,7 @@ struct Sink : SessionVisitor {
   void OnStreamFin(StreamId) override {}
   void OnStreamReset(StreamId, ErrorCode) override {}
   void OnStreamWritable(StreamId) override {}
-  void OnDatagram(std::span<const uint8_t> p) override { bytes += p.size(); }
+  void OnDatagram(std::span<uint8_t> p) override { bytes += p.size(); }
 };
 
 // An established pair, set up with real credentials and a real Noise IK handshake.

@@ -324,7 +324,7 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
     Kick();
   }
   void OnStreamWritable(StreamId id) override { Write(id); }
-  void OnDatagram(std::span<const std::uint8_t> packet) override {
+  void OnDatagram(std::span<std::uint8_t> packet) override {
     datagrams.emplace_back(packet.begin(), packet.end());
     if (on_change) on_change();
   }
@@ -414,6 +414,20 @@ ports = ["*"]
 cidrs = ["127.0.0.2"]
 )";
 
+// The options every connector test starts from: connector `conn`'s identity under `pki`, a Direct Connect listener
+// on 127.0.0.1:0 and the given policy.
+inline ConnectorOptions BaseOptions(const Pki& pki, const Pki::Member& conn, const char* policy) {
+  ConnectorOptions o;
+  o.credential = conn.credential;
+  o.signing_key = crypto::Ed25519KeyPair::FromSeed(conn.signing.seed);
+  o.noise_key = crypto::X25519KeyPair::FromSecret(conn.noise.secret);
+  o.root_key = pki.root.public_key;
+  o.relay_ca_pem = crypto::testing::SharedTestPki().ca.cert_pem;
+  o.policy = ParsePolicy(policy, "test-policy").value();
+  o.direct_listen = runtime::ParseSocketAddress("127.0.0.1:0").value();
+  return o;
+}
+
 struct ConnectorTest : ::testing::Test {
   std::unique_ptr<EventLoop> loop = [] {
     runtime::LoopOptions o;
@@ -432,14 +446,7 @@ struct ConnectorTest : ::testing::Test {
   std::function<void()> on_log;  // re-check the steps when the connector logs an event
 
   ConnectorOptions Options() {
-    ConnectorOptions o;
-    o.credential = conn.credential;
-    o.signing_key = crypto::Ed25519KeyPair::FromSeed(conn.signing.seed);
-    o.noise_key = crypto::X25519KeyPair::FromSecret(conn.noise.secret);
-    o.root_key = pki.root.public_key;
-    o.relay_ca_pem = crypto::testing::SharedTestPki().ca.cert_pem;
-    o.policy = ParsePolicy(kPolicy, "test-policy").value();
-    o.direct_listen = runtime::ParseSocketAddress("127.0.0.1:0").value();
+    ConnectorOptions o = BaseOptions(pki, conn, kPolicy);
     o.open_timeout = std::chrono::milliseconds(20000);
     o.min_backoff = std::chrono::milliseconds(10);
     o.max_backoff = std::chrono::milliseconds(50);

@@ -354,7 +354,7 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
     void OnStreamWritable(tunnel::StreamId id) override {
       if (auto* p = Pump(id)) p->OnStreamWritable();
     }
-    void OnDatagram(std::span<const std::uint8_t> /*packet*/) override {}
+    void OnDatagram(std::span<std::uint8_t> /*packet*/) override {}
     // StreamPumpHost
     tunnel::StreamMux* PumpMux(link::StreamPump& /*pump*/) override { return Mux(); }
     void PumpOutput(link::StreamPump& /*pump*/) override { Flush(); }

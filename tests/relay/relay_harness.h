@@ -195,7 +195,7 @@ struct SessionEnd final : tunnel::SessionVisitor {
   void OnStreamFin(tunnel::StreamId) override {}
   void OnStreamReset(tunnel::StreamId, tunnel::ErrorCode) override {}
   void OnStreamWritable(tunnel::StreamId) override { TryWrite(); }
-  void OnDatagram(std::span<const std::uint8_t> packet) override { datagrams.emplace_back(packet.begin(), packet.end()); }
+  void OnDatagram(std::span<std::uint8_t> packet) override { datagrams.emplace_back(packet.begin(), packet.end()); }
   void TryWrite() {
     if (!s || !s->mux()) return;
     for (auto& [id, p] : to_send) {

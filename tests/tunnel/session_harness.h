@@ -92,7 +92,7 @@ struct Endpoint : SessionVisitor {
   void OnStreamFin(StreamId id) override { fins.insert(id); }
   void OnStreamReset(StreamId id, ErrorCode code) override { resets[id] = code; }
   void OnStreamWritable(StreamId) override {}
-  void OnDatagram(std::span<const uint8_t> packet) override { datagrams.emplace_back(packet.begin(), packet.end()); }
+  void OnDatagram(std::span<uint8_t> packet) override { datagrams.emplace_back(packet.begin(), packet.end()); }
 };
 
 inline SessionConfig MakeConfig(SessionRole role, const Pki& pki, const Tenant& t, const Identity& id) {

@@ -643,7 +643,7 @@ TEST(Session, CloseFromInsideACallbackIsSafe) {
   ASSERT_TRUE(w.Establish());
   struct Closer : testing::Endpoint {
     std::array<uint8_t, kSessionOutSize> buf{};
-    void OnDatagram(std::span<const uint8_t>) override {
+    void OnDatagram(std::span<uint8_t>) override {
       (void)s->Close(ErrorCode::kCancelled, "closing from a callback", buf);
     }
   };
@@ -677,7 +677,7 @@ struct Sink : SessionVisitor {
   void OnStreamFin(StreamId) override {}
   void OnStreamReset(StreamId, ErrorCode) override {}
   void OnStreamWritable(StreamId) override {}
-  void OnDatagram(std::span<const uint8_t> p) override {
+  void OnDatagram(std::span<uint8_t> p) override {
     bytes += p.size();
     ++packets;
   }

@@ -67,7 +67,7 @@ Result<std::unique_ptr<Connector>, std::string> Connector::Create(runtime::Event
       void OnStreamFin(tunnel::StreamId) override {}
       void OnStreamReset(tunnel::StreamId, tunnel::ErrorCode) override {}
       void OnStreamWritable(tunnel::StreamId) override {}
-      void OnDatagram(std::span<const std::uint8_t>) override {}
+      void OnDatagram(std::span<std::uint8_t>) override {}
     } v;
     if (!tunnel::Session::Create(s, &v)) return Fail(std::string("connector identity refused by the session"));
   }

@@ -441,7 +441,7 @@ void DeviceSession::OnStreamWritable(StreamId id) {
   if (it != streams_.end() && it->second.pump) it->second.pump->OnStreamWritable();
 }
 
-void DeviceSession::OnDatagram(std::span<const std::uint8_t> packet) {
+void DeviceSession::OnDatagram(std::span<std::uint8_t> packet) {  // edited in place: no copy per packet
   if (lease_address_ == 0 || ctx_.tunnel_port == nullptr) {
     ++ctx_.stats->datagrams_dropped;  // no tunnel asked for, or none served here
     return;
@@ -451,18 +451,24 @@ void DeviceSession::OnDatagram(std::span<const std::uint8_t> packet) {
 }
 
 bool DeviceSession::SendPacket(std::span<const std::uint8_t> packet) {
+  if (packet.empty() || packet.size() > tunnel::kMaxDatagramSize) return false;
+  std::memcpy(ctx_.datagram_out.data() + tunnel::kSealedPlaintextOffset, packet.data(), packet.size());
+  return SendFrame(std::span(ctx_.datagram_out), packet.size());
+}
+
+bool DeviceSession::SendFrame(std::span<std::uint8_t> frame, std::size_t packet_size) {
   if (closed_ || link_ == nullptr || !session_ || !session_->established()) return false;
   if (link_->backlog_bytes() + tunnel::kMaxLinkFrameSize > ctx_.link_max_pending) {
     ++ctx_.stats->tunnel_link_full;
     return false;
   }
-  const tunnel::SessionResult r = session_->SendDatagram(packet, std::span(ctx_.datagram_out));
+  const tunnel::SessionResult r = session_->SealDatagram(frame, packet_size);
   if (r.action == tunnel::SessionAction::kSend) {
-    (void)link_->SendEncoded(std::span(ctx_.datagram_out).first(r.size));
+    (void)link_->SendEncoded(frame.first(r.size));
     return true;
   }
   if (r.action == tunnel::SessionAction::kClose) {
-    SendFrames(std::span(ctx_.datagram_out).first(r.size));
+    SendFrames(frame.first(r.size));
     EndSession();
   }
   return false;

@@ -99,6 +99,8 @@ class DeviceSession final : public tunnel::SessionVisitor,
   // link is above its pending bound: datagrams never wait (protocol.md §9).
   // The frames go out when the link is flushed: the caller calls FlushLink once after a batch of packets.
   bool SendPacket(std::span<const std::uint8_t> packet);
+  // The same for a packet already at frame[kSealedPlaintextOffset, +packet_size), sealed there (no copy).
+  bool SendFrame(std::span<std::uint8_t> frame, std::size_t packet_size);
   void FlushLink() {
     if (link_ != nullptr) link_->Flush();
   }
@@ -117,7 +119,7 @@ class DeviceSession final : public tunnel::SessionVisitor,
   void OnStreamFin(tunnel::StreamId id) override;
   void OnStreamReset(tunnel::StreamId id, tunnel::ErrorCode code) override;
   void OnStreamWritable(tunnel::StreamId id) override;
-  void OnDatagram(std::span<const std::uint8_t> packet) override;
+  void OnDatagram(std::span<std::uint8_t> packet) override;
   bool OnTunnelRequest(const tunnel::TunnelRequest& request) override;
 
   // ---- link::StreamPumpHost ----

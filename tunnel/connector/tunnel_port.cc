@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 
 #include "runtime/netlink.h"
 #include "tunnel/connector/device_session.h"
@@ -25,7 +24,7 @@ std::uint32_t DestinationOf(std::span<const std::uint8_t> p) {
 }  // namespace
 
 TunnelPort::TunnelPort(runtime::EventLoop& loop, const TunnelPortOptions& options, const TunnelRules* rules)
-    : loop_(loop), options_(options), filter_(options.filter, rules), packet_(tunnel::kMaxDatagramSize) {}
+    : loop_(loop), options_(options), filter_(options.filter, rules), frame_(tunnel::kMaxLinkFrameSize) {}
 
 Result<std::unique_ptr<TunnelPort>, std::string> TunnelPort::Open(runtime::EventLoop& loop,
                                                                  const TunnelPortOptions& options,
@@ -56,10 +55,7 @@ void TunnelPort::Unbind(std::uint32_t address, const DeviceSession* session) {
   if (it != routes_.end() && it->second == session) routes_.erase(it);
 }
 
-std::span<const std::uint8_t> TunnelPort::FromDevice(std::span<const std::uint8_t> packet,
-                                                     std::uint32_t device_address) {
-  const std::span<std::uint8_t> p = std::span(packet_).first(packet.size());
-  std::memcpy(p.data(), packet.data(), packet.size());
+std::span<const std::uint8_t> TunnelPort::FromDevice(std::span<std::uint8_t> p, std::uint32_t device_address) {
   const FilterResult r = filter_.FromDevice(p, device_address, NowMs(), answer_);
   if (r.forward) {
     if (tun_.Write(p) == static_cast<long>(p.size())) {
@@ -74,9 +70,11 @@ std::span<const std::uint8_t> TunnelPort::FromDevice(std::span<const std::uint8_
 
 void TunnelPort::OnReadable(runtime::EventLoop& /*loop*/, runtime::WatchId /*id*/) {
   for (std::uint32_t i = 0; i < options_.read_batch; ++i) {
-    const long n = tun_.Read(packet_);
+    const std::span<std::uint8_t> room =
+        std::span(frame_).subspan(tunnel::kSealedPlaintextOffset, tunnel::kMaxDatagramSize);
+    const long n = tun_.Read(room);
     if (n <= 0) break;  // EAGAIN (drained) or an error; the watch asks again when there is more
-    const std::span<std::uint8_t> p = std::span(packet_).first(static_cast<std::size_t>(n));
+    const std::span<std::uint8_t> p = room.first(static_cast<std::size_t>(n));
     if (!filter_.ToDevice(p).forward) continue;
     auto it = routes_.find(DestinationOf(p));
     if (it == routes_.end()) {
@@ -86,7 +84,7 @@ void TunnelPort::OnReadable(runtime::EventLoop& /*loop*/, runtime::WatchId /*id*
     // SendPacket may end the session (its send counter exhausted), which unbinds it: keep the pointer, not `it`.
     // The session object lives on until the connector reaps it after this callback.
     DeviceSession* session = it->second;
-    if (session->SendPacket(p)) {
+    if (session->SendFrame(frame_, p.size())) {
       ++stats_.packets_to_devices;
       stats_.bytes_to_devices += p.size();
       if (std::find(touched_.begin(), touched_.end(), session) == touched_.end()) touched_.push_back(session);

@@ -53,8 +53,9 @@ class TunnelPort final : private runtime::ReadableHandler {
   TunnelPort(const TunnelPort&) = delete;
   TunnelPort& operator=(const TunnelPort&) = delete;
 
-  // device -> corp. Returns the ICMP answer to send back to the device (empty: none); valid until the next call.
-  std::span<const std::uint8_t> FromDevice(std::span<const std::uint8_t> packet, std::uint32_t device_address);
+  // device -> corp, edited in place (MSS clamp). Returns the ICMP answer to send back to the device (empty: none);
+  // valid until the next call.
+  std::span<const std::uint8_t> FromDevice(std::span<std::uint8_t> packet, std::uint32_t device_address);
   // Which session receives packets for `address` (the latest Bind wins; Unbind only undoes its own).
   void Bind(std::uint32_t address, DeviceSession* session) { routes_[address] = session; }
   void Unbind(std::uint32_t address, const DeviceSession* session);
@@ -73,7 +74,9 @@ class TunnelPort final : private runtime::ReadableHandler {
   runtime::TunDevice tun_;
   runtime::WatchId watch_;
   std::unordered_map<std::uint32_t, DeviceSession*> routes_;
-  std::vector<std::uint8_t> packet_;  // scratch: one packet (the filter edits in place)
+  // One SEALED_DATAGRAM frame: a packet is read from the TUN straight to its plaintext offset, judged and clamped
+  // there, and sealed in place (DeviceSession::SendFrame), so corp -> device costs no copy.
+  std::vector<std::uint8_t> frame_;
   std::vector<DeviceSession*> touched_;  // sessions sent to during one read batch: their links flush once at its end
   std::array<std::uint8_t, ip::kIcmpErrorMaxSize> answer_{};
   TunnelPortStats stats_;

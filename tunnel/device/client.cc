@@ -560,7 +560,7 @@ void DeviceClient::OnStreamWritable(tunnel::StreamId id) {
   if (t != 0) streams_.Find(t)->handler->OnStreamWritable(t);
 }
 
-void DeviceClient::OnDatagram(std::span<const std::uint8_t> /*packet*/) { ++stats_.datagrams_ignored; }
+void DeviceClient::OnDatagram(std::span<std::uint8_t> /*packet*/) { ++stats_.datagrams_ignored; }
 
 void DeviceClient::OnTunnelConfig(const tunnel::TunnelConfig& config) {
   ++stats_.tunnel_configs;

@@ -227,7 +227,7 @@ class DeviceClient final : private link::LinkHandler,
   void OnStreamFin(tunnel::StreamId id) override;
   void OnStreamReset(tunnel::StreamId id, tunnel::ErrorCode code) override;
   void OnStreamWritable(tunnel::StreamId id) override;
-  void OnDatagram(std::span<const std::uint8_t> packet) override;
+  void OnDatagram(std::span<std::uint8_t> packet) override;
   void OnTunnelConfig(const tunnel::TunnelConfig& config) override;
   void OnTunnelRefused(const tunnel::TunnelRefused& refused) override;
 
