@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <utility>
 
 namespace strait::runtime {
@@ -194,10 +196,8 @@ SetupResult<std::uint32_t> RtNetlink::Send(std::span<std::uint8_t> message, cons
   return seq;
 }
 
-SetupResult<bool> RtNetlink::Request(std::span<std::uint8_t> message, const std::string& what) {
-  auto sent = Send(message, what);
-  if (!sent.ok()) return sent.error();
-  const std::uint32_t seq = *sent;
+template <class Answer>
+SetupResult<bool> RtNetlink::ReadAnswers(std::uint32_t seq, const std::string& what, Answer&& answer) {
   int skipped = 0;
   for (;;) {
     auto got = ReceiveDatagram(what, &skipped);
@@ -209,9 +209,11 @@ SetupResult<bool> RtNetlink::Request(std::span<std::uint8_t> message, const std:
         return Abandon(SetupError{EPROTO, what + ": malformed reply from the kernel"});
       }
       rest = rest.subspan(reply.consumed);
-      if (reply.seq == seq && reply.kind == NetlinkReply::Kind::kAck) return true;
-      if (reply.seq == seq && reply.kind == NetlinkReply::Kind::kError) return KernelError(what, reply);
-      // An answer to an earlier request, or a payload these requests do not produce.
+      if (reply.seq == seq) {
+        if (std::optional<SetupResult<bool>> done = answer(reply)) return std::move(*done);
+        continue;
+      }
+      // An answer to an earlier request.
       ++stale_replies_;
       if (++skipped > kMaxSkippedMessages) {
         return Abandon(SetupError{EPROTO, what + ": more than " + std::to_string(kMaxSkippedMessages) +
@@ -219,6 +221,16 @@ SetupResult<bool> RtNetlink::Request(std::span<std::uint8_t> message, const std:
       }
     }
   }
+}
+
+SetupResult<bool> RtNetlink::Request(std::span<std::uint8_t> message, const std::string& what) {
+  auto sent = Send(message, what);
+  if (!sent.ok()) return sent.error();
+  return ReadAnswers(*sent, what, [&](const NetlinkReply& reply) -> std::optional<SetupResult<bool>> {
+    if (reply.kind == NetlinkReply::Kind::kAck) return SetupResult<bool>(true);
+    if (reply.kind == NetlinkReply::Kind::kError) return SetupResult<bool>(KernelError(what, reply));
+    return std::nullopt;  // a payload these requests do not produce
+  });
 }
 
 SetupResult<bool> RtNetlink::SetLinkUp(int ifindex) {
@@ -294,51 +306,35 @@ SetupResult<std::vector<RouteInfo>> RtNetlink::ListRoutes(int ifindex) {
   b.Fixed(r);
   auto sent = Send(b.bytes(), what);
   if (!sent.ok()) return sent.error();
-  const std::uint32_t seq = *sent;
   std::vector<RouteInfo> routes;
   std::size_t messages = 0;
-  int skipped = 0;
   bool interrupted = false;
-  for (;;) {
-    auto got = ReceiveDatagram(what, &skipped);
-    if (!got.ok()) return got.error();
-    std::span<const std::uint8_t> rest(buf_.data(), *got);
-    while (!rest.empty()) {
-      const NetlinkReply reply = ParseNetlinkReply(rest);
-      if (reply.kind == NetlinkReply::Kind::kMalformed) {
-        return Abandon(SetupError{EPROTO, what + ": malformed reply from the kernel"});
-      }
-      rest = rest.subspan(reply.consumed);
-      if (reply.seq != seq) {
-        ++stale_replies_;
-        if (++skipped > kMaxSkippedMessages) {
-          return Abandon(SetupError{EPROTO, what + ": more than " + std::to_string(kMaxSkippedMessages) +
-                                                " messages that are not the answer"});
-        }
-        continue;
-      }
-      if (++messages > options_.max_dump_messages) {
-        return Abandon(SetupError{E2BIG, what + ": more than " + std::to_string(options_.max_dump_messages) +
-                                             " messages"});
-      }
-      // The routes changed while the kernel was dumping them: the list may be inconsistent.
-      if ((reply.flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
-      switch (reply.kind) {
-        case NetlinkReply::Kind::kDone:
-          if (interrupted) return SetupError{EAGAIN, what + ": interrupted by a concurrent change; try again"};
-          return routes;
-        case NetlinkReply::Kind::kError: return KernelError(what, reply);
-        case NetlinkReply::Kind::kPayload: {
-          RouteInfo route;
-          if (reply.type == RTM_NEWROUTE && ParseRouteMessage(reply.payload, &route) && route.ifindex == ifindex) {
-            routes.push_back(route);
-          }
-          break;
-        }
-        default: break;  // an ack in a dump: the kernel sends none without NLM_F_ACK
-      }
+  auto done = ReadAnswers(*sent, what, [&](const NetlinkReply& reply) -> std::optional<SetupResult<bool>> {
+    if (++messages > options_.max_dump_messages) {
+      return SetupResult<bool>(Abandon(SetupError{
+          E2BIG, what + ": more than " + std::to_string(options_.max_dump_messages) + " messages"}));
     }
-  }
+    // The routes changed while the kernel was dumping them: the list may be inconsistent.
+    if ((reply.flags & NLM_F_DUMP_INTR) != 0) interrupted = true;
+    switch (reply.kind) {
+      case NetlinkReply::Kind::kDone:
+        if (interrupted) {
+          return SetupResult<bool>(SetupError{EAGAIN, what + ": interrupted by a concurrent change; try again"});
+        }
+        return SetupResult<bool>(true);
+      case NetlinkReply::Kind::kError: return SetupResult<bool>(KernelError(what, reply));
+      case NetlinkReply::Kind::kPayload: {
+        RouteInfo route;
+        if (reply.type == RTM_NEWROUTE && ParseRouteMessage(reply.payload, &route) && route.ifindex == ifindex) {
+          routes.push_back(route);
+        }
+        return std::nullopt;
+      }
+      default: return std::nullopt;  // an ack in a dump: the kernel sends none without NLM_F_ACK
+    }
+  });
+  if (!done.ok()) return done.error();
+  return routes;
 }
 
 }  // namespace strait::runtime

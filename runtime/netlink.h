@@ -89,6 +89,11 @@ class RtNetlink {
   SetupResult<std::uint32_t> Send(std::span<std::uint8_t> message, const std::string& what);
   // Sends one request and waits for its ack or error; `what` prefixes the error.
   SetupResult<bool> Request(std::span<std::uint8_t> message, const std::string& what);
+  // Reads the kernel's messages until `answer` has what request `seq` asked for. Each message of that request goes
+  // to answer(reply), which returns nullopt to read on or the result; a message of another request is counted and
+  // skipped (at most kMaxSkippedMessages); a malformed one abandons the socket.
+  template <class Answer>
+  SetupResult<bool> ReadAnswers(std::uint32_t seq, const std::string& what, Answer&& answer);
   // Receives one datagram from the kernel into buf_; returns its length. `skipped` counts toward the request's
   // bound.
   SetupResult<std::size_t> ReceiveDatagram(const std::string& what, int* skipped);

@@ -80,14 +80,7 @@ TEST(ConnectorTun, DatagramsCrossTheTunBothWaysAndDeniedOnesAreAnswered) {
     Pki pki;
     Pki::Member conn = pki.Issue(pki.acme, crypto::Role::kConnector, "dc1");
     Pki::Member dev = pki.Issue(pki.acme, crypto::Role::kDevice, "phone");
-    ConnectorOptions o;
-    o.credential = conn.credential;
-    o.signing_key = crypto::Ed25519KeyPair::FromSeed(conn.signing.seed);
-    o.noise_key = crypto::X25519KeyPair::FromSecret(conn.noise.secret);
-    o.root_key = pki.root.public_key;
-    o.relay_ca_pem = crypto::testing::SharedTestPki().ca.cert_pem;
-    o.policy = ParsePolicy(kPolicy, "policy").value();
-    o.direct_listen = runtime::ParseSocketAddress("127.0.0.1:0").value();
+    ConnectorOptions o = testing::BaseOptions(pki, conn, kPolicy);
     AddressPoolOptions pool;
     ASSERT_TRUE(ParsePoolCidr("100.96.0.0/24", &pool).ok());
     o.tunnel_pool = pool;

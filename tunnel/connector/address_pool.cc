@@ -65,7 +65,7 @@ std::optional<uint32_t> AddressPool::Acquire(const Key& key, uint64_t now_s) {
     ++stats_.refused_full;
     return std::nullopt;
   }
-  leases_.emplace(key, Lease{*a, 1, 0, 0});
+  leases_.emplace(key, Lease{*a, 1, 0});
   by_address_.emplace(*a, key);
   ++live_;
   ++stats_.acquired;
@@ -78,7 +78,6 @@ void AddressPool::Release(const Key& key, uint64_t now_s) {
   if (it == leases_.end() || it->second.sessions == 0) return;  // not held: nothing to release (idempotent)
   if (--it->second.sessions > 0) return;
   --live_;
-  it->second.released_s = now_s;
   it->second.grace_seq = next_grace_seq_++;
   grace_.push_back({now_s + options_.grace_s, it->second.grace_seq, key});
   Expire(now_s);  // a grace of 0 s ends at once

@@ -81,7 +81,6 @@ class AddressPool {
   struct Lease {
     uint32_t address = 0;
     uint32_t sessions = 0;    // live sessions holding it; 0 = in grace
-    uint64_t released_s = 0;  // when `sessions` last fell to 0
     uint64_t grace_seq = 0;   // matches its entry in grace_ while in grace (stale entries are skipped)
   };
   struct GraceEntry {

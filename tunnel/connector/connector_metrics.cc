@@ -61,7 +61,7 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
               "Target bytes sent on streams (counted when a stream finishes).", s.bytes_from_targets);
   out.Counter("strait_connector_frames_unknown_channel_total", "Session frames for no known session (dropped).",
               s.frames_unknown_channel);
-  out.Counter("strait_connector_datagrams_dropped_total", "SEALED_DATAGRAM frames dropped (IP tunnel not served).",
+  out.Counter("strait_connector_datagrams_dropped_total", "SEALED_DATAGRAM frames dropped: no tunnel asked for or served.",
               s.datagrams_dropped);
   out.Family("strait_connector_tunnel_requests_total", MetricType::kCounter,
              "TUNNEL_REQUESTs by answer: answered (address leased), refused_off (no pool), refused_full.");

@@ -34,7 +34,7 @@ struct ConnectorStats {
   std::uint64_t bytes_to_targets = 0;      // stream bytes written to target sockets (finished streams)
   std::uint64_t bytes_from_targets = 0;    // target bytes sent on streams (finished streams)
   std::uint64_t frames_unknown_channel = 0;  // session frames for no known session (dropped, counted)
-  std::uint64_t datagrams_dropped = 0;     // SEALED_DATAGRAM: the IP tunnel is not served by this build
+  std::uint64_t datagrams_dropped = 0;     // SEALED_DATAGRAM from a session with no tunnel, or none served here
   std::uint64_t tunnel_requests = 0;       // TUNNEL_REQUEST received
   std::uint64_t tunnel_answered = 0;       // ... answered with TUNNEL_CONFIG (an address leased)
   std::uint64_t tunnel_refused_off = 0;    // ... refused: no tunnel served (no pool)
