@@ -10,6 +10,7 @@
 #include "tunnel/ip/icmp_error.h"
 #include "tunnel/ip/ipv4.h"
 #include "tunnel/ip/mss_clamp.h"
+#include "tunnel/ip/vnet_segments.h"
 
 namespace strait::ip {
 namespace {
@@ -32,6 +33,33 @@ TEST(IpCore, ParseClampChecksumAndIcmpErrorNoAlloc) {
   }
   EXPECT_EQ(allocations.Count(), 0u);
   EXPECT_EQ(ok, 600u);
+}
+
+// A TUN read judged, a partial checksum completed, a super-segment cut into caller memory: no allocation either.
+TEST(IpCore, VnetReadCompleteAndSplitNoAlloc) {
+  std::vector<uint8_t> data(20000, 0x42);
+  testing::PacketSpec tcp;
+  tcp.l4 = testing::Tcp(tcp_flag::kAck, {}, data);
+  const auto packet = testing::Build(tcp);
+  std::vector<uint8_t> gso_read(kVnetHdrSize);
+  EncodeVnetHeader({.gso_type = kVnetGsoTcpv4, .gso_size = 1380}, gso_read);
+  gso_read.insert(gso_read.end(), packet.begin(), packet.end());
+  std::vector<uint8_t> csum_read(kVnetHdrSize);
+  EncodeVnetHeader({.flags = kVnetFlagNeedsCsum, .csum_start = 20, .csum_offset = 16}, csum_read);
+  csum_read.insert(csum_read.end(), packet.begin(), packet.end());
+  std::array<uint8_t, 1500> room{};
+  size_t segments = 0;
+
+  strait::testing::AllocationCounter allocations;
+  for (int i = 0; i < 10; ++i) {
+    const VnetRead c = ParseVnetRead(csum_read, 1420);
+    CompleteChecksum(c);
+    const VnetRead g = ParseVnetRead(gso_read, 1420);
+    segments += SplitGso(
+        g.gso, [&](size_t, size_t) { return std::span<uint8_t>(room); }, [](size_t, std::span<uint8_t>) {});
+  }
+  EXPECT_EQ(allocations.Count(), 0u);
+  EXPECT_EQ(segments, 10u * 15);  // 20,000 / 1,380 -> 15
 }
 
 }  // namespace
