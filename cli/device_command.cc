@@ -222,7 +222,12 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
       body += fmt::format("strait_device_tunnel_drops_total{{reason=\"{}\"}} {}\n",
                           device::TunDropName(static_cast<device::TunDrop>(i)), t.drops[i]);
     }
+    for (std::size_t i = 0; i < ip::kVnetDropCount; ++i) {
+      body += fmt::format("strait_device_tunnel_vnet_drops_total{{reason=\"{}\"}} {}\n",
+                          ip::VnetDropName(static_cast<ip::VnetDrop>(i)), t.vnet_drops[i]);
+    }
     body += fmt::format("strait_device_tunnel_super_segments_total {}\n", t.super_segments);
+    body += fmt::format("strait_device_tunnel_read_pauses_total {}\n", t.pauses);
     body += fmt::format("strait_device_tunnel_configs_applied_total {}\n", t.configs_applied);
     body += fmt::format("strait_device_tunnel_config_errors_total {}\n", t.config_errors);
     body += fmt::format("strait_device_tunnel_readdressed_total {}\n", t.readdressed);

@@ -218,7 +218,10 @@ void DeviceClient::OnLinkDown(link::TlsLink& link, const link::LinkDown& down) {
   ScheduleReconnect(fallback);
 }
 
-void DeviceClient::OnSendQueueLow(link::TlsLink& /*link*/) { FlushOutput(); }
+void DeviceClient::OnSendQueueLow(link::TlsLink& /*link*/) {
+  FlushOutput();
+  if (tunnel_sink_ != nullptr) tunnel_sink_->OnLinkWritable();
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Sessions
@@ -570,7 +573,9 @@ void DeviceClient::OnDatagram(std::span<std::uint8_t> packet) {
 
 DatagramSend DeviceClient::SendDatagramFrame(std::span<std::uint8_t> frame, std::size_t packet_size) {
   if (!session_up() || !link_up() || session_depth_ > 0) return DatagramSend::kNoSession;
-  if (link_->send_high() || link_->backlog_bytes() + tunnel::kMaxLinkFrameSize > options_.link.max_pending_bytes) {
+  // The link's own bound only: the loop's high watermark is for the caller to pause on (HasDatagramRoom), and a
+  // super-segment's packets cross it together.
+  if (link_->backlog_bytes() + tunnel::kMaxLinkFrameSize > options_.link.max_pending_bytes) {
     return DatagramSend::kLinkFull;
   }
   ++session_depth_;
@@ -587,6 +592,11 @@ DatagramSend DeviceClient::SendDatagramFrame(std::span<std::uint8_t> frame, std:
     return DatagramSend::kSessionEnded;
   }
   return DatagramSend::kNoSession;  // kDrop: a size the session refuses (the caller bounds it; not expected)
+}
+
+bool DeviceClient::HasDatagramRoom(std::size_t bytes) const {
+  return session_up() && link_up() && !link_->send_high() &&
+         link_->backlog_bytes() + bytes <= options_.link.max_pending_bytes;
 }
 
 void DeviceClient::FlushLink() {

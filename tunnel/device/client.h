@@ -151,6 +151,8 @@ class TunnelPacketSink {
   // [loop] One authenticated packet from the connector, opened in place: valid during the call, and the sink may
   // edit it there.
   virtual void OnTunnelPacket(std::span<std::uint8_t> packet) = 0;
+  // [loop] The link's send queue drained (after it was high): datagrams fit again (HasDatagramRoom).
+  virtual void OnLinkWritable() {}
 };
 
 // What became of a datagram handed to DeviceClient::SendDatagramFrame.
@@ -208,6 +210,10 @@ class DeviceClient final : private link::LinkHandler,
   // after it) and queues it on the link; FlushLink sends what was queued (once per batch of packets).
   DatagramSend SendDatagramFrame(std::span<std::uint8_t> frame, std::size_t packet_size);
   void FlushLink();
+  // [loop] The link takes `bytes` more of datagram frames now without dropping them (a session is up, the link
+  // is below its pending bound and the loop's high watermark). When not, TunnelPacketSink::OnLinkWritable follows
+  // once the loop's send queue drains.
+  bool HasDatagramRoom(std::size_t bytes) const;
 
   // [loop] Inspection.
   bool session_up() const { return session_ && session_->established(); }

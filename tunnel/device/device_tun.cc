@@ -1,10 +1,12 @@
 #include "tunnel/device/device_tun.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "runtime/netlink.h"
 #include "tunnel/ip/ipv4.h"
 #include "tunnel/ip/tunnel_mtu.h"
+#include "tunnel/ip/vnet_segments.h"
 #include "tunnel/session.h"
 
 namespace strait::device {
@@ -25,6 +27,14 @@ std::string PrefixText(const tunnel::Ipv4Prefix& p) {
 constexpr std::size_t kReadRoom = runtime::kVnetHdrSize + ip::kIpv4MaxPacketSize;
 constexpr std::size_t kReadBufferSize = tunnel::kSealedPlaintextOffset + ip::kIpv4MaxPacketSize + 16;
 static_assert(tunnel::kSealedPlaintextOffset >= runtime::kVnetHdrSize);
+static_assert(ip::kVnetHdrSize == runtime::kVnetHdrSize);
+// What one read can become on the link: a 64 KiB super-segment cut into segments of at least 536 bytes of data
+// (MTU 576), each in its own frame.
+constexpr std::size_t kMaxReadFrames =
+    ip::kIpv4MaxPacketSize + ip::kMaxGsoSegments * (ip::kIpv4MaxHeaderSize + ip::kTcpMaxHeaderSize +
+                                                    tunnel::kHeaderSize + tunnel::kSealedOverhead);
+// Paused, the loop's OnSendQueueLow resumes reading; this timer is the backstop if none comes.
+constexpr std::chrono::milliseconds kResumeCheck{10};
 
 }  // namespace
 
@@ -66,6 +76,7 @@ Result<std::unique_ptr<DeviceTun>, std::string> DeviceTun::Open(runtime::EventLo
 DeviceTun::~DeviceTun() {
   client_.SetTunnelSink(nullptr);
   loop_.Unwatch(watch_);
+  if (resume_timer_.valid()) loop_.CancelTimer(resume_timer_);
 }
 
 bool DeviceTun::live() const {
@@ -122,6 +133,16 @@ void DeviceTun::OnReadable(runtime::EventLoop& /*loop*/, runtime::WatchId /*id*/
   const std::span<std::uint8_t> room =
       std::span(read_).subspan(tunnel::kSealedPlaintextOffset - runtime::kVnetHdrSize, kReadRoom);
   for (std::uint32_t i = 0; i < options_.read_batch; ++i) {
+    // Backpressure instead of loss: while a session is up, read only what the link can take whole (a read may
+    // be a 64 KiB super-segment). Unread packets wait in the TUN's queue, and the kernel slows the sender's TCP
+    // (TCP Small Queues) instead of the tunnel dropping its segments.
+    if (live() && !client_.HasDatagramRoom(kMaxReadFrames)) {
+      client_.FlushLink();
+      if (!client_.HasDatagramRoom(kMaxReadFrames)) {
+        Pause();
+        return;
+      }
+    }
     const long n = tun_.Read(room);
     if (n <= 0) break;  // EAGAIN (drained) or an error; the watch asks again when there is more
     Forward(static_cast<std::size_t>(n));
@@ -130,27 +151,79 @@ void DeviceTun::OnReadable(runtime::EventLoop& /*loop*/, runtime::WatchId /*id*/
   client_.FlushLink();
 }
 
-void DeviceTun::Forward(std::size_t read_size) {
-  if (read_size < runtime::kVnetHdrSize) {
-    Drop(TunDrop::kBadVnetHeader);
+void DeviceTun::Pause() {
+  if (paused_) return;
+  paused_ = true;
+  ++stats_.pauses;
+  loop_.Unwatch(watch_);
+  watch_ = {};
+  resume_timer_ = loop_.AddTimer(kResumeCheck, this);
+}
+
+void DeviceTun::Resume() {
+  if (!paused_) return;
+  if (live() && !client_.HasDatagramRoom(kMaxReadFrames)) {
+    if (!resume_timer_.valid()) resume_timer_ = loop_.AddTimer(kResumeCheck, this);  // still full: look later
     return;
   }
-  const std::uint8_t* vnet = read_.data() + tunnel::kSealedPlaintextOffset - runtime::kVnetHdrSize;
-  const std::size_t size = read_size - runtime::kVnetHdrSize;
+  // A new watch: the old slot is released when its cancelled poll completes, so another slot may be taken; if none
+  // is free yet, the timer tries again.
+  watch_ = loop_.WatchReadable(tun_.fd(), this);
+  if (!watch_.valid()) {
+    if (!resume_timer_.valid()) resume_timer_ = loop_.AddTimer(kResumeCheck, this);
+    return;
+  }
+  paused_ = false;
+  if (resume_timer_.valid()) loop_.CancelTimer(resume_timer_);
+  resume_timer_ = {};
+}
+
+void DeviceTun::OnLinkWritable() { Resume(); }
+
+void DeviceTun::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std::uint64_t /*arg*/) {
+  resume_timer_ = {};
+  Resume();
+}
+
+void DeviceTun::Forward(std::size_t read_size) {
   if (!live()) {
     Drop(TunDrop::kNoTunnel);
     return;
   }
-  if (vnet[runtime::kVnetHdrGsoTypeOffset] != runtime::kVnetHdrGsoNone || (vnet[0] & runtime::kVnetHdrFlagNeedsCsum)) {
-    Drop(TunDrop::kBadVnetHeader);  // offloads are not asked for yet
+  const std::span<std::uint8_t> read =
+      std::span(read_).subspan(tunnel::kSealedPlaintextOffset - runtime::kVnetHdrSize, read_size);
+  const ip::VnetRead r = ip::ParseVnetRead(read, state_.mtu);
+  if (!r.ok) {
+    ++stats_.vnet_drops[static_cast<std::size_t>(r.drop)];
+    Drop(r.drop == ip::VnetDrop::kBadIpv4 ? TunDrop::kMalformed : TunDrop::kBadVnetHeader);
     return;
   }
-  SendPacket(read_, size);
+  switch (r.kind) {
+    case ip::VnetKind::kNeedsChecksum:
+      ip::CompleteChecksum(r);
+      [[fallthrough]];
+    case ip::VnetKind::kComplete:
+      SendPacket(read_, r.packet.size());  // read where it is sealed: at the plaintext offset
+      return;
+    case ip::VnetKind::kGsoTcpv4:
+      break;
+  }
+  // A TSO super-segment, cut into MSS-sized packets sent in order. Segment 0 is made in place (its data is already
+  // there), but sealing it writes its tag over the start of segment 1's data: so segment 1 is copied out first.
+  ++stats_.super_segments;
+  const ip::GsoPlan& plan = r.gso;
+  const std::span<std::uint8_t> seg_room = std::span(seg_).subspan(tunnel::kSealedPlaintextOffset);
+  std::size_t seg1 = 0;
+  if (plan.segments > 1) seg1 = ip::WriteGsoSegment(plan, 1, seg_room).size();
+  SendPacket(read_, ip::WriteGsoSegment(plan, 0, r.packet).size());
+  if (plan.segments > 1) SendPacket(seg_, seg1);
+  for (std::size_t i = 2; i < plan.segments; ++i) SendPacket(seg_, ip::WriteGsoSegment(plan, i, seg_room).size());
 }
 
 void DeviceTun::SendPacket(std::span<std::uint8_t> frame, std::size_t size) {
+  // ParseVnetRead judged the packet (or WriteGsoSegment made it); a segment that did not fit its room is empty.
   const std::uint8_t* p = frame.data() + tunnel::kSealedPlaintextOffset;
-  if (size < ip::kIpv4MinHeaderSize || (p[0] >> 4) != 4) {
+  if (size < ip::kIpv4MinHeaderSize) {
     Drop(TunDrop::kMalformed);
     return;
   }

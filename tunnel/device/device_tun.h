@@ -26,6 +26,7 @@
 #include "runtime/tun_device.h"
 #include "tunnel/device/client.h"
 #include "tunnel/device/tun_plan.h"
+#include "tunnel/ip/vnet_segments.h"
 
 namespace strait::device {
 
@@ -33,7 +34,7 @@ struct DeviceTunOptions {
   std::string name = "strait0";
   // TUNSETOFFLOAD(csum, tso4): the kernel hands over TCP super-segments up to 64 KiB, cut here into tunnel-MTU
   // packets. Off (or refused by the kernel): one MTU-sized packet per read.
-  bool offloads = false;
+  bool offloads = true;
   std::uint32_t read_batch = 64;     // reads per readiness call (fairness with the loop's sockets)
   std::vector<std::uint32_t> avoid;  // addresses the link dials (relay, Direct Connect): never routed into the TUN
 };
@@ -42,10 +43,10 @@ struct DeviceTunOptions {
 enum class TunDrop : std::uint8_t {
   kNoTunnel,           // apps -> corp with no tunnel configured on a live session
   kLinkFull,           // the link above its pending bound (datagrams never queue)
-  kMalformed,          // not an IPv4 packet (too short, version, lengths)
+  kMalformed,          // not a valid IPv4 packet (ip::ParseIpv4)
   kNotOurSource,       // apps -> corp from a source other than the tunnel address
-  kTooBig,             // above the tunnel MTU and not a TSO super-segment
-  kBadVnetHeader,      // a virtio_net_hdr (or super-segment) that can't be cut into packets
+  kTooBig,             // above the tunnel MTU
+  kBadVnetHeader,      // a virtio_net_hdr (or super-segment) that can't be cut into packets (vnet_drops says why)
   kNotOurDestination,  // corp -> apps for another address than ours
   kTunWriteError,      // the TUN refused a write
 };
@@ -58,13 +59,15 @@ struct DeviceTunStats {
   std::uint64_t packets_in = 0;   // corp -> apps, written to the TUN
   std::uint64_t bytes_in = 0;
   std::array<std::uint64_t, kTunDropCount> drops{};
+  std::array<std::uint64_t, ip::kVnetDropCount> vnet_drops{};  // by ip::VnetDrop (bad_vnet_header, malformed, ...)
   std::uint64_t super_segments = 0;  // TSO reads cut into packets
+  std::uint64_t pauses = 0;          // reading stopped: the link was full (the kernel's queue holds the packets)
   std::uint64_t configs_applied = 0;
   std::uint64_t config_errors = 0;
   std::uint64_t readdressed = 0;     // a config with a new address (flows inside broke)
 };
 
-class DeviceTun final : private runtime::ReadableHandler, public TunnelPacketSink {
+class DeviceTun final : private runtime::ReadableHandler, private runtime::TimerHandler, public TunnelPacketSink {
  public:
   // [loop] Creates the interface (down, no address) and watches it; sets itself as `client`'s tunnel sink.
   // Errors name the step (no /dev/net/tun, no CAP_NET_ADMIN, the name in use).
@@ -91,6 +94,11 @@ class DeviceTun final : private runtime::ReadableHandler, public TunnelPacketSin
   DeviceTun(runtime::EventLoop& loop, DeviceClient& client, const DeviceTunOptions& options);
   void OnReadable(runtime::EventLoop& loop, runtime::WatchId id) override;
   void OnTunnelPacket(std::span<std::uint8_t> packet) override;
+  void OnLinkWritable() override;
+  void OnTimer(runtime::EventLoop& loop, runtime::TimerId id, std::uint64_t arg) override;
+  // Backpressure: stop reading the TUN while the link can't take a read's packets, start again when it can.
+  void Pause();
+  void Resume();
   // One read (at read_'s plaintext offset, behind its vnet header when there is one) to packets on the link.
   void Forward(std::size_t read_size);
   // The packet at frame[kSealedPlaintextOffset, +size): checked, sealed in place, queued.
@@ -102,6 +110,8 @@ class DeviceTun final : private runtime::ReadableHandler, public TunnelPacketSin
   DeviceTunOptions options_;
   runtime::TunDevice tun_;
   runtime::WatchId watch_;
+  bool paused_ = false;
+  runtime::TimerId resume_timer_;  // paused: look again even if no OnLinkWritable comes
   TunState state_;
   std::uint64_t live_session_ = 0;  // ClientStats::sessions_up when the last config applied; 0: none yet
   // Reads land here: the vnet header right before the plaintext offset, so a plain packet is sealed where it was
