@@ -1,6 +1,8 @@
 // Hand-made DNS packets for the split-DNS tests (dns_message_test, dns_forwarder_test, dns_stub_test).
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -39,12 +41,18 @@ inline std::vector<uint8_t> DnsQuery(uint16_t id, std::string_view name, uint16_
   return p;
 }
 
-// The answer to `query` (same ID and question) with one A record `a.b.c.d`, its name a pointer to the question's.
+// The answer to `query` (same ID and question; the query's other sections, such as dig's EDNS OPT record, left
+// out) with one A record `a.b.c.d`, its name a pointer to the question's.
 inline std::vector<uint8_t> DnsAnswerA(const std::vector<uint8_t>& query, const uint8_t (&address)[4]) {
-  std::vector<uint8_t> p = query;
+  size_t end = 12;
+  while (end < query.size() && query[end] != 0) end += 1 + query[end];
+  end = std::min(end + 1 + 4, query.size());
+  std::vector<uint8_t> p(query.begin(), query.begin() + static_cast<std::ptrdiff_t>(end));
   p[2] = 0x81;  // QR, RD
   p[3] = 0x80;  // RA, NOERROR
-  p[7] = 1;     // ancount
+  p[6] = 0;     // ancount 1, nscount 0, arcount 0
+  p[7] = 1;
+  p[8] = p[9] = p[10] = p[11] = 0;
   PutU16(p, 0xC00C);
   PutU16(p, 1);    // A
   PutU16(p, 1);    // IN
