@@ -72,8 +72,10 @@ TEST(ResolvConf, TakesOverAndRestores) {
   TempDir dir("strait-resolv");
   const std::string path = dir.File("resolv.conf");
   Write(path, kOriginal);
+  const mode_t umask_before = umask(077);
   {
     auto rc = ResolvConf::TakeOver(path, Stub());
+    umask(umask_before);
     ASSERT_TRUE(rc) << rc.error();
     EXPECT_EQ((*rc)->upstreams(), (std::vector<UdpEndpoint>{{0x0A000001, 53}, {0xC0000235, 53}}));
     EXPECT_FALSE((*rc)->in_place());
@@ -85,6 +87,9 @@ TEST(ResolvConf, TakesOverAndRestores) {
     EXPECT_EQ(now.find("10.0.0.1"), std::string::npos) << "only the stub is named";
     EXPECT_EQ(Read(path + ".strait-saved"), kOriginal);
     EXPECT_FALSE(Exists(path + ".strait-tmp"));
+    struct stat st {};
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0644u) << "readable by everyone whatever the umask";
 
     ASSERT_TRUE((*rc)->Restore());
     EXPECT_EQ(Read(path), kOriginal);

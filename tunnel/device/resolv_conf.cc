@@ -62,7 +62,8 @@ Result<void, std::string> WriteNewFile(const std::string& path, std::string_view
   (void)unlink(path.c_str());
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) return Fail(Errno("create", path));
-  if (!WriteAll(fd, text)) {
+  // 0644 whatever the umask: every user's programs read resolv.conf.
+  if (fchmod(fd, 0644) != 0 || !WriteAll(fd, text)) {
     const std::string err = Errno("write", path);
     close(fd);
     (void)unlink(path.c_str());
