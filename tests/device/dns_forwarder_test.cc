@@ -4,11 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "tests/device/dns_test_util.h"
+#include "tests/testing/alloc_counter.h"
 
 namespace strait::device {
 namespace {
@@ -226,6 +229,42 @@ TEST(DnsForwarder, NoServerAtAllAnswersServFailAtOnce) {
   EXPECT_EQ(m.rcode(), kDnsRcodeServFail);
   EXPECT_EQ(m.name(), "example.com");
   EXPECT_EQ(f.stats().no_upstream, 1u);
+}
+
+// The per-datagram calls allocate nothing: the table, the ID index and the name buffers are made once.
+TEST(DnsForwarder, QueriesAnswersDropsAndTimeoutsNoAlloc) {
+  DnsForwarder f(Options(8));
+  const std::vector<uint32_t> servers = {kInternal};
+  const std::vector<std::string> domains = {"corp.example"};
+  f.Update(servers, domains);
+  const std::vector<uint8_t> corp = DnsQuery(1, "db.corp.example");
+  const std::vector<uint8_t> other = DnsQuery(2, "www.example.com");
+  std::array<uint8_t, 512> buf{};
+  std::array<uint8_t, kDnsHeaderSize + kDnsMaxQuestionSize> fail{};
+  uint64_t delivered = 0;
+
+  strait::testing::AllocationCounter allocations;
+  for (int i = 0; i < 1000; ++i) {
+    const std::vector<uint8_t>& q = i % 2 == 0 ? corp : other;
+    std::copy(q.begin(), q.end(), buf.begin());
+    const auto packet = std::span<uint8_t>(buf).first(q.size());
+    UdpEndpoint to;
+    size_t reply = 0;
+    (void)f.OnQuery(packet, kAsker, i, &to, &reply);
+    if (i % 3 == 0) {
+      packet[2] |= 0x80;  // the echo as its answer
+      UdpEndpoint asker;
+      delivered += f.OnAnswer(packet, to, &asker);
+    }
+    UdpEndpoint asker;
+    size_t n = 0;
+    while (f.PopExpired(i * kSecond / 100, fail, &asker, &n)) {
+    }
+  }
+  EXPECT_EQ(allocations.Count(), 0u);
+  EXPECT_GT(delivered, 0u);
+  EXPECT_GT(f.stats().full, 0u) << "the eviction path ran";
+  EXPECT_GT(f.stats().timeouts, 0u) << "the timeout path ran";
 }
 
 }  // namespace
