@@ -2,7 +2,9 @@
 // optional TOML file are read here only; the client takes an options struct.
 //
 //   strait device --identity DIR [--relay ADDR] [--direct ADDR] --socks-listen ADDR [--metrics-listen ADDR]
-//                 [--forward LOCAL=HOST:PORT ...] [--forward-max-connections N] [--tun [--tun-name NAME]]
+//                 [--forward LOCAL=HOST:PORT ...] [--forward-max-connections N]
+//                 [--tun [--tun-name NAME] [--tun-dns auto|resolved|stub|off] [--dns-resolv-conf PATH]
+//                  [--dns-listen IP:PORT]]
 //                 [--config FILE] [--log-level debug|info|warn|error] [--log-format text|json]
 //
 // stdout: "device forward <local ip:port> -> <host:port>" per forward once it listens, then "device ready
@@ -15,7 +17,8 @@
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, relay, relay_name, direct, socks_listen, metrics_listen,
 // preferred_connector, log_level, log_format (strings), pinned_connectors (array of noise.pub paths), forward (array
-// of LOCAL=HOST:PORT), forward_max_connections (integer), tun (boolean), tun_name (string). An unknown key or a bad value: one line on stderr, exit 1,
+// of LOCAL=HOST:PORT), forward_max_connections (integer), tun (boolean), tun_name, tun_dns, dns_resolv_conf,
+// dns_listen (strings). An unknown key or a bad value: one line on stderr, exit 1,
 // before anything starts.
 #include <pthread.h>
 #include <signal.h>
@@ -39,6 +42,7 @@
 #include "runtime/net.h"
 #include "tunnel/device/client.h"
 #include "tunnel/device/device_tun.h"
+#include "tunnel/device/tun_dns.h"
 #include "tunnel/device/forward_door.h"
 #include "tunnel/device/forward_spec.h"
 #include "tunnel/device/socks5_door.h"
@@ -96,6 +100,11 @@ class Printer final : public device::ClientObserver {
       log_(logging::Event(logging::Level::kError, "tunnel_config_failed").With("reason", plan.error()));
       return;
     }
+    if (dns_ != nullptr) {
+      if (auto r = dns_->Apply(config); !r) {
+        log_(logging::Event(logging::Level::kError, "tunnel_dns_failed").With("reason", r.error()));
+      }
+    }
     for (const tunnel::Ipv4Prefix& p : plan->skipped) {
       log_(logging::Event(logging::Level::kWarn, "tunnel_route_skipped")
                .With("route", PrefixText(p))
@@ -115,7 +124,10 @@ class Printer final : public device::ClientObserver {
              .With("code", tunnel::ErrorCodeName(refused.code))
              .With("reason", refused.reason));
   }
-  void set_tun(device::DeviceTun* tun) { tun_ = tun; }
+  void set_tun(device::DeviceTun* tun, device::TunDns* dns) {
+    tun_ = tun;
+    dns_ = dns;
+  }
 
  private:
   logging::Sink log_;
@@ -129,6 +141,7 @@ class Printer final : public device::ClientObserver {
   link::LoginFailureLog relay_failures_;
   link::LoginFailureLog direct_failures_;
   device::DeviceTun* tun_ = nullptr;
+  device::TunDns* dns_ = nullptr;
 };
 
 // The reset codes a forward's failed opens are exported by (label reason=...); any other code is "other".
@@ -143,8 +156,8 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
  public:
   Metrics(const device::DeviceClient& client, const device::Socks5Door& door,
           const std::vector<std::unique_ptr<device::ForwardDoor>>& forwards, const device::DeviceTun* tun,
-          const logging::Logger& logger)
-      : client_(client), door_(door), forwards_(forwards), tun_(tun), logger_(logger) {}
+          const device::TunDns* dns, const logging::Logger& logger)
+      : client_(client), door_(door), forwards_(forwards), tun_(tun), dns_(dns), logger_(logger) {}
   void OnAccept(runtime::EventLoop& loop, runtime::ListenerId /*id*/, int fd) override {
     if (!loop.Adopt(fd, static_cast<runtime::ConnectionHandler*>(this)).valid()) ::close(fd);
   }
@@ -178,6 +191,7 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
     add("link_stalls_total", loop.stats().stalls);  // watchdog: link had bytes to move, moved none for a second
     add("log_dropped_total", logger_.dropped());     // log lines dropped because the log queue was full
     if (tun_ != nullptr) AddTunnel(body);
+    if (dns_ != nullptr && dns_->stub() != nullptr) AddDnsStub(body, dns_->stub()->stats());
     // Per forward, labelled with its local address (unique: duplicates are refused at start).
     for (const auto& f : forwards_) {
       const device::ForwardDoorStats fs = f->stats();
@@ -236,7 +250,28 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
   const device::DeviceClient& client_;
   const device::Socks5Door& door_;
   const std::vector<std::unique_ptr<device::ForwardDoor>>& forwards_;
+  // --tun with the DNS stub: docs/device.md "DNS with --tun".
+  static void AddDnsStub(std::string& body, const device::DnsStubStats& d) {
+    auto add = [&body](std::string_view name, std::uint64_t v) {
+      body += fmt::format("strait_device_dns_{} {}\n", name, v);
+    };
+    add("queries_total", d.queries);
+    add("internal_total", d.internal);
+    add("external_total", d.external);
+    add("answers_total", d.answers);
+    add("timeouts_total", d.timeouts);
+    add("malformed_total", d.malformed);
+    add("not_query_total", d.not_query);
+    add("no_upstream_total", d.no_upstream);
+    add("spoofed_total", d.spoofed);
+    add("answers_malformed_total", d.answers_malformed);
+    add("pending_full_total", d.full);
+    add("send_failed_total", d.send_failed);
+    add("oversized_total", d.oversized);
+  }
+
   const device::DeviceTun* tun_;  // nullptr without --tun
+  const device::TunDns* dns_;     // nullptr without --tun or with --tun-dns off
   const logging::Logger& logger_;
 };
 
@@ -254,6 +289,9 @@ struct Settings {
   std::uint32_t forward_max_connections = 256;  // per forward (ForwardDoorOptions::max_connections)
   bool tun = false;                             // the IP tunnel (docs/ip-tunnel.md §5)
   std::string tun_name = "strait0";
+  std::string tun_dns = "auto";                     // device::TunDnsMode
+  std::string dns_resolv_conf = "/etc/resolv.conf";  // stub mode
+  std::string dns_listen;                           // stub mode; empty: 127.0.0.53:53, else 127.0.0.54:53
   LogSettings log;
 };
 
@@ -284,6 +322,14 @@ class DeviceCommand : public Command {
                    "IP tunnel: a TUN interface with the address, MTU and routes the connector assigns (root or "
                    "CAP_NET_ADMIN)");
     cmd_->add_option("--tun-name", s_.tun_name, "The TUN interface's name")->default_val("strait0");
+    cmd_->add_option("--tun-dns", s_.tun_dns,
+                     "DNS for the tunnel's private zones: resolved (per-link), stub (a local split-DNS stub and "
+                     "resolv.conf pointed at it), off, or auto (resolved where it runs, else stub)")
+        ->default_val("auto");
+    cmd_->add_option("--dns-resolv-conf", s_.dns_resolv_conf, "The resolv.conf the stub takes over and puts back")
+        ->default_val("/etc/resolv.conf");
+    cmd_->add_option("--dns-listen", s_.dns_listen,
+                     "The stub's loopback IP:PORT (default 127.0.0.53:53, or 127.0.0.54:53 when taken)");
     cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
     AddLogFlags(*cmd_, s_.log);
   }
@@ -352,7 +398,24 @@ class DeviceCommand : public Command {
       }
       o.tunnel_mtu_max = static_cast<std::uint16_t>(ip::kMaxTunnelMtu);
     }
-    return Serve(std::move(o), *socks, forwards, tun, metrics, s_.log);
+    std::optional<device::TunDnsOptions> dns;
+    const std::optional<device::TunDnsMode> dns_mode = device::ParseTunDnsMode(s_.tun_dns);
+    if (!dns_mode) return ReportError("--tun-dns " + s_.tun_dns + ": one of auto, resolved, stub, off");
+    if (s_.tun && *dns_mode != device::TunDnsMode::kOff) {
+      dns.emplace();
+      dns->mode = *dns_mode;
+      dns->ifname = s_.tun_name;
+      dns->resolv_conf = s_.dns_resolv_conf;
+      if (!s_.dns_listen.empty()) {
+        auto a = runtime::ParseSocketAddress(s_.dns_listen);
+        if (!a) return ReportError("--dns-listen " + s_.dns_listen + ": " + a.error().reason);
+        if (!device::IsLoopback(*a) || a->u.sa.sa_family != AF_INET) {
+          return ReportError("--dns-listen " + s_.dns_listen + ": an IPv4 loopback address");
+        }
+        dns->stub_listen = *a;
+      }
+    }
+    return Serve(std::move(o), *socks, forwards, tun, dns, metrics, s_.log);
   }
 
  private:
@@ -373,6 +436,9 @@ class DeviceCommand : public Command {
       cfg.Int("forward_max_connections", "--forward-max-connections", s_.forward_max_connections, 1, 65535);
       cfg.Bool("tun", "--tun", s_.tun);
       cfg.Str("tun_name", "--tun-name", s_.tun_name);
+      cfg.OneOf("tun_dns", "--tun-dns", s_.tun_dns, {"auto", "resolved", "stub", "off"});
+      cfg.Str("dns_resolv_conf", "--dns-resolv-conf", s_.dns_resolv_conf);
+      cfg.Str("dns_listen", "--dns-listen", s_.dns_listen, Text::kAddress);
       ReadLogConfig(cfg, s_.log);
     });
     return error ? ReportError("device: " + *error) : kExitOk;
@@ -413,6 +479,7 @@ class DeviceCommand : public Command {
   static int Serve(device::ClientOptions options, const runtime::SocketAddress& socks,
                    const std::vector<device::ForwardDoorOptions>& forward_options,
                    const std::optional<device::DeviceTunOptions>& tun_options,
+                   const std::optional<device::TunDnsOptions>& dns_options,
                    const std::optional<runtime::SocketAddress>& metrics_addr, const LogSettings& log) {
     std::unique_ptr<logging::Logger> logger = MakeLogger(log);
     // SIGTERM / SIGINT go to one waiting thread, which stops the loop; every other thread has them blocked.
@@ -446,15 +513,25 @@ class DeviceCommand : public Command {
       auto t = device::DeviceTun::Open(**loop, **client, *tun_options);
       if (!t) return ReportError("--tun: " + t.error());
       tun = std::move(*t);
-      printer.set_tun(tun.get());
       if (!tun->offload_error().empty()) {
         logger->Log(logging::Event(logging::Level::kWarn, "tun_offloads_off").With("reason", tun->offload_error()));
       }
     }
+    // DNS before the loop runs: a resolv.conf left by a crash is put back, then taken over; put back on return.
+    std::unique_ptr<device::TunDns> dns;
+    if (tun && dns_options) {
+      auto d = device::TunDns::Start(**loop, *dns_options);
+      if (!d) return ReportError("--tun-dns: " + d.error());
+      dns = std::move(*d);
+      logger->Log(logging::Event(logging::Level::kInfo, "tunnel_dns")
+                      .With("mode", device::TunDnsModeName(dns->mode()))
+                      .With("stub", dns->stub() ? dns->stub()->address().ToString() : std::string("-")));
+    }
+    printer.set_tun(tun.get(), dns.get());
     std::unique_ptr<Metrics> metrics;
     runtime::SocketAddress metrics_bound;
     if (metrics_addr) {
-      metrics = std::make_unique<Metrics>(**client, **door, forwards, tun.get(), *logger);
+      metrics = std::make_unique<Metrics>(**client, **door, forwards, tun.get(), dns.get(), *logger);
       auto fd = runtime::ListenTcp(*metrics_addr, {});
       if (!fd) return ReportError("--metrics-listen: " + fd.error().reason);
       metrics_bound = runtime::LocalAddress(*fd).value();
@@ -503,7 +580,8 @@ class DeviceCommand : public Command {
     metrics.reset();
     door->reset();
     forwards.clear();
-    printer.set_tun(nullptr);
+    printer.set_tun(nullptr, nullptr);
+    dns.reset();  // resolv.conf back first
     tun.reset();
     client->reset();
     loop->reset();
