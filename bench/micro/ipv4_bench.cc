@@ -8,8 +8,14 @@
 //   BM_ClampMssSyn                   restore a 60-byte SYN (MSS 1460), ClampMss to 1380 (parse, option walk, update)
 //   BM_CopySynBaseline               the 60-byte restore alone (subtract it from BM_ClampMssSyn)
 //   BM_IcmpFragmentationNeeded1400   BuildIcmpError answering a 1,400-byte packet (548 bytes quoted, 2 checksums)
+//   BM_SplitGso64k                   ParseVnetRead + SplitGso of a 65,535-byte GSO_TCPV4 read at gso_size 1380
+//                                    (48 segments of at most 1,420 bytes, each into its own room, as into frames)
+//   BM_SplitGso64kNaive              the baseline, same read, same rooms: per segment copy, patch, and both
+//                                    checksums recomputed whole by the word-by-word sum (pseudo-header included)
+//   BM_CompleteChecksum1400          ParseVnetRead + CompleteChecksum of a 1,400-byte NEEDS_CSUM TCP packet
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <vector>
@@ -18,6 +24,8 @@
 #include "tunnel/ip/icmp_error.h"
 #include "tunnel/ip/ipv4.h"
 #include "tunnel/ip/mss_clamp.h"
+#include "tunnel/ip/tunnel_mtu.h"
+#include "tunnel/ip/vnet_segments.h"
 
 namespace strait::ip {
 namespace {
@@ -144,6 +152,132 @@ void BM_IcmpFragmentationNeeded1400(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_IcmpFragmentationNeeded1400);
+
+// A TUN read: the virtio_net_hdr, then `packet`.
+std::vector<uint8_t> VnetRead_(const VnetHeader& h, const std::vector<uint8_t>& packet) {
+  std::vector<uint8_t> read(kVnetHdrSize);
+  EncodeVnetHeader(h, read);
+  read.insert(read.end(), packet.begin(), packet.end());
+  return read;
+}
+
+constexpr uint16_t kGsoSize = 1380;  // MSS for the default tunnel MTU, 1,420, without TCP options
+constexpr size_t kRoomSize = 1536;
+
+std::vector<uint8_t> GsoRead64k() {
+  return VnetRead_({.flags = kVnetFlagNeedsCsum, .gso_type = kVnetGsoTcpv4, .hdr_len = 40, .gso_size = kGsoSize,
+                    .csum_start = 20, .csum_offset = 16},
+                   TcpPacket(65535, tcp_flag::kAck | tcp_flag::kPsh));
+}
+
+// The baseline split: what a first implementation does, with nothing taken once and the simple sum.
+size_t NaiveSplit(std::span<const uint8_t> packet, uint16_t gso_size, std::vector<uint8_t>& rooms) {
+  const ParsedIpv4 r = ParseIpv4(packet);
+  const Ipv4Packet& p = r.packet;
+  const size_t ip_hl = p.header_length, hl = ip_hl + p.tcp.header.size();
+  const size_t data = p.tcp.payload.size();
+  size_t n = 0;
+  for (size_t off = 0; off < data; off += gso_size, ++n) {
+    const size_t chunk = std::min<size_t>(gso_size, data - off);
+    const size_t size = hl + chunk;
+    uint8_t* out = rooms.data() + n * kRoomSize;
+    std::memcpy(out, packet.data(), hl);
+    std::memcpy(out + hl, p.tcp.payload.data() + off, chunk);
+    out[2] = static_cast<uint8_t>(size >> 8);
+    out[3] = static_cast<uint8_t>(size);
+    const uint16_t id = static_cast<uint16_t>(p.id + n);
+    out[4] = static_cast<uint8_t>(id >> 8);
+    out[5] = static_cast<uint8_t>(id);
+    out[10] = out[11] = 0;
+    const uint16_t ip_sum = static_cast<uint16_t>(~BytewiseSum(out, ip_hl));
+    out[10] = static_cast<uint8_t>(ip_sum >> 8);
+    out[11] = static_cast<uint8_t>(ip_sum);
+    uint8_t* tcp = out + ip_hl;
+    const uint32_t seq = p.tcp.seq + static_cast<uint32_t>(off);
+    for (int k = 0; k < 4; ++k) tcp[4 + k] = static_cast<uint8_t>(seq >> (24 - 8 * k));
+    uint8_t flags = p.tcp.flags;
+    if (n != 0) flags &= 0x7F;
+    if (off + chunk < data) flags &= static_cast<uint8_t>(~(tcp_flag::kFin | tcp_flag::kPsh));
+    tcp[13] = flags;
+    tcp[16] = tcp[17] = 0;
+    // Pseudo-header and segment summed as one buffer, as RFC 793 describes it.
+    std::array<uint8_t, 12> pseudo{};
+    std::memcpy(pseudo.data(), packet.data() + 12, 8);
+    pseudo[9] = protocol::kTcp;
+    pseudo[10] = static_cast<uint8_t>((size - ip_hl) >> 8);
+    pseudo[11] = static_cast<uint8_t>(size - ip_hl);
+    uint32_t sum = uint32_t{BytewiseSum(pseudo.data(), pseudo.size())} + BytewiseSum(tcp, size - ip_hl);
+    while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+    const uint16_t tcp_sum = static_cast<uint16_t>(~sum);
+    tcp[16] = static_cast<uint8_t>(tcp_sum >> 8);
+    tcp[17] = static_cast<uint8_t>(tcp_sum);
+  }
+  return n;
+}
+
+void BM_SplitGso64k(benchmark::State& state) {
+  std::vector<uint8_t> read = GsoRead64k();
+  std::vector<uint8_t> rooms(kMaxGsoSegments * kRoomSize);
+  size_t segments = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(read.data());
+    const VnetRead r = ParseVnetRead(read, kDefaultTunnelMtu);
+    segments = SplitGso(
+        r.gso, [&](size_t i, size_t) { return std::span<uint8_t>(rooms).subspan(i * kRoomSize, kRoomSize); },
+        [](size_t, std::span<uint8_t> segment) { benchmark::DoNotOptimize(segment.data()); });
+    benchmark::ClobberMemory();
+  }
+  // The same bytes as the baseline's, segment by segment.
+  std::vector<uint8_t> naive(kMaxGsoSegments * kRoomSize);
+  const VnetRead r = ParseVnetRead(read, kDefaultTunnelMtu);
+  if (!r.ok || segments != 48 || NaiveSplit(r.packet, kGsoSize, naive) != segments) {
+    state.SkipWithError("split failed");
+  }
+  for (size_t i = 0; i < segments; ++i) {
+    const size_t size = GsoSegmentSize(r.gso, i);
+    if (std::memcmp(rooms.data() + i * kRoomSize, naive.data() + i * kRoomSize, size) != 0) {
+      state.SkipWithError("segments differ from the baseline's");
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 65535);
+  state.counters["segments"] = static_cast<double>(segments);
+}
+BENCHMARK(BM_SplitGso64k);
+
+void BM_SplitGso64kNaive(benchmark::State& state) {
+  const std::vector<uint8_t> read = GsoRead64k();
+  const auto packet = std::span<const uint8_t>(read).subspan(kVnetHdrSize);
+  std::vector<uint8_t> rooms(kMaxGsoSegments * kRoomSize);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(read.data());
+    benchmark::DoNotOptimize(NaiveSplit(packet, kGsoSize, rooms));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 65535);
+}
+BENCHMARK(BM_SplitGso64kNaive);
+
+void BM_CompleteChecksum1400(benchmark::State& state) {
+  auto packet = TcpPacket(1400, tcp_flag::kAck);
+  // The field as the kernel leaves it: the pseudo-header's sum.
+  Put16(packet, 36, PseudoHeaderSum(0x0A000002, 0x5DB8D822, protocol::kTcp, 1380));
+  std::vector<uint8_t> read = VnetRead_({.flags = kVnetFlagNeedsCsum, .csum_start = 20, .csum_offset = 16}, packet);
+  const std::array<uint8_t, 2> partial = {read[kVnetHdrSize + 36], read[kVnetHdrSize + 37]};
+  for (auto _ : state) {
+    read[kVnetHdrSize + 36] = partial[0];
+    read[kVnetHdrSize + 37] = partial[1];
+    const VnetRead r = ParseVnetRead(read, kDefaultTunnelMtu);
+    CompleteChecksum(r);
+    benchmark::ClobberMemory();
+  }
+  if (!TransportChecksumValid(ParseIpv4(std::span<const uint8_t>(read).subspan(kVnetHdrSize)).packet)) {
+    state.SkipWithError("checksum not completed");
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_CompleteChecksum1400);
 
 }  // namespace
 }  // namespace strait::ip

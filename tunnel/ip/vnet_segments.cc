@@ -34,30 +34,20 @@ void Put32(uint8_t* p, uint32_t v) {
 // A folded sum of a few 16-bit values (each below 2^16, at most 2^16 of them): OnesComplementSum folds its initial.
 uint16_t Fold(uint32_t sum) { return OnesComplementSum({}, sum); }
 
-VnetRead Refuse(VnetRead& r, VnetDrop drop) {
-  r.ok = false;
+bool Refuse(VnetRead& r, VnetDrop drop) {
   r.drop = drop;
-  return r;
+  return false;
 }
 
 // Fills r.gso from a super-segment that parsed as unfragmented IPv4/TCP; false (and r.drop) if it cannot be cut.
 bool Plan(VnetRead& r, size_t max_packet) {
   const Ipv4Packet& ip = r.ip;
   GsoPlan& g = r.gso;
-  if (ip.tcp.flags & (tcp_flag::kSyn | tcp_flag::kRst)) {
-    r.drop = VnetDrop::kGsoBadTcpFlags;
-    return false;
-  }
+  if (ip.tcp.flags & (tcp_flag::kSyn | tcp_flag::kRst)) return Refuse(r, VnetDrop::kGsoBadTcpFlags);
   const size_t data = ip.tcp.payload.size();
-  if (r.header.gso_size == 0 || data == 0) {
-    r.drop = VnetDrop::kBadGsoSize;
-    return false;
-  }
+  if (r.header.gso_size == 0 || data == 0) return Refuse(r, VnetDrop::kBadGsoSize);
   const size_t segments = (data + r.header.gso_size - 1) / r.header.gso_size;
-  if (segments > kMaxGsoSegments) {
-    r.drop = VnetDrop::kGsoTooManySegments;
-    return false;
-  }
+  if (segments > kMaxGsoSegments) return Refuse(r, VnetDrop::kGsoTooManySegments);
   g.ip_header_length = ip.header_length;
   g.tcp_header_length = static_cast<uint8_t>(ip.tcp.header.size());
   g.gso_size = r.header.gso_size;
@@ -66,10 +56,7 @@ bool Plan(VnetRead& r, size_t max_packet) {
   g.first_id = ip.id;
   g.first_seq = ip.tcp.seq;
   g.tcp_flags = ip.tcp.flags;
-  if (GsoSegmentSize(g, 0) > max_packet) {
-    r.drop = VnetDrop::kGsoSegmentAboveMtu;
-    return false;
-  }
+  if (GsoSegmentSize(g, 0) > max_packet) return Refuse(r, VnetDrop::kGsoSegmentAboveMtu);
   // The template: both headers with the per-segment fields zeroed, so their sums are taken once and each segment
   // adds its own values (a zero word adds nothing to a one's-complement sum).
   uint8_t* const h = g.headers.data();
@@ -84,6 +71,46 @@ bool Plan(VnetRead& r, size_t max_packet) {
   Put16(tcp + kTcpChecksumOffset, 0);
   g.ip_sum = OnesComplementSum({h, g.ip_header_length});
   g.tcp_sum = OnesComplementSum({tcp, g.tcp_header_length}, PseudoHeaderSum(ip.src, ip.dst, protocol::kTcp, 0));
+  return true;
+}
+
+// The checks of the table in the header, in its order; false (and r.drop) at the first that fails.
+bool Judge(std::span<uint8_t> read, size_t max_packet, VnetRead& r) {
+  if (read.size() < kVnetHdrSize) return Refuse(r, VnetDrop::kTooShort);
+  r.header = DecodeVnetHeader(read);
+  const VnetHeader& h = r.header;
+  if ((h.flags & ~kVnetKnownFlags) != 0) return Refuse(r, VnetDrop::kBadFlags);
+  const uint8_t type = h.gso_type & static_cast<uint8_t>(~kVnetGsoEcn);
+  const bool ecn = (h.gso_type & kVnetGsoEcn) != 0;
+  if (type == kVnetGsoTcpv4) {
+    r.kind = VnetKind::kGsoTcpv4;
+  } else if (type == kVnetGsoNone && !ecn) {
+    r.kind = h.needs_csum() ? VnetKind::kNeedsChecksum : VnetKind::kComplete;
+  } else {
+    return Refuse(r, VnetDrop::kBadGsoType);
+  }
+
+  const ParsedIpv4 parsed = ParseIpv4(read.subspan(kVnetHdrSize));
+  if (!parsed.ok) {
+    r.ip_drop = parsed.drop;
+    return Refuse(r, VnetDrop::kBadIpv4);
+  }
+  r.ip = parsed.packet;
+  r.packet = read.subspan(kVnetHdrSize, r.ip.total_length);
+  if (h.hdr_len > r.packet.size()) return Refuse(r, VnetDrop::kBadHdrLen);
+  if (h.needs_csum()) {
+    // The field lies after the IPv4 header (completing it never touches what ParseIpv4 judged) and wholly in the
+    // packet; an odd offset from csum_start would straddle the sum's words. A fragment holds part of a segment.
+    const size_t field = size_t{h.csum_start} + h.csum_offset;
+    if (h.csum_start < r.ip.header_length || field + 2 > r.packet.size() || (h.csum_offset & 1) != 0 ||
+        r.ip.is_fragment()) {
+      return Refuse(r, VnetDrop::kBadCsumRequest);
+    }
+  }
+  if (r.kind == VnetKind::kGsoTcpv4) {
+    if (r.ip.transport != Transport::kTcp || r.ip.is_fragment()) return Refuse(r, VnetDrop::kGsoNotTcp);
+    return Plan(r, max_packet);
+  }
   return true;
 }
 
@@ -130,42 +157,7 @@ std::string_view VnetDropName(VnetDrop r) {
 
 VnetRead ParseVnetRead(std::span<uint8_t> read, size_t max_packet) {
   VnetRead r;
-  if (read.size() < kVnetHdrSize) return Refuse(r, VnetDrop::kTooShort);
-  r.header = DecodeVnetHeader(read);
-  const VnetHeader& h = r.header;
-  if ((h.flags & ~kVnetKnownFlags) != 0) return Refuse(r, VnetDrop::kBadFlags);
-  const uint8_t type = h.gso_type & static_cast<uint8_t>(~kVnetGsoEcn);
-  const bool ecn = (h.gso_type & kVnetGsoEcn) != 0;
-  if (type == kVnetGsoTcpv4) {
-    r.kind = VnetKind::kGsoTcpv4;
-  } else if (type == kVnetGsoNone && !ecn) {
-    r.kind = h.needs_csum() ? VnetKind::kNeedsChecksum : VnetKind::kComplete;
-  } else {
-    return Refuse(r, VnetDrop::kBadGsoType);
-  }
-
-  const ParsedIpv4 parsed = ParseIpv4(read.subspan(kVnetHdrSize));
-  if (!parsed.ok) {
-    r.ip_drop = parsed.drop;
-    return Refuse(r, VnetDrop::kBadIpv4);
-  }
-  r.ip = parsed.packet;
-  r.packet = read.subspan(kVnetHdrSize, r.ip.total_length);
-  if (h.hdr_len > r.packet.size()) return Refuse(r, VnetDrop::kBadHdrLen);
-  if (h.needs_csum()) {
-    // The field lies after the IPv4 header (completing it never touches what ParseIpv4 judged) and wholly in the
-    // packet; an odd offset from csum_start would straddle the sum's words. A fragment holds part of a segment.
-    const size_t field = size_t{h.csum_start} + h.csum_offset;
-    if (h.csum_start < r.ip.header_length || field + 2 > r.packet.size() || (h.csum_offset & 1) != 0 ||
-        r.ip.is_fragment()) {
-      return Refuse(r, VnetDrop::kBadCsumRequest);
-    }
-  }
-  if (r.kind == VnetKind::kGsoTcpv4) {
-    if (r.ip.transport != Transport::kTcp || r.ip.is_fragment()) return Refuse(r, VnetDrop::kGsoNotTcp);
-    if (!Plan(r, max_packet)) return Refuse(r, r.drop);
-  }
-  r.ok = true;
+  r.ok = Judge(read, max_packet, r);
   return r;
 }
 

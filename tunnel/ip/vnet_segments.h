@@ -136,7 +136,7 @@ struct GsoPlan {
   size_t header_length() const { return size_t{ip_header_length} + tcp_header_length; }
 };
 
-// One read judged. Spans point into the read and live as long as it.
+// One read judged. Spans point into the read and live as long as it. When !ok, only drop (and ip_drop) count.
 struct VnetRead {
   bool ok = false;
   VnetDrop drop = VnetDrop::kTooShort;      // why not, when !ok
