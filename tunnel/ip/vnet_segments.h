@@ -139,7 +139,7 @@ struct GsoPlan {
 // One read judged. Spans point into the read and live as long as it. When !ok, only drop (and ip_drop) count.
 struct VnetRead {
   bool ok = false;
-  VnetDrop drop = VnetDrop::kTooShort;      // why not, when !ok
+  VnetDrop drop = VnetDrop::kTooShort;         // why not, when !ok
   DropReason ip_drop = DropReason::kTooShort;  // when drop == kBadIpv4
   VnetKind kind = VnetKind::kComplete;
   VnetHeader header;
