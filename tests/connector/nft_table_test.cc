@@ -3,6 +3,8 @@
 // (on a plain file). The table in a real kernel, with the connector running, is tests/connector/connector_tun_test.cc.
 #include "tunnel/connector/nft_table.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -95,6 +97,19 @@ TEST(RunNft, AProgramThatDoesNotReadItsInputCannotHurtTheCaller) {
   auto r = RunNft("/bin/sh", {"-c", "exit 1"}, big, std::chrono::seconds(10));
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->status, 1);
+}
+
+TEST(RunNft, TheChildStartsWithNoSignalBlockedEvenWhenTheCallerBlocksSome) {
+  // As in `strait connector`: SIGTERM and SIGINT blocked on every thread but the signal thread.
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGINT);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &block, &old), 0);
+  auto r = RunNft("/bin/sh", {"-c", "grep SigBlk /proc/self/status"}, {}, std::chrono::seconds(10));
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->output, "SigBlk:\t0000000000000000\n");
 }
 
 TEST(RunNft, AHungProgramIsKilledAtTheTimeout) {

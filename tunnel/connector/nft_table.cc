@@ -138,8 +138,20 @@ Result<NftRun, std::string> RunNft(const std::string& binary, std::initializer_l
   posix_spawn_file_actions_adddup2(&actions, in_theirs.fd, STDIN_FILENO);  // dup2 clears O_CLOEXEC on the copy
   posix_spawn_file_actions_adddup2(&actions, out_theirs.fd, STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, out_theirs.fd, STDERR_FILENO);
+  // A clean signal state for nft: the connector blocks SIGTERM/SIGINT on its threads (a signal thread waits for
+  // them) and ignores SIGPIPE, and a child would inherit both.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = ::posix_spawn(&pid, binary.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return Fail(fmt::format("nft: cannot run {}: {}", binary, std::strerror(rc)));
   in_theirs.Reset();
