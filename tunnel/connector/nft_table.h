@@ -15,7 +15,8 @@
 // connector that crashed is replaced atomically and a missing one is no error (nft 1.0.6, Debian 12, has no
 // `destroy`). The kernel's conntrack keeps the replies flowing back to the right device.
 //
-// Setup and exit only (blocking: each run waits for `nft`, at most NftOptions::timeout). Not thread-safe.
+// The table's name is fixed, so one masquerading connector per network namespace. Setup and exit only (blocking:
+// each run waits for `nft`, at most NftOptions::timeout). Not thread-safe.
 #pragma once
 
 #include <chrono>
