@@ -80,7 +80,7 @@ class ConfigFile {
     if (!FlagGiven(flag)) out = static_cast<T>(*v);
   }
 
-  // A boolean (true / false).
+  // A boolean (true or false; a flag without a value, such as --tunnel-masquerade, counts as given).
   void Bool(const char* key, const char* flag, bool& out) {
     const toml::node* n = Declare(key);
     if (n == nullptr) return;

@@ -3,6 +3,7 @@
 //
 //   strait connector --identity DIR --relay ADDR [--relay ADDR ...] --policy FILE [--direct-listen ADDR]
 //                    [--metrics-listen ADDR] [--config FILE] [--open-timeout-ms N]
+//                    [--tunnel-pool CIDR [--tunnel-mtu N] [--tunnel-device NAME [--tunnel-masquerade]]]
 //                    [--log-level debug|info|warn|error] [--log-format text|json]
 //
 // ADDR is IP:PORT, [IPv6]:PORT or NAME:PORT (the relay's certificate must carry the name or IP as given). A relay
@@ -18,8 +19,11 @@
 // count, and one line when it logs in again. SIGTERM / SIGINT: exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, relays (array of strings), policy, direct_listen,
-// metrics_listen, open_timeout_ms, resolver_threads, tunnel_pool, tunnel_mtu, tunnel_device, log_level, log_format. An unknown key or a bad value: one line
-// on stderr, exit 1, before anything starts.
+// metrics_listen, open_timeout_ms, resolver_threads, tunnel_pool, tunnel_mtu, tunnel_device, tunnel_masquerade
+// (true/false), log_level, log_format. An unknown key or a bad value: one line on stderr, exit 1, before anything
+// starts. --tunnel-device also turns on net.ipv4.ip_forward (left on at exit); --tunnel-masquerade installs the
+// nftables table `ip strait` and removes it on exit, SIGTERM/SIGINT included (docs/connector.md, "Running the IP
+// tunnel").
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -65,6 +69,7 @@ struct Settings {
   std::string tunnel_pool;  // IPv4 CIDR; empty: no IP tunnel served (docs/ip-tunnel.md)
   std::int64_t tunnel_mtu = ip::kDefaultTunnelMtu;
   std::string tunnel_device;  // the TUN; empty: addresses handed out, packets dropped
+  bool tunnel_masquerade = false;  // the nftables masquerade table (with tunnel_device); off: routed mode
   std::int64_t loop_recv_buffers = 1024;  // testing only (hidden flag): the loop's receive pool
   LogSettings log;
 };
@@ -123,6 +128,9 @@ class ConnectorCommand : public Command {
     cmd_->add_option("--tunnel-mtu", s_.tunnel_mtu, "IP tunnel MTU, 576..16348 (1420)");
     cmd_->add_option("--tunnel-device", s_.tunnel_device,
                      "TUN that carries the tunnel's packets, e.g. strait-c0 (needs CAP_NET_ADMIN; with --tunnel-pool)");
+    cmd_->add_flag("--tunnel-masquerade", s_.tunnel_masquerade,
+                   "Masquerade the tunnel pool out of every other interface (nftables table 'ip strait', removed on "
+                   "exit; needs nft, Debian package nftables; with --tunnel-device)");
     AddLogFlags(*cmd_, s_.log);
     // Hidden (empty group): for tests that make the receive pool small on purpose, where its bounds bite.
     cmd_->add_option("--loop-recv-buffers", s_.loop_recv_buffers, "Receive buffers in the loop (1024)")->group("");
@@ -138,6 +146,7 @@ class ConnectorCommand : public Command {
     if (!ip::TunnelMtuValid(static_cast<std::size_t>(std::max<std::int64_t>(s_.tunnel_mtu, 0)))) {
       return Usage(fmt::format("--tunnel-mtu {} outside {}..{}", s_.tunnel_mtu, ip::kMinTunnelMtu, ip::kMaxTunnelMtu));
     }
+    if (s_.tunnel_masquerade && s_.tunnel_device.empty()) return Usage("--tunnel-masquerade needs --tunnel-device");
     if (s_.open_timeout_ms <= 0 || s_.resolver_threads <= 0 || s_.resolver_threads > 64) {
       return Usage("open timeout must be > 0 and resolver threads 1..64");
     }
@@ -198,6 +207,7 @@ class ConnectorCommand : public Command {
     o.tunnel_mtu = static_cast<std::uint16_t>(s_.tunnel_mtu);
     if (!s_.tunnel_device.empty() && s_.tunnel_pool.empty()) return Usage("--tunnel-device needs --tunnel-pool");
     o.tunnel_device = s_.tunnel_device;
+    o.tunnel_masquerade = s_.tunnel_masquerade;
     std::unique_ptr<logging::Logger> logger = MakeLogger(s_.log);
     o.log = [lg = logger.get()](const logging::Event& e) {
       // A relay link up is also a contract line on stdout (scripts wait for it); every event is logged.
@@ -295,6 +305,7 @@ class ConnectorCommand : public Command {
       cfg.Str("tunnel_pool", "--tunnel-pool", s_.tunnel_pool);
       cfg.Int("tunnel_mtu", "--tunnel-mtu", s_.tunnel_mtu, ip::kMinTunnelMtu, ip::kMaxTunnelMtu);
       cfg.Str("tunnel_device", "--tunnel-device", s_.tunnel_device);
+      cfg.Bool("tunnel_masquerade", "--tunnel-masquerade", s_.tunnel_masquerade);
       ReadLogConfig(cfg, s_.log);
     });
     return error ? ReportError("connector: " + *error) : kExitOk;

@@ -14,7 +14,7 @@ PACKAGES=(
   nlohmann-json3-dev libsqlite3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  iproute2 iperf3 curl haproxy nginx-light libnginx-mod-stream python3
+  iproute2 nftables iperf3 curl haproxy nginx-light libnginx-mod-stream python3
 )
 
 missing=()

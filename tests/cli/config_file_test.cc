@@ -33,6 +33,7 @@ struct Settings {
   std::size_t limit = 3;
   std::vector<std::string> peers;
   std::string mode = "fast";
+  bool verbose = false;
 };
 
 // Runs `fn` with an ordinary user's privileges and returns its result. Not root: in this process. Root (CI runs as
@@ -78,6 +79,7 @@ class ConfigFileTest : public ::testing::Test {
     cmd_->add_option("--count", s_.count);
     cmd_->add_option("--peer", s_.peers);
     cmd_->add_option("--mode", s_.mode);
+    cmd_->add_flag("--verbose", s_.verbose);
   }
   ~ConfigFileTest() override { fs::remove_all(dir_); }
 
@@ -103,6 +105,7 @@ class ConfigFileTest : public ::testing::Test {
       cfg.Int("limit", nullptr, s_.limit, 1, 64);
       cfg.Strs("peers", "--peer", s_.peers, Text::kAddress);
       cfg.OneOf("mode", "--mode", s_.mode, {"fast", "slow"});
+      cfg.Bool("verbose", "--verbose", s_.verbose);
     });
   }
 
@@ -120,9 +123,11 @@ TEST_F(ConfigFileTest, GoodFileSetsEveryKey) {
       "count = 0\n"
       "limit = 64\n"
       "peers = [\"relay.example:3101\", \"10.0.0.1:65535\"]\n"
-      "mode = \"slow\"\n");
+      "mode = \"slow\"\n"
+      "verbose = true\n");
   EXPECT_EQ(Read(path), std::nullopt);
   EXPECT_EQ(s_.mode, "slow");
+  EXPECT_TRUE(s_.verbose);
   EXPECT_EQ(s_.name, "edge-1");
   EXPECT_EQ(s_.listen, "[::1]:0");
   EXPECT_EQ(s_.count, 0);
@@ -144,6 +149,11 @@ TEST_F(ConfigFileTest, FlagsOverrideTheFile) {
   EXPECT_EQ(s_.peers, (std::vector<std::string>{"b:2", "c:3"}));
   EXPECT_EQ(s_.count, 5);   // no flag: from the file
   EXPECT_EQ(s_.limit, 9u);  // a key without a flag
+}
+
+TEST_F(ConfigFileTest, AFlagWithoutValueOverridesABooleanKey) {
+  EXPECT_EQ(Read(Write("verbose = false\n"), {"--verbose"}), std::nullopt);
+  EXPECT_TRUE(s_.verbose);
 }
 
 TEST_F(ConfigFileTest, UnknownKeyIsNamedWithFileAndLine) {
@@ -192,6 +202,8 @@ TEST_F(ConfigFileTest, WrongTypesAndRangesNameKeyAndExpectation) {
       {"mode = \"loud\"", "'mode' must be one of fast, slow, got \"loud\""},
       {"mode = \"FAST\"", "'mode' must be one of fast, slow, got \"FAST\""},
       {"mode = 1", "'mode' must be one of fast, slow, got an integer"},
+      {"verbose = 1", "'verbose' must be true or false, got an integer"},
+      {"verbose = \"yes\"", "'verbose' must be true or false, got \"yes\""},
   };
   for (const BadValue& c : cases) {
     const std::string path = Write(std::string("\n") + c.line + "\n");

@@ -146,8 +146,57 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   EXPECT_EQ(Count(text, "# TYPE strait_connector_streams_refused_total "), 1u);
   // Every family has one HELP and one TYPE line, and every sample belongs to a declared family.
   EXPECT_EQ(Count(text, "# HELP "), Count(text, "# TYPE "));
-  EXPECT_EQ(Count(text, "# TYPE "), 28u) << text;
+  EXPECT_EQ(Count(text, "# TYPE "), 36u) << text;
   EXPECT_EQ(Count(text, "reason=\"accepted\""), 0u);
+}
+
+TEST(ConnectorMetricsText, TunnelCountersUnderTheirNamesWithEveryDropReason) {
+  ConnectorMetrics m;
+  m.tunnel_up = true;
+  m.tunnel_pool_free = 250;
+  m.tunnel.packets_from_devices = 1;
+  m.tunnel.bytes_from_devices = 2;
+  m.tunnel.packets_to_devices = 3;
+  m.tunnel.bytes_to_devices = 4;
+  m.tunnel.no_session = 5;
+  m.tunnel.tun_write_errors = 6;
+  m.stats.tunnel_link_full = 7;
+  m.tunnel_filter.drops[static_cast<std::size_t>(PacketDrop::kMalformed)] = 8;  // the sum of the malformed_* below
+  m.tunnel_filter.malformed[static_cast<std::size_t>(ip::DropReason::kBadHeaderChecksum)] = 8;
+  m.tunnel_filter.drops[static_cast<std::size_t>(PacketDrop::kSpoofedSource)] = 9;
+  m.tunnel_filter.drops[static_cast<std::size_t>(PacketDrop::kDeniedByPolicy)] = 10;
+  m.tunnel_filter.mss_clamped = 11;
+  m.tunnel_filter.icmp_sent = 12;
+  m.tunnel_filter.icmp_limited = 13;
+  const std::string text = RenderPrometheus(m);
+  for (const char* line : {
+           "strait_connector_tunnel_up 1",
+           "strait_connector_tunnel_pool_free 250",
+           "strait_connector_tunnel_packets_total{direction=\"from_devices\"} 1",
+           "strait_connector_tunnel_bytes_total{direction=\"from_devices\"} 2",
+           "strait_connector_tunnel_packets_total{direction=\"to_devices\"} 3",
+           "strait_connector_tunnel_bytes_total{direction=\"to_devices\"} 4",
+           "strait_connector_tunnel_drops_total{reason=\"no_session\"} 5",
+           "strait_connector_tunnel_drops_total{reason=\"tun_write_error\"} 6",
+           "strait_connector_tunnel_drops_total{reason=\"link_full\"} 7",
+           "strait_connector_tunnel_drops_total{reason=\"malformed_bad_header_checksum\"} 8",
+           "strait_connector_tunnel_drops_total{reason=\"malformed_too_short\"} 0",
+           "strait_connector_tunnel_drops_total{reason=\"spoofed_source\"} 9",
+           "strait_connector_tunnel_drops_total{reason=\"denied_by_policy\"} 10",
+           "strait_connector_tunnel_drops_total{reason=\"too_big\"} 0",
+           "strait_connector_tunnel_drops_total{reason=\"to_gateway\"} 0",
+           "strait_connector_tunnel_drops_total{reason=\"peer_address\"} 0",
+           "strait_connector_tunnel_mss_clamped_total 11",
+           "strait_connector_tunnel_icmp_sent_total 12",
+           "strait_connector_tunnel_icmp_limited_total 13",
+       }) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+  // Every reason once: the parser's ten as malformed_*, the filter's other five, and the port's and link's three; no
+  // aggregate `malformed` sample, which would count those packets twice in a sum.
+  EXPECT_EQ(Count(text, "strait_connector_tunnel_drops_total{"), ip::kDropReasonCount + kPacketDropCount - 1 + 3);
+  EXPECT_EQ(Count(text, "reason=\"malformed\""), 0u);
+  EXPECT_TRUE(HasLine(RenderPrometheus({}), "strait_connector_tunnel_up 0"));
 }
 
 TEST(PrometheusText, EscapesLabelValuesAndHelp) {

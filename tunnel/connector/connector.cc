@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "crypto/credential.h"
+#include "tunnel/connector/ip_forwarding.h"
 #include "tunnel/link/link_down_fields.h"
 
 namespace strait::connector {
@@ -80,6 +81,7 @@ Connector::~Connector() {
   }
   if (resolver_) resolver_->Stop();
   if (started_) loop_.SetMessageHandler(nullptr);
+  RemoveMasquerade();  // the TUN itself goes with tunnel_port_, after the sessions that point at it
 }
 
 std::string Connector::Start() {
@@ -88,19 +90,7 @@ std::string Connector::Start() {
   ctx_.policy = &options_.policy;
   ctx_.tunnel_pool = tunnel_pool_ ? &*tunnel_pool_ : nullptr;
   ctx_.tunnel_mtu = options_.tunnel_mtu;
-  if (tunnel_pool_ && !options_.tunnel_device.empty()) {
-    TunnelPortOptions t;
-    t.device = options_.tunnel_device;
-    t.filter.pool_network = tunnel_pool_->network();
-    t.filter.pool_prefix = tunnel_pool_->prefix_length();
-    t.filter.gateway = tunnel_pool_->gateway();
-    t.filter.mtu = options_.tunnel_mtu;
-    t.filter.device_to_device = options_.policy.tunnel().device_to_device;
-    auto port = TunnelPort::Open(loop_, t, &options_.policy.tunnel().rules);
-    if (!port) return port.error();
-    tunnel_port_ = std::move(*port);
-    ctx_.tunnel_port = tunnel_port_.get();
-  }
+  if (std::string err = OpenTunnel(); !err.empty()) return err;
   ctx_.datagram_out.resize(tunnel::kMaxLinkFrameSize);
   ctx_.stats = &stats_;
   ctx_.open_timeout = options_.open_timeout;
@@ -116,7 +106,11 @@ std::string Connector::Start() {
     r.target = t;
     r.failures = link::LoginFailureLog(options_.login_failure_log_interval);
     auto tls = crypto::TlsContext::CreateClient({options_.relay_ca_pem, t.tls_name});
-    if (!tls) return "relay " + t.tls_name + " TLS: " + tls.error().reason;
+    if (!tls) {
+      relays_.clear();
+      CloseTunnel();
+      return "relay " + t.tls_name + " TLS: " + tls.error().reason;
+    }
     r.tls = std::make_unique<crypto::TlsContext>(std::move(*tls));
     relays_.push_back(std::move(r));
   }
@@ -134,6 +128,7 @@ std::string Connector::Start() {
     if (std::string err = direct_->Start(); !err.empty()) {
       direct_.reset();
       relays_.clear();
+      CloseTunnel();
       return err;
     }
   }
@@ -160,6 +155,72 @@ std::string Connector::Start() {
   }
   tick_ = loop_.AddTimer(kTickPeriod, this, kTimerTick);
   return {};
+}
+
+// The TUN, then forwarding (routed and masquerade mode both need the kernel to forward between the TUN and corp),
+// then the masquerade table, which names the TUN. Any failure undoes what was done.
+std::string Connector::OpenTunnel() {
+  if (options_.tunnel_masquerade && (!tunnel_pool_ || options_.tunnel_device.empty())) {
+    return "tunnel masquerade needs a tunnel pool and a tunnel device";
+  }
+  if (!tunnel_pool_ || options_.tunnel_device.empty()) return {};
+  TunnelPortOptions t;
+  t.device = options_.tunnel_device;
+  t.filter.pool_network = tunnel_pool_->network();
+  t.filter.pool_prefix = tunnel_pool_->prefix_length();
+  t.filter.gateway = tunnel_pool_->gateway();
+  t.filter.mtu = options_.tunnel_mtu;
+  t.filter.device_to_device = options_.policy.tunnel().device_to_device;
+  auto port = TunnelPort::Open(loop_, t, &options_.policy.tunnel().rules);
+  if (!port) return port.error();
+  tunnel_port_ = std::move(*port);
+  ctx_.tunnel_port = tunnel_port_.get();
+  auto forwarding = EnableIpForwarding();
+  if (!forwarding) {
+    CloseTunnel();
+    return forwarding.error();
+  }
+  Log(logging::Event(logging::Level::kInfo, "ip_forwarding")
+          .With("file", kIpForwardPath)
+          .With("state", *forwarding ? "enabled" : "already_on"));  // never turned off again (ip_forwarding.h)
+  if (options_.tunnel_masquerade) {
+    MasqueradeSpec m;
+    m.pool_network = tunnel_pool_->network();
+    m.pool_prefix = tunnel_pool_->prefix_length();
+    m.tun_name = tunnel_port_->name();
+    bool replaced = false;
+    auto table = MasqueradeTable::Install(m, options_.nft, &replaced);
+    if (!table) {
+      CloseTunnel();
+      return table.error();
+    }
+    masquerade_ = std::move(*table);
+    Log(logging::Event(logging::Level::kInfo, "masquerade_installed")
+            .With("table", fmt::format("{} {}", kNftFamily, kNftTable))
+            .With("pool", fmt::format("{}.{}.{}.{}/{}", m.pool_network >> 24, (m.pool_network >> 16) & 0xff,
+                                      (m.pool_network >> 8) & 0xff, m.pool_network & 0xff, m.pool_prefix))
+            .With("tun", m.tun_name)
+            .With("stale_table", replaced ? "replaced" : "none"));
+  }
+  return {};
+}
+
+void Connector::CloseTunnel() {
+  RemoveMasquerade();
+  ctx_.tunnel_port = nullptr;
+  tunnel_port_.reset();
+}
+
+void Connector::RemoveMasquerade() {
+  if (masquerade_) {
+    if (std::string err = masquerade_->Remove(); !err.empty()) {
+      Log(logging::Event(logging::Level::kWarn, "masquerade_remove_failed").With("error", err));
+    } else {
+      Log(logging::Event(logging::Level::kInfo, "masquerade_removed")
+              .With("table", fmt::format("{} {}", kNftFamily, kNftTable)));
+    }
+    masquerade_.reset();
+  }
 }
 
 void Connector::StartDialer(Relay& r) {

@@ -33,6 +33,7 @@
 #include "tunnel/connector/policy.h"
 #include "tunnel/connector/resolver.h"
 #include "tunnel/connector/address_pool.h"
+#include "tunnel/connector/nft_table.h"
 #include "tunnel/connector/tunnel_port.h"
 #include "tunnel/init_replay.h"
 #include "tunnel/ip/tunnel_mtu.h"
@@ -76,8 +77,14 @@ struct ConnectorOptions {
   std::optional<AddressPoolOptions> tunnel_pool;
   std::uint16_t tunnel_mtu = ip::kDefaultTunnelMtu;
   // The TUN that carries the tunnel's packets (with tunnel_pool); empty: addresses are handed out, packets dropped.
-  // Opening it needs CAP_NET_ADMIN and /dev/net/tun.
+  // Opening it needs CAP_NET_ADMIN and /dev/net/tun, and turns on net.ipv4.ip_forward (tunnel/connector/
+  // ip_forwarding.h; never turned off again).
   std::string tunnel_device;
+  // Masquerade mode (with tunnel_device): the connector's nftables table `ip strait` rewrites the source of pool
+  // packets leaving by any other interface (tunnel/connector/nft_table.h); installed at Start, removed when the
+  // connector is destroyed (or a Start fails). Off: routed mode, corp routes the pool to this host.
+  bool tunnel_masquerade = false;
+  NftOptions nft;
 
   // Failed logins to a relay (TLS, refused connection, ERROR from the relay, name not resolved) are logged at
   // most once per this interval per relay, with a count (link::LoginFailureLog).
@@ -97,7 +104,8 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   Connector(const Connector&) = delete;
   Connector& operator=(const Connector&) = delete;
 
-  // Starts the dialers and the Direct Connect listener. Returns an error line on failure (nothing started then).
+  // Opens the TUN (with forwarding and, in masquerade mode, the nftables table), starts the dialers and the Direct
+  // Connect listener. Returns an error line on failure (nothing started then: the TUN closed, the table removed).
   std::string Start();
   // Stops dialing and accepting, closes every session and link. The loop may then be stopped.
   void Stop();
@@ -114,6 +122,7 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   const tunnel::InitReplayRecord& init_replay() const { return init_replay_; }
   const AddressPool* tunnel_pool() const { return tunnel_pool_ ? &*tunnel_pool_ : nullptr; }
   const TunnelPort* tunnel_port() const { return tunnel_port_.get(); }
+  bool masquerading() const { return masquerade_ != nullptr; }
 
  private:
   struct Relay {
@@ -149,6 +158,9 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   void ReapSoon();
   void Reap();
   Relay* RelayOf(const link::TlsLink& link);
+  std::string OpenTunnel();   // Start: the TUN, forwarding, the masquerade table; an error line or empty
+  void CloseTunnel();         // undoes OpenTunnel (a failed Start)
+  void RemoveMasquerade();    // deletes the nftables table (CloseTunnel, the destructor) and logs it
   void Log(const logging::Event& event) const;
 
   // Immutable after Create/Start.
@@ -165,6 +177,7 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   tunnel::InitReplayRecord init_replay_;  // every session's SESSION_INIT timestamps (before ctx_: it points here)
   std::optional<AddressPool> tunnel_pool_;  // the IP tunnel's addresses (before ctx_: it points here)
   std::unique_ptr<TunnelPort> tunnel_port_;  // the TUN (before ctx_ and sessions_: they point here)
+  std::unique_ptr<MasqueradeTable> masquerade_;  // tunnel_masquerade: removed when this goes (also on a failed Start)
   SessionContext ctx_;
   std::map<SessionKey, std::unique_ptr<DeviceSession>> sessions_;
   std::vector<std::unique_ptr<DeviceSession>> ended_;  // link gone / closed, waiting for their pumps

@@ -3,12 +3,57 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include "metrics/prometheus_text.h"
 #include "tunnel/connector/connector.h"
 
 namespace strait::connector {
 
 using metrics::MetricType;
+
+namespace {
+
+// The IP tunnel's packet path (docs/ip-tunnel.md §2, §6): TunnelPort's and PacketFilter's counters, one drop family
+// with every reason, so rate(drops_total) by reason reads the whole path.
+void RenderTunnel(const ConnectorMetrics& m, metrics::PrometheusText& out) {
+  const TunnelPortStats& t = m.tunnel;
+  const PacketFilterStats& f = m.tunnel_filter;
+  out.Gauge("strait_connector_tunnel_up", "1 while the connector's TUN is open (--tunnel-device).", m.tunnel_up ? 1 : 0);
+  out.Gauge("strait_connector_tunnel_pool_free", "Tunnel addresses a new device could be given now.",
+            m.tunnel_pool_free);
+  out.Family("strait_connector_tunnel_packets_total", MetricType::kCounter,
+             "IP tunnel packets through the TUN: from_devices (written to it), to_devices (read and sent to a device).");
+  out.Sample("strait_connector_tunnel_packets_total", {"direction", "from_devices"}, t.packets_from_devices);
+  out.Sample("strait_connector_tunnel_packets_total", {"direction", "to_devices"}, t.packets_to_devices);
+  out.Family("strait_connector_tunnel_bytes_total", MetricType::kCounter,
+             "IP packet bytes through the TUN, by direction (as packets_total).");
+  out.Sample("strait_connector_tunnel_bytes_total", {"direction", "from_devices"}, t.bytes_from_devices);
+  out.Sample("strait_connector_tunnel_bytes_total", {"direction", "to_devices"}, t.bytes_to_devices);
+  out.Family("strait_connector_tunnel_drops_total", MetricType::kCounter,
+             "IP tunnel packets dropped, by reason (malformed ones by what the parser refused).");
+  constexpr const char* kDrops = "strait_connector_tunnel_drops_total";
+  for (std::size_t i = 0; i < kPacketDropCount; ++i) {
+    const auto d = static_cast<PacketDrop>(i);
+    if (d == PacketDrop::kMalformed) continue;  // the malformed_* samples below add up to it
+    out.Sample(kDrops, {"reason", PacketDropName(d)}, f.drops[i]);
+  }
+  for (std::size_t i = 0; i < ip::kDropReasonCount; ++i) {
+    out.Sample(kDrops, {"reason", fmt::format("malformed_{}", ip::DropReasonName(static_cast<ip::DropReason>(i)))},
+               f.malformed[i]);
+  }
+  out.Sample(kDrops, {"reason", "no_session"}, t.no_session);
+  out.Sample(kDrops, {"reason", "tun_write_error"}, t.tun_write_errors);
+  out.Sample(kDrops, {"reason", "link_full"}, m.stats.tunnel_link_full);
+  out.Counter("strait_connector_tunnel_mss_clamped_total", "TCP SYNs whose MSS option was lowered to the tunnel's.",
+              f.mss_clamped);
+  out.Counter("strait_connector_tunnel_icmp_sent_total",
+              "ICMP errors sent to devices (administratively prohibited, fragmentation needed).", f.icmp_sent);
+  out.Counter("strait_connector_tunnel_icmp_limited_total",
+              "ICMP errors not sent: over the connector's rate limit (100 a second).", f.icmp_limited);
+}
+
+}  // namespace
 
 std::string RenderPrometheus(const ConnectorMetrics& m) {
   const ConnectorStats& s = m.stats;
@@ -70,6 +115,7 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
   out.Sample("strait_connector_tunnel_requests_total", {"result", "refused_full"}, s.tunnel_refused_full);
   out.Gauge("strait_connector_tunnel_leases", "Tunnel addresses leased, live or in their grace period.",
             s.tunnel_leases);
+  RenderTunnel(m, out);
   out.Counter("strait_connector_loop_connects_total", "TCP connects started by the loop (targets and relays).",
               m.loop_connects);
   out.Counter("strait_connector_loop_recv_bytes_total", "Bytes received on the loop's sockets.", m.loop_recv_bytes);
@@ -161,6 +207,12 @@ void MetricsPublisher::Publish() {
   if (const DirectListener* d = connector_.direct()) m.direct = d->stats();
   m.init_replay = connector_.init_replay().stats();
   m.init_replay_entries = connector_.init_replay().size();
+  if (const TunnelPort* t = connector_.tunnel_port()) {
+    m.tunnel_up = true;
+    m.tunnel = t->stats();
+    m.tunnel_filter = t->filter_stats();
+  }
+  if (const AddressPool* pool = connector_.tunnel_pool()) m.tunnel_pool_free = pool->free();
   m.publishes = ++publishes_;
   {
     std::lock_guard lock(mu_);

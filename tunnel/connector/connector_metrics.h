@@ -12,6 +12,7 @@
 #include "runtime/event_loop.h"
 #include "tunnel/connector/connector_stats.h"
 #include "tunnel/connector/direct_listener.h"
+#include "tunnel/connector/tunnel_port.h"
 #include "tunnel/init_replay.h"
 
 namespace strait::connector {
@@ -32,6 +33,10 @@ struct ConnectorMetrics {
   DirectListenerStats direct;              // the Direct Connect port's refusals (zero when it is off)
   tunnel::InitReplayStats init_replay;     // SESSION_INIT timestamp checks (protocol.md §6)
   std::uint64_t init_replay_entries = 0;   // gauge: devices the replay record holds now
+  bool tunnel_up = false;                  // gauge: the connector's TUN is open (--tunnel-device)
+  std::uint64_t tunnel_pool_free = 0;      // gauge: addresses a new device could get now (0 without a pool)
+  TunnelPortStats tunnel;                  // the TUN's packets both ways (zero while it is closed)
+  PacketFilterStats tunnel_filter;         // per-packet drops by reason, MSS clamps, ICMP answers
   std::uint64_t publishes = 0;       // how many copies have been published (0: none yet)
 };
 
