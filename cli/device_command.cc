@@ -107,16 +107,18 @@ class Printer final : public device::ClientObserver {
     }
     for (const tunnel::Ipv4Prefix& p : plan->skipped) {
       log_(logging::Event(logging::Level::kWarn, "tunnel_route_skipped")
-               .With("route", PrefixText(p))
+               .With("route", tunnel::Ipv4PrefixText(p))
                .With("reason", "covers the address the link dials"));
     }
     std::string routes;
-    for (const tunnel::Ipv4Prefix& p : tun_->state().routes) routes += (routes.empty() ? "" : ",") + PrefixText(p);
+    for (const tunnel::Ipv4Prefix& p : tun_->state().routes) {
+      routes += (routes.empty() ? "" : ",") + tunnel::Ipv4PrefixText(p);
+    }
     std::printf("device tunnel up name=%s address=%s mtu=%u routes=%s\n", tun_->name().c_str(),
-                Ipv4Text(tun_->state().address).c_str(), unsigned{tun_->state().mtu}, routes.c_str());
+                tunnel::Ipv4Text(tun_->state().address).c_str(), unsigned{tun_->state().mtu}, routes.c_str());
     std::fflush(stdout);
     log_(logging::Event(logging::Level::kInfo, "tunnel_up")
-             .With("address", Ipv4Text(config.address))
+             .With("address", tunnel::Ipv4Text(config.address))
              .With("changed", !plan->changes_nothing()));
   }
   void OnTunnelRefused(const tunnel::TunnelRefused& refused) override {
@@ -132,11 +134,6 @@ class Printer final : public device::ClientObserver {
  private:
   logging::Sink log_;
   link::LoginFailureLog& Failures(Path path) { return path == Path::kDirect ? direct_failures_ : relay_failures_; }
-
-  static std::string Ipv4Text(std::uint32_t a) {
-    return fmt::format("{}.{}.{}.{}", a >> 24, (a >> 16) & 0xFF, (a >> 8) & 0xFF, a & 0xFF);
-  }
-  static std::string PrefixText(const tunnel::Ipv4Prefix& p) { return fmt::format("{}/{}", Ipv4Text(p.prefix), p.length); }
 
   link::LoginFailureLog relay_failures_;
   link::LoginFailureLog direct_failures_;

@@ -16,12 +16,6 @@ std::uint32_t Load32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
 }
 
-std::string PrefixText(const tunnel::Ipv4Prefix& p) {
-  return std::to_string(p.prefix >> 24) + "." + std::to_string((p.prefix >> 16) & 0xFF) + "." +
-         std::to_string((p.prefix >> 8) & 0xFF) + "." + std::to_string(p.prefix & 0xFF) + "/" +
-         std::to_string(p.length);
-}
-
 // The room a read needs: a vnet header and the largest packet the kernel hands over (a 64 KiB super-segment),
 // behind the frame header and counter, with the tag's room after it.
 constexpr std::size_t kReadRoom = runtime::kVnetHdrSize + ip::kIpv4MaxPacketSize;
@@ -111,16 +105,14 @@ Result<TunPlan, std::string> DeviceTun::Apply(const tunnel::TunnelConfig& config
       if (auto r = nl->SetLinkUp(ifindex); !r) return fail(r.error().reason);
     }
     for (const tunnel::Ipv4Prefix& p : plan.delete_routes) {
-      // A route the kernel dropped already (the address went) is gone: that is what we wanted.
+      // A route someone else deleted is gone already: that is what we wanted.
       if (auto r = nl->DeleteRoute(ifindex, p.prefix, p.length); !r && r.error().err != ESRCH) {
         return fail(r.error().reason);
       }
       std::erase(state_.routes, p);
     }
     for (const tunnel::Ipv4Prefix& p : plan.add_routes) {
-      if (auto r = nl->AddRoute(ifindex, p.prefix, p.length); !r) {
-        return fail(r.error().reason + " (route " + PrefixText(p) + ")");
-      }
+      if (auto r = nl->AddRoute(ifindex, p.prefix, p.length); !r) return fail(r.error().reason);
       state_.routes.push_back(p);
     }
   }
