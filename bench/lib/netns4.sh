@@ -14,6 +14,7 @@
 #   netns4_up                         # NS_DEVICE NS_RELAY NS_CONNECTOR NS_CORP, and the addresses below
 #   in_ns "$NS_DEVICE" ping -c1 "$RELAY_DEV_IP"
 #   netns4_add_device2                # optional fifth namespace NS_DEVICE2, 10.99.3.0/24 to the relay
+#   netns4_resolv_conf "$NS_DEVICE"   # -> /etc/netns/<ns>/resolv.conf, the namespace's own resolv.conf
 # Names carry the shell's PID ("strait-n4-<pid>-device"), so concurrent runs do not collide; on exit (also on a
 # failure, Ctrl-C or SIGTERM) every process still running in those namespaces gets SIGTERM, then SIGKILL after
 # 5 s, and the namespaces are deleted (their veth ends and TUN devices go with them). A start first removes the
@@ -68,6 +69,7 @@ netns4_reap_stale() {
     kill -0 "$pid" 2>/dev/null && continue
     netns4_kill_in "$ns"
     ip netns del "$ns" 2>/dev/null || true
+    rm -rf "/etc/netns/$ns"
   done
 }
 
@@ -90,7 +92,10 @@ netns4_down() {
   ((${#NETNS4_ALL[@]})) || return 0
   netns4_kill_in "${NETNS4_ALL[@]}"
   local ns
-  for ns in "${NETNS4_ALL[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  for ns in "${NETNS4_ALL[@]}"; do
+    ip netns del "$ns" 2>/dev/null || true
+    rm -rf "/etc/netns/$ns"
+  done
   NETNS4_ALL=()
 }
 
@@ -136,3 +141,11 @@ netns4_route_through_relay() {
 
 # Routed mode (docs/ip-tunnel.md §6): corp routes a tunnel pool (or any CIDR) back to the connector.
 netns4_corp_route() { ip -n "$NS_CORP" route add "$1" via "$CONNECTOR_CORP_IP"; } # CIDR
+
+# netns4_resolv_conf NS: the path of NS's own resolv.conf, /etc/netns/NS/resolv.conf (made, empty), which
+# `ip netns exec NS` binds over /etc/resolv.conf for every process it starts from then on; removed with NS.
+netns4_resolv_conf() {
+  mkdir -p "/etc/netns/$1"
+  : >"/etc/netns/$1/resolv.conf"
+  echo "/etc/netns/$1/resolv.conf"
+}
