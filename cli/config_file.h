@@ -80,6 +80,15 @@ class ConfigFile {
     if (!FlagGiven(flag)) out = static_cast<T>(*v);
   }
 
+  // A boolean (true / false).
+  void Bool(const char* key, const char* flag, bool& out) {
+    const toml::node* n = Declare(key);
+    if (n == nullptr) return;
+    auto v = n->value_exact<bool>();
+    if (!v) return Fail(*n, fmt::format("'{}' must be true or false{}", key, Got(*n)));
+    if (!FlagGiven(flag)) out = *v;
+  }
+
   // A string that must be one of `choices` (e.g. log_level: debug, info, warn, error).
   void OneOf(const char* key, const char* flag, std::string& out, std::initializer_list<std::string_view> choices) {
     const toml::node* n = Declare(key);

@@ -2,19 +2,20 @@
 // optional TOML file are read here only; the client takes an options struct.
 //
 //   strait device --identity DIR [--relay ADDR] [--direct ADDR] --socks-listen ADDR [--metrics-listen ADDR]
-//                 [--forward LOCAL=HOST:PORT ...] [--forward-max-connections N]
+//                 [--forward LOCAL=HOST:PORT ...] [--forward-max-connections N] [--tun [--tun-name NAME]]
 //                 [--config FILE] [--log-level debug|info|warn|error] [--log-format text|json]
 //
 // stdout: "device forward <local ip:port> -> <host:port>" per forward once it listens, then "device ready
 // socks=<ip:port>" once every door listens, then "device session up connector=<id> via=<relay|direct>" each time a
-// session is established (flushed at once; scripts wait for them).
+// session is established, and with --tun "device tunnel up name=<if> address=<ip> mtu=<n> routes=<cidr,...>" each
+// time a session's tunnel configuration is applied (flushed at once; scripts wait for them).
 // stderr: one line per event, text or JSON (docs/logging.md: link_up, link_down, login_failed, logged_in,
 // session_down, ...); failed logins at most one line a minute per path (see Printer).
 // SIGTERM / SIGINT: stop, exit 0.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, relay, relay_name, direct, socks_listen, metrics_listen,
 // preferred_connector, log_level, log_format (strings), pinned_connectors (array of noise.pub paths), forward (array
-// of LOCAL=HOST:PORT), forward_max_connections (integer). An unknown key or a bad value: one line on stderr, exit 1,
+// of LOCAL=HOST:PORT), forward_max_connections (integer), tun (boolean), tun_name (string). An unknown key or a bad value: one line on stderr, exit 1,
 // before anything starts.
 #include <pthread.h>
 #include <signal.h>
@@ -37,11 +38,13 @@
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/device/client.h"
+#include "tunnel/device/device_tun.h"
 #include "tunnel/device/forward_door.h"
 #include "tunnel/device/forward_spec.h"
 #include "tunnel/device/socks5_door.h"
 #include "tunnel/link/dialer.h"
 #include "tunnel/link/link_down_fields.h"
+#include "tunnel/ip/tunnel_mtu.h"
 
 namespace strait::cli {
 namespace {
@@ -85,13 +88,47 @@ class Printer final : public device::ClientObserver {
     log_(logging::Event(logging::Level::kInfo, "session_down").With("code", tunnel::ErrorCodeName(code)).With("reason",
                                                                                                             reason));
   }
+  // --tun: each session's configuration is applied to the interface (DeviceTun::Apply).
+  void OnTunnelConfig(const tunnel::TunnelConfig& config) override {
+    if (tun_ == nullptr) return;
+    auto plan = tun_->Apply(config);
+    if (!plan) {
+      log_(logging::Event(logging::Level::kError, "tunnel_config_failed").With("reason", plan.error()));
+      return;
+    }
+    for (const tunnel::Ipv4Prefix& p : plan->skipped) {
+      log_(logging::Event(logging::Level::kWarn, "tunnel_route_skipped")
+               .With("route", PrefixText(p))
+               .With("reason", "covers the address the link dials"));
+    }
+    std::string routes;
+    for (const tunnel::Ipv4Prefix& p : tun_->state().routes) routes += (routes.empty() ? "" : ",") + PrefixText(p);
+    std::printf("device tunnel up name=%s address=%s mtu=%u routes=%s\n", tun_->name().c_str(),
+                Ipv4Text(tun_->state().address).c_str(), unsigned{tun_->state().mtu}, routes.c_str());
+    std::fflush(stdout);
+    log_(logging::Event(logging::Level::kInfo, "tunnel_up")
+             .With("address", Ipv4Text(config.address))
+             .With("changed", !plan->changes_nothing()));
+  }
+  void OnTunnelRefused(const tunnel::TunnelRefused& refused) override {
+    log_(logging::Event(logging::Level::kWarn, "tunnel_refused")
+             .With("code", tunnel::ErrorCodeName(refused.code))
+             .With("reason", refused.reason));
+  }
+  void set_tun(device::DeviceTun* tun) { tun_ = tun; }
 
  private:
   logging::Sink log_;
   link::LoginFailureLog& Failures(Path path) { return path == Path::kDirect ? direct_failures_ : relay_failures_; }
 
+  static std::string Ipv4Text(std::uint32_t a) {
+    return fmt::format("{}.{}.{}.{}", a >> 24, (a >> 16) & 0xFF, (a >> 8) & 0xFF, a & 0xFF);
+  }
+  static std::string PrefixText(const tunnel::Ipv4Prefix& p) { return fmt::format("{}/{}", Ipv4Text(p.prefix), p.length); }
+
   link::LoginFailureLog relay_failures_;
   link::LoginFailureLog direct_failures_;
+  device::DeviceTun* tun_ = nullptr;
 };
 
 // The reset codes a forward's failed opens are exported by (label reason=...); any other code is "other".
@@ -105,8 +142,9 @@ constexpr tunnel::ErrorCode kForwardFailureReasons[] = {
 class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionHandler {
  public:
   Metrics(const device::DeviceClient& client, const device::Socks5Door& door,
-          const std::vector<std::unique_ptr<device::ForwardDoor>>& forwards, const logging::Logger& logger)
-      : client_(client), door_(door), forwards_(forwards), logger_(logger) {}
+          const std::vector<std::unique_ptr<device::ForwardDoor>>& forwards, const device::DeviceTun* tun,
+          const logging::Logger& logger)
+      : client_(client), door_(door), forwards_(forwards), tun_(tun), logger_(logger) {}
   void OnAccept(runtime::EventLoop& loop, runtime::ListenerId /*id*/, int fd) override {
     if (!loop.Adopt(fd, static_cast<runtime::ConnectionHandler*>(this)).valid()) ::close(fd);
   }
@@ -139,6 +177,7 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
     add("loop_recv_starved_total", loop.stats().recv_enobufs);  // receives that found the ring empty (ENOBUFS)
     add("link_stalls_total", loop.stats().stalls);  // watchdog: link had bytes to move, moved none for a second
     add("log_dropped_total", logger_.dropped());     // log lines dropped because the log queue was full
+    if (tun_ != nullptr) AddTunnel(body);
     // Per forward, labelled with its local address (unique: duplicates are refused at start).
     for (const auto& f : forwards_) {
       const device::ForwardDoorStats fs = f->stats();
@@ -171,9 +210,28 @@ class Metrics final : public runtime::AcceptHandler, public runtime::ConnectionH
   void OnClose(runtime::EventLoop& /*l*/, runtime::ConnId /*id*/, runtime::CloseReason /*r*/, int /*e*/) override {}
 
  private:
+  // --tun: docs/ip-tunnel.md §5. direction="out" is apps -> corp (read from the TUN, sealed), "in" the reverse.
+  void AddTunnel(std::string& body) const {
+    const device::DeviceTunStats& t = tun_->stats();
+    body += fmt::format("strait_device_tunnel_up {}\n", tun_->live() ? 1 : 0);
+    body += fmt::format("strait_device_tunnel_packets_total{{direction=\"out\"}} {}\n", t.packets_out);
+    body += fmt::format("strait_device_tunnel_packets_total{{direction=\"in\"}} {}\n", t.packets_in);
+    body += fmt::format("strait_device_tunnel_bytes_total{{direction=\"out\"}} {}\n", t.bytes_out);
+    body += fmt::format("strait_device_tunnel_bytes_total{{direction=\"in\"}} {}\n", t.bytes_in);
+    for (std::size_t i = 0; i < device::kTunDropCount; ++i) {
+      body += fmt::format("strait_device_tunnel_drops_total{{reason=\"{}\"}} {}\n",
+                          device::TunDropName(static_cast<device::TunDrop>(i)), t.drops[i]);
+    }
+    body += fmt::format("strait_device_tunnel_super_segments_total {}\n", t.super_segments);
+    body += fmt::format("strait_device_tunnel_configs_applied_total {}\n", t.configs_applied);
+    body += fmt::format("strait_device_tunnel_config_errors_total {}\n", t.config_errors);
+    body += fmt::format("strait_device_tunnel_readdressed_total {}\n", t.readdressed);
+  }
+
   const device::DeviceClient& client_;
   const device::Socks5Door& door_;
   const std::vector<std::unique_ptr<device::ForwardDoor>>& forwards_;
+  const device::DeviceTun* tun_;  // nullptr without --tun
   const logging::Logger& logger_;
 };
 
@@ -189,6 +247,8 @@ struct Settings {
   std::vector<std::string> pinned_connectors;  // noise.pub files
   std::vector<std::string> forwards;           // LOCAL=HOST:PORT (device/forward_spec.h)
   std::uint32_t forward_max_connections = 256;  // per forward (ForwardDoorOptions::max_connections)
+  bool tun = false;                             // the IP tunnel (docs/ip-tunnel.md §5)
+  std::string tun_name = "strait0";
   LogSettings log;
 };
 
@@ -215,6 +275,10 @@ class DeviceCommand : public Command {
                      "Client connections at once per forward (more are refused)")
         ->default_val(256)
         ->check(CLI::Range(1, 65535));
+    cmd_->add_flag("--tun", s_.tun,
+                   "IP tunnel: a TUN interface with the address, MTU and routes the connector assigns (root or "
+                   "CAP_NET_ADMIN)");
+    cmd_->add_option("--tun-name", s_.tun_name, "The TUN interface's name")->default_val("strait0");
     cmd_->add_option("--config", s_.config, "TOML file with the same settings (flags win)");
     AddLogFlags(*cmd_, s_.log);
   }
@@ -272,7 +336,18 @@ class DeviceCommand : public Command {
     }
     std::vector<device::ForwardDoorOptions> forwards;
     if (int rc = ParseForwards(*socks, &forwards); rc != kExitOk) return rc;
-    return Serve(std::move(o), *socks, forwards, metrics, s_.log);
+    std::optional<device::DeviceTunOptions> tun;
+    if (s_.tun) {
+      if (s_.tun_name.empty() || s_.tun_name.size() > 15) return ReportError("--tun-name: 1 to 15 bytes");
+      tun.emplace();
+      tun->name = s_.tun_name;
+      // The link's own addresses never go into the tunnel it carries.
+      for (const std::optional<runtime::SocketAddress>* a : {&o.relay, &o.direct}) {
+        if (a->has_value() && (*a)->u.sa.sa_family == AF_INET) tun->avoid.push_back(ntohl((*a)->u.v4.sin_addr.s_addr));
+      }
+      o.tunnel_mtu_max = static_cast<std::uint16_t>(ip::kMaxTunnelMtu);
+    }
+    return Serve(std::move(o), *socks, forwards, tun, metrics, s_.log);
   }
 
  private:
@@ -291,6 +366,8 @@ class DeviceCommand : public Command {
       cfg.Strs("pinned_connectors", "--pin-connector", s_.pinned_connectors);
       cfg.Strs("forward", "--forward", s_.forwards);
       cfg.Int("forward_max_connections", "--forward-max-connections", s_.forward_max_connections, 1, 65535);
+      cfg.Bool("tun", "--tun", s_.tun);
+      cfg.Str("tun_name", "--tun-name", s_.tun_name);
       ReadLogConfig(cfg, s_.log);
     });
     return error ? ReportError("device: " + *error) : kExitOk;
@@ -330,6 +407,7 @@ class DeviceCommand : public Command {
 
   static int Serve(device::ClientOptions options, const runtime::SocketAddress& socks,
                    const std::vector<device::ForwardDoorOptions>& forward_options,
+                   const std::optional<device::DeviceTunOptions>& tun_options,
                    const std::optional<runtime::SocketAddress>& metrics_addr, const LogSettings& log) {
     std::unique_ptr<logging::Logger> logger = MakeLogger(log);
     // SIGTERM / SIGINT go to one waiting thread, which stops the loop; every other thread has them blocked.
@@ -357,10 +435,21 @@ class DeviceCommand : public Command {
                                   fd.error());
       forwards.push_back(std::move(*fd));
     }
+    // The TUN exists from here until this function returns: the kernel removes it (address, routes) with its fd.
+    std::unique_ptr<device::DeviceTun> tun;
+    if (tun_options) {
+      auto t = device::DeviceTun::Open(**loop, **client, *tun_options);
+      if (!t) return ReportError("--tun: " + t.error());
+      tun = std::move(*t);
+      printer.set_tun(tun.get());
+      if (!tun->offload_error().empty()) {
+        logger->Log(logging::Event(logging::Level::kWarn, "tun_offloads_off").With("reason", tun->offload_error()));
+      }
+    }
     std::unique_ptr<Metrics> metrics;
     runtime::SocketAddress metrics_bound;
     if (metrics_addr) {
-      metrics = std::make_unique<Metrics>(**client, **door, forwards, *logger);
+      metrics = std::make_unique<Metrics>(**client, **door, forwards, tun.get(), *logger);
       auto fd = runtime::ListenTcp(*metrics_addr, {});
       if (!fd) return ReportError("--metrics-listen: " + fd.error().reason);
       metrics_bound = runtime::LocalAddress(*fd).value();
@@ -409,6 +498,8 @@ class DeviceCommand : public Command {
     metrics.reset();
     door->reset();
     forwards.clear();
+    printer.set_tun(nullptr);
+    tun.reset();
     client->reset();
     loop->reset();
     return kExitOk;

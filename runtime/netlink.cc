@@ -273,6 +273,21 @@ SetupResult<bool> RtNetlink::AddAddress(int ifindex, std::uint32_t address, std:
   return Request(b.bytes(), what);
 }
 
+SetupResult<bool> RtNetlink::DeleteAddress(int ifindex, std::uint32_t address, std::uint8_t prefix_len,
+                                           std::uint32_t peer) {
+  const std::string what = "RTM_DELADDR " + Ipv4PrefixText(address, prefix_len) + " dev " + DeviceText(ifindex);
+  if (prefix_len > 32) return SetupError{EINVAL, what + ": prefix length above 32"};
+  RequestBuilder b(RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK);
+  ifaddrmsg ifa{};
+  ifa.ifa_family = AF_INET;
+  ifa.ifa_prefixlen = prefix_len;
+  ifa.ifa_index = static_cast<std::uint32_t>(ifindex);
+  b.Fixed(ifa);
+  b.AttrIpv4(IFA_LOCAL, address);
+  b.AttrIpv4(IFA_ADDRESS, peer != 0 ? peer : address);
+  return Request(b.bytes(), what);
+}
+
 SetupResult<bool> RtNetlink::AddRoute(int ifindex, std::uint32_t prefix, std::uint8_t prefix_len,
                                       std::uint32_t table) {
   const std::string what = "RTM_NEWROUTE " + Ipv4PrefixText(prefix, prefix_len) + " dev " + DeviceText(ifindex);

@@ -69,6 +69,9 @@ class RtNetlink {
   // broadcast is derived: a /32 on a TUN needs none. Adding an address that is there already: "File exists".
   SetupResult<bool> AddAddress(int ifindex, std::uint32_t address, std::uint8_t prefix_len, std::uint32_t peer = 0,
                                std::uint32_t broadcast = 0);
+  // RTM_DELADDR of the address AddAddress made (same address, prefix and peer). One that is not there:
+  // "Cannot assign requested address" (EADDRNOTAVAIL, the kernel's).
+  SetupResult<bool> DeleteAddress(int ifindex, std::uint32_t address, std::uint8_t prefix_len, std::uint32_t peer = 0);
   // RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL: a unicast link-scope route "prefix/len dev X" (no gateway: the TUN is
   // point-to-point) with protocol static, in `table` (RTA_TABLE, so tables above 255 work). Host bits of prefix
   // must be zero (the kernel says "Invalid prefix for given prefix length" otherwise).

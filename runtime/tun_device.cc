@@ -4,6 +4,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -110,6 +111,13 @@ long TunDevice::Read(std::span<std::uint8_t> out) const {
 
 long TunDevice::Write(std::span<const std::uint8_t> packet) const {
   const ssize_t n = ::write(fd_, packet.data(), packet.size());
+  return n < 0 ? -errno : static_cast<long>(n);
+}
+
+long TunDevice::WriteWithHeader(std::span<const std::uint8_t> header, std::span<const std::uint8_t> packet) const {
+  iovec iov[2] = {{const_cast<std::uint8_t*>(header.data()), header.size()},
+                  {const_cast<std::uint8_t*>(packet.data()), packet.size()}};
+  const ssize_t n = ::writev(fd_, iov, 2);
   return n < 0 ? -errno : static_cast<long>(n);
 }
 

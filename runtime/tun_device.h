@@ -91,6 +91,9 @@ class TunDevice {
   // count, or -errno (-EAGAIN when nothing is queued: the fd is non-blocking).
   long Read(std::span<std::uint8_t> out) const;
   long Write(std::span<const std::uint8_t> packet) const;
+  // vnet_hdr mode: one packet written behind `header` (kVnetHdrSize bytes) with writev(2), so the packet need not
+  // have room in front of it. Returns the bytes written (header included), or -errno.
+  long WriteWithHeader(std::span<const std::uint8_t> header, std::span<const std::uint8_t> packet) const;
 
  private:
   int fd_ = -1;

@@ -214,9 +214,9 @@ example)
   [ -f "$example" ] || fail "no $example"
   grep -oE '^[a-z_]+ =' "$example" | sed 's/ =$//' | sort >example_keys.txt
   # The command's own readers, and the shared logging keys (cli/log_flags.h) when it reads them.
-  { grep -oE 'cfg\.(Str|Strs|Int|OneOf)\("[a-z_]+"' "$src/cli/${command}_command.cc"
+  { grep -oE 'cfg\.(Str|Strs|Int|OneOf|Bool)\("[a-z_]+"' "$src/cli/${command}_command.cc"
     if grep -qF 'ReadLogConfig(cfg' "$src/cli/${command}_command.cc"; then
-      grep -oE 'cfg\.(Str|Strs|Int|OneOf)\("[a-z_]+"' "$src/cli/log_flags.h"
+      grep -oE 'cfg\.(Str|Strs|Int|OneOf|Bool)\("[a-z_]+"' "$src/cli/log_flags.h"
     fi
   } | sed 's/.*("//; s/"$//' | sort >accepted_keys.txt
   [ -s accepted_keys.txt ] || fail "no keys found in cli/${command}_command.cc"

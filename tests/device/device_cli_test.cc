@@ -186,6 +186,17 @@ TEST_F(DeviceCli, RefusesBadInput) {
   std::fputs("identiti = \"x\"\n", f);
   std::fclose(f);
   EXPECT_EQ(RunCmd(strait_ + " device --config " + cfg.string()), 1);
+  // A TUN name the kernel can't take (16 bytes): exit 1 before anything starts.
+  EXPECT_EQ(RunCmd(strait_ + " device --identity " + d1 + " --relay " + relay +
+                " --socks-listen 127.0.0.1:0 --tun --tun-name strait0123456789"),
+            1);
+  // `tun` must be a boolean.
+  const fs::path tun_cfg = dir_.path / "tun.toml";
+  f = std::fopen(tun_cfg.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fprintf(f, "identity = \"%s\"\nrelay = \"%s\"\ntun = \"yes\"\n", d1.c_str(), relay.c_str());
+  std::fclose(f);
+  EXPECT_EQ(RunCmd(strait_ + " device --config " + tun_cfg.string()), 1);
 }
 
 }  // namespace

@@ -559,6 +559,22 @@ TEST_F(TunDeviceTest, NetlinkErrorsCarryTheRequestAndTheKernelsText) {
     EXPECT_EQ(tiny_mtu.error().reason.rfind("RTM_NEWLINK mtu 10 dev strait0: Invalid argument", 0), 0u)
         << tiny_mtu.error().reason;
 
+    // An address goes and comes back (DeviceTun re-addresses its interface this way).
+    auto address_gone = nl->DeleteAddress(dev.ifindex(), kDeviceAddress, 32);
+    ASSERT_TRUE(address_gone.ok()) << address_gone.error().reason;
+    auto address_gone_again = nl->DeleteAddress(dev.ifindex(), kDeviceAddress, 32);
+    ASSERT_FALSE(address_gone_again.ok());
+    EXPECT_EQ(address_gone_again.error().err, EADDRNOTAVAIL) << address_gone_again.error().reason;
+    EXPECT_EQ(address_gone_again.error().reason.rfind("RTM_DELADDR 100.96.0.2/32 dev strait0: ", 0), 0u)
+        << address_gone_again.error().reason;
+    auto address_back = nl->AddAddress(dev.ifindex(), kDeviceAddress, 32);
+    ASSERT_TRUE(address_back.ok()) << address_back.error().reason;
+    // The kernel dropped the interface's routes with its last IPv4 address (so DeviceTun adds a new address before
+    // it removes the old one). Put the route back.
+    auto route_gone = nl->DeleteRoute(dev.ifindex(), kRoutePrefix, 16);
+    EXPECT_EQ(route_gone.ok() ? 0 : route_gone.error().err, ESRCH);
+    ASSERT_TRUE(nl->AddRoute(dev.ifindex(), kRoutePrefix, 16).ok());
+
     // Delete, and a table above 255 (RTA_TABLE).
     auto deleted = nl->DeleteRoute(dev.ifindex(), kRoutePrefix, 16);
     ASSERT_TRUE(deleted.ok()) << deleted.error().reason;

@@ -560,7 +560,38 @@ void DeviceClient::OnStreamWritable(tunnel::StreamId id) {
   if (t != 0) streams_.Find(t)->handler->OnStreamWritable(t);
 }
 
-void DeviceClient::OnDatagram(std::span<std::uint8_t> /*packet*/) { ++stats_.datagrams_ignored; }
+void DeviceClient::OnDatagram(std::span<std::uint8_t> packet) {
+  if (tunnel_sink_ == nullptr) {
+    ++stats_.datagrams_ignored;
+    return;
+  }
+  tunnel_sink_->OnTunnelPacket(packet);
+}
+
+DatagramSend DeviceClient::SendDatagramFrame(std::span<std::uint8_t> frame, std::size_t packet_size) {
+  if (!session_up() || !link_up() || session_depth_ > 0) return DatagramSend::kNoSession;
+  if (link_->send_high() || link_->backlog_bytes() + tunnel::kMaxLinkFrameSize > options_.link.max_pending_bytes) {
+    return DatagramSend::kLinkFull;
+  }
+  ++session_depth_;
+  const tunnel::SessionResult r = session_->SealDatagram(frame, packet_size);
+  --session_depth_;
+  if (r.action == tunnel::SessionAction::kSend) {
+    (void)link_->SendEncoded(frame.first(r.size));
+    return DatagramSend::kSent;
+  }
+  if (r.action == tunnel::SessionAction::kClose) {
+    SendFrames(frame.first(r.size));
+    link_->Flush();
+    EndSession(session_->close_code(), session_->close_reason(), true);
+    return DatagramSend::kSessionEnded;
+  }
+  return DatagramSend::kNoSession;  // kDrop: a size the session refuses (the caller bounds it; not expected)
+}
+
+void DeviceClient::FlushLink() {
+  if (link_) link_->Flush();
+}
 
 void DeviceClient::OnTunnelConfig(const tunnel::TunnelConfig& config) {
   ++stats_.tunnel_configs;

@@ -137,11 +137,28 @@ struct ClientStats {
   std::uint64_t open_queue_full = 0;         // refused: max_pending_opens waiting
   std::uint64_t frames_unexpected = 0;       // frames for no session / unknown channel / wrong state
   std::uint64_t session_drops = 0;           // frames the session dropped (by reason in its counters)
-  std::uint64_t datagrams_ignored = 0;       // datagrams (no TUN in this client)
+  std::uint64_t datagrams_ignored = 0;       // datagrams received with no tunnel sink (no TUN)
   std::uint64_t goaways = 0;
   std::uint64_t tunnel_requests = 0;         // TUNNEL_REQUEST sent (one per session with tunnel_mtu_max)
   std::uint64_t tunnel_configs = 0;          // TUNNEL_CONFIG received and usable
   std::uint64_t tunnel_refusals = 0;         // TUNNEL_REFUSED, or a config this client could not use
+};
+
+// Where the IP tunnel's received packets go (docs/ip-tunnel.md §5; DeviceTun).
+class TunnelPacketSink {
+ public:
+  virtual ~TunnelPacketSink() = default;
+  // [loop] One authenticated packet from the connector, opened in place: valid during the call, and the sink may
+  // edit it there.
+  virtual void OnTunnelPacket(std::span<std::uint8_t> packet) = 0;
+};
+
+// What became of a datagram handed to DeviceClient::SendDatagramFrame.
+enum class DatagramSend : std::uint8_t {
+  kSent,          // sealed and queued on the link
+  kNoSession,     // no established session (or called from inside one of its callbacks)
+  kLinkFull,      // the link is above its pending bound: dropped, never queued (protocol.md §9)
+  kSessionEnded,  // sealing ended the session (its send counter ran out)
 };
 
 struct ClientSetupError {
@@ -184,6 +201,13 @@ class DeviceClient final : private link::LinkHandler,
   tunnel::StreamId MuxStreamId(StreamToken token) const;
   // [loop] Seals and sends what the mux queued. Write/CloseWrite/Consume/Reset call it themselves.
   void FlushOutput();
+
+  // [loop] The IP tunnel. Received datagrams go to `sink` (nullptr: dropped, counted in datagrams_ignored).
+  void SetTunnelSink(TunnelPacketSink* sink) { tunnel_sink_ = sink; }
+  // [loop] Seals the packet at frame[kSealedPlaintextOffset, +packet_size) in place (frame needs 16 bytes of room
+  // after it) and queues it on the link; FlushLink sends what was queued (once per batch of packets).
+  DatagramSend SendDatagramFrame(std::span<std::uint8_t> frame, std::size_t packet_size);
+  void FlushLink();
 
   // [loop] Inspection.
   bool session_up() const { return session_ && session_->established(); }
@@ -278,6 +302,7 @@ class DeviceClient final : private link::LinkHandler,
   std::vector<std::uint8_t> in_;   // a received session frame's payload (decrypted in place)
   std::vector<std::uint8_t> out_;  // kSessionOutSize: what the session writes
   std::minstd_rand rng_;
+  TunnelPacketSink* tunnel_sink_ = nullptr;
   ClientStats stats_;
 };
 
