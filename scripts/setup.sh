@@ -16,8 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   iproute2 iperf3 curl haproxy nginx-light libnginx-mod-stream python3
   # the IP tunnel's end-to-end test (tests/e2e/ip_tunnel_test.sh): a corp resolver (dnsmasq-base: the binary, without
-  # the dnsmasq package's system service), ping -M do
-  dnsmasq-base iputils-ping
+  # the dnsmasq package's system service), ping -M do, dig
+  dnsmasq-base iputils-ping bind9-dnsutils
   # the IP tunnel's benchmark baselines (bench/ip/run.sh): user-space WireGuard, OpenVPN, loss without sch_netem
   wireguard-go wireguard-tools openvpn nftables
 )

@@ -168,8 +168,12 @@ EOF
   CONN_PID=$BG_PID
   wait_line "$RUN/connector.out" "connector link up" "$CONN_PID" >/dev/null \
     || die "connector link did not come up: $(tail -n3 "$RUN/connector.err")"
+  # Its own resolv.conf, so that nothing the device does to DNS can reach the host's (the policy pushes no DNS).
+  netns4_resolv_conf "$NS_DEVICE" >/dev/null
+  dns_flags=()
+  if "$STRAIT" device --help 2>/dev/null | grep -q -- '--tun-dns'; then dns_flags=(--tun-dns off); fi
   start_bg device ip netns exec "$NS_DEVICE" "$STRAIT" device --identity "$K/dev" --relay "$RELAY_DEV" --tun \
-    --tun-dns off
+    "${dns_flags[@]}"
   DEV_PID=$BG_PID
   line=$(wait_line "$RUN/device.out" "device tunnel up" "$DEV_PID") || die "device tunnel did not come up: $(tail -n3 "$RUN/device.err")"
   HOP_PIDS[strait]="$DEV_PID $RELAY_PID $CONN_PID"

@@ -12,7 +12,8 @@
 # DNS: the device runs its stub (--tun-dns stub) and rewrites --dns-resolv-conf, which is device's own
 # /etc/netns/<ns>/resolv.conf: every process started with `ip netns exec` afterwards resolves through the file the
 # device wrote, as a host's programs do through /etc/resolv.conf. The device namespace has no route to corp's
-# resolver but the tunnel's, so an answer for the private name came through it.
+# resolver but the tunnel's, so an answer for the private name came through it. A strait whose device has no
+# --tun-dns yet: `dig @<corp resolver>` through the tunnel, and curl --resolve with its answer (said in the output).
 # Usage: ip_tunnel_test.sh <path-to-strait> <repo>. ctest e2e_ip_tunnel (label e2e); exits 77 with the reason when
 # it cannot run here (not root, no /dev/net/tun, a tool missing, a strait without --tun). Every wait is bounded.
 set -euo pipefail
@@ -27,6 +28,9 @@ for tool in dnsmasq iperf3 curl ping python3 getent timeout; do
   command -v "$tool" >/dev/null || skip "$tool missing (scripts/setup.sh installs it)"
 done
 "$STRAIT" device --help 2>/dev/null | grep -q -- '--tun' || skip "this strait's device has no --tun"
+HAVE_TUN_DNS=0
+if "$STRAIT" device --help 2>/dev/null | grep -q -- '--tun-dns'; then HAVE_TUN_DNS=1; fi
+((HAVE_TUN_DNS)) || command -v dig >/dev/null || skip "dig missing (scripts/setup.sh installs bind9-dnsutils)"
 
 # shellcheck source=bench/lib/proc.sh
 source "$REPO/bench/lib/proc.sh"
@@ -83,6 +87,7 @@ EOF
 # namespace this test made.
 DEV_PORT=8443
 CONN_PORT=8444
+DEV_METRICS_PORT=9100  # in the device's namespace (the device logs, but does not print, the port it bound)
 start_relay() {
   start_bg relay ip netns exec "$NS_RELAY" "$STRAIT" relay --identity "$K/relay" --device-listen "0.0.0.0:$DEV_PORT" \
     --connector-listen "$RELAY_CONN_IP:$CONN_PORT" --metrics-listen 127.0.0.1:0 --threads 1 --drain-ms 200
@@ -98,10 +103,13 @@ line=$(wait_line "$RUN/connector.out" "connector ready" "$CONN_PID") || fail "co
 CONN_METRICS=$(field "$line" metrics)
 wait_line "$RUN/connector.out" "connector link up" "$CONN_PID" >/dev/null || fail "connector link did not come up"
 
+# Each device namespace gets its own resolv.conf, so nothing a device does to DNS can reach the host's.
 RESOLV=$(netns4_resolv_conf "$NS_DEVICE")
 printf '# the system resolver before the device (it never answers here)\nnameserver %s\n' "$RELAY_DEV_IP" >"$RESOLV"
+DNS_FLAGS=()
+if ((HAVE_TUN_DNS)); then DNS_FLAGS=(--tun-dns stub --dns-resolv-conf "$RESOLV"); fi
 start_bg device ip netns exec "$NS_DEVICE" "$STRAIT" device --identity "$K/dev" --relay "$RELAY_DEV_IP:$DEV_PORT" \
-  --tun --tun-dns stub --dns-resolv-conf "$RESOLV" --metrics-listen 127.0.0.1:0
+  --tun "${DNS_FLAGS[@]}" --metrics-listen "127.0.0.1:$DEV_METRICS_PORT"
 DEV_PID=$BG_PID
 line=$(wait_line "$RUN/device.out" "device tunnel up" "$DEV_PID" 30) || fail "device tunnel did not come up"
 ADDR1=$(field "$line" address)
@@ -123,12 +131,22 @@ pass "ping $CORP_IP"
 got=$(in_ns "$NS_DEVICE" curl -sS --max-time 10 "http://$CORP_IP:8080/token.txt") || fail "curl by IP"
 [[ $got == "$TOKEN" ]] || fail "curl by IP returned '$got'"
 pass "curl http://$CORP_IP:8080/"
-grep -q '^nameserver 127\.' "$RESOLV" || fail "the device did not point $RESOLV at its stub: $(cat "$RESOLV")"
-resolved=$(in_ns "$NS_DEVICE" timeout 10 getent ahostsv4 intranet.corp.example | awk 'NR == 1 {print $1}') || true
-[[ $resolved == "$CORP_IP" ]] || fail "intranet.corp.example resolved to '$resolved' through $(grep nameserver "$RESOLV")"
-got=$(in_ns "$NS_DEVICE" curl -sS --max-time 10 "http://intranet.corp.example:8080/token.txt") || fail "curl by name"
+if ((HAVE_TUN_DNS)); then
+  grep -q '^nameserver 127\.' "$RESOLV" || fail "the device did not point $RESOLV at its stub: $(cat "$RESOLV")"
+  resolved=$(in_ns "$NS_DEVICE" timeout 10 getent ahostsv4 intranet.corp.example | awk 'NR == 1 {print $1}') || true
+  [[ $resolved == "$CORP_IP" ]] || fail "intranet.corp.example resolved to '$resolved' via $(grep nameserver "$RESOLV")"
+  got=$(in_ns "$NS_DEVICE" curl -sS --max-time 10 "http://intranet.corp.example:8080/token.txt") || fail "curl by name"
+  how="resolved by the device's stub through the tunnel"
+else
+  # No DNS in this device yet: ask corp's resolver itself, which only the tunnel reaches, and use its answer.
+  resolved=$(in_ns "$NS_DEVICE" dig +short +time=2 +tries=2 "@$CORP_DNS_IP" intranet.corp.example A) || true
+  [[ $resolved == "$CORP_IP" ]] || fail "corp's resolver through the tunnel answered '$resolved'"
+  got=$(in_ns "$NS_DEVICE" curl -sS --max-time 10 --resolve "intranet.corp.example:8080:$resolved" \
+          "http://intranet.corp.example:8080/token.txt") || fail "curl by name"
+  how="resolved by dig @$CORP_DNS_IP through the tunnel (this device has no --tun-dns), curl --resolve"
+fi
 [[ $got == "$TOKEN" ]] || fail "curl by name returned '$got'"
-pass "curl http://intranet.corp.example:8080/ (resolved by the stub through the tunnel)"
+pass "curl http://intranet.corp.example:8080/ ($how)"
 
 # ---- UDP datagrams of many sizes, each echoed byte for byte (three tries each: UDP may lose one) ----
 in_ns "$NS_DEVICE" timeout 60 python3 - "$CORP_IP" "$MTU" <<'EOF' || fail "UDP echo"
@@ -172,6 +190,16 @@ assert s["lost_percent"] < 50, f"{s['lost_percent']:.1f}% lost"
 print(f"ok: iperf3 UDP {s['bits_per_second'] / 1e6:.0f} Mbit/s, {s['lost_percent']:.2f}% lost")
 EOF
 
+# ---- the device's tunnel metrics saw it ----
+DM="127.0.0.1:$DEV_METRICS_PORT"
+[[ $(metric "$NS_DEVICE" "$DM" strait_device_tunnel_up) == 1 ]] || fail "strait_device_tunnel_up is not 1"
+for dir in out in; do
+  n=$(metric "$NS_DEVICE" "$DM" "strait_device_tunnel_packets_total{direction=\"$dir\"}")
+  ((n > 1000)) || fail "strait_device_tunnel_packets_total{direction=\"$dir\"} is $n after iperf3"
+done
+pass "device metrics: tunnel up, packets out $(metric "$NS_DEVICE" "$DM" 'strait_device_tunnel_packets_total{direction="out"}'),\
+ in $(metric "$NS_DEVICE" "$DM" 'strait_device_tunnel_packets_total{direction="in"}')"
+
 # ---- ping -M do at the MTU and above: a reply or an error, never silence ----
 for size in $((MTU - 28)) $((MTU - 27)) $((MTU + 100)) 1472; do
   out=$(in_ns "$NS_DEVICE" timeout 10 ping -n -M do -s "$size" -c 2 -W 2 "$CORP_IP" 2>&1) || true
@@ -199,8 +227,11 @@ after=$(metric "$NS_CONNECTOR" "$CONN_METRICS" "$DENIED")
 pass "denied $DENIED_IP: failed in $ms ms ($(tr -d '\n' <"$RUN/denied.err")); $DENIED $before -> $after"
 
 # ---- a second device cannot reach the first one's tunnel address, nor the reverse ----
+netns4_resolv_conf "$NS_DEVICE2" >/dev/null
+DNS_FLAGS=()
+if ((HAVE_TUN_DNS)); then DNS_FLAGS=(--tun-dns off); fi
 start_bg device2 ip netns exec "$NS_DEVICE2" "$STRAIT" device --identity "$K/dev-2" \
-  --relay "$RELAY_DEV2_IP:$DEV_PORT" --tun --tun-dns off
+  --relay "$RELAY_DEV2_IP:$DEV_PORT" --tun "${DNS_FLAGS[@]}"
 DEV2_PID=$BG_PID
 line=$(wait_line "$RUN/device2.out" "device tunnel up" "$DEV2_PID" 30) || fail "second device tunnel did not come up"
 ADDR2=$(field "$line" address)
