@@ -94,6 +94,19 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   m.init_replay.checks[static_cast<std::size_t>(tunnel::InitCheck::kTooNew)] = 30;
   m.init_replay_entries = 31;
   m.init_replay.dropped_full = 32;
+  m.tunnel_port.packets_from_devices = 50;
+  m.tunnel_port.packets_to_devices = 51;
+  m.tunnel_port.bytes_from_devices = 52;
+  m.tunnel_port.bytes_to_devices = 53;
+  m.tunnel_port.no_session = 54;
+  m.tunnel_port.tun_write_errors = 55;
+  m.tunnel_filter.drops[static_cast<std::size_t>(PacketDrop::kDeniedByPolicy)] = 56;
+  m.tunnel_filter.drops[static_cast<std::size_t>(PacketDrop::kPeerAddress)] = 57;
+  m.tunnel_filter.drops[static_cast<std::size_t>(PacketDrop::kSpoofedSource)] = 58;
+  m.tunnel_filter.malformed[static_cast<std::size_t>(ip::DropReason::kBadHeaderChecksum)] = 59;
+  m.tunnel_filter.mss_clamped = 60;
+  m.tunnel_filter.icmp_sent = 61;
+  m.tunnel_filter.icmp_limited = 62;
   const std::string text = RenderPrometheus(m);
 
   for (const char* line : {
@@ -126,6 +139,22 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
            "strait_connector_tunnel_requests_total{result=\"refused_off\"} 41",
            "strait_connector_tunnel_requests_total{result=\"refused_full\"} 42",
            "strait_connector_tunnel_leases 43",
+           "strait_connector_tunnel_packets_total{direction=\"from_devices\"} 50",
+           "strait_connector_tunnel_packets_total{direction=\"to_devices\"} 51",
+           "strait_connector_tunnel_bytes_total{direction=\"from_devices\"} 52",
+           "strait_connector_tunnel_bytes_total{direction=\"to_devices\"} 53",
+           "strait_connector_tunnel_drops_total{reason=\"no_session\"} 54",
+           "strait_connector_tunnel_drops_total{reason=\"tun_write_error\"} 55",
+           "strait_connector_tunnel_drops_total{reason=\"denied_by_policy\"} 56",
+           "strait_connector_tunnel_drops_total{reason=\"peer_address\"} 57",
+           "strait_connector_tunnel_drops_total{reason=\"spoofed_source\"} 58",
+           "strait_connector_tunnel_drops_total{reason=\"malformed\"} 0",
+           "strait_connector_tunnel_drops_total{reason=\"too_big\"} 0",
+           "strait_connector_tunnel_drops_total{reason=\"to_gateway\"} 0",
+           "strait_connector_tunnel_malformed_total{reason=\"bad_header_checksum\"} 59",
+           "strait_connector_tunnel_mss_clamped_total 60",
+           "strait_connector_tunnel_icmp_errors_total{result=\"sent\"} 61",
+           "strait_connector_tunnel_icmp_errors_total{result=\"rate_limited\"} 62",
            "strait_connector_loop_connects_total 17",
            "strait_connector_loop_recv_bytes_total 18",
            "strait_connector_loop_send_bytes_total 19",
@@ -146,7 +175,9 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   EXPECT_EQ(Count(text, "# TYPE strait_connector_streams_refused_total "), 1u);
   // Every family has one HELP and one TYPE line, and every sample belongs to a declared family.
   EXPECT_EQ(Count(text, "# HELP "), Count(text, "# TYPE "));
-  EXPECT_EQ(Count(text, "# TYPE "), 28u) << text;
+  EXPECT_EQ(Count(text, "# TYPE "), 34u) << text;
+  EXPECT_EQ(Count(text, "strait_connector_tunnel_drops_total{"), kPacketDropCount + 2);
+  EXPECT_EQ(Count(text, "strait_connector_tunnel_malformed_total{"), ip::kDropReasonCount);
   EXPECT_EQ(Count(text, "reason=\"accepted\""), 0u);
 }
 

@@ -70,6 +70,39 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
   out.Sample("strait_connector_tunnel_requests_total", {"result", "refused_full"}, s.tunnel_refused_full);
   out.Gauge("strait_connector_tunnel_leases", "Tunnel addresses leased, live or in their grace period.",
             s.tunnel_leases);
+  const TunnelPortStats& tp = m.tunnel_port;
+  const PacketFilterStats& tf = m.tunnel_filter;
+  out.Family("strait_connector_tunnel_packets_total", MetricType::kCounter,
+             "IP tunnel packets through the TUN: from_devices (written to it), to_devices (read, sent to a session).");
+  out.Sample("strait_connector_tunnel_packets_total", {"direction", "from_devices"}, tp.packets_from_devices);
+  out.Sample("strait_connector_tunnel_packets_total", {"direction", "to_devices"}, tp.packets_to_devices);
+  out.Family("strait_connector_tunnel_bytes_total", MetricType::kCounter,
+             "IP tunnel bytes (whole IPv4 packets) through the TUN, by direction.");
+  out.Sample("strait_connector_tunnel_bytes_total", {"direction", "from_devices"}, tp.bytes_from_devices);
+  out.Sample("strait_connector_tunnel_bytes_total", {"direction", "to_devices"}, tp.bytes_to_devices);
+  // One family for every tunnel packet the connector does not deliver: the filter's reasons (docs/ip-tunnel.md §2),
+  // a corp packet for an address no live session holds, a write the TUN refused.
+  out.Family("strait_connector_tunnel_drops_total", MetricType::kCounter,
+             "IP tunnel packets dropped, by reason (malformed ones also by parse reason in "
+             "strait_connector_tunnel_malformed_total).");
+  for (std::size_t i = 0; i < kPacketDropCount; ++i) {
+    out.Sample("strait_connector_tunnel_drops_total", {"reason", PacketDropName(static_cast<PacketDrop>(i))},
+               tf.drops[i]);
+  }
+  out.Sample("strait_connector_tunnel_drops_total", {"reason", "no_session"}, tp.no_session);
+  out.Sample("strait_connector_tunnel_drops_total", {"reason", "tun_write_error"}, tp.tun_write_errors);
+  out.Family("strait_connector_tunnel_malformed_total", MetricType::kCounter,
+             "IP tunnel packets from devices that did not parse, by reason (never forwarded).");
+  for (std::size_t i = 0; i < ip::kDropReasonCount; ++i) {
+    out.Sample("strait_connector_tunnel_malformed_total",
+               {"reason", ip::DropReasonName(static_cast<ip::DropReason>(i))}, tf.malformed[i]);
+  }
+  out.Counter("strait_connector_tunnel_mss_clamped_total", "TCP SYNs whose MSS option the connector lowered.",
+              tf.mss_clamped);
+  out.Family("strait_connector_tunnel_icmp_errors_total", MetricType::kCounter,
+             "ICMP errors for devices' packets (denied, too big): sent, or suppressed by the rate limit.");
+  out.Sample("strait_connector_tunnel_icmp_errors_total", {"result", "sent"}, tf.icmp_sent);
+  out.Sample("strait_connector_tunnel_icmp_errors_total", {"result", "rate_limited"}, tf.icmp_limited);
   out.Counter("strait_connector_loop_connects_total", "TCP connects started by the loop (targets and relays).",
               m.loop_connects);
   out.Counter("strait_connector_loop_recv_bytes_total", "Bytes received on the loop's sockets.", m.loop_recv_bytes);
@@ -161,6 +194,10 @@ void MetricsPublisher::Publish() {
   if (const DirectListener* d = connector_.direct()) m.direct = d->stats();
   m.init_replay = connector_.init_replay().stats();
   m.init_replay_entries = connector_.init_replay().size();
+  if (const TunnelPort* t = connector_.tunnel_port()) {
+    m.tunnel_port = t->stats();
+    m.tunnel_filter = t->filter_stats();
+  }
   m.publishes = ++publishes_;
   {
     std::lock_guard lock(mu_);

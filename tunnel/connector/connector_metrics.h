@@ -12,6 +12,8 @@
 #include "runtime/event_loop.h"
 #include "tunnel/connector/connector_stats.h"
 #include "tunnel/connector/direct_listener.h"
+#include "tunnel/connector/packet_filter.h"
+#include "tunnel/connector/tunnel_port.h"
 #include "tunnel/init_replay.h"
 
 namespace strait::connector {
@@ -32,6 +34,8 @@ struct ConnectorMetrics {
   DirectListenerStats direct;              // the Direct Connect port's refusals (zero when it is off)
   tunnel::InitReplayStats init_replay;     // SESSION_INIT timestamp checks (protocol.md §6)
   std::uint64_t init_replay_entries = 0;   // gauge: devices the replay record holds now
+  TunnelPortStats tunnel_port;             // the IP tunnel's packets through the TUN (zero without --tunnel-device)
+  PacketFilterStats tunnel_filter;         // its per-packet decisions: drops by reason, clamps, ICMP answers
   std::uint64_t publishes = 0;       // how many copies have been published (0: none yet)
 };
 
