@@ -177,8 +177,9 @@ EOF
   DEV_PID=$BG_PID
   line=$(wait_line "$RUN/device.out" "device tunnel up" "$DEV_PID") || die "device tunnel did not come up: $(tail -n3 "$RUN/device.err")"
   HOP_PIDS[strait]="$DEV_PID $RELAY_PID $CONN_PID"
-  negotiated strait "$line; relay --threads 1 ($(threads_of "$RELAY_PID") threads), device $(threads_of "$DEV_PID")\
- threads, connector $(threads_of "$CONN_PID") threads"
+  negotiated strait "$line; TLS 1.3 links (suite not logged) carrying Noise_IK_25519_ChaChaPoly_BLAKE2b datagrams\
+ sealed end to end; relay --threads 1 ($(threads_of "$RELAY_PID") threads), device $(threads_of "$DEV_PID") threads,\
+ connector $(threads_of "$CONN_PID") threads"
   log "strait: $line"
 fi
 
