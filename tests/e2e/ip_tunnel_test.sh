@@ -8,7 +8,7 @@
 #   `ping -M do` at the tunnel MTU and just above it: a reply or an ICMP/local error, never silence; a destination
 #   the policy denies fails fast and the connector counts the drop; a second device cannot reach the first device's
 #   tunnel address, nor the reverse (both counted); the relay restarted in the middle of an iperf3 TCP run: the run
-#   finishes, with no reset.
+#   finishes, with no reset, and the device has logged in again and kept its address.
 # DNS: the device runs its stub (--tun-dns stub) and rewrites --dns-resolv-conf, which is device's own
 # /etc/netns/<ns>/resolv.conf: every process started with `ip netns exec` afterwards resolves through the file the
 # device wrote, as a host's programs do through /etc/resolv.conf. The device namespace has no route to corp's
@@ -202,7 +202,7 @@ pass "device metrics: tunnel up, packets out $(metric "$NS_DEVICE" "$DM" 'strait
 
 # ---- ping -M do at the MTU and above: a reply or an error, never silence ----
 for size in $((MTU - 28)) $((MTU - 27)) $((MTU + 100)) 1472; do
-  out=$(in_ns "$NS_DEVICE" timeout 10 ping -n -M do -s "$size" -c 2 -W 2 "$CORP_IP" 2>&1) || true
+  out=$(in_ns "$NS_DEVICE" timeout 10 ping -n -M "do" -s "$size" -c 2 -W 2 "$CORP_IP" 2>&1) || true
   if grep -q "bytes from $CORP_IP" <<<"$out"; then
     ((size + 28 <= MTU)) || fail "ping -M do -s $size: a $((size + 28))-byte packet crossed a $MTU-byte tunnel"
     pass "ping -M do -s $size: reply"
@@ -253,9 +253,10 @@ stop_bg "$DEV2_PID"
 ip -n "$NS_DEVICE" route del "$POOL" dev strait0
 
 # ---- the relay restarts in the middle of an iperf3 TCP run: the run finishes, no reset ----
-in_ns "$NS_DEVICE" timeout 60 iperf3 -c "$CORP_IP" -t 12 -i 1 -J >"$RUN/iperf-restart.json" 2>"$RUN/iperf-restart.err" &
+links_before=$(metric "$NS_DEVICE" "$DM" strait_device_links_up_total)
+in_ns "$NS_DEVICE" timeout 60 iperf3 -c "$CORP_IP" -t 15 -i 1 -J >"$RUN/iperf-restart.json" 2>"$RUN/iperf-restart.err" &
 IPERF_PID=$!
-sleep 3
+sleep 3  # a fifth of the run: the restart lands mid-flow, with 12 s left for the links to come back
 stop_bg "$RELAY_PID"
 start_relay
 pass "relay restarted (pid $RELAY_PID)"
@@ -272,5 +273,9 @@ stalled = sum(1 for b in iv if b == 0)
 print(f"ok: iperf3 TCP across the relay restart: {j['end']['sum_received']['bytes']} bytes, "
       f"{stalled} stalled seconds, per second: {iv}")
 EOF
+links_after=$(metric "$NS_DEVICE" "$DM" strait_device_links_up_total)
+((links_after > links_before)) || fail "the device's link did not come back through a new login ($links_before -> $links_after)"
+[[ $(metric "$NS_DEVICE" "$DM" strait_device_tunnel_readdressed_total) == 0 ]] || fail "the device was readdressed"
+pass "the device logged in again ($links_before -> $links_after links) and kept $ADDR1"
 rm -rf "$RUN"  # kept after a failure, for its logs
 echo "ok: all"
