@@ -14,7 +14,12 @@ PACKAGES=(
   nlohmann-json3-dev libsqlite3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  iproute2 nftables iperf3 curl haproxy nginx-light libnginx-mod-stream python3
+  iproute2 iperf3 curl haproxy nginx-light libnginx-mod-stream python3
+  # the IP tunnel's end-to-end test (tests/e2e/ip_tunnel_test.sh): a corp resolver (dnsmasq-base: the binary, without
+  # the dnsmasq package's system service), ping -M do, dig
+  dnsmasq-base iputils-ping bind9-dnsutils
+  # the IP tunnel's benchmark baselines (bench/ip/run.sh): user-space WireGuard, OpenVPN, loss without sch_netem
+  wireguard-go wireguard-tools openvpn nftables
 )
 
 missing=()
