@@ -7,7 +7,8 @@
 #   ping a corp host; curl by IP and by the private name; UDP datagrams of many sizes echoed; iperf3 TCP and UDP;
 #   `ping -M do` at the tunnel MTU and just above it: a reply or an ICMP/local error, never silence; a destination
 #   the policy denies fails fast and the connector counts the drop; a second device cannot reach the first device's
-#   tunnel address, nor the reverse (both counted); the relay restarted in the middle of an iperf3 TCP run: the run
+#   tunnel address, nor the reverse (both counted); device 1 stopped (SIGSTOP) while corp floods it: the relay drops
+#   its datagrams (counted) and device 2 still reaches corp; the relay restarted in the middle of an iperf3 TCP run: the run
 #   finishes, with no reset, and the device has logged in again and kept its address.
 # DNS: the device runs its stub (--tun-dns stub) and rewrites --dns-resolv-conf, which is device's own
 # /etc/netns/<ns>/resolv.conf: every process started with `ip netns exec` afterwards resolves through the file the
@@ -92,7 +93,9 @@ start_relay() {
   start_bg relay ip netns exec "$NS_RELAY" "$STRAIT" relay --identity "$K/relay" --device-listen "0.0.0.0:$DEV_PORT" \
     --connector-listen "$RELAY_CONN_IP:$CONN_PORT" --metrics-listen 127.0.0.1:0 --threads 1 --drain-ms 200
   RELAY_PID=$BG_PID
-  wait_line "$RUN/relay.out" "relay ready" "$RELAY_PID" >/dev/null || fail "relay did not start"
+  local line
+  line=$(wait_line "$RUN/relay.out" "relay ready" "$RELAY_PID") || fail "relay did not start"
+  RELAY_METRICS=$(field "$line" metrics)
 }
 start_relay
 start_bg connector ip netns exec "$NS_CONNECTOR" "$STRAIT" connector --identity "$K/conn" \
@@ -249,6 +252,37 @@ fi
 after=$(metric "$NS_CONNECTOR" "$CONN_METRICS" "$PEER")
 ((after >= before + 4)) || fail "$PEER moved $before -> $after (wanted 4 echoes and a SYN at least)"
 pass "devices $ADDR1 and $ADDR2 cannot reach each other; $PEER $before -> $after"
+
+# ---- hostile: device 1 stops reading while corp floods it; device 2 keeps its service ----
+# The relay's link to a stopped device fills up; datagrams for it are dropped there (datagram_queue_full), never
+# queued without bound, and the connector's link to the relay keeps carrying device 2's packets.
+QFULL="strait_relay_drops_total{reason=\"datagram_queue_full\"}"
+before=$(metric "$NS_RELAY" "$RELAY_METRICS" "$QFULL")
+kill -STOP "$DEV_PID"
+in_ns "$NS_CORP" timeout 10 python3 - "$ADDR1" >/dev/null 2>&1 <<'EOF' &
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end, n = time.monotonic() + 4, 0
+while time.monotonic() < end and n < 2_000_000:  # bounded in time and count
+    try:
+        s.sendto(b"x" * 1200, (sys.argv[1], 9))
+        n += 1
+    except OSError:
+        time.sleep(0.001)
+EOF
+FLOOD_PID=$!
+sleep 1
+if ! in_ns "$NS_DEVICE2" ping -n -c 5 -i 0.2 -W 2 "$CORP_IP" >"$RUN/flood-ping.log" 2>&1; then
+  kill -CONT "$DEV_PID"
+  fail "device 2 lost corp while device 1 was stopped under a flood: $(tail -n 2 "$RUN/flood-ping.log" | tr '\n' ' ')"
+fi
+wait "$FLOOD_PID" || true
+after=$(metric "$NS_RELAY" "$RELAY_METRICS" "$QFULL")
+kill -CONT "$DEV_PID"
+((after > before)) || fail "$QFULL did not move while device 1 was stopped ($before -> $after)"
+in_ns "$NS_DEVICE" ping -n -c 3 -i 0.2 -W 3 "$CORP_IP" >/dev/null 2>&1 || fail "device 1 did not recover after SIGCONT"
+pass "device 1 stopped under a 4 s UDP flood from corp: device 2 still reached corp ($(grep -o '[0-9]* received' \
+  "$RUN/flood-ping.log")); relay $QFULL $before -> $after; device 1 recovered"
 stop_bg "$DEV2_PID"
 ip -n "$NS_DEVICE" route del "$POOL" dev strait0
 
