@@ -70,6 +70,13 @@ SetupResult<TunDevice> TunDevice::Open(const TunOptions& options) {
       }
     }
   }
+  if (!options.ipv6) {
+    const std::string setting = "/proc/sys/net/ipv6/conf/" + dev.name_ + "/disable_ipv6";
+    if (const int fd = ::open(setting.c_str(), O_WRONLY | O_CLOEXEC); fd >= 0) {
+      (void)!::write(fd, "1", 1);
+      ::close(fd);
+    }
+  }
   dev.ifindex_ = static_cast<int>(::if_nametoindex(dev.name_.c_str()));
   if (dev.ifindex_ == 0) {
     const int e = errno;

@@ -47,6 +47,10 @@ struct TunOptions {
   // With vnet_hdr: ask for TUN_F_CSUM | TUN_F_TSO4 (partial checksums, TCP segments up to 64 KiB). A kernel that
   // refuses is not an error: the device runs without offloads and offload_error() says why.
   bool offloads = true;
+  // The tunnel carries IPv4: Open turns IPv6 off on the interface (net.ipv6.conf.<name>.disable_ipv6), so the
+  // kernel sends no router solicitations or other IPv6 into it. Best effort: a kernel without IPv6 has no such
+  // setting.
+  bool ipv6 = false;
 };
 
 // What TUNSETOFFLOAD achieved.

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "tunnel/connector/cidr_table.h"
+#include "tunnel/ip/ipv4.h"
 
 namespace strait::connector {
 
@@ -22,7 +23,7 @@ Result<AddressPool, std::string> AddressPool::Create(const AddressPoolOptions& o
   if (options.prefix_length < 8 || options.prefix_length > 30) {
     return Fail(fmt::format("pool prefix length /{} outside /8../30", options.prefix_length));
   }
-  const uint32_t mask = ~uint32_t{0} << (32 - options.prefix_length);
+  const uint32_t mask = ip::PrefixMask(options.prefix_length);
   if ((options.network & ~mask) != 0) return Fail(std::string("pool network has host bits set"));
   if (options.max_leases == 0) return Fail(std::string("max_leases must be at least 1"));
   return AddressPool(options);
@@ -31,7 +32,7 @@ Result<AddressPool, std::string> AddressPool::Create(const AddressPoolOptions& o
 AddressPool::AddressPool(const AddressPoolOptions& options)
     : options_(options),
       network_(options.network),
-      mask_(~uint32_t{0} << (32 - options.prefix_length)),
+      mask_(ip::PrefixMask(options.prefix_length)),
       first_device_(network_ + 2),
       last_device_((network_ | ~mask_) - 1),
       next_unused_(first_device_) {}

@@ -55,7 +55,7 @@ TunnelFlow FlowOf(const ip::Ipv4Packet& p) {
 PacketFilter::PacketFilter(const PacketFilterOptions& options, const TunnelRules* rules)
     : options_(options),
       rules_(rules),
-      pool_mask_(options.pool_prefix <= 0 ? 0 : ~uint32_t{0} << (32 - std::min(options.pool_prefix, 32))),
+      pool_mask_(ip::PrefixMask(static_cast<unsigned>(std::max(options.pool_prefix, 0)))),
       max_mss_(ip::MssForMtu(options.mtu)),
       icmp_tokens_(options.icmp_per_second) {}
 

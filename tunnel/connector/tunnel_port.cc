@@ -5,6 +5,7 @@
 
 #include "runtime/netlink.h"
 #include "tunnel/connector/device_session.h"
+#include "tunnel/ip/ipv4.h"
 #include "tunnel/ip/tunnel_mtu.h"
 #include "tunnel/session.h"
 
@@ -17,9 +18,6 @@ std::uint64_t NowMs() {
                                         .count());
 }
 
-std::uint32_t DestinationOf(std::span<const std::uint8_t> p) {
-  return (std::uint32_t{p[16]} << 24) | (std::uint32_t{p[17]} << 16) | (std::uint32_t{p[18]} << 8) | p[19];
-}
 
 }  // namespace
 
@@ -76,7 +74,7 @@ void TunnelPort::OnReadable(runtime::EventLoop& /*loop*/, runtime::WatchId /*id*
     if (n <= 0) break;  // EAGAIN (drained) or an error; the watch asks again when there is more
     const std::span<std::uint8_t> p = room.first(static_cast<std::size_t>(n));
     if (!filter_.ToDevice(p).forward) continue;
-    auto it = routes_.find(DestinationOf(p));
+    auto it = routes_.find(ip::LoadAddress(p, ip::kIpv4DestinationOffset));
     if (it == routes_.end()) {
       ++stats_.no_session;
       continue;

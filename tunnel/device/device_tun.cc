@@ -1,7 +1,6 @@
 #include "tunnel/device/device_tun.h"
 
 #include <chrono>
-#include <cstdio>
 
 #include "runtime/netlink.h"
 #include "tunnel/ip/ipv4.h"
@@ -12,9 +11,6 @@
 namespace strait::device {
 namespace {
 
-std::uint32_t Load32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
 
 // The room a read needs: a vnet header and the largest packet the kernel hands over (a 64 KiB super-segment),
 // behind the frame header and counter, with the tag's room after it.
@@ -55,12 +51,6 @@ Result<std::unique_ptr<DeviceTun>, std::string> DeviceTun::Open(runtime::EventLo
   auto tun = runtime::TunDevice::Open({.name = options.name, .vnet_hdr = true, .offloads = options.offloads});
   if (!tun) return Fail("tun: " + tun.error().reason);
   t->tun_ = std::move(*tun);
-  // The tunnel carries IPv4 only: without this the kernel sends router solicitations and the like into it. Best
-  // effort (a kernel without IPv6 has no such file).
-  if (FILE* f = std::fopen(("/proc/sys/net/ipv6/conf/" + t->tun_.name() + "/disable_ipv6").c_str(), "w")) {
-    std::fputs("1", f);
-    std::fclose(f);
-  }
   t->watch_ = loop.WatchReadable(t->tun_.fd(), t.get());
   if (!t->watch_.valid()) return Fail(std::string("tun: no free readiness watch in the loop"));
   client.SetTunnelSink(t.get());
@@ -219,7 +209,7 @@ void DeviceTun::SendPacket(std::span<std::uint8_t> frame, std::size_t size) {
     Drop(TunDrop::kMalformed);
     return;
   }
-  if (Load32(p + ip::kIpv4SourceOffset) != state_.address) {
+  if (ip::LoadAddress({p, size}, ip::kIpv4SourceOffset) != state_.address) {
     Drop(TunDrop::kNotOurSource);
     return;
   }
@@ -248,7 +238,7 @@ void DeviceTun::OnTunnelPacket(std::span<std::uint8_t> packet) {
     Drop(TunDrop::kMalformed);
     return;
   }
-  if (state_.address == 0 || Load32(packet.data() + ip::kIpv4DestinationOffset) != state_.address) {
+  if (state_.address == 0 || ip::LoadAddress(packet, ip::kIpv4DestinationOffset) != state_.address) {
     Drop(TunDrop::kNotOurDestination);
     return;
   }

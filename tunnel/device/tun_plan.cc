@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tunnel/ip/ipv4.h"
+
 namespace strait::device {
 namespace {
 
@@ -12,8 +14,7 @@ bool Has(const std::vector<tunnel::Ipv4Prefix>& list, const tunnel::Ipv4Prefix& 
 }  // namespace
 
 bool PrefixContains(const tunnel::Ipv4Prefix& p, std::uint32_t address) {
-  if (p.length == 0) return true;
-  const std::uint32_t mask = p.length >= 32 ? 0xFFFFFFFFu : ~(0xFFFFFFFFu >> p.length);
+  const std::uint32_t mask = ip::PrefixMask(p.length);
   return (address & mask) == (p.prefix & mask);
 }
 

@@ -41,6 +41,14 @@ inline constexpr size_t kIpv4ChecksumOffset = 10;    // u16
 inline constexpr size_t kIpv4SourceOffset = 12;      // u32
 inline constexpr size_t kIpv4DestinationOffset = 16; // u32
 static_assert(kIpv4DestinationOffset + 4 == kIpv4MinHeaderSize);
+// The address at `offset` (kIpv4SourceOffset, kIpv4DestinationOffset) of a packet with at least 20 bytes, host order.
+inline uint32_t LoadAddress(std::span<const uint8_t> packet, size_t offset) {
+  return (uint32_t{packet[offset]} << 24) | (uint32_t{packet[offset + 1]} << 16) |
+         (uint32_t{packet[offset + 2]} << 8) | packet[offset + 3];
+}
+// The netmask of a prefix length 0..32 (0 -> 0, 24 -> 0xFFFFFF00, 32 -> 0xFFFFFFFF).
+constexpr uint32_t PrefixMask(unsigned length) { return length == 0 ? 0 : ~uint32_t{0} << (32 - (length > 32 ? 32 : length)); }
+
 inline constexpr uint16_t kIpv4FlagDontFragment = 0x4000;
 inline constexpr uint16_t kIpv4FlagMoreFragments = 0x2000;
 inline constexpr uint16_t kIpv4FragmentOffsetMask = 0x1FFF;
