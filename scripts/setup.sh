@@ -10,8 +10,8 @@ PACKAGES=(
   # data plane
   liburing-dev android-libboringssl-dev libsodium-dev libboost-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libspdlog-dev
-  # control plane (later issues)
-  nlohmann-json3-dev libsqlite3-dev
+  # control plane (strait-control: OpenSSL 3, JSON, SQLite; control-plane/CMakeLists.txt)
+  nlohmann-json3-dev libsqlite3-dev libssl-dev openssl
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   iproute2 iperf3 curl haproxy nginx-light libnginx-mod-stream python3
