@@ -4,12 +4,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <utility>
 
@@ -34,87 +32,20 @@ std::string Errno(std::string_view what, const std::string& path) {
   return fmt::format("{}: {}: {}", path, what, std::strerror(errno));
 }
 
-std::string ParentDir(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-std::string BaseName(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
+// The shared file layer's errors (crypto/secret_file.h) keep their code and reason.
+Failure<KsError> FromFile(const FileResultError& e) {
+  switch (e.code) {
+    case FileError::kNotFound: return Err(KeystoreError::kNotFound, e.reason);
+    case FileError::kIo: return Err(KeystoreError::kIo, e.reason);
+    case FileError::kExists: return Err(KeystoreError::kExists, e.reason);
+    case FileError::kInsecurePermissions: return Err(KeystoreError::kInsecurePermissions, e.reason);
   }
-  return true;
+  return Err(KeystoreError::kIo, e.reason);
 }
 
-// Moves `tmp` to `path`; with kRefuse, atomically fails with EEXIST if `path` exists.
-int Publish(const std::string& tmp, const std::string& path, Overwrite overwrite) {
-  if (overwrite == Overwrite::kReplace) return ::rename(tmp.c_str(), path.c_str());
-  if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return 0;
-  if (errno != EINVAL && errno != ENOSYS) return -1;
-  // The filesystem lacks RENAME_NOREPLACE: link() also refuses an existing target atomically.
-  if (::link(tmp.c_str(), path.c_str()) != 0) return -1;
-  ::unlink(tmp.c_str());
-  return 0;
-}
-
-Result<void, KsError> WriteAtomic(const std::string& path, std::string_view contents, mode_t mode,
+Result<void, KsError> WriteAtomic(const std::string& path, std::string_view contents, FileAccess access,
                                   Overwrite overwrite) {
-  if (overwrite == Overwrite::kRefuse && PathExists(path)) {
-    return Err(KeystoreError::kExists, fmt::format("{}: already exists; refusing to overwrite it (--force replaces it)",
-                                                   path));
-  }
-  const std::string dir = ParentDir(path);
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 16 && fd < 0; ++attempt) {
-    std::array<uint8_t, 6> r{};
-    RandomBytes(r);
-    tmp = fmt::format("{}/.{}.tmp-{:02x}", dir, BaseName(path), fmt::join(r, ""));
-    // The mode applies from creation: a secret is never readable by others, not even briefly.
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0 && errno != EEXIST) {
-      return Err(errno == ENOENT ? KeystoreError::kNotFound : KeystoreError::kIo,
-                 Errno("cannot create a temporary file in the directory", path));
-    }
-  }
-  if (fd < 0) return Err(KeystoreError::kIo, Errno("cannot create a temporary file", path));
-  auto fail = [&](std::string what) {
-    const std::string reason = Errno(what, path);
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    return Err(KeystoreError::kIo, reason);
-  };
-  if (!WriteAll(fd, contents)) return fail("write");
-  if (::fsync(fd) != 0) return fail("fsync");
-  const int close_rc = ::close(fd);
-  fd = -1;
-  if (close_rc != 0) return fail("close");
-  if (Publish(tmp, path, overwrite) != 0) {
-    if (errno == EEXIST) {
-      ::unlink(tmp.c_str());
-      return Err(KeystoreError::kExists,
-                 fmt::format("{}: already exists; refusing to overwrite it (--force replaces it)", path));
-    }
-    return fail("rename");
-  }
-  // Make the rename durable. A directory that cannot be opened for fsync is not an error worth failing over.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  if (auto r = WriteFileAtomic(path, contents, access, overwrite); !r) return FromFile(r.error());
   return {};
 }
 
@@ -131,10 +62,8 @@ Result<std::string, KsError> ReadBounded(const std::string& path, bool secret) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Err(KeystoreError::kIo, Errno("fstat", path));
   if (!S_ISREG(st.st_mode)) return Err(KeystoreError::kIo, fmt::format("{}: not a regular file", path));
-  if (secret && (st.st_mode & 077) != 0) {
-    return Err(KeystoreError::kInsecurePermissions,
-               fmt::format("{}: secret file is accessible by group or others (mode {:04o}); run: chmod 600 {}",
-                           path, static_cast<unsigned>(st.st_mode & 07777), path));
+  if (secret) {
+    if (auto r = CheckSecretFileMode(path, st.st_mode); !r) return FromFile(r.error());
   }
   if (static_cast<uint64_t>(st.st_size) > kMaxKeystoreFileSize) {
     return Err(KeystoreError::kTooLarge,
@@ -178,12 +107,12 @@ bool LooksLikePemCertificate(std::string_view pem) { return pem.find(kPemCertifi
 
 Result<void, KeystoreResultError> WritePublicFile(const std::string& path, std::string_view contents,
                                                   Overwrite overwrite) {
-  return WriteAtomic(path, contents, 0644, overwrite);
+  return WriteAtomic(path, contents, FileAccess::kPublic, overwrite);
 }
 
 Result<void, KeystoreResultError> WriteSecretFile(const std::string& path, std::string_view contents,
                                                   Overwrite overwrite) {
-  return WriteAtomic(path, contents, 0600, overwrite);
+  return WriteAtomic(path, contents, FileAccess::kSecret, overwrite);
 }
 
 Result<std::string, KeystoreResultError> ReadPublicFile(const std::string& path) { return ReadBounded(path, false); }
@@ -194,26 +123,8 @@ Result<SecretText, KeystoreResultError> ReadSecretFile(const std::string& path) 
   return SecretText(std::move(r).value());
 }
 
-bool PathExists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
 Result<void, KeystoreResultError> EnsureDirectory(const std::string& path) {
-  if (path.empty()) return Err(KeystoreError::kIo, "empty directory path");
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) return Err(KeystoreError::kIo, fmt::format("{}: exists and is not a directory", path));
-    return {};
-  }
-  const std::string parent = ParentDir(path);
-  if (parent != path && parent != "." && parent != "/") {
-    auto r = EnsureDirectory(parent);
-    if (!r) return r;
-  }
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Err(KeystoreError::kIo, Errno("cannot create directory", path));
-  }
+  if (auto r = EnsurePrivateDirectory(path); !r) return FromFile(r.error());
   return {};
 }
 

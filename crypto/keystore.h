@@ -5,7 +5,9 @@
 // Files. Secret files (secret keys, TLS private keys) are created 0600 from the start (O_CREAT|O_EXCL in the same
 // directory, fsync, rename, fsync of the directory) and refused on load if group or others have any access.
 // Public files are written the same way with mode 0644 (less the umask). Nothing is overwritten unless the caller
-// passes Overwrite::kReplace; the refusal is atomic (renameat2 RENAME_NOREPLACE), not check-then-write.
+// passes Overwrite::kReplace; the refusal is atomic (renameat2 RENAME_NOREPLACE), not check-then-write. The writer
+// and the mode check live in crypto/secret_file.h (strait_crypto_core, TLS-free, shared with strait-control); the
+// functions here add the keystore's error codes, the size bound and the file formats.
 //
 // Identity bundle: one directory per device, connector or relay (kBundle* names below; docs/keys.md):
 //   credential     STRAIT CREDENTIAL                    all roles
@@ -31,18 +33,14 @@
 #include "crypto/key_pem.h"
 #include "crypto/keys.h"
 #include "crypto/result.h"
+#include "crypto/secret_file.h"
 
 namespace strait::crypto {
 
 // --- Files ---
 
-enum class Overwrite : uint8_t {
-  kRefuse,   // fail with kExists if the path exists (the default everywhere)
-  kReplace,  // atomically replace an existing file (`--force`)
-};
-
-// Atomic writes as described at the top. The directory must exist. On failure no temporary file is left behind
-// and an existing file at `path` is untouched.
+// Atomic writes as described at the top (WriteFileAtomic). The directory must exist. On failure no temporary file
+// is left behind and an existing file at `path` is untouched.
 Result<void, KeystoreResultError> WritePublicFile(const std::string& path, std::string_view contents,
                                                   Overwrite overwrite);
 Result<void, KeystoreResultError> WriteSecretFile(const std::string& path, std::string_view contents,
@@ -51,9 +49,10 @@ Result<void, KeystoreResultError> WriteSecretFile(const std::string& path, std::
 // permission bits, with a reason that says `chmod 600 <path>`.
 Result<std::string, KeystoreResultError> ReadPublicFile(const std::string& path);
 Result<SecretText, KeystoreResultError> ReadSecretFile(const std::string& path);
-// Creates `path` with mode 0700 if it does not exist; fails if it exists and is not a directory.
+// Creates `path` with mode 0700 if it does not exist; fails if it exists and is not a directory
+// (EnsurePrivateDirectory).
 Result<void, KeystoreResultError> EnsureDirectory(const std::string& path);
-bool PathExists(const std::string& path);
+// PathExists, Overwrite: crypto/secret_file.h.
 
 // Typed file helpers: Write*File + Encode*, Read*File + Decode*, with the path prefixed to any error reason.
 Result<void, KeystoreResultError> SaveEd25519SecretKey(const std::string& path, const Ed25519KeyPair& key,
