@@ -1,0 +1,658 @@
+// The store contract of docs/control-plane.md §5.1, written against store.h only and parameterised by backend, so
+// a PostgreSQL store is checked by adding one row to kBackends: tenant isolation, event ids in commit order,
+// idempotency records atomic with their change, durability across a reopen, no lost concurrent writes; and the
+// behaviour every handler relies on (conflicts name their field, bounds, paging, the single-use redeem).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "control-plane/store/sqlite_store.h"
+#include "control-plane/store/store.h"
+#include "tests/control-plane/store/store_test_util.h"
+
+namespace strait::control::store {
+namespace {
+
+using testing::Audit;
+using testing::Device;
+using testing::Event;
+using testing::TempDir;
+using testing::Tenant;
+using testing::User;
+
+struct Backend {
+  std::string name;
+  // Opens (or reopens) the store kept in `dir`.
+  std::function<std::unique_ptr<Store>(const std::string& dir, const Limits& limits)> open;
+};
+
+std::unique_ptr<Store> OpenSqlite(const std::string& dir, const Limits& limits) {
+  SqliteOptions options;
+  options.readers = 4;
+  options.limits = limits;
+  auto store = OpenSqliteStore(dir + "/control.db", options);
+  if (!store) {
+    ADD_FAILURE() << "open: " << store.error().reason;
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+class StoreContract : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override { Open(); }
+  void Open(const Limits& limits = {}) {
+    store_.reset();
+    store_ = GetParam().open(dir_.path(), limits);
+    ASSERT_NE(store_, nullptr);
+  }
+
+  std::unique_ptr<WriteTx> W() {
+    auto tx = store_->Write();
+    EXPECT_TRUE(tx.ok()) << tx.error().reason;
+    return std::move(*tx);
+  }
+  std::unique_ptr<ReadTx> R() {
+    auto tx = store_->Read();
+    EXPECT_TRUE(tx.ok()) << tx.error().reason;
+    return std::move(*tx);
+  }
+  void AddTenants(std::initializer_list<const char*> ids) {
+    auto tx = W();
+    for (const char* id : ids) ASSERT_TRUE(tx->InsertTenant(Tenant(id)).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+const TenantScope kAcme("acme");
+const TenantScope kGlobex("globex");
+constexpr const char* kUserId = "u-aaaaaaaaaaaaaaaa";
+constexpr const char* kDeviceId = "d-aaaaaaaaaaaaaaaa";
+
+TEST_P(StoreContract, TwoTenantsWithTheSameIdsSeeOnlyTheirOwnRows) {
+  AddTenants({"acme", "globex"});
+  {
+    auto tx = W();
+    ASSERT_TRUE(tx->InsertUser(kAcme, User(kUserId, "ann@acme.example")).ok());
+    ASSERT_TRUE(tx->InsertUser(kGlobex, User(kUserId, "bob@globex.example")).ok());
+    ASSERT_TRUE(tx->InsertDevice(kAcme, Device(kDeviceId, kUserId)).ok());
+    auto globex_device = Device(kDeviceId, kUserId, DeviceState::kRevoked);
+    globex_device.name = "globex phone";
+    ASSERT_TRUE(tx->InsertDevice(kGlobex, globex_device).ok());
+    ASSERT_TRUE(tx->InsertApiKey(testing::ApiKey("aaaaaaaaaaaa", "acme", ApiKeyRole::kAdmin)).ok());
+    ASSERT_TRUE(tx->InsertApiKey(testing::ApiKey("bbbbbbbbbbbb", "globex", ApiKeyRole::kAdmin)).ok());
+    ASSERT_TRUE(tx->AppendAudit(Audit("acme", "user.create", "user", kUserId, 1000)).ok());
+    ASSERT_TRUE(tx->AppendAudit(Audit("globex", "user.create", "user", kUserId, 1000)).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  auto rx = R();
+  EXPECT_EQ((*rx->GetUser(kAcme, kUserId))->email, "ann@acme.example");
+  EXPECT_EQ((*rx->GetUser(kGlobex, kUserId))->email, "bob@globex.example");
+  EXPECT_FALSE(rx->GetUserByEmail(kGlobex, "ann@acme.example")->has_value());
+  auto acme_users = rx->ListUsers(kAcme, "", 50);
+  ASSERT_EQ(acme_users->items.size(), 1u);
+  EXPECT_EQ(acme_users->items[0].email, "ann@acme.example");
+  EXPECT_EQ((*rx->GetDevice(kGlobex, kDeviceId))->name, "globex phone");
+  EXPECT_EQ(*rx->CountSeatsUsed(kAcme), 1);
+  EXPECT_EQ(*rx->CountSeatsUsed(kGlobex), 0);  // its device is revoked
+  auto keys = rx->ListApiKeys(kGlobex, "", 50);
+  ASSERT_EQ(keys->items.size(), 1u);
+  EXPECT_EQ(keys->items[0].id, "bbbbbbbbbbbb");
+  auto audit = rx->ListAudit(kGlobex, {}, std::nullopt, 50);
+  ASSERT_EQ(audit->items.size(), 1u);
+  EXPECT_EQ(audit->items[0].tenant, "globex");
+  rx.reset();
+
+  // Changes under one tenant's scope do not reach the other's rows with the same ids.
+  {
+    auto tx = W();
+    auto u = User(kUserId, "ann2@acme.example");
+    EXPECT_TRUE(*tx->UpdateUser(kAcme, u));
+    EXPECT_FALSE(*tx->DeleteApiKey(kGlobex, "aaaaaaaaaaaa"));  // acme's key, asked for under globex
+    EXPECT_TRUE(*tx->DeleteDevice(kGlobex, kDeviceId));
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  rx = R();
+  EXPECT_EQ((*rx->GetUser(kGlobex, kUserId))->email, "bob@globex.example");
+  EXPECT_TRUE(rx->GetDevice(kAcme, kDeviceId)->has_value());
+  EXPECT_FALSE(rx->GetDevice(kGlobex, kDeviceId)->has_value());
+  EXPECT_TRUE(rx->GetApiKey("aaaaaaaaaaaa")->has_value());
+}
+
+TEST_P(StoreContract, EventIdsIncreaseInCommitOrderUnderConcurrentWriters) {
+  AddTenants({"acme"});
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 40;
+  std::atomic<bool> writing{true};
+  std::atomic<int> reader_violations{0};
+  std::atomic<int> last_event_violations{0};
+
+  // A reader that follows the stream as a subscriber would, asking only for ids above the last it saw. If an id
+  // could commit after a higher one became visible, this reader would skip it for good: it must see every id.
+  std::atomic<size_t> reader_seen{0};
+  auto follow = [&](EventId& seen, size_t& count) {
+    auto rx = store_->Read();
+    if (!rx) return;
+    auto events = (*rx)->ReadEvents(seen, 256);
+    if (!events) return;
+    for (const auto& e : *events) {
+      if (e.id <= seen) reader_violations++;
+      seen = e.id;
+      ++count;
+    }
+  };
+  std::thread reader([&] {
+    EventId seen = 0;
+    size_t count = 0;
+    while (writing.load()) follow(seen, count);
+    for (size_t before = count + 1; before != count;) {  // drain what committed after the last poll
+      before = count;
+      follow(seen, count);
+    }
+    reader_seen = count;
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&] {
+      EventId previous_last = 0;
+      for (int i = 0; i < kPerThread; ++i) {
+        auto tx = store_->Write();
+        ASSERT_TRUE(tx.ok());
+        auto first = (*tx)->AppendEvent(Event("acme", "device.revoked"));
+        auto second = (*tx)->AppendEvent(Event(std::nullopt, "relay.revoked"));
+        ASSERT_TRUE(first.ok() && second.ok());
+        EXPECT_LT(*first, *second);
+        ASSERT_TRUE((*tx)->Commit().ok());
+        // Once committed, LastEventId has reached this transaction's last id and never goes back.
+        const EventId last = store_->LastEventId();
+        if (last < *second || last < previous_last) last_event_violations++;
+        previous_last = last;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  writing = false;
+  reader.join();
+
+  EXPECT_EQ(reader_violations.load(), 0);
+  EXPECT_EQ(reader_seen.load(), static_cast<size_t>(kThreads * kPerThread * 2));
+  EXPECT_EQ(last_event_violations.load(), 0);
+  auto rx = R();
+  std::vector<EventId> ids;
+  EventId after = 0;
+  for (;;) {
+    auto page = rx->ReadEvents(after, 100);
+    ASSERT_TRUE(page.ok());
+    if (page->empty()) break;
+    for (const auto& e : *page) ids.push_back(e.id);
+    after = page->back().id;
+  }
+  ASSERT_EQ(ids.size(), static_cast<size_t>(kThreads * kPerThread * 2));
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::set<EventId>(ids.begin(), ids.end()).size(), ids.size());
+  EXPECT_EQ(store_->LastEventId(), ids.back());
+}
+
+TEST_P(StoreContract, IdempotencyRecordCommitsOrRollsBackWithItsChange) {
+  AddTenants({"acme"});
+  IdempotencyRecord rec{"k3m9x2p4q7ta", "retry-1", Bytes(32, 0x44), 201, Bytes(60, 0x55), 1000};
+  {
+    auto tx = W();
+    ASSERT_TRUE(tx->InsertUser(kAcme, User(kUserId, "ann@acme.example")).ok());
+    ASSERT_TRUE(tx->PutIdempotency(rec).ok());
+    // Inside the transaction both are visible to it ...
+    EXPECT_TRUE(tx->GetIdempotency(rec.scope, rec.key)->has_value());
+  }  // ... and destroyed without Commit, neither remains.
+  {
+    auto rx = R();
+    EXPECT_FALSE(rx->GetUser(kAcme, kUserId)->has_value());
+    EXPECT_FALSE(rx->GetIdempotency(rec.scope, rec.key)->has_value());
+  }
+  {
+    auto tx = W();
+    ASSERT_TRUE(tx->InsertUser(kAcme, User(kUserId, "ann@acme.example")).ok());
+    ASSERT_TRUE(tx->PutIdempotency(rec).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  auto rx = R();
+  EXPECT_TRUE(rx->GetUser(kAcme, kUserId)->has_value());
+  auto got = rx->GetIdempotency(rec.scope, rec.key);
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->status, 201);
+  EXPECT_EQ((*got)->fingerprint, rec.fingerprint);
+  EXPECT_EQ((*got)->response_sealed, rec.response_sealed);
+  rx.reset();
+  // A second request with the key: a conflict on "key" (the caller replays the stored answer).
+  auto tx = W();
+  auto again = tx->PutIdempotency(rec);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, StoreErrorCode::kConflict);
+  EXPECT_EQ(again.error().field, "key");
+  // Another principal's scope with the same key is a different record.
+  rec.scope = "other-scope";
+  EXPECT_TRUE(tx->PutIdempotency(rec).ok());
+}
+
+TEST_P(StoreContract, ACommittedWriteSurvivesClosingAndReopening) {
+  AddTenants({"acme"});
+  EventId id = 0;
+  {
+    auto tx = W();
+    ASSERT_TRUE(tx->InsertUser(kAcme, User(kUserId, "ann@acme.example")).ok());
+    id = *tx->AppendEvent(Event("acme", "device.revoked"));
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  Open();
+  EXPECT_EQ(store_->LastEventId(), id);
+  auto rx = R();
+  EXPECT_TRUE(rx->GetUser(kAcme, kUserId)->has_value());
+  EXPECT_TRUE(rx->GetTenant(kAcme)->has_value());
+  auto events = rx->ReadEvents(0, 10);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].id, id);
+  rx.reset();
+  // Ids keep increasing after the reopen, also once every event was purged.
+  auto tx = W();
+  EXPECT_EQ(*tx->PurgeEventsBefore(2000), 1);
+  EXPECT_GT(*tx->AppendEvent(Event("acme", "device.revoked")), id);
+  ASSERT_TRUE(tx->Commit().ok());
+}
+
+TEST_P(StoreContract, ConcurrentWritersLoseNothing) {
+  AddTenants({"acme"});
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 100;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto tx = store_->Write();
+        if (!tx) {
+          failures++;
+          continue;
+        }
+        const std::string id = "u-" + std::to_string(t) + "-" + std::to_string(i);
+        if (!(*tx)->InsertUser(kAcme, User(id, id + "@acme.example")).ok() ||
+            !(*tx)->AppendAudit(Audit("acme", "user.create", "user", id, 1000)).ok() || !(*tx)->Commit().ok()) {
+          failures++;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+
+  auto rx = R();
+  EXPECT_EQ(*rx->CountUsers(kAcme), kThreads * kPerThread);
+  std::set<std::string> ids;
+  std::string after;
+  for (;;) {
+    auto page = rx->ListUsers(kAcme, after, 500);
+    ASSERT_TRUE(page.ok());
+    for (const auto& u : page->items) ids.insert(u.id);
+    if (!page->more) break;
+    after = page->items.back().id;
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * kPerThread));
+  std::set<AuditId> audit_ids;
+  std::optional<AuditId> before;
+  for (;;) {
+    auto page = rx->ListAudit(kAcme, {}, before, 500);
+    ASSERT_TRUE(page.ok());
+    for (const auto& a : page->items) audit_ids.insert(a.id);
+    if (!page->more) break;
+    before = page->items.back().id;
+  }
+  EXPECT_EQ(audit_ids.size(), static_cast<size_t>(kThreads * kPerThread));
+}
+
+TEST_P(StoreContract, AReadTransactionKeepsItsSnapshot) {
+  AddTenants({"acme"});
+  auto rx = R();
+  EXPECT_EQ(*rx->CountUsers(kAcme), 0);
+  {
+    auto tx = W();
+    ASSERT_TRUE(tx->InsertUser(kAcme, User(kUserId, "ann@acme.example")).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  EXPECT_EQ(*rx->CountUsers(kAcme), 0);
+  EXPECT_EQ(*R()->CountUsers(kAcme), 1);
+}
+
+TEST_P(StoreContract, UniqueViolationsAreConflictsNamingTheField) {
+  AddTenants({"acme"});
+  auto tx = W();
+  ASSERT_TRUE(tx->InsertUser(kAcme, User(kUserId, "ann@acme.example")).ok());
+  auto same_email = tx->InsertUser(kAcme, User("u-bbbbbbbbbbbbbbbb", "ann@acme.example"));
+  ASSERT_FALSE(same_email.ok());
+  EXPECT_EQ(same_email.error().code, StoreErrorCode::kConflict);
+  EXPECT_EQ(same_email.error().field, "email");
+  auto same_id = tx->InsertUser(kAcme, User(kUserId, "other@acme.example"));
+  ASSERT_FALSE(same_id.ok());
+  EXPECT_EQ(same_id.error().field, "id");
+  auto same_tenant = tx->InsertTenant(Tenant("acme"));
+  ASSERT_FALSE(same_tenant.ok());
+  EXPECT_EQ(same_tenant.error().field, "id");
+
+  PolicyRecord p{"p-aaaaaaaaaaaaaaaa", "staff", 1, true, "{}", "[app]\n", 1000, 1000};
+  ASSERT_TRUE(tx->InsertPolicy(kAcme, p).ok());
+  PolicyRecord q{"p-bbbbbbbbbbbbbbbb", "contractors", 1, true, "{}", "[app]\n", 1000, 1000};
+  auto second_default = tx->InsertPolicy(kAcme, q);
+  ASSERT_FALSE(second_default.ok());
+  EXPECT_EQ(second_default.error().field, "default");
+  // Clearing the default first lets another take it.
+  auto cleared = tx->ClearDefaultPolicy(kAcme, 1001);
+  ASSERT_TRUE(cleared.ok());
+  EXPECT_EQ(**cleared, p.id);
+  ASSERT_TRUE(tx->InsertPolicy(kAcme, q).ok());
+  EXPECT_EQ((*tx->GetDefaultPolicy(kAcme))->id, q.id);
+
+  // A device of a user that does not exist: a reference conflict.
+  auto orphan = tx->InsertDevice(kAcme, Device(kDeviceId, "u-nobodynobodynob"));
+  ASSERT_FALSE(orphan.ok());
+  EXPECT_EQ(orphan.error().field, "reference");
+}
+
+TEST_P(StoreContract, CountBoundsAreLimitErrorsInTheInsertingTransaction) {
+  Limits limits;
+  limits.api_keys = 2;
+  limits.users = 3;
+  Open(limits);
+  AddTenants({"acme", "globex"});
+  auto tx = W();
+  ASSERT_TRUE(tx->InsertApiKey(testing::ApiKey("aaaaaaaaaaaa", "acme", ApiKeyRole::kAdmin)).ok());
+  ASSERT_TRUE(tx->InsertApiKey(testing::ApiKey("bbbbbbbbbbbb", "acme", ApiKeyRole::kReadOnly)).ok());
+  auto third = tx->InsertApiKey(testing::ApiKey("cccccccccccc", "acme", ApiKeyRole::kReadOnly));
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, StoreErrorCode::kLimit);
+  EXPECT_EQ(third.error().field, "api_keys");
+  EXPECT_EQ(third.error().max, 2);
+  // The bound is per tenant.
+  EXPECT_TRUE(tx->InsertApiKey(testing::ApiKey("dddddddddddd", "globex", ApiKeyRole::kAdmin)).ok());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(tx->InsertUser(kAcme, User("u-" + std::to_string(i), std::to_string(i) + "@a.example")).ok());
+  }
+  auto fourth = tx->InsertUser(kAcme, User("u-9", "9@a.example"));
+  ASSERT_FALSE(fourth.ok());
+  EXPECT_EQ(fourth.error().field, "users");
+}
+
+TEST_P(StoreContract, ListsPageByIdAndAuditNewestFirst) {
+  AddTenants({"t1", "t2", "t3", "t4", "t5"});
+  auto rx = R();
+  auto first = rx->ListTenants("", 2);
+  ASSERT_EQ(first->items.size(), 2u);
+  EXPECT_TRUE(first->more);
+  EXPECT_EQ(first->items[0].id, "t1");
+  auto second = rx->ListTenants(first->items.back().id, 2);
+  EXPECT_EQ(second->items[0].id, "t3");
+  EXPECT_TRUE(second->more);
+  auto third = rx->ListTenants(second->items.back().id, 2);
+  ASSERT_EQ(third->items.size(), 1u);
+  EXPECT_FALSE(third->more);
+  rx.reset();
+
+  {
+    auto tx = W();
+    ASSERT_TRUE(tx->AppendAudit(Audit("t1", "user.create", "user", "u-1", 100)).ok());
+    ASSERT_TRUE(tx->AppendAudit(Audit("t1", "device.lock", "device", "d-1", 200)).ok());
+    ASSERT_TRUE(tx->AppendAudit(Audit("t1", "device.lock", "device", "d-2", 300)).ok());
+    ASSERT_TRUE(tx->AppendAudit(Audit(std::nullopt, "tenant.create", "tenant", "t1", 400)).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  rx = R();
+  const TenantScope t1("t1");
+  auto all_t1 = rx->ListAudit(t1, {}, std::nullopt, 2);
+  ASSERT_EQ(all_t1->items.size(), 2u);
+  EXPECT_TRUE(all_t1->more);
+  EXPECT_EQ(all_t1->items[0].resource_id, "d-2");  // newest first
+  auto rest = rx->ListAudit(t1, {}, all_t1->items.back().id, 2);
+  ASSERT_EQ(rest->items.size(), 1u);
+  EXPECT_EQ(rest->items[0].resource_id, "u-1");
+  EXPECT_FALSE(rest->more);
+
+  AuditFilter locks;
+  locks.action = "device.lock";
+  locks.since = 250;
+  auto filtered = rx->ListAudit(t1, locks, std::nullopt, 10);
+  ASSERT_EQ(filtered->items.size(), 1u);
+  EXPECT_EQ(filtered->items[0].resource_id, "d-2");
+  AuditFilter by_resource;
+  by_resource.resource_type = "device";
+  by_resource.resource_id = "d-1";
+  by_resource.until = 200;
+  EXPECT_EQ(rx->ListAudit(t1, by_resource, std::nullopt, 10)->items.size(), 1u);
+  // The operator's list holds every tenant's records and its own.
+  auto everything = rx->ListAllAudit({}, std::nullopt, 10);
+  ASSERT_EQ(everything->items.size(), 4u);
+  EXPECT_FALSE(everything->items[0].tenant.has_value());
+}
+
+TEST_P(StoreContract, AnActivationIsRedeemedOnceAndBurnsAfterTenWrongMacs) {
+  AddTenants({"acme"});
+  ActivationRecord a;
+  a.id = "7K3M9X2P";
+  a.tenant = "acme";
+  a.kind = SubjectRole::kDevice;
+  a.target = kUserId;
+  a.os = DeviceOs::kAndroid;
+  a.mac_key_sealed = Bytes(80, 0x66);
+  a.expires_at = 5000;
+  a.created_by = "aaaaaaaaaaaa";
+  a.created_at = 1000;
+  a.updated_at = 1000;
+  ActivationRecord b = a;
+  b.id = "8K3M9X2P";
+  {
+    auto tx = W();
+    ASSERT_TRUE(tx->InsertActivation(a).ok());
+    ASSERT_TRUE(tx->InsertActivation(b).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  auto tx = W();
+  EXPECT_FALSE(*tx->RedeemActivation(a.id, kDeviceId, 5000));  // expired at expires_at
+  EXPECT_TRUE(*tx->RedeemActivation(a.id, kDeviceId, 4999));
+  EXPECT_FALSE(*tx->RedeemActivation(a.id, "d-another", 4999));  // single use
+  auto used = *tx->GetActivation(a.id);
+  EXPECT_EQ(used->state, ActivationState::kUsed);
+  EXPECT_EQ(used->subject, kDeviceId);
+  EXPECT_EQ(used->used_at, 4999);
+  EXPECT_EQ(used->os, DeviceOs::kAndroid);
+
+  for (int i = 1; i < kActivationMaxFailedAttempts; ++i) {
+    EXPECT_EQ(**tx->RecordFailedActivation(b.id, 2000), ActivationState::kPending) << i;
+  }
+  EXPECT_EQ(**tx->RecordFailedActivation(b.id, 2000), ActivationState::kBurned);
+  EXPECT_EQ((*tx->GetActivation(b.id))->failed_attempts, kActivationMaxFailedAttempts);
+  EXPECT_FALSE(*tx->RedeemActivation(b.id, kDeviceId, 2000));
+  EXPECT_FALSE(tx->RecordFailedActivation("NOSUCHID", 2000)->has_value());
+  EXPECT_FALSE(*tx->CancelActivation(kAcme, b.id, 2000));  // only a pending one
+  // Another tenant does not see it.
+  EXPECT_FALSE(tx->GetTenantActivation(TenantScope("globex"), a.id)->has_value());
+  EXPECT_TRUE(tx->GetTenantActivation(kAcme, a.id)->has_value());
+}
+
+TEST_P(StoreContract, SerialsAndTheNewestCredentialsOfASubject) {
+  AddTenants({"acme"});
+  auto tx = W();
+  for (int i = 0; i < 3; ++i) {
+    auto serial = tx->NextSerial();
+    ASSERT_TRUE(serial.ok());
+    EXPECT_EQ(*serial, i + 1);
+    ASSERT_TRUE(tx->InsertCredential({*serial, SubjectRole::kDevice, "acme", kDeviceId, 0, 100 + i, 0}).ok());
+  }
+  ASSERT_TRUE(tx->InsertCredential({*tx->NextSerial(), SubjectRole::kRelay, "", "relay-1", 0, 100, 0}).ok());
+  auto newest = tx->NewestCredentials(kAcme, SubjectRole::kDevice, kDeviceId, 2);
+  ASSERT_EQ(newest->size(), 2u);
+  EXPECT_EQ((*newest)[0].serial, 3);
+  EXPECT_EQ((*newest)[1].serial, 2);
+  EXPECT_TRUE(tx->NewestCredentials(TenantScope("globex"), SubjectRole::kDevice, kDeviceId, 2)->empty());
+  ASSERT_EQ(tx->NewestRelayCredentials("relay-1", 2)->size(), 1u);
+  auto duplicate = tx->InsertCredential({3, SubjectRole::kDevice, "acme", kDeviceId, 0, 100, 0});
+  ASSERT_FALSE(duplicate.ok());
+  EXPECT_EQ(duplicate.error().field, "serial");
+}
+
+TEST_P(StoreContract, DenialsAreListedForRelaysAndPerTenantAndPurgedAfterUntil) {
+  AddTenants({"acme", "globex"});
+  {
+    auto tx = W();
+    ASSERT_TRUE(tx->PutDenial(kAcme, SubjectRole::kDevice, kDeviceId, DenialReason::kLocked, 3000, 1000).ok());
+    ASSERT_TRUE(tx->PutDenial(kAcme, SubjectRole::kDevice, kDeviceId, DenialReason::kRevoked, 4000, 1001).ok());
+    ASSERT_TRUE(tx->PutDenial(kGlobex, SubjectRole::kConnector, "dc-east", DenialReason::kRevoked, 1500, 1000).ok());
+    ASSERT_TRUE(tx->PutRelayDenial("relay-9", DenialReason::kRevoked, 9000, 1000).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  auto rx = R();
+  auto all = rx->ListDenials(std::nullopt, 2);
+  ASSERT_EQ(all->items.size(), 2u);
+  EXPECT_TRUE(all->more);
+  EXPECT_EQ(all->items[0].tenant, "");  // the relays' first
+  EXPECT_EQ(all->items[1].tenant, "acme");
+  EXPECT_EQ(all->items[1].reason, DenialReason::kRevoked);  // replaced, not added
+  EXPECT_EQ(all->items[1].until, 4000);
+  const auto& last = all->items.back();
+  auto rest = rx->ListDenials(DenialKey{last.tenant, last.role, last.subject}, 2);
+  ASSERT_EQ(rest->items.size(), 1u);
+  EXPECT_EQ(rest->items[0].subject, "dc-east");
+  auto acme = rx->ListTenantDenials(kAcme, std::nullopt, 10);
+  ASSERT_EQ(acme->items.size(), 1u);
+  rx.reset();
+  auto tx = W();
+  EXPECT_EQ(*tx->PurgeDenials(2000), 1);  // globex's connector: until 1500
+  EXPECT_TRUE(*tx->DeleteDenial(kAcme, SubjectRole::kDevice, kDeviceId));
+  EXPECT_FALSE(tx->GetDenial(kAcme, SubjectRole::kDevice, kDeviceId)->has_value());
+}
+
+TEST_P(StoreContract, ApiKeyLastUsedIsWrittenAtMostOnceAMinute) {
+  AddTenants({"acme"});
+  auto tx = W();
+  ASSERT_TRUE(tx->InsertApiKey(testing::ApiKey("aaaaaaaaaaaa", std::nullopt, ApiKeyRole::kOperator)).ok());
+  EXPECT_TRUE(*tx->TouchApiKey("aaaaaaaaaaaa", 1000));
+  EXPECT_FALSE(*tx->TouchApiKey("aaaaaaaaaaaa", 1059));
+  EXPECT_TRUE(*tx->TouchApiKey("aaaaaaaaaaaa", 1060));
+  EXPECT_EQ((*tx->GetApiKey("aaaaaaaaaaaa"))->last_used_at, 1060);
+  EXPECT_EQ(*tx->CountOperatorApiKeys(), 1);
+  EXPECT_EQ(tx->ListOperatorApiKeys("", 10)->items.size(), 1u);
+  EXPECT_FALSE(*tx->DeleteApiKey(kAcme, "aaaaaaaaaaaa"));  // not a tenant's key
+  EXPECT_TRUE(*tx->DeleteOperatorApiKey("aaaaaaaaaaaa"));
+}
+
+TEST_P(StoreContract, PolicyUpdatesAreGuardedByVersion) {
+  AddTenants({"acme"});
+  auto tx = W();
+  PolicyRecord p{"p-aaaaaaaaaaaaaaaa", "staff", 1, false, "{}", "[app]\n", 1000, 1000};
+  ASSERT_TRUE(tx->InsertPolicy(kAcme, p).ok());
+  p.version = 3;  // the caller believed version 2
+  EXPECT_FALSE(*tx->UpdatePolicy(kAcme, p));
+  p.version = 2;
+  p.toml = "[app]\n# v2\n";
+  EXPECT_TRUE(*tx->UpdatePolicy(kAcme, p));
+  auto got = *tx->GetPolicy(kAcme, p.id);
+  EXPECT_EQ(got->version, 2);
+  EXPECT_EQ(got->toml, p.toml);
+  EXPECT_FALSE(*tx->UpdatePolicy(TenantScope("globex"), p));
+}
+
+TEST_P(StoreContract, AssignmentsReachAUserDirectlyAndThroughItsGroups) {
+  AddTenants({"acme"});
+  auto tx = W();
+  ASSERT_TRUE(tx->InsertUser(kAcme, User(kUserId, "ann@acme.example")).ok());
+  ASSERT_TRUE(tx->InsertGroup(kAcme, GroupRecord{"g-aaaaaaaaaaaaaaaa", "staff", "", 1000, 1000}).ok());
+  ASSERT_TRUE(tx->InsertGroup(kAcme, GroupRecord{"g-bbbbbbbbbbbbbbbb", "ops", "", 1000, 1000}).ok());
+  EXPECT_TRUE(*tx->PutGroupMember(kAcme, "g-aaaaaaaaaaaaaaaa", kUserId, 1000));
+  EXPECT_FALSE(*tx->PutGroupMember(kAcme, "g-aaaaaaaaaaaaaaaa", kUserId, 1001));  // already a member
+  auto no_user = tx->PutGroupMember(kAcme, "g-aaaaaaaaaaaaaaaa", "u-nobodynobodynob", 1000);
+  ASSERT_FALSE(no_user.ok());
+  EXPECT_EQ(no_user.error().field, "reference");
+  ASSERT_TRUE(tx->InsertPolicy(kAcme, {"p-aaaaaaaaaaaaaaaa", "a", 1, false, "{}", "", 1000, 1000}).ok());
+  ASSERT_TRUE(tx->InsertPolicy(kAcme, {"p-bbbbbbbbbbbbbbbb", "b", 1, false, "{}", "", 1000, 1000}).ok());
+  using enum TargetKind;
+  ASSERT_TRUE(tx->InsertAssignment(kAcme, {"pa-1", "p-aaaaaaaaaaaaaaaa", kUser, kUserId, 5, 1000, 1000}).ok());
+  ASSERT_TRUE(
+      tx->InsertAssignment(kAcme, {"pa-2", "p-bbbbbbbbbbbbbbbb", kGroup, "g-aaaaaaaaaaaaaaaa", 1, 1000, 1000}).ok());
+  ASSERT_TRUE(
+      tx->InsertAssignment(kAcme, {"pa-3", "p-bbbbbbbbbbbbbbbb", kGroup, "g-bbbbbbbbbbbbbbbb", 0, 1000, 1000}).ok());
+  auto dup = tx->InsertAssignment(kAcme, {"pa-4", "p-aaaaaaaaaaaaaaaa", kUser, kUserId, 7, 1000, 1000});
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().field, "target");
+
+  auto mine = tx->ListAssignmentsForUser(kAcme, kUserId);
+  ASSERT_EQ(mine->size(), 2u);  // its own and its group's, not the other group's
+  EXPECT_EQ((*mine)[0].id, "pa-2");  // by priority
+  EXPECT_EQ((*mine)[1].id, "pa-1");
+  EXPECT_EQ(*tx->ListUserGroups(kAcme, kUserId), std::vector<std::string>{"g-aaaaaaaaaaaaaaaa"});
+  AssignmentFilter by_policy;
+  by_policy.policy_id = "p-bbbbbbbbbbbbbbbb";
+  EXPECT_EQ(tx->ListAssignments(kAcme, by_policy, "", 10)->items.size(), 2u);
+
+  // Deleting the user takes its memberships and assignments with it.
+  EXPECT_TRUE(*tx->DeleteUser(kAcme, kUserId));
+  EXPECT_EQ(*tx->CountGroupMembers(kAcme, "g-aaaaaaaaaaaaaaaa"), 0);
+  EXPECT_FALSE(tx->GetAssignment(kAcme, "pa-1")->has_value());
+  EXPECT_TRUE(tx->GetAssignment(kAcme, "pa-2")->has_value());
+}
+
+TEST_P(StoreContract, DeletingATenantRemovesItsRowsButKeepsCredentialsAndDenials) {
+  AddTenants({"acme"});
+  {
+    auto tx = W();
+    ASSERT_TRUE(tx->InsertUser(kAcme, User(kUserId, "ann@acme.example")).ok());
+    ASSERT_TRUE(tx->InsertDevice(kAcme, Device(kDeviceId, kUserId)).ok());
+    ASSERT_TRUE(tx->PutLicence(kAcme, {50, std::nullopt, 1000, 1000}).ok());
+    ASSERT_TRUE(tx->InsertCredential({1, SubjectRole::kDevice, "acme", kDeviceId, 0, 100, 0}).ok());
+    ASSERT_TRUE(tx->PutDenial(kAcme, SubjectRole::kDevice, kDeviceId, DenialReason::kDeleted, 100, 1000).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  auto tx = W();
+  EXPECT_EQ((*tx->GetLicence(kAcme))->seats, 50);
+  EXPECT_TRUE(*tx->DeleteTenant(kAcme));
+  EXPECT_FALSE(tx->GetUser(kAcme, kUserId)->has_value());
+  EXPECT_FALSE(tx->GetDevice(kAcme, kDeviceId)->has_value());
+  EXPECT_FALSE(tx->GetLicence(kAcme)->has_value());
+  EXPECT_TRUE(tx->GetCredential(1)->has_value());  // serials are never reused
+  EXPECT_EQ(*tx->NextSerial(), 2);
+  EXPECT_TRUE(tx->GetDenial(kAcme, SubjectRole::kDevice, kDeviceId)->has_value());
+}
+
+TEST_P(StoreContract, ATransactionAcceptsNothingAfterCommit) {
+  AddTenants({"acme"});
+  auto tx = W();
+  ASSERT_TRUE(tx->Commit().ok());
+  EXPECT_FALSE(tx->Commit().ok());
+  EXPECT_FALSE(tx->InsertUser(kAcme, User(kUserId, "ann@acme.example")).ok());
+}
+
+TEST_P(StoreContract, MetaRowsReadBackAsTheRecord) {
+  {
+    auto tx = W();
+    ASSERT_TRUE(tx->PutMeta(kMetaStoreId, "store-1").ok());
+    ASSERT_TRUE(tx->PutMeta(kMetaPublicUrl, "https://cp.example:8443").ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  auto meta = *R()->GetMeta();
+  EXPECT_EQ(meta.store_id, "store-1");
+  EXPECT_EQ(meta.public_url, "https://cp.example:8443");
+  EXPECT_FALSE(meta.initialised_at.has_value());  // an init that has not finished
+  auto tx = W();
+  ASSERT_TRUE(tx->PutMeta(kMetaInitialisedAt, "1700000000").ok());
+  EXPECT_EQ(tx->GetMeta()->initialised_at, 1700000000);
+}
+
+const Backend kBackends[] = {{"sqlite", OpenSqlite}};
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(kBackends),
+                         [](const ::testing::TestParamInfo<Backend>& p) { return p.param.name; });
+
+}  // namespace
+}  // namespace strait::control::store
