@@ -37,6 +37,9 @@ constexpr std::string_view kControlExporter = "EXPORTER-strait-control-1";
 constexpr std::string_view kActivateExporter = "EXPORTER-strait-activate-1";
 // A response write that the peer does not take within this long closes the connection.
 constexpr std::chrono::seconds kWriteTimeout{30};
+// Bounds of the drain after a refused body (Session::Linger).
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr size_t kLingerBytes = 4 * 1024 * 1024;
 
 std::string NewRequestId() {
   uint8_t b[8];
@@ -235,6 +238,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Answers a problem the server found itself, then closes: the rest of the request was not read.
   void Refuse(ServerProblem problem, size_t limit) {
     if (problem == ServerProblem::kBodyTooLarge || problem == ServerProblem::kHeadersTooLarge) s_.counters.too_large++;
+    linger_ = true;
     Answer(s_.handler->Problem(problem, request_, limit), true);
   }
 
@@ -256,8 +260,21 @@ class Session : public std::enable_shared_from_this<Session> {
     res.prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(kWriteTimeout);
     bhttp::async_write(stream_, res, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec || !self->response_->keep_alive()) return self->Shutdown();
+      if (ec) return self->End();
+      if (!self->response_->keep_alive()) return self->linger_ ? self->Linger() : self->Shutdown();
       self->ReadHeader();
+    });
+  }
+
+  // After refusing a request whose body was not read, reads and drops what the client is still sending (bounded:
+  // kLingerBytes, kLingerTime) before closing, so the client reads the refusal instead of a reset (a close with unread
+  // data sends RST, and a client still writing its body would lose the answer).
+  void Linger() {
+    beast::get_lowest_layer(stream_).expires_after(kLingerTime);
+    stream_.async_read_some(asio::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->lingered_ += n;
+      if (ec || self->lingered_ >= kLingerBytes) return self->End();
+      self->Linger();
     });
   }
 
@@ -284,6 +301,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string peer_;
   uint64_t id_;
   size_t limit_ = 0;
+  size_t lingered_ = 0;
+  std::array<char, 16 * 1024> scratch_;
+  bool linger_ = false;
   bool first_ = true;
   bool keep_alive_ = false;
 };

@@ -1,0 +1,34 @@
+// Every route handler (docs/control-plane.md §4.8), one function each, grouped by resource in <resource>.cc.
+// routes.cc puts them in the route table; nothing else calls them.
+#pragma once
+
+#include "control-plane/handlers/context.h"
+
+namespace strait::control::handlers {
+
+// meta.cc
+Outcome Health(Context& ctx);
+Outcome OpenApi(Context& ctx);
+
+// tenants.cc
+Outcome CreateTenant(Context& ctx);
+Outcome ListTenants(Context& ctx);
+Outcome GetTenant(Context& ctx);
+Outcome PatchTenant(Context& ctx);
+Outcome DeleteTenant(Context& ctx);
+Outcome GetLicence(Context& ctx);
+Outcome PutLicence(Context& ctx);
+
+// api_keys.cc
+Outcome CreateOperatorApiKey(Context& ctx);
+Outcome ListOperatorApiKeys(Context& ctx);
+Outcome DeleteOperatorApiKey(Context& ctx);
+Outcome CreateTenantApiKey(Context& ctx);
+Outcome ListTenantApiKeys(Context& ctx);
+Outcome DeleteTenantApiKey(Context& ctx);
+
+// audit.cc
+Outcome ListTenantAudit(Context& ctx);
+Outcome ListAllAudit(Context& ctx);
+
+}  // namespace strait::control::handlers

@@ -1,0 +1,14 @@
+// The route table (docs/control-plane.md §4.8): one row per route with its method, template, OpenAPI operationId,
+// who may call it, its body limit and its handler. The router, the auth check, the OpenAPI test and the authz test
+// all read this table, so a route exists in one place.
+#pragma once
+
+#include <span>
+
+#include "control-plane/handlers/context.h"
+
+namespace strait::control {
+
+std::span<const Route> ApiRoutes();
+
+}  // namespace strait::control
