@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control-plane/api/problem.h"
 #include "crypto/result.h"
 
 namespace strait::control {
@@ -86,6 +87,9 @@ std::string EncodeCursor(const CursorKey& key, CursorList list, const CursorScop
 // before anything it covers is believed.
 Result<std::vector<uint8_t>, CursorError> DecodeCursor(const CursorKey& key, CursorList list,
                                                        const CursorScope& scope, std::string_view text);
+
+// 400 invalid-cursor; the detail names no key material, only which check failed.
+Problem CursorProblem(CursorError e);
 
 inline constexpr uint32_t kDefaultPageLimit = 50;
 inline constexpr uint32_t kMaxPageLimit = 500;
