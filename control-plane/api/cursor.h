@@ -10,6 +10,7 @@
 //     mac       16    BLAKE2b-128 keyed with the cursor key (secretbox subkey 4) over everything before it
 //
 // Versions: 1, the first.
+// Every function here is pure and may be called from any thread.
 #pragma once
 
 #include <array>
