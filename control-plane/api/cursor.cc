@@ -46,6 +46,17 @@ std::string_view CursorErrorName(CursorError e) {
   return "unknown";
 }
 
+Problem CursorProblem(CursorError e) {
+  switch (e) {
+    case CursorError::kMalformed: return MakeProblem(ProblemType::kInvalidCursor, "not a cursor of this server");
+    case CursorError::kBadMac: return MakeProblem(ProblemType::kInvalidCursor, "not a cursor of this server");
+    case CursorError::kOtherList: return MakeProblem(ProblemType::kInvalidCursor, "the cursor belongs to another list");
+    case CursorError::kOtherScope:
+      return MakeProblem(ProblemType::kInvalidCursor, "the cursor belongs to another tenant or filter");
+  }
+  return MakeProblem(ProblemType::kInvalidCursor, "not a cursor of this server");
+}
+
 std::string EncodeCursor(const CursorKey& key, CursorList list, const CursorScope& scope,
                          std::span<const uint8_t> last_key) {
   assert(last_key.size() <= kMaxCursorKeyBytes);

@@ -10,6 +10,7 @@
 //     mac       16    BLAKE2b-128 keyed with the cursor key (secretbox subkey 4) over everything before it
 //
 // Versions: 1, the first.
+// Every function here is pure and may be called from any thread.
 #pragma once
 
 #include <array>
@@ -21,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "control-plane/api/problem.h"
 #include "crypto/result.h"
 
 namespace strait::control {
@@ -86,6 +88,9 @@ std::string EncodeCursor(const CursorKey& key, CursorList list, const CursorScop
 // before anything it covers is believed.
 Result<std::vector<uint8_t>, CursorError> DecodeCursor(const CursorKey& key, CursorList list,
                                                        const CursorScope& scope, std::string_view text);
+
+// 400 invalid-cursor; the detail names no key material, only which check failed.
+Problem CursorProblem(CursorError e);
 
 inline constexpr uint32_t kDefaultPageLimit = 50;
 inline constexpr uint32_t kMaxPageLimit = 500;

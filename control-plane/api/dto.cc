@@ -275,6 +275,12 @@ void ObjectReader::Finish() {
   }
 }
 
+Problem MalformedJson(const JsonError& error) {
+  Problem p = MakeProblem(ProblemType::kMalformedJson, error.detail);
+  p.extensions["offset"] = error.offset;
+  return p;
+}
+
 // ---- TenantCreate ----
 
 Result<TenantCreate, Problem> DecodeTenantCreate(const json& body) {

@@ -33,6 +33,7 @@
 
 #include "control-plane/api/formats.h"
 #include "control-plane/api/ids.h"
+#include "control-plane/api/json_reader.h"
 #include "control-plane/api/problem.h"
 #include "crypto/result.h"
 
@@ -136,6 +137,18 @@ class ObjectReader {
   std::vector<std::string> read_;  // names asked for, in order (the "expected" list)
   bool finished_ = false;
 };
+
+// 400 malformed-json for a body the reader refused: the reader's detail and the `offset` extension.
+Problem MalformedJson(const JsonError& error);
+
+// The whole of a request body's decoding: json_reader with `limits`, then `decode` (a Decode* function below).
+template <class T>
+Result<T, Problem> DecodeBody(std::string_view body, Result<T, Problem> (*decode)(const nlohmann::json&),
+                              const JsonLimits& limits = {}) {
+  auto parsed = ReadJson(body, limits);
+  if (!parsed.ok()) return Fail(MalformedJson(parsed.error()));
+  return decode(*parsed);
+}
 
 // ---- The request DTOs (§4.9) ----
 

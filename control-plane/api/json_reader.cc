@@ -1,5 +1,6 @@
 #include "control-plane/api/json_reader.h"
 
+#include <algorithm>
 #include <cstring>
 #include <iterator>
 #include <utility>
@@ -239,7 +240,12 @@ Result<nlohmann::json, JsonError> ReadJson(std::string_view body, const JsonLimi
   LimitedDomBuilder builder(limits, begin, &mark);
   bool ok = json::sax_parse(CountingIterator(begin, &mark), CountingIterator(begin + body.size(), &mark), &builder,
                             json::input_format_t::json, /*strict=*/true, /*ignore_comments=*/false);
-  if (!ok) return Fail(builder.error());
+  if (!ok) {
+    JsonError error = builder.error();
+    // nlohmann counts the end of input as a character read: an error there is at body.size(), not past it.
+    error.offset = std::min(error.offset, body.size());
+    return Fail(std::move(error));
+  }
   return builder.TakeRoot();
 }
 

@@ -127,6 +127,13 @@ Problem InvalidRequest(std::vector<FieldError> errors, size_t total) {
   return p;
 }
 
+Problem InvalidQueryParameter(std::string_view name, std::string_view why) {
+  Problem p = MakeProblem(ProblemType::kInvalidRequest,
+                          name.empty() ? fmt::format("query: {}", why) : fmt::format("query parameter {}: {}", name, why));
+  if (!name.empty()) p.extensions["parameter"] = name;
+  return p;
+}
+
 std::string RenderProblem(const Problem& problem, std::string_view instance, std::string_view request_id) {
   const ProblemInfo& info = Info(problem.type);
   // ordered_json keeps the members in the order RFC 9457's examples use: type first, the extensions after.

@@ -106,6 +106,9 @@ Problem MakeProblem(ProblemType type, std::string detail);
 // invalid-request for field errors; `total` is how many were found (errors may hold fewer, capped at 20):
 // detail "1 field is not valid" / "N fields are not valid".
 Problem InvalidRequest(std::vector<FieldError> errors, size_t total);
+// invalid-request for a bad query parameter: detail "query parameter <name>: <why>", extension `parameter` (the
+// name, or absent when it could not be decoded).
+Problem InvalidQueryParameter(std::string_view name, std::string_view why);
 
 // The application/problem+json body: type, title, status, detail, instance (the request path), request_id, the
 // extensions, then errors[] if any. Always valid JSON: strings are escaped, invalid UTF-8 in a detail is replaced.

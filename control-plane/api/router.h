@@ -62,7 +62,8 @@ class Router {
   // name of [a-z_]+, no name twice in one template. `routes` must outlive the Router.
   explicit Router(std::span<const RouteSpec> routes);
 
-  // `path` is the request target's path (before '?'). O(routes x segments), no allocation unless it matches.
+  // [any] `path` is the request target's path (before '?'). O(routes x segments), no allocation unless it
+  // matches. The Router is immutable after construction, so the store pool's threads share one.
   RouteMatch Match(Method method, std::string_view path) const;
 
  private:

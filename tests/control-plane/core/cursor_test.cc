@@ -90,6 +90,18 @@ TEST(Cursor, ScopePartsAreLengthPrefixed) {
   EXPECT_EQ(ScopeHash(a), ScopeHash(a));
 }
 
+TEST(Cursor, ProblemsAreInvalidCursor) {
+  for (CursorError e : {CursorError::kMalformed, CursorError::kBadMac, CursorError::kOtherList,
+                        CursorError::kOtherScope}) {
+    Problem p = CursorProblem(e);
+    EXPECT_EQ(p.type, ProblemType::kInvalidCursor);
+    EXPECT_EQ(p.status(), 400);
+    EXPECT_FALSE(p.detail.empty());
+  }
+  // A forged cursor and a garbled one are told the same.
+  EXPECT_EQ(CursorProblem(CursorError::kMalformed).detail, CursorProblem(CursorError::kBadMac).detail);
+}
+
 TEST(Cursor, LimitParsing) {
   EXPECT_EQ(ParseLimit(std::nullopt), 50u);
   EXPECT_EQ(ParseLimit("1"), 1u);

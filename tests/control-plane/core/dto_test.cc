@@ -214,3 +214,32 @@ TEST(Dto, EncodersRoundTrip) {
 
 }  // namespace
 }  // namespace strait::control
+
+namespace strait::control {
+namespace {
+
+TEST(Dto, DecodeBodyMapsReaderErrorsToMalformedJson) {
+  auto bad = DecodeBody<UserCreate>(R"({"email":"a@b","email":"c@d"})", DecodeUserCreate);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().type, ProblemType::kMalformedJson);
+  EXPECT_EQ(bad.error().extensions["offset"], 22);  // just past the second "email"
+  auto rendered = ReadJson(RenderProblem(bad.error(), "/v1/tenants/acme/users", "r"));
+  ASSERT_TRUE(rendered.ok());
+  EXPECT_EQ((*rendered)["offset"], 22);
+  EXPECT_EQ((*rendered)["status"], 400);
+
+  auto deep = DecodeBody<UserCreate>(R"({"email":[[[1]]]})", DecodeUserCreate, {.max_depth = 3});
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.error().type, ProblemType::kMalformedJson);
+
+  auto fields = DecodeBody<UserCreate>(R"({"email":"a@b"})", DecodeUserCreate);
+  ASSERT_FALSE(fields.ok());
+  EXPECT_EQ(fields.error().type, ProblemType::kInvalidRequest);
+
+  auto ok = DecodeBody<UserCreate>(R"({"email":"a@b","display_name":"A"})", DecodeUserCreate);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->email, "a@b");
+}
+
+}  // namespace
+}  // namespace strait::control

@@ -34,6 +34,12 @@ TEST(JsonReader, SyntaxErrorsAndTheirOffsets) {
   }
   EXPECT_EQ(CodeOf(std::string("\0{}", 3)), JsonErrorCode::kSyntax);
   EXPECT_EQ(CodeOf(std::string("[\"a\0\"]", 6)), JsonErrorCode::kSyntax);
+  auto empty = ReadJson("");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().offset, 0u);
+  auto cut = ReadJson("[1,");
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.error().offset, 3u);
   auto r = ReadJson("[1, 2, x]");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().offset, 8u);

@@ -84,6 +84,16 @@ TEST(Problem, InvalidRequestListsAtMostTwentyErrors) {
             "1 field is not valid");
 }
 
+TEST(Problem, InvalidQueryParameter) {
+  Problem p = InvalidQueryParameter("limit", "expected 1..500");
+  EXPECT_EQ(p.type, ProblemType::kInvalidRequest);
+  EXPECT_EQ(p.detail, "query parameter limit: expected 1..500");
+  EXPECT_EQ(p.extensions["parameter"], "limit");
+  Problem unnamed = InvalidQueryParameter("", "more than 32 query parameters");
+  EXPECT_EQ(unnamed.detail, "query: more than 32 query parameters");
+  EXPECT_FALSE(unnamed.extensions.contains("parameter"));
+}
+
 TEST(Problem, PointerTokensEscapeTildeAndSlash) {
   EXPECT_EQ(EscapePointerToken("a/b~c"), "a~1b~0c");
   EXPECT_EQ(EscapePointerToken("~1"), "~01");
