@@ -66,8 +66,8 @@ std::optional<TargetKind> ParseTargetKind(std::string_view s);
 
 // ---- operator-level rows --------------------------------------------------------------------------------------
 
-// The `meta` table: key/value rows written by `init`. initialised_at is written last, so its absence means a
-// crashed init (§2).
+// The `meta` table: key/value rows written by `init` with WriteTx::PutMeta (initialised_at as decimal unix
+// seconds). initialised_at is written last, so its absence means a crashed init (§2).
 struct MetaRecord {
   std::optional<std::string> store_id;
   std::optional<std::string> root_fingerprint;
