@@ -66,13 +66,14 @@ std::optional<TargetKind> ParseTargetKind(std::string_view s);
 
 // ---- operator-level rows --------------------------------------------------------------------------------------
 
-// The `meta` table: key/value rows written by `init`. initialised_at is written last, so its absence means a
-// crashed init (§2).
+// The `meta` table: key/value rows written by `init` with WriteTx::PutMeta (initialised_at as decimal unix
+// seconds). initialised_at is written last, so its absence means a crashed init (§2).
 struct MetaRecord {
   std::optional<std::string> store_id;
   std::optional<std::string> root_fingerprint;
   std::optional<std::string> public_url;
   std::optional<int64_t> initialised_at;
+  bool operator==(const MetaRecord&) const = default;
 };
 inline constexpr std::string_view kMetaStoreId = "store_id";
 inline constexpr std::string_view kMetaRootFingerprint = "root_fingerprint";
@@ -89,6 +90,7 @@ struct TenantRecord {
   int64_t tenant_cert_not_after = 0;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const TenantRecord&) const = default;
 };
 
 struct LicenceRecord {
@@ -96,6 +98,7 @@ struct LicenceRecord {
   std::optional<int64_t> expires_at;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const LicenceRecord&) const = default;
 };
 
 struct ApiKeyRecord {
@@ -108,6 +111,7 @@ struct ApiKeyRecord {
   std::optional<int64_t> last_used_at;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const ApiKeyRecord&) const = default;
 };
 
 struct AuditRecord {
@@ -121,6 +125,7 @@ struct AuditRecord {
   std::string resource_id;
   std::string request_id;
   std::string detail;  // JSON text, <= kMaxAuditDetail bytes; never secrets
+  bool operator==(const AuditRecord&) const = default;
 };
 inline constexpr size_t kMaxAuditDetail = 4096;
 
@@ -131,6 +136,7 @@ struct AuditFilter {
   std::optional<std::string> resource_id;
   std::optional<int64_t> since;
   std::optional<int64_t> until;
+  bool operator==(const AuditFilter&) const = default;
 };
 
 struct EventRecord {
@@ -139,6 +145,7 @@ struct EventRecord {
   std::optional<std::string> tenant;  // nullopt: not a tenant's event (relay.revoked, a global resync)
   std::string type;                   // "device.revoked", ... (§7.3)
   std::string body;                   // the NDJSON line, without its LF
+  bool operator==(const EventRecord&) const = default;
 };
 
 // An Idempotency-Key record (§4.5): written in the same write transaction as the change it answers.
@@ -149,6 +156,7 @@ struct IdempotencyRecord {
   int status = 0;
   Bytes response_sealed;  // sealed.h, context kIdempotentReply
   int64_t created_at = 0;
+  bool operator==(const IdempotencyRecord&) const = default;
 };
 
 // Every credential issued (§5.2): renewal checks (the two newest per subject) and denial bounds.
@@ -160,6 +168,7 @@ struct CredentialRecord {
   int64_t not_before = 0;
   int64_t not_after = 0;
   int64_t issued_at = 0;
+  bool operator==(const CredentialRecord&) const = default;
 };
 
 // A subject relays and connectors refuse until `until` (the last not_after issued to it, §7.2).
@@ -171,12 +180,14 @@ struct DenialRecord {
   int64_t until = 0;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const DenialRecord&) const = default;
 };
 // The paging key of ListDenials: (tenant, role, subject) of the last row seen.
 struct DenialKey {
   std::string tenant;
   SubjectRole role = SubjectRole::kDevice;
   std::string subject;
+  bool operator==(const DenialKey&) const = default;
 };
 
 // ---- tenant rows ----------------------------------------------------------------------------------------------
@@ -187,6 +198,7 @@ struct UserRecord {
   std::string display_name;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const UserRecord&) const = default;
 };
 
 struct GroupRecord {
@@ -195,12 +207,14 @@ struct GroupRecord {
   std::string description;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const GroupRecord&) const = default;
 };
 
 struct GroupMemberRecord {
   std::string group_id;
   std::string user_id;
   int64_t added_at = 0;
+  bool operator==(const GroupMemberRecord&) const = default;
 };
 
 struct DeviceRecord {
@@ -221,6 +235,7 @@ struct DeviceRecord {
   std::optional<int64_t> last_renewed_at;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const DeviceRecord&) const = default;
 };
 
 // Filters of GET /devices; an absent field does not filter.
@@ -228,6 +243,7 @@ struct DeviceFilter {
   std::optional<std::string> user_id;
   std::optional<DeviceState> state;
   std::optional<DeviceOs> os;
+  bool operator==(const DeviceFilter&) const = default;
 };
 
 struct ConnectorRecord {
@@ -239,6 +255,7 @@ struct ConnectorRecord {
   std::optional<int64_t> enrolled_at;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const ConnectorRecord&) const = default;
 };
 
 struct RelayRecord {
@@ -254,6 +271,7 @@ struct RelayRecord {
   std::optional<int64_t> tls_cert_not_after;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const RelayRecord&) const = default;
 };
 
 struct ActivationRecord {
@@ -271,12 +289,14 @@ struct ActivationRecord {
   std::string created_by;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const ActivationRecord&) const = default;
 };
 inline constexpr int64_t kActivationMaxFailedAttempts = 10;  // the 10th wrong MAC burns it (§6.1)
 
 struct ActivationFilter {
   std::optional<ActivationState> state;
   std::optional<SubjectRole> kind;
+  bool operator==(const ActivationFilter&) const = default;
 };
 
 struct PolicyRecord {
@@ -288,6 +308,7 @@ struct PolicyRecord {
   std::string toml;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const PolicyRecord&) const = default;
 };
 
 struct PolicyAssignmentRecord {
@@ -298,12 +319,14 @@ struct PolicyAssignmentRecord {
   int64_t priority = 0;  // 0..1000, lower wins
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  bool operator==(const PolicyAssignmentRecord&) const = default;
 };
 
 struct AssignmentFilter {
   std::optional<std::string> policy_id;
   std::optional<std::string> user_id;   // target_kind user
   std::optional<std::string> group_id;  // target_kind group
+  bool operator==(const AssignmentFilter&) const = default;
 };
 
 }  // namespace strait::control::store

@@ -1,5 +1,5 @@
 // The SQL of the SQLite store. Column lists are shared by the SELECTs and INSERTs of a table (the row readers in
-// sqlite_rows.cc read columns in this order). Paging uses `id > ?` (or `id < ?` newest first) and LIMIT n+1, so a
+// sqlite_reads.cc read columns in this order). Paging uses `id > ?` (or `id < ?` newest first) and LIMIT n+1, so a
 // deleted row under a cursor breaks nothing (§4.4). Optional filters are `(?N IS NULL OR col = ?N)`: one statement
 // per list, whatever the filter.
 #include "control-plane/store/sqlite_statements.h"

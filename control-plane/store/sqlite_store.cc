@@ -19,10 +19,6 @@
 namespace strait::control::store {
 namespace {
 
-// How long Read() waits for a free reader and Write() for the writer mutex before kBusy (§5.1; the same bound as
-// sqlite's busy_timeout, which covers another process).
-constexpr auto kBusyWait = std::chrono::seconds(5);
-
 StoreError IoError(std::string reason) { return StoreError{StoreErrorCode::kIo, "", 0, std::move(reason)}; }
 
 // Creates `path` 0600 if absent and makes it 0600 if present: sqlite gives the -wal and -shm files the database
@@ -132,12 +128,14 @@ StoreResult<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, con
                         "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)");
   if (!last) return Fail(last.error());
   return std::unique_ptr<Store>(
-      new SqliteStore(std::move(*writer), std::move(readers), options.limits, *last));
+      new SqliteStore(std::move(*writer), std::move(readers), options, *last));
 }
 
 SqliteStore::SqliteStore(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers,
-                         const Limits& limits, EventId last_event)
-    : limits_(limits), writer_(std::move(writer)), readers_(std::move(readers)), last_event_(last_event) {
+                         const SqliteOptions& options, EventId last_event)
+    : limits_(options.limits),
+      busy_wait_(options.busy_wait),
+      writer_(std::move(writer)), readers_(std::move(readers)), last_event_(last_event) {
   for (const auto& r : readers_) free_readers_.push_back(r.get());
 }
 
@@ -145,8 +143,8 @@ StoreResult<std::unique_ptr<ReadTx>> SqliteStore::Read() {
   Connection* conn = nullptr;
   {
     std::unique_lock lock(pool_mu_);
-    if (!pool_cv_.wait_for(lock, kBusyWait, [this] { return !free_readers_.empty(); })) {
-      return Fail(StoreError{StoreErrorCode::kBusy, "", 0, "no reader connection free in 5 s"});
+    if (!pool_cv_.wait_for(lock, busy_wait_, [this] { return !free_readers_.empty(); })) {
+      return Fail(StoreError{StoreErrorCode::kBusy, "", 0, "no reader connection was free in time"});
     }
     conn = free_readers_.back();
     free_readers_.pop_back();
@@ -161,8 +159,8 @@ StoreResult<std::unique_ptr<ReadTx>> SqliteStore::Read() {
 
 StoreResult<std::unique_ptr<WriteTx>> SqliteStore::Write() {
   std::unique_lock<std::timed_mutex> lock(writer_mu_, std::defer_lock);
-  if (!lock.try_lock_for(kBusyWait)) {
-    return Fail(StoreError{StoreErrorCode::kBusy, "", 0, "the writer lock was not had in 5 s"});
+  if (!lock.try_lock_for(busy_wait_)) {
+    return Fail(StoreError{StoreErrorCode::kBusy, "", 0, "the writer lock was not had in time"});
   }
   // IMMEDIATE: take the database's write lock now, so no statement of the transaction can meet SQLITE_BUSY later.
   if (auto r = writer_->Exec("BEGIN IMMEDIATE"); !r) return Fail(r.error());

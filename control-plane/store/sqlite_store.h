@@ -2,6 +2,7 @@
 // reader connections (one WAL snapshot per Read()), WAL with synchronous=FULL, files 0600, migrations at open.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -15,6 +16,9 @@ namespace strait::control::store {
 struct SqliteOptions {
   size_t readers = 4;  // `store_threads`: one reader connection per store thread
   Limits limits;
+  // How long Read() waits for a free reader and Write() for the writer before kBusy (§5.1: 5 s, the same as
+  // sqlite's busy_timeout, which covers another process holding the file).
+  std::chrono::milliseconds busy_wait{5000};
   // Replaces the embedded migrations (tests of the upgrade path only). Empty: EmbeddedMigrations().
   std::span<const Migration> migrations_for_test;
 };

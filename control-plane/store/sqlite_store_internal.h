@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -16,7 +17,7 @@ namespace strait::control::store {
 class SqliteStore final : public Store {
  public:
   SqliteStore(std::unique_ptr<Connection> writer, std::vector<std::unique_ptr<Connection>> readers,
-              const Limits& limits, EventId last_event);
+              const SqliteOptions& options, EventId last_event);
 
   StoreResult<std::unique_ptr<ReadTx>> Read() override;
   StoreResult<std::unique_ptr<WriteTx>> Write() override;
@@ -29,6 +30,7 @@ class SqliteStore final : public Store {
  private:
   // Immutable after construction.
   const Limits limits_;
+  const std::chrono::milliseconds busy_wait_;
   const std::unique_ptr<Connection> writer_;
   const std::vector<std::unique_ptr<Connection>> readers_;
 

@@ -30,9 +30,6 @@
 
 namespace strait::control::store {
 
-using strait::Fail;
-using strait::Result;
-
 enum class StoreErrorCode : uint8_t {
   kConflict,  // a unique key or reference: `field` names the column ("id", "email", "name", "default", "key")
   kBusy,      // the writer lock was not had in 5 s (-> 503 store-busy)

@@ -5,9 +5,11 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "control-plane/store/migrations.h"
@@ -217,6 +219,44 @@ TEST(SqliteStore, TheStoreFilesArePrivate) {
     ASSERT_TRUE(Exists(db + suffix)) << suffix;
     EXPECT_EQ(Mode(db + suffix), 0600) << suffix;
   }
+}
+
+TEST(SqliteStore, WriteIsBusyWhileAnotherWriterHoldsTheLockPastTheWait) {
+  EXPECT_EQ(SqliteOptions{}.busy_wait, std::chrono::seconds(5));  // §5.1
+  TempDir dir;
+  SqliteOptions options;
+  options.busy_wait = std::chrono::milliseconds(50);
+  auto store = MustOpen(dir.File("control.db"), options);
+  ASSERT_NE(store, nullptr);
+  auto held = store->Write();
+  ASSERT_TRUE(held.ok());
+  std::thread other([&] {
+    const auto start = std::chrono::steady_clock::now();
+    auto tx = store->Write();
+    ASSERT_FALSE(tx.ok());
+    EXPECT_EQ(tx.error().code, StoreErrorCode::kBusy);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, options.busy_wait);
+  });
+  other.join();
+  held->reset();  // released: rolled back
+  EXPECT_TRUE(store->Write().ok());
+}
+
+TEST(SqliteStore, ReadIsBusyWhenEveryReaderIsLent) {
+  TempDir dir;
+  SqliteOptions options;
+  options.readers = 1;
+  options.busy_wait = std::chrono::milliseconds(20);
+  auto store = MustOpen(dir.File("control.db"), options);
+  ASSERT_NE(store, nullptr);
+  {
+    auto first = store->Read();
+    ASSERT_TRUE(first.ok());
+    auto second = store->Read();
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.error().code, StoreErrorCode::kBusy);
+  }
+  EXPECT_TRUE(store->Read().ok());  // returned to the pool
 }
 
 TEST(SqliteStore, ConflictFieldsComeFromTheLastColumnOrAnAlias) {
