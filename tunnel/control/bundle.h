@@ -96,7 +96,9 @@ enum class WriteMode : uint8_t {
 // tenant; its kind, tenant and subject are the bundle's; its keys are `keys`'), then, for kRenew, that the
 // directory's root.pub and credential agree (root unchanged, same identity), and only then writes the files.
 // Not atomic across files (crypto::SaveIdentityBundle's caveat): a failure part-way leaves the files already
-// written; a retry of the same kind completes them (kEnroll refuses: the CLI enrols into a fresh DIR/.pending/).
+// written. A kRenew retry completes them; a kEnroll retry into that directory refuses (its files exist), so an
+// enrolment writes into a fresh directory and moves it into place on success. control.json, written last, is the
+// mark of a complete directory.
 Result<void, BundleResultError> WriteBundleFiles(const std::string& dir, const Bundle& bundle, LocalKeys keys,
                                                  WriteMode mode, uint64_t now_unix);
 

@@ -90,6 +90,14 @@ inline constexpr size_t kMaxBundleRelays = 256;
 inline constexpr size_t kMaxEndpointBytes = 261;
 // The control plane's URL in a bundle and in control.json.
 inline constexpr size_t kMaxUrlBytes = 2048;
+// A snapshot body (§7.2): a connector's carries its tenant's policies (<= 64, each <= 1 MiB of TOML), so the bound
+// is above 64 MiB of JSON-escaped TOML; lists are bounded by the control plane's own limits (§8).
+inline constexpr size_t kMaxSnapshotBytes = size_t{96} << 20;
+inline constexpr size_t kMaxSnapshotDenials = 1'000'000;        // the relay's DenyList default bound
+inline constexpr size_t kMaxSnapshotTenants = 10'000;           // operator bound on tenants
+inline constexpr size_t kMaxSnapshotPolicies = 64;              // per-tenant bound on policies
+inline constexpr size_t kMaxSnapshotDevicePolicies = 200'000;   // per-tenant bound on devices
+inline constexpr size_t kMaxPolicyTomlBytes = size_t{1} << 20;  // a rendered policy (§4.9)
 
 // --- Bundle (§6.3): the answer to activation and renewal ---
 //
@@ -159,6 +167,15 @@ inline constexpr std::string_view kDenialRoleField = "role";                    
 inline constexpr std::string_view kDenialSubjectField = "subject";
 inline constexpr std::string_view kDenialReasonField = "reason";
 inline constexpr std::string_view kDenialUntilField = "until";                  // time
+// ConnectorSnapshot policies[] and device_policies[]:
+inline constexpr std::string_view kSnapshotPolicyIdField = "id";
+inline constexpr std::string_view kSnapshotPolicyVersionField = "version";      // integer
+inline constexpr std::string_view kSnapshotPolicyDefaultField = "default";      // bool
+inline constexpr std::string_view kSnapshotPolicyTomlField = "toml";            // canonical TOML (docs/policy.md)
+inline constexpr std::string_view kSnapshotDeviceField = "device";              // device id
+inline constexpr std::string_view kSnapshotDevicePolicyField = "policy";        // policy id
+inline constexpr std::string_view kTenantStateActive = "active";
+inline constexpr std::string_view kTenantStateSuspended = "suspended";
 
 // --- Events (§7.3): one JSON object per NDJSON line ---
 //   {"id":"1235","at":"<time>","type":"device.revoked","tenant":"acme","device":"d-...","until":"<time>",

@@ -101,6 +101,11 @@ void ObjectReader::Fail(WireError code, std::string_view name, std::string_view 
   error_ = Err(code, fmt::format("{}: {}", PointerTo(name), what));
 }
 
+void ObjectReader::FailAt(WireError code, std::string_view pointer, std::string_view what) {
+  if (error_) return;
+  error_ = Err(code, fmt::format("{}: {}", pointer, what));
+}
+
 void ObjectReader::Adopt(const ObjectReader& nested) {
   if (!error_ && nested.error_) error_ = nested.error_;
 }

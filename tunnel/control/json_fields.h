@@ -54,8 +54,9 @@ class ObjectReader {
 
   // The pointer of a field of this object, for nested readers ("/relays" + "/0").
   std::string PointerTo(std::string_view name) const;
-  // Records an error (the first one sticks).
+  // Records an error at field `name` of this object, or at a whole `pointer` (the first one sticks).
   void Fail(WireError code, std::string_view name, std::string_view what);
+  void FailAt(WireError code, std::string_view pointer, std::string_view what);
   bool ok() const { return !error_; }
   const WireResultError& error() const { return *error_; }
   // Adopts a nested reader's error, if it has one and this reader has none.
