@@ -1,5 +1,7 @@
 #include "control-plane/handlers/routes.h"
 
+#include <vector>
+
 #include "control-plane/handlers/handlers.h"
 
 namespace strait::control {
@@ -10,8 +12,9 @@ namespace h = handlers;
 constexpr uint16_t O = kWhoOperator, A = kWhoAdmin, R = kWhoReadOnly, P = kWhoPublic;
 constexpr size_t kBody = kDefaultBodyLimit;
 
-// Rows in the order of §4.8. Routes without a body get limit 0: a GET or DELETE with a body is refused with 413.
-constexpr Route kRoutes[] = {
+// The operator's and the public routes, and the tenant's keys, licence and audit. Routes without a body get limit 0:
+// a GET or DELETE with a body is refused with 413.
+constexpr Route kCoreRoutes[] = {
     {M::kGet, "/v1/openapi.json", "getOpenApi", P, 0, h::OpenApi},
     {M::kGet, "/v1/health", "getHealth", P, 0, h::Health},
     {M::kPost, "/v1/tenants", "createTenant", O, kBody, h::CreateTenant},
@@ -33,6 +36,19 @@ constexpr Route kRoutes[] = {
 
 }  // namespace
 
-std::span<const Route> ApiRoutes() { return kRoutes; }
+std::span<const Route> CoreRoutes() { return kCoreRoutes; }
+
+std::span<const Route> ApiRoutes() {
+  // One group per resource file (handlers.h); a new group is one line here.
+  static const std::vector<Route> all = [] {
+    const std::span<const Route> groups[] = {CoreRoutes()};
+    std::vector<Route> out;
+    for (std::span<const Route> group : groups) {
+      for (const Route& r : group) out.push_back(r);
+    }
+    return out;
+  }();
+  return all;
+}
 
 }  // namespace strait::control

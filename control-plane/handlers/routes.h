@@ -9,6 +9,10 @@
 
 namespace strait::control {
 
+// Every route: the groups below, in order.
 std::span<const Route> ApiRoutes();
+
+// The groups, one per area (each defined next to its handlers, in routes_<area>.cc or routes.cc).
+std::span<const Route> CoreRoutes();  // tenants, licences, API keys, audit, health, OpenAPI
 
 }  // namespace strait::control
