@@ -13,6 +13,7 @@
 #include "control-plane/api/cursor.h"
 #include "control-plane/cli/commands.h"
 #include "control-plane/cli/data_dir.h"
+#include "control-plane/events/hub.h"
 #include "control-plane/handlers/dispatcher.h"
 #include "control-plane/handlers/routes.h"
 #include "control-plane/http/server.h"
@@ -133,6 +134,8 @@ int ServeCommand::Run() {
   services.clock = &clock;
   services.root = &root;
   services.config = s_.service;
+  events::Hub hub(db.get());
+  services.hub = &hub;
   DispatcherOptions dopt;
   dopt.rate_per_key = s_.rate_per_key;
   dopt.burst_per_key = s_.burst_per_key;
@@ -166,6 +169,7 @@ int ServeCommand::Run() {
   int sig = 0;
   sigwait(&stop, &sig);
   logger->Log(logging::Event(logging::Level::kInfo, "signal").With("signal", sig));
+  hub.Shutdown();  // event streams end first: their daemons resume from another instance or after the restart
   server.Stop();
   logger->Log(logging::Event(logging::Level::kInfo, "stopped")
                   .With("requests", dispatcher.counters().requests.load())

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,10 @@
 
 namespace strait::control {
 
+namespace events {
+class Hub;
+}
+
 // Who may call a route (§3 "Who may call what"): a bit set per route.
 enum Who : uint16_t {
   kWhoOperator = 1 << 0,    // O
@@ -34,6 +39,7 @@ enum Who : uint16_t {
   kWhoSelf = 1 << 3,        // self: the machine whose id is in the path
   kWhoActivation = 1 << 4,  // X: an activation code (the handler checks it)
   kWhoPublic = 1 << 5,      // P: anyone
+  kWhoGrace = 1 << 6,       // with self: an expired credential is accepted within renew_grace_hours (renewal)
 };
 
 enum class PrincipalKind : uint8_t { kNone, kOperator, kAdmin, kReadOnly, kDevice, kConnector, kRelay };
@@ -46,9 +52,12 @@ struct Principal {
 };
 
 struct Reply {
+  Reply(unsigned s = 200, nlohmann::json b = nullptr, std::vector<std::pair<std::string, std::string>> h = {})
+      : status(s), body(std::move(b)), headers(std::move(h)) {}
   unsigned status = 200;
   nlohmann::json body;  // null: no body (204)
   std::vector<std::pair<std::string, std::string>> headers;
+  std::shared_ptr<http::ChunkSource> stream;  // an NDJSON event stream instead of `body`
 };
 using Outcome = std::variant<Reply, Problem>;
 
@@ -76,6 +85,7 @@ struct Services {
   const CursorKey* cursor_key = nullptr;
   const Clock* clock = nullptr;
   const crypto::Ed25519KeyPair* root = nullptr;  // the operator root: signs TenantCerts and relay credentials
+  events::Hub* hub = nullptr;                    // the event streams; told after every commit
   ServiceConfig config;
 };
 

@@ -8,7 +8,9 @@
 #include "control-plane/api/formats.h"
 #include "control-plane/api/idempotency.h"
 #include "control-plane/api/json_reader.h"
+#include "control-plane/events/hub.h"
 #include "control-plane/handlers/common.h"
+#include "control-plane/handlers/machine_auth.h"
 
 namespace strait::control {
 namespace {
@@ -49,6 +51,20 @@ bool Allowed(uint16_t who, PrincipalKind kind) {
     case PrincipalKind::kNone: return (who & (kWhoPublic | kWhoActivation)) != 0;
   }
   return false;
+}
+
+// A machine may call a self route only about itself: the path's device, connector or relay is its subject.
+bool IsSelf(uint16_t who, const Principal& p, const PathParams& params) {
+  std::string_view name;
+  switch (p.kind) {
+    case PrincipalKind::kDevice: name = "device"; break;
+    case PrincipalKind::kConnector: name = "connector"; break;
+    case PrincipalKind::kRelay: name = "relay"; break;
+    default: return true;
+  }
+  if (who & kWhoPublic) return true;
+  auto subject = params.Find(name);
+  return subject && *subject == p.id;
 }
 
 bool IsJson(const std::string* content_type) {
@@ -134,30 +150,42 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
   // Credentials (§3). A P route ignores none it is given: a bad key is refused everywhere, so a client learns early.
   std::unique_ptr<store::ReadTx> tx;
   if (const std::string* auth = request.Header("authorization")) {
-    std::string_view v = *auth;
-    std::string_view id, secret;
-    if (v.substr(0, 7) != "Bearer " || !ParseApiKey(v.substr(7), &id, &secret)) {
-      counters_.unauthenticated++;
-      return Unauthenticated("the Authorization header is not 'Bearer sk_...'", "malformed");
-    }
     auto read = services_->store->Read();
     if (!read) return StoreProblem(read.error());
     tx = std::move(*read);
-    auto key = tx->GetApiKey(id);
-    if (!key) return StoreProblem(key.error());
-    if (!*key || !services_->hasher->Matches(secret, (*key)->secret_hash)) {
-      counters_.unauthenticated++;
-      return Unauthenticated("unknown or revoked API key", "unknown_key");
-    }
-    const store::ApiKeyRecord& k = **key;
-    principal->id = k.id;
-    principal->tenant = k.tenant.value_or("");
-    principal->kind = k.role == store::ApiKeyRole::kOperator ? PrincipalKind::kOperator
-                      : k.role == store::ApiKeyRole::kAdmin  ? PrincipalKind::kAdmin
-                                                             : PrincipalKind::kReadOnly;
-    if (!k.last_used_at || now - *k.last_used_at >= kTouchEverySeconds) {
-      if (auto w = services_->store->Write()) {
-        if ((*w)->TouchApiKey(k.id, now)) (void)(*w)->Commit();
+    if (IsMachineCredential(*auth)) {
+      MachineAuthOptions mo;
+      if (route.who & kWhoGrace) mo.grace_seconds = int64_t{services_->config.renew_grace_hours} * 3600;
+      auto machine = AuthenticateMachine(*auth, request, *services_, *tx, now, mo);
+      if (auto* p = std::get_if<class Problem>(&machine)) {
+        if (p->type == ProblemType::kUnauthenticated) counters_.unauthenticated++;
+        return std::move(*p);
+      }
+      *principal = std::get<Principal>(std::move(machine));
+    } else {
+      std::string_view v = *auth;
+      std::string_view id, secret;
+      if (v.substr(0, 7) != "Bearer " || !ParseApiKey(v.substr(7), &id, &secret)) {
+        counters_.unauthenticated++;
+        return Unauthenticated("the Authorization header is not 'Bearer sk_...' or 'Strait-Credential ...'",
+                               "malformed");
+      }
+      auto key = tx->GetApiKey(id);
+      if (!key) return StoreProblem(key.error());
+      if (!*key || !services_->hasher->Matches(secret, (*key)->secret_hash)) {
+        counters_.unauthenticated++;
+        return Unauthenticated("unknown or revoked API key", "unknown_key");
+      }
+      const store::ApiKeyRecord& k = **key;
+      principal->id = k.id;
+      principal->tenant = k.tenant.value_or("");
+      principal->kind = k.role == store::ApiKeyRole::kOperator ? PrincipalKind::kOperator
+                        : k.role == store::ApiKeyRole::kAdmin  ? PrincipalKind::kAdmin
+                                                               : PrincipalKind::kReadOnly;
+      if (!k.last_used_at || now - *k.last_used_at >= kTouchEverySeconds) {
+        if (auto w = services_->store->Write()) {
+          if ((*w)->TouchApiKey(k.id, now)) (void)(*w)->Commit();
+        }
       }
     }
   }
@@ -192,7 +220,7 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
     if (!t) return StoreProblem(t.error());
     if (!*t) return NotFound("no such tenant");
   }
-  if (!Allowed(route.who, principal->kind)) {
+  if (!Allowed(route.who, principal->kind) || !IsSelf(route.who, *principal, match.params)) {
     return Forbidden(fmt::format("this {} principal may not call {} {}", PrincipalKindName(principal->kind),
                                  request.method, route.path));
   }
@@ -239,6 +267,10 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
     if (auto stored = StoredReply(ctx)) return std::move(*stored);
   }
   Outcome outcome = route.handler(ctx);
+  if (services_->hub != nullptr && services_->store->LastEventId() != notified_.load()) {
+    notified_ = services_->store->LastEventId();
+    services_->hub->Notify();  // the change's events go out now, not at the pump's next tick
+  }
   // A request that lost a race with another of the same key (it ran before the first committed, then hit the first's
   // change, e.g. a conflict) answers the first's reply, as a later retry would.
   if (ctx.idempotency_key && std::holds_alternative<class Problem>(outcome)) {
@@ -283,7 +315,10 @@ http::Response Dispatcher::Render(const Outcome& outcome, const http::Request& r
   if (const auto* reply = std::get_if<Reply>(&outcome)) {
     res.status = reply->status;
     res.headers = reply->headers;
-    if (reply->body.is_null()) {
+    if (reply->stream) {
+      res.content_type = "application/x-ndjson";
+      res.stream = reply->stream;
+    } else if (reply->body.is_null()) {
       res.content_type.clear();
     } else {
       res.body = reply->body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -63,6 +63,7 @@ class Dispatcher : public http::Handler {
   RateLimiter per_key_;
   RateLimiter per_ip_;
   mutable DispatcherCounters counters_;
+  std::atomic<int64_t> notified_{0};  // the last event id the hub was told of
 };
 
 // The text of an API key, `sk_<12 base32>_<52 base32>` (§3), split into its id and secret; false if malformed.

@@ -27,6 +27,12 @@ Outcome CreateTenantApiKey(Context& ctx);
 Outcome ListTenantApiKeys(Context& ctx);
 Outcome DeleteTenantApiKey(Context& ctx);
 
+// events.cc
+Outcome GetRelaySnapshot(Context& ctx);
+Outcome GetRelayEvents(Context& ctx);
+Outcome GetConnectorSnapshot(Context& ctx);
+Outcome GetConnectorEvents(Context& ctx);
+
 // audit.cc
 Outcome ListTenantAudit(Context& ctx);
 Outcome ListAllAudit(Context& ctx);

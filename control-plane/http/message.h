@@ -4,6 +4,9 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,11 +41,25 @@ struct Request {
   }
 };
 
+// The body of a streamed response (the NDJSON event streams, docs/control-plane.md §7): the server writes the headers
+// with Transfer-Encoding: chunked, then asks for one chunk at a time and writes it before asking for the next, so a
+// slow reader holds one chunk, never a queue. The stream ends when the source delivers nullopt or the client goes.
+class ChunkSource {
+ public:
+  virtual ~ChunkSource() = default;
+  // [io] Asks for the next chunk. `deliver` is called once, from any thread, with the bytes (never empty) or nullopt
+  // (the end).
+  virtual void Next(std::function<void(std::optional<std::string>)> deliver) = 0;
+  // [any] The client went away or the server stops: no further Next; a deliver already under way is dropped.
+  virtual void Cancel() = 0;
+};
+
 struct Response {
   unsigned status = 200;
   std::string content_type = "application/json";  // empty: no Content-Type (204)
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Location, Allow, Retry-After, ...)
   std::string body;
+  std::shared_ptr<ChunkSource> stream;  // set: `body` is ignored and the chunks are the body
 };
 
 }  // namespace strait::control::http

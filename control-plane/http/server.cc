@@ -18,6 +18,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -123,6 +124,7 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       beast::error_code ignored;
       beast::get_lowest_layer(self->stream_).socket().close(ignored);
+      if (self->source_) self->source_->Cancel();
     });
   }
 
@@ -248,6 +250,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write(Response r, bool close) {
+    if (r.stream) return WriteStream(std::move(r));
     response_.emplace();
     auto& res = *response_;
     res.version(11);
@@ -278,6 +281,61 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // A streamed response: the headers, then chunk after chunk as the source delivers them, each write bounded by
+  // kWriteTimeout; the connection closes at the end (no keep-alive after a stream).
+  void WriteStream(Response r) {
+    source_ = std::move(r.stream);
+    stream_head_.emplace();
+    auto& res = *stream_head_;
+    res.version(11);
+    res.result(r.status);
+    res.set(bhttp::field::content_type, r.content_type);
+    res.set(bhttp::field::cache_control, "no-store");
+    for (auto& [name, value] : r.headers) res.insert(name, value);
+    res.keep_alive(false);
+    res.chunked(true);
+    stream_serializer_.emplace(res);
+    beast::get_lowest_layer(stream_).expires_after(kWriteTimeout);
+    bhttp::async_write_header(stream_, *stream_serializer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->EndStream();
+      self->NextChunk();
+    });
+  }
+
+  void NextChunk() {
+    if (s_.stopping) return EndStream();
+    std::weak_ptr<Session> weak = shared_from_this();
+    source_->Next([weak](std::optional<std::string> chunk) {
+      auto self = weak.lock();
+      if (!self) return;
+      asio::post(self->stream_.get_executor(), [self, chunk = std::move(chunk)]() mutable {
+        self->WriteChunk(std::move(chunk));
+      });
+    });
+  }
+
+  void WriteChunk(std::optional<std::string> chunk) {
+    beast::get_lowest_layer(stream_).expires_after(kWriteTimeout);
+    if (!chunk) {
+      asio::async_write(stream_, bhttp::make_chunk_last(), [self = shared_from_this()](beast::error_code, size_t) {
+        self->EndStream();
+      });
+      return;
+    }
+    chunk_ = std::move(*chunk);
+    asio::async_write(stream_, bhttp::make_chunk(asio::buffer(chunk_)),
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->EndStream();
+                        self->NextChunk();
+                      });
+  }
+
+  void EndStream() {
+    if (source_) source_->Cancel();
+    source_.reset();
+    End();
+  }
+
   void Shutdown() {
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(1));
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->End(); });
@@ -296,6 +354,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
+  std::optional<bhttp::response<bhttp::empty_body>> stream_head_;
+  std::optional<bhttp::response_serializer<bhttp::empty_body>> stream_serializer_;
+  std::shared_ptr<ChunkSource> source_;
+  std::string chunk_;
   Request request_;
   Exporters exporters_;
   std::string peer_;

@@ -43,6 +43,16 @@ inline constexpr size_t kExporterBytes = 32;
 inline constexpr std::string_view kControlExporterLabel = "EXPORTER-strait-control-1";
 inline constexpr std::string_view kControlProofContext = "strait/control/1";
 inline constexpr std::string_view kCredentialAuthScheme = "Strait-Credential";
+// What a daemon signs with its credential's key to call the control plane over one TLS connection (§3):
+//   Authorization: Strait-Credential cred=<base64 credential>, proof=<base64 Ed25519 signature over this message>
+// The message binds the proof to the connection (the exporter), so a copied header is useless on another one.
+inline std::string ControlProofMessage(std::string_view role_name, const std::array<uint8_t, 32>& exporter) {
+  std::string m(kControlProofContext);
+  m.push_back('\0');
+  m.append(role_name);
+  m.append(reinterpret_cast<const char*>(exporter.data()), exporter.size());
+  return m;
+}
 // Activation (§6.2): E = TLS-Exporter(kActivateExporterLabel, "", 32) binds the code to one TLS session.
 inline constexpr std::string_view kActivateExporterLabel = "EXPORTER-strait-activate-1";
 // K = HMAC-SHA-256(key = kActivationKeyContext, message = the code's secret).

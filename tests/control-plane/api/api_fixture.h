@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control-plane/api/ids.h"
+#include "control-plane/events/hub.h"
 #include "control-plane/handlers/dispatcher.h"
 #include "control-plane/handlers/routes.h"
 #include "control-plane/http/server.h"
@@ -71,6 +72,8 @@ class ApiFixture : public ::testing::Test {
     services_.clock = &clock_;
     services_.root = &root_;
     services_.config.public_url = "https://localhost:8443";
+    hub_ = std::make_unique<events::Hub>(store_.get(), hub_options_);
+    services_.hub = hub_.get();
     dispatcher_ = std::make_unique<Dispatcher>(ApiRoutes(), &services_, dopt);
     static const pki::PemPair ca = *pki::GenerateCa({});
     static const pki::PemPair leaf = [] {
@@ -89,8 +92,10 @@ class ApiFixture : public ::testing::Test {
   }
 
   void Stop() {
+    if (hub_) hub_->Shutdown();
     if (server_) server_->Stop();
     server_.reset();
+    hub_.reset();
     dispatcher_.reset();
     store_.reset();
   }
@@ -148,6 +153,8 @@ class ApiFixture : public ::testing::Test {
   crypto::Ed25519KeyPair root_ = crypto::Ed25519KeyPair::Generate();
   ManualClock clock_;
   Services services_;
+  events::HubOptions hub_options_;
+  std::unique_ptr<events::Hub> hub_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<http::Server> server_;
   std::string ca_pem_;

@@ -2,6 +2,7 @@
 
 #include <openssl/ssl.h>
 
+#include <limits>
 #include <optional>
 
 #include <boost/asio/connect.hpp>
@@ -33,6 +34,8 @@ struct HttpsClient::Impl {
   ssl::context tls{ssl::context::tls_client};
   std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
   beast::flat_buffer buffer;
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> stream_parser;
+  std::string pending;  // stream bytes not yet returned as lines
 };
 
 HttpsClient::HttpsClient(std::string address, std::string ca_pem, std::string server_name)
@@ -79,6 +82,7 @@ bool HttpsClient::Connect(std::string* error) {
 }
 
 void HttpsClient::Close() {
+  impl_->stream_parser.reset();
   if (!impl_->stream) return;
   beast::error_code ignored;
   beast::get_lowest_layer(*impl_->stream).socket().close(ignored);
@@ -129,6 +133,80 @@ Reply HttpsClient::Json(std::string_view method, std::string_view target, std::s
   }
   if (!key.empty()) headers.emplace_back("Authorization", "Bearer " + std::string(key));
   return Send(method, target, body, std::move(headers));
+}
+
+Reply HttpsClient::OpenStream(std::string_view target, std::string_view key,
+                               std::vector<std::pair<std::string, std::string>> headers) {
+  Impl& c = *impl_;
+  Reply reply;
+  if (!c.stream && !Connect(&reply.error)) return reply;
+  bhttp::request<bhttp::empty_body> req;
+  req.method(bhttp::verb::get);
+  req.target(beast::string_view(target.data(), target.size()));
+  req.version(11);
+  req.set(bhttp::field::host, c.host);
+  if (!key.empty()) req.set(bhttp::field::authorization, "Bearer " + std::string(key));
+  for (auto& [n, v] : headers) req.set(n, v);
+  beast::error_code ec;
+  beast::get_lowest_layer(*c.stream).expires_after(std::chrono::seconds(30));
+  bhttp::write(*c.stream, req, ec);
+  c.stream_parser.emplace();
+  c.stream_parser->body_limit(std::numeric_limits<uint64_t>::max());
+  c.pending.clear();
+  if (!ec) bhttp::read_header(*c.stream, c.buffer, *c.stream_parser, ec);
+  if (ec) {
+    reply.error = ec.message();
+    Close();
+    return reply;
+  }
+  const auto& res = c.stream_parser->get();
+  reply.status = res.result_int();
+  for (const auto& f : res) {
+    std::string n(f.name_string());
+    for (char& ch : n) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    reply.headers.emplace_back(std::move(n), std::string(f.value()));
+  }
+  return reply;
+}
+
+std::optional<std::string> HttpsClient::ReadLine(std::chrono::milliseconds timeout) {
+  Impl& c = *impl_;
+  if (!c.stream || !c.stream_parser) return std::nullopt;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (c.pending.find('\n') == std::string::npos) {
+    if (c.stream_parser->is_done()) return std::nullopt;
+    char buf[4096];
+    c.stream_parser->get().body().data = buf;
+    c.stream_parser->get().body().size = sizeof buf;
+    // Asynchronously, so that the deadline holds (Beast's stream timeouts apply to asynchronous operations only).
+    beast::error_code ec = asio::error::timed_out;
+    bool done = false;
+    bhttp::async_read_some(*c.stream, c.buffer, *c.stream_parser, [&](beast::error_code e, size_t) {
+      ec = e;
+      done = true;
+    });
+    c.ioc.restart();
+    c.ioc.run_until(deadline);
+    if (!done) {
+      // Cancel the read and let its handler run before anything it refers to goes away.
+      beast::error_code ignored;
+      beast::get_lowest_layer(*c.stream).socket().close(ignored);
+      c.ioc.restart();
+      c.ioc.run();
+      Close();
+      return std::nullopt;
+    }
+    c.pending.append(buf, sizeof buf - c.stream_parser->get().body().size);
+    if (ec && ec != bhttp::error::need_buffer) {
+      if (c.pending.find('\n') != std::string::npos) break;
+      Close();
+      return std::nullopt;
+    }
+  }
+  size_t nl = c.pending.find('\n');
+  std::string line = c.pending.substr(0, nl);
+  c.pending.erase(0, nl + 1);
+  return line;
 }
 
 std::string HttpsClient::RawExchange(std::string_view bytes, std::chrono::milliseconds timeout) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,12 @@ class HttpsClient {
              std::vector<std::pair<std::string, std::string>> headers = {});
   // JSON shorthands: Content-Type application/json, and an Authorization: Bearer header when `key` is not empty.
   Reply Json(std::string_view method, std::string_view target, std::string_view key, std::string_view body = {});
+
+  // Sends a request whose answer is a stream (NDJSON): returns the status and headers (body empty) once they are in;
+  // ReadLine then gives the body one line at a time.
+  Reply OpenStream(std::string_view target, std::string_view key, std::vector<std::pair<std::string, std::string>> headers = {});
+  // The next line of the open stream (without its LF), or nullopt when it ended, failed or `timeout` passed.
+  std::optional<std::string> ReadLine(std::chrono::milliseconds timeout);
 
   // Connects (TLS handshake) now; false with `error` on failure.
   bool Connect(std::string* error);

@@ -1,0 +1,30 @@
+// A daemon's credentials on the control plane (docs/control-plane.md §3 "Machine credentials"):
+//   Authorization: Strait-Credential cred=<base64>, proof=<base64>
+// The credential is verified offline against the operator root, the proof (tunnel/control/control_wire.h
+// ControlProofMessage) against the credential's key and this connection's TLS exporter, and the subject against the
+// store: it exists, is active, and its tenant is not suspended. An expired credential passes only where the route
+// allows it (renewal), and only within the grace period.
+#pragma once
+
+#include <string_view>
+#include <variant>
+
+#include "control-plane/handlers/context.h"
+
+namespace strait::control {
+
+struct MachineAuthOptions {
+  int64_t grace_seconds = 0;  // > 0: an expired credential is accepted this long after its not_after
+};
+
+// The machine principal, or the problem: 401 unauthenticated (reason: the CredentialError name, "bad_proof",
+// "malformed", "unknown_subject"), 403 device-locked / device-revoked / connector-revoked / relay-revoked /
+// tenant-suspended.
+std::variant<Principal, Problem> AuthenticateMachine(std::string_view header_value, const http::Request& request,
+                                                     const Services& services, store::ReadTx& tx, int64_t now,
+                                                     const MachineAuthOptions& options);
+
+// True if the header starts with the Strait-Credential scheme.
+bool IsMachineCredential(std::string_view header_value);
+
+}  // namespace strait::control
