@@ -8,6 +8,7 @@
 #include "control-plane/api/formats.h"
 #include "control-plane/api/idempotency.h"
 #include "control-plane/api/json_reader.h"
+#include "control-plane/api/policy_doc.h"
 #include "control-plane/handlers/common.h"
 
 namespace strait::control {
@@ -204,7 +205,8 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
     if (!IsJson(request.Header("content-type"))) {
       return MakeProblem(ProblemType::kUnsupportedMediaType, "the body must be Content-Type: application/json");
     }
-    auto parsed = ReadJson(request.body);
+    // Policy routes (the only ones past the default body limit) carry up to 100,000 patterns (§4.9).
+    auto parsed = ReadJson(request.body, route.body_limit > kDefaultBodyLimit ? kPolicyJsonLimits : JsonLimits{});
     if (!parsed) {
       class Problem p = MakeProblem(ProblemType::kMalformedJson, parsed.error().detail);
       p.extensions["offset"] = parsed.error().offset;
