@@ -265,6 +265,25 @@ std::optional<ObjectReader> ObjectReader::Object(std::string_view name, Need nee
   return ObjectReader(*v, PointerTo(name), errors_);
 }
 
+std::optional<std::vector<ObjectReader>> ObjectReader::ObjectList(std::string_view name, Need need,
+                                                                   size_t max_items) {
+  const json* v = Take(name, need);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_array()) {
+    AddError(name, FieldErrorCode::kWrongType, WrongType("an array", *v));
+    return std::nullopt;
+  }
+  if (v->size() > max_items) {
+    AddError(name, FieldErrorCode::kTooManyItems, fmt::format("at most {} items, got {}", max_items, v->size()));
+    return std::nullopt;
+  }
+  std::vector<ObjectReader> out;
+  out.reserve(v->size());
+  const std::string base = PointerTo(name);
+  for (size_t i = 0; i < v->size(); ++i) out.emplace_back((*v)[i], fmt::format("{}/{}", base, i), errors_);
+  return out;
+}
+
 void ObjectReader::Finish() {
   assert(!finished_);
   finished_ = true;

@@ -117,6 +117,10 @@ class ObjectReader {
   std::optional<std::vector<std::string>> TextList(std::string_view name, Need need, ListBounds bounds);
   // A nested object; its reader shares this one's errors, and must be Finish()ed too.
   std::optional<ObjectReader> Object(std::string_view name, Need need);
+  // An array of at most `max_items` objects (a policy's rules): one reader per item (pointer .../name/i), each
+  // sharing this one's errors and each to be Finish()ed. An item that is not an object is wrong_type and gets a
+  // reader over nothing (every read returns nullopt), so indexes stay the array's.
+  std::optional<std::vector<ObjectReader>> ObjectList(std::string_view name, Need need, size_t max_items);
 
   // Every key not read is unknown_field: "unknown field (expected a, b, c)", naming the fields read, in order.
   void Finish();

@@ -56,9 +56,11 @@ Outcome List(Context& ctx, CursorList list) {
   // The cursor is bound to the tenant and to every filter.
   const std::string since = filter.since ? std::to_string(*filter.since) : "";
   const std::string until = filter.until ? std::to_string(*filter.until) : "";
-  std::string_view parts[] = {ctx.scope ? std::string_view(ctx.scope->tenant()) : std::string_view(),
-                              filter.action.value_or(""), filter.resource_type.value_or(""),
-                              filter.resource_id.value_or(""), since, until};
+  // Named copies: value_or returns a temporary, which would die before ReadPaging reads the views.
+  const std::string action = filter.action.value_or(""), resource_type = filter.resource_type.value_or(""),
+                    resource_id = filter.resource_id.value_or("");
+  std::string_view parts[] = {ctx.scope ? std::string_view(ctx.scope->tenant()) : std::string_view(), action,
+                              resource_type, resource_id, since, until};
   auto args = ReadPaging(ctx, list, parts);
   if (auto* p = std::get_if<Problem>(&args)) return *p;
   const PageArgs& page = std::get<PageArgs>(args);

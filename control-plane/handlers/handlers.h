@@ -37,4 +37,15 @@ Outcome GetConnectorEvents(Context& ctx);
 Outcome ListTenantAudit(Context& ctx);
 Outcome ListAllAudit(Context& ctx);
 
+// policies.cc
+Outcome CreatePolicy(Context& ctx);
+Outcome ListPolicies(Context& ctx);
+Outcome GetPolicy(Context& ctx);
+Outcome PutPolicy(Context& ctx);
+Outcome DeletePolicy(Context& ctx);
+Outcome CreateAssignment(Context& ctx);
+Outcome ListAssignments(Context& ctx);
+Outcome DeleteAssignment(Context& ctx);
+Outcome GetEffectivePolicy(Context& ctx);
+
 }  // namespace strait::control::handlers

@@ -13,7 +13,8 @@ namespace strait::control {
 std::span<const Route> ApiRoutes();
 
 // The groups, one per area (each defined next to its handlers, in routes_<area>.cc or routes.cc).
-std::span<const Route> CoreRoutes();   // tenants, licences, API keys, audit, health, OpenAPI
-std::span<const Route> EventRoutes();  // relays' and connectors' snapshots and event streams
+std::span<const Route> CoreRoutes();    // tenants, licences, API keys, audit, health, OpenAPI
+std::span<const Route> EventRoutes();   // relays' and connectors' snapshots and event streams
+std::span<const Route> PolicyRoutes();  // policies, assignments, effective policy (routes_policies.cc)
 
 }  // namespace strait::control

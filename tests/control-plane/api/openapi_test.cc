@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "control-plane/api/dto.h"
+#include "control-plane/api/dto_policy.h"
+#include "control-plane/api/policy_doc.h"
 #include "control-plane/handlers/openapi.h"
 #include "control-plane/handlers/routes.h"
 
@@ -40,6 +42,10 @@ TEST(OpenApiTest, SchemaExamplesDecode) {
   const auto& schemas = doc["components"]["schemas"];
   EXPECT_TRUE(DecodeTenantCreate(schemas["TenantCreate"]["example"]).ok());
   EXPECT_TRUE(DecodeApiKeyCreate(schemas["ApiKeyCreate"]["example"]).ok());
+  auto policy = DecodePolicyWrite(schemas["PolicyWrite"]["example"]);
+  ASSERT_TRUE(policy.ok());
+  EXPECT_TRUE(CheckPolicy(*policy).ok());
+  EXPECT_TRUE(DecodeAssignmentCreate(schemas["AssignmentCreate"]["example"]).ok());
 }
 
 TEST(OpenApiTest, PublicRoutesNeedNoSecurity) {
