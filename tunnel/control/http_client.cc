@@ -255,6 +255,78 @@ std::optional<std::string_view> HttpResponse::Header(std::string_view name) cons
   return std::nullopt;
 }
 
+struct HttpResponseReader::Impl {
+  http::response_parser<http::string_body> parser;
+  std::string pending;  // bytes the parser has not consumed yet (it needs more to make progress)
+  std::optional<HttpResultError> failed;
+};
+
+HttpResponseReader::HttpResponseReader(size_t max_body) : impl_(std::make_unique<Impl>()) {
+  impl_->parser.eager(true);
+  impl_->parser.header_limit(static_cast<std::uint32_t>(kMaxHttpHeaderBytes));
+  impl_->parser.body_limit(max_body);
+}
+HttpResponseReader::HttpResponseReader(HttpResponseReader&&) noexcept = default;
+HttpResponseReader& HttpResponseReader::operator=(HttpResponseReader&&) noexcept = default;
+HttpResponseReader::~HttpResponseReader() = default;
+
+bool HttpResponseReader::done() const { return !impl_->failed && impl_->parser.is_done(); }
+
+Result<void, HttpResultError> HttpResponseReader::Feed(std::string_view bytes) {
+  Impl& m = *impl_;
+  if (m.failed) return Fail(*m.failed);
+  if (m.parser.is_done()) return {};
+  // The parser needs a whole header (or chunk line) in one buffer: keep what it left, bounded by the header limit
+  // (a body is consumed as it comes, eager).
+  m.pending.append(bytes);
+  while (!m.pending.empty() && !m.parser.is_done()) {
+    boost::system::error_code ec;
+    const size_t n = m.parser.put(boost::asio::const_buffer(m.pending.data(), m.pending.size()), ec);
+    m.pending.erase(0, n);
+    if (ec == http::error::need_more) break;
+    if (ec == http::error::body_limit || ec == http::error::header_limit) {
+      m.failed = Err(HttpError::kTooLarge, fmt::format("response: {}", ec.message()));
+    } else if (ec) {
+      m.failed = Err(HttpError::kProtocol, fmt::format("response: {}", ec.message()));
+    }
+    if (m.failed) return Fail(*m.failed);
+    if (n == 0) break;
+  }
+  if (m.pending.size() > kMaxHttpHeaderBytes) {
+    m.failed = Err(HttpError::kTooLarge, "response: a header or chunk line beyond its bound");
+    return Fail(*m.failed);
+  }
+  return {};
+}
+
+Result<void, HttpResultError> HttpResponseReader::End() {
+  Impl& m = *impl_;
+  if (m.failed) return Fail(*m.failed);
+  if (m.parser.is_done()) return {};
+  boost::system::error_code ec;
+  m.parser.put_eof(ec);  // a body delimited by the close is complete now; anything else is truncated
+  if (ec || !m.parser.is_done()) {
+    m.failed = Err(HttpError::kProtocol, "the server closed the connection before the response ended");
+    return Fail(*m.failed);
+  }
+  return {};
+}
+
+Result<HttpResponse, HttpResultError> HttpResponseReader::Take() {
+  if (!done()) return Fail(Err(HttpError::kProtocol, "the response is not complete"));
+  const auto& msg = impl_->parser.get();
+  if (msg.version() != 11 && msg.version() != 10) {
+    return Fail(Err(HttpError::kProtocol, "not an HTTP/1.x response"));
+  }
+  HttpResponse resp;
+  resp.status = msg.result_int();
+  for (const auto& field : msg) {
+    resp.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
+  resp.body = msg.body();
+  return resp;
+}
+
 struct HttpsConnection::State {
   Fd fd;
   HttpsUrl url;
@@ -362,28 +434,13 @@ Result<HttpResponse, HttpResultError> HttpsConnection::Exchange(const HttpReques
   if (auto w = SendAll(s_->fd.fd, out, deadline); !w) return Fail(w.error());
   out.clear();
 
-  http::response_parser<http::string_body> parser;
-  parser.eager(true);
-  parser.header_limit(static_cast<std::uint32_t>(kMaxHttpHeaderBytes));
-  parser.body_limit(s_->options.max_response_bytes);
-  std::string pending(s_->early_plaintext.begin(), s_->early_plaintext.end());
-  s_->early_plaintext.clear();
-  auto feed = [&]() -> Result<void, HttpResultError> {
-    while (!pending.empty() && !parser.is_done()) {
-      boost::system::error_code ec;
-      const size_t n = parser.put(boost::asio::const_buffer(pending.data(), pending.size()), ec);
-      pending.erase(0, n);
-      if (ec == http::error::need_more) break;
-      if (ec == http::error::body_limit || ec == http::error::header_limit) {
-        return Fail(Err(HttpError::kTooLarge, fmt::format("response: {}", ec.message())));
-      }
-      if (ec) return Fail(Err(HttpError::kProtocol, fmt::format("response: {}", ec.message())));
-      if (n == 0) break;
-    }
-    return {};
-  };
-  if (auto r = feed(); !r) return Fail(r.error());
-  while (!parser.is_done()) {
+  HttpResponseReader reader(s_->options.max_response_bytes);
+  if (!s_->early_plaintext.empty()) {
+    const std::string early(s_->early_plaintext.begin(), s_->early_plaintext.end());
+    s_->early_plaintext.clear();
+    if (auto r = reader.Feed(early); !r) return Fail(r.error());
+  }
+  while (!reader.done()) {
     auto in = RecvSome(s_->fd.fd, deadline);
     if (!in) return Fail(in.error());
     bool eof = in->empty();
@@ -391,34 +448,19 @@ Result<HttpResponse, HttpResultError> HttpsConnection::Exchange(const HttpReques
       std::vector<uint8_t> plain;
       auto r = s_->session->Receive(*in, plain, out);
       if (!r) return Fail(Err(HttpError::kTls, "TLS: " + r.error().reason));
-      pending.append(plain.begin(), plain.end());
-      if (pending.size() > s_->options.max_response_bytes + kMaxHttpHeaderBytes) {
-        return Fail(Err(HttpError::kTooLarge, "response beyond its bound"));
-      }
-      if (auto f = feed(); !f) return Fail(f.error());
+      const std::string_view chunk(reinterpret_cast<const char*>(plain.data()), plain.size());
+      if (auto f = reader.Feed(chunk); !f) return Fail(f.error());
       eof = s_->session->peer_closed();
     }
-    if (eof && !parser.is_done()) {
-      boost::system::error_code ec;
-      parser.put_eof(ec);  // a body delimited by the close is complete now; anything else is truncated
-      if (ec || !parser.is_done()) {
-        return Fail(Err(HttpError::kProtocol, "the server closed the connection before the response ended"));
-      }
+    if (eof && !reader.done()) {
+      if (auto f = reader.End(); !f) return Fail(f.error());
     }
   }
-  const auto& msg = parser.get();
-  if (msg.version() != 11 && msg.version() != 10) {
-    return Fail(Err(HttpError::kProtocol, "not an HTTP/1.x response"));
-  }
-  HttpResponse resp;
-  resp.status = msg.result_int();
-  for (const auto& field : msg) {
-    resp.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  }
-  resp.body = msg.body();
+  auto resp = reader.Take();
+  if (!resp) return Fail(resp.error());
   std::vector<uint8_t> close_out;
   if (s_->session->Close(close_out) && !close_out.empty()) (void)SendAll(s_->fd.fd, close_out, deadline);
-  return resp;
+  return std::move(*resp);
 }
 
 Result<void, std::string> VerifyPeerChain(std::span<const std::string> chain_pem, std::string_view ca_pem,

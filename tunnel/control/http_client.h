@@ -80,6 +80,29 @@ struct HttpResponse {
   std::optional<std::string_view> Header(std::string_view name) const;
 };
 
+// Sans-I/O: a response's bytes as they arrive (TLS plaintext) into Beast's parser, bounded: what Exchange reads
+// with, and what the fuzzer drives. Header at most kMaxHttpHeaderBytes, body at most `max_body` bytes.
+class HttpResponseReader {
+ public:
+  explicit HttpResponseReader(size_t max_body);
+  HttpResponseReader(HttpResponseReader&&) noexcept;
+  HttpResponseReader& operator=(HttpResponseReader&&) noexcept;
+  ~HttpResponseReader();
+  // Consumes `bytes` (bytes after a complete response are ignored: Connection: close). kTooLarge or kProtocol
+  // stick: once failed, every later call fails.
+  Result<void, HttpResultError> Feed(std::string_view bytes);
+  // The peer closed the stream: completes a body delimited by the close, or fails (kProtocol) if the response is
+  // incomplete.
+  Result<void, HttpResultError> End();
+  bool done() const;
+  // The response, once done() (kProtocol for anything but HTTP/1.0 or 1.1).
+  Result<HttpResponse, HttpResultError> Take();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class HttpsConnection {
  public:
   static Result<HttpsConnection, HttpResultError> Connect(const HttpsUrl& url, const HttpsClientOptions& options);
