@@ -304,8 +304,10 @@ Result<void, HttpResultError> HttpResponseReader::End() {
   if (m.failed) return Fail(*m.failed);
   if (m.parser.is_done()) return {};
   boost::system::error_code ec;
-  m.parser.put_eof(ec);  // a body delimited by the close is complete now; anything else is truncated
-  if (ec || !m.parser.is_done()) {
+  // Nothing at all: Beast's put_eof requires got_some() (it asserts, and without asserts reports a complete
+  // message), so this case is answered here.
+  if (m.parser.got_some()) m.parser.put_eof(ec);  // a body delimited by the close is complete now
+  if (!m.parser.got_some() || ec || !m.parser.is_done()) {
     m.failed = Err(HttpError::kProtocol, "the server closed the connection before the response ended");
     return Fail(*m.failed);
   }
