@@ -217,16 +217,22 @@ TEST(HttpsClientTest, RefusedConnectAndHeaderInjection) {
   EXPECT_EQ(resp.error().code, HttpError::kProtocol);
 }
 
-TEST(HttpResponseReaderTest, ByteByByteChunkedAndCloseDelimited) {
+TEST(HttpResponseReaderTest, ByteByByteCloseDelimitedAndNoChunked) {
   {
     HttpResponseReader r(100);
-    const std::string text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: b\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    const std::string text = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello";
     for (char c : text) ASSERT_TRUE(r.Feed(std::string_view(&c, 1)).ok());
     ASSERT_TRUE(r.done());
     auto resp = r.Take();
     ASSERT_TRUE(resp.ok()) << resp.error().reason;
     EXPECT_EQ(resp->body, "hello");
     EXPECT_EQ(resp->Header("x-a").value_or(""), "b");
+  }
+  {
+    HttpResponseReader r(100);  // chunked: refused at the header, before any chunk is parsed
+    auto f = r.Feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nhello\r\n0\r\n\x15\n");
+    ASSERT_FALSE(f.ok());
+    EXPECT_EQ(f.error().code, HttpError::kProtocol);
   }
   {
     HttpResponseReader r(100);
@@ -243,6 +249,11 @@ TEST(HttpResponseReaderTest, ByteByByteChunkedAndCloseDelimited) {
     EXPECT_FALSE(r.End().ok());             // truncated
     EXPECT_FALSE(r.Feed("67890").ok());     // failures stick
     EXPECT_FALSE(r.Take().ok());
+  }
+  {
+    HttpResponseReader r(100);
+    ASSERT_TRUE(r.Feed("HTTP/1.1 000 OK\r\nContent-Length: 0\r\n\r\n").ok());
+    EXPECT_FALSE(r.Take().ok());  // Beast takes any three digits; a status below 100 is no answer
   }
   {
     HttpResponseReader r(100);  // the peer closed before sending anything
