@@ -24,6 +24,11 @@
 // starts. --tunnel-device also turns on net.ipv4.ip_forward (left on at exit); --tunnel-masquerade installs the
 // nftables table `ip strait` and removes it on exit, SIGTERM/SIGINT included (docs/connector.md, "Running the IP
 // tunnel").
+//
+// An identity enrolled with strait-control (`strait connector enroll`, DIR/control.json; docs/control-plane.md §6.4):
+// --relay defaults to every relays[].connector of control.json, and --policy is a usage error (the control plane
+// gives the policy). Until its event subscriber delivers one (not built yet), the connector serves with an empty
+// policy, which denies every destination, and says so once on stderr (event policy_pending, warn).
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -53,6 +58,7 @@
 #include "tunnel/connector/connector.h"
 #include "tunnel/connector/connector_metrics.h"
 #include "tunnel/connector/policy_file.h"
+#include "tunnel/control/daemon_defaults.h"
 
 namespace strait::cli {
 namespace {
@@ -141,7 +147,20 @@ class ConnectorCommand : public Command {
   int Run() override {
     if (int rc = ReadConfig(); rc != kExitOk) return rc;
     if (s_.identity.empty()) return Usage("--identity is required");
-    if (s_.policy.empty()) return Usage("--policy is required");
+    // An identity enrolled with strait-control (control.json, docs/control-plane.md §6.4): the relays come from it
+    // unless given, and the policy only from the control plane (--policy is refused, not silently preferred).
+    auto defaults = control::ConnectorDefaultsFromControl(s_.identity);
+    if (!defaults) return ReportError(fmt::format("connector: identity {}: {}", s_.identity, defaults.error().reason));
+    const bool enrolled = defaults->has_value();
+    if (enrolled) {
+      if (!s_.policy.empty()) {
+        return Usage("--policy: identity " + s_.identity + " is enrolled with strait-control (control.json), "
+                     "which gives the policy");
+      }
+      if (s_.relays.empty()) s_.relays = (*defaults)->relays;
+    } else if (s_.policy.empty()) {
+      return Usage("--policy is required");
+    }
     if (s_.relays.empty() && s_.direct_listen.empty()) return Usage("give --relay (and/or --direct-listen)");
     if (!ip::TunnelMtuValid(static_cast<std::size_t>(std::max<std::int64_t>(s_.tunnel_mtu, 0)))) {
       return Usage(fmt::format("--tunnel-mtu {} outside {}..{}", s_.tunnel_mtu, ip::kMinTunnelMtu, ip::kMaxTunnelMtu));
@@ -186,15 +205,21 @@ class ConnectorCommand : public Command {
     if (!o.relays.empty() && bundle->ca_pem.empty()) {
       return ReportError(fmt::format("connector: identity {} has no ca.pem (the relays' TLS CA)", s_.identity));
     }
-    auto policy = connector::LoadPolicyFile(s_.policy);
-    if (!policy) return ReportError("connector: policy: " + policy.error().reason);
+    // Enrolled: no policy until the control plane's event subscriber delivers one (a later step); an empty Policy
+    // denies everything, so the connector serves logins but opens nothing meanwhile.
+    connector::Policy policy_value;
+    if (!enrolled) {
+      auto policy = connector::LoadPolicyFile(s_.policy);
+      if (!policy) return ReportError("connector: policy: " + policy.error().reason);
+      policy_value = std::move(*policy);
+    }
 
     o.credential = bundle->credential;
     o.signing_key = crypto::Ed25519KeyPair::FromSeed(bundle->signing_key.seed);
     o.noise_key = crypto::X25519KeyPair::FromSecret(bundle->noise_key->secret);
     o.root_key = bundle->root_public_key;
     o.relay_ca_pem = bundle->ca_pem;
-    o.policy = std::move(*policy);
+    o.policy = std::move(policy_value);
     o.open_timeout = std::chrono::milliseconds(s_.open_timeout_ms);
     o.resolver.threads = static_cast<std::uint32_t>(s_.resolver_threads);
     if (!s_.tunnel_pool.empty()) {
@@ -217,6 +242,11 @@ class ConnectorCommand : public Command {
       }
       lg->Log(e);
     };
+    if (enrolled) {
+      logger->Log(logging::Event(logging::Level::kWarn, "policy_pending")
+                      .With("reason", "enrolled with strait-control: no policy until the control plane sends one; "
+                                      "every destination is denied meanwhile"));
+    }
 
     // The loop thread (this one) and the resolver threads inherit this mask: only the signal thread sees them.
     sigset_t sigs;

@@ -20,6 +20,10 @@
 // of LOCAL=HOST:PORT), forward_max_connections (integer), tun (boolean), tun_name, tun_dns, dns_resolv_conf,
 // dns_listen (strings). An unknown key or a bad value: one line on stderr, exit 1,
 // before anything starts.
+//
+// An identity enrolled with strait-control (`strait device activate`, DIR/control.json; docs/control-plane.md §6.4):
+// unless given (flag or file), --relay is control.json's relays[0].device (HOST:PORT, resolved at start), --relay-name
+// its HOST, and --pin-connector every DIR/connectors/*.pub. `strait device activate` is cli/control_commands.cc.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -40,6 +44,7 @@
 #include "cli/log_flags.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
+#include "tunnel/control/daemon_defaults.h"
 #include "tunnel/device/client.h"
 #include "tunnel/device/device_tun.h"
 #include "tunnel/device/tun_dns.h"
@@ -335,6 +340,19 @@ class DeviceCommand : public Command {
   int Run() override {
     if (int rc = ReadConfig(); rc != kExitOk) return rc;
     if (s_.identity.empty()) return Usage("--identity is required");
+    // An identity enrolled with strait-control (control.json, docs/control-plane.md §6.4): the first relay, its
+    // name and the pinned connector set come from it unless given. Its relay is HOST:PORT, resolved here.
+    auto enrolled = control::DeviceDefaultsFromControl(s_.identity);
+    if (!enrolled) return ReportError("identity: " + s_.identity + ": " + enrolled.error().reason);
+    bool relay_by_name = false;
+    if (*enrolled) {
+      if (s_.relay.empty() && !(*enrolled)->relay.empty()) {
+        s_.relay = (*enrolled)->relay;
+        relay_by_name = true;
+        if (s_.relay_name.empty()) s_.relay_name = (*enrolled)->relay_name;
+      }
+      if (s_.pinned_connectors.empty()) s_.pinned_connectors = (*enrolled)->pinned_connectors;
+    }
     if (s_.relay.empty() && s_.direct.empty()) return Usage("give --relay, --direct or both");
 
     auto bundle = crypto::LoadIdentityBundle(s_.identity);
@@ -352,7 +370,7 @@ class DeviceCommand : public Command {
     o.relay_server_name = s_.relay_name;
     o.preferred_connector = s_.preferred_connector;
     if (!s_.relay.empty()) {
-      auto a = runtime::ParseSocketAddress(s_.relay);
+      auto a = relay_by_name ? runtime::ResolveSocketAddress(s_.relay) : runtime::ParseSocketAddress(s_.relay);
       if (!a) return ReportError("--relay " + s_.relay + ": " + a.error().reason);
       o.relay = *a;
     }

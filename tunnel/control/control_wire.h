@@ -66,6 +66,25 @@ inline constexpr std::string_view kActivateMacContext = "strait/activate/1";
 inline constexpr std::string_view kActivatedMacContext = "strait/activated/1";
 inline constexpr std::string_view kActivationMacHeader = "Strait-Activation-Mac";
 
+// --- Redeem (§6.2): the body of POST /v1/activate ---
+//   {"activation":"7K3M9X2P", "kind":"device", "signing_key":"<base64, 32>", "noise_key":"<base64, 32>",
+//    "tls_public_key":"<base64, SPKI DER>", "key_proof":"<base64, 64>", "mac":"<base64, 32>",
+//    "device":{"os":"linux","os_version":"...","model":"...","name":"...","push_token":"..."}}
+inline constexpr std::string_view kActivatePath = "/v1/activate";
+inline constexpr std::string_view kRedeemActivationField = "activation";      // the code's 8-character id
+inline constexpr std::string_view kRedeemKindField = "kind";                  // kKind* below
+inline constexpr std::string_view kRedeemSigningKeyField = "signing_key";     // bytes: Ed25519 public key
+inline constexpr std::string_view kRedeemNoiseKeyField = "noise_key";         // bytes: X25519 (device, connector)
+inline constexpr std::string_view kRedeemTlsPublicKeyField = "tls_public_key";  // bytes: SPKI DER, P-256 (relay)
+inline constexpr std::string_view kRedeemKeyProofField = "key_proof";         // bytes: Ed25519 signature
+inline constexpr std::string_view kRedeemMacField = "mac";                    // bytes: HMAC-SHA-256
+inline constexpr std::string_view kRedeemDeviceField = "device";              // object, device only
+inline constexpr std::string_view kRedeemDeviceOsField = "os";                // required
+inline constexpr std::string_view kRedeemDeviceOsVersionField = "os_version";
+inline constexpr std::string_view kRedeemDeviceModelField = "model";
+inline constexpr std::string_view kRedeemDeviceNameField = "name";
+inline constexpr std::string_view kRedeemDevicePushTokenField = "push_token";
+
 // --- Bounds ---
 
 // One NDJSON line of the event stream, without its LF (§7.4): a policy's TOML is <= 1 MiB, so 2 MiB leaves room
