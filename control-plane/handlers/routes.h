@@ -13,6 +13,7 @@ namespace strait::control {
 std::span<const Route> ApiRoutes();
 
 // The groups, one per area (each defined next to its handlers, in routes_<area>.cc or routes.cc).
-std::span<const Route> CoreRoutes();  // tenants, licences, API keys, audit, health, OpenAPI
+std::span<const Route> CoreRoutes();    // tenants, licences, API keys, audit, health, OpenAPI
+std::span<const Route> PeopleRoutes();  // users, groups, members, devices (admin routes): routes_people.cc
 
 }  // namespace strait::control

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control-plane/api/dto.h"
+#include "control-plane/api/dto_people.h"
 #include "control-plane/handlers/openapi.h"
 #include "control-plane/handlers/routes.h"
 
@@ -40,6 +41,13 @@ TEST(OpenApiTest, SchemaExamplesDecode) {
   const auto& schemas = doc["components"]["schemas"];
   EXPECT_TRUE(DecodeTenantCreate(schemas["TenantCreate"]["example"]).ok());
   EXPECT_TRUE(DecodeApiKeyCreate(schemas["ApiKeyCreate"]["example"]).ok());
+  EXPECT_TRUE(DecodeUserCreate(schemas["UserCreate"]["example"]).ok());
+  EXPECT_TRUE(DecodeUserPatch(schemas["UserPatch"]["example"]).ok());
+  EXPECT_TRUE(DecodeGroupCreate(schemas["GroupCreate"]["example"]).ok());
+  EXPECT_TRUE(DecodeGroupPatch(schemas["GroupPatch"]["example"]).ok());
+  EXPECT_TRUE(DecodeDevicePatch(schemas["DevicePatch"]["example"]).ok());
+  EXPECT_TRUE(DecodeReason(schemas["Reason"]["example"]).ok());
+  EXPECT_TRUE(DecodePushToken(schemas["PushToken"]["example"]).ok());
 }
 
 TEST(OpenApiTest, PublicRoutesNeedNoSecurity) {
