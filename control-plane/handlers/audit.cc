@@ -56,9 +56,11 @@ Outcome List(Context& ctx, CursorList list) {
   // The cursor is bound to the tenant and to every filter.
   const std::string since = filter.since ? std::to_string(*filter.since) : "";
   const std::string until = filter.until ? std::to_string(*filter.until) : "";
+  // Named strings: the views below must not point into value_or's temporaries.
+  const std::string action = filter.action.value_or(""), type = filter.resource_type.value_or("");
+  const std::string resource = filter.resource_id.value_or("");
   std::string_view parts[] = {ctx.scope ? std::string_view(ctx.scope->tenant()) : std::string_view(),
-                              filter.action.value_or(""), filter.resource_type.value_or(""),
-                              filter.resource_id.value_or(""), since, until};
+                              action, type, resource, since, until};
   auto args = ReadPaging(ctx, list, parts);
   if (auto* p = std::get_if<Problem>(&args)) return *p;
   const PageArgs& page = std::get<PageArgs>(args);
