@@ -48,4 +48,31 @@ Outcome ListAssignments(Context& ctx);
 Outcome DeleteAssignment(Context& ctx);
 Outcome GetEffectivePolicy(Context& ctx);
 
+// users.cc
+Outcome CreateUser(Context& ctx);
+Outcome ListUsers(Context& ctx);
+Outcome GetUser(Context& ctx);
+Outcome PatchUser(Context& ctx);
+Outcome DeleteUser(Context& ctx);
+
+// groups.cc
+Outcome CreateGroup(Context& ctx);
+Outcome ListGroups(Context& ctx);
+Outcome GetGroup(Context& ctx);
+Outcome PatchGroup(Context& ctx);
+Outcome DeleteGroup(Context& ctx);
+Outcome ListGroupMembers(Context& ctx);
+Outcome PutGroupMember(Context& ctx);
+Outcome DeleteGroupMember(Context& ctx);
+
+// devices.cc
+Outcome ListDevices(Context& ctx);
+Outcome GetDevice(Context& ctx);
+Outcome PatchDevice(Context& ctx);
+Outcome LockDevice(Context& ctx);
+Outcome UnlockDevice(Context& ctx);
+Outcome RevokeDevice(Context& ctx);
+Outcome DeleteDevice(Context& ctx);
+Outcome PutPushToken(Context& ctx);
+
 }  // namespace strait::control::handlers

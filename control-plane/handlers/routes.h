@@ -16,5 +16,6 @@ std::span<const Route> ApiRoutes();
 std::span<const Route> CoreRoutes();    // tenants, licences, API keys, audit, health, OpenAPI
 std::span<const Route> EventRoutes();   // relays' and connectors' snapshots and event streams
 std::span<const Route> PolicyRoutes();  // policies, assignments, effective policy (routes_policies.cc)
+std::span<const Route> PeopleRoutes();  // users, groups, members, devices (admin routes): routes_people.cc
 
 }  // namespace strait::control

@@ -8,6 +8,7 @@
 #include "control-plane/api/dto.h"
 #include "control-plane/api/dto_policy.h"
 #include "control-plane/api/policy_doc.h"
+#include "control-plane/api/dto_people.h"
 #include "control-plane/handlers/openapi.h"
 #include "control-plane/handlers/routes.h"
 
@@ -46,6 +47,13 @@ TEST(OpenApiTest, SchemaExamplesDecode) {
   ASSERT_TRUE(policy.ok());
   EXPECT_TRUE(CheckPolicy(*policy).ok());
   EXPECT_TRUE(DecodeAssignmentCreate(schemas["AssignmentCreate"]["example"]).ok());
+  EXPECT_TRUE(DecodeUserCreate(schemas["UserCreate"]["example"]).ok());
+  EXPECT_TRUE(DecodeUserPatch(schemas["UserPatch"]["example"]).ok());
+  EXPECT_TRUE(DecodeGroupCreate(schemas["GroupCreate"]["example"]).ok());
+  EXPECT_TRUE(DecodeGroupPatch(schemas["GroupPatch"]["example"]).ok());
+  EXPECT_TRUE(DecodeDevicePatch(schemas["DevicePatch"]["example"]).ok());
+  EXPECT_TRUE(DecodeReason(schemas["Reason"]["example"]).ok());
+  EXPECT_TRUE(DecodePushToken(schemas["PushToken"]["example"]).ok());
 }
 
 TEST(OpenApiTest, PublicRoutesNeedNoSecurity) {

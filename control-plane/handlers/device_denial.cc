@@ -1,0 +1,61 @@
+#include "control-plane/handlers/device_denial.h"
+
+#include "control-plane/handlers/common.h"
+#include "tunnel/control/control_wire.h"
+
+namespace strait::control {
+namespace {
+
+store::EventRecord DeviceEvent(const Context& ctx, std::string_view type, nlohmann::json body) {
+  store::EventRecord e;
+  e.at = ctx.now;
+  e.tenant = ctx.scope->tenant();
+  e.type = std::string(type);
+  e.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return e;
+}
+
+}  // namespace
+
+store::StoreResult<int64_t> DenialUntil(store::ReadTx& tx, const store::TenantScope& scope, std::string_view device,
+                                        int64_t now) {
+  auto newest = tx.NewestCredentials(scope, store::SubjectRole::kDevice, device, 1);
+  if (!newest) return Fail(newest.error());
+  return newest->empty() ? now : newest->front().not_after;
+}
+
+store::StoreResult<int64_t> DenyDevice(const Context& ctx, store::WriteTx& tx, std::string_view device,
+                                       store::DenialReason denial, std::string_view event_type,
+                                       std::string_view reason) {
+  auto until = DenialUntil(tx, *ctx.scope, device, ctx.now);
+  if (!until) return until;
+  if (auto put = tx.PutDenial(*ctx.scope, store::SubjectRole::kDevice, device, denial, *until, ctx.now); !put) {
+    return Fail(put.error());
+  }
+  nlohmann::json body = {{wire::kEventTypeField, event_type},
+                         {wire::kEventTenantField, ctx.scope->tenant()},
+                         {wire::kEventDeviceField, device},
+                         {wire::kEventUntilField, TimeJson(*until)},
+                         {wire::kEventReasonField, reason}};
+  if (auto appended = tx.AppendEvent(DeviceEvent(ctx, event_type, std::move(body))); !appended) {
+    return Fail(appended.error());
+  }
+  return until;
+}
+
+store::StoreResult<void> LiftDeviceLock(const Context& ctx, store::WriteTx& tx, std::string_view device,
+                                      std::string_view reason) {
+  if (auto deleted = tx.DeleteDenial(*ctx.scope, store::SubjectRole::kDevice, device); !deleted) {
+    return Fail(deleted.error());
+  }
+  nlohmann::json body = {{wire::kEventTypeField, wire::kEventDeviceUnlocked},
+                         {wire::kEventTenantField, ctx.scope->tenant()},
+                         {wire::kEventDeviceField, device},
+                         {wire::kEventReasonField, reason}};
+  if (auto appended = tx.AppendEvent(DeviceEvent(ctx, wire::kEventDeviceUnlocked, std::move(body))); !appended) {
+    return Fail(appended.error());
+  }
+  return {};
+}
+
+}  // namespace strait::control
