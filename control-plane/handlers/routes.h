@@ -14,5 +14,6 @@ std::span<const Route> ApiRoutes();
 
 // The groups, one per area (each defined next to its handlers, in routes_<area>.cc or routes.cc).
 std::span<const Route> CoreRoutes();  // tenants, licences, API keys, audit, health, OpenAPI
+std::span<const Route> EnrollRoutes();  // activations, /v1/activate, connectors, relays (routes_enroll.cc)
 
 }  // namespace strait::control
