@@ -56,9 +56,11 @@ Outcome List(Context& ctx, CursorList list) {
   // The cursor is bound to the tenant and to every filter.
   const std::string since = filter.since ? std::to_string(*filter.since) : "";
   const std::string until = filter.until ? std::to_string(*filter.until) : "";
+  // Named strings: a view of value_or("")'s temporary would dangle past this statement.
+  const std::string action = filter.action.value_or(""), type = filter.resource_type.value_or(""),
+                    id = filter.resource_id.value_or("");
   std::string_view parts[] = {ctx.scope ? std::string_view(ctx.scope->tenant()) : std::string_view(),
-                              filter.action.value_or(""), filter.resource_type.value_or(""),
-                              filter.resource_id.value_or(""), since, until};
+                              action, type, id, since, until};
   auto args = ReadPaging(ctx, list, parts);
   if (auto* p = std::get_if<Problem>(&args)) return *p;
   const PageArgs& page = std::get<PageArgs>(args);
