@@ -111,7 +111,7 @@ http::Response Dispatcher::Handle(const http::Request& request) {
     if (log_) log_(fmt::format("request_id={} internal error: {}", request.request_id, e.what()));
     outcome = MakeProblem(ProblemType::kInternal, "an internal error; the request id is in the log");
   }
-  if (const auto* p = std::get_if<class Problem>(&outcome); p && p->type == ProblemType::kInternal) {
+  if (const auto* p = std::get_if<struct Problem>(&outcome); p && p->type == ProblemType::kInternal) {
     if (p->extensions.contains("store_error") && log_) {
       log_(fmt::format("request_id={} store error on {} {}", request.request_id, request.method, request.path));
     }
@@ -125,7 +125,7 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
   RouteMatch match = router_.Match(*method, request.path);
   if (match.kind == RouteMatch::Kind::kNotFound) return NotFound("no such route");
   if (match.kind == RouteMatch::Kind::kMethodNotAllowed) {
-    class Problem p = MakeProblem(ProblemType::kMethodNotAllowed, fmt::format("{} is not allowed here", request.method));
+    struct Problem p = MakeProblem(ProblemType::kMethodNotAllowed, fmt::format("{} is not allowed here", request.method));
     p.extensions["allow"] = AllowHeader(match.allow);
     return p;
   }
@@ -211,7 +211,7 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
     }
     auto parsed = ReadJson(request.body);
     if (!parsed) {
-      class Problem p = MakeProblem(ProblemType::kMalformedJson, parsed.error().detail);
+      struct Problem p = MakeProblem(ProblemType::kMalformedJson, parsed.error().detail);
       p.extensions["offset"] = parsed.error().offset;
       return p;
     }
@@ -246,7 +246,7 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
   Outcome outcome = route.handler(ctx);
   // A request that lost a race with another of the same key (it ran before the first committed, then hit the first's
   // change, e.g. a conflict) answers the first's reply, as a later retry would.
-  if (ctx.idempotency_key && std::holds_alternative<class Problem>(outcome)) {
+  if (ctx.idempotency_key && std::holds_alternative<struct Problem>(outcome)) {
     if (auto stored = StoredReply(ctx)) return std::move(*stored);
   }
   return outcome;
@@ -269,7 +269,7 @@ http::Response Dispatcher::Render(const Outcome& outcome, const http::Request& r
     }
     return res;
   }
-  class Problem p = std::get<class Problem>(outcome);
+  struct Problem p = std::get<struct Problem>(outcome);
   counters_.problems++;
   res.status = p.status();
   res.content_type = "application/problem+json";
@@ -291,7 +291,7 @@ http::Response Dispatcher::Render(const Outcome& outcome, const http::Request& r
 }
 
 http::Response Dispatcher::Problem(http::ServerProblem problem, const http::Request& request, size_t limit) const {
-  class Problem p;
+  struct Problem p;
   switch (problem) {
     case http::ServerProblem::kBodyTooLarge:
       p = MakeProblem(ProblemType::kBodyTooLarge, fmt::format("the body is larger than this route's {} bytes", limit));
