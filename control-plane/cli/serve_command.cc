@@ -102,6 +102,12 @@ int ServeCommand::Run() {
   auto key = ReadTextFile(d.tls_key, true);
   if (!cert) return Fail(cert.error());
   if (!key) return Fail(key.error());
+  // The operator TLS CA: every bundle's ca_pem, and the issuer of relays' TLS certificates.
+  auto ca_cert = ReadTextFile(d.ca_pem, false);
+  auto ca_key = ReadTextFile(d.ca_key, true);
+  if (!ca_cert) return Fail(ca_cert.error());
+  if (!ca_key) return Fail(ca_key.error());
+  const pki::PemPair tls_ca{std::move(*ca_cert), std::move(*ca_key)};
 
   store::SqliteOptions so;
   so.readers = static_cast<size_t>(s_.store_threads);
@@ -133,6 +139,7 @@ int ServeCommand::Run() {
   services.cursor_key = &cursor_key;
   services.clock = &clock;
   services.root = &root;
+  services.tls_ca = &tls_ca;
   services.config = s_.service;
   events::Hub hub(db.get());
   services.hub = &hub;

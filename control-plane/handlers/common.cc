@@ -1,5 +1,8 @@
 #include "control-plane/handlers/common.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "control-plane/api/formats.h"
@@ -71,7 +74,7 @@ store::StoreResult<store::AuditId> AppendAudit(const Context& ctx, store::WriteT
 
 Outcome CommitReply(Context& ctx, store::WriteTx& tx, Reply reply) {
   if (ctx.idempotency_key && reply.status >= 200 && reply.status < 300) {
-    Fingerprint fp = RequestFingerprint(ctx.request.method, ctx.request.path, ctx.request.body);
+    Fingerprint fp = RequestFingerprint(ctx.request.method, ctx.request.path, ctx.fingerprint_body.value_or(ctx.request.body));
     std::string text = reply.body.is_null() ? std::string()
                                             : reply.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     store::IdempotencyRecord rec;
@@ -91,6 +94,37 @@ Outcome CommitReply(Context& ctx, store::WriteTx& tx, Reply reply) {
   auto committed = tx.Commit();
   if (!committed) return StoreProblem(committed.error());
   return reply;
+}
+
+std::optional<Outcome> IdempotentReplay(const Context& ctx) {
+  if (!ctx.idempotency_key) return std::nullopt;
+  auto read = ctx.services.store->Read();
+  if (!read) return StoreProblem(read.error());
+  auto stored = (*read)->GetIdempotency(ctx.idempotency_scope, *ctx.idempotency_key);
+  if (!stored) return StoreProblem(stored.error());
+  if (!*stored) return std::nullopt;
+  IdempotencyRecord rec;
+  std::copy_n((*stored)->fingerprint.begin(), std::min<size_t>(rec.fingerprint.size(), (*stored)->fingerprint.size()),
+              rec.fingerprint.begin());
+  rec.status = static_cast<uint16_t>((*stored)->status);
+  rec.created_at = std::chrono::sys_seconds(std::chrono::seconds((*stored)->created_at));
+  const Fingerprint fp = RequestFingerprint(ctx.request.method, ctx.request.path, ctx.fingerprint_body.value_or(ctx.request.body));
+  switch (DecideIdempotency(rec, fp, std::chrono::sys_seconds(std::chrono::seconds(ctx.now)))) {
+    case IdempotencyDecision::kNew: return std::nullopt;
+    case IdempotencyDecision::kMismatch:
+      return MakeProblem(ProblemType::kIdempotencyKeyReused, "this Idempotency-Key was used with another request");
+    case IdempotencyDecision::kReplay: break;
+  }
+  auto opened = ctx.services.sealer->Open(store::SealContext::kIdempotentReply,
+                                        store::IdempotentReplyOwner(ctx.idempotency_scope, *ctx.idempotency_key),
+                                        (*stored)->response_sealed);
+  if (!opened) return MakeProblem(ProblemType::kInternal, "a stored reply does not open");
+  Reply r;
+  r.status = rec.status;
+  std::string_view text(reinterpret_cast<const char*>(opened->data()), opened->size());
+  if (!text.empty()) r.body = nlohmann::json::parse(text, nullptr, false);
+  r.headers.emplace_back("Idempotency-Replayed", "true");
+  return r;
 }
 
 std::variant<PageArgs, Problem> ReadPaging(const Context& ctx, CursorList list,

@@ -48,6 +48,10 @@ store::StoreResult<store::AuditId> AppendAudit(const Context& ctx, store::WriteT
 // record) and the dispatcher answers it with the first's reply.
 Outcome CommitReply(Context& ctx, store::WriteTx& tx, Reply reply);
 
+// The reply stored under (ctx.idempotency_scope, ctx.idempotency_key): a replay (with `Idempotency-Replayed: true`),
+// 422 idempotency-key-reused for another request under the same key, or nullopt (none stored, or no key).
+std::optional<Outcome> IdempotentReplay(const Context& ctx);
+
 // Paging (§4.4): `?limit=` (1..500, default 50) and `?cursor=`, checked against the list and its scope.
 struct PageArgs {
   size_t limit = kDefaultPageLimit;

@@ -21,6 +21,7 @@
 #include "control-plane/api/problem.h"
 #include "control-plane/api/router.h"
 #include "control-plane/http/message.h"
+#include "control-plane/pki/x509.h"
 #include "control-plane/store/sealed.h"
 #include "control-plane/store/store.h"
 #include "crypto/keys.h"
@@ -86,6 +87,7 @@ struct Services {
   const Clock* clock = nullptr;
   const crypto::Ed25519KeyPair* root = nullptr;  // the operator root: signs TenantCerts and relay credentials
   events::Hub* hub = nullptr;                    // the event streams; told after every commit
+  const pki::PemPair* tls_ca = nullptr;  // the operator TLS CA (DATA/tls-ca): bundles' ca_pem, relays' TLS leaves
   ServiceConfig config;
 };
 
@@ -103,6 +105,9 @@ struct Context {
   nlohmann::json body;                         // the parsed body on POST, PUT and PATCH routes; else null
   std::optional<std::string> idempotency_key;  // a valid Idempotency-Key of a POST
   std::string idempotency_scope;               // whose keys it is among (§4.5): the principal id by default
+  // What the Idempotency-Key fingerprint covers instead of the raw body, when set: /v1/activate leaves out its
+  // session-bound `mac` and `key_proof`, so a retry on a new connection is the same request.
+  std::optional<std::string> fingerprint_body;
 };
 
 using HandlerFn = Outcome (*)(Context&);

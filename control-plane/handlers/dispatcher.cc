@@ -107,7 +107,8 @@ Dispatcher::Dispatcher(std::span<const Route> routes, Services* services, Dispat
       options_(options),
       log_(std::move(log)),
       per_key_(options.rate_per_key, options.burst_per_key, options.rate_table_entries),
-      per_ip_(options.rate_unauthenticated, options.rate_unauthenticated, options.rate_table_entries) {}
+      per_ip_(options.rate_unauthenticated, options.rate_unauthenticated, options.rate_table_entries),
+      per_ip_activate_(options.activate_per_minute / 60, options.activate_per_minute, options.rate_table_entries) {}
 
 size_t Dispatcher::BodyLimit(std::string_view method, std::string_view path) const {
   auto m = ParseMethod(method);
@@ -196,9 +197,13 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
   }
 
   // Rate limits (§8): per key, else per source address.
-  const bool limited = principal->kind == PrincipalKind::kNone
-                           ? !per_ip_.Allow(request.peer, MonotonicSeconds())
-                           : !per_key_.Allow(principal->id, MonotonicSeconds());
+  // Redeeming codes has a bucket of its own per address, so guessing is slow however many activations it aims at.
+  bool limited = principal->kind == PrincipalKind::kNone
+                     ? !per_ip_.Allow(request.peer, MonotonicSeconds())
+                     : !per_key_.Allow(principal->id, MonotonicSeconds());
+  if (!limited && (route.who & kWhoActivation) != 0) {
+    limited = !per_ip_activate_.Allow(request.peer, MonotonicSeconds());
+  }
   if (limited) {
     counters_.rate_limited++;
     return MakeProblem(ProblemType::kRateLimited, "too many requests; slow down");
@@ -253,7 +258,7 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
   }
 
   Context ctx{request, route, match.params, *query, *principal, std::move(scope), *services_, now, std::move(body),
-              std::nullopt, principal->id};
+              std::nullopt, principal->id, std::nullopt};
 
   // Idempotency-Key (§4.5), on POST only.
   if (const std::string* key = request.Header("idempotency-key"); key && *method == Method::kPost) {
@@ -282,34 +287,8 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
 }
 
 std::optional<Outcome> Dispatcher::StoredReply(const Context& ctx) const {
-  if (ctx.idempotency_scope.empty()) return std::nullopt;  // /v1/activate checks under its activation, later
-  auto read = services_->store->Read();
-  if (!read) return StoreProblem(read.error());
-  auto stored = (*read)->GetIdempotency(ctx.idempotency_scope, *ctx.idempotency_key);
-  if (!stored) return StoreProblem(stored.error());
-  if (!*stored) return std::nullopt;
-  IdempotencyRecord rec;
-  std::copy_n((*stored)->fingerprint.begin(), std::min<size_t>(rec.fingerprint.size(), (*stored)->fingerprint.size()),
-              rec.fingerprint.begin());
-  rec.status = static_cast<uint16_t>((*stored)->status);
-  rec.created_at = std::chrono::sys_seconds(std::chrono::seconds((*stored)->created_at));
-  const Fingerprint fp = RequestFingerprint(ctx.request.method, ctx.request.path, ctx.request.body);
-  switch (DecideIdempotency(rec, fp, std::chrono::sys_seconds(std::chrono::seconds(ctx.now)))) {
-    case IdempotencyDecision::kNew: return std::nullopt;
-    case IdempotencyDecision::kMismatch:
-      return MakeProblem(ProblemType::kIdempotencyKeyReused, "this Idempotency-Key was used with another request");
-    case IdempotencyDecision::kReplay: break;
-  }
-  auto opened = services_->sealer->Open(store::SealContext::kIdempotentReply,
-                                        store::IdempotentReplyOwner(ctx.idempotency_scope, *ctx.idempotency_key),
-                                        (*stored)->response_sealed);
-  if (!opened) return MakeProblem(ProblemType::kInternal, "a stored reply does not open");
-  Reply r;
-  r.status = rec.status;
-  std::string_view text(reinterpret_cast<const char*>(opened->data()), opened->size());
-  if (!text.empty()) r.body = nlohmann::json::parse(text, nullptr, false);
-  r.headers.emplace_back("Idempotency-Replayed", "true");
-  return r;
+  if (ctx.idempotency_scope.empty()) return std::nullopt;  // /v1/activate checks under its activation (activate.cc)
+  return IdempotentReplay(ctx);
 }
 
 http::Response Dispatcher::Render(const Outcome& outcome, const http::Request& request) const {

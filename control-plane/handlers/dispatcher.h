@@ -25,6 +25,7 @@ struct DispatcherOptions {
   double rate_per_key = 50;
   double burst_per_key = 100;
   double rate_unauthenticated = 20;  // per source IP
+  double activate_per_minute = 10;   // POST /v1/activate per source IP (§8), on top of rate_unauthenticated
   size_t rate_table_entries = 10'000;
 };
 
@@ -62,6 +63,7 @@ class Dispatcher : public http::Handler {
   std::function<void(std::string_view)> log_;
   RateLimiter per_key_;
   RateLimiter per_ip_;
+  RateLimiter per_ip_activate_;
   mutable DispatcherCounters counters_;
   std::atomic<int64_t> notified_{0};  // the last event id the hub was told of
 };

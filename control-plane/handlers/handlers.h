@@ -75,4 +75,28 @@ Outcome RevokeDevice(Context& ctx);
 Outcome DeleteDevice(Context& ctx);
 Outcome PutPushToken(Context& ctx);
 
+// activations.cc
+Outcome CreateActivation(Context& ctx);
+Outcome ListActivations(Context& ctx);
+Outcome GetActivation(Context& ctx);
+Outcome DeleteActivation(Context& ctx);
+Outcome CreateRelayActivation(Context& ctx);
+
+// connectors.cc
+Outcome CreateConnector(Context& ctx);
+Outcome ListConnectors(Context& ctx);
+Outcome GetConnector(Context& ctx);
+Outcome PatchConnector(Context& ctx);
+Outcome DeleteConnector(Context& ctx);
+
+// relays.cc
+Outcome CreateRelay(Context& ctx);
+Outcome ListRelays(Context& ctx);
+Outcome GetRelay(Context& ctx);
+Outcome PatchRelay(Context& ctx);
+Outcome DeleteRelay(Context& ctx);
+
+// activate.cc
+Outcome Activate(Context& ctx);
+
 }  // namespace strait::control::handlers

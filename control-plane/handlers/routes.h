@@ -17,5 +17,6 @@ std::span<const Route> CoreRoutes();    // tenants, licences, API keys, audit, h
 std::span<const Route> EventRoutes();   // relays' and connectors' snapshots and event streams
 std::span<const Route> PolicyRoutes();  // policies, assignments, effective policy (routes_policies.cc)
 std::span<const Route> PeopleRoutes();  // users, groups, members, devices (admin routes): routes_people.cc
+std::span<const Route> EnrollRoutes();  // activations, /v1/activate, connectors, relays (routes_enroll.cc)
 
 }  // namespace strait::control

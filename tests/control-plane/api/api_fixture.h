@@ -83,6 +83,7 @@ class ApiFixture : public ::testing::Test {
       return *pki::IssueLeaf(ca, lp);
     }();
     ca_pem_ = ca.cert_pem;
+    services_.tls_ca = &ca;
     hopt.cert_pem = leaf.cert_pem + ca.cert_pem;
     hopt.key_pem = leaf.key_pem;
     server_ = std::make_unique<http::Server>(hopt, dispatcher_.get());
@@ -105,6 +106,7 @@ class ApiFixture : public ::testing::Test {
     o.rate_per_key = 1e6;
     o.burst_per_key = 1e6;
     o.rate_unauthenticated = 1e6;
+    o.activate_per_minute = 1e6;
     return o;
   }
 
