@@ -29,12 +29,16 @@ class TenantIsolationTest : public PeopleFixture {
     std::string out(path);
     const std::pair<const char*, std::string> values[] = {{"{tenant}", tenant}, {"{key}", key_},
                                                           {"{user}", user_},    {"{group}", group_},
-                                                          {"{device}", device_}};
+                                                          {"{device}", device_}, {"{policy}", "p-aaaaaaaaaaaaaaaa"},
+                                                          {"{assignment}", "pa-aaaaaaaaaaaaaaaa"},
+                                                          {"{activation}", "AAAAAAAA"}, {"{connector}", "dc-east"},
+                                                          {"{relay}", "relay-1"}};
     for (const auto& [param, value] : values) {
       for (size_t at = out.find(param); at != std::string::npos; at = out.find(param)) {
         out.replace(at, strlen(param), value);
       }
     }
+    EXPECT_EQ(out.find('{'), std::string::npos) << "a path parameter this test does not fill: " << out;
     return out;
   }
 
