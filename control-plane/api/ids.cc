@@ -1,5 +1,6 @@
 #include "control-plane/api/ids.h"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 
@@ -56,17 +57,6 @@ constexpr std::array<ParamRow, 10> kParams = {{
     {"activation", IdKind::kActivation},
 }};
 
-// n characters of [a-z2-7], each from 5 random bits (n * 5 bits of entropy).
-std::string RandomBase32(size_t n) {
-  std::string out(n, '\0');
-  std::array<uint8_t, 32> raw{};
-  assert(n <= raw.size());
-  randombytes_buf(raw.data(), n);
-  for (size_t i = 0; i < n; ++i) out[i] = kBase32Lower[raw[i] & 31u];
-  sodium_memzero(raw.data(), raw.size());
-  return out;
-}
-
 }  // namespace
 
 bool IsValidId(IdKind kind, std::string_view id) {
@@ -110,6 +100,19 @@ std::string_view IdKindName(IdKind kind) {
     case IdKind::kActivation: return "activation";
   }
   return "unknown";
+}
+
+std::string RandomBase32(size_t n) {
+  // Each character from one random byte's low five bits: 256 is a multiple of 32, so every character is uniform.
+  std::string out(n, '\0');
+  std::array<uint8_t, 64> raw{};
+  for (size_t done = 0; done < n; done += raw.size()) {
+    const size_t take = std::min(raw.size(), n - done);
+    randombytes_buf(raw.data(), take);
+    for (size_t i = 0; i < take; ++i) out[done + i] = kBase32Lower[raw[i] & 31u];
+  }
+  sodium_memzero(raw.data(), raw.size());
+  return out;
 }
 
 std::string GenerateId(IdKind kind) {

@@ -31,6 +31,7 @@ enum class IdKind : uint8_t {
 inline constexpr size_t kMaxChosenIdBytes = 64;   // tenant, connector, relay
 inline constexpr size_t kServerIdRandomChars = 16;  // after the prefix: 80 bits of [a-z2-7]
 inline constexpr size_t kApiKeyIdChars = 12;
+inline constexpr size_t kApiKeySecretChars = 52;  // 260 bits of base32; §3 promises 256
 inline constexpr size_t kActivationIdChars = 8;
 
 bool IsValidId(IdKind kind, std::string_view id);
@@ -43,6 +44,10 @@ std::string_view IdKindName(IdKind kind);  // "tenant", "api_key", ...
 // randombytes_buf. Tenant, connector and relay ids are chosen by people; activation ids come with their code
 // (activation_code.h). Asserts on those kinds.
 std::string GenerateId(IdKind kind);
+
+// `n` random characters of kBase32Lower (5 bits of entropy each), from randombytes_buf: server ids, API key secrets,
+// store ids.
+std::string RandomBase32(size_t n);
 
 // RFC 4648 base32 alphabet in lower case ("a-z2-7"), as API keys and server ids use.
 inline constexpr std::string_view kBase32Lower = "abcdefghijklmnopqrstuvwxyz234567";

@@ -46,15 +46,6 @@ bool AbsentOrEmpty(const std::string& dir) {
   return empty;
 }
 
-std::string RandomBase32(size_t n) {
-  std::vector<uint8_t> raw(n);
-  randombytes_buf(raw.data(), raw.size());
-  std::string out(n, 'a');
-  for (size_t i = 0; i < n; ++i) out[i] = kBase32Lower[raw[i] & 31];
-  sodium_memzero(raw.data(), raw.size());
-  return out;
-}
-
 class InitCommand : public Command {
  public:
   explicit InitCommand(CLI::App& app) {
@@ -169,7 +160,7 @@ int InitCommand::Run() {
   std::unique_ptr<store::Store> db = std::move(*opened);
   const auto now = static_cast<int64_t>(std::time(nullptr));
   const std::string key_id = GenerateId(IdKind::kApiKey);
-  const std::string secret = RandomBase32(52);
+  const std::string secret = RandomBase32(kApiKeySecretChars);
   store::ApiKeyHasher hasher(master);
   store::ApiKeyRecord key;
   key.id = key_id;

@@ -37,18 +37,6 @@ store::SubjectRole RoleOf(EnrolKind k) {
                                       : store::SubjectRole::kRelay;
 }
 
-store::PushService PushFor(store::DeviceOs os) {
-  switch (os) {
-    case store::DeviceOs::kIos:
-    case store::DeviceOs::kMacos: return store::PushService::kApns;
-    case store::DeviceOs::kAndroid: return store::PushService::kFcm;
-    case store::DeviceOs::kWindows10: return store::PushService::kWns;
-    case store::DeviceOs::kBlackberry10:
-    case store::DeviceOs::kLinux: return store::PushService::kNone;
-  }
-  return store::PushService::kNone;
-}
-
 std::string BodyText(const nlohmann::json& body) {
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // as the dispatcher renders it
 }
@@ -116,7 +104,7 @@ Outcome RedeemChecked(Context& ctx, const Redeem& in, const ActivationKey& k, Ex
       p.extensions["expected"] = store::ToString(*a->os);
       return p;
     }
-    const store::PushService push = PushFor(*os);
+    const store::PushService push = store::PushServiceFor(*os);
     if (push == store::PushService::kNone && d.push_token) {
       return InvalidRequest({FieldError{"/device/push_token", FieldErrorCode::kOutOfRange,
                                         fmt::format("{} devices have no push service", OsWord(d.os))}},

@@ -1,6 +1,4 @@
 // API keys (docs/control-plane.md §3 "API keys", §4.8): `sk_<id>_<secret>`, shown once, stored as a keyed hash.
-#include <sodium.h>
-
 #include <fmt/format.h>
 
 #include "control-plane/api/dto.h"
@@ -10,19 +8,6 @@
 
 namespace strait::control::handlers {
 namespace {
-
-constexpr size_t kSecretChars = 52;  // 260 bits of base32; 256 are promised
-
-// `n` characters of lower-case base32, each from one random byte's low five bits (256 is a multiple of 32, so
-// every character is uniform).
-std::string RandomBase32(size_t n) {
-  std::vector<uint8_t> raw(n);
-  randombytes_buf(raw.data(), raw.size());
-  std::string out(n, 'a');
-  for (size_t i = 0; i < n; ++i) out[i] = kBase32Lower[raw[i] & 31];
-  sodium_memzero(raw.data(), raw.size());
-  return out;
-}
 
 store::ApiKeyRole StoreRole(ApiKeyRole role) {
   switch (role) {
@@ -46,7 +31,7 @@ nlohmann::json ApiKeyJson(const store::ApiKeyRecord& k) {
 Outcome Create(Context& ctx, const ApiKeyCreate& in, std::optional<std::string> tenant) {
   store::ApiKeyRecord rec;
   rec.id = GenerateId(IdKind::kApiKey);
-  const std::string secret = RandomBase32(kSecretChars);
+  const std::string secret = RandomBase32(kApiKeySecretChars);
   rec.tenant = std::move(tenant);
   rec.role = StoreRole(in.role);
   rec.name = in.name;

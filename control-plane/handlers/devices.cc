@@ -15,19 +15,6 @@
 namespace strait::control::handlers {
 namespace {
 
-// The push service a device's token is for follows its os (§4.9 PushToken).
-store::PushService ServiceFor(store::DeviceOs os) {
-  switch (os) {
-    case store::DeviceOs::kIos:
-    case store::DeviceOs::kMacos: return store::PushService::kApns;
-    case store::DeviceOs::kAndroid: return store::PushService::kFcm;
-    case store::DeviceOs::kWindows10: return store::PushService::kWns;
-    case store::DeviceOs::kBlackberry10:
-    case store::DeviceOs::kLinux: return store::PushService::kNone;
-  }
-  return store::PushService::kNone;
-}
-
 // The Device of §4.9, with `credential` from the newest credential issued to it (null if none yet).
 store::StoreResult<nlohmann::json> DeviceJson(store::ReadTx& tx, const store::TenantScope& scope,
                                               const store::DeviceRecord& d) {
@@ -228,7 +215,7 @@ Outcome PutPushToken(Context& ctx) {
   STRAIT_STORE_ASSIGN(auto tx, ctx.services.store->Write());
   STRAIT_STORE_ASSIGN(auto d, tx->GetDevice(*ctx.scope, ctx.params.Get("device")));
   if (!d) return NotFound("no such device");
-  const store::PushService service = ServiceFor(d->os);
+  const store::PushService service = store::PushServiceFor(d->os);
   if (in->token && service == store::PushService::kNone) {
     return InvalidRequest({FieldError{"/token", FieldErrorCode::kOutOfRange,
                                       fmt::format("a {} device has no push service: only null clears its token",

@@ -7,6 +7,7 @@
 
 #include "control-plane/api/formats.h"
 #include "control-plane/api/idempotency.h"
+#include "control-plane/api/ids.h"
 #include "control-plane/api/json_reader.h"
 #include "control-plane/api/policy_doc.h"
 #include "control-plane/events/hub.h"
@@ -16,11 +17,10 @@
 namespace strait::control {
 namespace {
 
-constexpr std::string_view kBase32 = "abcdefghijklmnopqrstuvwxyz234567";
 constexpr int64_t kTouchEverySeconds = 60;
 
 bool AllBase32(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return kBase32.find(c) != std::string_view::npos; });
+  return std::all_of(s.begin(), s.end(), [](char c) { return kBase32Lower.find(c) != std::string_view::npos; });
 }
 
 std::vector<RouteSpec> Specs(std::span<const Route> routes) {
@@ -92,9 +92,14 @@ std::string_view PrincipalKindName(PrincipalKind kind) {
 }
 
 bool ParseApiKey(std::string_view text, std::string_view* id, std::string_view* secret) {
-  if (text.size() != 3 + 12 + 1 + 52 || text.substr(0, 3) != "sk_" || text[15] != '_') return false;
-  *id = text.substr(3, 12);
-  *secret = text.substr(16);
+  constexpr std::string_view kPrefix = "sk_";
+  constexpr size_t kSeparator = kPrefix.size() + kApiKeyIdChars;
+  if (text.size() != kSeparator + 1 + kApiKeySecretChars || text.substr(0, kPrefix.size()) != kPrefix ||
+      text[kSeparator] != '_') {
+    return false;
+  }
+  *id = text.substr(kPrefix.size(), kApiKeyIdChars);
+  *secret = text.substr(kSeparator + 1);
   return AllBase32(*id) && AllBase32(*secret);
 }
 

@@ -8,26 +8,14 @@
 
 #include <memory>
 
+#include "control-plane/pki/openssl_ptr.h"
+
 namespace strait::control::pki {
 namespace {
-
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const { Free(p); }
-};
-using Bio = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
-using Pkey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 
 Failure<KeyPemResultError> Err(KeyPemError code, std::string reason) {
   ERR_clear_error();
   return Fail(KeyPemResultError{code, std::move(reason)});
-}
-
-std::string Contents(BIO* b) {
-  char* p = nullptr;
-  long n = BIO_get_mem_data(b, &p);  // NOLINT(google-runtime-int)
-  return n > 0 ? std::string(p, static_cast<size_t>(n)) : std::string();
 }
 
 Result<std::string, KeyPemResultError> Encode(EVP_PKEY* key, bool private_key) {
@@ -35,7 +23,7 @@ Result<std::string, KeyPemResultError> Encode(EVP_PKEY* key, bool private_key) {
   int ok = private_key ? PEM_write_bio_PrivateKey(out.get(), key, nullptr, nullptr, 0, nullptr, nullptr)
                        : PEM_write_bio_PUBKEY(out.get(), key);
   if (!out || ok != 1) return Err(KeyPemError::kInternal, "PEM encoding failed");
-  return Contents(out.get());
+  return BioContents(out.get());
 }
 
 }  // namespace

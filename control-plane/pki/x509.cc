@@ -14,19 +14,14 @@
 
 #include <fmt/format.h>
 
+#include "control-plane/pki/openssl_ptr.h"
+
 namespace strait::control::pki {
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const { Free(p); }
-};
-using Bio = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
-using Pkey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using Cert = std::unique_ptr<X509, Deleter<X509_free>>;
-using Bignum = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using Extension = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
+using Cert = std::unique_ptr<X509, OpenSslDeleter<X509_free>>;
+using Bignum = std::unique_ptr<BIGNUM, OpenSslDeleter<BN_free>>;
+using Extension = std::unique_ptr<X509_EXTENSION, OpenSslDeleter<X509_EXTENSION_free>>;
 
 constexpr long kBackdateSeconds = 3600;  // NOLINT(google-runtime-int): X509_gmtime_adj takes long
 
@@ -50,12 +45,6 @@ Failure<X509ResultError> Invalid(std::string reason) {
 }
 
 Bio MemBuf(std::string_view s) { return Bio(BIO_new_mem_buf(s.data(), static_cast<int>(s.size()))); }
-
-std::string BioContents(BIO* b) {
-  char* p = nullptr;
-  long n = BIO_get_mem_data(b, &p);  // NOLINT(google-runtime-int)
-  return n > 0 ? std::string(p, static_cast<size_t>(n)) : std::string();
-}
 
 // Version 3, random positive 127-bit serial, subject CN, validity, public key.
 Cert NewCertificate(std::string_view common_name, int64_t valid_seconds, EVP_PKEY* key) {

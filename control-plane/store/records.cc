@@ -67,4 +67,16 @@ std::optional<DenialReason> ParseDenialReason(std::string_view s) { return Find<
 std::optional<ActorKind> ParseActorKind(std::string_view s) { return Find<ActorKind>(kActorKinds, s); }
 std::optional<TargetKind> ParseTargetKind(std::string_view s) { return Find<TargetKind>(kTargetKinds, s); }
 
+PushService PushServiceFor(DeviceOs os) {
+  switch (os) {
+    case DeviceOs::kIos:
+    case DeviceOs::kMacos: return PushService::kApns;
+    case DeviceOs::kAndroid: return PushService::kFcm;
+    case DeviceOs::kWindows10: return PushService::kWns;
+    case DeviceOs::kBlackberry10:
+    case DeviceOs::kLinux: return PushService::kNone;
+  }
+  return PushService::kNone;
+}
+
 }  // namespace strait::control::store

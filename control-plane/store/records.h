@@ -52,6 +52,10 @@ std::string_view ToString(ActivationState v);
 std::string_view ToString(DenialReason v);
 std::string_view ToString(ActorKind v);
 std::string_view ToString(TargetKind v);
+// The push service a device's token is for follows its OS (§4.9 PushToken): Apple's for iOS and macOS, Google's for
+// Android, Microsoft's for Windows 10, none for BlackBerry 10 and Linux.
+PushService PushServiceFor(DeviceOs os);
+
 std::optional<TenantState> ParseTenantState(std::string_view s);
 std::optional<ApiKeyRole> ParseApiKeyRole(std::string_view s);
 std::optional<SubjectRole> ParseSubjectRole(std::string_view s);
