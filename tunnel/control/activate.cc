@@ -8,16 +8,7 @@
 #include "tunnel/control/json_fields.h"
 
 namespace strait::control {
-namespace {
-
-std::string Base64(std::span<const uint8_t> bytes) {
-  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(out.size() - 1);  // the terminating NUL
-  return out;
-}
-
-}  // namespace
+using internal::EncodeBase64;
 
 Result<ActivationTarget, std::string> ResolveActivationTarget(std::string_view url, std::string_view code,
                                                               std::string_view qr) {
@@ -47,11 +38,11 @@ std::string BuildRedeemBody(const ActivationCode& code, Exporter e, const Redeem
   nlohmann::ordered_json j;
   j[std::string(wire::kRedeemActivationField)] = std::string(code.id());
   j[std::string(wire::kRedeemKindField)] = std::string(ActivationKindName(in.kind));
-  j[std::string(wire::kRedeemSigningKeyField)] = Base64(signing);
-  if (in.noise_key) j[std::string(wire::kRedeemNoiseKeyField)] = Base64(in.noise_key->bytes());
-  if (in.tls_public_key) j[std::string(wire::kRedeemTlsPublicKeyField)] = Base64(*in.tls_public_key);
-  j[std::string(wire::kRedeemKeyProofField)] = Base64(proof.bytes());
-  j[std::string(wire::kRedeemMacField)] = Base64(mac);
+  j[std::string(wire::kRedeemSigningKeyField)] = EncodeBase64(signing);
+  if (in.noise_key) j[std::string(wire::kRedeemNoiseKeyField)] = EncodeBase64(in.noise_key->bytes());
+  if (in.tls_public_key) j[std::string(wire::kRedeemTlsPublicKeyField)] = EncodeBase64(*in.tls_public_key);
+  j[std::string(wire::kRedeemKeyProofField)] = EncodeBase64(proof.bytes());
+  j[std::string(wire::kRedeemMacField)] = EncodeBase64(mac);
   if (in.device) {
     nlohmann::ordered_json d;
     d[std::string(wire::kRedeemDeviceOsField)] = in.device->os;

@@ -15,6 +15,7 @@
 #include <charconv>
 #include <cstring>
 
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -27,6 +28,7 @@
 
 #include "crypto/tls_context.h"
 #include "crypto/tls_session.h"
+#include "tunnel/control/chunked_decoder.h"
 #include "tunnel/control/control_wire.h"
 #include "tunnel/control/json_fields.h"
 
@@ -79,19 +81,22 @@ int MsLeft(Clock::time_point deadline) {
   return static_cast<int>(std::min<int64_t>(left, 60'000));
 }
 
-// Waits until `fd` is ready for `events` or the deadline passes.
-Result<void, HttpResultError> Wait(int fd, short events, Clock::time_point deadline, std::string_view what) {
+// Waits until `fd` is ready for `events`, the deadline passes, or `cancel_fd` (when >= 0) becomes readable.
+Result<void, HttpResultError> Wait(int fd, short events, Clock::time_point deadline, std::string_view what,
+                                   int cancel_fd) {
   for (;;) {
     const int ms = MsLeft(deadline);
     if (ms < 0) return Fail(Err(HttpError::kTimeout, fmt::format("{}: timed out", what)));
-    pollfd p{fd, events, 0};
-    const int n = poll(&p, 1, ms);
+    pollfd p[2] = {{fd, events, 0}, {cancel_fd, POLLIN, 0}};
+    const int n = poll(p, cancel_fd >= 0 ? 2 : 1, ms);
+    if (n > 0 && cancel_fd >= 0 && p[1].revents != 0) return Fail(Err(HttpError::kCancelled, std::string(what)));
     if (n > 0) return {};
     if (n < 0 && errno != EINTR) return Fail(Err(HttpError::kConnect, fmt::format("{}: poll: {}", what, strerror(errno))));
   }
 }
 
-Result<void, HttpResultError> SendAll(int fd, std::span<const uint8_t> data, Clock::time_point deadline) {
+Result<void, HttpResultError> SendAll(int fd, std::span<const uint8_t> data, Clock::time_point deadline,
+                                      int cancel_fd) {
   size_t off = 0;
   while (off < data.size()) {
     const ssize_t n = send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
@@ -100,7 +105,7 @@ Result<void, HttpResultError> SendAll(int fd, std::span<const uint8_t> data, Clo
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      if (auto w = Wait(fd, POLLOUT, deadline, "send"); !w) return w;
+      if (auto w = Wait(fd, POLLOUT, deadline, "send", cancel_fd); !w) return w;
       continue;
     }
     return Fail(Err(HttpError::kProtocol, fmt::format("send: {}", strerror(errno))));
@@ -109,7 +114,7 @@ Result<void, HttpResultError> SendAll(int fd, std::span<const uint8_t> data, Clo
 }
 
 // Reads what is there (waiting up to the deadline): the bytes, or an empty vector at the peer's end of stream.
-Result<std::vector<uint8_t>, HttpResultError> RecvSome(int fd, Clock::time_point deadline) {
+Result<std::vector<uint8_t>, HttpResultError> RecvSome(int fd, Clock::time_point deadline, int cancel_fd) {
   std::vector<uint8_t> buf(16 * 1024);
   for (;;) {
     const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
@@ -118,14 +123,14 @@ Result<std::vector<uint8_t>, HttpResultError> RecvSome(int fd, Clock::time_point
       return buf;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      if (auto w = Wait(fd, POLLIN, deadline, "receive"); !w) return Fail(w.error());
+      if (auto w = Wait(fd, POLLIN, deadline, "receive", cancel_fd); !w) return Fail(w.error());
       continue;
     }
     return Fail(Err(HttpError::kProtocol, fmt::format("receive: {}", strerror(errno))));
   }
 }
 
-Result<Fd, HttpResultError> Dial(const HttpsUrl& url, Clock::time_point deadline) {
+Result<Fd, HttpResultError> Dial(const HttpsUrl& url, Clock::time_point deadline, int cancel_fd) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -148,7 +153,7 @@ Result<Fd, HttpResultError> Dial(const HttpsUrl& url, Clock::time_point deadline
       last = strerror(errno);
       continue;
     }
-    if (auto w = Wait(s.fd, POLLOUT, deadline, "connect"); !w) return Fail(w.error());
+    if (auto w = Wait(s.fd, POLLOUT, deadline, "connect", cancel_fd); !w) return Fail(w.error());
     int err = 0;
     socklen_t len = sizeof(err);
     if (getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
@@ -197,6 +202,7 @@ std::string_view HttpErrorName(HttpError e) {
     case HttpError::kTimeout: return "timeout";
     case HttpError::kTooLarge: return "too_large";
     case HttpError::kProtocol: return "protocol";
+    case HttpError::kCancelled: return "cancelled";
   }
   return "unknown";
 }
@@ -350,6 +356,10 @@ struct HttpsConnection::State {
   std::optional<crypto::TlsSession> session;
   std::vector<uint8_t> early_plaintext;       // application data that arrived with the handshake's last flight
   bool used = false;
+  // An open stream (OpenStream): the decoder, body bytes decoded with the header, and whether more may come.
+  std::optional<ChunkedDecoder> chunked;
+  std::string stream_body;
+  bool stream_open = false;
 };
 
 HttpsConnection::HttpsConnection(std::unique_ptr<State> s) : s_(std::move(s)) {}
@@ -372,7 +382,8 @@ Result<HttpsConnection, HttpResultError> HttpsConnection::Connect(const HttpsUrl
   if (!session) return Fail(Err(HttpError::kTls, "TLS setup: " + session.error().reason));
   s->session.emplace(std::move(*session));
 
-  auto fd = Dial(url, deadline);
+  const int cancel = options.cancel_fd;
+  auto fd = Dial(url, deadline, cancel);
   if (!fd) return Fail(fd.error());
   s->fd = std::move(*fd);
 
@@ -380,20 +391,20 @@ Result<HttpsConnection, HttpResultError> HttpsConnection::Connect(const HttpsUrl
   if (auto r = s->session->Start(out); !r) return Fail(Err(HttpError::kTls, "TLS: " + r.error().reason));
   while (!s->session->handshake_complete()) {
     if (!out.empty()) {
-      if (auto w = SendAll(s->fd.fd, out, deadline); !w) return Fail(w.error());
+      if (auto w = SendAll(s->fd.fd, out, deadline, cancel); !w) return Fail(w.error());
       out.clear();
     }
-    auto in = RecvSome(s->fd.fd, deadline);
+    auto in = RecvSome(s->fd.fd, deadline, cancel);
     if (!in) return Fail(in.error());
     if (in->empty()) return Fail(Err(HttpError::kTls, "TLS: the server closed the connection during the handshake"));
     auto r = s->session->Receive(*in, s->early_plaintext, out);
     if (!r) {
-      if (!out.empty()) (void)SendAll(s->fd.fd, out, deadline);  // the alert, best effort
+      if (!out.empty()) (void)SendAll(s->fd.fd, out, deadline, cancel);  // the alert, best effort
       return Fail(Err(HttpError::kTls, fmt::format("TLS handshake with {}: {}", url.authority, r.error().reason)));
     }
   }
   if (!out.empty()) {
-    if (auto w = SendAll(s->fd.fd, out, deadline); !w) return Fail(w.error());
+    if (auto w = SendAll(s->fd.fd, out, deadline, cancel); !w) return Fail(w.error());
   }
   return HttpsConnection(std::move(s));
 }
@@ -422,10 +433,9 @@ std::vector<std::string> HttpsConnection::PeerChainPem() const {
   return out;
 }
 
-Result<HttpResponse, HttpResultError> HttpsConnection::Exchange(const HttpRequest& request) {
+Result<void, HttpResultError> HttpsConnection::SendRequest(const HttpRequest& request, Clock::time_point deadline) {
   if (s_->used) return Fail(Err(HttpError::kProtocol, "one exchange per connection"));
   s_->used = true;
-  const Clock::time_point deadline = Clock::now() + s_->options.timeout;
   if (HasCrLf(request.method) || HasCrLf(request.target) || request.method.find(' ') != std::string::npos ||
       request.target.find(' ') != std::string::npos) {
     return Fail(Err(HttpError::kProtocol, "request line with a space, CR or LF"));
@@ -446,36 +456,126 @@ Result<HttpResponse, HttpResultError> HttpsConnection::Exchange(const HttpReques
   if (auto r = s_->session->Send({p, text.size()}, out); !r) {
     return Fail(Err(HttpError::kTls, "TLS: " + r.error().reason));
   }
-  if (auto w = SendAll(s_->fd.fd, out, deadline); !w) return Fail(w.error());
-  out.clear();
+  return SendAll(s_->fd.fd, out, deadline, s_->options.cancel_fd);
+}
 
-  HttpResponseReader reader(s_->options.max_response_bytes);
+Result<bool, HttpResultError> HttpsConnection::ReceivePlain(Clock::time_point deadline, std::string* plain) {
   if (!s_->early_plaintext.empty()) {
-    const std::string early(s_->early_plaintext.begin(), s_->early_plaintext.end());
+    plain->append(s_->early_plaintext.begin(), s_->early_plaintext.end());
     s_->early_plaintext.clear();
-    if (auto r = reader.Feed(early); !r) return Fail(r.error());
+    return true;
+  }
+  auto in = RecvSome(s_->fd.fd, deadline, s_->options.cancel_fd);
+  if (!in) return Fail(in.error());
+  if (in->empty()) return false;
+  std::vector<uint8_t> decrypted, out;
+  auto r = s_->session->Receive(*in, decrypted, out);
+  if (!r) return Fail(Err(HttpError::kTls, "TLS: " + r.error().reason));
+  plain->append(decrypted.begin(), decrypted.end());
+  return !s_->session->peer_closed();
+}
+
+Result<HttpResponse, HttpResultError> HttpsConnection::ReadWhole(HttpResponseReader& reader, std::string_view first,
+                                                                 Clock::time_point deadline) {
+  if (!first.empty()) {
+    if (auto f = reader.Feed(first); !f) return Fail(f.error());
   }
   while (!reader.done()) {
-    auto in = RecvSome(s_->fd.fd, deadline);
-    if (!in) return Fail(in.error());
-    bool eof = in->empty();
-    if (!eof) {
-      std::vector<uint8_t> plain;
-      auto r = s_->session->Receive(*in, plain, out);
-      if (!r) return Fail(Err(HttpError::kTls, "TLS: " + r.error().reason));
-      const std::string_view chunk(reinterpret_cast<const char*>(plain.data()), plain.size());
-      if (auto f = reader.Feed(chunk); !f) return Fail(f.error());
-      eof = s_->session->peer_closed();
-    }
-    if (eof && !reader.done()) {
+    std::string chunk;
+    auto open = ReceivePlain(deadline, &chunk);
+    if (!open) return Fail(open.error());
+    if (auto f = reader.Feed(chunk); !f) return Fail(f.error());
+    if (!*open && !reader.done()) {
       if (auto f = reader.End(); !f) return Fail(f.error());
     }
   }
   auto resp = reader.Take();
   if (!resp) return Fail(resp.error());
   std::vector<uint8_t> close_out;
-  if (s_->session->Close(close_out) && !close_out.empty()) (void)SendAll(s_->fd.fd, close_out, deadline);
+  if (s_->session->Close(close_out) && !close_out.empty()) {
+    (void)SendAll(s_->fd.fd, close_out, deadline, s_->options.cancel_fd);
+  }
   return std::move(*resp);
+}
+
+Result<HttpResponse, HttpResultError> HttpsConnection::Exchange(const HttpRequest& request) {
+  const Clock::time_point deadline = Clock::now() + s_->options.timeout;
+  if (auto r = SendRequest(request, deadline); !r) return Fail(r.error());
+  HttpResponseReader reader(s_->options.max_response_bytes);
+  return ReadWhole(reader, {}, deadline);
+}
+
+Result<HttpResponse, HttpResultError> HttpsConnection::OpenStream(const HttpRequest& request) {
+  const Clock::time_point deadline = Clock::now() + s_->options.timeout;
+  if (auto r = SendRequest(request, deadline); !r) return Fail(r.error());
+  // The head: bytes up to the empty line, bounded like any header.
+  std::string bytes;
+  size_t head_end = std::string::npos;
+  while ((head_end = bytes.find("\r\n\r\n")) == std::string::npos) {
+    if (bytes.size() > kMaxHttpHeaderBytes) return Fail(Err(HttpError::kTooLarge, "response: header beyond its bound"));
+    auto open = ReceivePlain(deadline, &bytes);
+    if (!open) return Fail(open.error());
+    if (!*open && bytes.find("\r\n\r\n") == std::string::npos) {
+      return Fail(Err(HttpError::kProtocol, "the server closed the connection before the response ended"));
+    }
+  }
+  head_end += 4;
+  http::response_parser<http::empty_body> head;
+  head.eager(false);
+  head.header_limit(static_cast<std::uint32_t>(kMaxHttpHeaderBytes));
+  boost::system::error_code ec;
+  head.put(boost::asio::const_buffer(bytes.data(), head_end), ec);
+  if (ec || !head.is_header_done()) {
+    return Fail(Err(HttpError::kProtocol, fmt::format("response header: {}", ec ? ec.message() : "incomplete")));
+  }
+  const auto& msg = head.get();
+  if (msg.result_int() != 200 || !head.chunked()) {
+    // An answer, not a stream (a problem, a redirect): read it whole like Exchange.
+    HttpResponseReader reader(s_->options.max_response_bytes);
+    return ReadWhole(reader, bytes, deadline);
+  }
+  if (msg.version() != 11) return Fail(Err(HttpError::kProtocol, "a chunked response that is not HTTP/1.1"));
+  HttpResponse resp;
+  resp.status = msg.result_int();
+  for (const auto& field : msg) resp.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  s_->chunked.emplace();
+  s_->stream_open = true;
+  if (head_end < bytes.size()) {
+    if (auto r = DecodeStream(std::string_view(bytes).substr(head_end), &s_->stream_body); !r) return Fail(r.error());
+  }
+  return resp;
+}
+
+Result<void, HttpResultError> HttpsConnection::DecodeStream(std::string_view raw, std::string* out) {
+  switch (s_->chunked->Feed(raw, out)) {
+    case ChunkedDecoder::Status::kOk: return {};
+    case ChunkedDecoder::Status::kEnd:
+      s_->stream_open = false;
+      return {};
+    case ChunkedDecoder::Status::kError:
+      s_->stream_open = false;
+      return Fail(Err(HttpError::kProtocol, "stream: " + s_->chunked->error()));
+  }
+  return {};
+}
+
+Result<bool, HttpResultError> HttpsConnection::ReadStream(std::chrono::milliseconds wait, std::string* out) {
+  if (!s_->chunked) return Fail(Err(HttpError::kProtocol, "no stream is open"));
+  if (!s_->stream_body.empty()) {
+    out->append(s_->stream_body);
+    s_->stream_body.clear();
+    return s_->stream_open;
+  }
+  if (!s_->stream_open) return false;
+  std::string raw;
+  auto open = ReceivePlain(Clock::now() + wait, &raw);
+  if (!open && open.error().code == HttpError::kTimeout) return true;  // nothing within `wait`: still open
+  if (!open) return Fail(open.error());
+  if (auto r = DecodeStream(raw, out); !r) return Fail(r.error());
+  if (!*open && s_->stream_open) {
+    s_->stream_open = false;  // closed without the last chunk: the caller resumes from its last id either way
+  }
+  return s_->stream_open;
 }
 
 Result<void, std::string> VerifyPeerChain(std::span<const std::string> chain_pem, std::string_view ca_pem,

@@ -46,6 +46,7 @@ enum class HttpError : uint8_t {
   kTimeout,   // a step took longer than the timeout
   kTooLarge,  // header or body beyond its bound
   kProtocol,  // not HTTP/1.1, a malformed response, a request header with CR/LF, or the peer closed early
+  kCancelled, // the options' cancel_fd became readable (the owner is stopping)
 };
 std::string_view HttpErrorName(HttpError e);
 using HttpResultError = Error<HttpError>;
@@ -63,6 +64,9 @@ struct HttpsClientOptions {
   std::string ca_pem;  // trust anchors for the server's certificate; empty: no check (activation only)
   std::chrono::milliseconds timeout = kHttpTimeout;
   size_t max_response_bytes = kMaxHttpResponseBytes;
+  // When >= 0, every wait also polls this fd: readable ends the call with kCancelled (an eventfd the owner writes
+  // to stop a subscriber thread blocked in connect or read). Not owned.
+  int cancel_fd = -1;
 };
 
 struct HttpRequest {
@@ -119,10 +123,25 @@ class HttpsConnection {
   std::vector<std::string> PeerChainPem() const;
   // Sends `request` and reads the whole response (Connection: close). Once per connection.
   Result<HttpResponse, HttpResultError> Exchange(const HttpRequest& request);
+  // The event stream (docs/control-plane.md §7.1). Sends `request` and reads the response's header. A `200` with
+  // `Transfer-Encoding: chunked` opens a stream: the answer has no body, and ReadStream returns the decoded body as
+  // it comes (ChunkedDecoder). Any other answer (a problem, a Content-Length body) is read whole like Exchange and
+  // no stream is open. Once per connection (instead of Exchange).
+  Result<HttpResponse, HttpResultError> OpenStream(const HttpRequest& request);
+  // Waits at most `wait` for more of the stream and appends the decoded bytes to `*out` (none if nothing came:
+  // kTimeout is the caller's idle check, not an error here). Returns whether the stream is still open: false once
+  // the server ended it (the last chunk, or the close). Errors: kProtocol for bad chunking, kTls, kCancelled.
+  Result<bool, HttpResultError> ReadStream(std::chrono::milliseconds wait, std::string* out);
 
  private:
   struct State;
+  using Deadline = std::chrono::steady_clock::time_point;
   explicit HttpsConnection(std::unique_ptr<State> s);
+  Result<void, HttpResultError> SendRequest(const HttpRequest& request, Deadline deadline);
+  // Reads TLS records until some plaintext (or the close) arrives; appends it. Returns false at the peer's close.
+  Result<bool, HttpResultError> ReceivePlain(Deadline deadline, std::string* plain);
+  Result<HttpResponse, HttpResultError> ReadWhole(HttpResponseReader& reader, std::string_view first, Deadline deadline);
+  Result<void, HttpResultError> DecodeStream(std::string_view raw, std::string* out);
   std::unique_ptr<State> s_;
 };
 

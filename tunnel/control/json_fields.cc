@@ -63,6 +63,13 @@ Result<Json, WireResultError> ParseBounded(std::string_view text, size_t max_byt
   return j;
 }
 
+std::string EncodeBase64(std::span<const uint8_t> bytes) {
+  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return out;
+}
+
 std::optional<std::vector<uint8_t>> DecodeBase64(std::string_view text) {
   std::vector<uint8_t> out(text.size() / 4 * 3 + 3);
   size_t len = 0;

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,7 @@ Result<Json, WireResultError> ParseBounded(std::string_view text, size_t max_byt
 
 // Standard base64 with padding, canonical (libsodium's strict decoder); nullopt otherwise.
 std::optional<std::vector<uint8_t>> DecodeBase64(std::string_view text);
+std::string EncodeBase64(std::span<const uint8_t> bytes);
 
 enum class Need : uint8_t { kRequired, kOptional };
 
