@@ -109,5 +109,48 @@ TEST(DaemonDefaultsTest, AnotherKindsOrADamagedControlFileIsRefused) {
   EXPECT_EQ(d.error().code, BundleError::kDecode);
 }
 
+TEST(DaemonDefaultsTest, SubscriptionOfARelayAndAConnector) {
+  constexpr std::string_view kLeaf = "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----\n";
+  constexpr std::string_view kCa = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+  strait::testing::TempDir tmp{"strait-defaults"};
+  crypto::IdentityBundle relay;
+  relay.role = crypto::Role::kRelay;
+  relay.tls_cert_pem = std::string(kLeaf) + std::string(kCa);
+  WriteControl(tmp.path(), ControlOnly(crypto::Role::kRelay, kRelays));
+  auto r = SubscriptionFromControl(tmp.path(), relay);
+  ASSERT_TRUE(r.ok()) << r.error().reason;
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->url, "https://cp.example.com:8443");
+  EXPECT_EQ((*r)->snapshot_target, "/v1/relays/s-1/snapshot");
+  EXPECT_EQ((*r)->events_target, "/v1/relays/s-1/events");
+  EXPECT_EQ((*r)->ca_pem, kCa);  // the certificates after tls.crt's leaf
+  // A relay whose tls.crt holds only its leaf has no CA for the control plane.
+  relay.tls_cert_pem = std::string(kLeaf);
+  EXPECT_EQ(SubscriptionFromControl(tmp.path(), relay).error().code, BundleError::kFiles);
+  // The bundle's role must be control.json's.
+  crypto::IdentityBundle connector;
+  connector.role = crypto::Role::kConnector;
+  connector.ca_pem = std::string(kCa);
+  EXPECT_EQ(SubscriptionFromControl(tmp.path(), connector).error().code, BundleError::kIdentityMismatch);
+
+  WriteControl(tmp.path(), ControlOnly(crypto::Role::kConnector, kRelays));
+  auto c = SubscriptionFromControl(tmp.path(), connector);
+  ASSERT_TRUE(c.ok()) << c.error().reason;
+  ASSERT_TRUE(c->has_value());
+  EXPECT_EQ((*c)->snapshot_target, "/v1/tenants/acme/connectors/s-1/snapshot");
+  EXPECT_EQ((*c)->events_target, "/v1/tenants/acme/connectors/s-1/events");
+  EXPECT_EQ((*c)->ca_pem, kCa);
+  EXPECT_EQ((*c)->role, crypto::Role::kConnector);
+  // A device's control.json has no subscription.
+  crypto::IdentityBundle device;
+  WriteControl(tmp.path(), ControlOnly(crypto::Role::kDevice, kRelays));
+  EXPECT_EQ(SubscriptionFromControl(tmp.path(), device).error().code, BundleError::kIdentityMismatch);
+  // No control.json: nothing.
+  strait::testing::TempDir empty{"strait-defaults"};
+  auto none = SubscriptionFromControl(empty.path(), connector);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
 }  // namespace
 }  // namespace strait::control

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include <fmt/format.h>
+
 #include "tunnel/control/control_wire.h"
 
 namespace strait::control {
@@ -60,6 +62,44 @@ Result<std::optional<ConnectorDefaults>, BundleResultError> ConnectorDefaultsFro
   ConnectorDefaults d;
   for (const RelayEndpoint& r : c.relays) d.relays.push_back(r.connector);
   return std::optional<ConnectorDefaults>(std::move(d));
+}
+
+Result<std::optional<SubscriptionDefaults>, BundleResultError> SubscriptionFromControl(
+    const std::string& dir, const crypto::IdentityBundle& bundle) {
+  auto cf = ReadControlFile(dir);
+  if (!cf) return Fail(cf.error());
+  if (!*cf) return std::optional<SubscriptionDefaults>();
+  const ControlFile& c = **cf;
+  if ((c.kind != crypto::Role::kRelay && c.kind != crypto::Role::kConnector) || c.kind != bundle.role) {
+    return Fail(Err(BundleError::kIdentityMismatch,
+                    fmt::format("{}/control.json: a {}'s, not this {}'s", dir, crypto::RoleName(c.kind),
+                                crypto::RoleName(bundle.role))));
+  }
+  SubscriptionDefaults d;
+  d.role = c.kind;
+  d.tenant = c.tenant;
+  d.subject = c.subject;
+  d.url = c.url;
+  const std::string base = c.kind == crypto::Role::kRelay
+                               ? fmt::format("/v1/relays/{}", c.subject)
+                               : fmt::format("/v1/tenants/{}/connectors/{}", c.tenant, c.subject);
+  d.snapshot_target = base + "/snapshot";
+  d.events_target = base + "/events";
+  d.ca_pem = c.kind == crypto::Role::kRelay ? AllButFirstCertificate(bundle.tls_cert_pem) : bundle.ca_pem;
+  if (d.ca_pem.empty()) {
+    return Fail(Err(BundleError::kFiles, fmt::format("{}: no CA for the control plane's certificate ({})", dir,
+                                                     c.kind == crypto::Role::kRelay ? "tls.crt holds only its leaf"
+                                                                                    : "no ca.pem")));
+  }
+  return std::optional<SubscriptionDefaults>(std::move(d));
+}
+
+std::string AllButFirstCertificate(std::string_view pem) {
+  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  const size_t end = pem.find(kEnd);
+  if (end == std::string_view::npos) return "";
+  const size_t next = pem.find("-----BEGIN", end);
+  return next == std::string_view::npos ? "" : std::string(pem.substr(next));
 }
 
 }  // namespace strait::control

@@ -7,14 +7,19 @@
 //              --pin-connector DIR/connectors/*.pub, sorted by name
 //   connector  --relay         every relays[].connector
 //
+//   relay,     the subscriber  the control plane's URL, its CA (connector: ca.pem; relay: the certificates after the
+//   connector                  leaf of tls.crt), and the snapshot and events paths of this subject (§4.8, §7.2)
+//
 // Without control.json (an identity from `strait keys`) there are no defaults: nullopt, the daemon runs as before.
 // Setup-path code. Thread-safety: free functions, no shared state.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "crypto/keystore.h"
 #include "crypto/result.h"
 #include "tunnel/control/bundle.h"
 
@@ -33,5 +38,22 @@ struct ConnectorDefaults {
 };
 // kIdentityMismatch when control.json is not a connector's.
 Result<std::optional<ConnectorDefaults>, BundleResultError> ConnectorDefaultsFromControl(const std::string& dir);
+
+struct SubscriptionDefaults {
+  crypto::Role role = crypto::Role::kRelay;
+  std::string tenant;   // "" for a relay
+  std::string subject;  // the relay's or connector's id
+  std::string url;
+  std::string ca_pem;
+  std::string snapshot_target;  // /v1/relays/{r}/snapshot, /v1/tenants/{t}/connectors/{c}/snapshot
+  std::string events_target;    // .../events
+};
+// For a relay or a connector. `bundle` is the directory's loaded identity (its CA). kIdentityMismatch when
+// control.json is a device's or its kind differs from the bundle's role; kFiles when no CA is at hand.
+Result<std::optional<SubscriptionDefaults>, BundleResultError> SubscriptionFromControl(
+    const std::string& dir, const crypto::IdentityBundle& bundle);
+
+// The certificates of a PEM text but its first (a relay's tls_cert_pem is leaf + CA); "" when there is none.
+std::string AllButFirstCertificate(std::string_view pem);
 
 }  // namespace strait::control
