@@ -29,6 +29,8 @@ void MetricsSnapshot::Add(const MetricsSnapshot& o) {
   links_replaced += o.links_replaced;
   offers_refused += o.offers_refused;
   credit_frames += o.credit_frames;
+  links_revoked += o.links_revoked;
+  for (std::size_t i = 0; i < logins_refused.size(); ++i) logins_refused[i] += o.logins_refused[i];
   held_bytes += o.held_bytes;
   link_send_backlog_bytes += o.link_send_backlog_bytes;
   for (std::size_t i = 0; i < handshakes.size(); ++i) handshakes[i] += o.handshakes[i];
@@ -89,6 +91,21 @@ std::string RenderPrometheus(const MetricsSnapshot& s) {
               "SESSION_CREDIT frames sent: relay credit returned to a session's sender as the other link took its "
               "frames.",
               s.credit_frames);
+  out.Family("strait_relay_logins_refused_total", MetricType::kCounter,
+             "Logins whose credential verified, refused by the control plane's denial list (ERROR revoked).");
+  for (std::size_t i = 0; i < kLoginDenialCount; ++i) {
+    out.Sample("strait_relay_logins_refused_total", {"reason", kLoginDenialNames[i]}, s.logins_refused[i]);
+  }
+  out.Counter("strait_relay_links_revoked_total",
+              "Live links closed because the control plane denied their subject or suspended their tenant "
+              "(ERROR revoked).",
+              s.links_revoked);
+  out.Gauge("strait_relay_denials", "Subjects (devices, connectors) the denial list refuses.", s.denials);
+  out.Gauge("strait_relay_suspended_tenants", "Tenants the denial list refuses.", s.suspended_tenants);
+  out.Counter("strait_relay_denials_evicted_total",
+              "Denials pushed out by max_denials (the one ending soonest); should stay 0.", s.denials_evicted);
+  out.Counter("strait_relay_suspensions_dropped_total",
+              "Tenant suspensions dropped by max_suspended_tenants; should stay 0.", s.suspensions_dropped);
   out.Gauge("strait_relay_held_bytes",
             "Frames held for links whose send side is full (bounded per session by its relay credit).",
             s.held_bytes);

@@ -29,11 +29,22 @@ enum class HandshakeResult : std::uint8_t {
   kClosed,         // the peer went away mid-login
   kOverloaded,     // refused for lack of a loop timer slot (ERROR overloaded; LoopOptions::max_timers)
   kOther,
+  kRevoked,        // the credential verified but the denial list refused it (ERROR revoked; LoginDenial below)
 };
-inline constexpr std::size_t kHandshakeResultCount = 11;
+inline constexpr std::size_t kHandshakeResultCount = 12;
 inline constexpr std::array<std::string_view, kHandshakeResultCount> kHandshakeResultNames = {
     "ok", "bad_credential", "bad_proof", "wrong_role", "unsupported_version", "protocol_error", "timeout",
-    "tls_error", "closed", "overloaded", "other"};
+    "tls_error", "closed", "overloaded", "other", "revoked"};
+
+// Why a login whose credential verified was refused (strait_relay_logins_refused_total{reason}): the control
+// plane's denial list (relay/deny_list.h, docs/control-plane.md §7.3). Both answer ERROR revoked.
+enum class LoginDenial : std::uint8_t {
+  kRevoked,          // the subject (device or connector) was revoked or locked
+  kTenantSuspended,  // its tenant is suspended or deleted
+};
+inline constexpr std::size_t kLoginDenialCount = 2;
+inline constexpr std::array<std::string_view, kLoginDenialCount> kLoginDenialNames = {"revoked",
+                                                                                       "tenant_suspended"};
 
 // Counters (monotonic) and gauges, per shard or summed.
 struct MetricsSnapshot {
@@ -63,6 +74,14 @@ struct MetricsSnapshot {
   std::uint64_t links_replaced = 0;      // links closed for a newer login of the same subject (ERROR unauthorized)
   std::uint64_t offers_refused = 0;      // SESSION_OFFERs a device refused (SESSION_CLOSE bad_credential)
   std::uint64_t credit_frames = 0;       // SESSION_CREDIT frames sent (relay credit returned to senders)
+  std::uint64_t links_revoked = 0;       // live links closed by a denial (ERROR revoked; Relay::CloseSubject ...)
+  std::array<std::uint64_t, kLoginDenialCount> logins_refused{};  // by LoginDenial
+  // The denial list (relay-wide, not per shard): filled in by Relay::Snapshot, not by the shards (Add() leaves
+  // them alone).
+  std::uint64_t denials = 0;             // gauge: subjects denied
+  std::uint64_t suspended_tenants = 0;   // gauge
+  std::uint64_t denials_evicted = 0;     // denials pushed out by DenyListOptions::max_denials
+  std::uint64_t suspensions_dropped = 0;  // suspensions beyond DenyListOptions::max_suspended_tenants
   // Log lines dropped because the log queue was full (logging::Logger::dropped()); filled in by `strait relay`,
   // not by the shards (Add() leaves it alone).
   std::uint64_t log_dropped = 0;
@@ -71,6 +90,7 @@ struct MetricsSnapshot {
 
   std::uint64_t Drops(DropReason r) const { return drops[static_cast<std::size_t>(r)]; }
   std::uint64_t Handshakes(HandshakeResult r) const { return handshakes[static_cast<std::size_t>(r)]; }
+  std::uint64_t LoginsRefused(LoginDenial r) const { return logins_refused[static_cast<std::size_t>(r)]; }
   void Add(const MetricsSnapshot& o);
 };
 

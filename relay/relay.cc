@@ -35,6 +35,9 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
   if (options.max_links_per_credential == 0) {
     return runtime::SetupError{0, "max_links_per_credential must be at least 1"};
   }
+  if (options.deny.max_denials == 0 || options.deny.max_suspended_tenants == 0) {
+    return runtime::SetupError{0, "deny.max_denials and deny.max_suspended_tenants must be at least 1"};
+  }
   if (options.credit_return_bytes == 0 || options.credit_return_bytes > tunnel::kInitialRelayCredit / 2) {
     return runtime::SetupError{0, "credit_return_bytes must be 1..kInitialRelayCredit / 2"};
   }
@@ -52,6 +55,8 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
   r->identity_ = identity;
   r->registry_ = std::make_unique<Registry>();
   r->credential_links_ = std::make_unique<CredentialLinks>();
+  r->deny_list_ = std::make_unique<DenyList>(options.deny);
+  r->pending_closes_.resize(options.threads);
   auto make_config = [&](crypto::Role role) {
     link::LinkConfig c;
     c.tls = identity.tls;
@@ -131,7 +136,62 @@ MetricsSnapshot Relay::Snapshot() const {
   std::lock_guard lock(snapshot_mu_);
   MetricsSnapshot total;
   for (const auto& s : snapshots_) total.Add(s);
+  total.denials = deny_list_->denials();
+  total.suspended_tenants = deny_list_->suspended_tenants();
+  total.denials_evicted = deny_list_->evicted();
+  total.suspensions_dropped = deny_list_->overflow();
   return total;
+}
+
+// ---- denials ----------------------------------------------------------------------------------------------------
+
+void Relay::QueueClose(PendingClose close) {
+  const std::uint32_t shard = RefShard(close.link);
+  bool wake = false;
+  {
+    std::lock_guard lock(close_mu_);
+    if (shard >= pending_closes_.size()) return;
+    std::vector<PendingClose>& q = pending_closes_[shard];
+    wake = q.empty();  // otherwise a wake-up is in flight, or the mailbox was full and the publish tick takes them
+    q.push_back(std::move(close));
+  }
+  if (wake && group_) (void)group_->loop(shard).Post({kCloseDenied, -1, 0, 0});
+}
+
+std::vector<Relay::PendingClose> Relay::TakeCloses(std::size_t shard) {
+  std::vector<PendingClose> out;
+  std::lock_guard lock(close_mu_);
+  out.swap(pending_closes_[shard]);
+  return out;
+}
+
+std::size_t Relay::CloseSubject(const DenyKey& key, std::string_view reason) {
+  const std::vector<std::uint64_t> links = credential_links_->LinksOf(key);
+  for (const std::uint64_t link : links) {
+    QueueClose({link, DenyVerdict::kSubjectDenied, std::string(reason)});
+  }
+  return links.size();
+}
+
+std::size_t Relay::CloseTenant(const std::string& tenant) {
+  const std::vector<std::uint64_t> links = credential_links_->LinksOfTenant(tenant);
+  for (const std::uint64_t link : links) QueueClose({link, DenyVerdict::kTenantSuspended, {}});
+  return links.size();
+}
+
+std::size_t Relay::CloseDenied(std::uint64_t now) {
+  std::size_t n = 0;
+  for (const auto& [key, links] : credential_links_->All()) {
+    const DenyVerdict v = deny_list_->Check(key, now);
+    if (v == DenyVerdict::kAllowed) continue;
+    std::string reason;
+    if (v == DenyVerdict::kSubjectDenied) {
+      if (auto d = deny_list_->Find(key, now)) reason = std::move(d->reason);
+    }
+    for (const std::uint64_t link : links) QueueClose({link, v, reason});
+    n += links.size();
+  }
+  return n;
 }
 
 }  // namespace strait::relay

@@ -19,11 +19,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/keys.h"
 #include "crypto/tls_context.h"
 #include "logging/event.h"
+#include "relay/deny_list.h"
 #include "relay/metrics.h"
 #include "runtime/event_loop.h"
 #include "runtime/loop_group.h"
@@ -60,6 +62,12 @@ struct RelayOptions {
   std::uint32_t max_violations = 16;  // dropped frames (unknown channel, wrong type) before protocol_error close
   std::chrono::milliseconds drain_period{5000};        // GOAWAY ... close
   std::chrono::milliseconds metrics_interval{1000};    // how often shards publish their counters
+                                                       // (and the latest a Close* reaches a shard whose mailbox
+                                                       // was full)
+  // The control plane's denial set (relay/deny_list.h): max_denials (1,000,000, ~200 bytes each; beyond it the
+  // denial that ends soonest goes, counted) and max_suspended_tenants (10,000, the operator's tenant bound; beyond
+  // it a suspension is dropped, counted). Both 1..
+  DenyListOptions deny;
   // One event per thing that matters (link up/down, session up/down, refused logins, drain; docs/relay.md
   // "Logging"). Called on shard threads: it must not block (logging::Logger's sink does not). Empty = one line
   // per event on stderr, written in place (tests and tools only; `strait relay` passes its Logger).
@@ -103,13 +111,44 @@ class Relay {
   // [any, not from a shard] Stops every shard and joins them. Idempotent.
   void Stop();
 
-  // [any] The counters the shards published last (at most metrics_interval old), summed over shards.
+  // [any] The counters the shards published last (at most metrics_interval old), summed over shards, and the
+  // denial list's sizes and counters as of now.
   MetricsSnapshot Snapshot() const;
+
+  // ---- denials from the control plane (docs/control-plane.md §7.3; relay/control_apply.h feeds them) ----------
+  //
+  // Every login is checked against deny_list() once its credential verifies: a denied subject, or one of a
+  // suspended tenant, gets ERROR revoked instead of HELLO_ACK (counted in logins_refused). Links already up are
+  // closed by the calls below, which the caller makes AFTER changing the list (a login racing the change is
+  // checked again once it is registered, so either the check or the close sees it). All [any], not concurrently
+  // with Stop(); each returns at once: the links' shards close them (ERROR revoked, their sessions end with
+  // device_gone / connector_gone) within a loop iteration, or by their next metrics tick if their mailbox was full.
+
+  // [any] The denial list (its own mutex).
+  DenyList& deny_list() { return *deny_list_; }
+  // [any] Closes every live link of `key` (at most max_links_per_credential). `reason` (the denial's) is logged.
+  // Returns how many links were handed to their shards.
+  std::size_t CloseSubject(const DenyKey& key, std::string_view reason);
+  // [any] Closes every live link of `tenant` (devices and connectors). Returns how many.
+  std::size_t CloseTenant(const std::string& tenant);
+  // [any] Closes every live link that deny_list() refuses at `now` (after a snapshot replaced the list). O(live
+  // subjects), one deny-list check each. Returns how many.
+  std::size_t CloseDenied(std::uint64_t now);
 
  private:
   friend class Shard;
   Relay() = default;
   void Publish(std::size_t shard, const MetricsSnapshot& s);
+
+  // A live link to close for a denial, queued for its shard (Shard::CloseDenied takes them).
+  struct PendingClose {
+    std::uint64_t link = 0;
+    DenyVerdict why = DenyVerdict::kSubjectDenied;
+    std::string reason;  // the control plane's, for the log line ("" for a tenant)
+  };
+  void QueueClose(PendingClose close);
+  // [shard thread] The closes queued for `shard`, taken.
+  std::vector<PendingClose> TakeCloses(std::size_t shard);
 
   RelayOptions options_;
   RelayIdentity identity_;
@@ -121,6 +160,12 @@ class Relay {
   int connector_fd_ = -1;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<CredentialLinks> credential_links_;
+  std::unique_ptr<DenyList> deny_list_;
+  // Closes queued per shard: a shard is woken (kCloseDenied) when its queue turns non-empty, and takes the queue
+  // whole, so at most one wake-up is in flight per shard. Bounded by the links being closed (each is queued once
+  // per Close* call that finds it; the shard takes them within a loop iteration).
+  std::mutex close_mu_;
+  std::vector<std::vector<PendingClose>> pending_closes_;  // guarded by close_mu_, one per shard
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<runtime::LoopGroup> group_;
   std::atomic<std::size_t> drained_shards_{0};

@@ -27,6 +27,7 @@ enum MessageKind : std::uint32_t {
   kDoorbell = 3,        // a: producer shard; its ring to us has records
   kSpace = 4,           // a: consumer shard; the ring to it has room again
   kDrain = 6,           // GOAWAY everyone, close after the drain period
+  kCloseDenied = 7,     // the relay has closes queued for us (Relay::CloseSubject / CloseTenant / CloseDenied)
 };
 
 enum RecordKind : std::uint8_t {

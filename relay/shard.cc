@@ -34,6 +34,8 @@ HandshakeResult ResultOf(const link::LinkDown& d) {
           return HandshakeResult::kWrongRole;
         case ErrorCode::kUnsupportedVersion:
           return HandshakeResult::kUnsupportedVersion;
+        case ErrorCode::kRevoked:
+          return HandshakeResult::kRevoked;
         default:
           return HandshakeResult::kProtocolError;
       }
@@ -205,13 +207,14 @@ void Shard::Free(Link& l) {
   l.tenant.clear();
   l.subject.clear();
   l.preferred.clear();
-  l.credential_key.clear();
+  l.credential_key = {};
   l.refused.clear();
   l.channels.clear();
   if (l.pause_count > 0) --m_.paused_links;
   l.pause_count = 0;
   l.self_paused = false;
   l.evicted = false;
+  l.denied = false;
   l.violations = 0;
   std::vector<std::uint8_t>().swap(l.held);
   ++l.gen;
@@ -219,6 +222,30 @@ void Shard::Free(Link& l) {
 }
 
 // ---- link lifecycle ---------------------------------------------------------------------------------------
+
+std::optional<link::LoginRefusal> Shard::Admit(Link& l, const link::PeerLogin& peer) {
+  const crypto::VerifiedCredential& cred = peer.credential;
+  const DenyKey key{cred.role, cred.tenant_id, cred.subject_id};
+  const std::uint64_t now = link::CredentialNow(relay_->device_config_.server);
+  const DenyVerdict v = relay_->deny_list_->Check(key, now);
+  if (v == DenyVerdict::kAllowed) return std::nullopt;
+  l.denied = true;
+  const LoginDenial why = v == DenyVerdict::kSubjectDenied ? LoginDenial::kRevoked : LoginDenial::kTenantSuspended;
+  ++m_.logins_refused[static_cast<std::size_t>(why)];
+  std::string denial_reason;
+  if (v == DenyVerdict::kSubjectDenied) {
+    if (std::optional<Denial> d = relay_->deny_list_->Find(key, now)) denial_reason = std::move(d->reason);
+  }
+  LogRefusal(l.connector, l.peer,
+             {{"reason", std::string(kLoginDenialNames[static_cast<std::size_t>(why)])},
+              {"role", l.connector ? "connector" : "device"},
+              {"tenant", cred.tenant_id},
+              {"subject", cred.subject_id},
+              {"denial_reason", denial_reason}});
+  return link::LoginRefusal{ErrorCode::kRevoked, v == DenyVerdict::kSubjectDenied
+                                                     ? "credential revoked or locked by the control plane"
+                                                     : "tenant suspended by the control plane"};
+}
 
 void Shard::OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id) {
   --m_.handshakes_in_flight;
@@ -241,7 +268,7 @@ void Shard::OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id) {
           .With("subject", l.subject)
           .With("shard", index_)
           .With("expires", cred.not_after));
-  l.credential_key = fmt::format("{}\x1f{}\x1f{}", l.connector ? 'c' : 'd', l.tenant, l.subject);
+  l.credential_key = DenyKey{cred.role, l.tenant, l.subject};
   if (auto old = relay_->credential_links_->Add(l.credential_key, Ref(l), relay_->options_.max_links_per_credential)) {
     if (RefShard(*old) == index_) {
       CloseReplaced(*old);
@@ -252,8 +279,40 @@ void Shard::OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id) {
       CrossSend(RefShard(*old), rec, {}, false, nullptr);
     }
   }
+  // Checked again now that the link is registered: a denial made between Admit and the Add above found no link
+  // to close (Relay::CloseSubject lists CredentialLinks after changing the list), so either that close or this
+  // check sees it.
+  const std::uint64_t now = link::CredentialNow(relay_->device_config_.server);
+  if (const DenyVerdict v = relay_->deny_list_->Check(l.credential_key, now); v != DenyVerdict::kAllowed) {
+    const std::optional<Denial> d = relay_->deny_list_->Find(l.credential_key, now);
+    return CloseForDenial(l, v, d ? std::string_view(d->reason) : std::string_view());
+  }
   if (draining_) SendGoAway(l);
   (void)tls;
+}
+
+void Shard::CloseDenied() {
+  for (const Relay::PendingClose& c : relay_->TakeCloses(index_)) {
+    Link* l = Resolve(c.link);
+    if (l == nullptr || !l->up || !l->tls) continue;  // gone already
+    CloseForDenial(*l, c.why, c.reason);
+  }
+}
+
+void Shard::CloseForDenial(Link& l, DenyVerdict why, std::string_view reason) {
+  ++m_.links_revoked;
+  Log(logging::Event(logging::Level::kWarn, "link_revoked")
+          .With("role", l.connector ? "connector" : "device")
+          .With("tenant", l.tenant)
+          .With("subject", l.subject)
+          .With("why", DenyVerdictName(why))
+          .With("denial_reason", reason)
+          .With("sessions", l.channels.size()));
+  // Its sessions end as for any link that goes down (OnDown): device_gone to their connectors, connector_gone to
+  // their devices, which ask again and get another connector.
+  l.tls->Close(ErrorCode::kRevoked, why == DenyVerdict::kTenantSuspended
+                                        ? "tenant suspended by the control plane"
+                                        : "credential revoked or locked by the control plane");
 }
 
 void Shard::CloseReplaced(std::uint64_t ref) {
@@ -275,7 +334,9 @@ void Shard::OnDown(Link& l, const link::LinkDown& d) {
     logins_.Done(Ref(l));
     const HandshakeResult result = ResultOf(d);
     ++m_.handshakes[static_cast<std::size_t>(result)];
-    if (l.evicted) {
+    if (l.denied) {
+      // Logged by Admit, with the subject.
+    } else if (l.evicted) {
       LogRefusal(l.connector, l.peer,
                  {{"reason", "handshake_limit"}, {"detail", "the oldest login, closed to make room"}});
     } else if (!draining_) {
@@ -430,6 +491,9 @@ void Shard::OnMessage(runtime::EventLoop& /*loop*/, const runtime::Message& msg)
     case kDrain:
       StartDrain();
       return;
+    case kCloseDenied:
+      CloseDenied();
+      return;
     default:
       if (msg.fd >= 0) ::close(msg.fd);
       return;
@@ -511,6 +575,7 @@ MetricsSnapshot Shard::Snapshot() {
 void Shard::OnTimer(runtime::EventLoop& loop, runtime::TimerId /*id*/, std::uint64_t arg) {
   switch (arg) {
     case kTimerPublish:
+      CloseDenied();  // closes queued while our mailbox was full (no wake-up reached us)
       Publish();
       loop.AddTimer(relay_->options_.metrics_interval, this, kTimerPublish);
       return;

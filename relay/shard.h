@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "logging/event.h"
+#include "relay/deny_list.h"
 #include "relay/drop_reason.h"
 #include "tunnel/link/login_budget.h"
 #include "tunnel/link/refusal_log.h"
@@ -61,18 +63,22 @@ class Shard final : public runtime::MessageHandler,
     std::string tenant;
     std::string subject;
     std::string preferred;  // HELLO preferred_connector (devices)
-    std::string credential_key;  // role, tenant, subject: its entry in the relay's CredentialLinks (when up)
+    DenyKey credential_key;  // role, tenant, subject: its entry in the relay's CredentialLinks (when up)
     std::vector<std::uint64_t> refused;  // devices: connector links it refused (SESSION_CLOSE bad_credential)
     std::vector<std::uint32_t> channels;
     std::uint32_t pause_count = 0;
     runtime::SocketAddress peer;  // where it connected from (for refusal logs)
     bool evicted = false;         // its login was closed to make room (login budget)
+    bool denied = false;          // its login was refused by the denial list (logged and counted by Admit)
     bool self_paused = false;  // our send side to it is over the high mark: we stop reading it too (OnHigh)
     std::uint32_t violations = 0;
     // Frames for this link that its send side refused, sent first, in order, on low. Never a reason to stop
     // reading another link: what each session's sender may have here is bounded by its relay credit.
     std::vector<std::uint8_t> held;
 
+    std::optional<link::LoginRefusal> AdmitLogin(link::TlsLink& /*l*/, const link::PeerLogin& p) override {
+      return shard->Admit(*this, p);
+    }
     void OnLinkUp(link::TlsLink& l, const link::LinkIdentity& id) override { shard->OnUp(*this, l, id); }
     void OnFrame(link::TlsLink& /*l*/, const link::Frame& f) override { shard->OnFrame(*this, f); }
     void OnLinkDown(link::TlsLink& /*l*/, const link::LinkDown& d) override { shard->OnDown(*this, d); }
@@ -102,6 +108,9 @@ class Shard final : public runtime::MessageHandler,
 
   // ---- link lifecycle (shard.cc) ----------------------------------------------------------------------------
 
+  // The denial list's check of a login whose credential verified (docs/control-plane.md §7.3): nullopt admits it;
+  // a refusal (ERROR revoked) is counted in logins_refused and logged here.
+  std::optional<link::LoginRefusal> Admit(Link& l, const link::PeerLogin& peer);
   void OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id);
   void OnDown(Link& l, const link::LinkDown& d);
 
@@ -142,6 +151,10 @@ class Shard final : public runtime::MessageHandler,
   static constexpr std::size_t kMaxRefusedOffers = 8;
   // Closes the link `ref` (any shard): a newer login of its credential subject took it over the limit.
   void CloseReplaced(std::uint64_t ref);
+  // Closes the links the relay queued for us (Relay::CloseSubject / CloseTenant / CloseDenied): ERROR revoked,
+  // counted in links_revoked and logged (link_revoked). Links gone meanwhile are skipped.
+  void CloseDenied();
+  void CloseForDenial(Link& l, DenyVerdict why, std::string_view reason);
   void HandleSessionRequest(Link& dev, const link::Frame& f);
   void AddConnectorLeg(std::uint64_t connector, std::uint32_t id, std::uint64_t device);
 

@@ -196,11 +196,15 @@ struct Recorder : LinkHandler {
   bool keep_payloads = true;
   std::uint64_t frames = 0;
   std::function<void(TlsLink&)> on_up;
+  std::function<std::optional<LoginRefusal>(TlsLink&, const PeerLogin&)> on_admit;  // server: AdmitLogin
   std::function<void(TlsLink&, const Frame&)> on_frame;
   std::function<void(TlsLink&, const LinkDown&)> on_down;
   std::function<void(TlsLink&)> on_high;
   std::function<void(TlsLink&)> on_low;
 
+  std::optional<LoginRefusal> AdmitLogin(TlsLink& link, const PeerLogin& p) override {
+    return on_admit ? on_admit(link, p) : std::nullopt;
+  }
   void OnLinkUp(TlsLink& link, const LinkIdentity& id) override {
     ++ups;
     if (id.peer) peer = *id.peer;

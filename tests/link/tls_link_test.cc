@@ -258,6 +258,27 @@ TEST(TlsLink, AnUpLinkIsClosedWhenThePeerCredentialExpiresOnTheServerClock) {
   EXPECT_EQ(t.server_state.stats.Down(DownReason::kCredentialExpired), 1u);
 }
 
+// LinkHandler::AdmitLogin: the owner refuses a login whose HELLO verified (the relay's denial list); the refusal goes
+// out instead of HELLO_ACK, so neither side ever comes up.
+TEST(TlsLink, AnOwnersRefusalAfterHelloVerifiesIsSentInsteadOfHelloAck) {
+  OneLoop t;
+  std::optional<PeerLogin> asked;
+  t.server_owner.on_admit = [&](TlsLink&, const PeerLogin& p) -> std::optional<LoginRefusal> {
+    asked = p;
+    return LoginRefusal{ErrorCode::kRevoked, "credential revoked"};
+  };
+  const LinkDown d = RefusedLogin(t, t.ids.Device());
+  ASSERT_TRUE(asked.has_value());  // asked with the verified credential
+  EXPECT_EQ(asked->credential.role, crypto::Role::kDevice);
+  EXPECT_FALSE(asked->credential.subject_id.empty());
+  EXPECT_EQ(d.reason, DownReason::kPeerError);
+  EXPECT_EQ(d.code, Code(ErrorCode::kRevoked));
+  EXPECT_EQ(d.message, "credential revoked");
+  EXPECT_FALSE(d.was_up);
+  ASSERT_EQ(t.server_owner.down_events.size(), 1u);
+  EXPECT_EQ(t.server_owner.down_events[0].code, Code(ErrorCode::kRevoked));
+}
+
 TEST(TlsLink, ConnectorOnDevicePortIsRefusedWithWrongRole) {
   OneLoop t;
   const LinkDown d = RefusedLogin(t, t.ids.Connector());

@@ -391,6 +391,10 @@ void TlsLink::HandleLoginFrame(const Frame& f) {
       Down(DownReason::kLoginRefused, Code(peer.error().code), peer.error().reason, Ending::kSendError);
       return;
     }
+    if (std::optional<LoginRefusal> refused = handler_->AdmitLogin(*this, *peer)) {
+      Down(DownReason::kLoginRefused, Code(refused->code), refused->reason, Ending::kSendError);
+      return;
+    }
     const LinkOptions& o = config_->options;
     const auto keepalive_ms = static_cast<std::uint32_t>(o.keepalive.count());
     const auto idle_ms = static_cast<std::uint32_t>(o.idle_timeout.count());

@@ -70,8 +70,8 @@ enum class DownReason : std::uint8_t {
   kTlsError,          // TLS handshake or record failure (e.g. garbage bytes instead of TLS)
   kFrameError,        // the frame decoder refused the stream (bad version, frame_too_large, critical unknown)
   kProtocolError,     // a frame not allowed in this state, or a malformed link message
-  kLoginRefused,      // the peer's login was refused (ERROR sent; see LinkDown::code): server, its HELLO;
-                      // client, the server's credential or proof in HELLO_ACK
+  kLoginRefused,      // the peer's login was refused (ERROR sent; see LinkDown::code): server, its HELLO (or
+                      // LinkHandler::AdmitLogin); client, the server's credential or proof in HELLO_ACK
   kPeerError,         // the peer sent ERROR on channel 0 (client: a refused login); see LinkDown::code
   kHandshakeTimeout,  // TLS + login did not finish within LinkOptions::handshake_timeout
   kIdleTimeout,       // nothing received for the idle timeout
@@ -111,6 +111,14 @@ struct Frame {
 class LinkHandler {
  public:
   virtual ~LinkHandler() = default;
+  // Server: the peer's HELLO verified (credential, role, proof). A refusal returned here is sent as ERROR <code,
+  // reason> instead of HELLO_ACK and the link goes down with kLoginRefused; OnLinkUp never comes (the relay's
+  // denial list answers `revoked` here: docs/control-plane.md §7.3). Must not destroy the link. Default: admitted.
+  virtual std::optional<LoginRefusal> AdmitLogin(TlsLink& link, const PeerLogin& peer) {
+    (void)link;
+    (void)peer;
+    return std::nullopt;
+  }
   // Login finished; frames may be sent now.
   virtual void OnLinkUp(TlsLink& link, const LinkIdentity& identity) = 0;
   // A frame that is not link housekeeping (everything but HELLO, HELLO_ACK, PING, PONG, ERROR on channel 0).
