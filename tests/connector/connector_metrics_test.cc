@@ -81,6 +81,12 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   m.stats.tunnel_refused_off = 41;
   m.stats.tunnel_refused_full = 42;
   m.stats.tunnel_leases = 43;
+  m.stats.direct_logins_refused_revoked = 50;
+  m.stats.sessions_refused_revoked = 51;
+  m.stats.sessions_refused_suspended = 52;
+  m.stats.sessions_closed_revoked = 53;
+  m.stats.sessions_closed_suspended = 54;
+  m.stats.relay_links_refused_revoked = 55;
   m.loop_connects = 17;
   m.loop_recv_bytes = 18;
   m.loop_send_bytes = 19;
@@ -105,6 +111,12 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
            "strait_connector_direct_logins_total{result=\"ok\"} 4",
            "strait_connector_direct_logins_total{result=\"other_tenant\"} 5",
            "strait_connector_direct_logins_total{result=\"failed\"} 33",
+           "strait_connector_direct_logins_total{result=\"revoked\"} 50",
+           "strait_connector_control_denials_total{what=\"session_init_revoked\"} 51",
+           "strait_connector_control_denials_total{what=\"session_init_suspended\"} 52",
+           "strait_connector_control_denials_total{what=\"session_closed_revoked\"} 53",
+           "strait_connector_control_denials_total{what=\"session_closed_suspended\"} 54",
+           "strait_connector_control_denials_total{what=\"relay_revoked\"} 55",
            "strait_connector_direct_refused_total{reason=\"listener_full\"} 23",
            "strait_connector_direct_refused_total{reason=\"source_limit\"} 24",
            "strait_connector_direct_refused_total{reason=\"login_evicted\"} 25",
@@ -146,7 +158,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   EXPECT_EQ(Count(text, "# TYPE strait_connector_streams_refused_total "), 1u);
   // Every family has one HELP and one TYPE line, and every sample belongs to a declared family.
   EXPECT_EQ(Count(text, "# HELP "), Count(text, "# TYPE "));
-  EXPECT_EQ(Count(text, "# TYPE "), 36u) << text;
+  EXPECT_EQ(Count(text, "# TYPE "), 37u) << text;
   EXPECT_EQ(Count(text, "reason=\"accepted\""), 0u);
 }
 

@@ -251,6 +251,14 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
   }
 
   // ---- LinkHandler ----
+  // Another SESSION_REQUEST on the same link (after the session closed): the next offer starts a new session.
+  void RequestSession() {
+    session_closed = false;
+    close_code.reset();
+    const std::uint8_t request[1] = {0};
+    EXPECT_EQ(link_->SendFrame(tunnel::FrameType::kSessionRequest, 0, 0, request), link::SendStatus::kOk);
+    link_->Flush();
+  }
   void OnLinkUp(link::TlsLink& link, const link::LinkIdentity& /*identity*/) override {
     link_up = true;
     const std::uint8_t request[1] = {0};  // SESSION_REQUEST, no preferred connector
@@ -294,7 +302,10 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
     if (r.action == tunnel::SessionAction::kSend || r.action == tunnel::SessionAction::kClose) {
       SendFrames(std::span(out_).first(r.size));
     }
-    if (r.action == tunnel::SessionAction::kClose) session_closed = true;
+    if (r.action == tunnel::SessionAction::kClose) {
+      session_closed = true;
+      close_code = session_->close_code();
+    }
     Kick();
   }
   void OnLinkDown(link::TlsLink& /*link*/, const link::LinkDown& down) override {
@@ -355,6 +366,7 @@ class Device final : public link::LinkHandler, public tunnel::SessionVisitor, pu
   bool link_up = false;
   std::optional<link::LinkDown> link_down;
   bool session_closed = false;
+  std::optional<ErrorCode> close_code;  // the session's close code once it closed (sent or received)
   std::string offered_id;
   std::function<void()> on_change;
   std::vector<std::uint8_t> sent_init;      // the payload of the last SESSION_INIT this device sent

@@ -2,6 +2,8 @@
 
 #include <netdb.h>
 
+#include <algorithm>
+#include <ctime>
 #include <utility>
 
 #include <fmt/format.h>
@@ -19,10 +21,19 @@ constexpr std::uint64_t kTimerResolveRelay = 1ull << 32;  // | the relay's index
 // Resolver tokens of relay names (stream tokens count up from 1 and never reach this bit).
 constexpr std::uint64_t kRelayToken = 1ull << 63;
 constexpr std::chrono::seconds kTickPeriod{1};
+// Message::kind of the control queue's wake-up ("CTRL"; the resolver's is "RSLV").
+constexpr std::uint32_t kControlMessageKind = 0x4354524c;
+
+std::uint64_t NowUnix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
 }  // namespace
 
 Connector::Connector(runtime::EventLoop& loop, ConnectorOptions options)
-    : loop_(loop), options_(std::move(options)) {}
+    : loop_(loop),
+      options_(std::move(options)),
+      policies_(std::make_shared<const Policy>(std::move(options_.policy))),
+      denials_(options_.max_denials) {
+  options_.policy = Policy();  // moved into the PolicySet; never read again
+}
 
 Result<std::unique_ptr<Connector>, std::string> Connector::Create(runtime::EventLoop& loop,
                                                                  ConnectorOptions options) {
@@ -87,7 +98,8 @@ Connector::~Connector() {
 std::string Connector::Start() {
   if (started_) return "already started";
   ctx_.loop = &loop_;
-  ctx_.policy = &options_.policy;
+  ctx_.policies = &policies_;
+  ctx_.denials = &denials_;
   ctx_.tunnel_pool = tunnel_pool_ ? &*tunnel_pool_ : nullptr;
   ctx_.tunnel_mtu = options_.tunnel_mtu;
   if (std::string err = OpenTunnel(); !err.empty()) return err;
@@ -154,6 +166,7 @@ std::string Connector::Start() {
     }
   }
   tick_ = loop_.AddTimer(kTickPeriod, this, kTimerTick);
+  DrainControl();  // changes queued before Start
   return {};
 }
 
@@ -170,8 +183,10 @@ std::string Connector::OpenTunnel() {
   t.filter.pool_prefix = tunnel_pool_->prefix_length();
   t.filter.gateway = tunnel_pool_->gateway();
   t.filter.mtu = options_.tunnel_mtu;
-  t.filter.device_to_device = options_.policy.tunnel().device_to_device;
-  auto port = TunnelPort::Open(loop_, t, &options_.policy.tunnel().rules);
+  // device_to_device is the TUN's, fixed at Start (the default policy's then); the packet rules are each
+  // device's policy's, passed per packet (DeviceSession::OnDatagram), so the port holds none of its own.
+  t.filter.device_to_device = policies_.Default()->tunnel().device_to_device;
+  auto port = TunnelPort::Open(loop_, t, nullptr);
   if (!port) return port.error();
   tunnel_port_ = std::move(*port);
   ctx_.tunnel_port = tunnel_port_.get();
@@ -297,6 +312,11 @@ void Connector::LogLoginFailure(Relay& r, const std::function<void(logging::Even
 void Connector::Stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
+  {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    control_closed_ = true;
+    control_queue_.clear();
+  }
   for (auto& [key, s] : sessions_) s->Close(tunnel::ErrorCode::kShuttingDown, "connector stopping");
   for (Relay& r : relays_) {
     if (r.dialer) r.dialer->Stop();
@@ -330,8 +350,20 @@ void Connector::Log(const logging::Event& event) const {
 
 // ---- links ----
 
-void Connector::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& /*identity*/) {
+void Connector::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) {
   if (Relay* r = RelayOf(link)) {
+    r->relay_id = identity.relay != nullptr ? identity.relay->relay_id : std::string();
+    if (RelayRevoked(r->relay_id)) {
+      // relay.revoked: its HELLO_ACK is refused (the dialer retries with its backoff: the address may reach
+      // another relay later).
+      ++stats_.relay_links_refused_revoked;
+      Log(logging::Event(logging::Level::kWarn, "relay_refused")
+              .With("relay", r->target.address.ToString())
+              .With("relay_id", r->relay_id)
+              .With("reason", "revoked"));
+      link.Close(tunnel::ErrorCode::kRevoked, "relay revoked");
+      return;
+    }
     ++stats_.relay_links_up;
     if (const std::uint64_t failed = r->failures.OnLoggedIn(); failed != 0) {
       Log(logging::Event(logging::Level::kInfo, "logged_in")
@@ -340,6 +372,20 @@ void Connector::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& /*identi
     }
     Log(logging::Event(logging::Level::kInfo, "link_up").With("relay", r->target.address.ToString()));
   } else {
+    // A Direct Connect login (DirectListener checked the tenant): a denied device or a suspended tenant is refused
+    // here, counted, with ERROR revoked / unauthorized.
+    const std::string_view device = identity.peer != nullptr ? std::string_view(identity.peer->credential.subject_id)
+                                                              : std::string_view();
+    const bool suspended = ctx_.tenant_suspended;
+    if (suspended || denials_.IsDenied(device, NowUnix())) {
+      ++stats_.direct_logins_refused_revoked;
+      Log(logging::Event(logging::Level::kWarn, "direct_login_refused")
+              .With("device", device)
+              .With("reason", suspended ? "tenant_suspended" : "revoked"));
+      link.Close(suspended ? tunnel::ErrorCode::kUnauthorized : tunnel::ErrorCode::kRevoked,
+                 suspended ? "tenant suspended" : "device revoked");
+      return;
+    }
     ++stats_.direct_links_up;
   }
 }
@@ -392,6 +438,7 @@ void Connector::NewSession(link::TlsLink& link, const link::Frame& frame) {
 
 void Connector::OnLinkDown(link::TlsLink& link, const link::LinkDown& down) {
   if (Relay* r = RelayOf(link); r != nullptr) {
+    r->relay_id.clear();
     if (down.was_up) {
       ++stats_.relay_links_down;
       logging::Event e(link::LinkDownLevel(down), "link_down");
@@ -434,6 +481,7 @@ void Connector::OnSendQueueLow(link::TlsLink& link) {
 
 void Connector::OnMessage(runtime::EventLoop& /*loop*/, const runtime::Message& msg) {
   if (msg.kind == options_.resolver.message_kind) DrainResolver();
+  if (msg.kind == kControlMessageKind) DrainControl();
 }
 
 void Connector::DrainResolver() {
@@ -486,8 +534,188 @@ void Connector::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, s
   }
   // Periodic: results whose wake-up message was refused (mailbox full) are picked up here.
   DrainResolver();
+  DrainControl();
+  (void)denials_.Expire(NowUnix());
   Reap();
   tick_ = loop_.AddTimer(kTickPeriod, this, kTimerTick);
+}
+
+// ---- control-plane changes (ControlTarget; docs/control-plane.md §7.3) ----
+
+bool Connector::PostControl(std::function<void()> change) {
+  {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    if (control_closed_ || control_queue_.size() >= options_.max_control_queue) return false;
+    control_queue_.push_back(std::move(change));
+  }
+  if (!control_wake_pending_.exchange(true, std::memory_order_acq_rel)) {
+    // Refused (mailbox full, loop stopping): the tick drains within a second.
+    if (!loop_.Post(runtime::Message{kControlMessageKind, -1, 0, 0})) {
+      control_wake_pending_.store(false, std::memory_order_release);
+    }
+  }
+  return true;
+}
+
+void Connector::DrainControl() {
+  if (!started_) return;  // Start drains what came before it
+  control_wake_pending_.store(false, std::memory_order_release);
+  std::vector<std::function<void()>> changes;
+  {
+    std::lock_guard<std::mutex> lock(control_mu_);
+    changes.swap(control_queue_);
+  }
+  for (auto& change : changes) {
+    if (stopped_) break;
+    change();
+  }
+}
+
+bool Connector::ReplaceControlState(ControlState state) {
+  auto shared = std::make_shared<ControlState>(std::move(state));  // std::function needs a copyable callable
+  return PostControl([this, shared] { ApplyState(*shared); });
+}
+
+void Connector::ApplyState(ControlState& state) {
+  const std::uint64_t now = NowUnix();
+  const std::size_t policies = state.policies.policies.size();
+  const std::size_t devices = state.policies.devices.size();
+  const bool has_default = state.policies.default_id.has_value();
+  policies_.Replace(std::move(state.policies));
+  denials_.Replace(state.denied, now);
+  revoked_relays_.clear();
+  for (std::string& r : state.revoked_relays) {
+    if (revoked_relays_.size() >= options_.max_revoked_relays) break;
+    revoked_relays_.push_back(std::move(r));
+  }
+  const bool was_suspended = ctx_.tenant_suspended;
+  ctx_.tenant_suspended = state.tenant_suspended;
+  std::size_t closed = 0;
+  if (ctx_.tenant_suspended) {
+    closed = CloseSessions([](const DeviceSession&) { return true; }, tunnel::ErrorCode::kUnauthorized,
+                           "tenant suspended");
+    stats_.sessions_closed_suspended += closed;
+  } else {
+    closed = CloseSessions([&](const DeviceSession& s) { return denials_.IsDenied(s.device(), now); },
+                           tunnel::ErrorCode::kRevoked, "device revoked");
+    stats_.sessions_closed_revoked += closed;
+  }
+  CloseRevokedRelays();
+  Log(logging::Event(logging::Level::kInfo, "control_state")
+          .With("policies", policies)
+          .With("default", has_default ? "yes" : "none")
+          .With("device_policies", devices)
+          .With("denied", denials_.size())
+          .With("revoked_relays", revoked_relays_.size())
+          .With("tenant", ctx_.tenant_suspended ? "suspended" : "active")
+          .With("sessions_closed", closed));
+  if (was_suspended != ctx_.tenant_suspended) {
+    Log(logging::Event(logging::Level::kWarn, ctx_.tenant_suspended ? "tenant_suspended" : "tenant_resumed"));
+  }
+}
+
+bool Connector::PutPolicy(std::string id, PolicyPtr policy, bool is_default) {
+  if (!policy) return false;
+  return PostControl([this, id = std::move(id), policy = std::move(policy), is_default] {
+    policies_.Put(id, policy, is_default);
+    Log(logging::Event(logging::Level::kInfo, "policy_updated")
+            .With("policy", id)
+            .With("default", is_default ? "yes" : "no")
+            .With("epoch", policies_.epoch()));
+  });
+}
+
+bool Connector::DeletePolicy(std::string id) {
+  return PostControl([this, id = std::move(id)] {
+    const bool held = policies_.Remove(id);
+    Log(logging::Event(logging::Level::kInfo, "policy_deleted")
+            .With("policy", id)
+            .With("held", held ? "yes" : "no")
+            .With("epoch", policies_.epoch()));
+  });
+}
+
+bool Connector::SetDevicePolicy(std::string device, std::optional<std::string> policy) {
+  return PostControl([this, device = std::move(device), policy = std::move(policy)] {
+    policies_.SetDevice(device, policy);
+    Log(logging::Event(logging::Level::kInfo, "device_policy")
+            .With("device", device)
+            .With("policy", policy ? std::string_view(*policy) : std::string_view("default"))
+            .With("epoch", policies_.epoch()));
+  });
+}
+
+bool Connector::DenyDevice(DeviceDenial denial) {
+  return PostControl([this, denial = std::move(denial)] {
+    if (!denials_.Deny(denial, NowUnix())) return;  // already over, or pushed out by the bound (counted)
+    const std::size_t closed = CloseSessions([&](const DeviceSession& s) { return s.device() == denial.device; },
+                                             tunnel::ErrorCode::kRevoked, "device revoked");
+    stats_.sessions_closed_revoked += closed;
+    Log(logging::Event(logging::Level::kWarn, "device_denied")
+            .With("device", denial.device)
+            .With("until", denial.until)
+            .With("reason", denial.reason)
+            .With("sessions_closed", closed));
+  });
+}
+
+bool Connector::LiftDevice(std::string device) {
+  return PostControl([this, device = std::move(device)] {
+    if (denials_.Lift(device)) Log(logging::Event(logging::Level::kInfo, "device_allowed").With("device", device));
+  });
+}
+
+bool Connector::SuspendTenant() {
+  return PostControl([this] {
+    ctx_.tenant_suspended = true;
+    const std::size_t closed = CloseSessions([](const DeviceSession&) { return true; },
+                                             tunnel::ErrorCode::kUnauthorized, "tenant suspended");
+    stats_.sessions_closed_suspended += closed;
+    Log(logging::Event(logging::Level::kWarn, "tenant_suspended").With("sessions_closed", closed));
+  });
+}
+
+bool Connector::ResumeTenant() {
+  return PostControl([this] {
+    if (!ctx_.tenant_suspended) return;
+    ctx_.tenant_suspended = false;
+    Log(logging::Event(logging::Level::kInfo, "tenant_resumed"));
+  });
+}
+
+bool Connector::RevokeRelay(std::string relay) {
+  return PostControl([this, relay = std::move(relay)] {
+    if (!RelayRevoked(relay) && revoked_relays_.size() < options_.max_revoked_relays) {
+      revoked_relays_.push_back(relay);
+    }
+    Log(logging::Event(logging::Level::kWarn, "relay_revoked").With("relay_id", relay));
+    CloseRevokedRelays();
+  });
+}
+
+bool Connector::RelayRevoked(std::string_view relay_id) const {
+  if (relay_id.empty()) return false;
+  return std::find(revoked_relays_.begin(), revoked_relays_.end(), relay_id) != revoked_relays_.end();
+}
+
+void Connector::CloseRevokedRelays() {
+  for (Relay& r : relays_) {
+    if (r.dialer == nullptr || r.dialer->link() == nullptr || !RelayRevoked(r.relay_id)) continue;
+    ++stats_.relay_links_refused_revoked;
+    r.dialer->link()->Close(tunnel::ErrorCode::kRevoked, "relay revoked");
+  }
+}
+
+std::size_t Connector::CloseSessions(const std::function<bool(const DeviceSession&)>& matches, tunnel::ErrorCode code,
+                                     std::string_view reason) {
+  std::size_t n = 0;
+  for (auto& [key, s] : sessions_) {
+    if (s->closed() || !matches(*s)) continue;
+    s->Close(code, reason);
+    ++n;
+  }
+  if (n != 0) ReapSoon();
+  return n;
 }
 
 }  // namespace strait::connector

@@ -5,17 +5,21 @@
 //   direct_listener optional Direct Connect port (direct_listener.h)
 //   device sessions one DeviceSession per (link, channel), made on SESSION_INIT (device_session.h)
 //   resolver        getaddrinfo on a small thread pool (resolver.h)
-//   policy          tunnel/connector/policy.h, loaded by the caller
+//   policies        a PolicySet (policy_set.h): the --policy file as the one default, or what the control plane
+//                   sends through the ControlTarget calls below (control_apply.h turns snapshots and events into
+//                   them); with the DeviceDenials, the tenant's suspension and the revoked relays
 //
 // Everything runs on one EventLoop (the caller's; its thread is the connector's). Lifetime: construct, Start(),
 // run the loop; to stop, Stop() (or just RequestStop the loop) and destroy the connector after Run() returned.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,9 +32,12 @@
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/connector/connector_stats.h"
+#include "tunnel/connector/control_target.h"
+#include "tunnel/connector/device_denials.h"
 #include "tunnel/connector/device_session.h"
 #include "tunnel/connector/direct_listener.h"
 #include "tunnel/connector/policy.h"
+#include "tunnel/connector/policy_set.h"
 #include "tunnel/connector/resolver.h"
 #include "tunnel/connector/address_pool.h"
 #include "tunnel/connector/nft_table.h"
@@ -60,6 +67,8 @@ struct ConnectorOptions {
   std::string relay_ca_pem;
 
   std::vector<RelayTarget> relays;
+  // The --policy file: the PolicySet's one default until the control plane replaces the set. An enrolled
+  // connector passes none (an empty Policy denies everything) until its first snapshot.
   Policy policy;
   std::optional<runtime::SocketAddress> direct_listen;  // Direct Connect; nullopt = off
 
@@ -86,6 +95,11 @@ struct ConnectorOptions {
   bool tunnel_masquerade = false;
   NftOptions nft;
 
+  // Control-plane changes (ControlTarget calls) waiting for the loop: more are refused (the caller resyncs).
+  std::size_t max_control_queue = 4096;
+  std::size_t max_denials = 100'000;        // DeviceDenials' bound
+  std::size_t max_revoked_relays = 1024;    // relay ids refused; more are counted, not held
+
   // Failed logins to a relay (TLS, refused connection, ERROR from the relay, name not resolved) are logged at
   // most once per this interval per relay, with a count (link::LoginFailureLog).
   std::chrono::milliseconds login_failure_log_interval{60000};
@@ -95,7 +109,10 @@ struct ConnectorOptions {
   logging::Sink log;
 };
 
-class Connector final : private link::LinkHandler, private runtime::MessageHandler, private runtime::TimerHandler {
+class Connector final : public ControlTarget,
+                        private link::LinkHandler,
+                        private runtime::MessageHandler,
+                        private runtime::TimerHandler {
  public:
   // Checks the identity (credential parses, is a connector's, matches the keys). `loop` must outlive it; the
   // connector sets itself as the loop's message handler.
@@ -109,6 +126,24 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   std::string Start();
   // Stops dialing and accepting, closes every session and link. The loop may then be stopped.
   void Stop();
+
+  // ---- ControlTarget [any thread]: queued, applied on the loop (control_target.h) ----
+  // The connector must outlive the thread that calls these (stop the subscriber before destroying it). Calls
+  // before Start() apply when it starts.
+  bool ReplaceControlState(ControlState state) override;
+  bool PutPolicy(std::string id, PolicyPtr policy, bool is_default) override;
+  bool DeletePolicy(std::string id) override;
+  bool SetDevicePolicy(std::string device, std::optional<std::string> policy) override;
+  bool DenyDevice(DeviceDenial denial) override;
+  bool LiftDevice(std::string device) override;
+  bool SuspendTenant() override;
+  bool ResumeTenant() override;
+  bool RevokeRelay(std::string relay) override;
+
+  // [loop] What the control plane set (tests, metrics).
+  const PolicySet& policies() const { return policies_; }
+  const DeviceDenials& denials() const { return denials_; }
+  bool tenant_suspended() const { return ctx_.tenant_suspended; }
 
   const std::string& id() const { return id_; }          // our subject id
   const std::string& tenant() const { return tenant_; }
@@ -133,6 +168,7 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
     link::LoginFailureLog failures;
     std::uint32_t resolve_failures = 0;      // consecutive, for the retry backoff
     runtime::TimerId resolve_timer;
+    std::string relay_id;  // the relay's id from HELLO_ACK while its link is up (relay.revoked)
   };
   using SessionKey = std::pair<link::TlsLink*, std::uint32_t>;
 
@@ -162,6 +198,15 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   void CloseTunnel();         // undoes OpenTunnel (a failed Start)
   void RemoveMasquerade();    // deletes the nftables table (CloseTunnel, the destructor) and logs it
   void Log(const logging::Event& event) const;
+  // Control changes: queued under control_mu_ by the ControlTarget calls, run on the loop by DrainControl.
+  bool PostControl(std::function<void()> change);
+  void DrainControl();
+  void ApplyState(ControlState& state);
+  // Closes the up sessions whose device `matches` with `code`; returns how many.
+  std::size_t CloseSessions(const std::function<bool(const DeviceSession&)>& matches, tunnel::ErrorCode code,
+                            std::string_view reason);
+  void CloseRevokedRelays();
+  bool RelayRevoked(std::string_view relay_id) const;
 
   // Immutable after Create/Start.
   runtime::EventLoop& loop_;
@@ -178,6 +223,9 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   std::optional<AddressPool> tunnel_pool_;  // the IP tunnel's addresses (before ctx_: it points here)
   std::unique_ptr<TunnelPort> tunnel_port_;  // the TUN (before ctx_ and sessions_: they point here)
   std::unique_ptr<MasqueradeTable> masquerade_;  // tunnel_masquerade: removed when this goes (also on a failed Start)
+  PolicySet policies_;          // which policy each device faces (before ctx_: it points here)
+  DeviceDenials denials_;       // revoked or locked devices (before ctx_: it points here)
+  std::vector<std::string> revoked_relays_;  // relay ids refused (at most max_revoked_relays)
   SessionContext ctx_;
   std::map<SessionKey, std::unique_ptr<DeviceSession>> sessions_;
   std::vector<std::unique_ptr<DeviceSession>> ended_;  // link gone / closed, waiting for their pumps
@@ -189,6 +237,13 @@ class Connector final : private link::LinkHandler, private runtime::MessageHandl
   bool started_ = false;
   bool stopped_ = false;
   runtime::TimerId tick_;
+
+  // Guarded by control_mu_: control changes waiting for the loop (ControlTarget calls from the subscriber thread).
+  std::mutex control_mu_;
+  std::vector<std::function<void()>> control_queue_;
+  bool control_closed_ = false;  // Stop() ran: nothing more is taken
+  // [any] A wake-up message is on its way (one per batch of changes; the tick drains if the mailbox was full).
+  std::atomic<bool> control_wake_pending_{false};
 };
 
 }  // namespace strait::connector

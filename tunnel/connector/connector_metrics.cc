@@ -71,6 +71,7 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
   out.Sample("strait_connector_direct_logins_total", {"result", "ok"}, s.direct_links_up);
   out.Sample("strait_connector_direct_logins_total", {"result", "other_tenant"}, m.direct.refused_tenant);
   out.Sample("strait_connector_direct_logins_total", {"result", "failed"}, m.direct.logins_failed);
+  out.Sample("strait_connector_direct_logins_total", {"result", "revoked"}, s.direct_logins_refused_revoked);
   out.Family("strait_connector_direct_refused_total", MetricType::kCounter,
              "Direct Connect connections closed before login, by reason.");
   out.Sample("strait_connector_direct_refused_total", {"reason", "listener_full"}, m.direct.refused_full);
@@ -80,6 +81,16 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
   out.Counter("strait_connector_sessions_opened_total", "Device sessions established.", s.sessions_up);
   out.Counter("strait_connector_sessions_refused_total",
               "SESSION_INIT refused (credential, session limit, stopping, replay).", s.sessions_refused);
+  out.Family("strait_connector_control_denials_total", MetricType::kCounter,
+             "What the control plane's denials did (docs/control-plane.md section 7.3): SESSION_INITs refused and up "
+             "sessions closed for a revoked device or a suspended tenant, relay links closed for a revoked relay.");
+  out.Sample("strait_connector_control_denials_total", {"what", "session_init_revoked"}, s.sessions_refused_revoked);
+  out.Sample("strait_connector_control_denials_total", {"what", "session_init_suspended"},
+             s.sessions_refused_suspended);
+  out.Sample("strait_connector_control_denials_total", {"what", "session_closed_revoked"}, s.sessions_closed_revoked);
+  out.Sample("strait_connector_control_denials_total", {"what", "session_closed_suspended"},
+             s.sessions_closed_suspended);
+  out.Sample("strait_connector_control_denials_total", {"what", "relay_revoked"}, s.relay_links_refused_revoked);
   out.Family("strait_connector_session_inits_stale_total", MetricType::kCounter,
              "SESSION_INITs refused by the timestamp check (replayed; protocol.md section 6), by reason. Also counted "
              "in strait_connector_sessions_refused_total.");

@@ -26,7 +26,14 @@ struct ConnectorStats {
   std::uint64_t relay_login_failures = 0;  // relay dials that never logged in (or whose name did not resolve)
   std::uint64_t direct_links_up = 0;       // Direct Connect logins accepted
   std::uint64_t sessions_up = 0;           // sessions established
-  std::uint64_t sessions_refused = 0;      // SESSION_INIT refused (bad credential, session limit, replayed)
+  std::uint64_t sessions_refused = 0;      // SESSION_INIT refused (bad credential, session limit, replayed,
+                                           // revoked, suspended)
+  std::uint64_t sessions_refused_revoked = 0;    // ... of them: the device is revoked or locked (control plane)
+  std::uint64_t sessions_refused_suspended = 0;  // ... of them: the tenant is suspended (control plane)
+  std::uint64_t sessions_closed_revoked = 0;     // up sessions closed because their device was denied
+  std::uint64_t sessions_closed_suspended = 0;   // up sessions closed because the tenant was suspended
+  std::uint64_t direct_logins_refused_revoked = 0;  // Direct Connect logins of a denied device (ERROR revoked)
+  std::uint64_t relay_links_refused_revoked = 0;    // relay links closed: the relay is revoked (control plane)
   std::uint64_t sessions_active = 0;       // now
   std::uint64_t streams_open = 0;          // now (accepted, not finished)
   std::uint64_t streams_opened = 0;        // OPEN_OK sent

@@ -80,6 +80,7 @@ void DeviceSession::OnFrame(const link::Frame& frame) {
   const bool was_established = session_->established();
   tunnel::SessionResult r = session_->OnFrame(frame.header, std::span(ctx_.in), NowUnix(), std::span(ctx_.out));
   --in_frame_;
+  if (!was_established && session_->established() && !AdmitDevice()) return;  // SESSION_ACCEPT never sent
   switch (r.action) {
     case tunnel::SessionAction::kSend:
       SendFrames(std::span(ctx_.out).first(r.size));
@@ -109,6 +110,41 @@ void DeviceSession::OnFrame(const link::Frame& frame) {
     }
   }
   Flush();
+}
+
+std::string_view DeviceSession::device() const {
+  const auto* peer = session_ ? session_->peer() : nullptr;
+  return peer ? std::string_view(peer->subject_id) : std::string_view();
+}
+
+bool DeviceSession::AdmitDevice() {
+  ErrorCode code = ErrorCode::kRevoked;
+  std::string_view why;
+  if (ctx_.tenant_suspended) {
+    code = ErrorCode::kUnauthorized;
+    why = "tenant suspended";
+    ++ctx_.stats->sessions_refused_suspended;
+  } else if (ctx_.denials != nullptr && ctx_.denials->IsDenied(device(), NowUnix())) {
+    why = "device revoked";
+    ++ctx_.stats->sessions_refused_revoked;
+  } else {
+    return true;
+  }
+  ++ctx_.stats->sessions_refused;
+  // The SESSION_ACCEPT that OnFrame wrote is dropped; the device gets SESSION_CLOSE instead (it takes one in any
+  // state, protocol.md §5).
+  Close(code, why);
+  LogRefused();
+  return false;
+}
+
+const PolicyPtr& DeviceSession::CurrentPolicy() {
+  if (ctx_.policies == nullptr) return PolicySet::DenyAll();
+  if (policy_epoch_ != ctx_.policies->epoch()) {
+    policy_ = ctx_.policies->For(device());
+    policy_epoch_ = ctx_.policies->epoch();
+  }
+  return policy_;
 }
 
 void DeviceSession::LogRefused() {
@@ -244,7 +280,7 @@ bool DeviceSession::OnTunnelRequest(const tunnel::TunnelRequest& request) {
   lease_address_ = *address;
   if (ctx_.tunnel_port != nullptr) ctx_.tunnel_port->Bind(*address, this);
   ctx_.stats->tunnel_leases = pool.leases();
-  const TunnelPolicy& tp = ctx_.policy->tunnel();
+  const TunnelPolicy& tp = CurrentPolicy()->tunnel();  // routes and DNS: fixed for the session (docs/ip-tunnel.md)
   tunnel::TunnelConfig config;
   config.address = *address;
   config.gateway = pool.gateway();
@@ -290,7 +326,9 @@ void DeviceSession::Refuse(StreamId id, RefuseReason why) {
 }
 
 void DeviceSession::OnStreamOpen(StreamId id, const tunnel::OpenTarget& target) {
-  OpenPlan plan = PlanOpen(*ctx_.policy, target);  // policy and target: open_plan.h
+  // The device's policy as of now (a changed policy applies to the next OPEN; open streams stay, docs/policy.md).
+  const PolicyPtr& policy = CurrentPolicy();
+  OpenPlan plan = PlanOpen(*policy, target);  // policy and target: open_plan.h
   if (plan.kind == OpenPlan::Kind::kRefuse) {
     Refuse(id, plan.refuse);
     return;
@@ -298,6 +336,7 @@ void DeviceSession::OnStreamOpen(StreamId id, const tunnel::OpenTarget& target) 
   Slot slot;
   slot.port = plan.port;
   slot.verdict = plan.verdict;
+  if (plan.kind != OpenPlan::Kind::kDial) slot.policy = policy;  // a name: its addresses face this policy too
   auto [it, inserted] = streams_.emplace(id, std::move(slot));
   if (!inserted) return;  // the mux never repeats an id
   Slot& s = it->second;
@@ -322,7 +361,8 @@ void DeviceSession::OnResolved(StreamId id, const ResolveResult& result) {
   if (it == streams_.end()) return;
   Slot& s = it->second;
   s.token = 0;
-  ResolvedPlan plan = PlanResolved(*ctx_.policy, s.verdict, s.port, result);
+  ResolvedPlan plan = PlanResolved(s.policy ? *s.policy : *PolicySet::DenyAll(), s.verdict, s.port, result);
+  s.policy.reset();
   if (plan.refuse) {
     Refuse(id, *plan.refuse);
     return;
@@ -446,7 +486,9 @@ void DeviceSession::OnDatagram(std::span<std::uint8_t> packet) {  // edited in p
     ++ctx_.stats->datagrams_dropped;  // no tunnel asked for, or none served here
     return;
   }
-  const std::span<const std::uint8_t> answer = ctx_.tunnel_port->FromDevice(packet, lease_address_);
+  // The packet rules of the device's policy as of now: a changed policy applies to the next packet.
+  const std::span<const std::uint8_t> answer =
+      ctx_.tunnel_port->FromDevice(packet, lease_address_, &CurrentPolicy()->tunnel().rules);
   if (!answer.empty()) (void)SendPacket(answer);
 }
 

@@ -32,8 +32,10 @@
 #include "runtime/event_loop.h"
 #include "tunnel/connector/address_pool.h"
 #include "tunnel/connector/connector_stats.h"
+#include "tunnel/connector/device_denials.h"
 #include "tunnel/connector/tunnel_port.h"
 #include "tunnel/connector/policy.h"
+#include "tunnel/connector/policy_set.h"
 #include "tunnel/connector/resolver.h"
 #include "tunnel/link/refusal_log.h"
 #include "tunnel/link/stream_pump.h"
@@ -47,7 +49,12 @@ class DeviceSession;
 // What every session of one connector shares. Owned by the Connector; outlives its sessions.
 struct SessionContext {
   runtime::EventLoop* loop = nullptr;
-  const Policy* policy = nullptr;
+  // Which policy each device faces (policy_set.h); a session caches its pointer with the set's epoch.
+  const PolicySet* policies = nullptr;
+  // Devices the control plane revoked or locked: their SESSION_INIT is refused with SESSION_CLOSE revoked.
+  const DeviceDenials* denials = nullptr;
+  // The tenant is suspended (tenant.suspended): every SESSION_INIT is refused with SESSION_CLOSE unauthorized.
+  bool tenant_suspended = false;
   AddressPool* tunnel_pool = nullptr;  // nullptr: no IP tunnel served here
   std::uint16_t tunnel_mtu = 0;
   TunnelPort* tunnel_port = nullptr;   // the TUN; nullptr: addresses are handed out but packets are dropped
@@ -111,6 +118,8 @@ class DeviceSession final : public tunnel::SessionVisitor,
   std::uint32_t channel() const { return channel_; }
   std::size_t stream_count() const { return streams_.size(); }
   const tunnel::Session* session() const { return session_.get(); }
+  // The device's subject id once its SESSION_INIT verified, else empty.
+  std::string_view device() const;
 
   // ---- tunnel::SessionVisitor ----
   void OnStreamOpen(tunnel::StreamId id, const tunnel::OpenTarget& target) override;
@@ -137,6 +146,7 @@ class DeviceSession final : public tunnel::SessionVisitor,
     bool timer_armed = false;
     std::uint64_t token = 0;
     Verdict verdict;
+    PolicyPtr policy;  // the policy the OPEN was decided by: the resolved addresses face the same one
     std::uint16_t port = 0;
     bool timed_out = false;
     std::vector<IpAddress> next;  // further allowed addresses of the name, tried in order if a connect fails
@@ -153,6 +163,12 @@ class DeviceSession final : public tunnel::SessionVisitor,
   // A session refused during set-up: one rate-limited line with the reason (ctx_.refusal_log).
   void LogRefused();
   tunnel::StreamMux* Mux();
+  // The policy this session's device faces now: the cached pointer while the PolicySet's epoch is unchanged (one
+  // integer compare), else looked up again.
+  const PolicyPtr& CurrentPolicy();
+  // Right after SESSION_INIT verified: false when the device is denied or the tenant suspended (then the session
+  // was closed with SESSION_CLOSE revoked / unauthorized instead of answered, and counted).
+  bool AdmitDevice();
   // The IP tunnel's lease of this session, if it took one (released when the session ends).
   std::optional<AddressPool::Key> lease_;
   std::uint32_t lease_address_ = 0;  // its address (0: none)
@@ -166,6 +182,8 @@ class DeviceSession final : public tunnel::SessionVisitor,
   link::TlsLink* link_;
   std::unique_ptr<tunnel::Session> session_;
   std::unordered_map<tunnel::StreamId, Slot> streams_;
+  PolicyPtr policy_;                 // CurrentPolicy()'s cache
+  std::uint64_t policy_epoch_ = 0;   // the PolicySet epoch policy_ was taken at (0: never)
   bool closed_ = false;
   bool counted_up_ = false;
   int in_frame_ = 0;     // inside Session::OnFrame: output is flushed when it returns

@@ -88,7 +88,7 @@ FilterResult PacketFilter::DropAndAnswer(PacketDrop d, std::span<const uint8_t> 
 }
 
 FilterResult PacketFilter::FromDevice(std::span<uint8_t> packet, uint32_t device_address, uint64_t now_ms,
-                                      std::span<uint8_t> answer) {
+                                      std::span<uint8_t> answer, const TunnelRules* rules) {
   const ip::ParsedIpv4 parsed = ip::ParseIpv4(packet);
   if (!parsed.ok) {
     ++stats_.malformed[static_cast<size_t>(parsed.drop)];
@@ -107,7 +107,7 @@ FilterResult PacketFilter::FromDevice(std::span<uint8_t> packet, uint32_t device
   if (InPool(p.dst) && !options_.device_to_device) {
     return DropAndAnswer(PacketDrop::kPeerAddress, packet, prohibited, now_ms, answer);
   }
-  if (!InPool(p.dst) && (rules_ == nullptr || rules_->Decide(FlowOf(p)) != TunnelDecision::kAllowed)) {
+  if (!InPool(p.dst) && (rules == nullptr || rules->Decide(FlowOf(p)) != TunnelDecision::kAllowed)) {
     return DropAndAnswer(PacketDrop::kDeniedByPolicy, packet, prohibited, now_ms, answer);
   }
   if (ip::ClampMss(packet, max_mss_) == ip::ClampResult::kClamped) ++stats_.mss_clamped;

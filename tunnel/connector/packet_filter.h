@@ -72,7 +72,13 @@ class PacketFilter {
 
   // `answer` needs ip::kIcmpErrorMaxSize bytes. `now_ms`: any monotonic clock (the ICMP rate limit).
   FilterResult FromDevice(std::span<uint8_t> packet, uint32_t device_address, uint64_t now_ms,
-                          std::span<uint8_t> answer);
+                          std::span<uint8_t> answer) {
+    return FromDevice(packet, device_address, now_ms, answer, rules_);
+  }
+  // The same with the rules of the sending device's policy instead of the constructor's (the connector's
+  // PolicySet gives each device its own policy; nullptr: every flow out of the pool is denied).
+  FilterResult FromDevice(std::span<uint8_t> packet, uint32_t device_address, uint64_t now_ms,
+                          std::span<uint8_t> answer, const TunnelRules* rules);
   FilterResult ToDevice(std::span<uint8_t> packet);
 
   const PacketFilterStats& stats() const { return stats_; }

@@ -53,8 +53,10 @@ void TunnelPort::Unbind(std::uint32_t address, const DeviceSession* session) {
   if (it != routes_.end() && it->second == session) routes_.erase(it);
 }
 
-std::span<const std::uint8_t> TunnelPort::FromDevice(std::span<std::uint8_t> p, std::uint32_t device_address) {
-  const FilterResult r = filter_.FromDevice(p, device_address, NowMs(), answer_);
+std::span<const std::uint8_t> TunnelPort::FromDevice(std::span<std::uint8_t> p, std::uint32_t device_address,
+                                                     const TunnelRules* rules) {
+  const FilterResult r = rules != nullptr ? filter_.FromDevice(p, device_address, NowMs(), answer_, rules)
+                                          : filter_.FromDevice(p, device_address, NowMs(), answer_);
   if (r.forward) {
     if (tun_.Write(p) == static_cast<long>(p.size())) {
       ++stats_.packets_from_devices;

@@ -55,7 +55,9 @@ class TunnelPort final : private runtime::ReadableHandler {
 
   // device -> corp, edited in place (MSS clamp). Returns the ICMP answer to send back to the device (empty: none);
   // valid until the next call.
-  std::span<const std::uint8_t> FromDevice(std::span<std::uint8_t> packet, std::uint32_t device_address);
+  // `rules`: the device's policy's packet rules (policy_set.h); nullptr: the rules given to Open.
+  std::span<const std::uint8_t> FromDevice(std::span<std::uint8_t> packet, std::uint32_t device_address,
+                                           const TunnelRules* rules = nullptr);
   // Which session receives packets for `address` (the latest Bind wins; Unbind only undoes its own).
   void Bind(std::uint32_t address, DeviceSession* session) { routes_[address] = session; }
   void Unbind(std::uint32_t address, const DeviceSession* session);
