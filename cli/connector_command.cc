@@ -27,8 +27,12 @@
 //
 // An identity enrolled with strait-control (`strait connector enroll`, DIR/control.json; docs/control-plane.md §6.4):
 // --relay defaults to every relays[].connector of control.json, and --policy is a usage error (the control plane
-// gives the policy). Until its event subscriber delivers one (not built yet), the connector serves with an empty
-// policy, which denies every destination, and says so once on stderr (event policy_pending, warn).
+// gives the policy). It follows the control plane's snapshot and event stream (cli/control_subscription.h,
+// tunnel/connector/control_apply.h): policies, per-device policies, device denials, tenant suspension, revoked relays;
+// stdout says "connector control snapshot as_of=<id>" each time a snapshot is applied. The last snapshot is cached in
+// DIR/control-state.json and applied at start; with neither, the connector serves with an empty policy (every
+// destination denied) and says so once on stderr (event policy_pending, warn). Revoked by the control plane, it
+// stops and exits 1.
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -51,14 +55,17 @@
 #include "metrics/http_endpoint.h"
 #include "cli/command.h"
 #include "cli/config_file.h"
+#include "cli/control_subscription.h"
 #include "cli/log_flags.h"
 #include "metrics/prometheus_text.h"
 #include "runtime/event_loop.h"
 #include "runtime/net.h"
 #include "tunnel/connector/connector.h"
 #include "tunnel/connector/connector_metrics.h"
+#include "tunnel/connector/control_apply.h"
 #include "tunnel/connector/policy_file.h"
 #include "tunnel/control/daemon_defaults.h"
+#include "tunnel/control/snapshot.h"
 
 namespace strait::cli {
 namespace {
@@ -79,6 +86,8 @@ struct Settings {
   std::int64_t loop_recv_buffers = 1024;  // testing only (hidden flag): the loop's receive pool
   LogSettings log;
 };
+
+std::uint64_t UnixNow() { return static_cast<std::uint64_t>(::time(nullptr)); }
 
 int Usage(const std::string& message) {
   fmt::print(stderr, "strait connector: {}\nRun with --help for more information.\n", message);
@@ -205,8 +214,8 @@ class ConnectorCommand : public Command {
     if (!o.relays.empty() && bundle->ca_pem.empty()) {
       return ReportError(fmt::format("connector: identity {} has no ca.pem (the relays' TLS CA)", s_.identity));
     }
-    // Enrolled: no policy until the control plane's event subscriber delivers one (a later step); an empty Policy
-    // denies everything, so the connector serves logins but opens nothing meanwhile.
+    // Enrolled: the policy comes from the control plane (below); until then the empty Policy denies everything, so
+    // the connector serves logins but opens nothing.
     connector::Policy policy_value;
     if (!enrolled) {
       auto policy = connector::LoadPolicyFile(s_.policy);
@@ -242,10 +251,11 @@ class ConnectorCommand : public Command {
       }
       lg->Log(e);
     };
+    std::optional<control::SubscriptionDefaults> where;
     if (enrolled) {
-      logger->Log(logging::Event(logging::Level::kWarn, "policy_pending")
-                      .With("reason", "enrolled with strait-control: no policy until the control plane sends one; "
-                                      "every destination is denied meanwhile"));
+      auto w = control::SubscriptionFromControl(s_.identity, *bundle);
+      if (!w) return ReportError(fmt::format("connector: identity {}: {}", s_.identity, w.error().reason));
+      where = std::move(**w);
     }
 
     // The loop thread (this one) and the resolver threads inherit this mask: only the signal thread sees them.
@@ -286,8 +296,54 @@ class ConnectorCommand : public Command {
       if (!e.ok()) return ReportError("connector: metrics: " + e.error().reason);
       endpoint = std::move(e).value();
     }
+    // Enrolled: the policies and denials come from strait-control (docs/control-plane.md §7.2): the cached snapshot
+    // first (so a restart serves while the control plane is unreachable), then the subscriber's.
+    std::unique_ptr<connector::ConnectorControl> control;
+    std::unique_ptr<ControlSubscription> subscription;
+    if (where) {
+      control = std::make_unique<connector::ConnectorControl>(
+          *conn, connector::ConnectorControlOptions{.tenant = where->tenant, .connector = where->subject,
+                                                    .log = [lg = logger.get()](const logging::Event& e) { lg->Log(e); }});
+      if (auto cached = connector::LoadSnapshotCache(s_.identity); cached) {
+        control->ApplySnapshot(*cached, UnixNow());
+        logger->Log(logging::Event(logging::Level::kInfo, "control_cache").With("as_of", cached->as_of));
+      } else {
+        logger->Log(logging::Event(logging::Level::kWarn, "policy_pending")
+                        .With("reason", "no policy until the control plane's snapshot; every destination is denied "
+                                        "meanwhile")
+                        .With("cache", cached.error()));
+      }
+    }
     if (std::string err = conn->Start(); !err.empty()) return ReportError("connector: " + err);
     if (publisher) publisher->Start();
+    if (where) {
+      connector::ConnectorControl* cc = control.get();
+      const std::string dir = s_.identity;
+      logging::Logger* lgp = logger.get();
+      auto sub = ControlSubscription::Start(
+          *where, *bundle, logger.get(),
+          [cc, dir, lgp](std::string_view body, bool* stop) -> Result<uint64_t, std::string> {
+            auto snap = control::DecodeConnectorSnapshot(body);
+            if (!snap) return Fail(snap.error().reason);
+            const connector::ControlVerdict v = cc->ApplySnapshot(*snap, UnixNow());
+            if (v == connector::ControlVerdict::kResync) return Fail(std::string("the connector's queue refused it"));
+            *stop = v == connector::ControlVerdict::kSelfRevoked;
+            if (auto saved = connector::SaveSnapshotCache(dir, body); !saved) {
+              lgp->Log(logging::Event(logging::Level::kWarn, "control_cache_failed").With("reason", saved.error()));
+            }
+            return snap->as_of;
+          },
+          [cc](const control::Event& e) {
+            switch (cc->ApplyEvent(e, UnixNow())) {
+              case connector::ControlVerdict::kContinue: return control::SubscriberVerdict::kContinue;
+              case connector::ControlVerdict::kResync: return control::SubscriberVerdict::kResync;
+              case connector::ControlVerdict::kSelfRevoked: return control::SubscriberVerdict::kStop;
+            }
+            return control::SubscriberVerdict::kContinue;
+          });
+      if (!sub) return ReportError("connector: " + sub.error());
+      subscription = std::move(*sub);
+    }
 
     const auto direct = conn->direct_address();
     std::printf("connector ready id=%s direct=%s metrics=%s\n", conn->id().c_str(),
@@ -311,12 +367,15 @@ class ConnectorCommand : public Command {
     loop->Run();
     done.store(true);
     waiter.join();
+    const bool revoked = subscription && subscription->ended();
+    subscription.reset();  // the subscriber thread calls into the connector: it goes first
+    control.reset();
     endpoint.reset();  // joins the metrics thread: nothing reads the publisher after this
     publisher.reset();
     conn.reset();  // after Run(): every link and socket is closed
     loop.reset();
     logger->Log(logging::Event(logging::Level::kInfo, "stopped").With("log_dropped", logger->dropped()));
-    return kExitOk;
+    return revoked ? kExitError : kExitOk;  // revoked by the control plane: not a clean stop
   }
 
  private:

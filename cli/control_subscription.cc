@@ -3,12 +3,18 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
+
+#include <fmt/format.h>
+
 namespace strait::cli {
 
 Result<std::unique_ptr<ControlSubscription>, std::string> ControlSubscription::Start(
     const control::SubscriptionDefaults& where, const crypto::IdentityBundle& bundle, logging::Logger* log,
     SnapshotFn on_snapshot, EventFn on_event) {
-  std::unique_ptr<ControlSubscription> s(new ControlSubscription(log, std::move(on_snapshot), std::move(on_event)));
+  std::unique_ptr<ControlSubscription> s(
+      new ControlSubscription(std::string(crypto::RoleName(where.role)), log, std::move(on_snapshot),
+                              std::move(on_event)));
   control::SubscriberOptions o;
   o.url = where.url;
   o.ca_pem = where.ca_pem;
@@ -28,8 +34,14 @@ ControlSubscription::~ControlSubscription() {
 }
 
 Result<uint64_t, std::string> ControlSubscription::OnSnapshot(std::string_view body) {
-  auto as_of = on_snapshot_(body);
+  bool stop = false;
+  auto as_of = on_snapshot_(body, &stop);
+  if (as_of && stop) End(control::SubscriberState::kStopped, fmt::format("the snapshot as of {} revokes this {}",
+                                                                         *as_of, role_));
   if (as_of) {
+    // The contract line scripts and the demo wait for: the daemon holds the control plane's state from here on.
+    std::printf("%s control snapshot as_of=%llu\n", role_.c_str(), static_cast<unsigned long long>(*as_of));
+    std::fflush(stdout);
     log_->Log(logging::Event(logging::Level::kInfo, "control_snapshot").With("as_of", *as_of).With("bytes",
                                                                                                    body.size()));
   }
@@ -59,12 +71,17 @@ void ControlSubscription::OnStatus(const control::SubscriberStatus& status) {
       return;
     case SubscriberState::kRevoked:
     case SubscriberState::kStopped:
-      log_->Log(logging::Event(logging::Level::kError,
-                               status.state == SubscriberState::kRevoked ? "control_revoked" : "control_stopped")
-                    .With("reason", status.reason));
-      ended_.store(true, std::memory_order_release);
-      kill(getpid(), SIGTERM);  // the command's sigwait: drain, then exit 1 (ended())
+      End(status.state, status.reason);
       return;
+  }
+}
+
+void ControlSubscription::End(control::SubscriberState state, const std::string& reason) {
+  log_->Log(logging::Event(logging::Level::kError,
+                           state == control::SubscriberState::kRevoked ? "control_revoked" : "control_stopped")
+                .With("reason", reason));
+  if (!ended_.exchange(true, std::memory_order_acq_rel)) {
+    kill(getpid(), SIGTERM);  // the command's sigwait: drain, then exit 1 (ended())
   }
 }
 

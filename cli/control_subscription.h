@@ -11,6 +11,9 @@
 //
 // On control_revoked / control_stopped the daemon must stop and exit 1: ended() turns true and SIGTERM is sent to
 // this process, so the command's sigwait wakes, drains, and returns kExitError when ended() says so.
+//
+// stdout: "<relay|connector> control snapshot as_of=<id>" each time a snapshot is applied (the first one says the
+// daemon holds its denials or policies; scripts wait for it).
 #pragma once
 
 #include <atomic>
@@ -30,8 +33,9 @@ namespace strait::cli {
 
 class ControlSubscription final : public control::SubscriberHandler {
  public:
-  // [subscriber thread] Decode and apply a snapshot's body; return its as_of.
-  using SnapshotFn = std::function<Result<uint64_t, std::string>(std::string_view body)>;
+  // [subscriber thread] Decode and apply a snapshot's body; return its as_of. Set *stop when the snapshot says this
+  // daemon is revoked (its id among the revoked relays, its tenant deleted): the daemon then stops as on kStop.
+  using SnapshotFn = std::function<Result<uint64_t, std::string>(std::string_view body, bool* stop)>;
   // [subscriber thread] Apply one event (heartbeats included).
   using EventFn = std::function<control::SubscriberVerdict(const control::Event& event)>;
 
@@ -56,9 +60,12 @@ class ControlSubscription final : public control::SubscriberHandler {
   void OnStatus(const control::SubscriberStatus& status) override;
 
  private:
-  ControlSubscription(logging::Logger* log, SnapshotFn on_snapshot, EventFn on_event)
-      : log_(log), on_snapshot_(std::move(on_snapshot)), on_event_(std::move(on_event)) {}
+  ControlSubscription(std::string role, logging::Logger* log, SnapshotFn on_snapshot, EventFn on_event)
+      : role_(std::move(role)), log_(log), on_snapshot_(std::move(on_snapshot)), on_event_(std::move(on_event)) {}
 
+  void End(control::SubscriberState state, const std::string& reason);
+
+  const std::string role_;  // "relay" or "connector": the stdout line's first word
   logging::Logger* const log_;
   const SnapshotFn on_snapshot_;
   const EventFn on_event_;

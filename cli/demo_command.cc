@@ -1,14 +1,21 @@
 // `strait demo`: the README's main job. With no configuration it
-//   1. makes a throwaway root, tenant, TLS CA and relay / connector / device identities in a temp dir
-//      (demo_identities.cc, in process), and a policy that allows only the internal server;
-//   2. starts the internal HTTP server (demo/http_server.h) on loopback in this process, on its own thread;
-//   3. starts `strait relay`, `strait connector` and `strait device` as children of /proc/self/exe on port 0,
-//      reading their ready lines (demo/process.h);
-//   4. through the device's SOCKS5 door (demo/client.h): GET /hello by IP and by name, a bulk upload checked with
+//   1. starts the control plane: `strait-control init` (operator root, TLS CA, an operator API key) and `serve` on
+//      loopback port 0, in a temp dir;
+//   2. as the operator and then a tenant admin, through the REST API (demo/control_api.h): a tenant with 10 device
+//      seats, a relay, a default policy that allows only the internal HTTP server, a connector, a user; one
+//      activation code each for the relay, the connector and the device;
+//   3. enrols them as a user would: `strait relay enroll`, `strait connector enroll`, `strait device activate`;
+//   4. starts the internal HTTP server (demo/http_server.h) on its own thread, and `strait relay`, `strait connector`
+//      and `strait device` as children of /proc/self/exe from their identity directories alone (the relay on the
+//      ports the control plane lists for it; the connector takes its policy from the control plane's snapshot);
+//   5. through the device's SOCKS5 door (demo/client.h): GET /hello by IP and by name, a bulk upload checked with
 //      SHA-256 on both ends, a burst of small requests over concurrent streams;
-//   5. scrapes the relay's and the connector's metrics, stops the children (SIGTERM, then SIGKILL) and prints a
-//      table. Everything is cleaned up on success, failure, Ctrl-C and --timeout; any failed step exits 1 with one
-//      clear line.
+//   6. scrapes the daemons' metrics, then revokes the device through the REST API and times how long the relay
+//      takes to cut its link (the device's "device link down ... error=revoked" line);
+//   7. stops the children (SIGTERM, then SIGKILL) and prints a table. Everything is cleaned up on success, failure,
+//      Ctrl-C and --timeout; any failed step exits 1 with one clear line.
+// strait-control is a separate executable (OpenSSL 3; design.md "One TLS library per process"): --control-bin, else
+// next to this executable, else ../control-plane/strait-control from it (the build tree), else on PATH.
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -29,8 +36,9 @@
 
 #include "cli/command.h"
 #include "cli/demo/client.h"
+#include "cli/demo/control_api.h"
+#include "cli/demo/control_plane.h"
 #include "cli/demo/http_server.h"
-#include "cli/demo_identities.h"
 #include "cli/demo/process.h"
 
 namespace strait::cli {
@@ -47,7 +55,12 @@ constexpr uint32_t kMaxRequests = 1'000'000;
 constexpr uint32_t kMaxConcurrency = 1024;
 constexpr uint32_t kSmallBody = 64;
 
+constexpr const char* kDemoTenant = "demo";
+constexpr const char* kDemoRelay = "relay-1";
+constexpr const char* kDemoConnector = "dc-demo";
+
 struct DemoOptions {
+  std::string control_bin;  // strait-control; "" = look for it (FindControlBinary)
   uint32_t bulk_mib = 256;
   uint32_t requests = 2000;
   uint32_t concurrency = 16;
@@ -106,14 +119,14 @@ class DemoRun {
     StopChildren();
     if (rc == kExitOk) PrintTable();
     if (rc == kExitOk) {
-      for (const auto& c : children_) {
+      for (ChildProcess* c : All()) {
         if (!c->ExitedCleanly()) {
           rc = ReportError(fmt::format("demo failed: {} did not exit cleanly on SIGTERM: {}", c->name(),
                                        c->StatusText()));
         }
       }
     } else {
-      for (const auto& c : children_) Progress(fmt::format("{} (pid {}): {}", c->name(), c->pid(), c->StatusText()));
+      for (ChildProcess* c : All()) Progress(fmt::format("{} (pid {}): {}", c->name(), c->pid(), c->StatusText()));
     }
     Cleanup();
     return rc;
@@ -161,51 +174,88 @@ class DemoRun {
     return *hp;
   }
 
+  template <typename T>
+  T Must(Result<T, std::string> r) {
+    Check();
+    if (!r) throw StepFailed(r.error());
+    return std::move(*r);
+  }
+
+  // Steps 1-3: the control plane, its resources, and the three identity directories.
+  void ControlPlane() {
+    const std::string bin = o_.control_bin.empty() ? demo::FindControlBinary("/proc/self/exe") : o_.control_bin;
+    control_ = Must(demo::ControlPlane::Start({.exe = bin, .strait = "/proc/self/exe", .dir = dir_,
+                                               .deadline = deadline_}));
+    Progress(fmt::format("control plane (pid {}) ready at {} (init: operator root, TLS CA, operator API key)",
+                         control_->process().pid(), control_->url()));
+
+    admin_.emplace(Must(control_->CreateTenant(kDemoTenant, 10)));
+    relay_device_port_ = demo::PickFreePort();
+    relay_connector_port_ = demo::PickFreePort();
+    if (relay_device_port_ == 0 || relay_connector_port_ == 0) throw StepFailed("no free loopback port for the relay");
+    const std::string relay_code = Must(control_->CreateRelay(kDemoRelay, relay_device_port_, relay_connector_port_));
+    Progress(fmt::format("operator: tenant \"{}\" (10 device seats) and its admin API key, relay \"{}\" and its "
+                         "activation code", kDemoTenant, kDemoRelay));
+
+    const std::string port = std::to_string(http_->port());
+    Must(admin_->Post(fmt::format("/v1/tenants/{}/policies", kDemoTenant),
+                      {{"name", "demo"},
+                       {"default", true},
+                       {"app", {{"allow", {{{"cidrs", {"127.0.0.1/32"}}, {"ports", {port}}},
+                                           {{"hosts", {"localhost"}}, {"ports", {port}}}}},
+                                {"deny", nlohmann::json::array()}}}}));
+    const std::string conn_code = Must(control_->CreateConnector(*admin_, kDemoTenant, kDemoConnector));
+    const std::string dev_code = Must(control_->CreateDevice(*admin_, kDemoTenant, "ann@demo.example"));
+    Progress(fmt::format("tenant admin: default policy (only 127.0.0.1:{0} and localhost:{0}), connector \"{1}\", "
+                         "user ann@demo.example, activation codes", port, kDemoConnector));
+
+    relay_dir_ = dir_ + "/relay";
+    connector_dir_ = dir_ + "/connector";
+    device_dir_ = dir_ + "/device";
+    Must(control_->Enrol("relay enroll", relay_code, relay_dir_));
+    Must(control_->Enrol("connector enroll", conn_code, connector_dir_));
+    device_id_ = Must(control_->Enrol("device activate", dev_code, device_dir_));
+    Progress(fmt::format("enrolled: relay, connector, device {} (strait relay enroll / connector enroll / device "
+                         "activate: each made its keys and got its bundle through its code)", device_id_));
+  }
+
   void Steps() {
     char tmpl[] = "/tmp/strait-demo.XXXXXX";
     if (!::mkdtemp(tmpl)) throw StepFailed(fmt::format("mkdtemp: {}", std::strerror(errno)));
     dir_ = tmpl;
-    auto ids = MakeDemoIdentities(dir_, static_cast<uint64_t>(std::time(nullptr)), 1);
-    if (!ids) throw StepFailed(ids.error());
-    Progress(fmt::format("keys: operator root, tenant \"{}\", TLS CA, relay/connector/device identities in {}",
-                         kDemoTenant, dir_));
-
     std::string error;
     http_ = demo::HttpServer::Start({}, &error);
     if (!http_) throw StepFailed(error);
-    const std::string policy = dir_ + "/policy.toml";
-    if (auto r = WriteDemoPolicy(policy, http_->port()); !r) throw StepFailed(r.error());
-    Progress(fmt::format("internal HTTP server on 127.0.0.1:{}; policy allows only it ({})", http_->port(), policy));
+    Progress(fmt::format("internal HTTP server on 127.0.0.1:{}", http_->port()));
+    ControlPlane();
     Check();
 
-    ChildProcess& relay = Spawn("relay", {"relay", "--identity", ids->relay, "--device-listen", "127.0.0.1:0",
-                                          "--connector-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-                                          "--threads", "1"});
+    ChildProcess& relay = Spawn("relay", {"relay", "--identity", relay_dir_, "--device-listen",
+                                          fmt::format("127.0.0.1:{}", relay_device_port_), "--connector-listen",
+                                          fmt::format("127.0.0.1:{}", relay_connector_port_), "--metrics-listen",
+                                          "127.0.0.1:0", "--threads", "1"});
     std::size_t rc = 0;
     const std::string ready = WaitLine(relay, "relay ready", &rc);
-    const HostPort device_port = Addr(relay, ready, "device");
-    const HostPort connector_port = Addr(relay, ready, "connector");
     if (auto m = demo::Field(ready, "metrics"); m) relay_metrics_ = demo::ParseHostPort(*m);
-    Progress(fmt::format("relay (pid {}) ready: devices {}:{}, connectors {}:{}", relay.pid(), device_port.host,
-                         device_port.port, connector_port.host, connector_port.port));
+    WaitLine(relay, "relay control snapshot", &rc);
+    Progress(fmt::format("relay (pid {}) ready on 127.0.0.1:{} (devices) and :{} (connectors); following the "
+                         "control plane's events", relay.pid(), relay_device_port_, relay_connector_port_));
 
-    const uint16_t cm = demo::PickFreePort();
-    std::vector<std::string> cargs = {"connector", "--identity", ids->connector, "--relay",
-                                      fmt::format("{}:{}", connector_port.host, connector_port.port),
-                                      "--policy", policy};
-    if (cm != 0) {
+    std::vector<std::string> cargs = {"connector", "--identity", connector_dir_};
+    if (const uint16_t cm = demo::PickFreePort(); cm != 0) {
       cargs.insert(cargs.end(), {"--metrics-listen", fmt::format("127.0.0.1:{}", cm)});
       connector_metrics_ = HostPort{"127.0.0.1", cm};
     }
     ChildProcess& connector = Spawn("connector", cargs);
     std::size_t cc = 0;
     WaitLine(connector, "connector ready", &cc);
+    std::size_t cs = cc;
+    WaitLine(connector, "connector control snapshot", &cs);
     WaitLine(connector, "connector link up", &cc);
-    Progress(fmt::format("connector (pid {}) ready, link to the relay up", connector.pid()));
+    Progress(fmt::format("connector (pid {}) ready: policy from the control plane, link to the relay up",
+                         connector.pid()));
 
-    std::vector<std::string> dargs = {"device", "--identity", ids->device, "--relay",
-                                      fmt::format("{}:{}", device_port.host, device_port.port), "--socks-listen",
-                                      "127.0.0.1:0"};
+    std::vector<std::string> dargs = {"device", "--identity", device_dir_, "--socks-listen", "127.0.0.1:0"};
     if (const uint16_t dm = demo::PickFreePort(); dm != 0) {
       dargs.insert(dargs.end(), {"--metrics-listen", fmt::format("127.0.0.1:{}", dm)});
       device_metrics_ = HostPort{"127.0.0.1", dm};
@@ -227,6 +277,25 @@ class DemoRun {
     Progress("waiting 1.1 s for the relay's shards to publish their counters");
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
     Scrape();
+    Revoke(device, dc);
+  }
+
+  // Step 6: revoke the device through the API; the relay cuts its link (ERROR revoked) once the event reaches it.
+  void Revoke(ChildProcess& device, std::size_t cursor) {
+    const auto t0 = Clock::now();
+    Must(admin_->Post(fmt::format("/v1/tenants/{}/devices/{}/revoke", kDemoTenant, device_id_),
+                      {{"reason", "demo: revoked to show the cut"}}));
+    const auto t1 = Clock::now();
+    const std::string down = WaitLine(device, "device link down", &cursor);
+    const auto t2 = Clock::now();
+    if (demo::Field(down, "error") != std::optional<std::string>("revoked")) {
+      throw StepFailed(fmt::format("revocation: the device's link went down, but not for the revocation: \"{}\"",
+                                   down));
+    }
+    revoke_api_ms_ = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    revoke_cut_ms_ = std::chrono::duration<double, std::milli>(t2 - t0).count();
+    Progress(fmt::format("revoked device {}: API answered in {:.1f} ms, the relay cut its link {:.1f} ms after the "
+                         "call (error=revoked)", device_id_, revoke_api_ms_, revoke_cut_ms_));
   }
 
   void Hello(const std::string& host) {
@@ -333,9 +402,19 @@ class DemoRun {
     device_samples_ = ScrapeOne(device_metrics_);
   }
 
+  // strait-control, then the daemons in start order.
+  std::vector<ChildProcess*> All() {
+    std::vector<ChildProcess*> all;
+    if (control_) all.push_back(&control_->process());
+    for (const auto& c : children_) all.push_back(c.get());
+    return all;
+  }
+
   void StopChildren() {
-    // Device first, then connector, then relay: each sees its peers leave in the order a real shutdown would.
-    for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+    // Device first, then connector, relay and the control plane: each sees its peers leave in the order a real
+    // shutdown would.
+    const std::vector<ChildProcess*> all = All();
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
       if (!(*it)->exited()) Progress(fmt::format("stopping {} (SIGTERM)", (*it)->name()));
       (*it)->Stop(kStopGrace);
     }
@@ -348,6 +427,8 @@ class DemoRun {
     for (const auto& h : hello_) row("hello", h);
     row("bulk throughput", fmt::format("{:.1f} MB/s ({} MiB in {:.2f} s, one stream, SHA-256 {}... on both ends)",
                                        bulk_mb_s_, o_.bulk_mib, bulk_s_, bulk_sha_.substr(0, 12)));
+    row("revocation", fmt::format("device {} cut {:.1f} ms after the REST call (the call itself {:.1f} ms; one "
+                                  "sample: bench/control for p50/p99)", device_id_, revoke_cut_ms_, revoke_api_ms_));
     row("small-request latency", fmt::format("p50 {:.0f} us, p99 {:.0f} us ({} x GET /bytes/{} over {} streams, "
                                              "{:.0f} req/s)",
                                              p50_us_, p99_us_, o_.requests, kSmallBody, o_.concurrency, burst_rps_));
@@ -363,12 +444,13 @@ class DemoRun {
     }
     row("internal server", fmt::format("{} connections, {} requests", http_->stats().connections.load(),
                                        http_->stats().requests.load()));
-    for (const auto& c : children_) row(fmt::format("{} exit", c->name()), c->StatusText());
+    for (ChildProcess* c : All()) row(fmt::format("{} exit", c->name()), c->StatusText());
     std::fflush(stdout);
   }
 
   void Cleanup() {
     children_.clear();  // SIGKILLs anything still running and reaps it
+    control_.reset();
     http_.reset();
     if (!dir_.empty()) {
       if (o_.keep_dir) {
@@ -386,7 +468,17 @@ class DemoRun {
   Clock::time_point deadline_;
   std::string dir_;
   std::unique_ptr<demo::HttpServer> http_;
+  std::unique_ptr<demo::ControlPlane> control_;          // strait-control (stopped after the daemons)
   std::vector<std::unique_ptr<ChildProcess>> children_;  // relay, connector, device
+  std::optional<demo::ControlApi> admin_;
+  uint16_t relay_device_port_ = 0;
+  uint16_t relay_connector_port_ = 0;
+  std::string relay_dir_;
+  std::string connector_dir_;
+  std::string device_dir_;
+  std::string device_id_;
+  double revoke_api_ms_ = 0;
+  double revoke_cut_ms_ = 0;
   HostPort socks_;
   std::optional<HostPort> relay_metrics_;
   std::optional<HostPort> connector_metrics_;
@@ -406,8 +498,9 @@ class DemoRun {
 class DemoCommand : public Command {
  public:
   explicit DemoCommand(CLI::App& app)
-      : sub_(app.add_subcommand("demo", "Run a relay, a connector and a device on loopback with throwaway keys, "
-                                        "push traffic through the device's SOCKS5 door and print what it measured")) {
+      : sub_(app.add_subcommand("demo", "Run strait-control, a relay, a connector and a device on loopback, enrol them "
+                                        "through activation codes, push traffic through the device's SOCKS5 door, "
+                                        "revoke the device and print what it measured")) {
     sub_->add_option("--bulk-mib", o_.bulk_mib, "Bulk upload size in MiB (SHA-256 checked on both ends)")
         ->capture_default_str()
         ->check(CLI::Range(1u, kMaxBulkMib));
@@ -421,6 +514,8 @@ class DemoCommand : public Command {
         ->capture_default_str()
         ->check(CLI::Range(5u, 3600u));
     sub_->add_flag("--keep-dir", o_.keep_dir, "Keep the temporary directory (keys, policy, children's stderr)");
+    sub_->add_option("--control-bin", o_.control_bin,
+                     "strait-control executable (default: next to strait, the build tree, then PATH)");
   }
   bool Selected() const override { return sub_->parsed(); }
   int Run() override {

@@ -10,7 +10,8 @@
 // stdout: "device forward <local ip:port> -> <host:port>" per forward once it listens, then "device ready
 // socks=<ip:port>" once every door listens, then "device session up connector=<id> via=<relay|direct>" each time a
 // session is established, and with --tun "device tunnel up name=<if> address=<ip> mtu=<n> routes=<cidr,...>" each
-// time a session's tunnel configuration is applied (flushed at once; scripts wait for them).
+// time a session's tunnel configuration is applied, and "device link down via=<relay|direct> error=<name|none>" when
+// a link that was up goes down (e.g. error=revoked) (flushed at once; scripts wait for them).
 // stderr: one line per event, text or JSON (docs/logging.md: link_up, link_down, login_failed, logged_in,
 // session_down, ...); failed logins at most one line a minute per path (see Printer).
 // SIGTERM / SIGINT: stop, exit 0.
@@ -78,6 +79,12 @@ class Printer final : public device::ClientObserver {
   }
   void OnLinkDown(Path path, const link::LinkDown& down) override {
     if (down.was_up) {
+      // The contract line beside "device session up": scripts and the demo time a revocation by it.
+      const std::string_view error =
+          down.code == 0 ? std::string_view("none") : tunnel::ErrorCodeName(static_cast<tunnel::ErrorCode>(down.code));
+      std::printf("device link down via=%.*s error=%.*s\n", static_cast<int>(device::PathName(path).size()),
+                  device::PathName(path).data(), static_cast<int>(error.size()), error.data());
+      std::fflush(stdout);
       logging::Event e(link::LinkDownLevel(down), "link_down");
       e.With("via", device::PathName(path));
       log_(link::WithLinkDown(e, down));

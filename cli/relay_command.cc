@@ -11,6 +11,12 @@
 // stderr: one line per event (link or session up/down, refused login, drain), text or JSON (docs/logging.md), through
 // a logging::Logger that never blocks a shard. SIGTERM / SIGINT: drain (GOAWAY, close after --drain-ms), exit 0.
 //
+// An identity enrolled with strait-control (`strait relay enroll`; DIR/control.json) also follows the control
+// plane's snapshot and event stream (cli/control_subscription.h, relay/control_apply.h): revoked and locked subjects
+// and suspended tenants are refused at login and their live links closed with ERROR revoked. stdout then also says
+// "relay control snapshot as_of=<id>" each time a snapshot is applied. A relay revoked by the control plane drains
+// and exits 1.
+//
 // TOML keys (flags win; ReadConfig() is the list): identity, device_listen, connector_listen, metrics_listen, threads,
 // drain_ms, handshake_timeout_ms, client_hello_timeout_ms, keepalive_ms, idle_timeout_ms, max_sessions_per_device,
 // max_handshakes_per_shard, max_handshakes_per_source, max_links_per_shard, max_links_per_credential, log_level,
@@ -34,10 +40,14 @@
 #include "crypto/tls_context.h"
 #include "cli/command.h"
 #include "cli/config_file.h"
+#include "cli/control_subscription.h"
 #include "cli/log_flags.h"
+#include "relay/control_apply.h"
 #include "relay/metrics.h"
 #include "relay/relay.h"
 #include "runtime/net.h"
+#include "tunnel/control/daemon_defaults.h"
+#include "tunnel/control/snapshot.h"
 
 namespace strait::cli {
 namespace {
@@ -61,6 +71,8 @@ struct Settings {
   std::int64_t max_links_per_credential = 8;
   LogSettings log;
 };
+
+std::uint64_t UnixNow() { return static_cast<std::uint64_t>(::time(nullptr)); }
 
 int Usage(const std::string& message) {
   fmt::print(stderr, "strait relay: {}\nRun with --help for more information.\n", message);
@@ -116,6 +128,8 @@ class RelayCommand : public Command {
     if (!tls) return ReportError("relay: TLS: " + tls.error().reason);
     std::string relay_id = "relay";
     if (auto cred = crypto::ParseCredential(bundle->credential)) relay_id = cred->subject_id;
+    auto where = control::SubscriptionFromControl(s_.identity, *bundle);
+    if (!where) return ReportError("relay: " + where.error().reason);
 
     std::unique_ptr<logging::Logger> logger = MakeLogger(s_.log);
     relay::RelayOptions o;
@@ -167,6 +181,38 @@ class RelayCommand : public Command {
     std::fflush(stdout);
     logger->Log(logging::Event(logging::Level::kInfo, "listening").With("relay", relay_id).With("shards", o.threads));
 
+    // Enrolled with strait-control (control.json): follow its denials (docs/control-plane.md §7). Logins are served
+    // from the start; a denial that arrives with the first snapshot closes any link it concerns.
+    std::unique_ptr<relay::RelayControl> control;
+    std::unique_ptr<ControlSubscription> subscription;
+    if (!where->has_value()) {
+      logger->Log(logging::Event(logging::Level::kInfo, "control_plane").With("state", "none (no control.json)"));
+    } else {
+      control = std::make_unique<relay::RelayControl>(*relay, relay_id);
+      relay::RelayControl* rc = control.get();
+      auto sub = ControlSubscription::Start(
+          **where, *bundle, logger.get(),
+          [rc](std::string_view body, bool* stop) -> Result<uint64_t, std::string> {
+            auto snap = control::DecodeRelaySnapshot(body);
+            if (!snap) return Fail(snap.error().reason);
+            *stop = rc->ApplySnapshot(*snap, UnixNow()) == relay::ControlStep::kSelfRevoked;
+            return snap->as_of;
+          },
+          [rc](const control::Event& e) {
+            switch (rc->ApplyEvent(e, UnixNow())) {
+              case relay::ControlStep::kContinue: return control::SubscriberVerdict::kContinue;
+              case relay::ControlStep::kResync: return control::SubscriberVerdict::kResync;
+              case relay::ControlStep::kSelfRevoked: return control::SubscriberVerdict::kStop;
+            }
+            return control::SubscriberVerdict::kContinue;
+          });
+      if (!sub) {
+        relay->Stop();
+        return ReportError("relay: " + sub.error());
+      }
+      subscription = std::move(*sub);
+    }
+
     int sig = 0;
     sigwait(&sigs, &sig);
     logger->Log(logging::Event(logging::Level::kInfo, "signal").With("signal", sig).With("drain_ms", s_.drain_ms));
@@ -179,10 +225,14 @@ class RelayCommand : public Command {
       siginfo_t info;
       if (sigtimedwait(&sigs, &info, &ts) > 0) break;
     }
+    const bool revoked = subscription && subscription->ended();
+    subscription.reset();  // the subscriber thread calls into the relay: it goes first
+    control.reset();
     relay->Stop();
     metrics_server.reset();
     logger->Log(logging::Event(logging::Level::kInfo, "stopped").With("log_dropped", logger->dropped()));
-    return kExitOk;
+    // Revoked by the control plane: exit 1, so a supervisor does not take it for a clean stop.
+    return revoked ? kExitError : kExitOk;
   }
 
  private:

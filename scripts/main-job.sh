@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: sets up the machine, builds Strait and runs `strait demo` (a relay, a connector and a device on
-# loopback with throwaway keys; an internal HTTP server reached through the device's SOCKS5 door; a table of
-# bulk throughput, small-request latency, sessions and streams, and every child's exit status).
+# The main job: sets up the machine, builds Strait and runs `strait demo` (strait-control, a relay, a connector and a
+# device on loopback, enrolled through activation codes; an internal HTTP server reached through the device's SOCKS5
+# door; a table of bulk throughput, small-request latency, sessions and streams, the revocation's cut time, and every
+# child's exit status).
 # Usage: scripts/main-job.sh [--micro [--quick]] [-- DEMO_ARGS...]
 #   --micro   instead of the demo, run the sans-I/O cores' micro-benchmarks, one table per component
 #   --quick   with --micro: 0.1 s per benchmark instead of 0.5 s
@@ -36,9 +37,12 @@ if ((micro)); then
   exit 0
 fi
 
-# The demo needs only the `strait` executable (cli/CMakeLists.txt), not the tests and benchmarks.
-scripts/build.sh release build strait
-[[ -x build/cli/strait ]] || { echo "main-job: build/cli/strait was not built" >&2; exit 1; }
+# The demo needs the two executables (`strait`, and `strait-control` which it finds in the build tree), not the tests
+# and benchmarks.
+scripts/build.sh release build strait strait-control
+for exe in build/cli/strait build/control-plane/strait-control; do
+  [[ -x $exe ]] || { echo "main-job: $exe was not built" >&2; exit 1; }
+done
 echo
 echo "strait demo on $(nproc) cores ($(uname -r))"
 exec build/cli/strait demo "${demo_args[@]}"

@@ -3,7 +3,7 @@
 # §6.4, §6.6): usage errors of `device activate` / `connector enroll` / `relay enroll` (exit 2, nothing written),
 # a control plane that cannot be reached (exit 1, one line; the keys and Idempotency-Key stay in DIR/.pending and a
 # retry reuses them), and the daemons reading control.json (the connector refuses --policy for an enrolled identity).
-# The exchange with a real strait-control is tests/e2e/control_plane_test.sh's.
+# The exchange with a real strait-control is tests/e2e/control_plane_test.cc's.
 # Usage: enroll_cli_test.sh <path-to-strait> <case>
 #   cases: usage nonempty-out retry-keeps-keys relay-keys connector-policy
 # Registered as ctest cli_enroll.<case> by tests/cli/CMakeLists.txt.
