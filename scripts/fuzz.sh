@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 total=${1:-300}
 dir=${2:-build-san}
 [ -d "$dir/fuzz" ] || scripts/build.sh sanitize "$dir"
-mapfile -t targets < <(find "$dir/fuzz" -maxdepth 1 -type f -name '*_fuzzer' -perm -u+x | sort)
+# maxdepth 2: the control plane's targets build in $dir/fuzz/control/ (their own executables, OpenSSL 3); corpus
+# names are the target's name without _fuzzer either way, so fuzz/corpus/<thing>/ maps the same.
+mapfile -t targets < <(find "$dir/fuzz" -maxdepth 2 -type f -name '*_fuzzer' -perm -u+x | sort)
 ((${#targets[@]})) || { echo "fuzz: no targets in $dir/fuzz" >&2; exit 1; }
 per=$(( total / ${#targets[@]} ))
 (( per >= 5 )) || per=5

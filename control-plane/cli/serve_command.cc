@@ -15,6 +15,7 @@
 #include "control-plane/cli/data_dir.h"
 #include "control-plane/events/hub.h"
 #include "control-plane/handlers/dispatcher.h"
+#include "control-plane/handlers/maintenance.h"
 #include "control-plane/handlers/routes.h"
 #include "control-plane/http/server.h"
 #include "control-plane/pki/key_pem.h"
@@ -36,6 +37,11 @@ struct ServeSettings {
   int max_connections = 1024;
   int rate_per_key = 50;
   int burst_per_key = 100;
+  int rate_unauthenticated = 20;  // per source IP and second
+  int activate_per_minute = 10;   // POST /v1/activate per source IP
+  int maintenance_interval_s = 60;
+  int event_retention_hours = 168;
+  int audit_retention_days = 365;
   ServiceConfig service;
   strait::cli::LogSettings log;
 };
@@ -79,6 +85,11 @@ int ServeCommand::Run() {
       cfg.Int("renew_grace_hours", nullptr, s_.service.renew_grace_hours, 0, 720);
       cfg.Int("rate_per_key", nullptr, s_.rate_per_key, 1, 100000);
       cfg.Int("burst_per_key", nullptr, s_.burst_per_key, 1, 100000);
+      cfg.Int("rate_unauthenticated", nullptr, s_.rate_unauthenticated, 1, 100000);
+      cfg.Int("activate_per_minute", nullptr, s_.activate_per_minute, 1, 1000000);
+      cfg.Int("maintenance_interval_s", nullptr, s_.maintenance_interval_s, 1, 3600);
+      cfg.Int("event_retention_hours", nullptr, s_.event_retention_hours, 1, 8760);
+      cfg.Int("audit_retention_days", nullptr, s_.audit_retention_days, 1, 3650);
       strait::cli::ReadLogConfig(cfg, s_.log);
     });
     if (error) return Fail(*error);
@@ -146,6 +157,8 @@ int ServeCommand::Run() {
   DispatcherOptions dopt;
   dopt.rate_per_key = s_.rate_per_key;
   dopt.burst_per_key = s_.burst_per_key;
+  dopt.rate_unauthenticated = s_.rate_unauthenticated;
+  dopt.activate_per_minute = s_.activate_per_minute;
   logging::Logger* lg = logger.get();
   Dispatcher dispatcher(ApiRoutes(), &services, dopt, [lg](std::string_view line) {
     lg->Log(logging::Event(logging::Level::kError, "internal_error").With("detail", std::string(line)));
@@ -167,8 +180,28 @@ int ServeCommand::Run() {
   sigaddset(&stop, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
+  // Maintenance (§1 Threads): one log line per pass that changed something or failed.
+  MaintenanceOptions mopt;
+  mopt.interval = std::chrono::seconds(s_.maintenance_interval_s);
+  mopt.event_retention = std::chrono::hours(s_.event_retention_hours);
+  mopt.audit_retention = std::chrono::hours(24 * s_.audit_retention_days);
+  mopt.keep_events = events::HubOptions{}.ring_events;
+  MaintenanceThread maintenance(&services, mopt, [lg](const MaintenanceReport& r) {
+    if (!r.Changed() && !r.error) return;
+    lg->Log(logging::Event(r.error ? logging::Level::kWarn : logging::Level::kInfo, "maintenance")
+                .With("activations_expired", r.activations_expired)
+                .With("activations_purged", r.activations_purged)
+                .With("idempotency_purged", r.idempotency_purged)
+                .With("events_purged", r.events_purged)
+                .With("audit_purged", r.audit_purged)
+                .With("denials_purged", r.denials_purged)
+                .With("tenant_certs_reissued", r.tenant_certs_reissued)
+                .With("error", r.error.value_or("")));
+  });
+
   http::Server server(std::move(hopt), &dispatcher);
   if (auto started = server.Start(); !started) return Fail(started.error().reason);
+  maintenance.Start();
   std::printf("control ready listen=%s\n", server.local_address().c_str());
   std::fflush(stdout);
   logger->Log(logging::Event(logging::Level::kInfo, "listening").With("listen", server.local_address()));
@@ -176,6 +209,7 @@ int ServeCommand::Run() {
   int sig = 0;
   sigwait(&stop, &sig);
   logger->Log(logging::Event(logging::Level::kInfo, "signal").With("signal", sig));
+  maintenance.Stop();  // at its next batch boundary: a batch is one short transaction
   hub.Shutdown();  // event streams end first: their daemons resume from another instance or after the restart
   server.Stop();
   logger->Log(logging::Event(logging::Level::kInfo, "stopped")

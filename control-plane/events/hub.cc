@@ -161,6 +161,11 @@ std::optional<std::string> Hub::Serve(Stream& s, std::unique_lock<std::mutex>& l
   return std::nullopt;
 }
 
+store::EventId Hub::RingFirstId() const {
+  std::lock_guard lock(mu_);
+  return ring_.empty() ? ring_last_ + 1 : ring_.front().id;
+}
+
 void Hub::Pump() {
   std::unique_lock lock(mu_);
   while (true) {

@@ -76,6 +76,9 @@ class Hub {
   void Shutdown();
 
   size_t streams() const;
+  // The lowest event id the ring holds, or the next it will read when it holds none: events from here on may be
+  // served from memory, so the maintenance thread purges only below it.
+  store::EventId RingFirstId() const;
   uint64_t replaced() const;
 
  private:

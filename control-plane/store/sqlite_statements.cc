@@ -83,18 +83,24 @@ constexpr std::array<SqlStatement, static_cast<size_t>(Sql::kCount)> kStatements
     // Every tenant's and the operator's records; ?1 (the tenant) is not used, so both lists bind alike.
     {kAuditListAll, kGlobal,
      "SELECT " AUDIT_COLS " FROM audit WHERE id < ?2" AUDIT_FILTER " ORDER BY id DESC LIMIT ?8"},
-    {kAuditPurge, kGlobal, "DELETE FROM audit WHERE at < ?1"},
+    // Maintenance purges take a batch (?2 or ?3: LIMIT) through a subquery: SQLite's DELETE ... LIMIT is a build
+    // option Debian's library does not set.
+    {kAuditPurge, kGlobal,
+     "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY id LIMIT ?2)"},
 
     {kEventInsert, kGlobal, "INSERT INTO events (at, tenant, type, body) VALUES (?1, ?2, ?3, ?4)"},
     {kEventRead, kGlobal, "SELECT id, at, tenant, type, body FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"},
     {kEventOldest, kGlobal, "SELECT min(id) FROM events"},
-    {kEventPurge, kGlobal, "DELETE FROM events WHERE at < ?1"},
+    {kEventPurge, kGlobal,
+     "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1 AND id <= ?2 ORDER BY id LIMIT ?3)"},
     // AUTOINCREMENT keeps the highest id ever given here, also after a purge emptied the table.
     {kEventLastId, kGlobal, "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)"},
 
     {kIdempotencyGet, kGlobal, "SELECT " IDEM_COLS " FROM idempotency WHERE scope = ?1 AND key = ?2"},
     {kIdempotencyInsert, kGlobal, "INSERT INTO idempotency (" IDEM_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
-    {kIdempotencyPurge, kGlobal, "DELETE FROM idempotency WHERE created_at < ?1"},
+    {kIdempotencyPurge, kGlobal,
+     "DELETE FROM idempotency WHERE (scope, key) IN "
+     "(SELECT scope, key FROM idempotency WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)"},
 
     {kCredentialGet, kGlobal, "SELECT " CRED_COLS " FROM credentials WHERE serial = ?1"},
     {kCredentialNewest, kTenant,
@@ -117,7 +123,9 @@ constexpr std::array<SqlStatement, static_cast<size_t>(Sql::kCount)> kStatements
      "updated_at = excluded.updated_at"},
     {kDenialDelete, kTenant, "DELETE FROM denials WHERE tenant = ?1 AND role = ?2 AND subject = ?3"},
     // Maintenance: a denial is needed only while a credential of its subject may still verify.
-    {kDenialPurge, kAllTenants, "DELETE FROM denials WHERE until < ?1"},
+    {kDenialPurge, kAllTenants,
+     "DELETE FROM denials WHERE (tenant, role, subject) IN "
+     "(SELECT tenant, role, subject FROM denials WHERE until < ?1 ORDER BY until LIMIT ?2)"},
 
     {kUserGet, kTenant, "SELECT " USER_COLS " FROM users WHERE tenant = ?1 AND id = ?2"},
     {kUserGetByEmail, kTenant, "SELECT " USER_COLS " FROM users WHERE tenant = ?1 AND email = ?2"},
@@ -185,7 +193,11 @@ constexpr std::array<SqlStatement, static_cast<size_t>(Sql::kCount)> kStatements
      "UPDATE activations SET state = 'cancelled', updated_at = ?3 WHERE tenant = ?1 AND id = ?2 "
      "AND state = 'pending'"},
     {kActivationExpire, kGlobal,
-     "UPDATE activations SET state = 'expired', updated_at = ?1 WHERE state = 'pending' AND expires_at <= ?1"},
+     "UPDATE activations SET state = 'expired', updated_at = ?1 WHERE id IN "
+     "(SELECT id FROM activations WHERE state = 'pending' AND expires_at <= ?1 LIMIT ?2)"},
+    {kActivationPurge, kGlobal,
+     "DELETE FROM activations WHERE id IN (SELECT id FROM activations "
+     "WHERE state IN ('expired', 'cancelled', 'burned') AND expires_at < ?1 LIMIT ?2)"},
 
     {kConnectorGet, kTenant, "SELECT " CONNECTOR_COLS " FROM connectors WHERE tenant = ?1 AND id = ?2"},
     {kConnectorList, kTenant,

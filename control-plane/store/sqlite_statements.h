@@ -34,7 +34,7 @@ enum class Sql : uint16_t {
   kMemberCount, kMemberList, kMemberGroupsOfUser, kMemberInsert, kMemberDelete,
   kDeviceGet, kDeviceList, kDeviceCount, kDeviceSeats, kDeviceInsert, kDeviceUpdate, kDeviceDelete,
   kActivationGet, kActivationGetTenant, kActivationList, kActivationCountPending, kActivationInsert,
-  kActivationRedeem, kActivationFail, kActivationCancel, kActivationExpire,
+  kActivationRedeem, kActivationFail, kActivationCancel, kActivationExpire, kActivationPurge,
   kConnectorGet, kConnectorList, kConnectorCount, kConnectorInsert, kConnectorUpdate,
   kRelayGet, kRelayList, kRelayCount, kRelayInsert, kRelayUpdate,
   kPolicyGet, kPolicyGetDefault, kPolicyList, kPolicyCount, kPolicyTomlBytes, kPolicyInsert, kPolicyUpdate,

@@ -192,11 +192,11 @@ class SqliteWriteTx final : public SqliteReads<WriteTx> {
   StoreResult<bool> DeleteApiKey(const TenantScope& scope, std::string_view id) override;
   StoreResult<bool> DeleteOperatorApiKey(std::string_view id) override;
   StoreResult<AuditId> AppendAudit(const AuditRecord& record) override;
-  StoreResult<int64_t> PurgeAuditBefore(int64_t at) override;
+  StoreResult<int64_t> PurgeAuditBefore(int64_t at, size_t limit) override;
   StoreResult<EventId> AppendEvent(const EventRecord& record) override;
-  StoreResult<int64_t> PurgeEventsBefore(int64_t at) override;
+  StoreResult<int64_t> PurgeEventsBefore(int64_t at, EventId up_to, size_t limit) override;
   StoreResult<void> PutIdempotency(const IdempotencyRecord& record) override;
-  StoreResult<int64_t> PurgeIdempotencyBefore(int64_t at) override;
+  StoreResult<int64_t> PurgeIdempotencyBefore(int64_t at, size_t limit) override;
   StoreResult<int64_t> NextSerial() override;
   StoreResult<void> InsertCredential(const CredentialRecord& record) override;
   StoreResult<void> PutDenial(const TenantScope& scope, SubjectRole role, std::string_view subject,
@@ -204,7 +204,7 @@ class SqliteWriteTx final : public SqliteReads<WriteTx> {
   StoreResult<void> PutRelayDenial(std::string_view relay, DenialReason reason, int64_t until,
                                    int64_t now) override;
   StoreResult<bool> DeleteDenial(const TenantScope& scope, SubjectRole role, std::string_view subject) override;
-  StoreResult<int64_t> PurgeDenials(int64_t now) override;
+  StoreResult<int64_t> PurgeDenials(int64_t now, size_t limit) override;
   StoreResult<void> InsertUser(const TenantScope& scope, const UserRecord& user) override;
   StoreResult<bool> UpdateUser(const TenantScope& scope, const UserRecord& user) override;
   StoreResult<bool> DeleteUser(const TenantScope& scope, std::string_view id) override;
@@ -222,7 +222,8 @@ class SqliteWriteTx final : public SqliteReads<WriteTx> {
   StoreResult<bool> RedeemActivation(std::string_view id, std::string_view subject, int64_t at) override;
   StoreResult<std::optional<ActivationState>> RecordFailedActivation(std::string_view id, int64_t at) override;
   StoreResult<bool> CancelActivation(const TenantScope& scope, std::string_view id, int64_t at) override;
-  StoreResult<int64_t> ExpireActivations(int64_t now) override;
+  StoreResult<int64_t> ExpireActivations(int64_t now, size_t limit) override;
+  StoreResult<int64_t> PurgeActivationsBefore(int64_t before, size_t limit) override;
   StoreResult<void> InsertConnector(const TenantScope& scope, const ConnectorRecord& c) override;
   StoreResult<bool> UpdateConnector(const TenantScope& scope, const ConnectorRecord& c) override;
   StoreResult<void> InsertRelay(const RelayRecord& relay) override;

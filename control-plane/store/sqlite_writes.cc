@@ -102,7 +102,9 @@ StoreResult<AuditId> SqliteWriteTx::AppendAudit(const AuditRecord& a) {
   return static_cast<AuditId>(sqlite3_last_insert_rowid(conn_.db()));
 }
 
-StoreResult<int64_t> SqliteWriteTx::PurgeAuditBefore(int64_t at) { return Execute(Sql::kAuditPurge, at); }
+StoreResult<int64_t> SqliteWriteTx::PurgeAuditBefore(int64_t at, size_t limit) {
+  return Execute(Sql::kAuditPurge, at, static_cast<int64_t>(limit));
+}
 
 StoreResult<EventId> SqliteWriteTx::AppendEvent(const EventRecord& e) {
   auto r = Execute(Sql::kEventInsert, e.at, e.tenant, e.type, e.body);
@@ -112,15 +114,17 @@ StoreResult<EventId> SqliteWriteTx::AppendEvent(const EventRecord& e) {
   return last_event_;
 }
 
-StoreResult<int64_t> SqliteWriteTx::PurgeEventsBefore(int64_t at) { return Execute(Sql::kEventPurge, at); }
+StoreResult<int64_t> SqliteWriteTx::PurgeEventsBefore(int64_t at, EventId up_to, size_t limit) {
+  return Execute(Sql::kEventPurge, at, up_to, static_cast<int64_t>(limit));
+}
 
 StoreResult<void> SqliteWriteTx::PutIdempotency(const IdempotencyRecord& i) {
   return Done(Execute(Sql::kIdempotencyInsert, i.scope, i.key, i.fingerprint, i.status, i.response_sealed,
                       i.created_at));
 }
 
-StoreResult<int64_t> SqliteWriteTx::PurgeIdempotencyBefore(int64_t at) {
-  return Execute(Sql::kIdempotencyPurge, at);
+StoreResult<int64_t> SqliteWriteTx::PurgeIdempotencyBefore(int64_t at, size_t limit) {
+  return Execute(Sql::kIdempotencyPurge, at, static_cast<int64_t>(limit));
 }
 
 StoreResult<int64_t> SqliteWriteTx::NextSerial() {
@@ -148,7 +152,9 @@ StoreResult<bool> SqliteWriteTx::DeleteDenial(const TenantScope& scope, SubjectR
   return Changed(Execute(Sql::kDenialDelete, scope.tenant(), role, subject));
 }
 
-StoreResult<int64_t> SqliteWriteTx::PurgeDenials(int64_t now) { return Execute(Sql::kDenialPurge, now); }
+StoreResult<int64_t> SqliteWriteTx::PurgeDenials(int64_t now, size_t limit) {
+  return Execute(Sql::kDenialPurge, now, static_cast<int64_t>(limit));
+}
 
 StoreResult<void> SqliteWriteTx::InsertUser(const TenantScope& scope, const UserRecord& u) {
   if (auto r = Below(CountUsers(scope), "users", limits_.users); !r) return r;
@@ -242,7 +248,13 @@ StoreResult<bool> SqliteWriteTx::CancelActivation(const TenantScope& scope, std:
   return Changed(Execute(Sql::kActivationCancel, scope.tenant(), id, at));
 }
 
-StoreResult<int64_t> SqliteWriteTx::ExpireActivations(int64_t now) { return Execute(Sql::kActivationExpire, now); }
+StoreResult<int64_t> SqliteWriteTx::ExpireActivations(int64_t now, size_t limit) {
+  return Execute(Sql::kActivationExpire, now, static_cast<int64_t>(limit));
+}
+
+StoreResult<int64_t> SqliteWriteTx::PurgeActivationsBefore(int64_t before, size_t limit) {
+  return Execute(Sql::kActivationPurge, before, static_cast<int64_t>(limit));
+}
 
 StoreResult<void> SqliteWriteTx::InsertConnector(const TenantScope& scope, const ConnectorRecord& c) {
   if (auto r = Below(QueryInt(Sql::kConnectorCount, scope.tenant()), "connectors", limits_.connectors); !r) {

@@ -214,17 +214,21 @@ class WriteTx : public ReadTx {
   virtual StoreResult<bool> DeleteOperatorApiKey(std::string_view id) = 0;
 
   virtual StoreResult<AuditId> AppendAudit(const AuditRecord& record) = 0;  // record.id is ignored
-  virtual StoreResult<int64_t> PurgeAuditBefore(int64_t at) = 0;          // returns rows removed
+  // Maintenance (§1 Threads, §7.4): each purge removes at most `limit` rows, oldest first where the table has an
+  // order, and returns how many it removed; the maintenance thread calls it again while it returns `limit`, each
+  // batch in its own short transaction, so no purge holds the writer lock for long.
+  virtual StoreResult<int64_t> PurgeAuditBefore(int64_t at, size_t limit) = 0;  // audit with at < `at`
 
   // Appends an event (record.id is ignored) and returns its id: greater than every id committed before this
   // transaction. The store's LastEventId() moves to it when the transaction commits.
   virtual StoreResult<EventId> AppendEvent(const EventRecord& record) = 0;
-  virtual StoreResult<int64_t> PurgeEventsBefore(int64_t at) = 0;
+  // Events with at < `at` and id <= `up_to` (the caller keeps what the hub's ring may still serve), by id.
+  virtual StoreResult<int64_t> PurgeEventsBefore(int64_t at, EventId up_to, size_t limit) = 0;
 
   // kConflict "key" when (scope, key) exists: with SQLite the writer lock serialises two requests with one key, so
   // the second reads the first's record; a store without one lock reads it again after this conflict.
   virtual StoreResult<void> PutIdempotency(const IdempotencyRecord& record) = 0;
-  virtual StoreResult<int64_t> PurgeIdempotencyBefore(int64_t at) = 0;
+  virtual StoreResult<int64_t> PurgeIdempotencyBefore(int64_t at, size_t limit) = 0;  // created_at < `at`
 
   // The next credential serial: one above every serial recorded (1 for the first). Insert the credential in the same
   // transaction; the writer lock keeps two transactions from taking one serial.
@@ -237,7 +241,7 @@ class WriteTx : public ReadTx {
   virtual StoreResult<void> PutRelayDenial(std::string_view relay, DenialReason reason, int64_t until,
                                            int64_t now) = 0;
   virtual StoreResult<bool> DeleteDenial(const TenantScope& scope, SubjectRole role, std::string_view subject) = 0;
-  virtual StoreResult<int64_t> PurgeDenials(int64_t now) = 0;  // removes every denial with until < now
+  virtual StoreResult<int64_t> PurgeDenials(int64_t now, size_t limit) = 0;  // denials with until < now
 
   // ---- users, groups, members ----
   virtual StoreResult<void> InsertUser(const TenantScope& scope, const UserRecord& user) = 0;  // "id"/"email"
@@ -271,7 +275,11 @@ class WriteTx : public ReadTx {
   virtual StoreResult<std::optional<ActivationState>> RecordFailedActivation(std::string_view id, int64_t at) = 0;
   // DELETE /activations/{a}: pending -> cancelled. False: not pending (or not this tenant's).
   virtual StoreResult<bool> CancelActivation(const TenantScope& scope, std::string_view id, int64_t at) = 0;
-  virtual StoreResult<int64_t> ExpireActivations(int64_t now) = 0;  // pending past expires_at -> expired
+  // Pending past expires_at -> expired (at most `limit`; returns how many).
+  virtual StoreResult<int64_t> ExpireActivations(int64_t now, size_t limit) = 0;
+  // Removes activations that can no longer be redeemed (expired, cancelled, burned) whose expires_at < `before`
+  // (at most `limit`). Used ones stay: a device's activation_id names its activation.
+  virtual StoreResult<int64_t> PurgeActivationsBefore(int64_t before, size_t limit) = 0;
 
   // ---- connectors, relays ----
   virtual StoreResult<void> InsertConnector(const TenantScope& scope, const ConnectorRecord& c) = 0;  // "connectors"

@@ -6,21 +6,26 @@
 #
 # Usage (tests/build/CMakeLists.txt passes every path from generator expressions):
 #   one_tls_library_test.sh --strait BIN --control=BIN|--control= --tls-free BIN [--bench BIN]...
+#                           [--control-tool BIN]...
 #     --strait    must link BoringSSL and no OpenSSL 3.
 #     --bench     may link BoringSSL (the linker drops it from tools that use none of it), never OpenSSL 3.
+#     --control-tool  a bench tool of the control plane (bench/control/): like strait-control, OpenSSL 3 and no
+#                 BoringSSL.
 #     --control   strait-control: must link OpenSSL 3 and no BoringSSL. Empty while the target does not exist: that
 #                 half is skipped, with a line saying so.
 #     --tls-free  the executable linking only strait_crypto_core + strait_policy: no libssl, no libcrypto at all.
 set -euo pipefail
 
-strait="" control="" tls_free="" benches=()
+strait="" control="" tls_free="" benches=() control_tools=()
 while (($#)); do
   case "$1" in
     --strait) strait=$2; shift 2 ;;
     --control=*) control=${1#--control=}; shift ;;  # one argument even when empty (CMake drops empty ones)
     --tls-free) tls_free=$2; shift 2 ;;
     --bench) benches+=("$2"); shift 2 ;;
-    *) echo "usage: $0 --strait BIN --control=[BIN] --tls-free BIN [--bench BIN]..." >&2; exit 2 ;;
+    --control-tool) control_tools+=("$2"); shift 2 ;;
+    *) echo "usage: $0 --strait BIN --control=[BIN] --tls-free BIN [--bench BIN]... [--control-tool BIN]..." >&2
+       exit 2 ;;
   esac
 done
 [[ -n $strait && -n $tls_free ]] || { echo "--strait and --tls-free are required" >&2; exit 2; }
@@ -68,6 +73,7 @@ check() {
 
 check "$strait" boringssl
 for b in "${benches[@]}"; do check "$b" boringssl-or-none; done
+for b in "${control_tools[@]}"; do check "$b" openssl; done
 check "$tls_free" none
 if [[ -n $control ]]; then
   check "$control" openssl

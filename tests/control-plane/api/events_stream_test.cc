@@ -123,7 +123,7 @@ TEST_F(EventsStreamTest, AnAfterOlderThanTheRetainedEventsIs410) {
   const store::EventId kept = store_->LastEventId();
   {
     auto tx = store_->Write();
-    ASSERT_TRUE((*tx)->PurgeEventsBefore(clock_.now).ok());
+    ASSERT_TRUE((*tx)->PurgeEventsBefore(clock_.now, kept - 1, 1000).ok());
     ASSERT_TRUE((*tx)->Commit().ok());
   }
   Reply gone = Call("GET", "/v1/relays/relay-1/events?after=0", op_key_);

@@ -209,7 +209,7 @@ TEST_P(StoreBehaviour, DenialsAreListedForRelaysAndPerTenantAndPurgedAfterUntil)
   ASSERT_EQ(acme->items.size(), 1u);
   rx.reset();
   auto tx = W();
-  EXPECT_EQ(*tx->PurgeDenials(2000), 1);  // globex's connector: until 1500
+  EXPECT_EQ(*tx->PurgeDenials(2000, 10), 1);  // globex's connector: until 1500
   EXPECT_TRUE(*tx->DeleteDenial(kAcme, SubjectRole::kDevice, kDeviceId));
   EXPECT_FALSE(tx->GetDenial(kAcme, SubjectRole::kDevice, kDeviceId)->has_value());
 }
@@ -422,7 +422,7 @@ TEST_P(StoreBehaviour, EveryRecordReadsBackAsWritten) {
   relay_activation.expires_at = 100;
   ASSERT_TRUE(tx->InsertActivation(relay_activation).ok());
   EXPECT_EQ(*tx->GetActivation(relay_activation.id), relay_activation);
-  EXPECT_EQ(*tx->ExpireActivations(200), 1);  // the relay's, past its expiry
+  EXPECT_EQ(*tx->ExpireActivations(200, 10), 1);  // the relay's, past its expiry
   EXPECT_EQ((*tx->GetActivation(relay_activation.id))->state, ActivationState::kExpired);
   ActivationFilter pending;
   pending.state = ActivationState::kPending;

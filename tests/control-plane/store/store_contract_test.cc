@@ -190,7 +190,7 @@ TEST_P(StoreContract, ACommittedWriteSurvivesClosingAndReopening) {
   rx.reset();
   // Ids keep increasing after the reopen, also once every event was purged.
   auto tx = W();
-  EXPECT_EQ(*tx->PurgeEventsBefore(2000), 1);
+  EXPECT_EQ(*tx->PurgeEventsBefore(2000, id, 10), 1);
   EXPECT_GT(*tx->AppendEvent(Event("acme", "device.revoked")), id);
   ASSERT_TRUE(tx->Commit().ok());
 }
