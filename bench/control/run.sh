@@ -5,13 +5,14 @@
 #   read      GET /v1/tenants/{t}/users/{u}, keep-alive
 #   write     POST /v1/tenants/{t}/users with distinct emails, keep-alive
 #   activate  POST /v1/activate, one new TLS connection per device (activations created and keys made untimed)
-#   revocation  (hook) REST revoke -> the device's relay link closed; added once the relay applies denials
+#   revocation  REST revoke -> the device's relay link closed (strait-revocation-bench: its own control plane, a
+#               relay, a connector and --revocations devices with live sessions, --parallel 10 at a time)
 # Each repetition reports requests/s, latency p50/p99 and the control plane's CPU per request (utime + stime from
 # /proc/PID/stat around the timed phase); the summary gives the median and min..max over the repetitions.
 #
 # Usage: bench/control/run.sh [--build DIR] [--reps N] [--time S] [--requests N] [--activations N]
-#                             [--threads N] [--connections N] [--server-threads N] [--only read,write,activate]
-#                             [--out DIR]
+#                             [--threads N] [--connections N] [--server-threads N] [--revocations N]
+#                             [--only read,write,activate,revocation] [--out DIR]
 #   --build DIR         build tree with control-plane/strait-control and bench/control/strait-control-load (build)
 #   --reps N            repetitions per scenario (default 3)
 #   --time S            seconds of load per repetition at most (default 5)
@@ -19,6 +20,7 @@
 #   --activations N     activations per repetition (default 300; the tenant bound is 10000 pending)
 #   --threads N / --connections N   client threads and connections per thread (default 2 / 8)
 #   --server-threads N  strait-control's I/O threads (default 2; store_threads stays 4)
+#   --revocations N     revocations timed (default 100: the issue's p50/p99 over 100)
 # Free ports are chosen at run time; every process started here is stopped on exit (trap); every wait is bounded.
 set -euo pipefail
 
@@ -32,7 +34,8 @@ ACTIVATIONS=300
 THREADS=2
 CONNECTIONS=8
 SERVER_THREADS=2
-ONLY="read,write,activate"
+REVOCATIONS=100
+ONLY="read,write,activate,revocation"
 OUT=""
 
 # shellcheck source=bench/lib/script.sh
@@ -48,13 +51,14 @@ while (($#)); do
     --threads) THREADS=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --server-threads) SERVER_THREADS=$2; shift 2 ;;
+    --revocations) REVOCATIONS=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage 2 ;;
   esac
 done
-for v in REPS TIME REQUESTS ACTIVATIONS THREADS CONNECTIONS SERVER_THREADS; do
+for v in REPS TIME REQUESTS ACTIVATIONS THREADS CONNECTIONS SERVER_THREADS REVOCATIONS; do
   is_uint "${!v}" || die "--${v,,} wants a non-negative integer"
 done
 ((REPS >= 1 && TIME >= 1 && REQUESTS >= 1)) || die "--reps, --time and --requests must be at least 1"
@@ -124,9 +128,15 @@ run_scenario() {
 [[ -n ${WANT[read]:-} ]] && run_scenario read --requests "$REQUESTS"
 [[ -n ${WANT[write]:-} ]] && run_scenario write --requests "$REQUESTS"
 [[ -n ${WANT[activate]:-} ]] && run_scenario activate --requests "$ACTIVATIONS"
-# The revocation-latency benchmark plugs in here (docs/control-plane.md §10: 100 devices with live sessions through
-# a real relay; REST revoke -> link closed; p50, p99, max) once the relay applies denials.
-[[ -n ${WANT[revocation]:-} ]] && log "revocation: not built yet (needs the relay applying denials); skipped"
+# Revocation latency (docs/control-plane.md §7.4): real relay, connector and devices; REST revoke -> link closed.
+if [[ -n ${WANT[revocation]:-} ]]; then
+  REVOKE="$BUILD/bench/control/strait-revocation-bench"
+  [[ -x $REVOKE && -x $BUILD/cli/strait ]] || die "build strait and strait-revocation-bench first"
+  log "revocation: $REVOCATIONS devices, 10 at a time"
+  "$REVOKE" --strait "$BUILD/cli/strait" --control "$CONTROL" --count "$REVOCATIONS" --parallel 10 \
+    --csv "$OUT/revocations.csv" >"$OUT/revocation.txt" 2>"$RUN/revocation.err" ||
+    die "revocation failed: $(tail -n3 "$RUN/revocation.err")"
+fi
 
 # ---- summary: median and min..max of each figure over the repetitions ----
 summary() { # NAME KEY -> "median (min..max)"
@@ -145,5 +155,6 @@ summary() { # NAME KEY -> "median (min..max)"
   first=$(head -n1 "$OUT/results.txt")
   echo "negotiated: $(field "$first" tls) $(field "$first" cipher); client threads=$THREADS x connections=$CONNECTIONS;" \
        "server threads=$SERVER_THREADS store_threads=4; reps=$REPS"
+  [[ -f $OUT/revocation.txt ]] && cat "$OUT/revocation.txt"
   echo "loadavg_end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/summary.txt"

@@ -84,8 +84,16 @@ Result<std::unique_ptr<ControlPlane>, std::string> ControlPlane::Start(const Opt
   }
   if (op_key.empty()) return Fail(std::string("strait-control init printed no operator_api_key="));
 
+  std::vector<std::string> serve = {"serve", "--data", data, "--listen", listen_at};
+  if (!options.config_toml.empty()) {
+    const std::string config = options.dir + "/control.toml";
+    if (auto w = crypto::WritePublicFile(config, options.config_toml, crypto::Overwrite::kReplace); !w) {
+      return Fail(fmt::format("{}: {}", config, w.error().reason));
+    }
+    serve.insert(serve.end(), {"--config", config});
+  }
   std::string error;
-  cp->process_ = ChildProcess::Start("control", options.exe, {"serve", "--data", data, "--listen", listen_at},
+  cp->process_ = ChildProcess::Start("control", options.exe, serve,
                                      options.dir + "/control.stderr", &error);
   if (!cp->process_) return Fail(error);
   auto ready = cp->process_->WaitLine("control ready", options.deadline);

@@ -35,6 +35,7 @@ class ControlPlane {
     std::string strait;  // strait, for the enrol commands
     std::string dir;     // an existing directory: DIR/control holds the data
     Clock::time_point deadline;
+    std::string config_toml;  // when set: written to DIR/control.toml and served with --config (e.g. rate limits)
   };
   static Result<std::unique_ptr<ControlPlane>, std::string> Start(const Options& options);
   ~ControlPlane();
