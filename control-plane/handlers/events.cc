@@ -4,6 +4,7 @@
 
 #include "control-plane/events/hub.h"
 #include "control-plane/handlers/common.h"
+#include "control-plane/handlers/effective_devices.h"
 #include "control-plane/handlers/handlers.h"
 #include "tunnel/control/control_wire.h"
 
@@ -151,6 +152,12 @@ Outcome GetConnectorSnapshot(Context& ctx) {
     if (!page.more || page.items.empty()) break;
     after = page.items.back().id;
   }
+  // Devices not on the default (§7.2), in the same read transaction as the policies they name.
+  nlohmann::json device_policies = nlohmann::json::array();
+  STRAIT_STORE_ASSIGN(auto own, DevicesWithOwnPolicy(*tx, *ctx.scope));
+  for (const auto& [device, policy] : own) {
+    device_policies.push_back({{w::kSnapshotDeviceField, device}, {w::kSnapshotDevicePolicyField, policy}});
+  }
   auto denied = Denials(ctx.now, [&](const std::optional<store::DenialKey>& a) {
     return tx->ListTenantDenials(*ctx.scope, a, kPage);
   });
@@ -162,7 +169,7 @@ Outcome GetConnectorSnapshot(Context& ctx) {
                 {w::kSnapshotTenantStateField,
                  tenant->state == store::TenantState::kSuspended ? w::kTenantStateSuspended : w::kTenantStateActive},
                 {w::kSnapshotPoliciesField, std::move(policies)},
-                {w::kSnapshotDevicePoliciesField, nlohmann::json::array()},
+                {w::kSnapshotDevicePoliciesField, std::move(device_policies)},
                 {w::kSnapshotDeniedField, std::move(std::get<nlohmann::json>(denied))},
                 {w::kSnapshotRevokedRelaysField, std::move(std::get<nlohmann::json>(revoked))}},
                {}};

@@ -15,6 +15,7 @@
 #include "control-plane/api/ids.h"
 #include "control-plane/api/policy_doc.h"
 #include "control-plane/handlers/common.h"
+#include "control-plane/handlers/effective_devices.h"
 #include "control-plane/handlers/handlers.h"
 #include "tunnel/control/control_wire.h"
 
@@ -472,6 +473,31 @@ Outcome DeleteAssignment(Context& ctx) {
   STRAIT_STORE_TRY(AppendAudit(ctx, *tx, "policy_assignment.delete", "policy_assignment", id,
                                {{"policy", old->policy_id}}));
   return CommitReply(ctx, *tx, Reply{204, nullptr, {}});
+}
+
+StoreResult<std::vector<std::pair<std::string, std::string>>> DevicesWithOwnPolicy(store::ReadTx& tx,
+                                                                                 const store::TenantScope& scope) {
+  auto def = DefaultPolicyId(tx, scope);
+  if (!def) return Fail(def.error());
+  auto users = AllUsers(tx, scope);
+  if (!users) return Fail(users.error());
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& user : *users) {
+    auto e = EffectiveFor(tx, scope, user, *def);
+    if (!e) return Fail(e.error());
+    if ((e->via != PolicyVia::kUser && e->via != PolicyVia::kGroup) || !e->policy) continue;
+    store::DeviceFilter filter;
+    filter.user_id = user;
+    std::string last;
+    for (;;) {
+      auto page = tx.ListDevices(scope, filter, last, store::kMaxPageLimit);
+      if (!page) return Fail(page.error());
+      for (const auto& d : page->items) out.emplace_back(d.id, *e->policy);
+      if (!page->more || page->items.empty()) break;
+      last = page->items.back().id;
+    }
+  }
+  return out;
 }
 
 Outcome GetEffectivePolicy(Context& ctx) {

@@ -366,6 +366,25 @@ TEST_F(ConnectorTest, ReconnectsToARelayThatRestarts) {
   EXPECT_FALSE(connector->direct_address().has_value());
 }
 
+// relay.revoked (control-plane.md §7.3): the link to that relay is closed with ERROR revoked, and the relay's next
+// logins are refused at its HELLO_ACK (the dialer keeps trying: the address may reach another relay later).
+TEST_F(ConnectorTest, RevokedRelayIsClosedAndItsLoginsRefused) {
+  FakeRelay relay(*loop, pki);
+  relay.Listen("127.0.0.1:0");
+  auto o = Options();
+  o.direct_listen.reset();
+  o.relays.push_back({relay.address, "127.0.0.1"});
+  StartConnector(std::move(o));
+  Stepper s(*loop, {{[&] { return relay.ups == 1 && connector->relays_up() == 1; },
+                     [&] { EXPECT_TRUE(connector->RevokeRelay("relay-test")); }},
+                    {[&] { return connector->stats().relay_links_refused_revoked >= 2 && relay.downs == relay.ups; },
+                     {}}});
+  relay.notify = on_log = [&] { s.Check(); };
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(connector->stats().relay_links_up, 1u);  // the refused logins never counted as up
+  EXPECT_GE(relay.ups, 2);
+}
+
 // Issue 8: a connector whose session lost its link logged reason=protocol_error (the session's default close
 // code); it says link_lost.
 TEST_F(ConnectorTest, SessionWhoseLinkIsLostSaysLinkLost) {

@@ -98,7 +98,7 @@ struct ConnectorOptions {
   // Control-plane changes (ControlTarget calls) waiting for the loop: more are refused (the caller resyncs).
   std::size_t max_control_queue = 4096;
   std::size_t max_denials = 100'000;        // DeviceDenials' bound
-  std::size_t max_revoked_relays = 1024;    // relay ids refused; more are counted, not held
+  std::size_t max_revoked_relays = 1024;    // relay ids refused; more are ignored (relays are few)
 
   // Failed logins to a relay (TLS, refused connection, ERROR from the relay, name not resolved) are logged at
   // most once per this interval per relay, with a count (link::LoginFailureLog).

@@ -1,6 +1,7 @@
 // Policies, assignments and effective policy through the real server (docs/control-plane.md §4.7, §4.8, §7.3).
 #include "tests/control-plane/api/api_fixture.h"
 
+#include <map>
 #include <set>
 
 #include "control-plane/api/ids.h"
@@ -334,6 +335,39 @@ TEST_F(PoliciesApiTest, EffectivePolicyViaUserGroupDefaultAndNone) {
   EXPECT_EQ(EventsAfter(before).size(), 1u);
 
   EXPECT_EQ(Call("GET", "/v1/tenants/acme/devices/d-aaaaaaaaaaaaaaaa/effective-policy", t_.admin).status, 404u);
+}
+
+// A connector snapshot's device_policies (§7.2): the devices with a policy of their own (via their user or a group),
+// the same ones device.policy events name a policy for; devices on the default are left out.
+TEST_F(PoliciesApiTest, ConnectorSnapshotListsTheDevicesWithAPolicyOfTheirOwn) {
+  {
+    store::ConnectorRecord conn;
+    conn.id = "dc-east";
+    conn.display_name = "DC east";
+    conn.state = store::EnrolState::kActive;
+    auto tx = store_->Write();
+    ASSERT_TRUE((*tx)->InsertConnector(store::TenantScope("acme"), conn).ok());
+    ASSERT_TRUE((*tx)->Commit().ok());
+  }
+  auto snapshot = [&] {
+    Reply r = Call("GET", "/v1/tenants/acme/connectors/dc-east/snapshot", t_.admin);
+    EXPECT_EQ(r.status, 200u) << r.body;
+    const json body = Body(r);
+    std::map<std::string, std::string> out;
+    for (const json& d : body["device_policies"]) out[d["device"]] = d["policy"];
+    return out;
+  };
+  const std::string alice = InsertUser(), bob = InsertUser(), carol = InsertUser();
+  const std::string laptop = InsertDevice(alice), phone = InsertDevice(alice), bobs = InsertDevice(bob);
+  InsertDevice(carol);
+  const std::string eng = InsertGroup({bob});
+  EXPECT_TRUE(snapshot().empty());
+  CreatePolicy("default", true);
+  EXPECT_TRUE(snapshot().empty());  // everyone follows the default
+  const std::string mine = CreatePolicy("alice")["id"], group = CreatePolicy("eng")["id"];
+  Assign(mine, "user", alice, 10);
+  Assign(group, "group", eng, 10);
+  EXPECT_EQ(snapshot(), (std::map<std::string, std::string>{{laptop, mine}, {phone, mine}, {bobs, group}}));
 }
 
 TEST_F(PoliciesApiTest, AssignmentTargetsMustExist) {
