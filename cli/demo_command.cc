@@ -185,7 +185,7 @@ class DemoRun {
   void ControlPlane() {
     const std::string bin = o_.control_bin.empty() ? demo::FindControlBinary("/proc/self/exe") : o_.control_bin;
     control_ = Must(demo::ControlPlane::Start({.exe = bin, .strait = "/proc/self/exe", .dir = dir_,
-                                               .deadline = deadline_}));
+                                               .deadline = deadline_, .config_toml = {}}));
     Progress(fmt::format("control plane (pid {}) ready at {} (init: operator root, TLS CA, operator API key)",
                          control_->process().pid(), control_->url()));
 

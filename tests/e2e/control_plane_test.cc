@@ -28,7 +28,8 @@ class ControlPlaneE2e : public E2eTest {
  protected:
   void StartControl() {
     auto cp = demo::ControlPlane::Start(
-        {.exe = STRAIT_CONTROL_EXE, .strait = STRAIT_EXE, .dir = dir_, .deadline = Deadline(kStartDeadline)});
+        {.exe = STRAIT_CONTROL_EXE, .strait = STRAIT_EXE, .dir = dir_, .deadline = Deadline(kStartDeadline),
+         .config_toml = {}});
     ASSERT_TRUE(cp.ok()) << cp.error();
     control_ = std::move(*cp);
   }
