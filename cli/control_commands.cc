@@ -181,15 +181,6 @@ Result<Pending, std::string> LoadOrMakePending(const std::string& dir, Activatio
   return p;
 }
 
-// The certificates of a PEM text but its first (a relay's tls_cert_pem is leaf + CA).
-std::string AllButFirstCertificate(const std::string& pem) {
-  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
-  const size_t end = pem.find(kEnd);
-  if (end == std::string::npos) return "";
-  const size_t next = pem.find("-----BEGIN", end);
-  return next == std::string::npos ? "" : pem.substr(next);
-}
-
 class EnrollCommand : public Command {
  public:
   EnrollCommand(CLI::App& parent, ActivationKind kind) : kind_(kind) {
@@ -281,7 +272,8 @@ class EnrollCommand : public Command {
     }
     // The server's certificate must chain to the CA the bundle gives: the daemons trust it from now on (renewal
     // verifies against it). A relay's bundle carries its CA after the leaf of tls_cert_pem when ca_pem is absent.
-    const std::string ca = !bundle->ca_pem.empty() ? bundle->ca_pem : AllButFirstCertificate(bundle->tls_cert_pem);
+    const std::string ca =
+        !bundle->ca_pem.empty() ? bundle->ca_pem : control::CertificatesAfterFirst(bundle->tls_cert_pem);
     const std::vector<std::string> chain = conn->PeerChainPem();
     if (auto v = control::VerifyPeerChain(chain, ca, url->host); !v) return Error(v.error() + "; nothing written");
 

@@ -19,8 +19,8 @@ struct MachineAuthOptions {
 };
 
 // The machine principal, or the problem: 401 unauthenticated (reason: the CredentialError name, "bad_proof",
-// "malformed", "unknown_subject", "superseded"), 403 device-locked / device-revoked / connector-revoked / relay-revoked /
-// tenant-suspended.
+// "malformed", "unknown_subject", "superseded"), 403 device-locked / device-revoked / connector-revoked /
+// relay-revoked / tenant-suspended.
 std::variant<Principal, Problem> AuthenticateMachine(std::string_view header_value, const http::Request& request,
                                                      const Services& services, store::ReadTx& tx, int64_t now,
                                                      const MachineAuthOptions& options);

@@ -73,7 +73,9 @@ Result<Renewed, RenewFailure> RenewOnce(const std::string& dir, uint64_t now_uni
   auto ca = TrustedCa(dir, cf.kind);
   if (!ca) return Fail(std::move(ca.error()));
   auto url = ParseHttpsUrl(cf.url);
-  if (!url) return Fail(Failure(RenewError::kFiles, fmt::format("{}: url: {}", wire::kControlFile, url.error().reason)));
+  if (!url) {
+    return Fail(Failure(RenewError::kFiles, fmt::format("{}: url: {}", wire::kControlFile, url.error().reason)));
+  }
 
   // 2. The connection, checked against the CA and the url's host, and the proof bound to it.
   HttpsClientOptions http;

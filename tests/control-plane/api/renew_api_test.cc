@@ -246,8 +246,8 @@ TEST_F(RenewApiTest, AnExpiredCredentialRenewsWithinTheGraceOnlyIfAmongTheTwoNew
   const std::string msg = wire::ControlProofMessage("connector", e);
   const auto proof = conn.signing.Sign(std::span(reinterpret_cast<const uint8_t*>(msg.data()), msg.size()));
   Reply get = c.Send("GET", "/v1/tenants/acme/connectors/dc-east/snapshot", {},
-                     {{"Authorization", fmt::format("Strait-Credential cred={}, proof={}", EncodeBase64(conn.credential),
-                                                    EncodeBase64(proof.bytes()))}});
+                     {{"Authorization", fmt::format("Strait-Credential cred={}, proof={}",
+                                                    EncodeBase64(conn.credential), EncodeBase64(proof.bytes()))}});
   EXPECT_EQ(get.status, 401u) << get.body;
   EXPECT_EQ(Renew(conn).status, 200u);
 }
