@@ -43,13 +43,10 @@ class RenewCommand : public Command {
 
   int Run() override {
     if (dir_.empty()) return Usage("--identity is required");
-    auto renewed = control::RenewOnce(dir_, static_cast<uint64_t>(std::time(nullptr)));
+    control::RenewOptions options;
+    options.kind = kind_;
+    auto renewed = control::RenewOnce(dir_, static_cast<uint64_t>(std::time(nullptr)), options);
     if (!renewed) return ReportError(who_ + ": " + renewed.error().reason);
-    if (renewed->kind != kind_) {
-      // Renewed all the same (the directory says what it is); the word was the wrong one.
-      fmt::print(stderr, "strait: {}: warning: {} holds a {}'s identity\n", who_, dir_,
-                 crypto::RoleName(renewed->kind));
-    }
     fmt::print("{} renewed id={} not_after={}\n", crypto::RoleName(renewed->kind), renewed->subject,
                control::FormatTime(control::Seconds(std::chrono::seconds(renewed->not_after))));
     std::fflush(stdout);

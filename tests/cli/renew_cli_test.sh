@@ -5,7 +5,7 @@
 #              enrolled with the enrol commands, then each renews: stdout "<kind> renewed id=... not_after=...", a
 #              new credential (and a relay's new tls.crt), the same keys and root; a locked device is refused
 #              (device-locked) and renews again once unlocked; a revoked one is refused (device-revoked), one line,
-#              exit 1, its files untouched
+#              exit 1, its files untouched; a directory of another kind is refused
 # Usage: renew_cli_test.sh <strait> <case> [<strait-control>]
 # Registered as ctest cli_renew.<case> by tests/cli/CMakeLists.txt.
 set -euo pipefail
@@ -110,6 +110,8 @@ case $case_name in
     renew_ok relay relay relay-1
     [[ $(sha256sum <relay/tls.crt) != "$tls_before" ]] || fail "relay renew: tls.crt did not change"
     renew_ok connector conn dc-east
+    point_at_serve conn
+    expect_rc 1 "conn holds a connector's identity, not a device's" device renew --identity conn
     renew_ok device dev "$dev_id"
     renew_ok device dev "$dev_id"  # with the renewed credential
 

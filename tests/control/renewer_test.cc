@@ -97,10 +97,11 @@ TEST(Renewer, StopIsPromptWhileItSleeps) {
 }
 
 TEST(Renewer, AFailedAttemptIsReportedWithItsRetry) {
-  // Due now, but the directory has no credential: the attempt fails on the files, is reported, and is retried
-  // 30 s later (the callback sees the time); Stop then ends the wait.
+  // Due (renew_after two hours ago, beyond any jitter: 5 % of 2 x 3 h), but the directory has no credential:
+  // the attempt fails on the files, is reported, and is retried 30 s later (the callback sees the time); Stop then
+  // ends the wait.
   strait::testing::TempDir tmp{"strait-renewer"};
-  WriteControl(tmp.path(), ControlOnly(kNow - 10, kNow + 8 * kHour));
+  WriteControl(tmp.path(), ControlOnly(kNow - 2 * kHour, kNow + kHour));
   std::promise<RenewOutcome> first;
   std::atomic<int> calls{0};
   Renewer r({tmp.path(), {}, [] { return kNow; }}, [&](const RenewOutcome& o) {

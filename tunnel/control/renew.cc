@@ -66,6 +66,10 @@ Result<Renewed, RenewFailure> RenewOnce(const std::string& dir, uint64_t now_uni
                         fmt::format("{}: no {}: not enrolled with strait-control", dir, wire::kControlFile)));
   }
   const ControlFile& cf = **control;
+  if (options.kind && *options.kind != cf.kind) {
+    return Fail(Failure(RenewError::kFiles, fmt::format("{} holds a {}'s identity, not a {}'s", dir,
+                                                        crypto::RoleName(cf.kind), crypto::RoleName(*options.kind))));
+  }
   auto credential = crypto::LoadCredential(crypto::JoinPath(dir, crypto::kBundleCredentialFile));
   if (!credential) return Fail(Failure(RenewError::kFiles, credential.error().reason));
   auto keys = LoadLocalKeys(dir);

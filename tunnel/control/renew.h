@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,7 @@ struct RenewFailure {
 
 struct RenewOptions {
   std::chrono::milliseconds timeout = kHttpTimeout;  // connect + handshake, then the exchange
+  std::optional<crypto::Role> kind;  // set: a directory of another kind is refused (kFiles) before any exchange
 };
 
 // What was renewed: the new credential and the times of the control.json now in the directory.
