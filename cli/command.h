@@ -35,6 +35,8 @@ std::unique_ptr<Command> MakeDemoCommand(CLI::App& app);       // demo_command.c
 // `device activate`, `connector enroll`, `relay enroll`: subcommands of the three daemons' commands, so made after
 // them and checked before them (the daemon's command is parsed too when its subcommand is).
 std::unique_ptr<Command> MakeControlCommands(CLI::App& app);   // control_commands.cc
+// `device renew`, `connector renew`, `relay renew`: likewise.
+std::unique_ptr<Command> MakeRenewCommands(CLI::App& app);     // renew_command.cc
 
 // Prints "strait: <message>" on stderr and returns kExitError.
 int ReportError(const std::string& message);

@@ -43,7 +43,6 @@
 #include "crypto/keystore.h"
 #include "tunnel/control/activate.h"
 #include "tunnel/control/bundle.h"
-#include "tunnel/control/daemon_defaults.h"
 #include "tunnel/control/control_wire.h"
 #include "tunnel/control/http_client.h"
 
@@ -274,7 +273,7 @@ class EnrollCommand : public Command {
     // The server's certificate must chain to the CA the bundle gives: the daemons trust it from now on (renewal
     // verifies against it). A relay's bundle carries its CA after the leaf of tls_cert_pem when ca_pem is absent.
     const std::string ca =
-        !bundle->ca_pem.empty() ? bundle->ca_pem : control::AllButFirstCertificate(bundle->tls_cert_pem);
+        !bundle->ca_pem.empty() ? bundle->ca_pem : control::CertificatesAfterFirst(bundle->tls_cert_pem);
     const std::vector<std::string> chain = conn->PeerChainPem();
     if (auto v = control::VerifyPeerChain(chain, ca, url->host); !v) return Error(v.error() + "; nothing written");
 

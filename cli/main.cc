@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   commands.push_back(MakeDemoCommand(app));
   // After device, connector and relay (it adds a subcommand to each), before them in the Selected() order.
   commands.insert(commands.begin(), MakeControlCommands(app));
+  commands.insert(commands.begin(), MakeRenewCommands(app));
 
   // CLI11 reports parse errors as exceptions; they stop here. --help exits 0, every other parse error 2.
   try {

@@ -17,7 +17,6 @@ constexpr EnumName<OsName> kOsNames[] = {{"ios", OsName::kIos},         {"macos"
                                          {"android", OsName::kAndroid}, {"windows10", OsName::kWindows10},
                                          {"blackberry10", OsName::kBlackberry10}, {"linux", OsName::kLinux}};
 constexpr TextBounds kEndpointBounds{3, kMaxEndpointBytes, false};
-constexpr TextBounds kOsVersionBounds{0, 64, false};
 constexpr TextBounds kModelBounds{0, 128, false};
 constexpr TextBounds kPushTokenBounds{1, 4096, false};
 constexpr ListBounds kTlsNameList{kMaxTlsNames, TextBounds{1, 253, false}, true};

@@ -22,6 +22,7 @@ inline constexpr size_t kMaxTlsNames = 16;
 inline constexpr size_t kMaxTlsIps = 16;
 inline constexpr size_t kMaxEndpointBytes = 261;  // control_wire.h kMaxEndpointBytes
 inline constexpr size_t kMaxTlsSpkiBytes = 256;   // a P-256 SPKI is 91 bytes
+inline constexpr TextBounds kOsVersionBounds{0, 64, false};  // Device.os_version (§4.9): redeem and renew
 
 enum class EnrolKind : uint8_t { kDevice, kConnector, kRelay };
 std::string_view EnrolKindName(EnrolKind kind);  // "device", "connector", "relay"

@@ -99,4 +99,9 @@ Outcome DeleteRelay(Context& ctx);
 // activate.cc
 Outcome Activate(Context& ctx);
 
+// renew.cc
+Outcome RenewDevice(Context& ctx);
+Outcome RenewConnector(Context& ctx);
+Outcome RenewRelay(Context& ctx);
+
 }  // namespace strait::control::handlers

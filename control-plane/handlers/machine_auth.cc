@@ -1,5 +1,7 @@
 #include "control-plane/handlers/machine_auth.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "control-plane/api/formats.h"
@@ -9,6 +11,9 @@
 
 namespace strait::control {
 namespace {
+
+// How many of a subject's newest credentials may still renew after they expired (§6.5).
+constexpr size_t kGraceNewest = 2;
 
 Problem Unauthenticated(std::string detail, std::string_view reason) {
   Problem p = MakeProblem(ProblemType::kUnauthenticated, std::move(detail));
@@ -52,11 +57,13 @@ std::variant<Principal, Problem> AuthenticateMachine(std::string_view header_val
   }
   const crypto::Ed25519PublicKey& root = services.root->public_key;
   auto verified = crypto::VerifyCredential(*cred, root, static_cast<uint64_t>(now), {});
+  bool in_grace = false;
   if (!verified && verified.error().code == crypto::CredentialError::kExpired && options.grace_seconds > 0) {
     // Renewal within the grace period: the credential must have been valid at its own not_after.
     auto view = crypto::ParseCredential(*cred);
     if (view && now - static_cast<int64_t>(view->not_after) <= options.grace_seconds) {
       verified = crypto::VerifyCredential(*cred, root, view->not_after, {});
+      in_grace = verified.ok();
     }
   }
   if (!verified) {
@@ -67,6 +74,26 @@ std::variant<Principal, Problem> AuthenticateMachine(std::string_view header_val
   const std::string message = wire::ControlProofMessage(crypto::RoleName(c.role), request.exporters.control);
   if (!crypto::Ed25519Verify(c.key, std::span(reinterpret_cast<const uint8_t*>(message.data()), message.size()), sig)) {
     return Unauthenticated("the proof does not verify for this connection", "bad_proof");
+  }
+
+  if (in_grace) {
+    // An expired credential renews only if it is one of the two newest issued to its subject (§6.5): a laptop that
+    // slept through its expiry, or lost the answer of its last renewal; not a copy superseded long ago.
+    store::StoreResult<std::vector<store::CredentialRecord>> newest =
+        c.role == crypto::Role::kRelay
+            ? tx.NewestRelayCredentials(c.subject_id, kGraceNewest)
+            : tx.NewestCredentials(store::TenantScope(c.tenant_id),
+                                   c.role == crypto::Role::kConnector ? store::SubjectRole::kConnector
+                                                                      : store::SubjectRole::kDevice,
+                                   c.subject_id, kGraceNewest);
+    if (!newest) return StoreProblem(newest.error());
+    const bool recent = std::any_of(newest->begin(), newest->end(), [&](const store::CredentialRecord& r) {
+      return r.serial == static_cast<int64_t>(c.serial);
+    });
+    if (!recent) {
+      return Unauthenticated("the credential has expired and a newer one was issued since: activate again",
+                             "superseded");
+    }
   }
 
   Principal p;

@@ -3,7 +3,8 @@
 // The credential is verified offline against the operator root, the proof (tunnel/control/control_wire.h
 // ControlProofMessage) against the credential's key and this connection's TLS exporter, and the subject against the
 // store: it exists, is active, and its tenant is not suspended. An expired credential passes only where the route
-// allows it (renewal), and only within the grace period.
+// allows it (renewal), only within the grace period, and only if it is one of the two newest issued to its subject
+// (the `credentials` table).
 #pragma once
 
 #include <string_view>
@@ -18,8 +19,8 @@ struct MachineAuthOptions {
 };
 
 // The machine principal, or the problem: 401 unauthenticated (reason: the CredentialError name, "bad_proof",
-// "malformed", "unknown_subject"), 403 device-locked / device-revoked / connector-revoked / relay-revoked /
-// tenant-suspended.
+// "malformed", "unknown_subject", "superseded"), 403 device-locked / device-revoked / connector-revoked /
+// relay-revoked / tenant-suspended.
 std::variant<Principal, Problem> AuthenticateMachine(std::string_view header_value, const http::Request& request,
                                                      const Services& services, store::ReadTx& tx, int64_t now,
                                                      const MachineAuthOptions& options);

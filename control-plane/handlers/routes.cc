@@ -42,7 +42,7 @@ std::span<const Route> ApiRoutes() {
   // One group per resource file (handlers.h); a new group is one line here.
   static const std::vector<Route> all = [] {
     const std::span<const Route> groups[] = {CoreRoutes(), EventRoutes(), PolicyRoutes(), PeopleRoutes(),
-                                             EnrollRoutes()};
+                                             EnrollRoutes(), RenewRoutes()};
     std::vector<Route> out;
     for (std::span<const Route> group : groups) {
       for (const Route& r : group) out.push_back(r);

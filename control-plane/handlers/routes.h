@@ -18,5 +18,6 @@ std::span<const Route> EventRoutes();   // relays' and connectors' snapshots and
 std::span<const Route> PolicyRoutes();  // policies, assignments, effective policy (routes_policies.cc)
 std::span<const Route> PeopleRoutes();  // users, groups, members, devices (admin routes): routes_people.cc
 std::span<const Route> EnrollRoutes();  // activations, /v1/activate, connectors, relays (routes_enroll.cc)
+std::span<const Route> RenewRoutes();   // devices', connectors' and relays' own renewal (routes_renew.cc)
 
 }  // namespace strait::control

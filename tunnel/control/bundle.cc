@@ -200,6 +200,14 @@ Result<Bundle, WireResultError> DecodeBundle(std::string_view json) {
   return b;
 }
 
+std::string CertificatesAfterFirst(const std::string& pem) {
+  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  const size_t end = pem.find(kEnd);
+  if (end == std::string::npos) return "";
+  const size_t next = pem.find("-----BEGIN", end);
+  return next == std::string::npos ? "" : pem.substr(next);
+}
+
 // --- control.json ---
 
 std::string EncodeControlFile(const Bundle& bundle) {

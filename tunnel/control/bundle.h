@@ -102,6 +102,10 @@ enum class WriteMode : uint8_t {
 Result<void, BundleResultError> WriteBundleFiles(const std::string& dir, const Bundle& bundle, LocalKeys keys,
                                                  WriteMode mode, uint64_t now_unix);
 
+// The certificates of a PEM text after its first: the CA of a relay's tls_cert_pem (leaf + CA), which a relay
+// trusts for the control plane's certificate (it has no ca.pem). "" when there is none.
+std::string CertificatesAfterFirst(const std::string& pem);
+
 // --- control.json (control_wire.h): what the daemons read to find the control plane and the relays ---
 
 struct ControlFile {

@@ -85,21 +85,13 @@ Result<std::optional<SubscriptionDefaults>, BundleResultError> SubscriptionFromC
                                : fmt::format("/v1/tenants/{}/connectors/{}", c.tenant, c.subject);
   d.snapshot_target = base + "/snapshot";
   d.events_target = base + "/events";
-  d.ca_pem = c.kind == crypto::Role::kRelay ? AllButFirstCertificate(bundle.tls_cert_pem) : bundle.ca_pem;
+  d.ca_pem = c.kind == crypto::Role::kRelay ? CertificatesAfterFirst(bundle.tls_cert_pem) : bundle.ca_pem;
   if (d.ca_pem.empty()) {
     return Fail(Err(BundleError::kFiles, fmt::format("{}: no CA for the control plane's certificate ({})", dir,
                                                      c.kind == crypto::Role::kRelay ? "tls.crt holds only its leaf"
                                                                                     : "no ca.pem")));
   }
   return std::optional<SubscriptionDefaults>(std::move(d));
-}
-
-std::string AllButFirstCertificate(std::string_view pem) {
-  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
-  const size_t end = pem.find(kEnd);
-  if (end == std::string_view::npos) return "";
-  const size_t next = pem.find("-----BEGIN", end);
-  return next == std::string_view::npos ? "" : std::string(pem.substr(next));
 }
 
 }  // namespace strait::control

@@ -53,7 +53,4 @@ struct SubscriptionDefaults {
 Result<std::optional<SubscriptionDefaults>, BundleResultError> SubscriptionFromControl(
     const std::string& dir, const crypto::IdentityBundle& bundle);
 
-// The certificates of a PEM text but its first (a relay's tls_cert_pem is leaf + CA); "" when there is none.
-std::string AllButFirstCertificate(std::string_view pem);
-
 }  // namespace strait::control

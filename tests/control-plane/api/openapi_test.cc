@@ -9,6 +9,7 @@
 #include "control-plane/api/dto_policy.h"
 #include "control-plane/api/policy_doc.h"
 #include "control-plane/api/dto_people.h"
+#include "control-plane/api/dto_renew.h"
 #include "control-plane/handlers/openapi.h"
 #include "control-plane/handlers/routes.h"
 
@@ -54,6 +55,7 @@ TEST(OpenApiTest, SchemaExamplesDecode) {
   EXPECT_TRUE(DecodeDevicePatch(schemas["DevicePatch"]["example"]).ok());
   EXPECT_TRUE(DecodeReason(schemas["Reason"]["example"]).ok());
   EXPECT_TRUE(DecodePushToken(schemas["PushToken"]["example"]).ok());
+  EXPECT_TRUE(DecodeRenew(schemas["Renew"]["example"], EnrolKind::kDevice).ok());
 }
 
 TEST(OpenApiTest, PublicRoutesNeedNoSecurity) {

@@ -101,6 +101,8 @@ TEST_F(TenantIsolationTest, OtherTenantsIdsUnderOwnPathAreNotFound) {
                            route.path.find("{device}") != std::string_view::npos ||
                            route.path.find("{key}") != std::string_view::npos;
     if (route.path.find("{tenant}") == std::string_view::npos || !names_one) continue;
+    // A route a tenant admin may not call at all (a machine's own renewal) is 403 whatever the id: it tells nothing.
+    if ((route.who & kWhoAdmin) == 0) continue;
     const std::string path = Fill(route.path, "tenant-b");
     Reply r = Call(MethodName(route.method), path, b_.admin, BodyFor(route));
     EXPECT_EQ(r.status, 404u) << MethodName(route.method) << " " << path << ": " << r.body;
