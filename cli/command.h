@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -25,6 +26,28 @@ class Command {
   virtual ~Command() = default;
   virtual bool Selected() const = 0;
   virtual int Run() = 0;
+};
+
+// Several subcommands as one Command (the `activate` / `enroll` and `renew` words under the three daemons): selected
+// when one of them is, and runs that one.
+class CommandGroup final : public Command {
+ public:
+  void Add(std::unique_ptr<Command> c) { commands_.push_back(std::move(c)); }
+  bool Selected() const override {
+    for (const auto& c : commands_) {
+      if (c->Selected()) return true;
+    }
+    return false;
+  }
+  int Run() override {
+    for (auto& c : commands_) {
+      if (c->Selected()) return c->Run();
+    }
+    return kExitUsage;
+  }
+
+ private:
+  std::vector<std::unique_ptr<Command>> commands_;
 };
 
 std::unique_ptr<Command> MakeKeysCommand(CLI::App& app);       // keys_command.cc

@@ -332,36 +332,16 @@ class EnrollCommand : public Command {
   EnrollSettings s_;
 };
 
-// The three enrolment subcommands as one Command.
-class ControlCommands : public Command {
- public:
-  explicit ControlCommands(CLI::App& app) {
-    const std::pair<const char*, ActivationKind> parents[] = {{"device", ActivationKind::kDevice},
-                                                              {"connector", ActivationKind::kConnector},
-                                                              {"relay", ActivationKind::kRelay}};
-    for (const auto& [name, kind] : parents) {
-      commands_.push_back(std::make_unique<EnrollCommand>(*app.get_subcommand(name), kind));
-    }
-  }
-  bool Selected() const override {
-    for (const auto& c : commands_) {
-      if (c->Selected()) return true;
-    }
-    return false;
-  }
-  int Run() override {
-    for (auto& c : commands_) {
-      if (c->Selected()) return c->Run();
-    }
-    return kExitUsage;
-  }
-
- private:
-  std::vector<std::unique_ptr<EnrollCommand>> commands_;
-};
-
 }  // namespace
 
-std::unique_ptr<Command> MakeControlCommands(CLI::App& app) { return std::make_unique<ControlCommands>(app); }
+std::unique_ptr<Command> MakeControlCommands(CLI::App& app) {
+  auto group = std::make_unique<CommandGroup>();
+  for (const auto& [name, kind] : {std::pair{"device", ActivationKind::kDevice},
+                                   std::pair{"connector", ActivationKind::kConnector},
+                                   std::pair{"relay", ActivationKind::kRelay}}) {
+    group->Add(std::make_unique<EnrollCommand>(*app.get_subcommand(name), kind));
+  }
+  return group;
+}
 
 }  // namespace strait::cli

@@ -6,8 +6,9 @@
 //   strait relay renew      --identity DIR
 //
 // tunnel/control/renew.h does the work (the directory's control.json, credential and keys; the CA of ca.pem, or of
-// tls.crt for a relay; the proof over the connection; the files replaced atomically, keys untouched). A running
-// daemon's renewer does the same on its own schedule; this is for an operator who wants it now (or a script).
+// tls.crt for a relay; the proof over the connection; the files replaced atomically, keys untouched). The daemons do
+// not run tunnel/control/renewer.h yet (docs/control-plane.md §11 step 8): renew with this, then restart the daemon
+// so its links log in with the new credential.
 //
 // stdout: "<kind> renewed id=<subject> not_after=<RFC 3339>". Refused by the control plane: "strait: device renew:
 // refused (<problem>): <detail>", exit 1. Other failures: one line, exit 1; usage errors exit 2.
@@ -66,34 +67,16 @@ class RenewCommand : public Command {
 };
 
 // The three renew subcommands as one Command.
-class RenewCommands : public Command {
- public:
-  explicit RenewCommands(CLI::App& app) {
-    const std::pair<const char*, crypto::Role> parents[] = {
-        {"device", crypto::Role::kDevice}, {"connector", crypto::Role::kConnector}, {"relay", crypto::Role::kRelay}};
-    for (const auto& [name, kind] : parents) {
-      commands_.push_back(std::make_unique<RenewCommand>(*app.get_subcommand(name), kind));
-    }
-  }
-  bool Selected() const override {
-    for (const auto& c : commands_) {
-      if (c->Selected()) return true;
-    }
-    return false;
-  }
-  int Run() override {
-    for (auto& c : commands_) {
-      if (c->Selected()) return c->Run();
-    }
-    return kExitUsage;
-  }
-
- private:
-  std::vector<std::unique_ptr<RenewCommand>> commands_;
-};
-
 }  // namespace
 
-std::unique_ptr<Command> MakeRenewCommands(CLI::App& app) { return std::make_unique<RenewCommands>(app); }
+std::unique_ptr<Command> MakeRenewCommands(CLI::App& app) {
+  auto group = std::make_unique<CommandGroup>();
+  for (const auto& [name, kind] : {std::pair{"device", crypto::Role::kDevice},
+                                   std::pair{"connector", crypto::Role::kConnector},
+                                   std::pair{"relay", crypto::Role::kRelay}}) {
+    group->Add(std::make_unique<RenewCommand>(*app.get_subcommand(name), kind));
+  }
+  return group;
+}
 
 }  // namespace strait::cli
