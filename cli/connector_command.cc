@@ -56,6 +56,7 @@
 #include "cli/command.h"
 #include "cli/config_file.h"
 #include "cli/control_subscription.h"
+#include "cli/daemon_renewer.h"
 #include "cli/log_flags.h"
 #include "metrics/prometheus_text.h"
 #include "runtime/event_loop.h"
@@ -300,6 +301,7 @@ class ConnectorCommand : public Command {
     // first (so a restart serves while the control plane is unreachable), then the subscriber's.
     std::unique_ptr<connector::ConnectorControl> control;
     std::unique_ptr<ControlSubscription> subscription;
+    std::unique_ptr<DaemonRenewer> renewer;
     if (where) {
       control = std::make_unique<connector::ConnectorControl>(
           *conn, connector::ConnectorControlOptions{.tenant = where->tenant, .connector = where->subject,
@@ -343,6 +345,14 @@ class ConnectorCommand : public Command {
           });
       if (!sub) return ReportError("connector: " + sub.error());
       subscription = std::move(*sub);
+      // The credential files kept fresh; the subscriber authenticates with the new one from its next connection.
+      ControlSubscription* sp = subscription.get();
+      auto rn = DaemonRenewer::Start(s_.identity, crypto::Role::kConnector, logger.get(),
+                                     [sp, seed = bundle->signing_key.seed](const control::Renewed& renewed) {
+                                       sp->SetCredential(renewed.credential, crypto::Ed25519KeyPair::FromSeed(seed));
+                                     });
+      if (!rn) return ReportError("connector: " + rn.error());
+      renewer = std::move(*rn);
     }
 
     const auto direct = conn->direct_address();
@@ -367,7 +377,8 @@ class ConnectorCommand : public Command {
     loop->Run();
     done.store(true);
     waiter.join();
-    const bool revoked = subscription && subscription->ended();
+    const bool revoked = (subscription && subscription->ended()) || (renewer && renewer->ended());
+    renewer.reset();       // its callback reaches the subscription
     subscription.reset();  // the subscriber thread calls into the connector: it goes first
     control.reset();
     endpoint.reset();  // joins the metrics thread: nothing reads the publisher after this

@@ -41,6 +41,7 @@
 
 #include "crypto/keystore.h"
 #include "cli/command.h"
+#include "cli/daemon_renewer.h"
 #include "cli/config_file.h"
 #include "cli/log_flags.h"
 #include "runtime/event_loop.h"
@@ -437,7 +438,7 @@ class DeviceCommand : public Command {
         dns->stub_listen = *a;
       }
     }
-    return Serve(std::move(o), *socks, forwards, tun, dns, metrics, s_.log);
+    return Serve(std::move(o), *socks, forwards, tun, dns, metrics, s_.log, *enrolled ? s_.identity : std::string());
   }
 
  private:
@@ -502,7 +503,8 @@ class DeviceCommand : public Command {
                    const std::vector<device::ForwardDoorOptions>& forward_options,
                    const std::optional<device::DeviceTunOptions>& tun_options,
                    const std::optional<device::TunDnsOptions>& dns_options,
-                   const std::optional<runtime::SocketAddress>& metrics_addr, const LogSettings& log) {
+                   const std::optional<runtime::SocketAddress>& metrics_addr, const LogSettings& log,
+                   const std::string& renew_dir) {
     std::unique_ptr<logging::Logger> logger = MakeLogger(log);
     // SIGTERM / SIGINT go to one waiting thread, which stops the loop; every other thread has them blocked.
     sigset_t sigs;
@@ -563,6 +565,13 @@ class DeviceCommand : public Command {
       }
     }
     (*client)->Start();
+    // Enrolled: the renewer keeps the credential files fresh (cli/daemon_renewer.h); revoked, the device stops, exit 1.
+    std::unique_ptr<DaemonRenewer> renewer;
+    if (!renew_dir.empty()) {
+      auto r = DaemonRenewer::Start(renew_dir, crypto::Role::kDevice, logger.get(), nullptr);
+      if (!r) return ReportError(r.error());
+      renewer = std::move(*r);
+    }
     for (const auto& f : forwards) {
       std::printf("device forward %s -> %s\n", f->address().ToString().c_str(),
                   device::TargetText(f->target()).c_str());
@@ -596,6 +605,8 @@ class DeviceCommand : public Command {
     });
     (*loop)->Run();
     waiter.join();
+    const bool revoked = renewer && renewer->ended();
+    renewer.reset();
     logger->Log(logging::Event(logging::Level::kInfo, "stopped").With("log_dropped", logger->dropped()));
     // Run() closed every connection: the door, client and metrics die on this thread before the loop.
     (*loop)->SetMessageHandler(nullptr);
@@ -607,7 +618,7 @@ class DeviceCommand : public Command {
     tun.reset();
     client->reset();
     loop->reset();
-    return kExitOk;
+    return revoked ? kExitError : kExitOk;
   }
 
   CLI::App* cmd_ = nullptr;

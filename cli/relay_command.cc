@@ -41,6 +41,7 @@
 #include "cli/command.h"
 #include "cli/config_file.h"
 #include "cli/control_subscription.h"
+#include "cli/daemon_renewer.h"
 #include "cli/log_flags.h"
 #include "relay/control_apply.h"
 #include "relay/metrics.h"
@@ -185,6 +186,7 @@ class RelayCommand : public Command {
     // from the start; a denial that arrives with the first snapshot closes any link it concerns.
     std::unique_ptr<relay::RelayControl> control;
     std::unique_ptr<ControlSubscription> subscription;
+    std::unique_ptr<DaemonRenewer> renewer;
     if (!where->has_value()) {
       logger->Log(logging::Event(logging::Level::kInfo, "control_plane").With("state", "none (no control.json)"));
     } else {
@@ -211,6 +213,18 @@ class RelayCommand : public Command {
         return ReportError("relay: " + sub.error());
       }
       subscription = std::move(*sub);
+      // The credential files kept fresh; the subscriber authenticates with the new one from its next connection.
+      ControlSubscription* sp = subscription.get();
+      auto rn = DaemonRenewer::Start(s_.identity, crypto::Role::kRelay, logger.get(),
+                                     [sp, seed = bundle->signing_key.seed](const control::Renewed& renewed) {
+                                       sp->SetCredential(renewed.credential, crypto::Ed25519KeyPair::FromSeed(seed));
+                                     });
+      if (!rn) {
+        subscription.reset();
+        relay->Stop();
+        return ReportError("relay: " + rn.error());
+      }
+      renewer = std::move(*rn);
     }
 
     int sig = 0;
@@ -225,7 +239,8 @@ class RelayCommand : public Command {
       siginfo_t info;
       if (sigtimedwait(&sigs, &info, &ts) > 0) break;
     }
-    const bool revoked = subscription && subscription->ended();
+    const bool revoked = (subscription && subscription->ended()) || (renewer && renewer->ended());
+    renewer.reset();       // its callback reaches the subscription
     subscription.reset();  // the subscriber thread calls into the relay: it goes first
     control.reset();
     relay->Stop();
