@@ -6,9 +6,10 @@
 //   strait relay renew      --identity DIR
 //
 // tunnel/control/renew.h does the work (the directory's control.json, credential and keys; the CA of ca.pem, or of
-// tls.crt for a relay; the proof over the connection; the files replaced atomically, keys untouched). The daemons do
-// not run tunnel/control/renewer.h yet (docs/control-plane.md §11 step 8): renew with this, then restart the daemon
-// so its links log in with the new credential.
+// tls.crt for a relay; the proof over the connection; the files replaced atomically, keys untouched). A running
+// daemon's renewer (cli/daemon_renewer.h) does the same on its own schedule; this is for an operator who wants it
+// now, or a script. Either way a running daemon's links take the new credential at its next start
+// (docs/control-plane.md §11 step 8).
 //
 // stdout: "<kind> renewed id=<subject> not_after=<RFC 3339>". Refused by the control plane: "strait: device renew:
 // refused (<problem>): <detail>", exit 1. Other failures: one line, exit 1; usage errors exit 2.
