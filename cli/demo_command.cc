@@ -287,7 +287,7 @@ class DemoRun {
                       {{"reason", "demo: revoked to show the cut"}}));
     const auto t1 = Clock::now();
     const std::string down = WaitLine(device, "device link down", &cursor);
-    const auto t2 = Clock::now();
+    const auto t2 = device.Arrival(cursor - 1).value_or(Clock::now());  // when it was read, not when we looked
     if (demo::Field(down, "error") != std::optional<std::string>("revoked")) {
       throw StepFailed(fmt::format("revocation: the device's link went down, but not for the revocation: \"{}\"",
                                    down));

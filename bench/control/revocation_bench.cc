@@ -3,7 +3,8 @@
 //
 //   REST POST .../devices/{d}/revoke ─▶ commit (fsync) ─▶ Hub::Notify ─▶ chunk on the relay's event stream ─▶
 //   the relay's subscriber thread ─▶ RelayControl: deny + close the device's links ─▶ ERROR revoked on its link ─▶
-//   the device prints "device link down via=relay error=revoked"            (the clock stops here)
+//   the device prints "device link down via=relay error=revoked"            (the clock stops when the bench's reader
+//                                                                            thread reads that line)
 //
 // Setup (not timed): strait-control init + serve, a tenant with --count seats, a relay and a connector enrolled and
 // running. Then, --parallel devices at a time: each activated (`strait device activate`) and started until its
@@ -135,7 +136,8 @@ class Bench {
         const auto t1 = Clock::now();
         if (!r) return Die(r.error());
         auto line = d.process->WaitLine("device link down", deadline_, &d.cursor);
-        const auto t2 = Clock::now();
+        // When the line was read, not when this thread (which waited for the REST answer first) looked.
+        const auto t2 = d.process->Arrival(d.cursor - 1).value_or(Clock::now());
         if (!line || strait::demo::Field(*line, "error") != std::optional<std::string>("revoked")) {
           return Die(fmt::format("{}: no revoked link-down line ({})", d.id, line.value_or("none")));
         }

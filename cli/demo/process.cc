@@ -102,8 +102,12 @@ void ChildProcess::ReaderMain(int fd) {
     }
     partial.erase(0, start);
     if (!fresh.empty()) {
+      const Clock::time_point now = Clock::now();
       std::lock_guard lock(mu_);
-      for (auto& l : fresh) lines_.push_back(std::move(l));
+      for (auto& l : fresh) {
+        lines_.push_back(std::move(l));
+        arrivals_.push_back(now);
+      }
       cv_.notify_all();
     }
     if (partial.size() > 65536) partial.clear();  // a line that long is noise, not a ready line
@@ -111,7 +115,10 @@ void ChildProcess::ReaderMain(int fd) {
   ::close(fd);
   {
     std::lock_guard lock(mu_);
-    if (!partial.empty()) lines_.push_back(partial);
+    if (!partial.empty()) {
+      lines_.push_back(partial);
+      arrivals_.push_back(Clock::now());
+    }
     eof_ = true;
     cv_.notify_all();
   }
@@ -207,6 +214,12 @@ std::string ChildProcess::StatusText() const {
 std::vector<std::string> ChildProcess::Lines() const {
   std::lock_guard lock(mu_);
   return lines_;
+}
+
+std::optional<Clock::time_point> ChildProcess::Arrival(std::size_t index) const {
+  std::lock_guard lock(mu_);
+  if (index >= arrivals_.size()) return std::nullopt;
+  return arrivals_[index];
 }
 
 std::string ChildProcess::StderrTail(std::size_t n) const {

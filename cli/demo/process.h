@@ -62,6 +62,9 @@ class ChildProcess {
   // "exit 0", "exit 1", "killed by signal 9 (SIGKILL)", "running".
   std::string StatusText() const;
   std::vector<std::string> Lines() const;
+  // When stdout line `index` was read (its chunk's arrival: a timestamp for latency figures that does not depend on
+  // when the caller got round to WaitLine). nullopt for a line not read yet.
+  std::optional<Clock::time_point> Arrival(std::size_t index) const;
   // The last `n` lines of the child's stderr file, joined with " | " (for one-line error messages).
   std::string StderrTail(std::size_t n) const;
   // Whether the parent sent SIGKILL (the child ignored SIGTERM for `grace`).
@@ -80,6 +83,7 @@ class ChildProcess {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::string> lines_;        // guarded by mu_
+  std::vector<Clock::time_point> arrivals_;  // guarded by mu_: one per line
   bool eof_ = false;                      // guarded by mu_: stdout closed
   std::optional<int> status_;             // guarded by mu_: set once reaped
 };

@@ -382,6 +382,10 @@ void Server::Impl::Accept() {
           beast::error_code ignored;
           socket.close(ignored);
         } else {
+          // Answers go out as written: with Nagle on, a response written in two parts waited for the client's
+          // delayed ACK (40 ms per call; bench/control saw every write and revocation call take that long).
+          beast::error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);
           session = std::make_shared<Session>(*this, std::move(socket), next_connection++);
           sessions.insert(session);
           counters.connections++;
