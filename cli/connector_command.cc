@@ -307,7 +307,10 @@ class ConnectorCommand : public Command {
           *conn, connector::ConnectorControlOptions{.tenant = where->tenant, .connector = where->subject,
                                                     .log = [lg = logger.get()](const logging::Event& e) { lg->Log(e); }});
       if (auto cached = connector::LoadSnapshotCache(s_.identity); cached) {
-        control->ApplySnapshot(*cached, UnixNow());
+        if (control->ApplySnapshot(*cached, UnixNow()) == connector::ControlVerdict::kSelfRevoked) {
+          return ReportError(fmt::format("connector: {}/{} says this connector is revoked", s_.identity,
+                                         connector::kControlStateFile));
+        }
         logger->Log(logging::Event(logging::Level::kInfo, "control_cache").With("as_of", cached->as_of));
       } else {
         logger->Log(logging::Event(logging::Level::kWarn, "policy_pending")
@@ -330,6 +333,7 @@ class ConnectorCommand : public Command {
             const connector::ControlVerdict v = cc->ApplySnapshot(*snap, UnixNow());
             if (v == connector::ControlVerdict::kResync) return Fail(std::string("the connector's queue refused it"));
             *stop = v == connector::ControlVerdict::kSelfRevoked;
+            if (*stop) return snap->as_of;  // not cached: a restart must not start from it
             if (auto saved = connector::SaveSnapshotCache(dir, body); !saved) {
               lgp->Log(logging::Event(logging::Level::kWarn, "control_cache_failed").With("reason", saved.error()));
             }

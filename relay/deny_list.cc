@@ -96,18 +96,26 @@ void DenyList::ResumeTenant(const std::string& tenant) {
 
 void DenyList::Replace(const std::vector<Denial>& denied, const std::vector<std::string>& suspended_tenants,
                        uint64_t now) {
-  std::lock_guard lock(mu_);
-  denied_.clear();
-  by_until_.clear();
-  suspended_.clear();
-  for (const Denial& d : denied) DenyLocked(d, now);
-  for (const std::string& t : suspended_tenants) {
-    if (suspended_.size() >= options_.max_suspended_tenants && !suspended_.contains(t)) {
-      ++overflow_;
-      continue;
+  // Built apart and swapped in: logins (Check, on the shards) never wait while up to max_denials entries are
+  // inserted, and the old containers are freed after the lock is released (fresh's destructor).
+  DenyList fresh(options_);
+  {
+    std::lock_guard fresh_lock(fresh.mu_);
+    for (const Denial& d : denied) fresh.DenyLocked(d, now);
+    for (const std::string& t : suspended_tenants) {
+      if (fresh.suspended_.size() >= options_.max_suspended_tenants && !fresh.suspended_.contains(t)) {
+        ++fresh.overflow_;
+        continue;
+      }
+      fresh.suspended_.insert(t);
     }
-    suspended_.insert(t);
   }
+  std::lock_guard lock(mu_);
+  denied_.swap(fresh.denied_);
+  by_until_.swap(fresh.by_until_);
+  suspended_.swap(fresh.suspended_);
+  evicted_ += fresh.evicted_;
+  overflow_ += fresh.overflow_;
 }
 
 size_t DenyList::denials() const {

@@ -291,10 +291,14 @@ void Shard::OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id) {
   (void)tls;
 }
 
+bool Shard::Closable(const Link* l) {
+  return l != nullptr && l->up && l->tls && l->tls->state() == link::LinkState::kUp;
+}
+
 void Shard::CloseDenied() {
   for (const Relay::PendingClose& c : relay_->TakeCloses(index_)) {
     Link* l = Resolve(c.link);
-    if (l == nullptr || !l->up || !l->tls) continue;  // gone already
+    if (!Closable(l)) continue;  // gone, or closing already (a second denial of the same link counts once)
     CloseForDenial(*l, c.why, c.reason);
   }
 }
@@ -317,7 +321,7 @@ void Shard::CloseForDenial(Link& l, DenyVerdict why, std::string_view reason) {
 
 void Shard::CloseReplaced(std::uint64_t ref) {
   Link* l = Resolve(ref);
-  if (l == nullptr || !l->up || !l->tls) return;  // gone already
+  if (!Closable(l)) return;  // gone, or closing already
   ++m_.links_replaced;
   Log(logging::Event(logging::Level::kWarn, "link_replaced")
           .With("role", l->connector ? "connector" : "device")

@@ -151,6 +151,8 @@ class Shard final : public runtime::MessageHandler,
   static constexpr std::size_t kMaxRefusedOffers = 8;
   // Closes the link `ref` (any shard): a newer login of its credential subject took it over the limit.
   void CloseReplaced(std::uint64_t ref);
+  // Up and not closing yet: a close (replaced, denied) applies to it once.
+  static bool Closable(const Link* l);
   // Closes the links the relay queued for us (Relay::CloseSubject / CloseTenant / CloseDenied): ERROR revoked,
   // counted in links_revoked and logged (link_revoked). Links gone meanwhile are skipped.
   void CloseDenied();

@@ -86,16 +86,17 @@ bool ReissueTenantCerts(const Services& services, int64_t now, const std::atomic
       if (!tenant->has_value() || ((*tenant)->tenant_cert_not_after - now) * 3 > lifetime) continue;
       store::TenantRecord rec = std::move(**tenant);
       crypto::Ed25519PublicKey key;
+      // A tenant that cannot be reissued is reported and skipped: the tenants after it still get theirs.
       if (!crypto::Ed25519PublicKey::FromSpan(rec.signing_public, &key)) {
-        *error = fmt::format("tenant {}: signing_public is not an Ed25519 key", id);
-        return false;
+        if (!*error) *error = fmt::format("tenant {}: signing_public is not an Ed25519 key", id);
+        continue;
       }
       const auto not_before = static_cast<uint64_t>(now - kCredentialBackdateSeconds);
       const auto not_after = static_cast<uint64_t>(now + lifetime);
       auto cert = crypto::IssueTenantCert(*services.root, {rec.id, key, not_before, not_after});
       if (!cert) {
-        *error = fmt::format("tenant {}: TenantCert not issued: {}", id, cert.error().reason);
-        return false;
+        if (!*error) *error = fmt::format("tenant {}: TenantCert not issued: {}", id, cert.error().reason);
+        continue;
       }
       const int64_t old_not_after = rec.tenant_cert_not_after;
       rec.tenant_cert = std::move(*cert);
@@ -121,7 +122,7 @@ bool ReissueTenantCerts(const Services& services, int64_t now, const std::atomic
       }
       ++*count;
     }
-    if (!more) return true;
+    if (!more) return !error->has_value();
   }
 }
 
@@ -133,6 +134,8 @@ MaintenanceReport RunMaintenancePass(const Services& services, const Maintenance
   const size_t batch = options.batch;
   auto run = [&](int64_t* count, auto purge) { return Batches(services, options, stop, count, &r.error, purge); };
 
+  // TenantCerts first: an expired one takes every credential of its tenant down, so no purge error may skip it.
+  if (services.root != nullptr) ReissueTenantCerts(services, now, stop, &r.tenant_certs_reissued, &r.error);
   if (!run(&r.activations_expired, [&](store::WriteTx& tx) { return tx.ExpireActivations(now, batch); })) return r;
   const int64_t dead_before = now - options.dead_activation_keep.count();
   if (!run(&r.activations_purged,
@@ -159,7 +162,6 @@ MaintenanceReport RunMaintenancePass(const Services& services, const Maintenance
   const int64_t audit_before = now - options.audit_retention.count();
   if (!run(&r.audit_purged, [&](store::WriteTx& tx) { return tx.PurgeAuditBefore(audit_before, batch); })) return r;
   if (!run(&r.denials_purged, [&](store::WriteTx& tx) { return tx.PurgeDenials(now, batch); })) return r;
-  if (services.root != nullptr) ReissueTenantCerts(services, now, stop, &r.tenant_certs_reissued, &r.error);
   return r;
 }
 

@@ -352,7 +352,10 @@ void Connector::Log(const logging::Event& event) const {
 
 void Connector::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) {
   if (Relay* r = RelayOf(link)) {
-    r->relay_id = identity.relay != nullptr ? identity.relay->relay_id : std::string();
+    // The relay's id as its verified credential names it (what relay.revoked names), never the plain relay_id field
+    // of HELLO_ACK, which a revoked relay could set to anything.
+    r->relay_id = identity.relay != nullptr && identity.relay->server ? identity.relay->server->subject_id
+                                                                      : std::string();
     if (RelayRevoked(r->relay_id)) {
       // relay.revoked: its HELLO_ACK is refused (the dialer retries with its backoff: the address may reach
       // another relay later).

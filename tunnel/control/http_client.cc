@@ -622,6 +622,10 @@ Result<void, std::string> VerifyPeerChain(std::span<const std::string> chain_pem
   return {};
 }
 
+bool IsRevocation(const ProblemInfo& p) {
+  return p.status == 403 && (p.name == "device-revoked" || p.name == "connector-revoked" || p.name == "relay-revoked");
+}
+
 ProblemInfo DecodeProblem(unsigned status, std::string_view body) {
   constexpr std::string_view kUrn = "urn:strait:problem:";
   constexpr size_t kMaxDetail = 512;

@@ -159,5 +159,8 @@ struct ProblemInfo {
   std::string detail;
 };
 ProblemInfo DecodeProblem(unsigned status, std::string_view body);
+// 403 device-revoked, connector-revoked or relay-revoked: the caller itself is revoked, for good (the subscriber and
+// the renewer stop, the daemon exits 1).
+bool IsRevocation(const ProblemInfo& p);
 
 }  // namespace strait::control

@@ -1,23 +1,18 @@
 #include "tunnel/control/renew.h"
 
-#include <array>
 #include <utility>
 
 #include <fmt/format.h>
 
-#include "control-plane/api/formats.h"
 #include "crypto/keystore.h"
 #include "tunnel/control/bundle.h"
 #include "tunnel/control/control_wire.h"
+#include "tunnel/control/subscriber.h"
 
 namespace strait::control {
 namespace {
 
 RenewFailure Failure(RenewError code, std::string reason) { return RenewFailure{code, std::move(reason), {}}; }
-
-bool IsRevocation(std::string_view problem) {
-  return problem == "device-revoked" || problem == "connector-revoked" || problem == "relay-revoked";
-}
 
 // The control plane's CA as this directory trusts it: ca.pem, or for a relay (no ca.pem) the certificates after
 // the leaf of tls.crt, as the enrolment checked the server against.
@@ -85,27 +80,18 @@ Result<Renewed, RenewFailure> RenewOnce(const std::string& dir, uint64_t now_uni
   HttpsClientOptions http;
   http.ca_pem = *ca;
   http.timeout = options.timeout;
+  // With ca_pem set, the handshake itself checks the chain and the url's host (crypto::TlsSession).
   auto conn = HttpsConnection::Connect(*url, http);
   if (!conn) return Fail(Failure(RenewError::kNetwork, fmt::format("{}: {}", cf.url, conn.error().reason)));
-  const std::vector<std::string> chain = conn->PeerChainPem();
-  if (auto v = VerifyPeerChain(chain, *ca, url->host); !v) {
-    return Fail(Failure(RenewError::kNetwork, fmt::format("{}: {}", cf.url, v.error())));
-  }
-  std::array<uint8_t, wire::kExporterBytes> e{};
-  if (auto r = conn->Export(wire::kControlExporterLabel, e); !r) {
-    return Fail(Failure(RenewError::kNetwork, r.error().reason));
-  }
-  const std::string message = wire::ControlProofMessage(crypto::RoleName(cf.kind), e);
-  const crypto::Ed25519Signature proof = keys->signing_key.Sign(
-      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(message.data()), message.size()));
+  auto auth = MachineAuthorization(*conn, cf.kind, *credential, keys->signing_key);
+  if (!auth) return Fail(Failure(RenewError::kNetwork, auth.error().reason));
 
   HttpRequest req;
   req.method = "POST";
   req.target = RenewPath(cf.kind, cf.tenant, cf.subject);
   req.headers = {{"Content-Type", "application/json"},
                  {"Accept", "application/json"},
-                 {"Authorization", fmt::format("{} cred={}, proof={}", wire::kCredentialAuthScheme,
-                                               EncodeBase64(*credential), EncodeBase64(proof.bytes()))}};
+                 {"Authorization", std::move(*auth)}};
   req.body = "{}";
   auto resp = conn->Exchange(req);
   if (!resp) return Fail(Failure(RenewError::kNetwork, fmt::format("{}: {}", cf.url, resp.error().reason)));
@@ -114,9 +100,9 @@ Result<Renewed, RenewFailure> RenewOnce(const std::string& dir, uint64_t now_uni
   if (resp->status != 200) {
     RenewFailure f;
     f.problem = DecodeProblem(resp->status, resp->body);
-    f.code = resp->status == 401                                    ? RenewError::kRejected
-             : resp->status == 403 && IsRevocation(f.problem.name) ? RenewError::kRevoked
-                                                                    : RenewError::kRefused;
+    f.code = resp->status == 401        ? RenewError::kRejected
+             : IsRevocation(f.problem) ? RenewError::kRevoked
+                                       : RenewError::kRefused;
     f.reason = fmt::format("refused ({}): {}", f.problem.name,
                            f.problem.detail.empty() ? fmt::format("HTTP {}", resp->status) : f.problem.detail);
     return Fail(std::move(f));

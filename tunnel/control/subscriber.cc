@@ -28,10 +28,6 @@ milliseconds Jitter(milliseconds d, unsigned percent) {
   return d + milliseconds(dist(rng));
 }
 
-bool EndsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 }  // namespace
 
 std::string_view SubscriberStateName(SubscriberState s) {
@@ -153,7 +149,7 @@ Subscriber::Outcome Subscriber::OnProblem(const HttpResponse& resp, std::string*
   const ProblemInfo p = DecodeProblem(resp.status, resp.body);
   *why = fmt::format("{} {}: {}", resp.status, p.name, p.detail);
   if (resp.status == 410) return Outcome::kSnapshotAgain;
-  if (resp.status == 403 && EndsWith(p.name, "-revoked")) {
+  if (IsRevocation(p)) {
     Status(SubscriberState::kRevoked, *why);
     return Outcome::kEnd;
   }
