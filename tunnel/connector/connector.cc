@@ -382,9 +382,13 @@ void Connector::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity
     const bool suspended = ctx_.tenant_suspended;
     if (suspended || denials_.IsDenied(device, NowUnix())) {
       ++stats_.direct_logins_refused_revoked;
-      Log(logging::Event(logging::Level::kWarn, "direct_login_refused")
-              .With("device", device)
-              .With("reason", suspended ? "tenant_suspended" : "revoked"));
+      // A revoked device may retry as fast as the listener's login budget lets it: rate-limited like every
+      // session refusal (ctx_.refusal_log), counted always.
+      if (ctx_.AdmitRefusalLine()) {
+        Log(logging::Event(logging::Level::kWarn, "direct_login_refused")
+                .With("device", device)
+                .With("reason", suspended ? "tenant_suspended" : "revoked"));
+      }
       link.Close(suspended ? tunnel::ErrorCode::kUnauthorized : tunnel::ErrorCode::kRevoked,
                  suspended ? "tenant suspended" : "device revoked");
       return;

@@ -147,17 +147,21 @@ const PolicyPtr& DeviceSession::CurrentPolicy() {
   return policy_;
 }
 
-void DeviceSession::LogRefused() {
-  if (!ctx_.log || session_->closed_by_peer()) return;
-  const link::RefusalLog::Verdict v = ctx_.refusal_log.Admit(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                                 std::chrono::steady_clock::now().time_since_epoch())
-                                                                 .count());
+bool SessionContext::AdmitRefusalLine() {
+  if (!log) return false;
+  const link::RefusalLog::Verdict v = refusal_log.Admit(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
   if (v.not_logged > 0) {
-    ctx_.log(logging::Event(logging::Level::kWarn, "session_refusals_not_logged")
-                 .With("count", v.not_logged)
-                 .With("max_per_second", ctx_.refusal_log.per_second()));
+    log(logging::Event(logging::Level::kWarn, "session_refusals_not_logged")
+            .With("count", v.not_logged)
+            .With("max_per_second", refusal_log.per_second()));
   }
-  if (!v.log) return;
+  return v.log;
+}
+
+void DeviceSession::LogRefused() {
+  if (session_->closed_by_peer() || !ctx_.AdmitRefusalLine()) return;
   const auto* peer = session_->peer();
   ctx_.log(logging::Event(logging::Level::kWarn, "session_refused")
                .With("device", peer ? peer->subject_id : std::string("?"))

@@ -77,6 +77,8 @@ struct SessionContext {
   // Sessions refused during set-up (a replayed or stale SESSION_INIT, a bad credential): one line each, at most 10
   // a second, the rest summed up (issue 7: every refusal is visible).
   link::RefusalLog refusal_log;
+  // Whether this refusal gets its line (refusal_log's rate); first logs how many went unlogged before it.
+  bool AdmitRefusalLine();
 };
 
 class DeviceSession final : public tunnel::SessionVisitor,
