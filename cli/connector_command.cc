@@ -307,7 +307,7 @@ class ConnectorCommand : public Command {
           *conn, connector::ConnectorControlOptions{.tenant = where->tenant, .connector = where->subject,
                                                     .log = [lg = logger.get()](const logging::Event& e) { lg->Log(e); }});
       if (auto cached = connector::LoadSnapshotCache(s_.identity); cached) {
-        if (control->ApplySnapshot(*cached, UnixNow()) == connector::ControlVerdict::kSelfRevoked) {
+        if (control->ApplySnapshot(*cached, UnixNow()) == control::SubscriberVerdict::kStop) {
           return ReportError(fmt::format("connector: {}/{} says this connector is revoked", s_.identity,
                                          connector::kControlStateFile));
         }
@@ -330,23 +330,16 @@ class ConnectorCommand : public Command {
           [cc, dir, lgp](std::string_view body, bool* stop) -> Result<uint64_t, std::string> {
             auto snap = control::DecodeConnectorSnapshot(body);
             if (!snap) return Fail(snap.error().reason);
-            const connector::ControlVerdict v = cc->ApplySnapshot(*snap, UnixNow());
-            if (v == connector::ControlVerdict::kResync) return Fail(std::string("the connector's queue refused it"));
-            *stop = v == connector::ControlVerdict::kSelfRevoked;
+            const control::SubscriberVerdict v = cc->ApplySnapshot(*snap, UnixNow());
+            if (v == control::SubscriberVerdict::kResync) return Fail(std::string("the connector's queue refused it"));
+            *stop = v == control::SubscriberVerdict::kStop;
             if (*stop) return snap->as_of;  // not cached: a restart must not start from it
             if (auto saved = connector::SaveSnapshotCache(dir, body); !saved) {
               lgp->Log(logging::Event(logging::Level::kWarn, "control_cache_failed").With("reason", saved.error()));
             }
             return snap->as_of;
           },
-          [cc](const control::Event& e) {
-            switch (cc->ApplyEvent(e, UnixNow())) {
-              case connector::ControlVerdict::kContinue: return control::SubscriberVerdict::kContinue;
-              case connector::ControlVerdict::kResync: return control::SubscriberVerdict::kResync;
-              case connector::ControlVerdict::kSelfRevoked: return control::SubscriberVerdict::kStop;
-            }
-            return control::SubscriberVerdict::kContinue;
-          });
+          [cc](const control::Event& e) { return cc->ApplyEvent(e, UnixNow()); });
       if (!sub) return ReportError("connector: " + sub.error());
       subscription = std::move(*sub);
       // The credential files kept fresh; the subscriber authenticates with the new one from its next connection.

@@ -197,17 +197,10 @@ class RelayCommand : public Command {
           [rc](std::string_view body, bool* stop) -> Result<uint64_t, std::string> {
             auto snap = control::DecodeRelaySnapshot(body);
             if (!snap) return Fail(snap.error().reason);
-            *stop = rc->ApplySnapshot(*snap, UnixNow()) == relay::ControlStep::kSelfRevoked;
+            *stop = rc->ApplySnapshot(*snap, UnixNow()) == control::SubscriberVerdict::kStop;
             return snap->as_of;
           },
-          [rc](const control::Event& e) {
-            switch (rc->ApplyEvent(e, UnixNow())) {
-              case relay::ControlStep::kContinue: return control::SubscriberVerdict::kContinue;
-              case relay::ControlStep::kResync: return control::SubscriberVerdict::kResync;
-              case relay::ControlStep::kSelfRevoked: return control::SubscriberVerdict::kStop;
-            }
-            return control::SubscriberVerdict::kContinue;
-          });
+          [rc](const control::Event& e) { return rc->ApplyEvent(e, UnixNow()); });
       if (!sub) {
         relay->Stop();
         return ReportError("relay: " + sub.error());

@@ -109,8 +109,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::uint64_t epoch = target.set.epoch();
     const std::uint64_t changes = target.changes;
     const std::uint64_t other = c.stats().events_other_tenant;
-    const ControlVerdict v = c.ApplyEvent(e, kNow);
-    if (v == ControlVerdict::kSelfRevoked) {
+    const control::SubscriberVerdict v = c.ApplyEvent(e, kNow);
+    if (v == control::SubscriberVerdict::kStop) {
       const auto* revoked = std::get_if<control::ConnectorRevoked>(&e.body);
       const auto* tenant = std::get_if<control::TenantChanged>(&e.body);
       Check((revoked != nullptr && revoked->tenant == "acme" && revoked->connector == "dc1") ||

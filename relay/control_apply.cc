@@ -7,18 +7,9 @@
 
 namespace strait::relay {
 
-std::string_view ControlStepName(ControlStep s) {
-  switch (s) {
-    case ControlStep::kContinue: return "continue";
-    case ControlStep::kResync: return "resync";
-    case ControlStep::kSelfRevoked: return "self_revoked";
-  }
-  return "unknown";
-}
-
 RelayControl::RelayControl(Relay& relay, std::string relay_id) : relay_(relay), relay_id_(std::move(relay_id)) {}
 
-ControlStep RelayControl::ApplySnapshot(const control::RelaySnapshot& snapshot, std::uint64_t now) {
+control::SubscriberVerdict RelayControl::ApplySnapshot(const control::RelaySnapshot& snapshot, std::uint64_t now) {
   std::vector<Denial> denied;
   denied.reserve(snapshot.denied.size());
   for (const control::SnapshotDenial& d : snapshot.denied) {
@@ -30,8 +21,8 @@ ControlStep RelayControl::ApplySnapshot(const control::RelaySnapshot& snapshot, 
   // down (the reason for this snapshot) is made now. O(live subjects), once per snapshot.
   links_closed_ += relay_.CloseDenied(now);
   const auto& revoked = snapshot.revoked_relays;
-  return std::find(revoked.begin(), revoked.end(), relay_id_) != revoked.end() ? ControlStep::kSelfRevoked
-                                                                               : ControlStep::kContinue;
+  return std::find(revoked.begin(), revoked.end(), relay_id_) != revoked.end() ? control::SubscriberVerdict::kStop
+                                                                               : control::SubscriberVerdict::kContinue;
 }
 
 void RelayControl::DenyAndClose(crypto::Role role, const std::string& tenant, const std::string& subject,
@@ -43,7 +34,7 @@ void RelayControl::DenyAndClose(crypto::Role role, const std::string& tenant, co
   links_closed_ += relay_.CloseSubject(d.key, reason);
 }
 
-ControlStep RelayControl::ApplyEvent(const control::Event& event, std::uint64_t now) {
+control::SubscriberVerdict RelayControl::ApplyEvent(const control::Event& event, std::uint64_t now) {
   using control::EventType;
   switch (event.type) {
     case EventType::kDeviceLocked:
@@ -51,54 +42,54 @@ ControlStep RelayControl::ApplyEvent(const control::Event& event, std::uint64_t 
       if (const auto* b = std::get_if<control::DeviceDenied>(&event.body)) {
         DenyAndClose(crypto::Role::kDevice, b->tenant, b->device, b->until, b->reason, now);
       }
-      return ControlStep::kContinue;
+      return control::SubscriberVerdict::kContinue;
     case EventType::kDeviceUnlocked:
       if (const auto* b = std::get_if<control::DeviceUnlocked>(&event.body)) {
         (void)relay_.deny_list().Lift(DenyKey{crypto::Role::kDevice, b->tenant, b->device});
       }
-      return ControlStep::kContinue;
+      return control::SubscriberVerdict::kContinue;
     case EventType::kConnectorRevoked:
       // Its links close; the registry drops them as they go down, and its devices' sessions end with
       // connector_gone (they ask again and get another connector of the tenant).
       if (const auto* b = std::get_if<control::ConnectorRevoked>(&event.body)) {
         DenyAndClose(crypto::Role::kConnector, b->tenant, b->connector, b->until, b->reason, now);
       }
-      return ControlStep::kContinue;
+      return control::SubscriberVerdict::kContinue;
     case EventType::kRelayRevoked:
       if (const auto* b = std::get_if<control::RelayRevoked>(&event.body); b != nullptr && b->relay == relay_id_) {
-        return ControlStep::kSelfRevoked;
+        return control::SubscriberVerdict::kStop;
       }
-      return ControlStep::kContinue;  // another relay: our peers refuse its HELLO_ACK, nothing to do here
+      return control::SubscriberVerdict::kContinue;  // another relay: our peers refuse its HELLO_ACK, nothing to do here
     case EventType::kTenantSuspended:
     case EventType::kTenantDeleted:
       if (const auto* b = std::get_if<control::TenantChanged>(&event.body)) {
         relay_.deny_list().SuspendTenant(b->tenant);
         links_closed_ += relay_.CloseTenant(b->tenant);
       }
-      return ControlStep::kContinue;
+      return control::SubscriberVerdict::kContinue;
     case EventType::kTenantResumed:
       if (const auto* b = std::get_if<control::TenantChanged>(&event.body)) {
         relay_.deny_list().ResumeTenant(b->tenant);
       }
-      return ControlStep::kContinue;
+      return control::SubscriberVerdict::kContinue;
     case EventType::kResync:
       if (const auto* b = std::get_if<control::Resync>(&event.body); b != nullptr && !b->tenant) {
-        return ControlStep::kResync;
+        return control::SubscriberVerdict::kResync;
       }
-      return ControlStep::kContinue;  // one tenant's: a policy change (groups, default), which the relay does not hold
+      return control::SubscriberVerdict::kContinue;  // one tenant's: a policy change (groups, default), which the relay does not hold
     case EventType::kHeartbeat:
       if (now >= last_expire_ + kExpireEverySeconds) {
         expired_ += relay_.deny_list().Expire(now);
         last_expire_ = now;
       }
-      return ControlStep::kContinue;
+      return control::SubscriberVerdict::kContinue;
     case EventType::kPolicyUpdated:
     case EventType::kPolicyDeleted:
     case EventType::kDevicePolicy:
     case EventType::kUnknown:
-      return ControlStep::kContinue;
+      return control::SubscriberVerdict::kContinue;
   }
-  return ControlStep::kContinue;
+  return control::SubscriberVerdict::kContinue;
 }
 
 }  // namespace strait::relay

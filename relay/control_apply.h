@@ -27,14 +27,6 @@
 
 namespace strait::relay {
 
-// What the subscriber does after an event or a snapshot.
-enum class ControlStep : std::uint8_t {
-  kContinue,     // keep following the stream
-  kResync,       // fetch a snapshot again (then follow from its as_of)
-  kSelfRevoked,  // this relay was revoked: log it, stop accepting, exit 1
-};
-std::string_view ControlStepName(ControlStep s);  // "continue", "resync", "self_revoked"
-
 class RelayControl {
  public:
   // `relay` must outlive this; `relay_id` is the relay's own id (its credential's subject, HELLO_ACK relay_id).
@@ -42,9 +34,9 @@ class RelayControl {
 
   // [subscriber] Replaces the denial list with the snapshot's (denials already over at `now` dropped) and closes
   // every live link it denies. kSelfRevoked if the relay's own id is in revoked_relays, else kContinue.
-  ControlStep ApplySnapshot(const control::RelaySnapshot& snapshot, std::uint64_t now);
+  control::SubscriberVerdict ApplySnapshot(const control::RelaySnapshot& snapshot, std::uint64_t now);
   // [subscriber] One event, per the table above.
-  ControlStep ApplyEvent(const control::Event& event, std::uint64_t now);
+  control::SubscriberVerdict ApplyEvent(const control::Event& event, std::uint64_t now);
 
   // [subscriber] Counters (the subscriber's log lines; tests).
   std::uint64_t links_closed() const { return links_closed_; }  // links handed to their shards to close

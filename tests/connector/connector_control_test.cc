@@ -52,7 +52,7 @@ struct ConnectorControlTest : ConnectorTest {
     StartConnector(Options());
     control = std::make_unique<ConnectorControl>(*connector, ConnectorControlOptions{"acme", "dc1", {}});
   }
-  void Apply(const control::Event& e) { EXPECT_EQ(control->ApplyEvent(e, NowUnix()), ControlVerdict::kContinue); }
+  void Apply(const control::Event& e) { EXPECT_EQ(control->ApplyEvent(e, NowUnix()), control::SubscriberVerdict::kContinue); }
 };
 
 TEST_F(ConnectorControlTest, ChangedPolicyRefusesTheNextOpenWhileAnOpenStreamStays) {
@@ -65,7 +65,7 @@ TEST_F(ConnectorControlTest, ChangedPolicyRefusesTheNextOpenWhileAnOpenStreamSta
   std::uint64_t epoch = 0;
   Stepper s(*loop,
             {{[&] { return d.established(); },
-              [&] { EXPECT_EQ(control->ApplySnapshot(TwoPolicies(), NowUnix()), ControlVerdict::kContinue); }},
+              [&] { EXPECT_EQ(control->ApplySnapshot(TwoPolicies(), NowUnix()), control::SubscriberVerdict::kContinue); }},
              {[&] { return connector->policies().policies() == 2; },
               [&] {
                 first = d.OpenIp(echo.address);
@@ -102,7 +102,7 @@ TEST_F(ConnectorControlTest, DevicePolicyMovesTheDeviceAndNullReturnsItToTheDefa
   std::uint64_t epoch = 0;
   Stepper s(*loop,
             {{[&] { return d.established(); },
-              [&] { EXPECT_EQ(control->ApplySnapshot(TwoPolicies(), NowUnix()), ControlVerdict::kContinue); }},
+              [&] { EXPECT_EQ(control->ApplySnapshot(TwoPolicies(), NowUnix()), control::SubscriberVerdict::kContinue); }},
              {[&] { return connector->policies().policies() == 2; }, [&] { s1 = d.OpenIp(echo.address); }},
              {[&] { return d.streams[s1].accepted; },
               [&] {

@@ -84,7 +84,7 @@ TEST_F(ControlApplyTest, SnapshotLeavesOutAPolicyThatFailsToParseAndKeepsTheOthe
               {crypto::Role::kConnector, "acme", "dc2", "", kNow + 60}};     // another connector: the relay's
   s.revoked_relays = {"relay-9"};
   s.tenant_suspended = true;
-  EXPECT_EQ(control.ApplySnapshot(s, kNow), ControlVerdict::kContinue);
+  EXPECT_EQ(control.ApplySnapshot(s, kNow), control::SubscriberVerdict::kContinue);
   ASSERT_TRUE(target.state.has_value());
   const ControlState& st = *target.state;
   EXPECT_EQ(st.policies.policies.size(), 2u);
@@ -113,7 +113,7 @@ TEST_F(ControlApplyTest, SnapshotLeavesOutAPolicyThatFailsToParseAndKeepsTheOthe
 TEST_F(ControlApplyTest, SnapshotWhoseDefaultFailsLeavesDenyAll) {
   control::ConnectorSnapshot s;
   s.policies = {{"a", 1, true, kBroken}};
-  EXPECT_EQ(control.ApplySnapshot(s, kNow), ControlVerdict::kContinue);
+  EXPECT_EQ(control.ApplySnapshot(s, kNow), control::SubscriberVerdict::kContinue);
   PolicySet set;
   set.Replace(target.state->policies);
   EXPECT_FALSE(set.has_default());
@@ -123,7 +123,7 @@ TEST_F(ControlApplyTest, SnapshotWhoseDefaultFailsLeavesDenyAll) {
 TEST_F(ControlApplyTest, SnapshotDenyingThisConnectorIsSelfRevoked) {
   control::ConnectorSnapshot s;
   s.denied = {{crypto::Role::kConnector, "acme", "dc1", "compromised", kNow + 60}};
-  EXPECT_EQ(control.ApplySnapshot(s, kNow), ControlVerdict::kSelfRevoked);
+  EXPECT_EQ(control.ApplySnapshot(s, kNow), control::SubscriberVerdict::kStop);
   EXPECT_TRUE(target.calls.empty());
 }
 
@@ -131,38 +131,38 @@ TEST_F(ControlApplyTest, EventsMapToTargetCallsAndVerdicts) {
   using T = control::EventType;
   struct Case {
     control::Event event;
-    ControlVerdict verdict;
+    control::SubscriberVerdict verdict;
     std::string call;  // "" : no call
   };
   const std::vector<Case> cases = {
-      {Ev(T::kHeartbeat, control::Heartbeat{}), ControlVerdict::kContinue, ""},
-      {Ev(T::kDeviceRevoked, control::DeviceDenied{"acme", "phone", kNow + 60, "lost"}), ControlVerdict::kContinue,
+      {Ev(T::kHeartbeat, control::Heartbeat{}), control::SubscriberVerdict::kContinue, ""},
+      {Ev(T::kDeviceRevoked, control::DeviceDenied{"acme", "phone", kNow + 60, "lost"}), control::SubscriberVerdict::kContinue,
        "deny phone"},
-      {Ev(T::kDeviceLocked, control::DeviceDenied{"acme", "tab", kNow + 60, ""}), ControlVerdict::kContinue,
+      {Ev(T::kDeviceLocked, control::DeviceDenied{"acme", "tab", kNow + 60, ""}), control::SubscriberVerdict::kContinue,
        "deny tab"},
-      {Ev(T::kDeviceUnlocked, control::DeviceUnlocked{"acme", "tab"}), ControlVerdict::kContinue, "lift tab"},
-      {Ev(T::kConnectorRevoked, control::ConnectorRevoked{"acme", "dc2", kNow + 60, ""}), ControlVerdict::kContinue,
+      {Ev(T::kDeviceUnlocked, control::DeviceUnlocked{"acme", "tab"}), control::SubscriberVerdict::kContinue, "lift tab"},
+      {Ev(T::kConnectorRevoked, control::ConnectorRevoked{"acme", "dc2", kNow + 60, ""}), control::SubscriberVerdict::kContinue,
        ""},
       {Ev(T::kConnectorRevoked, control::ConnectorRevoked{"acme", "dc1", kNow + 60, ""}),
-       ControlVerdict::kSelfRevoked, ""},
-      {Ev(T::kRelayRevoked, control::RelayRevoked{"relay-2", kNow + 60, ""}), ControlVerdict::kContinue,
+       control::SubscriberVerdict::kStop, ""},
+      {Ev(T::kRelayRevoked, control::RelayRevoked{"relay-2", kNow + 60, ""}), control::SubscriberVerdict::kContinue,
        "revoke relay relay-2"},
-      {Ev(T::kTenantSuspended, control::TenantChanged{"acme"}), ControlVerdict::kContinue, "suspend"},
-      {Ev(T::kTenantResumed, control::TenantChanged{"acme"}), ControlVerdict::kContinue, "resume"},
-      {Ev(T::kTenantDeleted, control::TenantChanged{"acme"}), ControlVerdict::kSelfRevoked, ""},
-      {Ev(T::kPolicyUpdated, control::PolicyUpdated{"acme", "a", 4, true, kLoopback}), ControlVerdict::kContinue,
+      {Ev(T::kTenantSuspended, control::TenantChanged{"acme"}), control::SubscriberVerdict::kContinue, "suspend"},
+      {Ev(T::kTenantResumed, control::TenantChanged{"acme"}), control::SubscriberVerdict::kContinue, "resume"},
+      {Ev(T::kTenantDeleted, control::TenantChanged{"acme"}), control::SubscriberVerdict::kStop, ""},
+      {Ev(T::kPolicyUpdated, control::PolicyUpdated{"acme", "a", 4, true, kLoopback}), control::SubscriberVerdict::kContinue,
        "put a default"},
-      {Ev(T::kPolicyUpdated, control::PolicyUpdated{"acme", "b", 2, false, kBroken}), ControlVerdict::kContinue,
+      {Ev(T::kPolicyUpdated, control::PolicyUpdated{"acme", "b", 2, false, kBroken}), control::SubscriberVerdict::kContinue,
        "delete b"},  // a TOML this connector cannot read: the old version goes too
-      {Ev(T::kPolicyDeleted, control::PolicyDeleted{"acme", "c"}), ControlVerdict::kContinue, "delete c"},
-      {Ev(T::kDevicePolicy, control::DevicePolicy{"acme", "phone", "a"}), ControlVerdict::kContinue,
+      {Ev(T::kPolicyDeleted, control::PolicyDeleted{"acme", "c"}), control::SubscriberVerdict::kContinue, "delete c"},
+      {Ev(T::kDevicePolicy, control::DevicePolicy{"acme", "phone", "a"}), control::SubscriberVerdict::kContinue,
        "device phone a"},
-      {Ev(T::kDevicePolicy, control::DevicePolicy{"acme", "phone", std::nullopt}), ControlVerdict::kContinue,
+      {Ev(T::kDevicePolicy, control::DevicePolicy{"acme", "phone", std::nullopt}), control::SubscriberVerdict::kContinue,
        "device phone (default)"},
-      {Ev(T::kResync, control::Resync{std::nullopt, "big change"}), ControlVerdict::kResync, ""},
-      {Ev(T::kResync, control::Resync{std::string("acme"), "group"}), ControlVerdict::kResync, ""},
-      {Ev(T::kResync, control::Resync{std::string("globex"), "group"}), ControlVerdict::kContinue, ""},
-      {Ev(T::kUnknown, control::UnknownEvent{"widget.made"}), ControlVerdict::kContinue, ""},
+      {Ev(T::kResync, control::Resync{std::nullopt, "big change"}), control::SubscriberVerdict::kResync, ""},
+      {Ev(T::kResync, control::Resync{std::string("acme"), "group"}), control::SubscriberVerdict::kResync, ""},
+      {Ev(T::kResync, control::Resync{std::string("globex"), "group"}), control::SubscriberVerdict::kContinue, ""},
+      {Ev(T::kUnknown, control::UnknownEvent{"widget.made"}), control::SubscriberVerdict::kContinue, ""},
   };
   for (const Case& c : cases) {
     target.calls.clear();
@@ -190,7 +190,7 @@ TEST_F(ControlApplyTest, AnotherTenantsEventsAreSkippedAndCounted) {
       Ev(T::kPolicyDeleted, control::PolicyDeleted{"globex", "a"}),
       Ev(T::kDevicePolicy, control::DevicePolicy{"globex", "phone", "a"}),
   };
-  for (const control::Event& e : theirs) EXPECT_EQ(control.ApplyEvent(e, kNow), ControlVerdict::kContinue);
+  for (const control::Event& e : theirs) EXPECT_EQ(control.ApplyEvent(e, kNow), control::SubscriberVerdict::kContinue);
   EXPECT_TRUE(target.calls.empty());
   EXPECT_EQ(control.stats().events_other_tenant, theirs.size());
   EXPECT_EQ(control.stats().events_applied, 0u);
@@ -201,8 +201,8 @@ TEST_F(ControlApplyTest, ARefusedChangeTurnsIntoAResync) {
   EXPECT_EQ(control.ApplyEvent(Ev(control::EventType::kDeviceRevoked,
                                   control::DeviceDenied{"acme", "phone", kNow + 60, ""}),
                                kNow),
-            ControlVerdict::kResync);
-  EXPECT_EQ(control.ApplySnapshot(control::ConnectorSnapshot{}, kNow), ControlVerdict::kResync);
+            control::SubscriberVerdict::kResync);
+  EXPECT_EQ(control.ApplySnapshot(control::ConnectorSnapshot{}, kNow), control::SubscriberVerdict::kResync);
   EXPECT_EQ(control.stats().target_refused, 2u);
   EXPECT_EQ(control.stats().snapshots, 0u);
 }

@@ -1,4 +1,4 @@
-// RelayControl (relay/control_apply.h) without links: which ControlStep each event type gives, and what it does to
+// RelayControl (relay/control_apply.h) without links: which control::SubscriberVerdict each event type gives, and what it does to
 // the relay's DenyList (docs/control-plane.md §7.3, relay column). The relay is real (port 0) but nothing logs in;
 // relay_denials_test.cc checks the closes on real links.
 #include "relay/control_apply.h"
@@ -34,25 +34,25 @@ TEST_F(ControlApplyTest, EachEventTypeGivesItsStep) {
   RelayControl c(*relay, "relay-1");
   const struct {
     Event event;
-    ControlStep step;
+    control::SubscriberVerdict step;
   } cases[] = {
-      {Ev(EventType::kHeartbeat, control::Heartbeat{}), ControlStep::kContinue},
-      {Ev(EventType::kDeviceLocked, control::DeviceDenied{"acme", "d-1", kNow + 60, "lost"}), ControlStep::kContinue},
-      {Ev(EventType::kDeviceRevoked, control::DeviceDenied{"acme", "d-2", kNow + 60, ""}), ControlStep::kContinue},
-      {Ev(EventType::kDeviceUnlocked, control::DeviceUnlocked{"acme", "d-1"}), ControlStep::kContinue},
+      {Ev(EventType::kHeartbeat, control::Heartbeat{}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kDeviceLocked, control::DeviceDenied{"acme", "d-1", kNow + 60, "lost"}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kDeviceRevoked, control::DeviceDenied{"acme", "d-2", kNow + 60, ""}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kDeviceUnlocked, control::DeviceUnlocked{"acme", "d-1"}), control::SubscriberVerdict::kContinue},
       {Ev(EventType::kConnectorRevoked, control::ConnectorRevoked{"acme", "c-1", kNow + 60, ""}),
-       ControlStep::kContinue},
-      {Ev(EventType::kRelayRevoked, control::RelayRevoked{"relay-2", kNow + 60, ""}), ControlStep::kContinue},
-      {Ev(EventType::kRelayRevoked, control::RelayRevoked{"relay-1", kNow + 60, "stolen"}), ControlStep::kSelfRevoked},
-      {Ev(EventType::kTenantSuspended, control::TenantChanged{"beta"}), ControlStep::kContinue},
-      {Ev(EventType::kTenantResumed, control::TenantChanged{"beta"}), ControlStep::kContinue},
-      {Ev(EventType::kTenantDeleted, control::TenantChanged{"gone"}), ControlStep::kContinue},
-      {Ev(EventType::kPolicyUpdated, control::PolicyUpdated{"acme", "p-1", 2, true, "x"}), ControlStep::kContinue},
-      {Ev(EventType::kPolicyDeleted, control::PolicyDeleted{"acme", "p-1"}), ControlStep::kContinue},
-      {Ev(EventType::kDevicePolicy, control::DevicePolicy{"acme", "d-1", std::nullopt}), ControlStep::kContinue},
-      {Ev(EventType::kResync, control::Resync{std::string("acme"), "group g-1"}), ControlStep::kContinue},
-      {Ev(EventType::kResync, control::Resync{std::nullopt, "restore"}), ControlStep::kResync},
-      {Ev(EventType::kUnknown, control::UnknownEvent{"future.thing"}), ControlStep::kContinue},
+       control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kRelayRevoked, control::RelayRevoked{"relay-2", kNow + 60, ""}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kRelayRevoked, control::RelayRevoked{"relay-1", kNow + 60, "stolen"}), control::SubscriberVerdict::kStop},
+      {Ev(EventType::kTenantSuspended, control::TenantChanged{"beta"}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kTenantResumed, control::TenantChanged{"beta"}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kTenantDeleted, control::TenantChanged{"gone"}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kPolicyUpdated, control::PolicyUpdated{"acme", "p-1", 2, true, "x"}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kPolicyDeleted, control::PolicyDeleted{"acme", "p-1"}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kDevicePolicy, control::DevicePolicy{"acme", "d-1", std::nullopt}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kResync, control::Resync{std::string("acme"), "group g-1"}), control::SubscriberVerdict::kContinue},
+      {Ev(EventType::kResync, control::Resync{std::nullopt, "restore"}), control::SubscriberVerdict::kResync},
+      {Ev(EventType::kUnknown, control::UnknownEvent{"future.thing"}), control::SubscriberVerdict::kContinue},
   };
   for (const auto& tc : cases) {
     EXPECT_EQ(c.ApplyEvent(tc.event, kNow), tc.step) << control::EventTypeName(tc.event.type);
@@ -87,7 +87,7 @@ TEST_F(ControlApplyTest, HeartbeatsExpireOverDenialsAtMostOnceAMinute) {
   (void)c.ApplyEvent(Ev(EventType::kDeviceRevoked, control::DeviceDenied{"acme", "d-2", kNow + 500, ""}), kNow);
   ASSERT_EQ(list().denials(), 2u);
   const Event hb = Ev(EventType::kHeartbeat, control::Heartbeat{});
-  EXPECT_EQ(c.ApplyEvent(hb, kNow + 20), ControlStep::kContinue);  // first heartbeat: expires
+  EXPECT_EQ(c.ApplyEvent(hb, kNow + 20), control::SubscriberVerdict::kContinue);  // first heartbeat: expires
   EXPECT_EQ(list().denials(), 1u);
   EXPECT_EQ(c.expired(), 1u);
   (void)c.ApplyEvent(Ev(EventType::kDeviceRevoked, control::DeviceDenied{"acme", "d-3", kNow + 30, ""}), kNow);
@@ -107,7 +107,7 @@ TEST_F(ControlApplyTest, ASnapshotReplacesTheListWhole) {
   s.denied = {{Role::kConnector, "acme", "c-1", "leaked", kNow + 60}, {Role::kDevice, "beta", "d-1", "", kNow - 1}};
   s.suspended_tenants = {"acme-2"};
   s.revoked_relays = {"relay-0", "relay-2"};
-  EXPECT_EQ(c.ApplySnapshot(s, kNow), ControlStep::kContinue);
+  EXPECT_EQ(c.ApplySnapshot(s, kNow), control::SubscriberVerdict::kContinue);
   EXPECT_FALSE(list().IsDenied(Dev("d-old"), kNow));
   EXPECT_FALSE(list().IsDenied(Dev("x", "old"), kNow));
   EXPECT_TRUE(list().IsDenied({Role::kConnector, "acme", "c-1"}, kNow));
@@ -115,13 +115,13 @@ TEST_F(ControlApplyTest, ASnapshotReplacesTheListWhole) {
   EXPECT_EQ(list().Check(Dev("x", "acme-2"), kNow), DenyVerdict::kTenantSuspended);
   EXPECT_EQ(list().denials(), 1u);
   s.revoked_relays.push_back("relay-1");
-  EXPECT_EQ(c.ApplySnapshot(s, kNow), ControlStep::kSelfRevoked);
+  EXPECT_EQ(c.ApplySnapshot(s, kNow), control::SubscriberVerdict::kStop);
 }
 
-TEST(ControlStep, Names) {
-  EXPECT_EQ(ControlStepName(ControlStep::kContinue), "continue");
-  EXPECT_EQ(ControlStepName(ControlStep::kResync), "resync");
-  EXPECT_EQ(ControlStepName(ControlStep::kSelfRevoked), "self_revoked");
+TEST(SubscriberVerdict, Names) {
+  EXPECT_EQ(control::SubscriberVerdictName(control::SubscriberVerdict::kContinue), "continue");
+  EXPECT_EQ(control::SubscriberVerdictName(control::SubscriberVerdict::kResync), "resync");
+  EXPECT_EQ(control::SubscriberVerdictName(control::SubscriberVerdict::kStop), "stop");
 }
 
 }  // namespace

@@ -60,7 +60,7 @@ TEST_F(RelayDenialsTest, ARevokedDeviceIsClosedRefusedAndLetBackByAnUnlock) {
   EXPECT_EQ(control.ApplyEvent(Ev(control::EventType::kDeviceRevoked,
                                   control::DeviceDenied{"acme", "dev-1", Now() + 3600, "lost"}),
                                Now()),
-            ControlStep::kContinue);
+            control::SubscriberVerdict::kContinue);
   EXPECT_EQ(control.links_closed(), 1u);
   ASSERT_TRUE(ClosedRevoked(dev));
   EXPECT_NE(pl.Exec([&] { return dev.down_info.message; }).find("revoked"), std::string::npos);
@@ -86,7 +86,7 @@ TEST_F(RelayDenialsTest, ARevokedDeviceIsClosedRefusedAndLetBackByAnUnlock) {
   // device.unlocked lifts the denial: the same credential logs in and gets a session.
   EXPECT_EQ(control.ApplyEvent(Ev(control::EventType::kDeviceUnlocked, control::DeviceUnlocked{"acme", "dev-1"}),
                                Now()),
-            ControlStep::kContinue);
+            control::SubscriberVerdict::kContinue);
   Peer& back = AddPeer(dev.id());
   ASSERT_TRUE(Login(back));
   EXPECT_NE(OpenSession(back), 0u);
@@ -105,7 +105,7 @@ TEST_F(RelayDenialsTest, ASnapshotsDenialRefusesTheLoginAndClosesLiveLinks) {
   snap.denied.push_back({crypto::Role::kDevice, "acme", "dev-live", "revoked", Now() + 3600});
   snap.denied.push_back({crypto::Role::kDevice, "acme", "dev-over", "revoked", Now() - 10});  // over: dropped
   snap.revoked_relays = {"relay-other"};
-  EXPECT_EQ(control.ApplySnapshot(snap, Now()), ControlStep::kContinue);
+  EXPECT_EQ(control.ApplySnapshot(snap, Now()), control::SubscriberVerdict::kContinue);
   EXPECT_EQ(relay->deny_list().denials(), 2u);
   EXPECT_TRUE(LoginRefusedRevoked(dev1));
   EXPECT_TRUE(ClosedRevoked(live));  // denied while up: the snapshot closes it too
@@ -113,7 +113,7 @@ TEST_F(RelayDenialsTest, ASnapshotsDenialRefusesTheLoginAndClosesLiveLinks) {
   // The next snapshot no longer holds the denial: the device gets in.
   snap.denied.clear();
   snap.revoked_relays.push_back("relay-test");
-  EXPECT_EQ(control.ApplySnapshot(snap, Now()), ControlStep::kSelfRevoked);
+  EXPECT_EQ(control.ApplySnapshot(snap, Now()), control::SubscriberVerdict::kStop);
   Peer& back = AddPeer(dev1);
   EXPECT_TRUE(Login(back));
 }
@@ -131,7 +131,7 @@ TEST_F(RelayDenialsTest, ATenantSuspensionClosesThatTenantsLinksOnly) {
   ASSERT_NE(beta_ch, 0u);
 
   EXPECT_EQ(control.ApplyEvent(Ev(control::EventType::kTenantSuspended, control::TenantChanged{"acme"}), Now()),
-            ControlStep::kContinue);
+            control::SubscriberVerdict::kContinue);
   EXPECT_EQ(control.links_closed(), 2u);
   EXPECT_TRUE(ClosedRevoked(con));
   EXPECT_TRUE(ClosedRevoked(dev));
@@ -146,7 +146,7 @@ TEST_F(RelayDenialsTest, ATenantSuspensionClosesThatTenantsLinksOnly) {
   }));
   // ...and allowed again once it is resumed.
   EXPECT_EQ(control.ApplyEvent(Ev(control::EventType::kTenantResumed, control::TenantChanged{"acme"}), Now()),
-            ControlStep::kContinue);
+            control::SubscriberVerdict::kContinue);
   Peer& again = AddPeer(con.id());
   EXPECT_TRUE(Login(again));
 }
@@ -167,7 +167,7 @@ TEST_F(RelayDenialsTest, ARevokedConnectorIsClosedAndItsDevicesGetAnother) {
   EXPECT_EQ(control.ApplyEvent(Ev(control::EventType::kConnectorRevoked,
                                   control::ConnectorRevoked{"acme", "conn-1", Now() + 3600, "key leaked"}),
                                Now()),
-            ControlStep::kContinue);
+            control::SubscriberVerdict::kContinue);
   EXPECT_TRUE(ClosedRevoked(c1));
   ASSERT_TRUE(pl.Wait([&] { return dev.sessions.at(ch)->closed.has_value(); }, kCloseBound));
   EXPECT_EQ(pl.Exec([&] { return *dev.sessions.at(ch)->closed; }), ErrorCode::kConnectorGone);

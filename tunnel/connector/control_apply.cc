@@ -17,15 +17,6 @@
 
 namespace strait::connector {
 
-std::string_view ControlVerdictName(ControlVerdict v) {
-  switch (v) {
-    case ControlVerdict::kContinue: return "continue";
-    case ControlVerdict::kResync: return "resync";
-    case ControlVerdict::kSelfRevoked: return "self_revoked";
-  }
-  return "unknown";
-}
-
 ConnectorControl::ConnectorControl(ControlTarget& target, ConnectorControlOptions options)
     : target_(target), options_(std::move(options)) {}
 
@@ -54,17 +45,17 @@ PolicyPtr ConnectorControl::Compile(std::string_view id, std::uint64_t version, 
   return std::make_shared<const Policy>(std::move(policy).value());
 }
 
-ControlVerdict ConnectorControl::Applied(bool queued) {
+control::SubscriberVerdict ConnectorControl::Applied(bool queued) {
   if (queued) {
     ++stats_.events_applied;
-    return ControlVerdict::kContinue;
+    return control::SubscriberVerdict::kContinue;
   }
   ++stats_.target_refused;
   Log(logging::Event(logging::Level::kWarn, "resync").With("reason", "connector_queue_full"));
-  return ControlVerdict::kResync;
+  return control::SubscriberVerdict::kResync;
 }
 
-ControlVerdict ConnectorControl::ApplySnapshot(const control::ConnectorSnapshot& snapshot, std::uint64_t now) {
+control::SubscriberVerdict ConnectorControl::ApplySnapshot(const control::ConnectorSnapshot& snapshot, std::uint64_t now) {
   ControlState state;
   for (const control::SnapshotPolicy& p : snapshot.policies) {
     PolicyPtr compiled = Compile(p.id, p.version, p.toml);
@@ -79,8 +70,8 @@ ControlVerdict ConnectorControl::ApplySnapshot(const control::ConnectorSnapshot&
     if (d.tenant != options_.tenant || d.until < now) continue;
     if (d.role == crypto::Role::kConnector) {
       if (d.subject == options_.connector) {
-        Log(logging::Event(logging::Level::kError, "self_revoked").With("reason", d.reason).With("until", d.until));
-        return ControlVerdict::kSelfRevoked;
+        Log(logging::Event(logging::Level::kError, "stop").With("reason", d.reason).With("until", d.until));
+        return control::SubscriberVerdict::kStop;
       }
       continue;  // another connector of the tenant: the relay keeps it out
     }
@@ -91,58 +82,58 @@ ControlVerdict ConnectorControl::ApplySnapshot(const control::ConnectorSnapshot&
   if (!target_.ReplaceControlState(std::move(state))) {
     ++stats_.target_refused;
     Log(logging::Event(logging::Level::kWarn, "resync").With("reason", "connector_queue_full"));
-    return ControlVerdict::kResync;
+    return control::SubscriberVerdict::kResync;
   }
   ++stats_.snapshots;
-  return ControlVerdict::kContinue;
+  return control::SubscriberVerdict::kContinue;
 }
 
-ControlVerdict ConnectorControl::ApplyEvent(const control::Event& event, std::uint64_t /*now*/) {
+control::SubscriberVerdict ConnectorControl::ApplyEvent(const control::Event& event, std::uint64_t /*now*/) {
   using control::EventType;
   return std::visit(
-      [&](const auto& body) -> ControlVerdict {
+      [&](const auto& body) -> control::SubscriberVerdict {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, control::DeviceDenied>) {
-          if (!Ours(body.tenant)) return ControlVerdict::kContinue;
+          if (!Ours(body.tenant)) return control::SubscriberVerdict::kContinue;
           return Applied(target_.DenyDevice(DeviceDenial{body.device, body.until, body.reason}));
         } else if constexpr (std::is_same_v<T, control::DeviceUnlocked>) {
-          if (!Ours(body.tenant)) return ControlVerdict::kContinue;
+          if (!Ours(body.tenant)) return control::SubscriberVerdict::kContinue;
           return Applied(target_.LiftDevice(body.device));
         } else if constexpr (std::is_same_v<T, control::ConnectorRevoked>) {
-          if (!Ours(body.tenant) || body.connector != options_.connector) return ControlVerdict::kContinue;
-          Log(logging::Event(logging::Level::kError, "self_revoked")
+          if (!Ours(body.tenant) || body.connector != options_.connector) return control::SubscriberVerdict::kContinue;
+          Log(logging::Event(logging::Level::kError, "stop")
                   .With("reason", body.reason)
                   .With("until", body.until));
-          return ControlVerdict::kSelfRevoked;
+          return control::SubscriberVerdict::kStop;
         } else if constexpr (std::is_same_v<T, control::RelayRevoked>) {
           return Applied(target_.RevokeRelay(body.relay));  // no tenant: a relay serves every tenant
         } else if constexpr (std::is_same_v<T, control::TenantChanged>) {
-          if (!Ours(body.tenant)) return ControlVerdict::kContinue;
+          if (!Ours(body.tenant)) return control::SubscriberVerdict::kContinue;
           if (event.type == EventType::kTenantDeleted) {
-            Log(logging::Event(logging::Level::kError, "self_revoked").With("reason", "tenant_deleted"));
-            return ControlVerdict::kSelfRevoked;
+            Log(logging::Event(logging::Level::kError, "stop").With("reason", "tenant_deleted"));
+            return control::SubscriberVerdict::kStop;
           }
           if (event.type == EventType::kTenantSuspended) return Applied(target_.SuspendTenant());
           return Applied(target_.ResumeTenant());
         } else if constexpr (std::is_same_v<T, control::PolicyUpdated>) {
-          if (!Ours(body.tenant)) return ControlVerdict::kContinue;
+          if (!Ours(body.tenant)) return control::SubscriberVerdict::kContinue;
           PolicyPtr compiled = Compile(body.policy, body.version, body.toml);
           // A TOML this connector cannot read: the old version must not stay in force either (the operator changed
           // it for a reason), so its devices fall to the default.
           if (!compiled) return Applied(target_.DeletePolicy(body.policy));
           return Applied(target_.PutPolicy(body.policy, std::move(compiled), body.is_default));
         } else if constexpr (std::is_same_v<T, control::PolicyDeleted>) {
-          if (!Ours(body.tenant)) return ControlVerdict::kContinue;
+          if (!Ours(body.tenant)) return control::SubscriberVerdict::kContinue;
           return Applied(target_.DeletePolicy(body.policy));
         } else if constexpr (std::is_same_v<T, control::DevicePolicy>) {
-          if (!Ours(body.tenant)) return ControlVerdict::kContinue;
+          if (!Ours(body.tenant)) return control::SubscriberVerdict::kContinue;
           return Applied(target_.SetDevicePolicy(body.device, body.policy));
         } else if constexpr (std::is_same_v<T, control::Resync>) {
-          if (body.tenant && !Ours(*body.tenant)) return ControlVerdict::kContinue;
+          if (body.tenant && !Ours(*body.tenant)) return control::SubscriberVerdict::kContinue;
           Log(logging::Event(logging::Level::kInfo, "resync").With("reason", body.reason));
-          return ControlVerdict::kResync;
+          return control::SubscriberVerdict::kResync;
         } else {
-          return ControlVerdict::kContinue;  // heartbeat, a type this connector does not know
+          return control::SubscriberVerdict::kContinue;  // heartbeat, a type this connector does not know
         }
       },
       event.body);

@@ -43,12 +43,6 @@ namespace strait::connector {
 
 inline constexpr std::string_view kControlStateFile = "control-state.json";
 
-enum class ControlVerdict : std::uint8_t {
-  kContinue,     // keep following the stream
-  kResync,       // fetch a snapshot again (resync event, or a change the connector could not queue)
-  kSelfRevoked,  // this connector was revoked or its tenant deleted: log, stop, exit 1
-};
-std::string_view ControlVerdictName(ControlVerdict v);  // "continue", "resync", "self_revoked"
 
 struct ConnectorControlOptions {
   std::string tenant;     // ours (the credential's)
@@ -71,9 +65,9 @@ class ConnectorControl {
 
   // A snapshot (fresh or from the cache). kContinue, kResync (the target refused it), or kSelfRevoked (the
   // snapshot denies this connector itself). `now`: unix seconds (denials already over are dropped).
-  ControlVerdict ApplySnapshot(const control::ConnectorSnapshot& snapshot, std::uint64_t now);
+  control::SubscriberVerdict ApplySnapshot(const control::ConnectorSnapshot& snapshot, std::uint64_t now);
   // One event, in id order.
-  ControlVerdict ApplyEvent(const control::Event& event, std::uint64_t now);
+  control::SubscriberVerdict ApplyEvent(const control::Event& event, std::uint64_t now);
 
   const ConnectorControlStats& stats() const { return stats_; }
 
@@ -81,7 +75,7 @@ class ConnectorControl {
   bool Ours(std::string_view tenant);  // counts events_other_tenant when not
   // ParsePolicy on this thread; nullptr (logged, counted) when it fails.
   PolicyPtr Compile(std::string_view id, std::uint64_t version, std::string_view toml);
-  ControlVerdict Applied(bool queued);
+  control::SubscriberVerdict Applied(bool queued);
   void Log(const logging::Event& e) const;
 
   // Immutable after construction.

@@ -193,6 +193,15 @@ Result<Event, WireResultError> DecodeEvent(std::string_view line) {
 
 // --- EventReader ---
 
+std::string_view SubscriberVerdictName(SubscriberVerdict v) {
+  switch (v) {
+    case SubscriberVerdict::kContinue: return "continue";
+    case SubscriberVerdict::kResync: return "resync";
+    case SubscriberVerdict::kStop: return "stop";
+  }
+  return "unknown";
+}
+
 std::string_view StreamStatusName(StreamStatus s) {
   switch (s) {
     case StreamStatus::kOk: return "ok";

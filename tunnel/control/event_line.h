@@ -156,6 +156,16 @@ struct Event {
 // type decodes to kUnknown with its id (the type name must still be a string of at most 64 bytes).
 Result<Event, WireResultError> DecodeEvent(std::string_view line);
 
+// --- What follows an applied snapshot or event ---
+
+// The appliers (relay/control_apply.h, tunnel/connector/control_apply.h) decide it; the subscriber acts on it.
+enum class SubscriberVerdict : uint8_t {
+  kContinue,  // go on reading
+  kResync,    // take a new snapshot (after a resync event, or state the applier could not take)
+  kStop,      // stop for good: this relay or connector was revoked, or its tenant deleted (the daemon exits 1)
+};
+std::string_view SubscriberVerdictName(SubscriberVerdict v);  // "continue", "resync", "stop"
+
 // --- The two together ---
 
 enum class StreamStatus : uint8_t {

@@ -40,12 +40,6 @@
 
 namespace strait::control {
 
-enum class SubscriberVerdict : uint8_t {
-  kContinue,  // go on reading
-  kResync,    // take a new snapshot (after a resync event, or state the handler cannot apply)
-  kStop,      // stop for good (this relay or connector was revoked, its tenant deleted)
-};
-
 enum class SubscriberState : uint8_t {
   kFollowing,     // a snapshot is applied and the stream is open
   kDisconnected,  // a connection, snapshot or stream failed; retrying after `retry_in`
