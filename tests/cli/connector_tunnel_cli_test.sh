@@ -44,6 +44,7 @@ printf 'version = 1\n[[allow]]\ncidrs = ["10.20.0.0/16"]\nports = ["443"]\n' >po
 
 # Starts the connector in the namespace and waits for its ready line.
 start() {
+  : >out.txt; : >err.txt  # before the fork: the loop below must not read the previous daemon's ready line
   ip netns exec "$ns" "$strait" connector --identity ID --policy policy.toml --direct-listen 127.0.0.1:0 \
     --tunnel-pool 100.96.0.0/24 --tunnel-device strait-c0 --tunnel-masquerade >out.txt 2>err.txt &
   daemon_pid=$!

@@ -28,8 +28,11 @@ show() { local f; for f in "$@"; do echo "--- $f"; cat "$f"; done; }
 quiet() { "$@" >/dev/null 2>keys.err || { cat keys.err; fail "$*"; }; }
 
 # start <name> <args...>: runs `strait <args...>` in the background, stdout to <name>.out, stderr to <name>.err.
+# The files are emptied here, before the fork: the child's own truncation comes later, and a wait_for in between
+# would match the previous process's lines and signal this one before it has blocked its signals.
 start() {
   local name=$1; shift
+  : >"$name.out"; : >"$name.err"
   "$strait" "$@" >"$name.out" 2>"$name.err" &
   pids+=($!)
   last_pid=$!
