@@ -44,8 +44,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.pool_prefix = 16;
   o.gateway = 0x64600001;
   o.mtu = 1400;
-  o.device_to_device = (data[0] & 0x80) != 0;
-  PacketFilter f(o, &Rules().tunnel().rules);
+  PacketFilter f(o);
+  static const TunnelPolicy kOpen = [] {
+    TunnelPolicy t = Rules().tunnel();
+    t.device_to_device = true;
+    return t;
+  }();
   std::vector<uint8_t> packet(data + 1, data + size);
   std::vector<uint8_t> answer(strait::ip::kIcmpErrorMaxSize);
   const bool parsed_before = strait::ip::ParseIpv4(packet).ok;
@@ -53,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (data[0] & 0x40) {
     r = f.ToDevice(packet);
   } else {
-    r = f.FromDevice(packet, 0x64600000u | (data[0] & 0x3f), 0, answer);
+    r = f.FromDevice(packet, 0x64600000u | (data[0] & 0x3f), 0, answer,
+                     (data[0] & 0x80) != 0 ? &kOpen : &Rules().tunnel());
   }
   if (r.forward) {
     Check(parsed_before);

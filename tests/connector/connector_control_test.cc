@@ -150,6 +150,10 @@ TEST_F(ConnectorControlTest, RevokedDeviceIsClosedAndRefusedUntilUnlocked) {
              {[&] { return again.link_down.has_value(); },
               [&] {
                 EXPECT_EQ(connector->stats().direct_logins_refused_revoked, 1u);
+                // ERROR revoked instead of HELLO_ACK: the login never came up.
+                EXPECT_FALSE(again.link_down->was_up);
+                EXPECT_EQ(again.link_down->code, static_cast<std::uint16_t>(ErrorCode::kRevoked));
+                EXPECT_EQ(connector->stats().direct_links_up, 1u);
                 Apply(MakeEvent(control::EventType::kDeviceUnlocked, control::DeviceUnlocked{"acme", "phone"}));
               }},
              {[&] { return connector->denials().size() == 0; }, [&] { d.RequestSession(); }},

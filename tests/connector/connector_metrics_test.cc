@@ -87,6 +87,8 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   m.stats.sessions_closed_revoked = 53;
   m.stats.sessions_closed_suspended = 54;
   m.stats.relay_links_refused_revoked = 55;
+  m.stats.policy_set_over_bound = 56;
+  m.stats.revoked_relays_over_bound = 57;
   m.loop_connects = 17;
   m.loop_recv_bytes = 18;
   m.loop_send_bytes = 19;
@@ -117,6 +119,8 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
            "strait_connector_control_denials_total{what=\"session_closed_revoked\"} 53",
            "strait_connector_control_denials_total{what=\"session_closed_suspended\"} 54",
            "strait_connector_control_denials_total{what=\"relay_revoked\"} 55",
+           "strait_connector_control_over_bound_total{table=\"policy_set\"} 56",
+           "strait_connector_control_over_bound_total{table=\"revoked_relays\"} 57",
            "strait_connector_direct_refused_total{reason=\"listener_full\"} 23",
            "strait_connector_direct_refused_total{reason=\"source_limit\"} 24",
            "strait_connector_direct_refused_total{reason=\"login_evicted\"} 25",
@@ -158,7 +162,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   EXPECT_EQ(Count(text, "# TYPE strait_connector_streams_refused_total "), 1u);
   // Every family has one HELP and one TYPE line, and every sample belongs to a declared family.
   EXPECT_EQ(Count(text, "# HELP "), Count(text, "# TYPE "));
-  EXPECT_EQ(Count(text, "# TYPE "), 37u) << text;
+  EXPECT_EQ(Count(text, "# TYPE "), 38u) << text;
   EXPECT_EQ(Count(text, "reason=\"accepted\""), 0u);
 }
 

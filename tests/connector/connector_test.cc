@@ -367,22 +367,72 @@ TEST_F(ConnectorTest, ReconnectsToARelayThatRestarts) {
 }
 
 // relay.revoked (control-plane.md §7.3): the link to that relay is closed with ERROR revoked, and the relay's next
-// logins are refused at its HELLO_ACK (the dialer keeps trying: the address may reach another relay later).
-TEST_F(ConnectorTest, RevokedRelayIsClosedAndItsLoginsRefused) {
+// logins are refused at its HELLO_ACK (LinkHandler::AdmitServer). Each refusal is a failed dial, so the dialer backs
+// off (200 ms, 400 ms, ...) instead of redialling every 200 ms as it does after a link that was up.
+TEST_F(ConnectorTest, RevokedRelayIsClosedAndItsLoginsRefusedWithBackoff) {
   FakeRelay relay(*loop, pki);
   relay.Listen("127.0.0.1:0");
   auto o = Options();
   o.direct_listen.reset();
   o.relays.push_back({relay.address, "127.0.0.1"});
+  o.min_backoff = std::chrono::milliseconds(100);
+  o.max_backoff = std::chrono::milliseconds(1000);
   StartConnector(std::move(o));
+  std::vector<std::chrono::steady_clock::time_point> refused_at;  // when each refusal was first seen
   Stepper s(*loop, {{[&] { return relay.ups == 1 && connector->relays_up() == 1; },
                      [&] { EXPECT_TRUE(connector->RevokeRelay("relay-test")); }},
-                    {[&] { return connector->stats().relay_links_refused_revoked >= 2 && relay.downs == relay.ups; },
-                     {}}});
-  relay.notify = on_log = [&] { s.Check(); };
+                    {[&] { return refused_at.size() >= 4 && relay.downs == relay.ups; }, {}}});
+  relay.notify = on_log = [&] {
+    while (refused_at.size() < connector->stats().relay_links_refused_revoked) {
+      refused_at.push_back(std::chrono::steady_clock::now());
+    }
+    s.Check();
+  };
   ASSERT_TRUE(Run(s));
   EXPECT_EQ(connector->stats().relay_links_up, 1u);  // the refused logins never counted as up
-  EXPECT_GE(relay.ups, 2);
+  EXPECT_EQ(connector->relays_up(), 0u);
+  // Refusal 0 closed the live link; refusals 1, 2 and 3 are failed dials 1, 2 and 3. The dial after failure 2 waits
+  // delay(1) >= 200 ms x (1 - jitter 0.2); had the refused links counted as up, every dial would wait delay(0), at
+  // most 100 ms.
+  EXPECT_GE(refused_at[3] - refused_at[2], std::chrono::milliseconds(160));
+  bool said = false;
+  for (const auto& l : log) said = said || (l.starts_with("login_failed ") && l.find("revoked") != std::string::npos);
+  EXPECT_TRUE(said) << "no login_failed line naming the revocation";
+}
+
+// A control plane that revokes more relays than max_revoked_relays: the ones beyond are counted, not held.
+TEST_F(ConnectorTest, RevokedRelaysBeyondTheBoundAreCounted) {
+  auto o = Options();
+  o.max_revoked_relays = 2;
+  StartConnector(std::move(o));
+  for (const char* r : {"relay-a", "relay-b", "relay-c", "relay-a"}) EXPECT_TRUE(connector->RevokeRelay(r));
+  Stepper s(*loop, {{[&] { return Count(log, "relay_revoked ") == 4; }, {}}});
+  on_log = [&] { s.Check(); };
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(connector->stats().revoked_relays_over_bound, 1u);
+  EXPECT_EQ(Count(log, "relay_revoked relay_id=relay-c held=no"), 1);
+  EXPECT_EQ(Count(log, "relay_revoked relay_id=relay-a held=yes"), 2);
+}
+
+// Control-plane changes wait in a bounded queue for the loop: beyond max_control_queue the call is refused (the
+// subscriber then takes a fresh snapshot), and what was queued still applies, in order.
+TEST_F(ConnectorTest, ControlChangesBeyondTheQueueAreRefused) {
+  auto o = Options();
+  o.max_control_queue = 3;
+  StartConnector(std::move(o));
+  EXPECT_TRUE(connector->RevokeRelay("relay-a"));
+  EXPECT_TRUE(connector->RevokeRelay("relay-b"));
+  EXPECT_TRUE(connector->RevokeRelay("relay-c"));
+  EXPECT_FALSE(connector->RevokeRelay("relay-d"));
+  EXPECT_FALSE(connector->SuspendTenant());
+  Stepper s(*loop, {{[&] { return Count(log, "relay_revoked ") == 3; },
+                     [&] { EXPECT_TRUE(connector->RevokeRelay("relay-e")); }},  // drained: room again
+                    {[&] { return Count(log, "relay_revoked ") == 4; }, {}}});
+  on_log = [&] { s.Check(); };
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(Count(log, "relay_revoked relay_id=relay-d"), 0);
+  EXPECT_EQ(Count(log, "relay_revoked relay_id=relay-e"), 1);
+  EXPECT_EQ(Count(log, "tenant_suspended"), 0);
 }
 
 // Issue 8: a connector whose session lost its link logged reason=protocol_error (the session's default close

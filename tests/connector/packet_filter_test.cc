@@ -62,7 +62,7 @@ struct PacketFilterTest : ::testing::Test {
     o.mtu = 1400;
     return o;
   }
-  PacketFilter filter{Options(), &policy.tunnel().rules};
+  PacketFilter filter{Options()};
   std::vector<uint8_t> answer = std::vector<uint8_t>(ip::kIcmpErrorMaxSize);
 
   std::vector<uint8_t> TcpTo(uint32_t dst, uint16_t port, uint8_t flags = 0x10, uint32_t src = kDevice) {
@@ -71,7 +71,7 @@ struct PacketFilterTest : ::testing::Test {
     return Pkt(src, dst, 6, t);
   }
   FilterResult From(std::vector<uint8_t>& p, uint64_t now_ms = 1000) {
-    return filter.FromDevice(p, kDevice, now_ms, answer);
+    return filter.FromDevice(p, kDevice, now_ms, answer, &policy.tunnel());
   }
   // The ICMP error in `answer`: type 3 and this code, from the gateway to the device.
   void ExpectAnswer(const FilterResult& r, uint8_t code) {
@@ -129,12 +129,19 @@ TEST_F(PacketFilterTest, AnotherDevicesAddressAndTheGatewayAreNotReachable) {
   ExpectAnswer(r, 13);
   auto gw = TcpTo(kGateway, 22);
   EXPECT_EQ(From(gw).drop, PacketDrop::kToGateway);
-  // With device_to_device on, a peer's address goes through (the rules do not judge the pool).
-  PacketFilterOptions o = Options();
-  o.device_to_device = true;
-  PacketFilter open(o, &policy.tunnel().rules);
+  // With device_to_device on in the sender's policy, a peer's address goes through (the rules do not judge the
+  // pool); the same filter judges each packet by the policy passed with it.
+  TunnelPolicy peers = policy.tunnel();
+  peers.device_to_device = true;
   auto again = TcpTo(kOther, 22);
-  EXPECT_TRUE(open.FromDevice(again, kDevice, 0, answer).forward);
+  EXPECT_TRUE(filter.FromDevice(again, kDevice, 0, answer, &peers).forward);
+  auto closed = TcpTo(kOther, 22);
+  EXPECT_EQ(From(closed).drop, PacketDrop::kPeerAddress);
+  // No policy: nothing leaves the device, neither to a peer nor out of the pool.
+  auto none = TcpTo(kOther, 22);
+  EXPECT_EQ(filter.FromDevice(none, kDevice, 0, answer, nullptr).drop, PacketDrop::kPeerAddress);
+  auto out = TcpTo(kCorpWeb, 443);
+  EXPECT_EQ(filter.FromDevice(out, kDevice, 0, answer, nullptr).drop, PacketDrop::kDeniedByPolicy);
 }
 
 TEST_F(PacketFilterTest, TooBigWithDfIsAnsweredFragmentationNeededWithTheMtu) {
@@ -177,16 +184,17 @@ TEST_F(PacketFilterTest, SynsAreClampedBothWays) {
 TEST_F(PacketFilterTest, IcmpAnswersAreRateLimited) {
   PacketFilterOptions o = Options();
   o.icmp_per_second = 3;
-  PacketFilter f(o, &policy.tunnel().rules);
+  PacketFilter f(o);
   int answered = 0;
   for (int i = 0; i < 10; ++i) {
     auto p = TcpTo(kCorpDb, 1);
-    answered += f.FromDevice(p, kDevice, 5000, answer).answer_size > 0;
+    answered += f.FromDevice(p, kDevice, 5000, answer, &policy.tunnel()).answer_size > 0;
   }
   EXPECT_EQ(answered, 3);
   EXPECT_EQ(f.stats().icmp_limited, 7u);
   auto p = TcpTo(kCorpDb, 1);
-  EXPECT_GT(f.FromDevice(p, kDevice, 5400, answer).answer_size, 0u) << "tokens come back over time";
+  EXPECT_GT(f.FromDevice(p, kDevice, 5400, answer, &policy.tunnel()).answer_size, 0u)
+      << "tokens come back over time";
 }
 
 TEST_F(PacketFilterTest, FragmentsFollowTheRulesWithoutPorts) {

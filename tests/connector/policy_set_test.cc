@@ -92,6 +92,39 @@ TEST(PolicySet, UpdatesAndDeletesMoveTheDefault) {
   EXPECT_EQ(set.For("phone"), PolicySet::DenyAll());
 }
 
+// A control plane that sends more than the limits: new policies and device entries beyond them are refused and
+// counted, replacing or removing held ones still works, and a snapshot beyond them keeps the default.
+TEST(PolicySet, NewEntriesBeyondTheLimitsAreRefusedAndCounted) {
+  PolicyPtr a = Allowing("10.0.0.0/8"), b = Allowing("192.168.0.0/16"), c = Allowing("172.16.0.0/12");
+  PolicySet set(nullptr, PolicySetLimits{.max_policies = 2, .max_devices = 2});
+  EXPECT_TRUE(set.Put("a", a, true));
+  EXPECT_TRUE(set.Put("b", b, false));
+  const std::uint64_t epoch = set.epoch();
+  EXPECT_FALSE(set.Put("c", c, true));  // a third policy: refused, the default stays a
+  EXPECT_EQ(set.epoch(), epoch);
+  EXPECT_EQ(set.For("laptop"), a);
+  EXPECT_TRUE(set.Put("b", c, false));  // a new version of a held one is not a new entry
+  EXPECT_EQ(set.policies(), 2u);
+  EXPECT_TRUE(set.SetDevice("phone", "b"));
+  EXPECT_TRUE(set.SetDevice("tablet", "b"));
+  EXPECT_FALSE(set.SetDevice("watch", "b"));  // refused: the watch stays on the default
+  EXPECT_EQ(set.For("watch"), a);
+  EXPECT_TRUE(set.SetDevice("phone", "a"));  // a held device may move
+  EXPECT_TRUE(set.SetDevice("phone", std::nullopt));
+  EXPECT_TRUE(set.SetDevice("watch", "b"));  // room again
+  EXPECT_EQ(set.over_bound(), 2u);
+
+  PolicySetState st;
+  st.policies = {{"p1", a}, {"p2", b}, {"p3", c}, {"p4", a}};
+  st.default_id = "p3";
+  st.devices = {{"d1", "p1"}, {"d2", "p1"}, {"d3", "p1"}};
+  set.Replace(st);
+  EXPECT_EQ(set.policies(), 2u);
+  EXPECT_EQ(set.devices(), 2u);
+  EXPECT_EQ(set.For("laptop"), c) << "the default is never the one dropped";
+  EXPECT_EQ(set.over_bound(), 5u);
+}
+
 TEST(DeviceDenials, DeniedUntilInclusiveThenLifted) {
   DeviceDenials d;
   EXPECT_TRUE(d.Deny({"phone", 100, "lost"}, 50));

@@ -30,7 +30,7 @@ std::uint64_t NowUnix() { return static_cast<std::uint64_t>(std::time(nullptr));
 Connector::Connector(runtime::EventLoop& loop, ConnectorOptions options)
     : loop_(loop),
       options_(std::move(options)),
-      policies_(std::make_shared<const Policy>(std::move(options_.policy))),
+      policies_(std::make_shared<const Policy>(std::move(options_.policy)), options_.policy_limits),
       denials_(options_.max_denials) {
   options_.policy = Policy();  // moved into the PolicySet; never read again
 }
@@ -183,10 +183,9 @@ std::string Connector::OpenTunnel() {
   t.filter.pool_prefix = tunnel_pool_->prefix_length();
   t.filter.gateway = tunnel_pool_->gateway();
   t.filter.mtu = options_.tunnel_mtu;
-  // device_to_device is the TUN's, fixed at Start (the default policy's then); the packet rules are each
-  // device's policy's, passed per packet (DeviceSession::OnDatagram), so the port holds none of its own.
-  t.filter.device_to_device = policies_.Default()->tunnel().device_to_device;
-  auto port = TunnelPort::Open(loop_, t, nullptr);
+  // The packet rules and device_to_device are each device's policy's, passed per packet (DeviceSession::
+  // OnDatagram), so the port holds none of its own and a policy change applies to the next packet.
+  auto port = TunnelPort::Open(loop_, t);
   if (!port) return port.error();
   tunnel_port_ = std::move(*port);
   ctx_.tunnel_port = tunnel_port_.get();
@@ -350,51 +349,49 @@ void Connector::Log(const logging::Event& event) const {
 
 // ---- links ----
 
+// The relay's id as its verified credential names it (what relay.revoked names), never the plain relay_id field of
+// HELLO_ACK, which a revoked relay could set to anything.
+static std::string VerifiedRelayId(const link::RelayLogin& server) {
+  return server.server ? server.server->subject_id : std::string();
+}
+
+std::optional<link::LoginRefusal> Connector::AdmitServer(link::TlsLink& link, const link::RelayLogin& server) {
+  Relay* r = RelayOf(link);
+  if (r == nullptr) return std::nullopt;
+  std::string id = VerifiedRelayId(server);
+  if (!RelayRevoked(id)) return std::nullopt;
+  // relay.revoked: refused before the link is up, so the dialer counts a failed dial and backs off (up to
+  // max_backoff) instead of redialling at once; the address may reach another relay later. The line is the login
+  // failure's (OnLinkDown, rate-limited); the counter counts every refusal.
+  ++stats_.relay_links_refused_revoked;
+  return link::LoginRefusal{.code = tunnel::ErrorCode::kRevoked, .reason = "relay " + id + " revoked"};
+}
+
+std::optional<link::LoginRefusal> Connector::AdmitLogin(link::TlsLink& /*link*/, const link::PeerLogin& peer) {
+  // A Direct Connect login (DirectListener checks the tenant once it is up): a denied device or a suspended tenant
+  // gets ERROR revoked / unauthorized instead of HELLO_ACK. DirectListener logs it (rate-limited, login_failed with
+  // the code); counted always.
+  const bool suspended = ctx_.tenant_suspended;
+  if (!suspended && !denials_.IsDenied(peer.credential.subject_id, NowUnix())) return std::nullopt;
+  ++stats_.direct_logins_refused_revoked;
+  if (suspended) return link::LoginRefusal{.code = tunnel::ErrorCode::kUnauthorized, .reason = "tenant suspended"};
+  return link::LoginRefusal{.code = tunnel::ErrorCode::kRevoked, .reason = "device revoked"};
+}
+
 void Connector::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) {
-  if (Relay* r = RelayOf(link)) {
-    // The relay's id as its verified credential names it (what relay.revoked names), never the plain relay_id field
-    // of HELLO_ACK, which a revoked relay could set to anything.
-    r->relay_id = identity.relay != nullptr && identity.relay->server ? identity.relay->server->subject_id
-                                                                      : std::string();
-    if (RelayRevoked(r->relay_id)) {
-      // relay.revoked: its HELLO_ACK is refused (the dialer retries with its backoff: the address may reach
-      // another relay later).
-      ++stats_.relay_links_refused_revoked;
-      Log(logging::Event(logging::Level::kWarn, "relay_refused")
-              .With("relay", r->target.address.ToString())
-              .With("relay_id", r->relay_id)
-              .With("reason", "revoked"));
-      link.Close(tunnel::ErrorCode::kRevoked, "relay revoked");
-      return;
-    }
-    ++stats_.relay_links_up;
-    if (const std::uint64_t failed = r->failures.OnLoggedIn(); failed != 0) {
-      Log(logging::Event(logging::Level::kInfo, "logged_in")
-              .With("relay", r->target.address.ToString())
-              .With("after_failures", failed));
-    }
-    Log(logging::Event(logging::Level::kInfo, "link_up").With("relay", r->target.address.ToString()));
-  } else {
-    // A Direct Connect login (DirectListener checked the tenant): a denied device or a suspended tenant is refused
-    // here, counted, with ERROR revoked / unauthorized.
-    const std::string_view device = identity.peer != nullptr ? std::string_view(identity.peer->credential.subject_id)
-                                                              : std::string_view();
-    const bool suspended = ctx_.tenant_suspended;
-    if (suspended || denials_.IsDenied(device, NowUnix())) {
-      ++stats_.direct_logins_refused_revoked;
-      // A revoked device may retry as fast as the listener's login budget lets it: rate-limited like every
-      // session refusal (ctx_.refusal_log), counted always.
-      if (ctx_.AdmitRefusalLine()) {
-        Log(logging::Event(logging::Level::kWarn, "direct_login_refused")
-                .With("device", device)
-                .With("reason", suspended ? "tenant_suspended" : "revoked"));
-      }
-      link.Close(suspended ? tunnel::ErrorCode::kUnauthorized : tunnel::ErrorCode::kRevoked,
-                 suspended ? "tenant suspended" : "device revoked");
-      return;
-    }
-    ++stats_.direct_links_up;
+  Relay* r = RelayOf(link);
+  if (r == nullptr) {
+    ++stats_.direct_links_up;  // admitted by AdmitLogin and by the listener's tenant check
+    return;
   }
+  r->relay_id = identity.relay != nullptr ? VerifiedRelayId(*identity.relay) : std::string();
+  ++stats_.relay_links_up;
+  if (const std::uint64_t failed = r->failures.OnLoggedIn(); failed != 0) {
+    Log(logging::Event(logging::Level::kInfo, "logged_in")
+            .With("relay", r->target.address.ToString())
+            .With("after_failures", failed));
+  }
+  Log(logging::Event(logging::Level::kInfo, "link_up").With("relay", r->target.address.ToString()));
 }
 
 void Connector::OnFrame(link::TlsLink& link, const link::Frame& frame) {
@@ -589,12 +586,10 @@ void Connector::ApplyState(ControlState& state) {
   const std::size_t devices = state.policies.devices.size();
   const bool has_default = state.policies.default_id.has_value();
   policies_.Replace(std::move(state.policies));
+  stats_.policy_set_over_bound = policies_.over_bound();
   denials_.Replace(state.denied, now);
   revoked_relays_.clear();
-  for (std::string& r : state.revoked_relays) {
-    if (revoked_relays_.size() >= options_.max_revoked_relays) break;
-    revoked_relays_.push_back(std::move(r));
-  }
+  for (std::string& r : state.revoked_relays) HoldRevokedRelay(std::move(r));
   const bool was_suspended = ctx_.tenant_suspended;
   ctx_.tenant_suspended = state.tenant_suspended;
   std::size_t closed = 0;
@@ -624,10 +619,12 @@ void Connector::ApplyState(ControlState& state) {
 bool Connector::PutPolicy(std::string id, PolicyPtr policy, bool is_default) {
   if (!policy) return false;
   return PostControl([this, id = std::move(id), policy = std::move(policy), is_default] {
-    policies_.Put(id, policy, is_default);
-    Log(logging::Event(logging::Level::kInfo, "policy_updated")
+    const bool held = policies_.Put(id, policy, is_default);
+    stats_.policy_set_over_bound = policies_.over_bound();
+    Log(logging::Event(held ? logging::Level::kInfo : logging::Level::kWarn, "policy_updated")
             .With("policy", id)
             .With("default", is_default ? "yes" : "no")
+            .With("held", held ? "yes" : "no")
             .With("epoch", policies_.epoch()));
   });
 }
@@ -644,10 +641,12 @@ bool Connector::DeletePolicy(std::string id) {
 
 bool Connector::SetDevicePolicy(std::string device, std::optional<std::string> policy) {
   return PostControl([this, device = std::move(device), policy = std::move(policy)] {
-    policies_.SetDevice(device, policy);
-    Log(logging::Event(logging::Level::kInfo, "device_policy")
+    const bool held = policies_.SetDevice(device, policy);
+    stats_.policy_set_over_bound = policies_.over_bound();
+    Log(logging::Event(held ? logging::Level::kInfo : logging::Level::kWarn, "device_policy")
             .With("device", device)
             .With("policy", policy ? std::string_view(*policy) : std::string_view("default"))
+            .With("held", held ? "yes" : "no")
             .With("epoch", policies_.epoch()));
   });
 }
@@ -692,12 +691,22 @@ bool Connector::ResumeTenant() {
 
 bool Connector::RevokeRelay(std::string relay) {
   return PostControl([this, relay = std::move(relay)] {
-    if (!RelayRevoked(relay) && revoked_relays_.size() < options_.max_revoked_relays) {
-      revoked_relays_.push_back(relay);
-    }
-    Log(logging::Event(logging::Level::kWarn, "relay_revoked").With("relay_id", relay));
+    const bool held = HoldRevokedRelay(relay);
+    Log(logging::Event(logging::Level::kWarn, "relay_revoked")
+            .With("relay_id", relay)
+            .With("held", held ? "yes" : "no"));
     CloseRevokedRelays();
   });
+}
+
+bool Connector::HoldRevokedRelay(std::string relay) {
+  if (RelayRevoked(relay)) return true;
+  if (revoked_relays_.size() >= options_.max_revoked_relays) {
+    ++stats_.revoked_relays_over_bound;  // relays are few: a full list means a hostile or broken control plane
+    return false;
+  }
+  revoked_relays_.push_back(std::move(relay));
+  return true;
 }
 
 bool Connector::RelayRevoked(std::string_view relay_id) const {

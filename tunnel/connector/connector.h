@@ -98,7 +98,8 @@ struct ConnectorOptions {
   // Control-plane changes (ControlTarget calls) waiting for the loop: more are refused (the caller resyncs).
   std::size_t max_control_queue = 4096;
   std::size_t max_denials = 100'000;        // DeviceDenials' bound
-  std::size_t max_revoked_relays = 1024;    // relay ids refused; more are ignored (relays are few)
+  std::size_t max_revoked_relays = 1024;    // relay ids refused; more are counted, not held (relays are few)
+  PolicySetLimits policy_limits;            // policies and per-device entries held (policy_set.h)
 
   // Failed logins to a relay (TLS, refused connection, ERROR from the relay, name not resolved) are logged at
   // most once per this interval per relay, with a count (link::LoginFailureLog).
@@ -173,7 +174,11 @@ class Connector final : public ControlTarget,
   using SessionKey = std::pair<link::TlsLink*, std::uint32_t>;
 
   Connector(runtime::EventLoop& loop, ConnectorOptions options);
-  // LinkHandler: relay links (from the dialers) and admitted Direct Connect links.
+  // LinkHandler: relay links (from the dialers) and admitted Direct Connect links. A revoked relay is refused in
+  // AdmitServer (its dialer backs off as for any failed login), a denied device or a suspended tenant's Direct
+  // Connect login in AdmitLogin (ERROR instead of HELLO_ACK).
+  std::optional<link::LoginRefusal> AdmitServer(link::TlsLink& link, const link::RelayLogin& server) override;
+  std::optional<link::LoginRefusal> AdmitLogin(link::TlsLink& link, const link::PeerLogin& peer) override;
   void OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) override;
   void OnFrame(link::TlsLink& link, const link::Frame& frame) override;
   void OnLinkDown(link::TlsLink& link, const link::LinkDown& down) override;
@@ -207,6 +212,8 @@ class Connector final : public ControlTarget,
                             std::string_view reason);
   void CloseRevokedRelays();
   bool RelayRevoked(std::string_view relay_id) const;
+  // Adds `relay` to revoked_relays_ unless max_revoked_relays are held (counted). True if it is held.
+  bool HoldRevokedRelay(std::string relay);
 
   // Immutable after Create/Start.
   runtime::EventLoop& loop_;

@@ -91,6 +91,11 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
   out.Sample("strait_connector_control_denials_total", {"what", "session_closed_suspended"},
              s.sessions_closed_suspended);
   out.Sample("strait_connector_control_denials_total", {"what", "relay_revoked"}, s.relay_links_refused_revoked);
+  out.Family("strait_connector_control_over_bound_total", MetricType::kCounter,
+             "Control-plane state the connector did not hold because a table was at its bound (docs/connector.md "
+             "\"Limits\"): policies and per-device policy entries, revoked relay ids.");
+  out.Sample("strait_connector_control_over_bound_total", {"table", "policy_set"}, s.policy_set_over_bound);
+  out.Sample("strait_connector_control_over_bound_total", {"table", "revoked_relays"}, s.revoked_relays_over_bound);
   out.Family("strait_connector_session_inits_stale_total", MetricType::kCounter,
              "SESSION_INITs refused by the timestamp check (replayed; protocol.md section 6), by reason. Also counted "
              "in strait_connector_sessions_refused_total.");

@@ -492,7 +492,7 @@ void DeviceSession::OnDatagram(std::span<std::uint8_t> packet) {  // edited in p
   }
   // The packet rules of the device's policy as of now: a changed policy applies to the next packet.
   const std::span<const std::uint8_t> answer =
-      ctx_.tunnel_port->FromDevice(packet, lease_address_, &CurrentPolicy()->tunnel().rules);
+      ctx_.tunnel_port->FromDevice(packet, lease_address_, &CurrentPolicy()->tunnel());
   if (!answer.empty()) (void)SendPacket(answer);
 }
 

@@ -80,6 +80,9 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
     std::unique_ptr<link::TlsLink> link;
     runtime::SocketAddress peer;  // where it connected from (refusal logs)
   };
+  std::optional<link::LoginRefusal> AdmitLogin(link::TlsLink& link, const link::PeerLogin& peer) override {
+    return owner_.AdmitLogin(link, peer);  // a refused login is logged as login_failed (rate-limited) below
+  }
   void OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity) override;
   void OnFrame(link::TlsLink& link, const link::Frame& frame) override;
   void OnLinkDown(link::TlsLink& link, const link::LinkDown& down) override;

@@ -52,9 +52,8 @@ TunnelFlow FlowOf(const ip::Ipv4Packet& p) {
 
 }  // namespace
 
-PacketFilter::PacketFilter(const PacketFilterOptions& options, const TunnelRules* rules)
+PacketFilter::PacketFilter(const PacketFilterOptions& options)
     : options_(options),
-      rules_(rules),
       pool_mask_(ip::PrefixMask(static_cast<unsigned>(std::max(options.pool_prefix, 0)))),
       max_mss_(ip::MssForMtu(options.mtu)),
       icmp_tokens_(options.icmp_per_second) {}
@@ -88,7 +87,7 @@ FilterResult PacketFilter::DropAndAnswer(PacketDrop d, std::span<const uint8_t> 
 }
 
 FilterResult PacketFilter::FromDevice(std::span<uint8_t> packet, uint32_t device_address, uint64_t now_ms,
-                                      std::span<uint8_t> answer, const TunnelRules* rules) {
+                                      std::span<uint8_t> answer, const TunnelPolicy* policy) {
   const ip::ParsedIpv4 parsed = ip::ParseIpv4(packet);
   if (!parsed.ok) {
     ++stats_.malformed[static_cast<size_t>(parsed.drop)];
@@ -104,10 +103,10 @@ FilterResult PacketFilter::FromDevice(std::span<uint8_t> packet, uint32_t device
   }
   if (p.dst == options_.gateway) return Drop(PacketDrop::kToGateway);
   constexpr ip::IcmpErrorKind prohibited = ip::IcmpErrorKind::kAdministrativelyProhibited;
-  if (InPool(p.dst) && !options_.device_to_device) {
+  if (InPool(p.dst) && (policy == nullptr || !policy->device_to_device)) {
     return DropAndAnswer(PacketDrop::kPeerAddress, packet, prohibited, now_ms, answer);
   }
-  if (!InPool(p.dst) && (rules == nullptr || rules->Decide(FlowOf(p)) != TunnelDecision::kAllowed)) {
+  if (!InPool(p.dst) && (policy == nullptr || policy->rules.Decide(FlowOf(p)) != TunnelDecision::kAllowed)) {
     return DropAndAnswer(PacketDrop::kDeniedByPolicy, packet, prohibited, now_ms, answer);
   }
   if (ip::ClampMss(packet, max_mss_) == ip::ClampResult::kClamped) ++stats_.mss_clamped;

@@ -7,8 +7,8 @@
 //     larger than the MTU               too_big           -> drop; DF: ICMP fragmentation needed (next-hop MTU)
 //     to the gateway                    to_gateway        -> drop (nothing listens there)
 //     to another tunnel address         peer_address      -> drop + ICMP administratively prohibited, unless
-//                                                            device_to_device
-//     the rules (TunnelRules)           denied_by_policy  -> drop + ICMP administratively prohibited
+//                                                            the device's policy has device_to_device
+//     the policy's rules (TunnelRules)  denied_by_policy  -> drop + ICMP administratively prohibited
 //     TCP SYN                           MSS clamped to mtu - 40, then forward
 //   ToDevice(packet)                                    corp -> device: parse (malformed -> drop), clamp, forward
 //
@@ -24,6 +24,7 @@
 #include <span>
 #include <string_view>
 
+#include "tunnel/connector/policy.h"
 #include "tunnel/connector/tunnel_rules.h"
 #include "tunnel/ip/icmp_error.h"
 #include "tunnel/ip/ipv4.h"
@@ -46,7 +47,6 @@ struct PacketFilterOptions {
   int pool_prefix = 32;
   uint32_t gateway = 0;
   uint16_t mtu = 1420;
-  bool device_to_device = false;
   uint32_t icmp_per_second = 100;
 };
 
@@ -68,17 +68,14 @@ struct FilterResult {
 
 class PacketFilter {
  public:
-  PacketFilter(const PacketFilterOptions& options, const TunnelRules* rules);
+  explicit PacketFilter(const PacketFilterOptions& options);
 
-  // `answer` needs ip::kIcmpErrorMaxSize bytes. `now_ms`: any monotonic clock (the ICMP rate limit).
+  // `answer` needs ip::kIcmpErrorMaxSize bytes. `now_ms`: any monotonic clock (the ICMP rate limit). `policy`: the
+  // sending device's policy's [tunnel] table, read per packet (the connector's PolicySet gives each device its own
+  // and a control-plane change applies to the next packet): its rules and device_to_device. nullptr: every flow
+  // out of the pool is denied and no peer address is reachable.
   FilterResult FromDevice(std::span<uint8_t> packet, uint32_t device_address, uint64_t now_ms,
-                          std::span<uint8_t> answer) {
-    return FromDevice(packet, device_address, now_ms, answer, rules_);
-  }
-  // The same with the rules of the sending device's policy instead of the constructor's (the connector's
-  // PolicySet gives each device its own policy; nullptr: every flow out of the pool is denied).
-  FilterResult FromDevice(std::span<uint8_t> packet, uint32_t device_address, uint64_t now_ms,
-                          std::span<uint8_t> answer, const TunnelRules* rules);
+                          std::span<uint8_t> answer, const TunnelPolicy* policy);
   FilterResult ToDevice(std::span<uint8_t> packet);
 
   const PacketFilterStats& stats() const { return stats_; }
@@ -90,7 +87,6 @@ class PacketFilter {
   bool InPool(uint32_t a) const { return (a & pool_mask_) == options_.pool_network; }
 
   PacketFilterOptions options_;
-  const TunnelRules* rules_;
   uint32_t pool_mask_;
   uint16_t max_mss_;
   double icmp_tokens_;

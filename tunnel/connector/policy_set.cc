@@ -9,23 +9,45 @@ const PolicyPtr& PolicySet::DenyAll() {
   return deny_all;
 }
 
-PolicySet::PolicySet(PolicyPtr single_default) {
+PolicySet::PolicySet(PolicyPtr single_default, PolicySetLimits limits) : limits_(limits) {
   if (single_default) {
     policies_.emplace("default", std::move(single_default));
     default_id_ = "default";
   }
 }
 
+// Drops entries of `map` beyond `limit` (which ones: the map's order, arbitrary but harmless: only a broken control
+// plane gets here), keeping `keep` if it is there. Returns how many went.
+template <typename Map>
+static std::size_t Trim(Map& map, std::size_t limit, const std::optional<std::string>& keep) {
+  std::size_t dropped = 0;
+  for (auto it = map.begin(); map.size() > limit && it != map.end();) {
+    if (keep && it->first == *keep) {
+      ++it;
+      continue;
+    }
+    it = map.erase(it);
+    ++dropped;
+  }
+  return dropped;
+}
+
 void PolicySet::Replace(PolicySetState state) {
   std::erase_if(state.policies, [](const auto& kv) { return kv.second == nullptr; });
+  over_bound_ += Trim(state.policies, limits_.max_policies, state.default_id);
+  over_bound_ += Trim(state.devices, limits_.max_devices, std::nullopt);
   policies_ = std::move(state.policies);
   devices_ = std::move(state.devices);
   default_id_ = std::move(state.default_id);
   ++epoch_;
 }
 
-void PolicySet::Put(const std::string& id, PolicyPtr policy, bool is_default) {
-  if (!policy) return;
+bool PolicySet::Put(const std::string& id, PolicyPtr policy, bool is_default) {
+  if (!policy) return false;
+  if (policies_.size() >= limits_.max_policies && !policies_.contains(id)) {
+    ++over_bound_;
+    return false;
+  }
   policies_.insert_or_assign(id, std::move(policy));
   if (is_default) {
     default_id_ = id;
@@ -33,6 +55,7 @@ void PolicySet::Put(const std::string& id, PolicyPtr policy, bool is_default) {
     default_id_.reset();
   }
   ++epoch_;
+  return true;
 }
 
 bool PolicySet::Remove(const std::string& id) {
@@ -42,13 +65,18 @@ bool PolicySet::Remove(const std::string& id) {
   return held;
 }
 
-void PolicySet::SetDevice(const std::string& device, std::optional<std::string> policy) {
+bool PolicySet::SetDevice(const std::string& device, std::optional<std::string> policy) {
   if (policy) {
+    if (devices_.size() >= limits_.max_devices && !devices_.contains(device)) {
+      ++over_bound_;
+      return false;
+    }
     devices_.insert_or_assign(device, std::move(*policy));
   } else {
     devices_.erase(device);
   }
   ++epoch_;
+  return true;
 }
 
 const PolicyPtr& PolicySet::Default() const {

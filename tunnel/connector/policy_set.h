@@ -17,7 +17,9 @@
 //
 // A connector run with a single --policy file holds one policy, the default, and never changes it.
 // Bounds: policies and device entries come from one tenant's control plane, which bounds them (docs/control-
-// plane.md §8: policies per tenant, devices per tenant); nothing here grows on data-plane input.
+// plane.md §8: 64 policies and 200,000 devices per tenant); nothing here grows on data-plane input. The set keeps
+// its own bounds above those (PolicySetLimits) so that a broken control plane cannot grow it either: a new policy
+// or device entry beyond them is refused and counted (over_bound()), a snapshot beyond them keeps the first ones.
 // Threading: loop thread only (the Connector posts changes to its loop).
 #pragma once
 
@@ -35,6 +37,11 @@ namespace strait::connector {
 
 using PolicyPtr = std::shared_ptr<const Policy>;
 
+struct PolicySetLimits {
+  std::size_t max_policies = 256;          // the control plane holds at most 64 per tenant
+  std::size_t max_devices = 262'144;       // devices not on the default; the control plane: 200,000 per tenant
+};
+
 // A whole set at once (a snapshot, or the single --policy file).
 struct PolicySetState {
   std::unordered_map<std::string, PolicyPtr> policies;  // id -> compiled policy (non-null)
@@ -47,19 +54,21 @@ class PolicySet {
   // No policy: every device gets the deny-all policy.
   PolicySet() = default;
   // One default policy (a --policy file), id "default".
-  explicit PolicySet(PolicyPtr single_default);
+  explicit PolicySet(PolicyPtr single_default, PolicySetLimits limits = {});
 
-  // Replaces everything (a snapshot).
+  // Replaces everything (a snapshot). Entries beyond the limits are dropped and counted.
   void Replace(PolicySetState state);
   // policy.updated: adds or replaces `id`. is_default: it becomes the default; not default while it was the
-  // default: the set has no default until another policy is made the default.
-  void Put(const std::string& id, PolicyPtr policy, bool is_default);
+  // default: the set has no default until another policy is made the default. False: a new id beyond
+  // max_policies (counted, nothing changed).
+  bool Put(const std::string& id, PolicyPtr policy, bool is_default);
   // policy.deleted: drops it; devices that named it fall to the default (their entries stay, harmless: a later
   // policy of that id is a different policy only if the control plane reused an id, which it never does).
   // Returns whether it was held.
   bool Remove(const std::string& id);
-  // device.policy: `policy` nullopt: the device goes back to the default.
-  void SetDevice(const std::string& device, std::optional<std::string> policy);
+  // device.policy: `policy` nullopt: the device goes back to the default. False: a new device beyond max_devices
+  // (counted; the device stays on the default).
+  bool SetDevice(const std::string& device, std::optional<std::string> policy);
 
   // The policy `device` faces now; never null (the deny-all policy when nothing applies). The reference stays
   // valid until the next change (copy the shared_ptr to keep the policy longer).
@@ -72,6 +81,8 @@ class PolicySet {
   std::size_t policies() const { return policies_.size(); }
   std::size_t devices() const { return devices_.size(); }
   bool has_default() const { return default_id_.has_value() && policies_.contains(*default_id_); }
+  // Policies and device entries refused by the limits, since construction.
+  std::uint64_t over_bound() const { return over_bound_; }
   // The deny-all policy (one per process, immutable).
   static const PolicyPtr& DenyAll();
 
@@ -80,6 +91,8 @@ class PolicySet {
   std::unordered_map<std::string, PolicyPtr> policies_;
   std::unordered_map<std::string, std::string> devices_;
   std::optional<std::string> default_id_;
+  PolicySetLimits limits_;
+  std::uint64_t over_bound_ = 0;
   std::uint64_t epoch_ = 1;  // starts at 1 so a session's 0 always looks again
 };
 

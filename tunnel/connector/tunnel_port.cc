@@ -21,13 +21,12 @@ std::uint64_t NowMs() {
 
 }  // namespace
 
-TunnelPort::TunnelPort(runtime::EventLoop& loop, const TunnelPortOptions& options, const TunnelRules* rules)
-    : loop_(loop), options_(options), filter_(options.filter, rules), frame_(tunnel::kMaxLinkFrameSize) {}
+TunnelPort::TunnelPort(runtime::EventLoop& loop, const TunnelPortOptions& options)
+    : loop_(loop), options_(options), filter_(options.filter), frame_(tunnel::kMaxLinkFrameSize) {}
 
 Result<std::unique_ptr<TunnelPort>, std::string> TunnelPort::Open(runtime::EventLoop& loop,
-                                                                 const TunnelPortOptions& options,
-                                                                 const TunnelRules* rules) {
-  std::unique_ptr<TunnelPort> p(new TunnelPort(loop, options, rules));
+                                                                 const TunnelPortOptions& options) {
+  std::unique_ptr<TunnelPort> p(new TunnelPort(loop, options));
   auto tun = runtime::TunDevice::Open({.name = options.device});
   if (!tun) return Fail("tunnel device: " + tun.error().reason);
   p->tun_ = std::move(*tun);
@@ -54,9 +53,8 @@ void TunnelPort::Unbind(std::uint32_t address, const DeviceSession* session) {
 }
 
 std::span<const std::uint8_t> TunnelPort::FromDevice(std::span<std::uint8_t> p, std::uint32_t device_address,
-                                                     const TunnelRules* rules) {
-  const FilterResult r = rules != nullptr ? filter_.FromDevice(p, device_address, NowMs(), answer_, rules)
-                                          : filter_.FromDevice(p, device_address, NowMs(), answer_);
+                                                     const TunnelPolicy* policy) {
+  const FilterResult r = filter_.FromDevice(p, device_address, NowMs(), answer_, policy);
   if (r.forward) {
     if (tun_.Write(p) == static_cast<long>(p.size())) {
       ++stats_.packets_from_devices;

@@ -29,7 +29,7 @@ class DeviceSession;
 
 struct TunnelPortOptions {
   std::string device = "strait-c0";  // the TUN's name
-  PacketFilterOptions filter;         // pool, gateway, MTU, device_to_device, ICMP rate
+  PacketFilterOptions filter;         // pool, gateway, MTU, ICMP rate
   std::uint32_t read_batch = 64;      // packets read per readiness call (fairness with the loop's sockets)
 };
 
@@ -47,17 +47,16 @@ class TunnelPort final : private runtime::ReadableHandler {
   // [loop] Opens and configures the TUN (address gateway/prefix, MTU, up) and starts watching it. Errors name the
   // step (no /dev/net/tun, no CAP_NET_ADMIN, a name in use).
   static Result<std::unique_ptr<TunnelPort>, std::string> Open(runtime::EventLoop& loop,
-                                                               const TunnelPortOptions& options,
-                                                               const TunnelRules* rules);
+                                                               const TunnelPortOptions& options);
   ~TunnelPort() override;
   TunnelPort(const TunnelPort&) = delete;
   TunnelPort& operator=(const TunnelPort&) = delete;
 
   // device -> corp, edited in place (MSS clamp). Returns the ICMP answer to send back to the device (empty: none);
   // valid until the next call.
-  // `rules`: the device's policy's packet rules (policy_set.h); nullptr: the rules given to Open.
+  // `policy`: the sending device's policy's [tunnel] table (policy_set.h; PacketFilter::FromDevice).
   std::span<const std::uint8_t> FromDevice(std::span<std::uint8_t> packet, std::uint32_t device_address,
-                                           const TunnelRules* rules = nullptr);
+                                           const TunnelPolicy* policy);
   // Which session receives packets for `address` (the latest Bind wins; Unbind only undoes its own).
   void Bind(std::uint32_t address, DeviceSession* session) { routes_[address] = session; }
   void Unbind(std::uint32_t address, const DeviceSession* session);
@@ -67,7 +66,7 @@ class TunnelPort final : private runtime::ReadableHandler {
   const PacketFilterStats& filter_stats() const { return filter_.stats(); }
 
  private:
-  TunnelPort(runtime::EventLoop& loop, const TunnelPortOptions& options, const TunnelRules* rules);
+  TunnelPort(runtime::EventLoop& loop, const TunnelPortOptions& options);
   void OnReadable(runtime::EventLoop& loop, runtime::WatchId id) override;
 
   runtime::EventLoop& loop_;

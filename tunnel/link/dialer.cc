@@ -96,6 +96,10 @@ void Dialer::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, std:
   Dial();
 }
 
+std::optional<LoginRefusal> Dialer::AdmitServer(TlsLink& link, const RelayLogin& server) {
+  return owner_->AdmitServer(link, server);  // a refusal ends this dial as a failure: the backoff grows
+}
+
 void Dialer::OnLinkUp(TlsLink& link, const LinkIdentity& identity) {
   failures_ = 0;
   owner_->OnLinkUp(link, identity);

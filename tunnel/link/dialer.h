@@ -95,6 +95,7 @@ class Dialer final : private LinkHandler, private runtime::TimerHandler {
   void Dial();
   void ScheduleDial();
   // LinkHandler (forwarded to the owner)
+  std::optional<LoginRefusal> AdmitServer(TlsLink& link, const RelayLogin& server) override;
   void OnLinkUp(TlsLink& link, const LinkIdentity& identity) override;
   void OnFrame(TlsLink& link, const Frame& frame) override;
   void OnLinkDown(TlsLink& link, const LinkDown& down) override;

@@ -426,6 +426,10 @@ void TlsLink::HandleLoginFrame(const Frame& f) {
          relay.error().reason, Ending::kSendError);
     return;
   }
+  if (std::optional<LoginRefusal> refused = handler_->AdmitServer(*this, *relay)) {
+    Down(DownReason::kLoginRefused, Code(refused->code), refused->reason, Ending::kSendError);
+    return;
+  }
   peer_max_payload_ = relay->max_payload;
   LinkIdentity id;
   id.version = relay->version;

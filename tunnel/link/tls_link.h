@@ -119,6 +119,14 @@ class LinkHandler {
     (void)peer;
     return std::nullopt;
   }
+  // Client: the server's HELLO_ACK verified (its credential and proof, when the config asks for them). A refusal
+  // returned here takes the link down with kLoginRefused before OnLinkUp, so a dialer counts it as a failed dial
+  // and backs off (a connector refuses a revoked relay here). Must not destroy the link. Default: admitted.
+  virtual std::optional<LoginRefusal> AdmitServer(TlsLink& link, const RelayLogin& server) {
+    (void)link;
+    (void)server;
+    return std::nullopt;
+  }
   // Login finished; frames may be sent now.
   virtual void OnLinkUp(TlsLink& link, const LinkIdentity& identity) = 0;
   // A frame that is not link housekeeping (everything but HELLO, HELLO_ACK, PING, PONG, ERROR on channel 0).

@@ -57,8 +57,9 @@ TEST(Formats, Emails) {
   std::string why;
   EXPECT_TRUE(IsValidEmail("ann@acme.example"));
   EXPECT_TRUE(IsValidEmail("a@b"));
-  EXPECT_TRUE(IsValidEmail(std::string(250, 'a') + "@b.c"));   // 254
-  EXPECT_FALSE(IsValidEmail(std::string(251, 'a') + "@b.c"));  // 255
+  // Built with append: g++ 12 at -O2 warns falsely (-Warray-bounds) on `std::string(n, c) + "..."`.
+  EXPECT_TRUE(IsValidEmail(std::string(250, 'a').append("@b.c")));   // 254
+  EXPECT_FALSE(IsValidEmail(std::string(251, 'a').append("@b.c")));  // 255
   EXPECT_FALSE(IsValidEmail("ab", &why));
   EXPECT_FALSE(IsValidEmail("ann.acme.example", &why));
   EXPECT_EQ(why, "expected one '@'");
