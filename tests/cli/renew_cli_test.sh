@@ -41,9 +41,9 @@ expect_rc() {
 }
 
 # point_at_serve <dir>: every bundle names init's public URL (https://localhost:8443), and each renewal writes it
-# again; this serve listens on a port of its own.
+# again; this serve listens on a port of its own (a directory pointed at an earlier serve is pointed again).
 point_at_serve() {
-  sed -i "s|\"https://localhost:8443\"|\"https://127.0.0.1:$cp_port\"|" "$1/control.json"
+  sed -E -i "s#\"https://(localhost:8443|127\.0\.0\.1:[0-9]+)\"#\"https://127.0.0.1:$cp_port\"#" "$1/control.json"
   grep -qF "https://127.0.0.1:$cp_port" "$1/control.json" || fail "no url to point at serve: $(cat "$1/control.json")"
 }
 
