@@ -40,6 +40,7 @@ constexpr std::array<ProblemInfo, kProblemTypeCount> kTable = {{
     {T::kIdempotencyKeyReused, "idempotency-key-reused", 422, "The Idempotency-Key was used for another request"},
     {T::kActivationOsMismatch, "activation-os-mismatch", 422, "The device's OS is not the activation's"},
     {T::kRateLimited, "rate-limited", 429, "Too many requests"},
+    {T::kRenewTooSoon, "renew-too-soon", 429, "The credential was renewed too recently"},
     {T::kInternal, "internal", 500, "Internal error"},
     {T::kOverloaded, "overloaded", 503, "The server is overloaded"},
     {T::kTooManySubscribers, "too-many-subscribers", 503, "Too many event streams"},

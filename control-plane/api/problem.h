@@ -47,6 +47,7 @@ enum class ProblemType : uint8_t {
   kIdempotencyKeyReused,   // 422  same key, same scope, different request
   kActivationOsMismatch,   // 422  the activation fixed an OS, the device reports another           ext: expected
   kRateLimited,            // 429  a token bucket is empty                                          hdr: Retry-After
+  kRenewTooSoon,           // 429  a subject renews again within min_renew_interval_s (§6.5)         hdr: Retry-After
   kInternal,               // 500  a bug (counted, logged with the request id)
   kOverloaded,             // 503  store queue full                                                 hdr: Retry-After
   kTooManySubscribers,     // 503  event stream bound                                               hdr: Retry-After

@@ -83,6 +83,7 @@ int ServeCommand::Run() {
       cfg.Int("relay_credential_hours", nullptr, s_.service.relay_credential_hours, 1, 720);
       cfg.Int("tenant_cert_days", nullptr, s_.service.tenant_cert_days, 7, 400);
       cfg.Int("renew_grace_hours", nullptr, s_.service.renew_grace_hours, 0, 720);
+      cfg.Int("min_renew_interval_s", nullptr, s_.service.min_renew_interval_s, 0, 3600);
       cfg.Int("rate_per_key", nullptr, s_.rate_per_key, 1, 100000);
       cfg.Int("burst_per_key", nullptr, s_.burst_per_key, 1, 100000);
       cfg.Int("rate_unauthenticated", nullptr, s_.rate_unauthenticated, 1, 100000);

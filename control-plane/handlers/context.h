@@ -50,6 +50,10 @@ struct Principal {
   PrincipalKind kind = PrincipalKind::kNone;
   std::string id;      // the API key id, or the machine's subject
   std::string tenant;  // the key's or machine's tenant; "" for operator keys and relays
+  // A machine's: the serial of the credential it authenticated with, and whether that credential had expired (let in
+  // within renew_grace_hours on a kWhoGrace route; renewal checks the two-newest rule again in its transaction).
+  int64_t credential_serial = 0;
+  bool credential_expired = false;
 };
 
 struct Reply {
@@ -76,6 +80,7 @@ struct ServiceConfig {
   int relay_credential_hours = 168;
   int tenant_cert_days = 90;
   int renew_grace_hours = 168;
+  int min_renew_interval_s = 60;  // a subject gets at most two credentials in this long (§6.5); 0: no bound
 };
 
 // The long-lived parts every handler may use; owned by `serve` (or a test), shared by every request.

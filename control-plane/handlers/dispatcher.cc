@@ -325,6 +325,11 @@ http::Response Dispatcher::Render(const Outcome& outcome, const http::Request& r
     case ProblemType::kOverloaded:
     case ProblemType::kTooManySubscribers:
     case ProblemType::kStoreBusy: res.headers.emplace_back("Retry-After", "1"); break;
+    case ProblemType::kRenewTooSoon:
+      // The handler knows when the subject may renew again (renew.cc); the body need not say it twice.
+      res.headers.emplace_back("Retry-After", std::to_string(p.extensions.value("retry_after", int64_t{1})));
+      p.extensions.erase("retry_after");
+      break;
     default: break;
   }
   p.extensions.erase("store_error");

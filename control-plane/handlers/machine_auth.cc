@@ -12,9 +12,6 @@
 namespace strait::control {
 namespace {
 
-// How many of a subject's newest credentials may still renew after they expired (§6.5).
-constexpr size_t kGraceNewest = 2;
-
 Problem Unauthenticated(std::string detail, std::string_view reason) {
   Problem p = MakeProblem(ProblemType::kUnauthenticated, std::move(detail));
   p.extensions["reason"] = std::string(reason);
@@ -34,6 +31,26 @@ bool SplitParams(std::string_view v, std::string_view* cred, std::string_view* p
 }
 
 }  // namespace
+
+store::StoreResult<std::vector<store::CredentialRecord>> NewestCredentialsOf(store::ReadTx& tx, const Principal& p,
+                                                                            size_t n) {
+  if (p.kind == PrincipalKind::kRelay) return tx.NewestRelayCredentials(p.id, n);
+  return tx.NewestCredentials(store::TenantScope(p.tenant),
+                              p.kind == PrincipalKind::kConnector ? store::SubjectRole::kConnector
+                                                                  : store::SubjectRole::kDevice,
+                              p.id, n);
+}
+
+std::optional<Problem> SupersededProblem(const Principal& p, std::span<const store::CredentialRecord> newest) {
+  // An expired credential renews only if it is one of the two newest issued to its subject (§6.5): a laptop that
+  // slept through its expiry, or lost the answer of its last renewal; not a copy superseded long ago.
+  if (!p.credential_expired) return std::nullopt;
+  const bool recent = std::any_of(newest.begin(), newest.end(), [&](const store::CredentialRecord& r) {
+    return r.serial == p.credential_serial;
+  });
+  if (recent) return std::nullopt;
+  return Unauthenticated("the credential has expired and a newer one was issued since: activate again", "superseded");
+}
 
 bool IsMachineCredential(std::string_view v) {
   return v.size() > wire::kCredentialAuthScheme.size() && v.substr(0, wire::kCredentialAuthScheme.size()) ==
@@ -76,34 +93,25 @@ std::variant<Principal, Problem> AuthenticateMachine(std::string_view header_val
     return Unauthenticated("the proof does not verify for this connection", "bad_proof");
   }
 
-  if (in_grace) {
-    // An expired credential renews only if it is one of the two newest issued to its subject (§6.5): a laptop that
-    // slept through its expiry, or lost the answer of its last renewal; not a copy superseded long ago.
-    store::StoreResult<std::vector<store::CredentialRecord>> newest =
-        c.role == crypto::Role::kRelay
-            ? tx.NewestRelayCredentials(c.subject_id, kGraceNewest)
-            : tx.NewestCredentials(store::TenantScope(c.tenant_id),
-                                   c.role == crypto::Role::kConnector ? store::SubjectRole::kConnector
-                                                                      : store::SubjectRole::kDevice,
-                                   c.subject_id, kGraceNewest);
-    if (!newest) return StoreProblem(newest.error());
-    const bool recent = std::any_of(newest->begin(), newest->end(), [&](const store::CredentialRecord& r) {
-      return r.serial == static_cast<int64_t>(c.serial);
-    });
-    if (!recent) {
-      return Unauthenticated("the credential has expired and a newer one was issued since: activate again",
-                             "superseded");
-    }
-  }
-
   Principal p;
+  p.kind = c.role == crypto::Role::kRelay       ? PrincipalKind::kRelay
+           : c.role == crypto::Role::kConnector ? PrincipalKind::kConnector
+                                                : PrincipalKind::kDevice;
   p.id = c.subject_id;
   p.tenant = c.tenant_id;
+  p.credential_serial = static_cast<int64_t>(c.serial);
+  p.credential_expired = in_grace;
+  if (in_grace) {
+    // On this snapshot first, so a superseded copy is refused without waiting for the writer (renew.cc decides).
+    auto newest = NewestCredentialsOf(tx, p, kGraceNewest);
+    if (!newest) return StoreProblem(newest.error());
+    if (auto superseded = SupersededProblem(p, *newest)) return std::move(*superseded);
+  }
+
   auto same_key = [&](const std::optional<store::Bytes>& stored) {
     return stored && stored->size() == 32 && std::equal(stored->begin(), stored->end(), c.key.bytes().begin());
   };
   if (c.role == crypto::Role::kRelay) {
-    p.kind = PrincipalKind::kRelay;
     STRAIT_STORE_ASSIGN(auto relay, tx.GetRelay(c.subject_id));
     if (!relay || !same_key(relay->signing_public)) return Unauthenticated("no such relay", "unknown_subject");
     if (relay->state == store::EnrolState::kRevoked) {
@@ -118,7 +126,6 @@ std::variant<Principal, Problem> AuthenticateMachine(std::string_view header_val
     return MakeProblem(ProblemType::kTenantSuspended, fmt::format("tenant {} is suspended", c.tenant_id));
   }
   if (c.role == crypto::Role::kConnector) {
-    p.kind = PrincipalKind::kConnector;
     STRAIT_STORE_ASSIGN(auto conn, tx.GetConnector(scope, c.subject_id));
     if (!conn || !same_key(conn->signing_public)) return Unauthenticated("no such connector", "unknown_subject");
     if (conn->state == store::EnrolState::kRevoked) {
@@ -126,7 +133,6 @@ std::variant<Principal, Problem> AuthenticateMachine(std::string_view header_val
     }
     return p;
   }
-  p.kind = PrincipalKind::kDevice;
   STRAIT_STORE_ASSIGN(auto device, tx.GetDevice(scope, c.subject_id));
   if (!device || device->signing_public.size() != 32 ||
       !std::equal(device->signing_public.begin(), device->signing_public.end(), c.key.bytes().begin())) {

@@ -108,6 +108,12 @@ constexpr std::array<SqlStatement, static_cast<size_t>(Sql::kCount)> kStatements
      "ORDER BY serial DESC LIMIT ?4"},
     {kCredentialMaxSerial, kGlobal, "SELECT coalesce(max(serial), 0) FROM credentials"},
     {kCredentialInsert, kGlobal, "INSERT INTO credentials (" CRED_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+    // The subject's rows below its ?4 + 1 newest (kCredentialsPerSubject - 1): none while it has fewer (< NULL).
+    // Both lookups walk the (tenant, role, subject, serial) index.
+    {kCredentialTrim, kTenant,
+     "DELETE FROM credentials WHERE tenant = ?1 AND role = ?2 AND subject = ?3 AND serial < "
+     "(SELECT serial FROM credentials WHERE tenant = ?1 AND role = ?2 AND subject = ?3 "
+     "ORDER BY serial DESC LIMIT 1 OFFSET ?4)"},
 
     // The relay snapshot: every tenant's denials and the relays'.
     {kDenialListAll, kAllTenants,

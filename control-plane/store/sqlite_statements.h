@@ -27,7 +27,7 @@ enum class Sql : uint16_t {
   kAuditInsert, kAuditListTenant, kAuditListAll, kAuditPurge,
   kEventInsert, kEventRead, kEventOldest, kEventPurge, kEventLastId,
   kIdempotencyGet, kIdempotencyInsert, kIdempotencyPurge,
-  kCredentialGet, kCredentialNewest, kCredentialMaxSerial, kCredentialInsert,
+  kCredentialGet, kCredentialNewest, kCredentialMaxSerial, kCredentialInsert, kCredentialTrim,
   kDenialListAll, kDenialListTenant, kDenialGet, kDenialPut, kDenialDelete, kDenialPurge,
   kUserGet, kUserGetByEmail, kUserList, kUserCount, kUserDeviceCount, kUserInsert, kUserUpdate, kUserDelete,
   kGroupGet, kGroupList, kGroupCount, kGroupInsert, kGroupUpdate, kGroupDelete,

@@ -134,8 +134,12 @@ StoreResult<int64_t> SqliteWriteTx::NextSerial() {
 }
 
 StoreResult<void> SqliteWriteTx::InsertCredential(const CredentialRecord& c) {
-  return Done(Execute(Sql::kCredentialInsert, c.serial, c.role, c.tenant, c.subject, c.not_before, c.not_after,
-                      c.issued_at));
+  auto inserted = Execute(Sql::kCredentialInsert, c.serial, c.role, c.tenant, c.subject, c.not_before, c.not_after,
+                          c.issued_at);
+  if (!inserted) return Fail(inserted.error());
+  static_assert(kCredentialsPerSubject >= 1);
+  return Done(Execute(Sql::kCredentialTrim, c.tenant, c.role, c.subject,
+                      static_cast<int64_t>(kCredentialsPerSubject - 1)));
 }
 
 StoreResult<void> SqliteWriteTx::PutDenial(const TenantScope& scope, SubjectRole role, std::string_view subject,

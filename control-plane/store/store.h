@@ -84,6 +84,13 @@ struct Limits {
 // Order: by id ascending, except audit (newest first, by id descending).
 inline constexpr size_t kMaxPageLimit = 500;
 
+// How many `credentials` rows one subject keeps (§6.5, §8 "credentials per subject"): InsertCredential removes the
+// subject's older rows in the inserting transaction, so the table holds at most this many per subject at every
+// moment, however often a subject renews or is re-enrolled. Two is what the readers need: renewal accepts an expired
+// credential only if it is one of its subject's two newest (handlers/machine_auth.h kGraceNewest), and the Device,
+// Connector and Relay bodies and a denial's `until` read the newest.
+inline constexpr size_t kCredentialsPerSubject = 2;
+
 class ReadTx {
  public:
   virtual ~ReadTx() = default;
@@ -231,9 +238,12 @@ class WriteTx : public ReadTx {
   virtual StoreResult<int64_t> PurgeIdempotencyBefore(int64_t at, size_t limit) = 0;  // created_at < `at`
 
   // The next credential serial: one above every serial recorded (1 for the first). Insert the credential in the same
-  // transaction; the writer lock keeps two transactions from taking one serial.
+  // transaction; the writer lock keeps two transactions from taking one serial. Serials are never reused: the row
+  // with the highest serial is its subject's newest, which InsertCredential never removes.
   virtual StoreResult<int64_t> NextSerial() = 0;
-  virtual StoreResult<void> InsertCredential(const CredentialRecord& record) = 0;  // kConflict "serial"
+  // kConflict "serial". Then removes the rows of the same (tenant, role, subject) beyond its kCredentialsPerSubject
+  // newest (by serial), in this transaction: the bound holds when it commits, whatever else commits around it.
+  virtual StoreResult<void> InsertCredential(const CredentialRecord& record) = 0;
 
   // Denials: insert or replace (reason, until). Tenant subjects under their scope; relays with tenant "".
   virtual StoreResult<void> PutDenial(const TenantScope& scope, SubjectRole role, std::string_view subject,

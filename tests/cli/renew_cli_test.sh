@@ -2,10 +2,13 @@
 # `strait {device,connector,relay} renew --identity DIR` as processes (docs/control-plane.md §6.5, §6.6).
 #   usage      no --identity (exit 2); a directory without control.json (exit 1, one line, nothing written)
 #   roundtrip  against a real strait-control (init + serve on a free port): a relay, a connector and a device
-#              enrolled with the enrol commands, then each renews: stdout "<kind> renewed id=... not_after=...", a
-#              new credential (and a relay's new tls.crt), the same keys and root; a locked device is refused
-#              (device-locked) and renews again once unlocked; a revoked one is refused (device-revoked), one line,
-#              exit 1, its files untouched; a directory of another kind is refused
+#              enrolled with the enrol commands, then each renews right after enrolling (with the default
+#              min_renew_interval_s): stdout "<kind> renewed id=... not_after=...", a new credential (and a relay's
+#              new tls.crt), the same keys and root; renewing again at once is refused (renew-too-soon), files
+#              untouched; then, served again with min_renew_interval_s = 0, the device renews with its renewed
+#              credential; a locked device is refused (device-locked) and renews again once unlocked; a revoked one
+#              is refused (device-revoked), one line, exit 1, its files untouched; a directory of another kind is
+#              refused
 # Usage: renew_cli_test.sh <strait> <case> [<strait-control>]
 # Registered as ctest cli_renew.<case> by tests/cli/CMakeLists.txt.
 set -euo pipefail
@@ -38,9 +41,9 @@ expect_rc() {
 }
 
 # point_at_serve <dir>: every bundle names init's public URL (https://localhost:8443), and each renewal writes it
-# again; this serve listens on a port of its own.
+# again; this serve listens on a port of its own (a directory pointed at an earlier serve is pointed again).
 point_at_serve() {
-  sed -i "s|\"https://localhost:8443\"|\"https://127.0.0.1:$cp_port\"|" "$1/control.json"
+  sed -E -i "s#\"https://(localhost:8443|127\.0\.0\.1:[0-9]+)\"#\"https://127.0.0.1:$cp_port\"#" "$1/control.json"
   grep -qF "https://127.0.0.1:$cp_port" "$1/control.json" || fail "no url to point at serve: $(cat "$1/control.json")"
 }
 
@@ -74,13 +77,18 @@ case $case_name in
     "$control" init --data cp --name localhost --ip 127.0.0.1 >init.out || fail "init"
     op_key=$(sed -n 's/^operator_api_key=\([^ ]*\).*/\1/p' init.out)
     [[ -n $op_key ]] || fail "no operator key"
-    "$control" serve --data cp --listen 127.0.0.1:0 >serve.out 2>serve.err &
-    pids+=($!)
-    for _ in $(seq 100); do grep -q "listen=" serve.out 2>/dev/null && break; sleep 0.1; done
-    cp_addr=$(sed -n 's/.*listen=\([^ ]*\).*/\1/p' serve.out | head -1)
-    [[ -n $cp_addr ]] || fail "serve did not say where it listens: $(cat serve.err)"
-    CP=https://$cp_addr
-    cp_port=${cp_addr##*:}
+    # serve [args...]: starts strait-control serve on a free port and points CP and cp_port at it.
+    serve() {
+      : >serve.out
+      "$control" serve --data cp --listen 127.0.0.1:0 "$@" >serve.out 2>serve.err &
+      pids+=($!)
+      for _ in $(seq 100); do grep -q "listen=" serve.out 2>/dev/null && break; sleep 0.1; done
+      cp_addr=$(sed -n 's/.*listen=\([^ ]*\).*/\1/p' serve.out | head -1)
+      [[ -n $cp_addr ]] || fail "serve did not say where it listens: $(cat serve.err)"
+      CP=https://$cp_addr
+      cp_port=${cp_addr##*:}
+    }
+    serve
     ca=cp/tls-ca/ca.pem
     api() { curl -sS --cacert "$ca" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' "${@:2}"; }
     code_of() { sed -n 's/.*"code":"\([^"]*\)".*/\1/p'; }
@@ -113,6 +121,17 @@ case $case_name in
     point_at_serve conn
     expect_rc 1 "conn holds a connector's identity, not a device's" device renew --identity conn
     renew_ok device dev "$dev_id"
+    # At once again: a subject gets at most two credentials per min_renew_interval_s (60 s by default).
+    point_at_serve dev
+    before=$(find dev -type f -exec sha256sum {} + | sort)
+    expect_rc 1 "strait: device renew: refused (renew-too-soon): " device renew --identity dev
+    [[ $(find dev -type f -exec sha256sum {} + | sort) == "$before" ]] || fail "a refused renew changed the files"
+
+    # The rest renews back to back: served again without the rate bound.
+    kill -TERM "${pids[-1]}"
+    wait "${pids[-1]}" || fail "serve did not stop cleanly"
+    echo 'min_renew_interval_s = 0' >no-interval.toml
+    serve --config no-interval.toml
     renew_ok device dev "$dev_id"  # with the renewed credential
 
     api "$admin" "$CP/v1/tenants/acme/devices/$dev_id/lock" -d '{}' >/dev/null

@@ -1,11 +1,17 @@
 // Renewal through the real server (docs/control-plane.md §6.5): a device, a connector and a relay enrolled through
 // POST /v1/activate renew with their credential and a proof over the connection's exporter, as the daemons'
-// renewer does; the grace period and the two-newest rule for expired credentials; locked and revoked subjects; and
-// that a machine renews only itself.
+// renewer does; the grace period and the two-newest rule for expired credentials, decided in the write transaction;
+// the bounds on a subject's credentials rows and on its renewal rate; locked and revoked subjects; and that a
+// machine renews only itself.
 #include "tests/control-plane/api/api_fixture.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "control-plane/api/activation_code.h"
 #include "control-plane/api/formats.h"
@@ -51,6 +57,42 @@ int64_t TimeOf(const nlohmann::json& t) {
   auto parsed = ParseTime(t.is_string() ? t.get<std::string>() : "");
   return parsed ? parsed->time_since_epoch().count() : -1;
 }
+
+// The store with a gate in front of Write(): callers wait there until Open(), and WaitForWriters(n) returns once n
+// of them do. A renewal held at the gate has passed the dispatcher's checks on its read snapshot, so two of them
+// released together race exactly where only the write transaction can tell them apart.
+class GatedStore : public store::Store {
+ public:
+  explicit GatedStore(store::Store* inner) : inner_(inner) {}
+  store::StoreResult<std::unique_ptr<store::ReadTx>> Read() override { return inner_->Read(); }
+  store::StoreResult<std::unique_ptr<store::WriteTx>> Write() override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++waiting_;
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return open_; });
+    }
+    return inner_->Write();
+  }
+  store::EventId LastEventId() const override { return inner_->LastEventId(); }
+
+  bool WaitForWriters(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return waiting_ >= n; });
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  store::Store* const inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int waiting_ = 0;     // guarded by mu_
+  bool open_ = false;   // guarded by mu_
+};
 
 class RenewApiTest : public ApiFixture {
  protected:
@@ -140,6 +182,20 @@ class RenewApiTest : public ApiFixture {
     Reply r = RenewAs(m, m.RenewPath(), body);
     if (r.status == 200u) m.credential = CredentialOf(Body(r));
     return r;
+  }
+
+  // The subject's rows in the `credentials` table.
+  size_t StoredCredentials(const Machine& m) {
+    auto tx = store_->Read();
+    EXPECT_TRUE(tx.ok());
+    if (!tx.ok()) return 0;
+    auto rows = m.kind == "relay" ? (*tx)->NewestRelayCredentials(m.subject, 1000)
+                                  : (*tx)->NewestCredentials(store::TenantScope(m.tenant),
+                                                             m.kind == "device" ? store::SubjectRole::kDevice
+                                                                                : store::SubjectRole::kConnector,
+                                                             m.subject, 1000);
+    EXPECT_TRUE(rows.ok());
+    return rows.ok() ? rows->size() : 0;
   }
 
   Result<crypto::VerifiedCredential, crypto::CredentialResultError> Verify(const Machine& m) const {
@@ -317,6 +373,105 @@ TEST_F(RenewApiTest, ARenewedCredentialNeverOutlivesItsTenantCert) {
   EXPECT_EQ(TimeOf(Body(r)[std::string(wire::kBundleControlField)][std::string(wire::kControlNotAfterField)]),
             cert_end);
   ASSERT_TRUE(Verify(dev).ok());
+}
+
+// Class 5 (a peer must not make a table grow without bound): renewing in a loop leaves at most two rows per subject,
+// and the two kept are the two newest, so the two-newest rule reads the same answer as before.
+TEST_F(RenewApiTest, RenewingInALoopKeepsTwoCredentialsPerSubject) {
+  services_.config.min_renew_interval_s = 0;  // the row bound alone
+  for (const std::string kind : {"device", "connector", "relay"}) {
+    SCOPED_TRACE(kind);
+    Machine m = Enrol(kind, kind == "connector" ? "dc-east" : kind == "relay" ? "relay-1" : "");
+    std::vector<std::vector<uint8_t>> issued = {m.credential};
+    EXPECT_EQ(StoredCredentials(m), 1u);
+    for (int i = 0; i < 20; ++i) {
+      Reply r = Renew(m);
+      ASSERT_EQ(r.status, 200u) << r.body;
+      issued.push_back(m.credential);
+      EXPECT_LE(StoredCredentials(m), store::kCredentialsPerSubject);
+    }
+    EXPECT_EQ(StoredCredentials(m), 2u);
+    const int64_t at = clock_.now;
+    clock_.now += 169 * 3600;  // every one has expired (24 h, 72 h, 168 h); all within the 168 h grace
+    Machine third = m, second = m;
+    third.credential = issued[issued.size() - 3];
+    second.credential = issued[issued.size() - 2];
+    ASSERT_FALSE(Verify(second).ok());
+    Reply superseded = RenewAs(third, third.RenewPath());
+    EXPECT_EQ(superseded.status, 401u) << superseded.body;
+    EXPECT_EQ(Body(superseded)["reason"], "superseded");
+    // The older of the two kept (a renewal whose answer was lost) still renews within the grace.
+    Reply ok = Renew(second);
+    EXPECT_EQ(ok.status, 200u) << ok.body;
+    EXPECT_EQ(StoredCredentials(m), 2u);
+    clock_.now = at;
+  }
+}
+
+// §6.5 rate bound: the renewal right after activation (strait ... renew after enrolling) and a retry after a lost
+// answer pass; a renewal back to back is 429 renew-too-soon with Retry-After until the second newest is
+// min_renew_interval_s (60 s by default) old. A lock or a revocation is told before it.
+TEST_F(RenewApiTest, RenewingBackToBackIsRenewTooSoonWithRetryAfter) {
+  ASSERT_EQ(services_.config.min_renew_interval_s, 60);
+  Machine dev = Enrol("device");
+  ASSERT_EQ(Renew(dev).status, 200u);  // right after the activation
+  Reply soon = Renew(dev);
+  EXPECT_EQ(soon.status, 429u) << soon.body;
+  EXPECT_EQ(ProblemName(soon), "renew-too-soon");
+  EXPECT_EQ(soon.Header("retry-after"), "60");
+  EXPECT_FALSE(Body(soon).contains("retry_after"));
+  EXPECT_EQ(StoredCredentials(dev), 2u);
+  clock_.now += 59;
+  EXPECT_EQ(Renew(dev).Header("retry-after"), "1");
+  ASSERT_EQ(Call("POST", "/v1/tenants/acme/devices/" + dev.subject + "/lock", acme_.admin, "{}").status, 200u);
+  EXPECT_EQ(ProblemName(Renew(dev)), "device-locked");
+  ASSERT_EQ(Call("POST", "/v1/tenants/acme/devices/" + dev.subject + "/unlock", acme_.admin, "{}").status, 200u);
+  clock_.now += 1;
+  ASSERT_EQ(Renew(dev).status, 200u);
+
+  // The renewer's case: renewed at two thirds of the life, the answer lost, retried at once with the old
+  // credential: not refused (the second newest is the old one). A third at once is.
+  Machine conn = Enrol("connector", "dc-east");
+  clock_.now += 48 * 3600;
+  Machine lost = conn;
+  ASSERT_EQ(Renew(lost).status, 200u);
+  ASSERT_EQ(Renew(conn).status, 200u);
+  Reply third = Renew(conn);
+  EXPECT_EQ(third.status, 429u);
+  EXPECT_EQ(ProblemName(third), "renew-too-soon");
+  EXPECT_EQ(third.Header("retry-after"), "60");
+}
+
+// The write transaction is the authority for the two-newest rule: two renewals with the second newest credential,
+// expired, both pass the dispatcher's read (held at the writer's gate until both have), then race; the first makes
+// it the third newest, so the second is 401 superseded and never gets a credential.
+TEST_F(RenewApiTest, ConcurrentRenewalsWithAnExpiredCredentialDoNotBothSucceed) {
+  Machine dev = Enrol("device");
+  Machine older = dev;  // the activation's credential
+  clock_.now += 3600;
+  ASSERT_EQ(Renew(dev).status, 200u);
+  clock_.now += 30 * 3600;  // both expired, within the grace; older is the second newest
+  ASSERT_FALSE(Verify(older).ok());
+
+  GatedStore gated(store_.get());
+  services_.store = &gated;
+  Reply replies[2];
+  std::thread racers[2];
+  for (int i = 0; i < 2; ++i) racers[i] = std::thread([&, i] { replies[i] = RenewAs(older, older.RenewPath()); });
+  const bool both_waiting = gated.WaitForWriters(2);
+  gated.Open();
+  for (auto& t : racers) t.join();
+  services_.store = store_.get();
+  ASSERT_TRUE(both_waiting) << "the two renewals did not both reach the write transaction";
+
+  int ok = 0, superseded = 0;
+  for (const Reply& r : replies) {
+    if (r.status == 200u) ok++;
+    if (r.status == 401u && Body(r)["reason"] == "superseded") superseded++;
+  }
+  EXPECT_EQ(ok, 1) << replies[0].body << replies[1].body;
+  EXPECT_EQ(superseded, 1) << replies[0].body << replies[1].body;
+  EXPECT_EQ(StoredCredentials(dev), 2u);
 }
 
 }  // namespace

@@ -144,6 +144,9 @@ PY
     printf 'treads = 1\n' >bad.toml
     if "$cp_bin" serve --data D --listen 127.0.0.1:0 --config bad.toml >b.out 2>b.err; then fail "unknown key accepted"; fi
     grep -q "treads" b.err || fail "reason: $(cat b.err)"
+    printf 'min_renew_interval_s = 3601\n' >range.toml
+    if "$cp_bin" serve --data D --listen 127.0.0.1:0 --config range.toml >r.out 2>r.err; then fail "3601 accepted"; fi
+    grep -q "min_renew_interval_s" r.err || fail "reason: $(cat r.err)"
     ;;
   locked)
     init D

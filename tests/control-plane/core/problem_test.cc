@@ -40,6 +40,8 @@ TEST(Problem, SpotChecksTheTable) {
   EXPECT_EQ(Info(ProblemType::kVersionMismatch).status, 412);
   EXPECT_EQ(Info(ProblemType::kIdempotencyKeyReused).status, 422);
   EXPECT_EQ(Info(ProblemType::kStoreBusy).status, 503);
+  EXPECT_EQ(Info(ProblemType::kRenewTooSoon).status, 429);
+  EXPECT_EQ(Info(ProblemType::kRenewTooSoon).name, "renew-too-soon");
   EXPECT_EQ(ProblemTypeUri(ProblemType::kEventsExpired), "urn:strait:problem:events-expired");
 }
 

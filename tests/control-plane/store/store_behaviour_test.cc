@@ -183,6 +183,43 @@ TEST_P(StoreBehaviour, SerialsAndTheNewestCredentialsOfASubject) {
   EXPECT_EQ(duplicate.error().field, "serial");
 }
 
+// §6.5, §8: a subject keeps its kCredentialsPerSubject newest rows, trimmed in the inserting transaction, however
+// many are issued; other subjects' rows and the serial sequence are untouched.
+TEST_P(StoreBehaviour, ASubjectKeepsOnlyItsNewestCredentials) {
+  AddTenants({"acme", "globex"});
+  const std::string other_device = "d-bbbbbbbbbbbbbbbb";
+  {
+    auto tx = W();
+    // Neighbours that share a part of the key: another device of acme, the same id in globex, a relay.
+    ASSERT_TRUE(tx->InsertCredential({*tx->NextSerial(), SubjectRole::kDevice, "acme", other_device, 0, 1, 0}).ok());
+    ASSERT_TRUE(tx->InsertCredential({*tx->NextSerial(), SubjectRole::kDevice, "globex", kDeviceId, 0, 1, 0}).ok());
+    ASSERT_TRUE(tx->InsertCredential({*tx->NextSerial(), SubjectRole::kRelay, "", "relay-1", 0, 1, 0}).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  int64_t last = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto tx = W();
+    auto serial = tx->NextSerial();
+    ASSERT_TRUE(serial.ok());
+    EXPECT_GT(*serial, last);  // never reused, though older rows go
+    last = *serial;
+    ASSERT_TRUE(tx->InsertCredential({last, SubjectRole::kDevice, "acme", kDeviceId, 0, 100 + i, 0}).ok());
+    ASSERT_TRUE(tx->InsertCredential({*tx->NextSerial(), SubjectRole::kRelay, "", "relay-1", 0, 100 + i, 0}).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+    auto kept = R()->NewestCredentials(kAcme, SubjectRole::kDevice, kDeviceId, 100);
+    ASSERT_TRUE(kept.ok());
+    ASSERT_EQ(kept->size(), std::min<size_t>(i + 1, kCredentialsPerSubject));
+    EXPECT_EQ(kept->front().serial, last);
+    EXPECT_EQ(R()->NewestRelayCredentials("relay-1", 100)->size(), kCredentialsPerSubject);
+  }
+  auto r = R();
+  EXPECT_FALSE(r->GetCredential(4)->has_value());  // the device's first (serials 1..3 are the neighbours')
+  EXPECT_TRUE(r->GetCredential(1)->has_value());
+  EXPECT_EQ(r->NewestCredentials(kAcme, SubjectRole::kDevice, other_device, 100)->size(), 1u);
+  EXPECT_EQ(r->NewestCredentials(TenantScope("globex"), SubjectRole::kDevice, kDeviceId, 100)->size(), 1u);
+  EXPECT_EQ(r->NewestCredentials(kAcme, SubjectRole::kDevice, kDeviceId, 100)->back().not_after, 118);
+}
+
 TEST_P(StoreBehaviour, DenialsAreListedForRelaysAndPerTenantAndPurgedAfterUntil) {
   AddTenants({"acme", "globex"});
   {
