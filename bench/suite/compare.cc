@@ -87,8 +87,9 @@ std::vector<std::string> FormatComparison(const Comparison& c) {
   lines.push_back(fmt::format("{:<{}}  {:>16}  {:>16}  {:>8}", "metric", width, "A median", "B median", "B/A"));
   for (const CompareRow& row : c.rows) {
     const std::string ratio = row.ratio ? fmt::format("{:.3f}", *row.ratio) : "-";
-    lines.push_back(fmt::format("{:<{}}  {:>16}  {:>16}  {:>8}  {}", row.metric, width, WithUnit(row.a_median, row.unit),
-                                WithUnit(row.b_median, row.unit), ratio, Verdict(row)));
+    lines.push_back(fmt::format("{:<{}}  {:>16}  {:>16}  {:>8}  {}", row.metric, width,
+                                WithUnit(row.a_median, row.unit), WithUnit(row.b_median, row.unit), ratio,
+                                Verdict(row)));
   }
   if (c.rows.empty()) lines.push_back("no metric in common");
   auto join = [](const std::vector<std::string>& names) {

@@ -75,8 +75,8 @@ void CheckRun(const Run& run, const std::string& at, std::optional<std::string>*
   }
   if (run.latency) {
     const std::string& u = run.latency->unit;
-    c.Require(!u.empty() && u.size() <= 8 && std::all_of(u.begin(), u.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; }),
-              at + "/latency/unit", "a unit is 1..8 of [a-z]");
+    const bool lower_letters = std::all_of(u.begin(), u.end(), [](char ch) { return ch >= 'a' && ch <= 'z'; });
+    c.Require(!u.empty() && u.size() <= 8 && lower_letters, at + "/latency/unit", "a unit is 1..8 of [a-z]");
     if (!*unit) *unit = u;
     c.Require(u == **unit, at + "/latency/unit", fmt::format("every run's latency has the same unit ({})", **unit));
   }

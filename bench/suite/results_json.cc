@@ -72,7 +72,9 @@ void ReadMap(const Json* obj, const std::string& pointer, std::size_t max, JsonE
     e.Add(pointer, fmt::format("{} entries; at most {}", obj->size(), max));
     return;
   }
-  for (auto it = obj->begin(); it != obj->end() && e.ok(); ++it) read(it.key(), it.value(), PointerTo(pointer, it.key()));
+  for (auto it = obj->begin(); it != obj->end() && e.ok(); ++it) {
+    read(it.key(), it.value(), PointerTo(pointer, it.key()));
+  }
 }
 
 std::optional<Latency> ReadLatency(const Json& j, const std::string& at, JsonErrors& e) {
@@ -240,12 +242,14 @@ strait::Result<BenchResult, ResultsFailure> FromJson(std::string_view text) {
   const Json j = Json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Fail(ResultsFailure{ResultsError::kMalformed, "not a JSON value"});
   if (!j.is_object()) {
-    return Fail(ResultsFailure{ResultsError::kWrongSchema, fmt::format("/: expected an object, got {}", j.type_name())});
+    return Fail(
+        ResultsFailure{ResultsError::kWrongSchema, fmt::format("/: expected an object, got {}", j.type_name())});
   }
   auto schema = j.find("schema");
   if (schema == j.end() || !schema->is_string() || schema->get_ref<const std::string&>() != kResultsSchema) {
-    return Fail(ResultsFailure{ResultsError::kWrongSchema,
-                               fmt::format("/schema: expected \"{}\" (a results file of this version)", kResultsSchema)});
+    return Fail(ResultsFailure{
+        ResultsError::kWrongSchema,
+        fmt::format("/schema: expected \"{}\" (a results file of this version)", kResultsSchema)});
   }
 
   JsonErrors e;

@@ -15,6 +15,8 @@ constexpr int kLeft = 72;
 constexpr int kRight = 16;
 constexpr int kTop = 16;
 constexpr int kBottom = 48;
+constexpr double kLegendRow = 18;
+constexpr double kLegendCharWidth = 7;  // an estimate at 12 px: no script measures text
 constexpr std::array<const char*, 8> kPalette = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                                  "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
@@ -58,6 +60,14 @@ Axis MakeAxis(double lo, double hi, Scale scale) {
 }
 
 std::string Num(double v) { return fmt::format("{:.1f}", v); }
+
+// The <svg> element around `body`, `height` tall (the plot and the legend below it).
+std::string Framed(const PlotSpec& spec, int width, int height, const std::string& body) {
+  return fmt::format(
+      "<svg class=\"plot\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\" aria-label=\"{2}\">"
+      "<title>{2}</title>\n{3}</svg>\n",
+      width, height, EscapeMarkup(spec.title), body);
+}
 
 }  // namespace
 
@@ -124,13 +134,8 @@ std::string RenderLinePlot(const PlotSpec& spec) {
     ymin = std::min(ymin, 0.0);
   }
 
-  const std::string title = EscapeMarkup(spec.title);
-  std::string out = fmt::format(
-      "<svg class=\"plot\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" role=\"img\" aria-label=\"{2}\">"
-      "<title>{2}</title>\n",
-      width, height, title);
-  out += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fff\" stroke=\"#888\"/>\n", Num(x0),
-                     Num(y1), Num(x1 - x0), Num(y0 - y1));
+  std::string out = fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fff\" stroke=\"#888\"/>\n",
+                                Num(x0), Num(y1), Num(x1 - x0), Num(y0 - y1));
   out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" class=\"axis-label\">{}</text>\n",
                      Num((x0 + x1) / 2), height - 10, EscapeMarkup(spec.x_label));
   out += fmt::format(
@@ -138,9 +143,9 @@ std::string RenderLinePlot(const PlotSpec& spec) {
       "</text>\n",
       Num((y0 + y1) / 2), EscapeMarkup(spec.y_label));
   if (!has_data) {
-    out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data</text>\n</svg>\n", Num((x0 + x1) / 2),
+    out += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data</text>\n", Num((x0 + x1) / 2),
                        Num((y0 + y1) / 2));
-    return out;
+    return Framed(spec, width, height, out);
   }
 
   const Axis xa = MakeAxis(xmin, xmax, spec.x_scale);
@@ -160,7 +165,9 @@ std::string RenderLinePlot(const PlotSpec& spec) {
         Num(x0), Num(py), Num(x1), Num(x0 - 6), Num(py + 4), EscapeMarkup(TickLabel(t)));
   }
 
-  int drawn = 0;
+  // The legend goes below the plot, in rows, so it never hides a line.
+  double lx = x0;
+  double ly = height + 4;
   for (std::size_t i = 0; i < spec.series.size(); ++i) {
     const PlotSeries& s = spec.series[i];
     std::string d;
@@ -175,14 +182,18 @@ std::string RenderLinePlot(const PlotSpec& spec) {
         "<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" stroke-linecap=\"round\" "
         "stroke-linejoin=\"round\"><title>{}</title></path>\n",
         d.find('L') == std::string::npos ? d + " l 0 0" : d, colour, EscapeMarkup(s.label));
-    const double ly = y1 + 14 + 16 * drawn++;
+    const double entry = 34 + kLegendCharWidth * static_cast<double>(std::min<std::size_t>(s.label.size(), 60));
+    if (lx > x0 && lx + entry > x1) {
+      lx = x0;
+      ly += kLegendRow;
+    }
     out += fmt::format(
         "<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"{3}\" stroke-width=\"3\"/>"
         "<text x=\"{4}\" y=\"{5}\" class=\"legend\">{6}</text>\n",
-        Num(x1 - 160), Num(ly), Num(x1 - 140), colour, Num(x1 - 134), Num(ly + 4), EscapeMarkup(s.label));
+        Num(lx), Num(ly + 8), Num(lx + 20), colour, Num(lx + 26), Num(ly + 12), EscapeMarkup(s.label));
+    lx += entry;
   }
-  out += "</svg>\n";
-  return out;
+  return Framed(spec, width, static_cast<int>(ly) + (lx > x0 ? kLegendRow : 0), out);
 }
 
 }  // namespace strait::bench

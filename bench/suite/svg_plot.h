@@ -4,7 +4,8 @@
 //
 // Layout: a frame with the plot area inside fixed margins; ticks and grid lines on both axes (linear: 1-2-5 steps,
 // about five of them, the range widened to whole steps; log10: one per decade, the range widened to whole decades);
-// axis labels; one <path> per series with at least one drawable point, colours from a fixed palette, and a legend.
+// axis labels; one <path> per series with at least one drawable point, colours from a fixed palette, and a legend
+// below the plot (rows of entries, so the SVG is taller than `height` by the legend).
 // Points that cannot be drawn (not finite, or <= 0 on a log axis) are skipped. A plot with no drawable point says
 // "no data" and has no series path.
 #pragma once

@@ -28,7 +28,8 @@ BenchResult WithMetric(const std::string& name, std::vector<double> values, Bett
 }
 
 bool HasLine(const std::vector<std::string>& lines, const std::string& part) {
-  return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const std::string& l) { return l.find(part) != std::string::npos; });
 }
 
 TEST(Compare, RatioOfMediansWithoutNoiseWhenTheSpreadIsSmall) {

@@ -33,7 +33,8 @@ inline BenchResult IdleReportSample() {
     run.relay->rss_after = 9'000'000 + static_cast<std::uint64_t>(sessions[i]) * (2900 + i * 10);
     r.runs.push_back(std::move(run));
   }
-  r.summary = Summarize(r.runs, kStraitSide, {{"sessions", {"", Better::kHigher}}, {"rss_per_session_b", {"B", Better::kLower}}});
+  r.summary = Summarize(r.runs, kStraitSide,
+                        {{"sessions", {"", Better::kHigher}}, {"rss_per_session_b", {"B", Better::kLower}}});
   r.ratios.clear();
   return r;
 }

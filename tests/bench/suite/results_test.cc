@@ -121,7 +121,12 @@ TEST(BenchResults, TheReaderRefusesWithThePathAndWhy) {
        "/runs/0/timeline/2/ops: expected an integer, got a fraction"},
       {"timeline not increasing", [](json& j) { j["runs"][0]["timeline"][1]["t"] = 1.0; }, ResultsError::kInvalid,
        "/runs/0/timeline/1/t: t must increase"},
-      {"timeline too long", [](json& j) { j["runs"][0]["timeline"] = json::array(); for (int i = 0; i < 3601; ++i) j["runs"][0]["timeline"].push_back({{"t", i}, {"ops", 0}, {"bytes", 0}, {"errors", 0}}); },
+      {"timeline too long",
+       [](json& j) {
+         json& t = j["runs"][0]["timeline"];
+         t = json::array();
+         for (int i = 0; i < 3601; ++i) t.push_back({{"t", i}, {"ops", 0}, {"bytes", 0}, {"errors", 0}});
+       },
        ResultsError::kInvalid, "/runs/0/timeline: 3601 items; at most 3600"},
       {"bad side", [](json& j) { j["runs"][0]["side"] = "nginx"; }, ResultsError::kInvalid,
        "/runs/0/side: must be strait, haproxy or direct"},
