@@ -178,7 +178,8 @@ using ResultsFailure = Error<ResultsError>;
 
 // The rules of the header comment, on a model (the writer's check). The reason names the JSON pointer.
 strait::Result<void, ResultsFailure> Validate(const BenchResult& result);
-// The JSON text (indented, keys in the schema's order), or Validate's refusal.
+// The JSON text (one line and a newline, keys in the schema's order), or Validate's refusal, or kTooLarge if the text
+// would be above kMaxResultsBytes (only a result near every bound at once).
 strait::Result<std::string, ResultsFailure> ToJson(const BenchResult& result);
 // Reads a results file's text. Throws nothing.
 strait::Result<BenchResult, ResultsFailure> FromJson(std::string_view text);

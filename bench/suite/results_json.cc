@@ -227,8 +227,15 @@ strait::Result<std::string, ResultsFailure> ToJson(const BenchResult& r) {
       {"error", Nullable(r.error)},
       {"skipped", Nullable(r.skipped)},
   };
-  // Invalid UTF-8 in a string (a parameter as typed) becomes U+FFFD rather than an exception.
-  return doc.dump(2, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace) + "\n";
+  // One line (`jq .` indents it): indented, a histogram takes four lines a bucket, and a result at the bounds would
+  // no longer fit the reader's size limit. Invalid UTF-8 in a string (a parameter as typed) becomes U+FFFD rather
+  // than an exception.
+  std::string text = doc.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace) + "\n";
+  if (text.size() > kMaxResultsBytes) {
+    return Fail(ResultsFailure{ResultsError::kTooLarge,
+                               fmt::format("{} bytes; a results file is at most {}", text.size(), kMaxResultsBytes)});
+  }
+  return text;
 }
 
 strait::Result<BenchResult, ResultsFailure> FromJson(std::string_view text) {

@@ -31,6 +31,8 @@ TEST(BenchResults, RoundTripsThroughJson) {
   ASSERT_TRUE(back.ok()) << back.error().reason;
   EXPECT_EQ(*back, r);
   EXPECT_EQ(*ToJson(*back), *text);  // and the text is stable
+  EXPECT_EQ(text->find('\n'), text->size() - 1);  // one line
+  EXPECT_EQ(text->rfind("{\"schema\":\"strait-bench/1\",\"tool\":{\"version\":\"0.1.0\"},\"started_at\":", 0), 0u);
 }
 
 TEST(BenchResults, RoundTripsOptionalsAndFlags) {
@@ -170,9 +172,9 @@ TEST(BenchResults, TheReaderRefusesWithThePathAndWhy) {
 
 TEST(BenchResults, TheReaderRefusesNonFiniteNumbers) {
   std::string text = SampleJson();
-  const std::string from = "\"seconds\": 10.0";
+  const std::string from = "\"seconds\":10.0";
   ASSERT_NE(text.find(from), std::string::npos);
-  text.replace(text.find(from), from.size(), "\"seconds\": 1e400");
+  text.replace(text.find(from), from.size(), "\"seconds\":1e400");
   const auto r = FromJson(text);
   ASSERT_FALSE(r.ok());
   // nlohmann's parser itself refuses a number beyond double's range; JSON has no NaN or Infinity literal.
