@@ -121,9 +121,11 @@ std::string ShownUnit(const std::string& unit) { return unit == "ns" ? "µs" : u
 
 void LatencyTable(const BenchResult& r, std::string& out) {
   std::string rows;
+  std::string unit;  // every run's latency has the same unit (Validate)
   for (const std::string& side : Sides(r)) {
     const auto l = MergedLatency(r.runs, side);
     if (!l) continue;
+    unit = l->unit;
     const Histogram& h = l->histogram;
     if (h.empty()) {
       rows += fmt::format("<tr><td>{}</td><td colspan=\"7\">no samples</td></tr>\n", E(side));
@@ -136,11 +138,10 @@ void LatencyTable(const BenchResult& r, std::string& out) {
     rows += fmt::format("<td class=\"n\">{}</td></tr>\n", h.overflow());
   }
   if (rows.empty()) return;
-  const auto unit = MergedLatency(r.runs, Sides(r).front());  // every run's latency has one unit (Validate)
   out += fmt::format(
       "<h2>Latency ({})</h2>\n<table>\n<tr><th>side</th><th>count</th><th>p50</th><th>p90</th><th>p99</th>"
       "<th>p99.9</th><th>max</th><th>overflow</th></tr>\n{}</table>\n",
-      E(ShownUnit(unit ? unit->unit : "")), rows);
+      E(ShownUnit(unit)), rows);
 }
 
 void Plot(std::string& out, std::string_view heading, const PlotSpec& spec, std::string_view none) {

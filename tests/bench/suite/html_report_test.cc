@@ -71,6 +71,16 @@ TEST(HtmlReport, IdleHasTheMemoryPlotAndNoLatencySection) {
   EXPECT_EQ(Count(html, "<svg"), 2u);  // operations over time, memory
 }
 
+TEST(HtmlReport, TheLatencyUnitComesFromASideThatHasLatency) {
+  BenchResult r = testing::SampleResult();
+  for (bench::Run& run : r.runs) {  // (TEST bodies see testing::Test::Run)
+    if (run.side == "strait") run.latency.reset();
+  }
+  const std::string html = RenderHtmlReport(r);
+  EXPECT_NE(html.find("<h2>Latency (µs)</h2>"), std::string::npos);
+  EXPECT_EQ(Count(html, "<svg"), 2u);  // the CDF has the haproxy line
+}
+
 TEST(HtmlReport, AnEmptySkippedResultStillRenders) {
   BenchResult r = testing::SampleResult();
   r.runs.clear();
