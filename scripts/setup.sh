@@ -20,6 +20,8 @@ PACKAGES=(
   dnsmasq-base iputils-ping bind9-dnsutils
   # the IP tunnel's benchmark baselines (bench/ip/run.sh): user-space WireGuard, OpenVPN, loss without sch_netem
   wireguard-go wireguard-tools openvpn nftables
+  # the `strait bench` HTML report's test (tests/bench/report_chromium_test.sh): headless Chromium loads the page
+  chromium
 )
 
 missing=()
