@@ -60,8 +60,9 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
   r->pending_closes_.resize(options.threads);
   r->pending_identity_.resize(options.threads);
   // The caller's context, not owned (it outlives the relay): shared by every shard until a renewal.
-  r->served_ = r->MakeServed(std::shared_ptr<const crypto::TlsContext>(identity.tls, [](const crypto::TlsContext*) {}),
-                             identity.credential);
+  r->served_.assign(options.threads, r->MakeServed(std::shared_ptr<const crypto::TlsContext>(
+                                                      identity.tls, [](const crypto::TlsContext*) {}),
+                                                  identity.credential));
 
   // Idle sockets are not even accepted until they send something, or for as long as the ClientHello deadline.
   runtime::ListenOptions listen;
@@ -128,8 +129,8 @@ Result<void, std::string> Relay::Renew(const RelayRenewal& renewal) {
   if (!renewed) return Fail("credential: " + renewed.error());
   // Made here, not on the shards: PEM parsing and the key check stay off the loops. One context per shard.
   std::vector<std::shared_ptr<const ServedIdentity>> per_shard;
-  for (std::size_t i = 0; i < pending_identity_.size(); ++i) {
-    std::shared_ptr<const crypto::TlsContext> tls = served_->tls;
+  for (std::size_t i = 0; i < served_.size(); ++i) {
+    std::shared_ptr<const crypto::TlsContext> tls = served_[i]->tls;
     if (!renewal.tls.cert_chain_pem.empty()) {
       auto ctx = crypto::TlsContext::CreateServer(renewal.tls);
       if (!ctx) return Fail("TLS: " + ctx.error().reason);
@@ -138,7 +139,7 @@ Result<void, std::string> Relay::Renew(const RelayRenewal& renewal) {
     per_shard.push_back(MakeServed(std::move(tls), renewal.credential));
   }
   identity_.credential = renewal.credential;
-  served_ = per_shard.empty() ? served_ : per_shard.front();  // a later renewal without TLS keeps this context
+  served_ = per_shard;
   for (std::size_t i = 0; i < per_shard.size(); ++i) {
     {
       std::lock_guard lock(identity_mu_);

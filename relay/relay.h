@@ -175,12 +175,12 @@ class Relay {
                                                    const std::vector<std::uint8_t>& credential) const;
 
   RelayOptions options_;
-  // identity_ as started, but for its credential, and served_ (what the shards started with, then the last
-  // renewal's first shard's: its TLS context is kept by a renewal that brings none): guarded by renew_mu_ once the
-  // shards run (Start wrote them before).
+  // identity_ as started, but for its credential, and served_ (per shard: what it started with, then what the last
+  // renewal posted it; a renewal that brings no certificate keeps each shard's TLS context): guarded by renew_mu_
+  // once the shards run (Start wrote them before).
   std::mutex renew_mu_;
   RelayIdentity identity_;
-  std::shared_ptr<const ServedIdentity> served_;
+  std::vector<std::shared_ptr<const ServedIdentity>> served_;
   runtime::SocketAddress device_address_;
   runtime::SocketAddress connector_address_;
   int device_fd_ = -1;

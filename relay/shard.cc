@@ -84,7 +84,7 @@ Shard::Shard(Relay& relay, std::uint32_t index, std::size_t shard_count)
 void Shard::Init(runtime::LoopGroup& group, runtime::EventLoop& loop) {
   group_ = &group;
   loop_ = &loop;
-  identity_ = relay_->served_;
+  identity_ = relay_->served_[index_];
   loop.SetMessageHandler(this);
   loop.AddBatchHandler(this);  // FlushDirty once per loop iteration
   scratch_.resize(tunnel::kMaxLinkFrameSize);

@@ -249,6 +249,22 @@ TEST_F(RelayTest, ARenewedIdentityServesNewLoginsOnEveryShardWhileOldLinksStayUp
   // ...and the links from before are up and carry sessions.
   EXPECT_TRUE(pl.Exec([&] { return con.up && !con.down && dev.up && !dev.down; }));
   EXPECT_NE(OpenSession(dev), 0u);
+
+  // A renewal without a certificate changes the credential and keeps each shard's TLS context.
+  const std::vector<std::uint8_t> third =
+      crypto::IssueRelayCredential(pki.root, {crypto::Role::kRelay, "relay-test", relay_key.public_key,
+                                              crypto::X25519PublicKey{}, 3, now - 60, now + 7200})
+          .value();
+  ASSERT_TRUE(relay->Renew({crypto::TlsServerConfig{}, third}));
+  bool both_shards = false;  // two logins in a row (one per shard) show serial 3
+  for (int i = 0; i < 50 && !both_shards; ++i) {
+    const PeerId id = Pki::Issue(acme, crypto::Role::kDevice, "dev-third-" + std::to_string(i));
+    Peer& d1 = AddPeer(id);
+    Peer& d2 = AddPeer(id);
+    both_shards = Login(d1) && Login(d2) && pl.Exec([&] { return d1.relay_serial == 3 && d2.relay_serial == 3; });
+  }
+  EXPECT_TRUE(both_shards);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(ServedCommonName(relay->device_address()), "strait-renewed") << i;
 }
 
 // What a renewal may not change: the relay's key, its subject, the root; and a pair that does not load.
