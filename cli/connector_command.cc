@@ -31,8 +31,9 @@
 // tunnel/connector/control_apply.h): policies, per-device policies, device denials, tenant suspension, revoked relays;
 // stdout says "connector control snapshot as_of=<id>" each time a snapshot is applied. The last snapshot is cached in
 // DIR/control-state.json and applied at start; with neither, the connector serves with an empty policy (every
-// destination denied) and says so once on stderr (event policy_pending, warn). Revoked by the control plane, it
-// stops and exits 1.
+// destination denied) and says so once on stderr (event policy_pending, warn). It renews its credential before it
+// expires and logs its relay links in again with it, one at a time (cli/daemon_control.h, Connector::SetCredential).
+// Revoked by the control plane, it stops and exits 1.
 #include <pthread.h>
 #include <signal.h>
 #include <time.h>
@@ -55,8 +56,7 @@
 #include "metrics/http_endpoint.h"
 #include "cli/command.h"
 #include "cli/config_file.h"
-#include "cli/control_subscription.h"
-#include "cli/daemon_renewer.h"
+#include "cli/daemon_control.h"
 #include "cli/log_flags.h"
 #include "metrics/prometheus_text.h"
 #include "runtime/event_loop.h"
@@ -87,8 +87,6 @@ struct Settings {
   std::int64_t loop_recv_buffers = 1024;  // testing only (hidden flag): the loop's receive pool
   LogSettings log;
 };
-
-std::uint64_t UnixNow() { return static_cast<std::uint64_t>(::time(nullptr)); }
 
 int Usage(const std::string& message) {
   fmt::print(stderr, "strait connector: {}\nRun with --help for more information.\n", message);
@@ -300,8 +298,7 @@ class ConnectorCommand : public Command {
     // Enrolled: the policies and denials come from strait-control (docs/control-plane.md §7.2): the cached snapshot
     // first (so a restart serves while the control plane is unreachable), then the subscriber's.
     std::unique_ptr<connector::ConnectorControl> control;
-    std::unique_ptr<ControlSubscription> subscription;
-    std::unique_ptr<DaemonRenewer> renewer;
+    std::unique_ptr<DaemonControl> daemon_control;
     if (where) {
       control = std::make_unique<connector::ConnectorControl>(
           *conn, connector::ConnectorControlOptions{.tenant = where->tenant, .connector = where->subject,
@@ -325,8 +322,8 @@ class ConnectorCommand : public Command {
       connector::ConnectorControl* cc = control.get();
       const std::string dir = s_.identity;
       logging::Logger* lgp = logger.get();
-      auto sub = ControlSubscription::Start(
-          *where, *bundle, logger.get(),
+      DaemonControl::Subscribe subscribe{
+          *where,
           [cc, dir, lgp](std::string_view body, bool* stop) -> Result<uint64_t, std::string> {
             auto snap = control::DecodeConnectorSnapshot(body);
             if (!snap) return Fail(snap.error().reason);
@@ -339,17 +336,15 @@ class ConnectorCommand : public Command {
             }
             return snap->as_of;
           },
-          [cc](const control::Event& e) { return cc->ApplyEvent(e, UnixNow()); });
-      if (!sub) return ReportError("connector: " + sub.error());
-      subscription = std::move(*sub);
-      // The credential files kept fresh; the subscriber authenticates with the new one from its next connection.
-      ControlSubscription* sp = subscription.get();
-      auto rn = DaemonRenewer::Start(s_.identity, crypto::Role::kConnector, logger.get(),
-                                     [sp, seed = bundle->signing_key.seed](const control::Renewed& renewed) {
-                                       sp->SetCredential(renewed.credential, crypto::Ed25519KeyPair::FromSeed(seed));
-                                     });
-      if (!rn) return ReportError("connector: " + rn.error());
-      renewer = std::move(*rn);
+          [cc](const control::Event& e) { return cc->ApplyEvent(e, UnixNow()); }};
+      // A renewal: the new credential for the relay logins (one relay link at a time logs in again), new sessions
+      // and Direct Connect (Connector::SetCredential).
+      connector::Connector* cp = conn.get();
+      auto dc = DaemonControl::Start(
+          s_.identity, crypto::Role::kConnector, *bundle, logger.get(), std::move(subscribe),
+          [cp](const crypto::IdentityBundle& renewed) { return cp->SetCredential(renewed.credential); });
+      if (!dc) return ReportError("connector: " + dc.error());
+      daemon_control = std::move(*dc);
     }
 
     const auto direct = conn->direct_address();
@@ -374,9 +369,8 @@ class ConnectorCommand : public Command {
     loop->Run();
     done.store(true);
     waiter.join();
-    const bool revoked = (subscription && subscription->ended()) || (renewer && renewer->ended());
-    renewer.reset();       // its callback reaches the subscription
-    subscription.reset();  // the subscriber thread calls into the connector: it goes first
+    const bool revoked = daemon_control && daemon_control->ended();
+    daemon_control.reset();  // its threads call into the connector: they go first
     control.reset();
     endpoint.reset();  // joins the metrics thread: nothing reads the publisher after this
     publisher.reset();

@@ -7,9 +7,9 @@
 //   renew_fatal         reason              revoked, or the credential is no longer accepted (error): SIGTERM to
 //                                           this process; ended() turns true and the command exits 1
 //
-// What it does not do yet (docs/control-plane.md §11 step 8): put the new credential into the running links. The
-// relay's and connector's subscriber takes it (`on_renewed`), their data-plane links keep the one they started with
-// until the daemon restarts.
+// `on_renewed` puts the new credential into the running daemon: cli/daemon_control.h gives it to the subscriber and,
+// from the files loaded again, to the data plane (Relay::Renew, Connector::SetCredential,
+// DeviceClient::PostCredential; docs/control-plane.md §6.5).
 #pragma once
 
 #include <atomic>

@@ -24,7 +24,8 @@
 //
 // An identity enrolled with strait-control (`strait device activate`, DIR/control.json; docs/control-plane.md §6.4):
 // unless given (flag or file), --relay is control.json's relays[0].device (HOST:PORT, resolved at start), --relay-name
-// its HOST, and --pin-connector every DIR/connectors/*.pub. `strait device activate` is cli/control_commands.cc.
+// its HOST, and --pin-connector every DIR/connectors/*.pub. `strait device activate` is cli/control_commands.cc. It
+// renews its credential before it expires and logs in with the new one from its next link (cli/daemon_control.h).
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -41,7 +42,7 @@
 
 #include "crypto/keystore.h"
 #include "cli/command.h"
-#include "cli/daemon_renewer.h"
+#include "cli/daemon_control.h"
 #include "cli/config_file.h"
 #include "cli/log_flags.h"
 #include "runtime/event_loop.h"
@@ -565,12 +566,18 @@ class DeviceCommand : public Command {
       }
     }
     (*client)->Start();
-    // Enrolled: the renewer keeps the credential files fresh (cli/daemon_renewer.h); revoked, the device stops, exit 1.
-    std::unique_ptr<DaemonRenewer> renewer;
+    // Enrolled: the renewer keeps the credential files fresh (cli/daemon_control.h) and hands each renewal to the
+    // client for its next login; revoked, the device stops, exit 1.
+    std::unique_ptr<DaemonControl> daemon_control;
     if (!renew_dir.empty()) {
-      auto r = DaemonRenewer::Start(renew_dir, crypto::Role::kDevice, logger.get(), nullptr);
-      if (!r) return ReportError(r.error());
-      renewer = std::move(*r);
+      auto bundle = crypto::LoadIdentityBundle(renew_dir);
+      if (!bundle) return ReportError("identity: " + bundle.error().reason);
+      device::DeviceClient* cp = client->get();
+      auto dc = DaemonControl::Start(
+          renew_dir, crypto::Role::kDevice, *bundle, logger.get(), std::nullopt,
+          [cp](const crypto::IdentityBundle& renewed) { return cp->PostCredential(renewed.credential); });
+      if (!dc) return ReportError(dc.error());
+      daemon_control = std::move(*dc);
     }
     for (const auto& f : forwards) {
       std::printf("device forward %s -> %s\n", f->address().ToString().c_str(),
@@ -605,8 +612,8 @@ class DeviceCommand : public Command {
     });
     (*loop)->Run();
     waiter.join();
-    const bool revoked = renewer && renewer->ended();
-    renewer.reset();
+    const bool revoked = daemon_control && daemon_control->ended();
+    daemon_control.reset();
     logger->Log(logging::Event(logging::Level::kInfo, "stopped").With("log_dropped", logger->dropped()));
     // Run() closed every connection: the door, client and metrics die on this thread before the loop.
     (*loop)->SetMessageHandler(nullptr);

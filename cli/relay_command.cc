@@ -14,8 +14,9 @@
 // An identity enrolled with strait-control (`strait relay enroll`; DIR/control.json) also follows the control
 // plane's snapshot and event stream (cli/control_subscription.h, relay/control_apply.h): revoked and locked subjects
 // and suspended tenants are refused at login and their live links closed with ERROR revoked. stdout then also says
-// "relay control snapshot as_of=<id>" each time a snapshot is applied. A relay revoked by the control plane drains
-// and exits 1.
+// "relay control snapshot as_of=<id>" each time a snapshot is applied. It renews its credential and tls.crt before
+// they expire and serves new logins with them (cli/daemon_control.h, Relay::Renew). A relay revoked by the control
+// plane drains and exits 1.
 //
 // TOML keys (flags win; ReadConfig() is the list): identity, device_listen, connector_listen, metrics_listen, threads,
 // drain_ms, handshake_timeout_ms, client_hello_timeout_ms, keepalive_ms, idle_timeout_ms, max_sessions_per_device,
@@ -40,8 +41,7 @@
 #include "crypto/tls_context.h"
 #include "cli/command.h"
 #include "cli/config_file.h"
-#include "cli/control_subscription.h"
-#include "cli/daemon_renewer.h"
+#include "cli/daemon_control.h"
 #include "cli/log_flags.h"
 #include "relay/control_apply.h"
 #include "relay/metrics.h"
@@ -72,8 +72,6 @@ struct Settings {
   std::int64_t max_links_per_credential = 8;
   LogSettings log;
 };
-
-std::uint64_t UnixNow() { return static_cast<std::uint64_t>(::time(nullptr)); }
 
 int Usage(const std::string& message) {
   fmt::print(stderr, "strait relay: {}\nRun with --help for more information.\n", message);
@@ -185,39 +183,32 @@ class RelayCommand : public Command {
     // Enrolled with strait-control (control.json): follow its denials (docs/control-plane.md §7). Logins are served
     // from the start; a denial that arrives with the first snapshot closes any link it concerns.
     std::unique_ptr<relay::RelayControl> control;
-    std::unique_ptr<ControlSubscription> subscription;
-    std::unique_ptr<DaemonRenewer> renewer;
+    std::unique_ptr<DaemonControl> daemon_control;
     if (!where->has_value()) {
       logger->Log(logging::Event(logging::Level::kInfo, "control_plane").With("state", "none (no control.json)"));
     } else {
       control = std::make_unique<relay::RelayControl>(*relay, relay_id);
       relay::RelayControl* rc = control.get();
-      auto sub = ControlSubscription::Start(
-          **where, *bundle, logger.get(),
+      DaemonControl::Subscribe subscribe{
+          **where,
           [rc](std::string_view body, bool* stop) -> Result<uint64_t, std::string> {
             auto snap = control::DecodeRelaySnapshot(body);
             if (!snap) return Fail(snap.error().reason);
             *stop = rc->ApplySnapshot(*snap, UnixNow()) == control::SubscriberVerdict::kStop;
             return snap->as_of;
           },
-          [rc](const control::Event& e) { return rc->ApplyEvent(e, UnixNow()); });
-      if (!sub) {
-        relay->Stop();
-        return ReportError("relay: " + sub.error());
-      }
-      subscription = std::move(*sub);
-      // The credential files kept fresh; the subscriber authenticates with the new one from its next connection.
-      ControlSubscription* sp = subscription.get();
-      auto rn = DaemonRenewer::Start(s_.identity, crypto::Role::kRelay, logger.get(),
-                                     [sp, seed = bundle->signing_key.seed](const control::Renewed& renewed) {
-                                       sp->SetCredential(renewed.credential, crypto::Ed25519KeyPair::FromSeed(seed));
+          [rc](const control::Event& e) { return rc->ApplyEvent(e, UnixNow()); }};
+      // A renewal: the new credential in new HELLO_ACKs, the new tls.crt in new TLS handshakes (Relay::Renew).
+      auto dc = DaemonControl::Start(s_.identity, crypto::Role::kRelay, *bundle, logger.get(), std::move(subscribe),
+                                     [rp](const crypto::IdentityBundle& renewed) {
+                                       return rp->Renew({{renewed.tls_cert_pem, renewed.tls_key_pem.view()},
+                                                         renewed.credential});
                                      });
-      if (!rn) {
-        subscription.reset();
+      if (!dc) {
         relay->Stop();
-        return ReportError("relay: " + rn.error());
+        return ReportError("relay: " + dc.error());
       }
-      renewer = std::move(*rn);
+      daemon_control = std::move(*dc);
     }
 
     int sig = 0;
@@ -232,9 +223,8 @@ class RelayCommand : public Command {
       siginfo_t info;
       if (sigtimedwait(&sigs, &info, &ts) > 0) break;
     }
-    const bool revoked = (subscription && subscription->ended()) || (renewer && renewer->ended());
-    renewer.reset();       // its callback reaches the subscription
-    subscription.reset();  // the subscriber thread calls into the relay: it goes first
+    const bool revoked = daemon_control && daemon_control->ended();
+    daemon_control.reset();  // its threads call into the relay: they go first
     control.reset();
     relay->Stop();
     metrics_server.reset();

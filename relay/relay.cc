@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "relay/credential_links.h"
 #include "relay/registry.h"
@@ -57,20 +58,11 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
   r->credential_links_ = std::make_unique<CredentialLinks>();
   r->deny_list_ = std::make_unique<DenyList>(options.deny);
   r->pending_closes_.resize(options.threads);
-  auto make_config = [&](crypto::Role role) {
-    link::LinkConfig c;
-    c.tls = identity.tls;
-    c.options = options.link;
-    c.server.root_key = identity.root_key;
-    c.server.roles = crypto::RoleSet{role};
-    c.server.now_unix = identity.now_unix;
-    c.server.credential = identity.credential;
-    c.server.key = identity.signing_key;
-    c.server.relay_id = identity.relay_id;
-    return c;
-  };
-  r->device_config_ = make_config(crypto::Role::kDevice);
-  r->connector_config_ = make_config(crypto::Role::kConnector);
+  r->pending_identity_.resize(options.threads);
+  // The caller's context, not owned (it outlives the relay): shared by every shard until a renewal.
+  r->served_.assign(options.threads, r->MakeServed(std::shared_ptr<const crypto::TlsContext>(
+                                                      identity.tls, [](const crypto::TlsContext*) {}),
+                                                  identity.credential));
 
   // Idle sockets are not even accepted until they send something, or for as long as the ClientHello deadline.
   runtime::ListenOptions listen;
@@ -106,6 +98,63 @@ runtime::SetupResult<std::unique_ptr<Relay>> Relay::Start(const RelayOptions& op
 }
 
 Relay::~Relay() { Stop(); }
+
+std::shared_ptr<const ServedIdentity> Relay::MakeServed(std::shared_ptr<const crypto::TlsContext> tls,
+                                                        const std::vector<std::uint8_t>& credential) const {
+  auto s = std::make_shared<ServedIdentity>();
+  s->tls = std::move(tls);
+  auto make_config = [&](crypto::Role role) {
+    link::LinkConfig c;
+    c.tls = s->tls.get();
+    c.options = options_.link;
+    c.server.root_key = identity_.root_key;
+    c.server.roles = crypto::RoleSet{role};
+    c.server.now_unix = identity_.now_unix;
+    c.server.credential = credential;
+    c.server.key = identity_.signing_key;
+    c.server.relay_id = identity_.relay_id;
+    return c;
+  };
+  s->device = make_config(crypto::Role::kDevice);
+  s->connector = make_config(crypto::Role::kConnector);
+  return s;
+}
+
+Result<void, std::string> Relay::Renew(const RelayRenewal& renewal) {
+  const std::uint64_t now = identity_.now_unix ? identity_.now_unix()
+                                               : static_cast<std::uint64_t>(std::time(nullptr));
+  std::lock_guard renew_lock(renew_mu_);  // one renewal at a time: the check against the one in service, the posts
+  if (identity_.credential.empty()) return Fail(std::string("the relay started without a credential"));
+  auto renewed = link::CheckRenewedCredential(renewal.credential, identity_.credential, identity_.root_key, now);
+  if (!renewed) return Fail("credential: " + renewed.error());
+  // Made here, not on the shards: PEM parsing and the key check stay off the loops. One context per shard.
+  std::vector<std::shared_ptr<const ServedIdentity>> per_shard;
+  for (std::size_t i = 0; i < served_.size(); ++i) {
+    std::shared_ptr<const crypto::TlsContext> tls = served_[i]->tls;
+    if (!renewal.tls.cert_chain_pem.empty()) {
+      auto ctx = crypto::TlsContext::CreateServer(renewal.tls);
+      if (!ctx) return Fail("TLS: " + ctx.error().reason);
+      tls = std::make_shared<const crypto::TlsContext>(std::move(*ctx));
+    }
+    per_shard.push_back(MakeServed(std::move(tls), renewal.credential));
+  }
+  identity_.credential = renewal.credential;
+  served_ = per_shard;
+  for (std::size_t i = 0; i < per_shard.size(); ++i) {
+    {
+      std::lock_guard lock(identity_mu_);
+      pending_identity_[i] = std::move(per_shard[i]);
+    }
+    // Refused (mailbox full, loop stopping): the shard's metrics tick takes it.
+    if (group_) (void)group_->loop(i).Post({kIdentity, -1, 0, 0});
+  }
+  return {};
+}
+
+std::shared_ptr<const ServedIdentity> Relay::TakeIdentity(std::size_t shard) {
+  std::lock_guard lock(identity_mu_);
+  return std::move(pending_identity_[shard]);
+}
 
 void Relay::Drain() {
   if (draining_.exchange(true) || !group_) return;

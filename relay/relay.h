@@ -5,8 +5,8 @@
 // SESSION_REQUEST), and forwards
 // session frames between the two links of a session, byte for byte, without opening them.
 //
-// Threading: Start/Drain/Stop/Snapshot are [any] (not from a shard thread for Stop). Everything else runs on the
-// shards. The data path (one frame from one link to its peer) takes no lock and allocates nothing: same shard,
+// Threading: Start/Drain/Stop/Snapshot/Renew are [any] (not from a shard thread for Stop). Everything else runs on
+// the shards. The data path (one frame from one link to its peer) takes no lock and allocates nothing: same shard,
 // TlsLink::SendEncoded on the peer; other shard, a bounded SPSC byte ring per ordered pair of shards plus one
 // doorbell message per batch.
 #pragma once
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "crypto/keys.h"
+#include "crypto/result.h"
 #include "crypto/tls_context.h"
 #include "logging/event.h"
 #include "relay/deny_list.h"
@@ -87,9 +88,17 @@ struct RelayIdentity {
   std::function<std::uint64_t()> now_unix;  // credential clock; empty = system clock
 };
 
+// A renewed identity (docs/control-plane.md §6.5: `strait relay renew` or the daemon's renewer rewrote tls.crt and
+// the credential). The keys do not change with a renewal: the credential names the relay's signing key.
+struct RelayRenewal {
+  crypto::TlsServerConfig tls;  // the new leaf (and chain) with its key, read during Renew only; empty cert: keep
+  std::vector<std::uint8_t> credential;  // shown in new HELLO_ACKs
+};
+
 class Shard;
 class Registry;
 class CredentialLinks;
+struct ServedIdentity;
 
 class Relay {
  public:
@@ -114,6 +123,15 @@ class Relay {
   // [any] The counters the shards published last (at most metrics_interval old), summed over shards, and the
   // denial list's sizes and counters as of now.
   MetricsSnapshot Snapshot() const;
+
+  // [any, not concurrently with Stop] Puts a renewed identity into service: each shard gets its own TLS context made
+  // from `renewal.tls` (made here, on the caller's thread) and login settings showing the new credential, for the
+  // links it accepts from then on (within a loop iteration, or by its next metrics tick if its mailbox was full).
+  // Links already up, or in login, keep the ones they started with (a link holds its identity; the relay's
+  // credential is not checked again once a peer accepted it). Refused, nothing changed, with the reason: a
+  // credential that does not verify under the root now, is not a relay's, names another key or subject than the
+  // one in service, or a certificate and key that do not load.
+  Result<void, std::string> Renew(const RelayRenewal& renewal);
 
   // ---- denials from the control plane (docs/control-plane.md §7.3; relay/control_apply.h feeds them) ----------
   //
@@ -150,10 +168,19 @@ class Relay {
   // [shard thread] The closes queued for `shard`, taken.
   std::vector<PendingClose> TakeCloses(std::size_t shard);
 
+  // [shard thread] The identity Renew posted for `shard`, taken (nullptr: none since the last take).
+  std::shared_ptr<const ServedIdentity> TakeIdentity(std::size_t shard);
+  // Login settings of both ports over `tls`, showing `credential` (the rest from identity_ and options_).
+  std::shared_ptr<const ServedIdentity> MakeServed(std::shared_ptr<const crypto::TlsContext> tls,
+                                                   const std::vector<std::uint8_t>& credential) const;
+
   RelayOptions options_;
+  // identity_ as started, but for its credential, and served_ (per shard: what it started with, then what the last
+  // renewal posted it; a renewal that brings no certificate keeps each shard's TLS context): guarded by renew_mu_
+  // once the shards run (Start wrote them before).
+  std::mutex renew_mu_;
   RelayIdentity identity_;
-  link::LinkConfig device_config_;
-  link::LinkConfig connector_config_;
+  std::vector<std::shared_ptr<const ServedIdentity>> served_;
   runtime::SocketAddress device_address_;
   runtime::SocketAddress connector_address_;
   int device_fd_ = -1;
@@ -166,6 +193,10 @@ class Relay {
   // per Close* call that finds it; the shard takes them within a loop iteration).
   std::mutex close_mu_;
   std::vector<std::vector<PendingClose>> pending_closes_;  // guarded by close_mu_, one per shard
+  // Renewed identities waiting for their shards (kIdentity wakes a shard; its metrics tick takes one whose mailbox
+  // was full). One slot per shard: a newer renewal replaces one not yet taken.
+  std::mutex identity_mu_;
+  std::vector<std::shared_ptr<const ServedIdentity>> pending_identity_;  // guarded by identity_mu_, one per shard
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<runtime::LoopGroup> group_;
   std::atomic<std::size_t> drained_shards_{0};

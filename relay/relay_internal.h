@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
+#include "crypto/tls_context.h"
 #include "tunnel/frame.h"
+#include "tunnel/link/tls_link.h"
 
 namespace strait::relay {
 
@@ -28,6 +31,19 @@ enum MessageKind : std::uint32_t {
   kSpace = 4,           // a: consumer shard; the ring to it has room again
   kDrain = 6,           // GOAWAY everyone, close after the drain period
   kCloseDenied = 7,     // the relay has closes queued for us (Relay::CloseSubject / CloseTenant / CloseDenied)
+  kIdentity = 8,        // Relay::Renew posted us a new identity (Relay::TakeIdentity)
+};
+
+// What a shard's new links are made with: the TLS context of their handshake and each port's login settings (the
+// relay's credential in HELLO_ACK). Immutable once made. A link holds the one it was made with for its whole life,
+// so a renewal (Relay::Renew) swaps what the next accepted link gets and never touches a link in flight; an old
+// identity goes with its last link.
+struct ServedIdentity {
+  // Shared by the identity's links; at start one context (RelayIdentity::tls, the caller's, not owned) serves every
+  // shard, after a renewal each shard has its own.
+  std::shared_ptr<const crypto::TlsContext> tls;
+  link::LinkConfig device;     // tls points at *tls
+  link::LinkConfig connector;  // tls points at *tls
 };
 
 enum RecordKind : std::uint8_t {

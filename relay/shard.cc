@@ -84,6 +84,7 @@ Shard::Shard(Relay& relay, std::uint32_t index, std::size_t shard_count)
 void Shard::Init(runtime::LoopGroup& group, runtime::EventLoop& loop) {
   group_ = &group;
   loop_ = &loop;
+  identity_ = relay_->served_[index_];
   loop.SetMessageHandler(this);
   loop.AddBatchHandler(this);  // FlushDirty once per loop iteration
   scratch_.resize(tunnel::kMaxLinkFrameSize);
@@ -180,8 +181,9 @@ void Shard::Adopt(int fd, bool connector) {
   l.up = false;
   l.connector = connector;
   l.gen = ++gen_counter_;
+  l.identity = identity_;
   l.tls = std::make_unique<link::TlsLink>(*loop_, link_state_,
-                                          connector ? relay_->connector_config_ : relay_->device_config_, l);
+                                          connector ? l.identity->connector : l.identity->device, l);
   if (!l.tls->Accept(fd)) {
     ::close(fd);
     Drop(DropReason::kLinkLimit);
@@ -201,6 +203,7 @@ void Shard::Adopt(int fd, bool connector) {
 
 void Shard::Free(Link& l) {
   l.tls.reset();
+  l.identity.reset();  // after its link: the link's config lives in it
   l.in_use = false;
   l.up = false;
   l.dirty = false;
@@ -226,7 +229,7 @@ void Shard::Free(Link& l) {
 std::optional<link::LoginRefusal> Shard::Admit(Link& l, const link::PeerLogin& peer) {
   const crypto::VerifiedCredential& cred = peer.credential;
   const DenyKey key{cred.role, cred.tenant_id, cred.subject_id};
-  const std::uint64_t now = link::CredentialNow(relay_->device_config_.server);
+  const std::uint64_t now = CredentialNow();
   const DenyVerdict v = relay_->deny_list_->Check(key, now);
   if (v == DenyVerdict::kAllowed) return std::nullopt;
   l.denied = true;
@@ -282,7 +285,7 @@ void Shard::OnUp(Link& l, link::TlsLink& tls, const link::LinkIdentity& id) {
   // Checked again now that the link is registered: a denial made between Admit and the Add above found no link
   // to close (Relay::CloseSubject lists CredentialLinks after changing the list), so either that close or this
   // check sees it.
-  const std::uint64_t now = link::CredentialNow(relay_->device_config_.server);
+  const std::uint64_t now = CredentialNow();
   if (const DenyVerdict v = relay_->deny_list_->Check(l.credential_key, now); v != DenyVerdict::kAllowed) {
     const std::optional<Denial> d = relay_->deny_list_->Find(l.credential_key, now);
     return CloseForDenial(l, v, d ? std::string_view(d->reason) : std::string_view());
@@ -415,7 +418,7 @@ void Shard::HandleSessionRequest(Link& dev, const link::Frame& f) {
   std::string preferred(req->preferred_connector.begin(), req->preferred_connector.end());
   if (preferred.empty()) preferred = dev.preferred;
   auto choice =
-      relay_->registry_->Pick(dev.tenant, preferred, link::CredentialNow(relay_->device_config_.server), dev.refused);
+      relay_->registry_->Pick(dev.tenant, preferred, CredentialNow(), dev.refused);
   if (!choice) {
     Drop(DropReason::kNoConnector);
     return SendRefusal(dev, ErrorCode::kNoConnector, "no live connector for the tenant");
@@ -498,10 +501,17 @@ void Shard::OnMessage(runtime::EventLoop& /*loop*/, const runtime::Message& msg)
     case kCloseDenied:
       CloseDenied();
       return;
+    case kIdentity:
+      TakeIdentity();
+      return;
     default:
       if (msg.fd >= 0) ::close(msg.fd);
       return;
   }
+}
+
+void Shard::TakeIdentity() {
+  if (std::shared_ptr<const ServedIdentity> next = relay_->TakeIdentity(index_)) identity_ = std::move(next);
 }
 
 void Shard::SendGoAway(Link& l) {
@@ -580,6 +590,7 @@ void Shard::OnTimer(runtime::EventLoop& loop, runtime::TimerId /*id*/, std::uint
   switch (arg) {
     case kTimerPublish:
       CloseDenied();  // closes queued while our mailbox was full (no wake-up reached us)
+      TakeIdentity();  // likewise a renewal
       Publish();
       loop.AddTimer(relay_->options_.metrics_interval, this, kTimerPublish);
       return;

@@ -59,6 +59,7 @@ class Shard final : public runtime::MessageHandler,
     bool up = false;
     bool connector = false;
     bool dirty = false;
+    std::shared_ptr<const ServedIdentity> identity;  // what `tls` was made with (its config); outlives it
     std::unique_ptr<link::TlsLink> tls;
     std::string tenant;
     std::string subject;
@@ -173,6 +174,9 @@ class Shard final : public runtime::MessageHandler,
 
   void OnMessage(runtime::EventLoop& loop, const runtime::Message& msg) override;
   void SendGoAway(Link& l);
+  // Takes the identity Relay::Renew posted, if any: the links accepted from now on are made with it.
+  void TakeIdentity();
+  std::uint64_t CredentialNow() const { return link::CredentialNow(identity_->device.server); }
 
  public:
   void StartDrain();
@@ -189,6 +193,7 @@ class Shard final : public runtime::MessageHandler,
   runtime::LoopGroup* group_ = nullptr;
   runtime::EventLoop* loop_ = nullptr;
   link::LinkLoopState link_state_;
+  std::shared_ptr<const ServedIdentity> identity_;  // what the next accepted link is made with (Relay::Renew)
   link::LoginBudget logins_;  // logins in flight, per port and per source
   runtime::ListenerId device_listener_;
   runtime::ListenerId connector_listener_;

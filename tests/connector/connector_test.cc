@@ -319,12 +319,17 @@ class FakeRelay final : public runtime::AcceptHandler, public link::LinkHandler 
   }
   void OnLinkUp(link::TlsLink&, const link::LinkIdentity& id) override {
     ++ups;
-    if (id.peer) subjects.push_back(id.peer->credential.subject_id);
+    if (id.peer) {
+      subjects.push_back(id.peer->credential.subject_id);
+      serials.push_back(id.peer->credential.serial);
+    }
+    if (journal) journal->push_back(name + " up");
     if (notify) notify();
   }
   void OnFrame(link::TlsLink&, const link::Frame&) override {}
   void OnLinkDown(link::TlsLink&, const link::LinkDown&) override {
     ++downs;
+    if (journal) journal->push_back(name + " down");
     if (restart_pending && downs == ups) {
       restart_pending = false;
       Listen(("127.0.0.1:" + std::to_string(ntohs(address.u.v4.sin_port))).c_str());  // same port again
@@ -337,6 +342,9 @@ class FakeRelay final : public runtime::AcceptHandler, public link::LinkHandler 
   int downs = 0;
   bool restart_pending = false;
   std::vector<std::string> subjects;
+  std::vector<std::uint64_t> serials;  // of the credentials its logins showed, in order
+  std::string name;
+  std::vector<std::string>* journal = nullptr;  // "<name> up" / "<name> down", shared between relays
   std::function<void()> notify;
 
  private:
@@ -433,6 +441,45 @@ TEST_F(ConnectorTest, ControlChangesBeyondTheQueueAreRefused) {
   EXPECT_EQ(Count(log, "relay_revoked relay_id=relay-d"), 0);
   EXPECT_EQ(Count(log, "relay_revoked relay_id=relay-e"), 1);
   EXPECT_EQ(Count(log, "tenant_suspended"), 0);
+}
+
+// docs/control-plane.md §6.5: a renewed credential is used by the relay logins from then on, and the links that
+// logged in with the old one log in again one at a time: the second relay's link goes only once the first is back
+// up, so one relay link is up throughout.
+TEST_F(ConnectorTest, ARenewedCredentialLogsTheRelayLinksInAgainOneAtATime) {
+  FakeRelay a(*loop, pki), b(*loop, pki);
+  std::vector<std::string> journal, seen;
+  a.name = "a";
+  b.name = "b";
+  a.journal = b.journal = &journal;
+  a.Listen("127.0.0.1:0");
+  b.Listen("127.0.0.1:0");
+  auto o = Options();
+  o.direct_listen.reset();
+  o.relays.push_back({a.address, "127.0.0.1"});
+  o.relays.push_back({b.address, "127.0.0.1"});
+  StartConnector(std::move(o));
+  const std::uint64_t now = NowUnix();
+  const std::vector<std::uint8_t> renewed =
+      crypto::IssueCredential(pki.acme.key, pki.acme.cert, {crypto::Role::kConnector, "dc1", conn.signing.public_key,
+                                                            conn.noise.public_key, 5, now - 60, now + 7200})
+          .value();
+  const std::vector<std::uint8_t> another = pki.Issue(pki.acme, crypto::Role::kConnector, "dc2").credential;
+  Stepper s(*loop, {{[&] { return connector->relays_up() == 2; },
+                     [&] {
+                       journal.clear();
+                       auto refused = connector->SetCredential(another);
+                       ASSERT_FALSE(refused);
+                       EXPECT_NE(refused.error().find("dc2"), std::string::npos) << refused.error();
+                       EXPECT_TRUE(connector->SetCredential(renewed));
+                     }},
+                    {[&] { return a.ups == 2 && b.ups == 2 && connector->relays_up() == 2; },
+                     [&] { seen = journal; }}});  // before the links close with the loop
+  a.notify = b.notify = on_log = [&] { s.Check(); };
+  ASSERT_TRUE(Run(s));
+  EXPECT_EQ(a.serials, (std::vector<std::uint64_t>{1, 5}));
+  EXPECT_EQ(b.serials, (std::vector<std::uint64_t>{1, 5}));
+  EXPECT_EQ(seen, (std::vector<std::string>{"a down", "a up", "b down", "b up"}));
 }
 
 // Issue 8: a connector whose session lost its link logged reason=protocol_error (the session's default close

@@ -257,6 +257,7 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
   runtime::SocketAddress address;
   std::atomic<bool> refuse_sessions{false};  // answer SESSION_REQUEST with ERROR no_connector (link stays up)
   std::atomic<int> links_up{0};
+  std::atomic<std::uint64_t> last_login_serial{0};  // the serial of the credential the last login showed
   std::atomic<int> refusals{0};
   std::atomic<int> sessions_up{0};
   std::atomic<int> streams_opened{0};
@@ -396,7 +397,10 @@ class FakeConnector final : public runtime::AcceptHandler, public link::LinkHand
     }
     return nullptr;
   }
-  void OnLinkUp(link::TlsLink& /*link*/, const link::LinkIdentity& /*id*/) override { ++links_up; }
+  void OnLinkUp(link::TlsLink& /*link*/, const link::LinkIdentity& id) override {
+    if (id.peer != nullptr) last_login_serial = id.peer->credential.serial;
+    ++links_up;
+  }
   void OnSendQueueLow(link::TlsLink& l) override {
     if (Peer* p = Find(l)) p->Flush();
   }

@@ -286,6 +286,7 @@ class Peer final : public link::LinkHandler {
   std::map<std::uint32_t, std::unique_ptr<SessionEnd>> sessions;
   std::vector<std::uint32_t> offers;  // channels offered, in order
   std::uint64_t frames = 0;
+  std::uint64_t relay_serial = 0;  // the serial of the credential the relay showed in HELLO_ACK
   link::TlsLink* link() { return link_.get(); }
   const PeerId& id() const { return id_; }
 
@@ -295,8 +296,9 @@ class Peer final : public link::LinkHandler {
   }
 
  private:
-  void OnLinkUp(link::TlsLink&, const link::LinkIdentity&) override {
+  void OnLinkUp(link::TlsLink&, const link::LinkIdentity& id) override {
     up = true;
+    if (id.relay != nullptr && id.relay->server) relay_serial = id.relay->server->serial;
     pl_->Notify();
   }
   void OnLinkDown(link::TlsLink&, const link::LinkDown& d) override {

@@ -49,6 +49,7 @@ Result<std::unique_ptr<Connector>, std::string> Connector::Create(runtime::Event
   std::unique_ptr<Connector> c(new Connector(loop, std::move(options)));
   c->id_ = std::string(view->subject_id);
   c->tenant_ = std::string(view->tenant_id);
+  c->credential_serial_ = view->serial;
 
   if (c->options_.tunnel_pool) {
     if (!ip::TunnelMtuValid(c->options_.tunnel_mtu)) {
@@ -364,6 +365,10 @@ std::optional<link::LoginRefusal> Connector::AdmitServer(link::TlsLink& link, co
   // max_backoff) instead of redialling at once; the address may reach another relay later. The line is the login
   // failure's (OnLinkDown, rate-limited); the counter counts every refusal.
   ++stats_.relay_links_refused_revoked;
+  if (relogin_ && &relays_[*relogin_] == r) {  // it will not be up again: the renewal goes on without it
+    relogin_.reset();
+    ReloginNext();
+  }
   return link::LoginRefusal{.code = tunnel::ErrorCode::kRevoked, .reason = "relay " + id + " revoked"};
 }
 
@@ -386,6 +391,11 @@ void Connector::OnLinkUp(link::TlsLink& link, const link::LinkIdentity& identity
   }
   r->relay_id = identity.relay != nullptr ? VerifiedRelayId(*identity.relay) : std::string();
   ++stats_.relay_links_up;
+  r->login_serial = credential_serial_;
+  if (relogin_ && &relays_[*relogin_] == r) {  // back up with the renewed credential: the next one goes
+    relogin_.reset();
+    ReloginNext();
+  }
   if (const std::uint64_t failed = r->failures.OnLoggedIn(); failed != 0) {
     Log(logging::Event(logging::Level::kInfo, "logged_in")
             .With("relay", r->target.address.ToString())
@@ -542,6 +552,44 @@ void Connector::OnTimer(runtime::EventLoop& /*loop*/, runtime::TimerId /*id*/, s
   (void)denials_.Expire(NowUnix());
   Reap();
   tick_ = loop_.AddTimer(kTickPeriod, this, kTimerTick);
+}
+
+// ---- renewal (docs/control-plane.md §6.5) ----
+
+Result<void, std::string> Connector::SetCredential(std::vector<std::uint8_t> credential) {
+  auto renewed = link::CheckRenewedCredential(credential, options_.credential, options_.root_key, NowUnix());
+  if (!renewed) return Fail(renewed.error());
+  if (!PostControl([this, c = std::move(credential), serial = renewed->serial]() mutable {
+        ApplyCredential(std::move(c), serial);
+      })) {
+    return Fail(std::string("the connector's control queue is full or it is stopping"));
+  }
+  return {};
+}
+
+void Connector::ApplyCredential(std::vector<std::uint8_t> credential, std::uint64_t serial) {
+  // Each copy is read on this thread only: a login's HELLO (the relay configs), a new session (the template), a
+  // Direct Connect login or offer. Nothing up changes.
+  for (Relay& r : relays_) r.config.client.credential = credential;
+  if (direct_) direct_->SetCredential(credential);
+  ctx_.session.credential = std::move(credential);
+  credential_serial_ = serial;
+  ReloginNext();
+}
+
+void Connector::ReloginNext() {
+  if (relogin_ || stopped_) return;
+  for (std::size_t i = 0; i < relays_.size(); ++i) {
+    Relay& r = relays_[i];
+    if (!r.dialer || !r.dialer->up() || r.login_serial == credential_serial_) continue;
+    relogin_ = i;
+    Log(logging::Event(logging::Level::kInfo, "relay_relogin")
+            .With("relay", RelayName(r))
+            .With("reason", "credential renewed"));
+    // The dialer redials after its shortest backoff (the link was up), with the renewed credential.
+    r.dialer->link()->Close(tunnel::ErrorCode::kShuttingDown, "logging in again with a renewed credential");
+    return;
+  }
 }
 
 // ---- control-plane changes (ControlTarget; docs/control-plane.md §7.3) ----

@@ -8,6 +8,9 @@
 //   policies        a PolicySet (policy_set.h): the --policy file as the one default, or what the control plane
 //                   sends through the ControlTarget calls below (control_apply.h turns snapshots and events into
 //                   them); with the DeviceDenials, the tenant's suspension and the revoked relays
+//   renewal        SetCredential (docs/control-plane.md §6.5): a renewed credential for new relay logins, new device
+//                   sessions and the Direct Connect listener; relay links logged in with an older one log in again
+//                   one at a time
 //
 // Everything runs on one EventLoop (the caller's; its thread is the connector's). Lifetime: construct, Start(),
 // run the loop; to stop, Stop() (or just RequestStop the loop) and destroy the connector after Run() returned.
@@ -141,6 +144,17 @@ class Connector final : public ControlTarget,
   bool ResumeTenant() override;
   bool RevokeRelay(std::string relay) override;
 
+  // [any] A renewed credential (docs/control-plane.md §6.5). Checked here, on the caller's thread, against the one
+  // the connector started with (link::CheckRenewedCredential: it verifies under the root now and names the same
+  // tenant, subject and keys), then queued like the ControlTarget calls and applied on the loop: relay logins from
+  // then on show it, as do new device sessions (SESSION_ACCEPT) and the Direct Connect listener (HELLO_ACK,
+  // SESSION_OFFER). The relay links that logged in with an older one log in again one at a time: one is closed, and
+  // the next only once that relay's link is up again, so with two relays one always stays up (a relay that does not
+  // come back holds the rest on the old credential until it expires: its relay closes them then and they redial
+  // with the new one). Sessions on a link that logs in again end (connector_gone at their devices, which ask again).
+  // Refused: why, nothing changed (a full control queue too: post again later).
+  Result<void, std::string> SetCredential(std::vector<std::uint8_t> credential);
+
   // [loop] What the control plane set (tests, metrics).
   const PolicySet& policies() const { return policies_; }
   const DeviceDenials& denials() const { return denials_; }
@@ -170,6 +184,7 @@ class Connector final : public ControlTarget,
     std::uint32_t resolve_failures = 0;      // consecutive, for the retry backoff
     runtime::TimerId resolve_timer;
     std::string relay_id;  // the relay's id from HELLO_ACK while its link is up (relay.revoked)
+    std::uint64_t login_serial = 0;  // the serial of our credential when its link logged in (SetCredential)
   };
   using SessionKey = std::pair<link::TlsLink*, std::uint32_t>;
 
@@ -214,6 +229,10 @@ class Connector final : public ControlTarget,
   bool RelayRevoked(std::string_view relay_id) const;
   // Adds `relay` to revoked_relays_ unless max_revoked_relays are held (counted). True if it is held.
   bool HoldRevokedRelay(std::string relay);
+  // Renewal: the new credential into the login configs, the session template and the Direct Connect listener; then
+  // the relay links logged in with an older one, one at a time (ReloginNext, again from OnLinkUp).
+  void ApplyCredential(std::vector<std::uint8_t> credential, std::uint64_t serial);
+  void ReloginNext();
 
   // Immutable after Create/Start.
   runtime::EventLoop& loop_;
@@ -233,6 +252,8 @@ class Connector final : public ControlTarget,
   PolicySet policies_;          // which policy each device faces (before ctx_: it points here)
   DeviceDenials denials_;       // revoked or locked devices (before ctx_: it points here)
   std::vector<std::string> revoked_relays_;  // relay ids refused (at most max_revoked_relays)
+  std::uint64_t credential_serial_ = 0;   // the serial of the credential in service (SetCredential)
+  std::optional<std::size_t> relogin_;    // the relay whose link is logging in again with it, until it is up
   SessionContext ctx_;
   std::map<SessionKey, std::unique_ptr<DeviceSession>> sessions_;
   std::vector<std::unique_ptr<DeviceSession>> ended_;  // link gone / closed, waiting for their pumps

@@ -139,7 +139,7 @@ void DirectListener::Offer(link::TlsLink& link, std::uint32_t channel) {
   tunnel::SessionOffer offer;
   offer.connector_id = std::span(reinterpret_cast<const std::uint8_t*>(options_.connector_id.data()),
                                  options_.connector_id.size());
-  offer.connector_credential = options_.credential;
+  offer.connector_credential = config_.server.credential;  // the one in service (SetCredential)
   std::vector<std::uint8_t> buf(offer.EncodedSize());
   auto n = offer.Encode(buf);
   if (!n) {

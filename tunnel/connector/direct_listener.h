@@ -36,6 +36,7 @@ struct DirectListenerOptions {
   runtime::SocketAddress listen;
   std::string connector_id;                 // our subject id, offered in SESSION_OFFER
   std::vector<std::uint8_t> credential;     // our credential, offered in SESSION_OFFER and shown in HELLO_ACK
+                                            // (until SetCredential)
   crypto::Ed25519KeyPair signing_key;       // its key: the HELLO_ACK proof (protocol.md §3)
   std::string tenant;                       // devices must belong to it
   crypto::Ed25519PublicKey root_key;
@@ -68,6 +69,10 @@ class DirectListener final : public runtime::AcceptHandler, private link::LinkHa
   std::string Start();
   // Stops accepting and closes every link (their OnLinkDown still reach the owner).
   void Stop();
+
+  // A renewed credential (Connector::SetCredential checked it): shown in the HELLO_ACKs and SESSION_OFFERs from
+  // now on; links already up keep what they were shown.
+  void SetCredential(std::vector<std::uint8_t> credential) { config_.server.credential = std::move(credential); }
 
   const runtime::SocketAddress& address() const { return bound_; }
   const DirectListenerStats& stats() const { return gate_.stats(); }

@@ -67,6 +67,7 @@ DeviceClient::DeviceClient(runtime::EventLoop& loop, ClientOptions options, Clie
     : loop_(&loop),
       options_(std::move(options)),
       observer_(observer),
+      credential_(options_.identity.credential),
       streams_(options_.max_pending_opens),
       rng_(std::random_device{}()) {
   out_.resize(tunnel::kSessionOutSize);
@@ -151,11 +152,34 @@ void DeviceClient::Stop() {
   if (link_ && link_->state() != link::LinkState::kDown) link_->Abort();
 }
 
+Result<void, std::string> DeviceClient::PostCredential(std::vector<std::uint8_t> credential) {
+  // Against what the client started with: role, tenant, subject and keys never change with a renewal.
+  auto renewed = link::CheckRenewedCredential(credential, options_.identity.credential, options_.identity.root_key,
+                                              NowUnix());
+  if (!renewed) return Fail(renewed.error());
+  std::lock_guard<std::mutex> lock(credential_mu_);
+  posted_credential_ = std::move(credential);
+  return {};
+}
+
+void DeviceClient::TakePostedCredential() {
+  {
+    std::lock_guard<std::mutex> lock(credential_mu_);
+    if (!posted_credential_) return;
+    credential_ = std::move(*posted_credential_);
+    posted_credential_.reset();
+  }
+  // The configs are read by a link only while it logs in (its HELLO), which happens on this thread.
+  relay_config_.client.credential = credential_;
+  direct_config_.client.credential = credential_;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Links
 
 void DeviceClient::Dial() {
   if (!running_ || link_) return;
+  TakePostedCredential();
   const bool direct = options_.direct && (!direct_failed_ || !options_.relay);
   path_ = direct ? Path::kDirect : Path::kRelay;
   link::LinkConfig& config = direct ? direct_config_ : relay_config_;
@@ -296,12 +320,13 @@ void DeviceClient::OnOffer(const link::Frame& f) {
     ++stats_.frames_unexpected;  // one session per link at a time
     return;
   }
+  TakePostedCredential();  // a session may show a renewed credential on a link that logged in with the old one
   tunnel::SessionConfig sc;
   sc.role = tunnel::SessionRole::kDevice;
-  sc.credential = options_.identity.credential;
+  sc.credential = credential_;
   sc.static_key = options_.identity.noise_key;
   sc.root_key = options_.identity.root_key;
-  auto cred = crypto::ParseCredential(options_.identity.credential);
+  auto cred = crypto::ParseCredential(credential_);
   sc.tenant = cred ? std::string(cred->tenant_id) : std::string();
   sc.pinned_connectors = options_.pinned_connectors;
   sc.mux = options_.mux;

@@ -19,8 +19,13 @@
 // The owner's ClientStreamHandler hears the mux events of its stream. Bytes are written with Write() (or, for the
 // stream pump, with the mux itself via MuxOf/MuxStreamId, then FlushOutput()).
 //
-// Threading: every function is [loop]: call it on the loop thread, or from a callback. Handlers are called on
-// that thread. Callbacks may call back into the client (Open, Write, Forget, ...).
+// Renewal (docs/control-plane.md §6.5): PostCredential hands the client a renewed credential from any thread; the
+// next login (and the next session's SESSION_INIT) shows it. The link that is up stays up with the one it logged in
+// with: nothing is redialled for a renewal (a relay closes a link when the credential it logged in with expires, and
+// the client then logs in again with the new one).
+//
+// Threading: every function is [loop] unless marked [any]: call it on the loop thread, or from a callback. Handlers
+// are called on that thread. Callbacks may call back into the client (Open, Write, Forget, ...).
 // Lifetime: create on the loop thread; destroy after Stop() (or after the loop's Run() returned).
 #pragma once
 
@@ -29,6 +34,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <span>
@@ -183,6 +189,13 @@ class DeviceClient final : private link::LinkHandler,
   void Start();
   void Stop();
 
+  // [any] A renewed credential. It is checked here, on the caller's thread, against what the client started with:
+  // it must verify under the root key now, be a device's of the same tenant and subject, and name the identity's
+  // signing and Noise keys (a renewal never changes keys). Accepted, it is used from the next dial or session
+  // offer on (the loop takes it there: no wake-up, no forced reconnect); a later post replaces one not yet taken.
+  // Refused: why, and nothing changed.
+  Result<void, std::string> PostCredential(std::vector<std::uint8_t> credential);
+
   // [loop] Opens a stream to `target` (names go to the connector unresolved). Returns its token, or 0 when the
   // client is stopped or max_pending_opens are waiting (counted). With a session up the OPEN goes out now;
   // otherwise it waits for one. `handler` must stay valid until OnStreamReset or Forget().
@@ -232,6 +245,8 @@ class DeviceClient final : private link::LinkHandler,
   DeviceClient(runtime::EventLoop& loop, ClientOptions options, ClientObserver* observer);
 
   // Links.
+  // The credential PostCredential left, if any, into credential_ and both login configs.
+  void TakePostedCredential();
   void Dial();
   void ScheduleReconnect(bool immediately);
   // link::LinkHandler
@@ -280,7 +295,12 @@ class DeviceClient final : private link::LinkHandler,
   link::LinkConfig relay_config_;
   link::LinkConfig direct_config_;
 
+  // Guarded by credential_mu_: a renewed credential, checked, waiting for the loop (PostCredential).
+  std::mutex credential_mu_;
+  std::optional<std::vector<std::uint8_t>> posted_credential_;
+
   // Loop thread only.
+  std::vector<std::uint8_t> credential_;  // what logins and sessions show (options_.identity's until a renewal)
   link::LinkLoopState link_state_;
   tunnel::InitTimestampClock init_clock_;  // SESSION_INIT timestamps (protocol.md §6)
   std::unique_ptr<link::TlsLink> link_;

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <string_view>
 
+#include <fmt/format.h>
+
 #include "tunnel/link_messages.h"
 
 namespace strait::link {
@@ -31,6 +33,23 @@ std::span<const std::uint8_t> AsBytes(std::string_view s) {
 
 std::uint64_t CredentialNow(const ServerLoginConfig& config) {
   return config.now_unix ? config.now_unix() : SystemNowUnix();
+}
+
+Result<crypto::VerifiedCredential, std::string> CheckRenewedCredential(std::span<const std::uint8_t> renewed,
+                                                                       std::span<const std::uint8_t> current,
+                                                                       const crypto::Ed25519PublicKey& root,
+                                                                       std::uint64_t now_unix) {
+  auto own = crypto::ParseCredential(current);
+  if (!own) return Fail("the credential in service does not parse: " + own.error().reason);
+  auto cred = crypto::VerifyCredential(renewed, root, now_unix, {crypto::RoleSet{own->role}, std::nullopt});
+  if (!cred) return Fail(std::string(crypto::CredentialErrorName(cred.error().code)) + ": " + cred.error().reason);
+  if (cred->tenant_id != own->tenant_id || cred->subject_id != own->subject_id) {
+    return Fail(fmt::format("names {}/{}, not {}/{}", cred->tenant_id, cred->subject_id, own->tenant_id,
+                            own->subject_id));
+  }
+  if (!(cred->key == own->key)) return Fail(std::string("names another signing key"));
+  if (!(cred->noise_key == own->noise_key)) return Fail(std::string("names another Noise key"));
+  return std::move(*cred);
 }
 
 ErrorCode ErrorCodeForCredential(crypto::CredentialError e) {

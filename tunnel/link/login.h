@@ -124,4 +124,13 @@ std::uint64_t CredentialNow(const ServerLoginConfig& config);
 // The ERROR code VerifyHello uses for a credential failure: wrong_role for kWrongRole, else bad_credential.
 tunnel::ErrorCode ErrorCodeForCredential(crypto::CredentialError e);
 
+// A renewed credential for the holder of `current` (docs/control-plane.md §6.5), before a daemon logs in with it:
+// it must verify under `root` at `now_unix` and name the same role, tenant, subject, Ed25519 key and Noise key as
+// `current` (a renewal never changes keys: new keys are a new activation). Ok: the renewal, verified; else one line
+// saying why. The device, the connector and the relay take a renewal through it.
+Result<crypto::VerifiedCredential, std::string> CheckRenewedCredential(std::span<const std::uint8_t> renewed,
+                                                                       std::span<const std::uint8_t> current,
+                                                                       const crypto::Ed25519PublicKey& root,
+                                                                       std::uint64_t now_unix);
+
 }  // namespace strait::link
