@@ -38,12 +38,20 @@ void PrometheusText::Sample(std::string_view name, std::uint64_t value) {
 }
 
 void PrometheusText::Sample(std::string_view name, Label label, std::uint64_t value) {
+  Sample(name, std::span<const Label>(&label, 1), value);
+}
+
+void PrometheusText::Sample(std::string_view name, std::span<const Label> labels, std::uint64_t value) {
   out_ += name;
   out_ += '{';
-  out_ += label.name;
-  out_ += "=\"";
-  AppendEscaped(out_, label.value, true);
-  out_ += fmt::format("\"}} {}\n", value);
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (i > 0) out_ += ',';
+    out_ += labels[i].name;
+    out_ += "=\"";
+    AppendEscaped(out_, labels[i].value, true);
+    out_ += '"';
+  }
+  out_ += fmt::format("}} {}\n", value);
 }
 
 void PrometheusText::Counter(std::string_view name, std::string_view help, std::uint64_t value) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,7 @@ class PrometheusText {
   // One sample of the family just started.
   void Sample(std::string_view name, std::uint64_t value);
   void Sample(std::string_view name, Label label, std::uint64_t value);
+  void Sample(std::string_view name, std::span<const Label> labels, std::uint64_t value);  // in this order
   // A family with exactly one unlabelled sample.
   void Counter(std::string_view name, std::string_view help, std::uint64_t value);
   void Gauge(std::string_view name, std::string_view help, std::uint64_t value);

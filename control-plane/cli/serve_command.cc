@@ -1,6 +1,7 @@
 // `strait-control serve` (docs/control-plane.md §2): checks the data directory, runs pending migrations, loads the
 // keys and the TLS pair, then serves /v1 until SIGTERM or SIGINT, which stop accepting, let in-flight requests finish
-// (5 s) and exit 0. stdout once listening: `control ready listen=<ip:port>`.
+// (5 s) and exit 0. stdout once listening: `control ready listen=<ip:port> metrics=<ip:port or ->` (--metrics-listen:
+// Prometheus /metrics on loopback, control_metrics.h).
 #include <signal.h>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "cli/log_flags.h"
 #include "control-plane/api/cursor.h"
 #include "control-plane/cli/commands.h"
+#include "control-plane/cli/control_metrics.h"
 #include "control-plane/cli/data_dir.h"
 #include "control-plane/events/hub.h"
 #include "control-plane/handlers/dispatcher.h"
@@ -21,6 +23,7 @@
 #include "control-plane/pki/key_pem.h"
 #include "control-plane/store/sealed.h"
 #include "control-plane/store/sqlite_store.h"
+#include "metrics/http_endpoint.h"
 
 namespace strait::control::cli {
 namespace {
@@ -31,6 +34,7 @@ struct ServeSettings {
   std::string data;
   std::string config;
   std::string listen = "0.0.0.0:8443";
+  std::string metrics_listen;  // empty: no /metrics (loopback only when set)
   int threads = 2;
   int store_threads = 4;
   int store_queue = 1024;
@@ -59,6 +63,8 @@ class ServeCommand : public Command {
     cmd_->add_option("--listen", s_.listen, "Address to listen on (0.0.0.0:8443)");
     cmd_->add_option("--config", s_.config, "A TOML file with any of the keys of docs/examples/control.toml");
     cmd_->add_option("--threads", s_.threads, "I/O threads (2)")->check(CLI::Range(1, 64));
+    cmd_->add_option("--metrics-listen", s_.metrics_listen,
+                     "Serve Prometheus /metrics over plain HTTP here (a loopback address; default: none)");
     strait::cli::AddLogFlags(*cmd_, s_.log);
   }
   bool Selected() const override { return cmd_->parsed(); }
@@ -74,6 +80,7 @@ int ServeCommand::Run() {
   if (!s_.config.empty()) {
     auto error = ConfigFile::Read(s_.config, *cmd_, [&](ConfigFile& cfg) {
       cfg.Str("listen", "--listen", s_.listen, ConfigFile::Text::kAddress);
+      cfg.Str("metrics_listen", "--metrics-listen", s_.metrics_listen, ConfigFile::Text::kAddress);
       cfg.Int("threads", "--threads", s_.threads, 1, 64);
       cfg.Int("store_threads", nullptr, s_.store_threads, 1, 64);
       cfg.Int("store_queue", nullptr, s_.store_queue, 1, 65536);
@@ -94,6 +101,13 @@ int ServeCommand::Run() {
       strait::cli::ReadLogConfig(cfg, s_.log);
     });
     if (error) return Fail(*error);
+  }
+  std::optional<runtime::SocketAddress> metrics_listen;
+  if (!s_.metrics_listen.empty()) {
+    auto m = runtime::ResolveSocketAddress(s_.metrics_listen);
+    if (!m.ok()) return Fail("--metrics-listen: " + m.error().reason);
+    if (!metrics::IsLoopback(*m)) return Fail("--metrics-listen must be a loopback address");
+    metrics_listen = *m;
   }
   DataDir d(s_.data);
   auto lock = DirLock::Take(d);
@@ -202,14 +216,27 @@ int ServeCommand::Run() {
 
   http::Server server(std::move(hopt), &dispatcher);
   if (auto started = server.Start(); !started) return Fail(started.error().reason);
+  // /metrics reads only atomics and the hub's counts (control_metrics.h); stopped before the server and the hub.
+  std::unique_ptr<metrics::HttpEndpoint> endpoint;
+  if (metrics_listen) {
+    const ControlMetricsSources sources{.dispatcher = &dispatcher, .server = &server.counters(), .hub = &hub};
+    auto e = metrics::HttpEndpoint::Start(*metrics_listen, [sources] { return RenderControlMetrics(sources); });
+    if (!e.ok()) {
+      server.Stop();
+      return Fail("metrics: " + e.error().reason);
+    }
+    endpoint = std::move(e).value();
+  }
   maintenance.Start();
-  std::printf("control ready listen=%s\n", server.local_address().c_str());
+  std::printf("control ready listen=%s metrics=%s\n", server.local_address().c_str(),
+              endpoint ? endpoint->address().ToString().c_str() : "-");
   std::fflush(stdout);
   logger->Log(logging::Event(logging::Level::kInfo, "listening").With("listen", server.local_address()));
 
   int sig = 0;
   sigwait(&stop, &sig);
   logger->Log(logging::Event(logging::Level::kInfo, "signal").With("signal", sig));
+  endpoint.reset();
   maintenance.Stop();  // at its next batch boundary: a batch is one short transaction
   hub.Shutdown();  // event streams end first: their daemons resume from another instance or after the restart
   server.Stop();

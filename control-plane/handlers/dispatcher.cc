@@ -113,21 +113,27 @@ Dispatcher::Dispatcher(std::span<const Route> routes, Services* services, Dispat
       log_(std::move(log)),
       per_key_(options.rate_per_key, options.burst_per_key, options.rate_table_entries),
       per_ip_(options.rate_unauthenticated, options.rate_unauthenticated, options.rate_table_entries),
-      per_ip_activate_(options.activate_per_minute / 60, options.activate_per_minute, options.rate_table_entries) {}
+      per_ip_activate_(options.activate_per_minute / 60, options.activate_per_minute, options.rate_table_entries),
+      by_route_(std::make_unique<std::atomic<uint64_t>[]>((routes.size() + 1) * kStatusClasses.size())) {}
+
+void Dispatcher::CountAnswer(size_t route, uint16_t status) const {
+  const size_t c = status >= 500 ? 3 : status >= 400 ? 2 : status >= 300 ? 1 : 0;
+  by_route_[std::min(route, routes_.size()) * kStatusClasses.size() + c].fetch_add(1, std::memory_order_relaxed);
+}
 
 size_t Dispatcher::BodyLimit(std::string_view method, std::string_view path) const {
-  auto m = ParseMethod(method);
-  if (!m) return 0;
-  RouteMatch match = router_.Match(*m, path);
-  return match.kind == RouteMatch::Kind::kFound ? routes_[match.route].body_limit : kDefaultBodyLimit;
+  if (!ParseMethod(method)) return 0;
+  const size_t route = RouteOf(method, path);
+  return route < routes_.size() ? routes_[route].body_limit : kDefaultBodyLimit;
 }
 
 http::Response Dispatcher::Handle(const http::Request& request) {
   counters_.requests++;
   Principal principal;
   Outcome outcome;
+  size_t route = routes_.size();
   try {
-    outcome = Dispatch(request, &principal);
+    outcome = Dispatch(request, &principal, &route);
   } catch (const std::exception& e) {
     counters_.internal++;
     if (log_) log_(fmt::format("request_id={} internal error: {}", request.request_id, e.what()));
@@ -138,10 +144,12 @@ http::Response Dispatcher::Handle(const http::Request& request) {
       log_(fmt::format("request_id={} store error on {} {}", request.request_id, request.method, request.path));
     }
   }
-  return Render(outcome, request);
+  http::Response res = Render(outcome, request);
+  CountAnswer(route, res.status);
+  return res;
 }
 
-Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal) {
+Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal, size_t* route_index) {
   auto method = ParseMethod(request.method);
   if (!method) return NotFound("no such route");
   RouteMatch match = router_.Match(*method, request.path);
@@ -152,6 +160,7 @@ Outcome Dispatcher::Dispatch(const http::Request& request, Principal* principal)
     return p;
   }
   const Route& route = routes_[match.route];
+  *route_index = match.route;
   const int64_t now = services_->clock->Now();
 
   // Credentials (§3). A P route ignores none it is given: a bad key is refused everywhere, so a client learns early.
@@ -313,6 +322,7 @@ http::Response Dispatcher::Render(const Outcome& outcome, const http::Request& r
   }
   struct Problem p = std::get<struct Problem>(outcome);
   counters_.problems++;
+  counters_.by_problem[static_cast<size_t>(p.type)].fetch_add(1, std::memory_order_relaxed);
   res.status = p.status();
   res.content_type = "application/problem+json";
   switch (p.type) {
@@ -356,6 +366,7 @@ http::Response Dispatcher::Problem(http::ServerProblem problem, const http::Requ
                           {"instance", request.path},
                           {"request_id", request.request_id}};
       res.body = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      CountAnswer(RouteOf(request.method, request.path), res.status);
       return res;
     }
     case http::ServerProblem::kRequestTimeout:
@@ -370,7 +381,16 @@ http::Response Dispatcher::Problem(http::ServerProblem problem, const http::Requ
       p = MakeProblem(ProblemType::kInternal, "an internal error; the request id is in the log");
       break;
   }
-  return Render(p, request);
+  http::Response res = Render(p, request);
+  CountAnswer(RouteOf(request.method, request.path), res.status);
+  return res;
+}
+
+size_t Dispatcher::RouteOf(std::string_view method, std::string_view path) const {
+  auto m = ParseMethod(method);
+  if (!m) return routes_.size();
+  RouteMatch match = router_.Match(*m, path);
+  return match.kind == RouteMatch::Kind::kFound ? match.route : routes_.size();
 }
 
 }  // namespace strait::control

@@ -7,14 +7,17 @@
 // Thread-safety: Handle runs on the pool's threads at once; everything it shares is thread-safe.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "control-plane/api/problem.h"
 #include "control-plane/handlers/context.h"
 #include "control-plane/handlers/rate_limiter.h"
 #include "control-plane/http/server.h"
@@ -35,7 +38,11 @@ struct DispatcherCounters {
   std::atomic<uint64_t> internal{0};
   std::atomic<uint64_t> unauthenticated{0};
   std::atomic<uint64_t> rate_limited{0};
+  std::array<std::atomic<uint64_t>, kProblemTypeCount> by_problem{};  // problem+json answers by type
 };
+
+// The status classes answers are counted by (strait_control_requests_total{route,status}).
+inline constexpr std::array<std::string_view, 4> kStatusClasses = {"2xx", "3xx", "4xx", "5xx"};
 
 class Dispatcher : public http::Handler {
  public:
@@ -48,9 +55,16 @@ class Dispatcher : public http::Handler {
   http::Response Problem(http::ServerProblem problem, const http::Request& request, size_t limit) const override;
 
   const DispatcherCounters& counters() const { return counters_; }
+  // [any] Answers for routes()[route] (route == routes().size(): none matched) in status class kStatusClasses[c].
+  uint64_t answered(size_t route, size_t c) const { return by_route_[route * kStatusClasses.size() + c].load(); }
+  std::span<const Route> routes() const { return routes_; }
 
  private:
-  Outcome Dispatch(const http::Request& request, Principal* principal);
+  // *route: the matched route's index (left alone when none matched).
+  Outcome Dispatch(const http::Request& request, Principal* principal, size_t* route);
+  void CountAnswer(size_t route, uint16_t status) const;
+  // The index of the route `method` `path` matches, or routes().size().
+  size_t RouteOf(std::string_view method, std::string_view path) const;
   // The reply stored under the request's Idempotency-Key (a replay, or 422 for another request), or nullopt.
   std::optional<Outcome> StoredReply(const Context& ctx) const;
   http::Response Render(const Outcome& outcome, const http::Request& request) const;
@@ -65,6 +79,7 @@ class Dispatcher : public http::Handler {
   RateLimiter per_ip_;
   RateLimiter per_ip_activate_;
   mutable DispatcherCounters counters_;
+  std::unique_ptr<std::atomic<uint64_t>[]> by_route_;  // (routes + 1) x status classes
   std::atomic<int64_t> notified_{0};  // the last event id the hub was told of
 };
 

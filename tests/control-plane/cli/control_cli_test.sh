@@ -8,6 +8,8 @@
 #   import-root  init --import-root takes `strait keys init-root`'s files; their public key is the store's root
 #   config       serve --config: a good file applies, an unknown key exits 1 with one line
 #   locked       a second serve on the same directory refuses while the first runs
+#   metrics      --metrics-listen: /metrics counts answers by route and status class, problems by type and refusals
+#                by reason; a non-loopback address is refused before anything starts
 # Registered as ctest control_cli.<case> by tests/control-plane/CMakeLists.txt. Each case works in its own mktemp
 # directory; servers listen on 127.0.0.1:0 and are stopped; every wait is bounded.
 set -euo pipefail
@@ -155,6 +157,33 @@ PY
     if "$cp_bin" serve --data D --listen 127.0.0.1:0 >l.out 2>l.err; then fail "a second serve ran"; fi
     grep -q 'in use' l.err || fail "reason: $(cat l.err)"
     kill -TERM "$first"; wait "$first" || true
+    ;;
+  metrics)
+    init D
+    if "$cp_bin" serve --data D --listen 127.0.0.1:0 --metrics-listen 0.0.0.0:0 >m.out 2>m.err; then
+      fail "a non-loopback metrics address was taken"
+    fi
+    grep -q 'must be a loopback address' m.err || fail "reason: $(cat m.err)"
+    serve D --metrics-listen 127.0.0.1:0
+    maddr=$(sed -n 's/^control ready .* metrics=\([0-9.:]*\).*/\1/p' serve.out)
+    [ -n "$maddr" ] || fail "no metrics= in the ready line"
+    for _ in 1 2 3; do r=$(api GET /v1/tenants); [ "$(status_of "$r")" = 200 ] || fail "GET /v1/tenants: $r"; done
+    r=$(api GET /v1/no-such-route); [ "$(status_of "$r")" = 404 ] || fail "no route: $r"
+    key=sk_aaaaaaaaaaaa_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+    r=$(api GET /v1/tenants); [ "$(status_of "$r")" = 401 ] || fail "unknown key: $r"
+    m=$(curl -sS --max-time 10 "http://$maddr/metrics") || fail "no /metrics"
+    want() { grep -qxF "$1" <<<"$m" || { echo "$m" | grep strait_control_ | head -50 >&2; fail "no line: $1"; }; }
+    want 'strait_control_requests_total{route="GET /v1/tenants",status="2xx"} 3'
+    want 'strait_control_requests_total{route="GET /v1/tenants",status="4xx"} 1'
+    want 'strait_control_requests_total{route="-",status="4xx"} 1'
+    want 'strait_control_problems_total{type="not-found"} 1'
+    want 'strait_control_problems_total{type="unauthenticated"} 1'
+    want 'strait_control_rejected_total{reason="unauthenticated"} 1'
+    want 'strait_control_event_streams 0'
+    # Every family once, with HELP and TYPE.
+    [ "$(grep -c '^# HELP strait_control_' <<<"$m")" = "$(grep -c '^# TYPE strait_control_' <<<"$m")" ] \
+      || fail "HELP and TYPE lines differ"
+    kill -TERM "$pid"; wait "$pid" || fail "serve did not exit 0 after SIGTERM"
     ;;
   *) fail "unknown case" ;;
 esac
