@@ -5,6 +5,7 @@
 
 #include "bench/suite/results.h"
 #include "bench/suite/strict_json.h"
+#include "tunnel/control/json_depth.h"
 
 namespace strait::bench {
 namespace {
@@ -243,7 +244,7 @@ strait::Result<BenchResult, ResultsFailure> FromJson(std::string_view text) {
     return Fail(ResultsFailure{ResultsError::kTooLarge,
                                fmt::format("{} bytes; a results file is at most {}", text.size(), kMaxResultsBytes)});
   }
-  if (internal::NestingDepth(text, kMaxResultsDepth) > kMaxResultsDepth) {
+  if (control::JsonNestingDepth(text, kMaxResultsDepth) > kMaxResultsDepth) {
     return Fail(ResultsFailure{ResultsError::kTooDeep, fmt::format("nested deeper than {}", kMaxResultsDepth)});
   }
   const Json j = Json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);

@@ -23,34 +23,6 @@ std::string PointerTo(std::string_view base, std::string_view key) {
   return out;
 }
 
-std::size_t NestingDepth(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0;
-  std::size_t deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-      if (deepest > limit) return deepest;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 void JsonErrors::Add(std::string_view pointer, std::string_view why) {
   if (!first) first = fmt::format("{}: {}", pointer.empty() ? "/" : pointer, why);
 }

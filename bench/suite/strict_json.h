@@ -23,9 +23,6 @@ using Json = nlohmann::json;
 // `base` + "/" + `key`, escaped as above.
 std::string PointerTo(std::string_view base, std::string_view key);
 
-// The deepest nesting of arrays and objects in `text` (strings skipped), stopping early past `limit`.
-std::size_t NestingDepth(std::string_view text, std::size_t limit);
-
 struct JsonErrors {
   std::optional<std::string> first;  // "<pointer>: <why>"
   bool ok() const { return !first; }

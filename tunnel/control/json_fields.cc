@@ -6,46 +6,12 @@
 #include <utility>
 
 #include "tunnel/control/control_wire.h"
+#include "tunnel/control/json_depth.h"
 
 namespace strait::control::internal {
 namespace {
 
 WireResultError Err(WireError code, std::string reason) { return {code, std::move(reason)}; }
-
-// The deepest nesting of arrays and objects in `text`, stopping early past `limit`. Exact for valid JSON (brackets
-// inside strings are skipped, escapes included); for invalid JSON the parser's verdict follows anyway.
-size_t NestingDepth(std::string_view text, size_t limit) {
-  size_t depth = 0;
-  size_t deepest = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': in_string = true; break;
-      case '[':
-      case '{':
-        if (++depth > deepest) deepest = depth;
-        if (deepest > limit) return deepest;
-        break;
-      case ']':
-      case '}':
-        if (depth > 0) --depth;
-        break;
-      default: break;
-    }
-  }
-  return deepest;
-}
 
 std::string_view TypeName(const Json& j) { return j.type_name(); }
 
@@ -55,7 +21,7 @@ Result<Json, WireResultError> ParseBounded(std::string_view text, size_t max_byt
   if (text.size() > max_bytes) {
     return Fail(Err(WireError::kTooLarge, fmt::format("{} bytes; at most {}", text.size(), max_bytes)));
   }
-  if (NestingDepth(text, wire::kMaxJsonDepth) > wire::kMaxJsonDepth) {
+  if (JsonNestingDepth(text, wire::kMaxJsonDepth) > wire::kMaxJsonDepth) {
     return Fail(Err(WireError::kTooDeep, fmt::format("nested deeper than {}", wire::kMaxJsonDepth)));
   }
   Json j = Json::parse(text.begin(), text.end(), /*cb=*/nullptr, /*allow_exceptions=*/false);
