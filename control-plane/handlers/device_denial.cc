@@ -1,5 +1,7 @@
 #include "control-plane/handlers/device_denial.h"
 
+#include <algorithm>
+
 #include "control-plane/handlers/common.h"
 #include "tunnel/control/control_wire.h"
 
@@ -19,9 +21,14 @@ store::EventRecord DeviceEvent(const Context& ctx, std::string_view type, nlohma
 
 store::StoreResult<int64_t> DenialUntil(store::ReadTx& tx, const store::TenantScope& scope, std::string_view device,
                                         int64_t now) {
-  auto newest = tx.NewestCredentials(scope, store::SubjectRole::kDevice, device, 1);
-  if (!newest) return Fail(newest.error());
-  return newest->empty() ? now : newest->front().not_after;
+  // Every credential the store keeps for the device may still be valid (an older one outlives the newest when the
+  // credential lifetime was lowered in between): the denial lasts until the last of them expires.
+  auto kept = tx.NewestCredentials(scope, store::SubjectRole::kDevice, device, store::kCredentialsPerSubject);
+  if (!kept) return Fail(kept.error());
+  if (kept->empty()) return now;
+  int64_t until = kept->front().not_after;
+  for (const store::CredentialRecord& c : *kept) until = std::max(until, c.not_after);
+  return until;
 }
 
 store::StoreResult<int64_t> DenyDevice(const Context& ctx, store::WriteTx& tx, std::string_view device,

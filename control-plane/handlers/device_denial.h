@@ -9,8 +9,9 @@
 
 namespace strait::control {
 
-// How long a denial of `device` must last: until the newest credential issued to it expires (after that no
-// credential of it verifies, so the denial can go, §5.2 `denials`), or `now` if it never had one.
+// How long a denial of `device` must last: until the last of the credentials the store keeps for it expires (the
+// newest, or an older one that outlives it; after that no credential of it verifies, so the denial can go, §5.2
+// `denials`), or `now` if it never had one.
 store::StoreResult<int64_t> DenialUntil(store::ReadTx& tx, const store::TenantScope& scope, std::string_view device,
                                         int64_t now);
 
