@@ -1,16 +1,12 @@
 #include "bench/suite/prometheus_scrape.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <optional>
 
 #include <fmt/format.h>
+
+#include "cli/demo/client.h"
 
 namespace strait::bench {
 namespace {
@@ -93,61 +89,20 @@ Samples CounterDeltas(const Samples& before, const Samples& after, std::string_v
   return out;
 }
 
-Result<Samples, std::string> Scrape(const runtime::SocketAddress& address, std::chrono::milliseconds timeout,
+Result<Samples, std::string> Scrape(const demo::HostPort& address, std::chrono::milliseconds timeout,
                                     const ScrapeLimits& limits) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  const std::string where = address.ToString();
-  const int fd = ::socket(address.u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return Fail(fmt::format("metrics {}: socket: {}", where, std::strerror(errno)));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  // Waits for `events` on the socket until the deadline; false when it passed.
-  auto wait = [&](short events) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{fd, events, 0};
-    return ::poll(&p, 1, static_cast<int>(left.count())) == 1;
-  };
-  if (::connect(fd, address.get(), address.len) != 0 && errno != EINPROGRESS) {
-    return Fail(fmt::format("metrics {}: connect: {}", where, std::strerror(errno)));
+  const auto deadline = demo::Clock::now() + timeout;
+  const std::string where = fmt::format("{}:{}", address.host, address.port);
+  auto c = demo::Connection::Dial(address, deadline);
+  if (!c) return Fail(fmt::format("metrics {}: {}", where, c.error()));
+  auto r = demo::HttpGet(*c, address.host, "/metrics", deadline);
+  if (!r) return Fail(fmt::format("metrics {}: {}", where, r.error()));
+  if (r->status != 200) return Fail(fmt::format("metrics {}: HTTP {}", where, r->status));
+  // HttpGet keeps a body up to 1 MiB and counts the rest: a longer one is refused here, never parsed in part.
+  if (r->body_bytes > limits.max_bytes || r->body_bytes != r->body.size()) {
+    return Fail(fmt::format("metrics {}: the answer is over {} bytes", where, limits.max_bytes));
   }
-  if (!wait(POLLOUT)) return Fail(fmt::format("metrics {}: no connection within {} ms", where, timeout.count()));
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-    return Fail(fmt::format("metrics {}: connect: {}", where, std::strerror(err)));
-  }
-  const std::string request = "GET /metrics HTTP/1.1\r\nHost: " + where + "\r\nConnection: close\r\n\r\n";
-  for (std::size_t sent = 0; sent < request.size();) {
-    if (!wait(POLLOUT)) return Fail(fmt::format("metrics {}: send timed out", where));
-    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno != EAGAIN) return Fail(fmt::format("metrics {}: send: {}", where, std::strerror(errno)));
-    if (n > 0) sent += static_cast<std::size_t>(n);
-  }
-  std::string response;
-  char buf[16384];
-  while (true) {
-    if (!wait(POLLIN)) {
-      return Fail(fmt::format("metrics {}: no complete answer within {} ms", where, timeout.count()));
-    }
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EAGAIN) continue;
-      return Fail(fmt::format("metrics {}: recv: {}", where, std::strerror(errno)));
-    }
-    response.append(buf, static_cast<std::size_t>(n));
-    if (response.size() > limits.max_bytes + 4096) return Fail(fmt::format("metrics {}: answer too large", where));
-  }
-  const std::size_t head_end = response.find("\r\n\r\n");
-  if (!response.starts_with("HTTP/1.1 200") || head_end == std::string::npos) {
-    return Fail(fmt::format("metrics {}: not an HTTP 200 answer", where));
-  }
-  // The endpoints answer with Content-Length and close (metrics/http_exchange.h): the body is the rest.
-  auto parsed = ParsePrometheusText(std::string_view(response).substr(head_end + 4), limits);
+  auto parsed = ParsePrometheusText(r->body, limits);
   if (!parsed) return Fail(fmt::format("metrics {}: {}", where, parsed.error()));
   return std::move(*parsed);
 }

@@ -1,7 +1,8 @@
 // The relay's (and connector's) /metrics as `strait bench` reads them (docs/bench.md §2): the error and drop counters
 // before and after a run, reported as deltas. ParsePrometheusText reads the text exposition format (version 0.0.4)
 // without I/O, strictly and within bounds, since a remote relay's endpoint is not ours to trust; Scrape() fetches
-// it with one HTTP/1.1 GET over plain TCP (the endpoints listen on loopback only: docs/relay.md "Metrics").
+// it with strait_demo's blocking HTTP/1.1 client (cli/demo/client.h: Connection::Dial, HttpGet; the endpoints
+// listen on loopback only: docs/relay.md "Metrics").
 #pragma once
 
 #include <chrono>
@@ -10,8 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "cli/demo/process.h"
 #include "crypto/result.h"
-#include "runtime/net.h"
 
 namespace strait::bench {
 
@@ -34,7 +35,7 @@ Result<Samples, std::string> ParsePrometheusText(std::string_view text, const Sc
 Samples CounterDeltas(const Samples& before, const Samples& after, std::string_view prefix);
 
 // GET /metrics from `address` (within `timeout` in all) and parse it.
-Result<Samples, std::string> Scrape(const runtime::SocketAddress& address, std::chrono::milliseconds timeout,
+Result<Samples, std::string> Scrape(const demo::HostPort& address, std::chrono::milliseconds timeout,
                                     const ScrapeLimits& limits = {});
 
 }  // namespace strait::bench

@@ -71,7 +71,7 @@ TEST(PrometheusScrape, ScrapesARealEndpoint) {
   auto endpoint =
       metrics::HttpEndpoint::Start(runtime::ParseSocketAddress("127.0.0.1:0").value(), [] { return DaemonText(3); });
   ASSERT_TRUE(endpoint.ok()) << endpoint.error().reason;
-  auto s = Scrape((*endpoint)->address(), std::chrono::seconds(10));
+  auto s = Scrape(*demo::ParseHostPort((*endpoint)->address().ToString()), std::chrono::seconds(10));
   ASSERT_TRUE(s.ok()) << s.error();
   EXPECT_EQ(s->at("strait_relay_logins_refused_total{reason=\"revoked\"}"), 3);
 }
@@ -80,7 +80,7 @@ TEST(PrometheusScrape, NothingListeningIsAClearError) {
   auto endpoint = metrics::HttpEndpoint::Start(runtime::ParseSocketAddress("127.0.0.1:0").value(),
                                                [] { return std::string(); });
   ASSERT_TRUE(endpoint.ok());
-  const runtime::SocketAddress gone = (*endpoint)->address();
+  const demo::HostPort gone = *demo::ParseHostPort((*endpoint)->address().ToString());
   endpoint->reset();  // closes the port
   auto s = Scrape(gone, std::chrono::seconds(5));
   ASSERT_FALSE(s.ok());
