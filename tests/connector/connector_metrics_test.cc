@@ -87,7 +87,7 @@ TEST(ConnectorMetricsText, EveryCounterUnderItsNameWithHelpAndTypeOnce) {
   m.stats.sessions_closed_revoked = 53;
   m.stats.sessions_closed_suspended = 54;
   m.stats.relay_links_refused_revoked = 55;
-  m.stats.policy_set_over_bound = 56;
+  m.policy_set_over_bound = 56;
   m.stats.revoked_relays_over_bound = 57;
   m.loop_connects = 17;
   m.loop_recv_bytes = 18;

@@ -634,7 +634,6 @@ void Connector::ApplyState(ControlState& state) {
   const std::size_t devices = state.policies.devices.size();
   const bool has_default = state.policies.default_id.has_value();
   policies_.Replace(std::move(state.policies));
-  stats_.policy_set_over_bound = policies_.over_bound();
   denials_.Replace(state.denied, now);
   revoked_relays_.clear();
   for (std::string& r : state.revoked_relays) HoldRevokedRelay(std::move(r));
@@ -668,7 +667,6 @@ bool Connector::PutPolicy(std::string id, PolicyPtr policy, bool is_default) {
   if (!policy) return false;
   return PostControl([this, id = std::move(id), policy = std::move(policy), is_default] {
     const bool held = policies_.Put(id, policy, is_default);
-    stats_.policy_set_over_bound = policies_.over_bound();
     Log(logging::Event(held ? logging::Level::kInfo : logging::Level::kWarn, "policy_updated")
             .With("policy", id)
             .With("default", is_default ? "yes" : "no")
@@ -690,7 +688,6 @@ bool Connector::DeletePolicy(std::string id) {
 bool Connector::SetDevicePolicy(std::string device, std::optional<std::string> policy) {
   return PostControl([this, device = std::move(device), policy = std::move(policy)] {
     const bool held = policies_.SetDevice(device, policy);
-    stats_.policy_set_over_bound = policies_.over_bound();
     Log(logging::Event(held ? logging::Level::kInfo : logging::Level::kWarn, "device_policy")
             .With("device", device)
             .With("policy", policy ? std::string_view(*policy) : std::string_view("default"))

@@ -94,7 +94,7 @@ std::string RenderPrometheus(const ConnectorMetrics& m) {
   out.Family("strait_connector_control_over_bound_total", MetricType::kCounter,
              "Control-plane state the connector did not hold because a table was at its bound (docs/connector.md "
              "\"Limits\"): policies and per-device policy entries, revoked relay ids.");
-  out.Sample("strait_connector_control_over_bound_total", {"table", "policy_set"}, s.policy_set_over_bound);
+  out.Sample("strait_connector_control_over_bound_total", {"table", "policy_set"}, m.policy_set_over_bound);
   out.Sample("strait_connector_control_over_bound_total", {"table", "revoked_relays"}, s.revoked_relays_over_bound);
   out.Family("strait_connector_session_inits_stale_total", MetricType::kCounter,
              "SESSION_INITs refused by the timestamp check (replayed; protocol.md section 6), by reason. Also counted "
@@ -223,6 +223,7 @@ void MetricsPublisher::Publish() {
   if (const DirectListener* d = connector_.direct()) m.direct = d->stats();
   m.init_replay = connector_.init_replay().stats();
   m.init_replay_entries = connector_.init_replay().size();
+  m.policy_set_over_bound = connector_.policies().over_bound();
   if (const TunnelPort* t = connector_.tunnel_port()) {
     m.tunnel_up = true;
     m.tunnel = t->stats();

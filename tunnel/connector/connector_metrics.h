@@ -33,6 +33,7 @@ struct ConnectorMetrics {
   DirectListenerStats direct;              // the Direct Connect port's refusals (zero when it is off)
   tunnel::InitReplayStats init_replay;     // SESSION_INIT timestamp checks (protocol.md §6)
   std::uint64_t init_replay_entries = 0;   // gauge: devices the replay record holds now
+  std::uint64_t policy_set_over_bound = 0;  // policies / device entries not held (PolicySet::over_bound())
   bool tunnel_up = false;                  // gauge: the connector's TUN is open (--tunnel-device)
   std::uint64_t tunnel_pool_free = 0;      // gauge: addresses a new device could get now (0 without a pool)
   TunnelPortStats tunnel;                  // the TUN's packets both ways (zero while it is closed)

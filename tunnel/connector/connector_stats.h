@@ -35,7 +35,6 @@ struct ConnectorStats {
   std::uint64_t direct_logins_refused_revoked = 0;  // Direct Connect logins of a denied device (ERROR revoked)
   std::uint64_t relay_links_refused_revoked = 0;    // relay links closed or HELLO_ACKs refused: the relay is revoked
   std::uint64_t revoked_relays_over_bound = 0;      // revoked relay ids not held: max_revoked_relays was reached
-  std::uint64_t policy_set_over_bound = 0;          // policies / device entries not held: PolicySetLimits reached
   std::uint64_t sessions_active = 0;       // now
   std::uint64_t streams_open = 0;          // now (accepted, not finished)
   std::uint64_t streams_opened = 0;        // OPEN_OK sent
