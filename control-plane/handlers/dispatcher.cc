@@ -321,7 +321,6 @@ http::Response Dispatcher::Render(const Outcome& outcome, const http::Request& r
     return res;
   }
   struct Problem p = std::get<struct Problem>(outcome);
-  counters_.problems++;
   counters_.by_problem[static_cast<size_t>(p.type)].fetch_add(1, std::memory_order_relaxed);
   res.status = p.status();
   res.content_type = "application/problem+json";

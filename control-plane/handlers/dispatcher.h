@@ -34,7 +34,6 @@ struct DispatcherOptions {
 
 struct DispatcherCounters {
   std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> problems{0};
   std::atomic<uint64_t> internal{0};
   std::atomic<uint64_t> unauthenticated{0};
   std::atomic<uint64_t> rate_limited{0};
