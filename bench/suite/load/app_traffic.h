@@ -35,6 +35,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -60,6 +61,10 @@ struct TrafficTarget {
   std::optional<demo::HostPort> socks;
 };
 
+// Called on the run's thread with each timeline sample once its second is over (the last, possibly shorter one at
+// the end of the run), for a live progress line. It must not block.
+using OnTimelineSample = std::function<void(const TimelineSample&)>;
+
 struct LatencyOptions {
   TrafficTarget to;
   std::uint32_t connections = 8;         // 1 .. kMaxTrafficStreams
@@ -72,6 +77,7 @@ struct LatencyOptions {
   double timeout_s = 60;                 // opening all streams; and the drain after the window, (0, kMaxTrafficSeconds]
   std::uint64_t late_after_ns = 1'000'000;  // open loop: a request sent this long after its intended time is late
   const std::atomic<bool>* stop = nullptr;  // set (from any thread, e.g. a signal handler) to end the run early
+  OnTimelineSample on_sample;               // optional: each timeline sample when its second is over (progress)
 };
 
 struct LatencyResult {
@@ -97,6 +103,7 @@ struct BulkOptions {
   double seconds = 10;        // the measured window, (0, kMaxTrafficSeconds]
   double timeout_s = 60;      // opening all streams, (0, kMaxTrafficSeconds]
   const std::atomic<bool>* stop = nullptr;
+  OnTimelineSample on_sample;
 };
 
 struct BulkResult {

@@ -57,7 +57,7 @@ Result<BulkResult, std::string> RunBulk(const BulkOptions& options) {
   const std::uint64_t start = traffic::NowNs();
   const std::uint64_t win_start = start + traffic::SecondsToNs(options.warmup_s);
   const std::uint64_t win_end = win_start + traffic::SecondsToNs(options.seconds);
-  traffic::Timeline timeline(win_start, options.seconds);
+  traffic::Timeline timeline(win_start, options.seconds, options.on_sample);
   std::size_t alive = 0;
   auto fail = [&](BulkStream& s, std::uint64_t now, const std::string& why) {
     s.alive = false;
@@ -83,6 +83,7 @@ Result<BulkResult, std::string> RunBulk(const BulkOptions& options) {
   std::uint64_t end = start;
   for (;;) {
     end = traffic::NowNs();
+    timeline.Advance(end);
     if (traffic::Stopped(options.stop)) {
       r.stopped_early = true;
       break;

@@ -194,7 +194,7 @@ Result<LatencyResult, std::string> LatencyRun::Run() {
   const std::uint64_t start = traffic::NowNs();
   win_start_ = start + traffic::SecondsToNs(o_.warmup_s);
   win_end_ = win_start_ + traffic::SecondsToNs(o_.seconds);
-  timeline_.emplace(win_start_, o_.seconds);
+  timeline_.emplace(win_start_, o_.seconds, o_.on_sample);
   const double stream_rate = o_.rate / static_cast<double>(o_.connections);
   alive_ = streams_.size();
   for (std::size_t i = 0; i < streams_.size(); ++i) {
@@ -220,6 +220,7 @@ Result<LatencyResult, std::string> LatencyRun::Run() {
   for (;;) {
     const std::uint64_t now = traffic::NowNs();
     end = now;
+    timeline_->Advance(now);
     if (traffic::Stopped(o_.stop)) {
       r_.stopped_early = true;
       break;

@@ -76,10 +76,11 @@ std::vector<int> OpenStreams(const TrafficTarget& to, std::uint32_t n, double ti
   return fds;
 }
 
-Timeline::Timeline(std::uint64_t start_ns, double seconds)
+Timeline::Timeline(std::uint64_t start_ns, double seconds, OnSample on_sample)
     : start_ns_(start_ns),
       end_ns_(start_ns + SecondsToNs(seconds)),
-      samples_(std::min<std::size_t>(kMaxTimelineSamples, static_cast<std::size_t>(std::ceil(seconds)))) {
+      samples_(std::min<std::size_t>(kMaxTimelineSamples, static_cast<std::size_t>(std::ceil(seconds)))),
+      on_sample_(std::move(on_sample)) {
   for (std::size_t i = 0; i < samples_.size(); ++i) {
     samples_[i].t = std::min(static_cast<double>(i + 1), seconds);
   }
@@ -91,13 +92,25 @@ TimelineSample* Timeline::At(std::uint64_t now_ns) {
   return &samples_[i];
 }
 
+void Timeline::Advance(std::uint64_t now_ns) {
+  while (reported_ < samples_.size() &&
+         std::min(end_ns_, start_ns_ + (reported_ + 1) * std::uint64_t{1'000'000'000}) <= now_ns) {
+    if (on_sample_) on_sample_(samples_[reported_]);
+    ++reported_;
+  }
+}
+
 std::vector<TimelineSample> Timeline::Finish(std::uint64_t end_ns) && {
-  if (end_ns >= end_ns_) return std::move(samples_);
-  if (end_ns <= start_ns_) return {};
-  const double run_s = static_cast<double>(end_ns - start_ns_) / 1e9;
-  const std::size_t keep = std::min(samples_.size(), static_cast<std::size_t>(std::ceil(run_s)));
-  samples_.resize(keep);
-  if (!samples_.empty()) samples_.back().t = std::min(samples_.back().t, run_s);
+  if (end_ns <= start_ns_) {
+    samples_.clear();
+  } else if (end_ns < end_ns_) {
+    const double run_s = static_cast<double>(end_ns - start_ns_) / 1e9;
+    samples_.resize(std::min(samples_.size(), static_cast<std::size_t>(std::ceil(run_s))));
+    if (!samples_.empty()) samples_.back().t = std::min(samples_.back().t, run_s);
+  }
+  for (; reported_ < samples_.size(); ++reported_) {
+    if (on_sample_) on_sample_(samples_[reported_]);
+  }
   return std::move(samples_);
 }
 

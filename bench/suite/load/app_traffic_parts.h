@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,12 +27,16 @@ Result<void, std::string> CheckCommon(const TrafficTarget& to, std::uint32_t str
 std::vector<int> OpenStreams(const TrafficTarget& to, std::uint32_t n, double timeout_s,
                              const std::atomic<bool>* stop, std::uint64_t* errors, std::string* first_error);
 
-// One TimelineSample a second of the window [start_ns, start_ns + seconds).
+// One TimelineSample a second of the window [start_ns, start_ns + seconds). `on_sample` (may be empty) is handed
+// each sample once it is over: by Advance, and by Finish for the rest.
 class Timeline {
  public:
-  Timeline(std::uint64_t start_ns, double seconds);
+  using OnSample = std::function<void(const TimelineSample&)>;
+  Timeline(std::uint64_t start_ns, double seconds, OnSample on_sample);
   // The sample `now_ns` falls in; nullptr outside the window.
   TimelineSample* At(std::uint64_t now_ns);
+  // Hands on_sample the samples that ended by now_ns.
+  void Advance(std::uint64_t now_ns);
   // The samples up to `end_ns` (the window as run, at most the whole window); the last one's t is end_ns's.
   std::vector<TimelineSample> Finish(std::uint64_t end_ns) &&;
 
@@ -39,6 +44,8 @@ class Timeline {
   std::uint64_t start_ns_;
   std::uint64_t end_ns_;
   std::vector<TimelineSample> samples_;
+  OnSample on_sample_;
+  std::size_t reported_ = 0;  // samples handed to on_sample_
 };
 
 // An epoll instance (owned). Tags are the caller's (data.u64).

@@ -268,6 +268,8 @@ TEST(RunLatency, TheStopFlagEndsTheRunWithPartialFigures) {
   o.seconds = 60;
   o.timeout_s = 10;
   o.stop = &stop;
+  std::vector<TimelineSample> live;
+  o.on_sample = [&](const TimelineSample& s) { live.push_back(s); };
   std::thread stopper([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     stop = true;
@@ -283,6 +285,7 @@ TEST(RunLatency, TheStopFlagEndsTheRunWithPartialFigures) {
   ExpectConsistent(*r);
   ASSERT_FALSE(r->timeline.empty());
   EXPECT_DOUBLE_EQ(r->timeline.back().t, r->seconds);
+  EXPECT_EQ(live, r->timeline);
 }
 
 TEST(RunLatency, RefusesBadOptions) {
@@ -318,6 +321,8 @@ TEST(RunBulk, MovesBytesAndTheTimelineSumsToTheTotal) {
   o.warmup_s = 0.2;
   o.seconds = 1.5;
   o.timeout_s = 10;
+  std::vector<TimelineSample> live;
+  o.on_sample = [&](const TimelineSample& s) { live.push_back(s); };
   auto r = RunBulk(o);
   ASSERT_TRUE(r) << r.error();
   EXPECT_EQ(r->errors, 0u) << r->first_error;
@@ -334,6 +339,7 @@ TEST(RunBulk, MovesBytesAndTheTimelineSumsToTheTotal) {
   EXPECT_DOUBLE_EQ(r->timeline[0].t, 1.0);
   EXPECT_DOUBLE_EQ(r->timeline[1].t, 1.5);
   EXPECT_EQ(r->timeline[0].bytes + r->timeline[1].bytes, r->bytes);
+  EXPECT_EQ(live, r->timeline);  // the progress callback saw each sample once, complete
   // What was written in the window (and the warm-up before it) reaches the sink.
   const auto deadline = steady_clock::now() + seconds(10);
   while (sink->bytes_received() < r->bytes && steady_clock::now() < deadline) {
