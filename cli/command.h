@@ -55,6 +55,7 @@ std::unique_ptr<Command> MakeRelayCommand(CLI::App& app);      // relay_command.
 std::unique_ptr<Command> MakeConnectorCommand(CLI::App& app);  // connector_command.cc
 std::unique_ptr<Command> MakeDeviceCommand(CLI::App& app);     // device_command.cc
 std::unique_ptr<Command> MakeDemoCommand(CLI::App& app);       // demo_command.cc
+std::unique_ptr<Command> MakeBenchCommand(CLI::App& app);      // bench/bench_command.cc
 // `device activate`, `connector enroll`, `relay enroll`: subcommands of the three daemons' commands, so made after
 // them and checked before them (the daemon's command is parsed too when its subcommand is).
 std::unique_ptr<Command> MakeControlCommands(CLI::App& app);   // control_commands.cc

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   commands.push_back(MakeConnectorCommand(app));
   commands.push_back(MakeDeviceCommand(app));
   commands.push_back(MakeDemoCommand(app));
+  commands.push_back(MakeBenchCommand(app));
   // After device, connector and relay (it adds a subcommand to each), before them in the Selected() order.
   commands.insert(commands.begin(), MakeControlCommands(app));
   commands.insert(commands.begin(), MakeRenewCommands(app));

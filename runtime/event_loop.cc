@@ -1,6 +1,8 @@
 #include "runtime/event_loop.h"
 
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -478,7 +480,8 @@ ConnId EventLoop::Adopt(int fd, ConnectionHandler* handler, std::uint64_t tag, R
   return IdOf(c);
 }
 
-ConnId EventLoop::Connect(const SocketAddress& addr, ConnectionHandler* handler, std::uint64_t tag, int* err) {
+ConnId EventLoop::Connect(const SocketAddress& addr, ConnectionHandler* handler, std::uint64_t tag, int* err,
+                          const SocketAddress* source) {
   if (stopping_) {
     if (err) *err = ESHUTDOWN;
     return ConnId{};
@@ -492,6 +495,15 @@ ConnId EventLoop::Connect(const SocketAddress& addr, ConnectionHandler* handler,
   if (fd < 0) {
     if (err) *err = errno;
     return ConnId{};
+  }
+  if (source != nullptr) {
+    const int one = 1;
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    if (bind(fd, source->get(), source->len) != 0) {
+      if (err) *err = errno;
+      close(fd);
+      return ConnId{};
+    }
   }
   const std::uint32_t s = AllocSlot();
   Conn& c = conns_[s];

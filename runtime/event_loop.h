@@ -281,8 +281,11 @@ class EventLoop final : private TimerHandler {
   // in use; then the caller still owns fd.
   ConnId Adopt(int fd, ConnectionHandler* handler, std::uint64_t tag = 0, RecvMode mode = RecvMode::kMultishot);
   // [loop] Starts a TCP connect. OnConnected or OnClose(kConnectFailed) follows. Invalid ConnId when no slot is
-  // free or socket() fails (errno in *err if given).
-  ConnId Connect(const SocketAddress& addr, ConnectionHandler* handler, std::uint64_t tag = 0, int* err = nullptr);
+  // free or socket() or bind() fails (errno in *err if given). `source`, if given, is the local address to connect
+  // from (its port 0: the kernel picks one at connect time, IP_BIND_ADDRESS_NO_PORT, so one source address serves
+  // as many connections as it has free ports per destination): a load generator spreads over 127.0.0.0/8 with it.
+  ConnId Connect(const SocketAddress& addr, ConnectionHandler* handler, std::uint64_t tag = 0, int* err = nullptr,
+                 const SocketAddress* source = nullptr);
 
   // [loop] Queues a buffer for sending. On kQueued the loop owns it; otherwise `data` is untouched. The send itself
   // is issued at the end of the loop iteration, so every buffer queued for one connection during an iteration goes

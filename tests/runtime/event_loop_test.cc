@@ -2,6 +2,8 @@
 // blocking sockets on helper threads. Every wait is on a loop event; a guard timer turns a hang into a failure.
 #include "runtime/event_loop.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -461,6 +463,48 @@ TEST(EventLoop, ConnectFailureReportsConnectFailed) {
   EXPECT_FALSE(h.connected);
   EXPECT_EQ(h.last_reason, CloseReason::kConnectFailed);
   EXPECT_EQ(h.err, ECONNREFUSED);
+}
+
+TEST(EventLoop, ConnectFromASourceAddress) {
+  auto loop = MakeLoop();
+  ASSERT_TRUE(loop);
+  std::uint16_t port = 0;
+  const int lfd = ListenLoopback(&port);
+  ASSERT_GE(lfd, 0);
+  struct H : EchoHandler {
+    bool connected = false;
+    void OnConnected(EventLoop& l, ConnId /*id*/) override {
+      connected = true;
+      l.RequestStop();
+    }
+    void OnClose(EventLoop& l, ConnId id, CloseReason r, int e) override {
+      EchoHandler::OnClose(l, id, r, e);
+      l.RequestStop();
+    }
+  } h;
+  auto source = ParseSocketAddress("127.0.0.7:0");
+  ASSERT_TRUE(source);
+  const ConnId id = loop->Connect(testing::Loopback(port), &h, 0, nullptr, &*source);
+  ASSERT_TRUE(id.valid());
+  GuardTimer guard(*loop, 30s);
+  loop->Run();
+  EXPECT_FALSE(guard.fired);
+  ASSERT_TRUE(h.connected);
+  sockaddr_in peer{};
+  socklen_t len = sizeof(peer);
+  const int afd = accept4(lfd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+  ASSERT_GE(afd, 0);
+  EXPECT_EQ(ntohl(peer.sin_addr.s_addr), 0x7f000007u);  // the connection came from 127.0.0.7
+  close(afd);
+  close(lfd);
+
+  // A source the host does not have: the bind fails, no slot is used and no callback follows.
+  auto foreign = ParseSocketAddress("192.0.2.1:0");
+  ASSERT_TRUE(foreign);
+  int err = 0;
+  EXPECT_FALSE(loop->Connect(testing::Loopback(port), &h, 0, &err, &*foreign).valid());
+  EXPECT_EQ(err, EADDRNOTAVAIL);
+  EXPECT_EQ(loop->open_connections(), 1u);  // only the first one, still open
 }
 
 TEST(EventLoop, StaleConnIdIsRejectedAfterSlotReuse) {

@@ -139,10 +139,10 @@ bool TlsLink::Accept(int fd) {
   return true;
 }
 
-bool TlsLink::Connect(const runtime::SocketAddress& addr) {
+bool TlsLink::Connect(const runtime::SocketAddress& addr, const runtime::SocketAddress* source) {
   assert(!config_->tls->is_server());
   if (!StartTls()) return false;
-  conn_ = loop_->Connect(addr, this);
+  conn_ = loop_->Connect(addr, this, 0, nullptr, source);
   if (!conn_.valid()) {
     tls_.reset();
     return false;

@@ -230,8 +230,9 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
   // caller's and no callback to follow, if the loop has no free slot or the TLS session cannot be created.
   bool Accept(int fd);
   // [loop] Client: connects to `addr` (numeric; name resolution belongs to the caller) and starts the handshake.
-  // Returns false, with no callback to follow, if the loop has no free slot or socket() failed.
-  bool Connect(const runtime::SocketAddress& addr);
+  // Returns false, with no callback to follow, if the loop has no free slot or socket() failed. `source`: the local
+  // address to connect from (EventLoop::Connect), none by default.
+  bool Connect(const runtime::SocketAddress& addr, const runtime::SocketAddress* source = nullptr);
 
   // [loop] Appends one frame to the pending plaintext. Sent at the next Flush (auto at the end of this link's
   // OnData handling, at auto_flush_bytes, or by the owner). See SendStatus for what the caller must do.
@@ -257,6 +258,9 @@ class TlsLink final : public runtime::ConnectionHandler, private runtime::TimerH
 
   // [loop] Accessors.
   LinkState state() const { return state_; }
+  // The TLS session while the link has one (from Accept/Connect until it goes down), for inspection such as the
+  // negotiated version and cipher; nullptr otherwise.
+  const crypto::TlsSession* session() const { return tls_ ? &*tls_ : nullptr; }
   bool is_server() const { return config_->tls->is_server(); }
   runtime::ConnId conn() const { return conn_; }
   // Plaintext pending + sealed bytes the loop refused (what max_pending_bytes bounds).

@@ -1,0 +1,519 @@
+// `strait bench`: the load tool (docs/bench.md). Flags and their checks (exit 2, nothing started), the runner that
+// repeats a scenario --reps times against a local deployment (fresh relay per repetition where the scenario measures
+// memory) or a remote relay, the live progress line, Ctrl-C (the load stops, the children are stopped, the partial
+// results are still written, exit 130), and the outputs: a summary table on stdout, --json (schema strait-bench/1),
+// --html (the self-contained report). `strait bench compare A.json B.json` prints the ratios of two saved runs.
+#include <signal.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "bench/suite/compare.h"
+#include "bench/suite/html_report.h"
+#include "bench/suite/results.h"
+#include "cli/bench/scenario.h"
+#include "cli/command.h"
+#include "cli/demo/process.h"
+#include "crypto/keystore.h"
+
+#ifndef STRAIT_VERSION
+#error "STRAIT_VERSION comes from project(VERSION) (cli/CMakeLists.txt)"
+#endif
+
+namespace strait::cli {
+namespace {
+
+using bench::BenchArgs;
+using bench::BenchEnv;
+using bench::ProgressLine;
+using bench::Scenario;
+using strait::bench::BenchResult;
+
+constexpr int kExitInterrupted = 130;
+constexpr std::uint32_t kMaxDevicesPerProcess = 19'000;  // the machine's 20,000 open files, less the tool's own
+constexpr std::uint32_t kDevicesPerSource = 10'000;
+constexpr std::uint32_t kMaxSources = 16;
+constexpr std::uint32_t kMaxLinksPerCredential = 8;  // the relay's default (docs/relay.md "Links per credential")
+constexpr std::size_t kMaxReadBytes = strait::bench::kMaxResultsBytes;
+
+extern "C" void OnBenchSignal(int /*sig*/) { demo::InterruptFlag().store(true); }
+
+std::string NowRfc3339() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+strait::bench::Host ThisHost() {
+  strait::bench::Host h;
+  h.cpus = static_cast<std::uint32_t>(sysconf(_SC_NPROCESSORS_ONLN));
+  utsname u{};
+  if (uname(&u) == 0) h.kernel = u.release;
+  return h;
+}
+
+Result<std::string, std::string> ReadFileBounded(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Fail(fmt::format("{}: cannot open", path));
+  std::string text;
+  text.resize(kMaxReadBytes + 1);
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxReadBytes) return Fail(fmt::format("{}: larger than {} bytes", path, kMaxReadBytes));
+  return text;
+}
+
+Result<void, std::string> WriteFile(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Fail(fmt::format("{}: cannot write", tmp));
+    out << text;
+    if (!out.flush()) return Fail(fmt::format("{}: write failed", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Fail(fmt::format("{}: rename failed", path));
+  return {};
+}
+
+std::string FormatValue(double v, const std::string& unit) {
+  if (unit == "B") return fmt::format("{:.0f} B ({:.2f} KiB)", v, v / 1024);
+  if (unit.empty()) return fmt::format("{:.0f}", v);
+  return fmt::format("{:.4g} {}", v, unit);
+}
+
+// The runs of one invocation, and its outputs.
+class BenchRunner {
+ public:
+  BenchRunner(const BenchArgs& a, std::unique_ptr<Scenario> s) : a_(a), scenario_(std::move(s)), progress_(a.quiet) {}
+
+  int Run() {
+    struct sigaction sa {};
+    sa.sa_handler = OnBenchSignal;
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    r_.tool_version = STRAIT_VERSION;
+    r_.started_at = NowRfc3339();
+    r_.host = ThisHost();
+    r_.scenario = a_.scenario;
+    Params();
+    const auto cpus = strait::bench::SplitCpus(strait::bench::AllowedCpus());
+    split_ = cpus;
+    if (a_.no_pin || !a_.relay.empty()) split_ = {false, 0, strait::bench::AllowedCpus()};
+    if (split_.pinned) (void)strait::bench::PinThisThread(split_.load_cpus);
+
+    std::string error = Runs();
+    progress_.Done();
+    local_.reset();  // the children stop before the report
+    r_.partial = demo::Interrupted();
+    if (!error.empty() && !r_.partial) r_.error = error;
+    r_.summary = strait::bench::Summarize(r_.runs, strait::bench::kStraitSide, scenario_->Specs());
+    if (!a_.baseline.empty()) r_.ratios = strait::bench::ComputeRatios(r_.runs, strait::bench::kStraitSide, a_.baseline);
+    const int rc = Output();
+    if (rc != kExitOk) return rc;
+    if (r_.partial) {
+      fmt::print(stderr, "strait bench: interrupted; {} of {} repetitions done, partial results written\n",
+                 r_.runs.size(), a_.reps);
+      return kExitInterrupted;
+    }
+    if (r_.error) return ReportError(fmt::format("bench {}: {}", a_.scenario, *r_.error));
+    return kExitOk;
+  }
+
+ private:
+  void Params() {
+    auto& p = r_.params;
+    p["seconds"] = std::int64_t{a_.seconds};
+    p["reps"] = std::int64_t{a_.reps};
+    p["timeout"] = std::int64_t{a_.timeout};
+    if (a_.scenario == "idle" || a_.scenario == "logins" || a_.scenario == "reconnect") {
+      p["devices"] = std::int64_t{a_.devices};
+      p["parallel"] = std::int64_t{a_.parallel};
+      if (a_.scenario != "logins") p["hold"] = std::int64_t{a_.hold};
+      if (a_.scenario == "reconnect") p["how"] = a_.how;
+    }
+    if (a_.scenario == "latency" || a_.scenario == "bulk") {
+      p["warmup"] = std::int64_t{a_.warmup};
+      p["baseline"] = a_.baseline.empty() ? std::string("none") : a_.baseline;
+    }
+    if (a_.scenario == "latency") {
+      p["connections"] = std::int64_t{a_.connections};
+      p["size"] = std::int64_t{a_.size};
+      p["loop"] = a_.closed ? std::string("closed") : std::string("open");
+      if (!a_.closed) p["rate"] = std::int64_t{a_.rate};
+      if (!a_.closed) p["max_outstanding"] = std::int64_t{a_.max_outstanding};
+    }
+    if (a_.scenario == "bulk") p["streams"] = std::int64_t{a_.streams};
+    p["relay_threads"] = std::int64_t{a_.relay_threads};
+  }
+
+  // Every repetition; "" or why the run stopped.
+  std::string Runs() {
+    std::vector<link::LinkConfig> remote_devices;
+    if (!a_.relay.empty()) {
+      if (auto e = Remote(remote_devices); !e.empty()) return e;
+    }
+    for (std::uint32_t rep = 1; rep <= a_.reps && !demo::Interrupted(); ++rep) {
+      if (a_.relay.empty() && (!local_ || scenario_->FreshRelayPerRep())) {
+        local_.reset();
+        progress_.Note(fmt::format("starting a local relay ({} thread{}, {})", a_.relay_threads,
+                                   a_.relay_threads == 1 ? "" : "s",
+                                   split_.pinned ? fmt::format("pinned to CPU {}", split_.relay_cpu) : "not pinned"));
+        bench::LocalDeploymentOptions lo{.relay_threads = a_.relay_threads,
+                                         .relay_cpu = split_.pinned ? std::optional(split_.relay_cpu) : std::nullopt,
+                                         .timeout = std::chrono::seconds(a_.timeout)};
+        auto d = bench::LocalDeployment::Start(lo);
+        if (!d) return d.error();
+        local_ = std::move(*d);
+        relay_ = local_->relay_device();
+        r_.target = {.kind = "local", .relay = relay_.ToString(), .relay_threads = a_.relay_threads,
+                     .relay_cpu = split_.pinned ? std::optional(split_.relay_cpu) : std::nullopt,
+                     .load_cpus = split_.load_cpus};
+      }
+      // With a baseline each repetition runs both sides, the order alternating so neither always goes first.
+      std::vector<std::string> sides = {std::string(strait::bench::kStraitSide)};
+      if (!a_.baseline.empty()) sides.insert(rep % 2 == 1 ? sides.end() : sides.begin(), a_.baseline);
+      for (std::uint32_t k = 0; k < sides.size(); ++k) {
+        BenchEnv env(a_);
+        env.local = local_.get();
+        env.relay = relay_;
+        env.sources = Sources();
+        env.cpus = split_;
+        env.devices = &remote_devices;
+        env.stop = &demo::InterruptFlag();
+        env.progress = &progress_;
+        env.side = sides[k];
+        strait::bench::Run run;
+        run.rep = rep;
+        run.side = sides[k];
+        run.order = k + 1;
+        progress_.Note(fmt::format("rep {}/{}: {}{}", rep, a_.reps, a_.scenario,
+                                   sides.size() > 1 ? fmt::format(" ({})", sides[k]) : ""));
+        auto done = scenario_->RunOnce(env, run);
+        if (r_.negotiated.cipher.empty() && !env.cipher.empty()) {
+          r_.negotiated = {.tls = env.tls_version, .cipher = env.cipher, .workers = 1,
+                           .sources = static_cast<std::uint32_t>(std::max<std::size_t>(env.sources.size(), 1))};
+        }
+        if (demo::Interrupted()) return "";  // a run cut short is not a repetition
+        if (!done) return sides.size() > 1 ? fmt::format("{}: {}", sides[k], done.error()) : done.error();
+        progress_.Note(fmt::format("rep {}/{}{}: {}", rep, a_.reps,
+                                   sides.size() > 1 ? fmt::format(" ({})", sides[k]) : "", OneLine(run)));
+        r_.runs.push_back(std::move(run));
+      }
+    }
+    return "";
+  }
+
+  // A remote relay: every simulated device logs in with a bundle from --identity.
+  std::string Remote(std::vector<link::LinkConfig>& out) {
+    auto addr = runtime::ResolveSocketAddress(a_.relay);
+    if (!addr) return fmt::format("--relay: {}", addr.error().reason);
+    relay_ = *addr;
+    r_.target = {.kind = "remote", .relay = a_.relay, .relay_threads = 0, .relay_cpu = std::nullopt,
+                 .load_cpus = split_.load_cpus};
+    std::vector<std::string> dirs;  // DIR/dev-0, DIR/dev-1, ... if there are; else DIR is the one bundle
+    for (std::uint32_t i = 0; i < kMaxDevicesPerProcess; ++i) {
+      const std::string d = crypto::JoinPath(a_.identity, fmt::format("dev-{}", i));
+      if (access(d.c_str(), F_OK) != 0) break;
+      dirs.push_back(d);
+    }
+    if (dirs.empty()) dirs.push_back(a_.identity);
+    const std::string host = a_.relay.substr(0, a_.relay.rfind(':'));
+    for (const std::string& d : dirs) {
+      auto b = crypto::LoadIdentityBundle(d);
+      if (!b) return fmt::format("--identity {}: {}", d, b.error().reason);
+      if (b->ca_pem.empty()) return fmt::format("--identity {}: no ca.pem", d);
+      auto tls = crypto::TlsContext::CreateClient({b->ca_pem, host});
+      if (!tls) return fmt::format("--identity {}: TLS: {}", d, tls.error().reason);
+      remote_tls_.push_back(std::make_unique<crypto::TlsContext>(std::move(*tls)));
+      link::LinkConfig c;
+      c.tls = remote_tls_.back().get();
+      c.client = link::ClientLoginConfig::Of(b->credential, crypto::Ed25519KeyPair::FromSeed(b->signing_key.seed),
+                                             tunnel::LinkRole::kDevice);
+      c.client.server_root = b->root_public_key;
+      out.push_back(std::move(c));
+    }
+    if (a_.scenario != "logins" && a_.devices > out.size() * kMaxLinksPerCredential) {
+      progress_.Note(fmt::format("warning: {} devices over {} identities: a relay admits {} links per credential by "
+                                 "default; give a directory of bundles dev-0, dev-1, ... (--identity)",
+                                 a_.devices, out.size(), kMaxLinksPerCredential));
+    }
+    return "";
+  }
+
+  // Local: one source address per 10,000 devices (127.0.0.2, ...), so no address runs short of ports.
+  std::vector<runtime::SocketAddress> Sources() const {
+    std::vector<runtime::SocketAddress> out;
+    if (!a_.relay.empty()) return out;
+    const std::uint32_t n =
+        a_.sources != 0 ? a_.sources : std::min(kMaxSources, (a_.devices + kDevicesPerSource - 1) / kDevicesPerSource);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      out.push_back(runtime::ParseSocketAddress(fmt::format("127.0.0.{}:0", i + 2)).value());
+    }
+    return out;
+  }
+
+  std::string OneLine(const strait::bench::Run& run) const {
+    std::string s;
+    const auto specs = scenario_->Specs();
+    for (const auto& [name, v] : run.metrics) {
+      const auto it = specs.find(name);
+      s += fmt::format("{}{}={}", s.empty() ? "" : ", ", name, FormatValue(v, it != specs.end() ? it->second.unit : ""));
+    }
+    return s;
+  }
+
+  int Output() {
+    const bool has_runs = !r_.runs.empty();
+    if (has_runs || r_.error) Print();
+    if (!a_.json_path.empty()) {
+      auto json = strait::bench::ToJson(r_);
+      if (!json) return ReportError(fmt::format("--json: {}", json.error().reason));
+      if (auto w = WriteFile(a_.json_path, *json); !w) return ReportError(w.error());
+    }
+    if (!a_.html_path.empty()) {
+      if (auto w = WriteFile(a_.html_path, strait::bench::RenderHtmlReport(r_)); !w) return ReportError(w.error());
+    }
+    return kExitOk;
+  }
+
+  void Print() const {
+    fmt::print("strait bench {}: {} run{} on {} ({}), TLS {} {}\n", r_.scenario, r_.runs.size(),
+               r_.runs.size() == 1 ? "" : "s", r_.target.relay,
+               r_.target.relay_cpu ? fmt::format("relay pinned to CPU {}", *r_.target.relay_cpu) : "not pinned",
+               r_.negotiated.tls.empty() ? "-" : r_.negotiated.tls,
+               r_.negotiated.cipher.empty() ? "-" : r_.negotiated.cipher);
+    for (const auto& [name, s] : r_.summary) {
+      std::string ratio;
+      if (const auto it = r_.ratios.find(name); it != r_.ratios.end()) {
+        ratio = fmt::format("  {:.2f}x {} (spread {:.0f}%)", it->second.median_ratio, it->second.against,
+                            it->second.spread * 100);
+      }
+      fmt::print("  {:<28} median {:<26} min {:<14} max {}{}\n", name, FormatValue(s.median, s.unit),
+                 FormatValue(s.min, s.unit), FormatValue(s.max, s.unit), ratio);
+    }
+    std::vector<std::string> sides = {std::string(strait::bench::kStraitSide)};
+    if (!a_.baseline.empty()) sides.push_back(a_.baseline);
+    for (const std::string& side : sides) {
+      auto lat = strait::bench::MergedLatency(r_.runs, side);
+      if (!lat || lat->histogram.empty()) continue;
+      const auto& h = lat->histogram;
+      auto us = [&](double q) { return static_cast<double>(h.Percentile(q)) / 1e3; };
+      fmt::print("  {:<28} p50 {:.1f} us, p90 {:.1f} us, p99 {:.1f} us, p99.9 {:.1f} us, max {:.1f} us ({} samples)\n",
+                 fmt::format("{} ({})", LatencyLabel(), side), us(0.5), us(0.9), us(0.99), us(0.999),
+                 static_cast<double>(h.max()) / 1e3, h.count());
+    }
+    std::fflush(stdout);
+  }
+
+  const char* LatencyLabel() const {
+    if (a_.scenario == "reconnect") return "recovery per device";
+    if (a_.scenario == "idle" || a_.scenario == "logins") return "login latency";
+    return "latency";
+  }
+
+  const BenchArgs& a_;
+  std::unique_ptr<Scenario> scenario_;
+  ProgressLine progress_;
+  BenchResult r_;
+  strait::bench::CpuSplit split_;
+  std::unique_ptr<bench::LocalDeployment> local_;
+  runtime::SocketAddress relay_;
+  std::vector<std::unique_ptr<crypto::TlsContext>> remote_tls_;
+};
+
+class BenchCommand final : public Command {
+ public:
+  explicit BenchCommand(CLI::App& app) {
+    cmd_ = app.add_subcommand("bench", "Load-test a relay: one it starts on loopback, or yours (docs/bench.md)");
+    cmd_->require_subcommand(1);
+    AddScenario(*cmd_, "idle", "Hold --devices authenticated idle device links; the relay's memory per session",
+             10'000);
+    AddScenario(*cmd_, "logins", "A login storm: --devices logins, --parallel in flight; logins/s, relay CPU per login",
+             1'000);
+    AddScenario(*cmd_, "reconnect", "--devices links up, all dropped at once (--how); time until every one is back",
+             1'000);
+    AddScenario(*cmd_, "latency", "Request/response through the relay at a fixed offered rate (open loop) or --closed",
+                0);
+    AddScenario(*cmd_, "bulk", "Throughput of --streams app streams through the relay to a sink", 0);
+    compare_ = cmd_->add_subcommand("compare", "Print B/A ratios of two saved results (--json files)");
+    compare_->add_option("A", compare_a_, "Results file A (the reference)")->required();
+    compare_->add_option("B", compare_b_, "Results file B")->required();
+  }
+
+  bool Selected() const override { return cmd_->parsed(); }
+
+  int Run() override {
+    if (compare_->parsed()) return Compare();
+    for (auto& [sub, args_ptr] : scenarios_) {
+      if (!sub->parsed()) continue;
+      const BenchArgs& args = *args_ptr;
+      if (auto e = Check(args); !e.empty()) {
+        fmt::print(stderr, "strait bench {}: {}\nRun with --help for more information.\n", args.scenario, e);
+        return kExitUsage;
+      }
+      std::unique_ptr<bench::Scenario> s = args.scenario == "idle"      ? bench::MakeIdleScenario()
+                                           : args.scenario == "logins"  ? bench::MakeLoginsScenario()
+                                           : args.scenario == "latency" ? bench::MakeLatencyScenario()
+                                           : args.scenario == "bulk"    ? bench::MakeBulkScenario()
+                                                                        : bench::MakeReconnectScenario();
+      if (!args.baseline.empty() && !s->SupportsBaseline()) {
+        fmt::print(stderr, "strait bench {}: --baseline applies to latency and bulk (logins has its floor)\n",
+                   args.scenario);
+        return kExitUsage;
+      }
+      if (s->NeedsLocalRelay() && !args.relay.empty()) {
+        fmt::print(stderr, "strait bench {}: measures the relay's own memory, so it needs the local relay it starts "
+                           "(drop --relay)\n", args.scenario);
+        return kExitUsage;
+      }
+      return BenchRunner(args, std::move(s)).Run();
+    }
+    return kExitUsage;
+  }
+
+ private:
+  void AddScenario(CLI::App& parent, const std::string& name, const std::string& help, std::uint32_t devices) {
+    auto args = std::make_unique<BenchArgs>();
+    args->scenario = name;
+    args->devices = devices;
+    args->hold = name == "idle" ? 2 : 1;
+    CLI::App* c = parent.add_subcommand(name, help);
+    BenchArgs& a = *args;
+    c->add_option("--relay", a.relay, "A remote relay's device port HOST:PORT (default: start one on loopback)");
+    c->add_option("--identity", a.identity, "With --relay: a device bundle, or a directory of bundles dev-0, ...");
+    c->add_option("--relay-threads", a.relay_threads, "Local relay's shards")
+        ->capture_default_str()->check(CLI::Range(1u, 64u));
+    c->add_option("--reps", a.reps, "Repetitions")->capture_default_str()->check(CLI::Range(1u, strait::bench::kMaxReps));
+    c->add_option("--timeout", a.timeout, "Seconds for each wait: start-up, every link up, every login done")
+        ->capture_default_str()->check(CLI::Range(1u, 3600u));
+    c->add_option("--sources", a.sources, "Source addresses 127.0.0.2.. to spread over (local; 0 = one per 10,000)")
+        ->capture_default_str()->check(CLI::Range(0u, 250u));
+    c->add_flag("--no-pin", a.no_pin, "Do not pin the local relay to its own CPU");
+    c->add_flag("--quiet", a.quiet, "No progress on stderr");
+    c->add_option("--json", a.json_path, "Write the results here (schema strait-bench/1)");
+    c->add_option("--html", a.html_path, "Write the self-contained HTML report here");
+    const bool app = name == "latency" || name == "bulk";
+    if (app) {
+      c->add_option("--seconds", a.seconds, "Measured seconds per repetition")
+          ->capture_default_str()->check(CLI::Range(1u, 3600u));
+      c->add_option("--warmup", a.warmup, "Seconds of traffic before the measured window")
+          ->capture_default_str()->check(CLI::Range(0u, 600u));
+      c->add_option("--baseline", a.baseline, "Run the same traffic through haproxy (TLS on both legs) or direct, "
+                                              "alternating the order, and report the ratios")
+          ->check(CLI::IsMember({"haproxy", "direct"}));
+    }
+    if (name == "latency") {
+      c->add_option("--connections", a.connections, "Streams")->capture_default_str()->check(CLI::Range(1u, 4096u));
+      c->add_option("--size", a.size, "Request and response bytes")
+          ->capture_default_str()->check(CLI::Range(1u, 65536u));
+      c->add_option("--rate", a.rate, "Offered requests a second in total (open loop)")
+          ->capture_default_str()->check(CLI::Range(1u, 1'000'000u));
+      c->add_flag("--closed", a.closed, "Closed loop: one request in flight per stream (the round trip)");
+      c->add_option("--max-outstanding", a.max_outstanding, "Open loop: in flight per stream; beyond it, dropped")
+          ->capture_default_str()->check(CLI::Range(1u, 1u << 20));
+    }
+    if (name == "bulk") {
+      c->add_option("--streams", a.streams, "Streams writing at once")
+          ->capture_default_str()->check(CLI::Range(1u, 1024u));
+    }
+    if (app) {
+      scenarios_.emplace_back(c, std::move(args));
+      return;
+    }
+    c->add_option("--devices", a.devices, "Simulated devices")
+        ->capture_default_str()->check(CLI::Range(1u, name == "logins" ? 200'000u : kMaxDevicesPerProcess));
+    c->add_option("--parallel", a.parallel, "Logins in flight at once")
+        ->capture_default_str()->check(CLI::Range(1u, 4096u));
+    if (name != "logins") {
+      c->add_option("--hold", a.hold, name == "idle" ? "Seconds to hold the links once all are up"
+                                                     : "Seconds the links stay up before the drop")
+          ->capture_default_str()->check(CLI::Range(0u, 3600u));
+    }
+    if (name == "reconnect") {
+      c->add_option("--how", a.how, "abort: the tool drops every link; restart: the local relay is killed and "
+                                    "started again")
+          ->capture_default_str()->check(CLI::IsMember({"abort", "restart"}));
+    }
+    scenarios_.emplace_back(c, std::move(args));
+  }
+
+  static std::string Check(const BenchArgs& a) {
+    if (!a.relay.empty() && a.identity.empty()) return "--relay needs --identity (a device bundle or a directory)";
+    if (a.relay.empty() && !a.identity.empty()) return "--identity goes with --relay";
+    if (a.how == "restart" && !a.relay.empty()) return "--how restart restarts the local relay: not with --relay";
+    if (!a.json_path.empty() && a.json_path == a.html_path) return "--json and --html name the same file";
+    return "";
+  }
+
+  int Compare() {
+    auto a = Load(compare_a_);
+    if (!a) return ReportError(a.error());
+    auto b = Load(compare_b_);
+    if (!b) return ReportError(b.error());
+    for (const std::string& line : strait::bench::FormatComparison(strait::bench::Compare(*a, *b))) {
+      fmt::print("{}\n", line);
+    }
+    return kExitOk;
+  }
+
+  static Result<BenchResult, std::string> Load(const std::string& path) {
+    auto text = ReadFileBounded(path);
+    if (!text) return Fail(text.error());
+    auto r = strait::bench::FromJson(*text);
+    if (!r) return Fail(fmt::format("{}: {}", path, r.error().reason));
+    return std::move(*r);
+  }
+
+  CLI::App* cmd_ = nullptr;
+  CLI::App* compare_ = nullptr;
+  std::string compare_a_;
+  std::string compare_b_;
+  std::vector<std::pair<CLI::App*, std::unique_ptr<BenchArgs>>> scenarios_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> MakeBenchCommand(CLI::App& app) { return std::make_unique<BenchCommand>(app); }
+
+namespace bench {
+
+ProgressLine::ProgressLine(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1) {}
+
+void ProgressLine::Update(const std::string& text) {
+  if (quiet_) return;
+  if (tty_) {
+    fmt::print(stderr, "\r\033[K{}", text);
+    open_ = true;
+    return;
+  }
+  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (now - last_line_s_ < 5) return;
+  last_line_s_ = now;
+  fmt::print(stderr, "{}\n", text);
+}
+
+void ProgressLine::Note(const std::string& text) {
+  if (quiet_) return;
+  Done();
+  fmt::print(stderr, "strait bench: {}\n", text);
+}
+
+void ProgressLine::Done() {
+  if (open_) fmt::print(stderr, "\n");
+  open_ = false;
+}
+
+}  // namespace bench
+}  // namespace strait::cli

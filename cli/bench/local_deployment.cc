@@ -1,0 +1,247 @@
+#include "cli/bench/local_deployment.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "bench/suite/load/cpu_pin.h"
+#include "cli/keys_operations.h"
+#include "crypto/credential.h"
+#include "crypto/keystore.h"
+
+namespace strait::cli::bench {
+namespace {
+
+using demo::ChildProcess;
+using demo::Clock;
+
+constexpr auto kStopGrace = std::chrono::seconds(5);
+constexpr std::uint32_t kCredentialHours = 4;
+constexpr std::uint64_t kBackdateSeconds = 300;
+
+std::uint64_t NowUnix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
+
+// The relay's limits for a bench: a load generator on one host is one source with thousands of logins in flight,
+// which the defaults (64 per source, 256 per shard) rightly treat as a flood.
+constexpr const char* kRelayConfig = R"(# written by strait bench: a load generator is one busy source
+max_handshakes_per_source = 4096
+max_handshakes_per_shard = 4096
+max_links_per_shard = 200000
+)";
+
+template <typename T>
+Result<T, std::string> Op(Result<T, std::string> r, std::string_view what) {
+  if (!r) return Fail(fmt::format("{}: {}", what, r.error()));
+  return r;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LocalDeployment>, std::string> LocalDeployment::Start(const LocalDeploymentOptions& o) {
+  std::unique_ptr<LocalDeployment> d(new LocalDeployment(o));
+  char tmpl[] = "/tmp/strait-bench.XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) return Fail(fmt::format("mkdtemp: {}", std::strerror(errno)));
+  d->dir_ = tmpl;
+  if (auto r = d->MakeKeys(); !r) return Fail(r.error());
+  if (auto r = d->StartRelay(); !r) return Fail(r.error());
+  return d;
+}
+
+LocalDeployment::~LocalDeployment() {
+  Stop();
+  children_.clear();
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+pid_t LocalDeployment::relay_pid() const { return relay_ != nullptr ? relay_->pid() : -1; }
+
+void LocalDeployment::Stop() {
+  // The device and the connector first (their links to the relay end cleanly), the relay last.
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it) (*it)->Stop(kStopGrace);
+}
+
+Result<void, std::string> LocalDeployment::MakeKeys() {
+  const uint64_t now = NowUnix();
+  const std::string root = dir_ + "/root", tenant = dir_ + "/tenant", ca = dir_ + "/ca";
+  if (auto r = Op(InitRoot({.out_dir = root}), "root"); !r) return Fail(r.error());
+  if (auto r = Op(MakeTenant({.root_dir = root, .tenant_id = "bench", .days = 1, .out_dir = tenant}, now), "tenant");
+      !r) {
+    return Fail(r.error());
+  }
+  if (auto r = Op(MakeTlsCa({.out_dir = ca}), "TLS CA"); !r) return Fail(r.error());
+  IssueOptions relay;
+  relay.role = crypto::Role::kRelay;
+  relay.subject = "relay-bench";
+  relay.hours = kCredentialHours;
+  relay.out_dir = dir_ + "/relay";
+  relay.root_dir = root;
+  relay.tls_ca_dir = ca;
+  relay.dns_names = {"localhost"};
+  relay.ip_addresses = {"127.0.0.1"};
+  if (auto r = Op(Issue(relay, now), "relay identity"); !r) return Fail(r.error());
+  for (const auto& [role, subject, out] : {std::tuple{crypto::Role::kConnector, "conn-bench", "/conn"},
+                                           std::tuple{crypto::Role::kDevice, "dev-socks", "/dev"}}) {
+    IssueOptions i;
+    i.role = role;
+    i.subject = subject;
+    i.hours = kCredentialHours;
+    i.out_dir = dir_ + out;
+    i.tenant_dir = tenant;
+    i.ca = ca;
+    if (auto r = Op(Issue(i, now), fmt::format("{} identity", crypto::RoleName(role))); !r) return Fail(r.error());
+  }
+  auto ca_pem = crypto::ReadPublicFile(ca + "/ca.pem");
+  if (!ca_pem) return Fail(fmt::format("TLS CA: {}", ca_pem.error().reason));
+  auto tls = crypto::TlsContext::CreateClient({*ca_pem, "127.0.0.1"});
+  if (!tls) return Fail(fmt::format("device TLS: {}", tls.error().reason));
+  client_tls_ = std::make_unique<crypto::TlsContext>(std::move(*tls));
+  auto root_pub = crypto::LoadEd25519PublicKey(root + "/root.pub");
+  if (!root_pub) return Fail(fmt::format("root.pub: {}", root_pub.error().reason));
+  root_public_ = *root_pub;
+  if (auto w = crypto::WritePublicFile(dir_ + "/relay.toml", kRelayConfig, crypto::Overwrite::kRefuse); !w) {
+    return Fail(fmt::format("relay.toml: {}", w.error().reason));
+  }
+  return {};
+}
+
+Result<ChildProcess*, std::string> LocalDeployment::Spawn(const std::string& name,
+                                                          const std::vector<std::string>& args) {
+  std::string error;
+  auto c = ChildProcess::Start(name, "/proc/self/exe", args, dir_ + "/" + name + ".stderr", &error);
+  if (!c) return Fail(fmt::format("{}: {}", name, error));
+  children_.push_back(std::move(c));
+  return children_.back().get();
+}
+
+Result<std::string, std::string> LocalDeployment::WaitLine(ChildProcess& c, std::string_view prefix,
+                                                           std::size_t* cursor) {
+  auto line = c.WaitLine(prefix, Clock::now() + options_.timeout, cursor);
+  if (line) return *line;
+  if (demo::Interrupted()) return Fail(std::string("interrupted"));
+  return Fail(fmt::format("{} never printed \"{}\" ({}); stderr: {}", c.name(), prefix,
+                          c.exited() ? c.StatusText() : fmt::format("{} s passed", options_.timeout.count()),
+                          c.StderrTail(3)));
+}
+
+Result<void, std::string> LocalDeployment::StartRelay() {
+  auto c = Spawn("relay", {"relay", "--identity", dir_ + "/relay", "--config", dir_ + "/relay.toml",
+                           "--device-listen", device_port_arg_, "--connector-listen", connector_port_arg_,
+                           "--metrics-listen", "127.0.0.1:0", "--threads", std::to_string(options_.relay_threads)});
+  if (!c) return Fail(c.error());
+  relay_ = *c;
+  std::size_t cursor = 0;
+  auto ready = WaitLine(*relay_, "relay ready", &cursor);
+  if (!ready) return Fail(ready.error());
+  const auto device = demo::Field(*ready, "device");
+  const auto connector = demo::Field(*ready, "connector");
+  const auto metrics = demo::Field(*ready, "metrics");
+  auto dev_addr = device ? runtime::ParseSocketAddress(*device) : runtime::ParseSocketAddress("");
+  auto conn_addr = connector ? runtime::ParseSocketAddress(*connector) : runtime::ParseSocketAddress("");
+  auto metrics_hp = metrics ? demo::ParseHostPort(*metrics) : std::nullopt;
+  if (!dev_addr || !conn_addr || !metrics_hp) {
+    return Fail(fmt::format("relay: cannot read its ready line \"{}\"", *ready));
+  }
+  relay_device_ = *dev_addr;
+  relay_connector_ = *conn_addr;
+  relay_metrics_ = *metrics_hp;
+  device_port_arg_ = *device;
+  connector_port_arg_ = *connector;
+  if (options_.relay_cpu) {
+    if (auto p = strait::bench::PinProcess(relay_->pid(), {*options_.relay_cpu}); !p) {
+      return Fail(fmt::format("pinning the relay to CPU {}: {}", *options_.relay_cpu, p.error()));
+    }
+  }
+  return {};
+}
+
+Result<void, std::string> LocalDeployment::RestartRelay() {
+  if (relay_ == nullptr) return Fail(std::string("no relay to restart"));
+  relay_->Signal(SIGKILL);
+  if (!relay_->WaitExit(Clock::now() + options_.timeout)) return Fail(std::string("the relay did not die on SIGKILL"));
+  return StartRelay();
+}
+
+Result<std::vector<link::LinkConfig>, std::string> LocalDeployment::MakeDevices(std::uint32_t count) {
+  auto tenant_key = crypto::LoadEd25519SecretKey(dir_ + "/tenant/tenant.key");
+  if (!tenant_key) return Fail(fmt::format("tenant key: {}", tenant_key.error().reason));
+  auto tenant_cert = crypto::LoadTenantCert(dir_ + "/tenant/tenant.cert");
+  if (!tenant_cert) return Fail(fmt::format("tenant cert: {}", tenant_cert.error().reason));
+  const crypto::X25519PublicKey noise = crypto::X25519KeyPair::Generate().public_key;
+  const std::uint64_t now = NowUnix();
+  std::vector<link::LinkConfig> out;
+  out.reserve(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::string subject = fmt::format("bench-dev-{}", i);
+    crypto::Ed25519KeyPair key = crypto::Ed25519KeyPair::Generate();
+    auto cred = crypto::IssueCredential(*tenant_key, *tenant_cert,
+                                        {crypto::Role::kDevice, subject, key.public_key, noise, i + 1u,
+                                         now - kBackdateSeconds, now + kCredentialHours * 3600ull});
+    if (!cred) return Fail(fmt::format("device credential: {}", cred.error().reason));
+    link::LinkConfig c;
+    c.tls = client_tls_.get();
+    c.client = link::ClientLoginConfig::Of(std::move(*cred), key, tunnel::LinkRole::kDevice);
+    c.client.server_root = root_public_;  // checks the relay's credential, as a device does
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::string, std::string> LocalDeployment::MakeServerPem(const std::string& name) {
+  const std::string out = dir_ + "/" + name;
+  TlsServerOptions t;
+  t.ca_dir = dir_ + "/ca";
+  t.dns_names = {"localhost"};
+  t.ip_addresses = {"127.0.0.1"};
+  t.days = 1;
+  t.out_dir = out;
+  if (auto r = Op(MakeTlsServer(t), name); !r) return Fail(r.error());
+  auto cert = crypto::ReadPublicFile(out + "/tls.crt");
+  if (!cert) return Fail(fmt::format("{}: {}", name, cert.error().reason));
+  auto key = crypto::ReadSecretFile(out + "/tls.key");
+  if (!key) return Fail(fmt::format("{}: {}", name, key.error().reason));
+  const std::string pem_path = out + "/server.pem";
+  std::string pem = *cert;
+  pem += key->view();
+  if (auto w = crypto::WriteSecretFile(pem_path, pem, crypto::Overwrite::kRefuse); !w) {
+    return Fail(fmt::format("{}: {}", pem_path, w.error().reason));
+  }
+  return pem_path;
+}
+
+Result<demo::HostPort, std::string> LocalDeployment::StartAppPath(const std::vector<std::uint16_t>& ports) {
+  std::string policy = "# written by strait bench: the in-process servers only\n[[allow]]\ncidrs = [\"127.0.0.1/32\"]\n"
+                       "ports = [";
+  for (std::size_t i = 0; i < ports.size(); ++i) policy += fmt::format("{}\"{}\"", i ? ", " : "", ports[i]);
+  policy += "]\n";
+  if (auto w = crypto::WritePublicFile(dir_ + "/policy.toml", policy, crypto::Overwrite::kRefuse); !w) {
+    return Fail(fmt::format("policy.toml: {}", w.error().reason));
+  }
+  auto conn = Spawn("connector", {"connector", "--identity", dir_ + "/conn", "--relay", connector_port_arg_,
+                                  "--policy", dir_ + "/policy.toml", "--metrics-listen", "127.0.0.1:0"});
+  if (!conn) return Fail(conn.error());
+  std::size_t cc = 0;
+  if (auto l = WaitLine(**conn, "connector ready", &cc); !l) return Fail(l.error());
+  if (auto l = WaitLine(**conn, "connector link up", &cc); !l) return Fail(l.error());
+  auto dev = Spawn("device", {"device", "--identity", dir_ + "/dev", "--relay", device_port_arg_, "--socks-listen",
+                              "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
+  if (!dev) return Fail(dev.error());
+  std::size_t dc = 0;
+  auto ready = WaitLine(**dev, "device ready", &dc);
+  if (!ready) return Fail(ready.error());
+  const auto socks = demo::Field(*ready, "socks");
+  auto hp = socks ? demo::ParseHostPort(*socks) : std::nullopt;
+  if (!hp) return Fail(fmt::format("device: cannot read its ready line \"{}\"", *ready));
+  if (auto l = WaitLine(**dev, "device session up", &dc); !l) return Fail(l.error());
+  return *hp;
+}
+
+}  // namespace strait::cli::bench

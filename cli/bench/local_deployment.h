@@ -1,0 +1,95 @@
+// LocalDeployment: the relay (and, where a scenario needs them, a connector and a device with its SOCKS5 door) that
+// `strait bench` starts by itself on loopback when no --relay is given (docs/bench.md §1): throwaway keys in a
+// private temporary directory, made with the same operations as `strait keys` (root, tenant "bench", TLS CA, relay,
+// connector, one device bundle), the daemons as children of this same binary, the relay pinned to its own CPU.
+//
+// Simulated devices (DeviceFleet) get credentials issued in memory from the tenant key, one per device, so the
+// relay sees distinct devices (its per-credential link limit stays at its default). They share one Noise public
+// key: the bench's device links never open a session, and the relay does not look at it.
+//
+// Everything is stopped and removed by the destructor (children SIGTERM, then SIGKILL; the directory deleted),
+// Ctrl-C included: the caller's signal handler only sets demo::InterruptFlag() and lets the stack unwind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/demo/process.h"
+#include "crypto/keys.h"
+#include "crypto/result.h"
+#include "crypto/tls_context.h"
+#include "runtime/net.h"
+#include "tunnel/link/tls_link.h"
+
+namespace strait::cli::bench {
+
+struct LocalDeploymentOptions {
+  std::uint32_t relay_threads = 1;
+  std::optional<std::uint32_t> relay_cpu;  // pin every relay thread there; nullopt: not pinned
+  std::chrono::seconds timeout{60};        // each child's start
+  bool verbose = false;                    // progress lines on stderr
+};
+
+class LocalDeployment {
+ public:
+  // Makes the keys and starts the relay; prints nothing but errors.
+  static Result<std::unique_ptr<LocalDeployment>, std::string> Start(const LocalDeploymentOptions& options);
+  ~LocalDeployment();
+  LocalDeployment(const LocalDeployment&) = delete;
+  LocalDeployment& operator=(const LocalDeployment&) = delete;
+
+  // The relay's device and connector ports, and its /metrics endpoint.
+  const runtime::SocketAddress& relay_device() const { return relay_device_; }
+  const runtime::SocketAddress& relay_connector() const { return relay_connector_; }
+  const demo::HostPort& relay_metrics() const { return relay_metrics_; }
+  pid_t relay_pid() const;
+  std::uint32_t relay_threads() const { return options_.relay_threads; }
+  const std::string& dir() const { return dir_; }
+
+  // `count` simulated devices' link configurations (credentials issued now, valid 4 hours), checking the relay's
+  // credential as a device does. Valid while this deployment lives.
+  Result<std::vector<link::LinkConfig>, std::string> MakeDevices(std::uint32_t count);
+
+  // Kills the relay (SIGKILL: a crash, every link cut at once) and starts it again on the same ports, pinned as
+  // before. Returns when it is ready again.
+  Result<void, std::string> RestartRelay();
+
+  // The app path: a connector whose policy allows 127.0.0.1 on `ports`, linked to the relay, and a device with a
+  // SOCKS5 door whose session is up. Returns the SOCKS5 door. Once per deployment.
+  Result<demo::HostPort, std::string> StartAppPath(const std::vector<std::uint16_t>& ports);
+
+  // A TLS server certificate from the deployment's CA (names localhost and 127.0.0.1) as one PEM file, certificate
+  // then key (0600), for a baseline's TLS listeners; and the CA's PEM, which its TLS clients verify against.
+  Result<std::string, std::string> MakeServerPem(const std::string& name);
+  std::string ca_pem_path() const { return dir_ + "/ca/ca.pem"; }
+
+  // Stops the children (SIGTERM, then SIGKILL after a grace). Idempotent; the destructor calls it.
+  void Stop();
+
+ private:
+  explicit LocalDeployment(const LocalDeploymentOptions& o) : options_(o) {}
+  Result<void, std::string> MakeKeys();
+  Result<void, std::string> StartRelay();
+  Result<demo::ChildProcess*, std::string> Spawn(const std::string& name, const std::vector<std::string>& args);
+  Result<std::string, std::string> WaitLine(demo::ChildProcess& c, std::string_view prefix, std::size_t* cursor);
+
+  LocalDeploymentOptions options_;
+  std::string dir_;
+  std::vector<std::unique_ptr<demo::ChildProcess>> children_;
+  demo::ChildProcess* relay_ = nullptr;
+  runtime::SocketAddress relay_device_;
+  runtime::SocketAddress relay_connector_;
+  demo::HostPort relay_metrics_;
+  std::string device_port_arg_ = "127.0.0.1:0";     // fixed to the first start's ports for a restart
+  std::string connector_port_arg_ = "127.0.0.1:0";
+  std::unique_ptr<crypto::TlsContext> client_tls_;  // the devices' (trusts the throwaway TLS CA)
+  crypto::Ed25519PublicKey root_public_{};
+};
+
+}  // namespace strait::cli::bench

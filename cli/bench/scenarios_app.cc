@@ -1,0 +1,177 @@
+// The app-traffic scenarios of `strait bench` (docs/bench.md §2), on the traffic engines of
+// bench/suite/load/app_traffic.h and the in-process servers of app_servers.h:
+//   latency  request/response of --size bytes over --connections streams to an echo server; open loop at --rate
+//            (latency from the intended send time) or --closed (one request in flight per stream)
+//   bulk     --streams streams writing as fast as they can to a sink
+// Sides: strait (device SOCKS5 door -> relay -> connector -> server, the local deployment's app path), direct (the
+// engine straight to the server) and haproxy (in -> MID -> out -> server, TLS on both legs of the mid). The
+// forwarder's CPU is the relay's (strait) or the haproxy mid's, each pinned to the relay's CPU.
+#include <fmt/format.h>
+
+#include "bench/suite/load/app_servers.h"
+#include "bench/suite/load/app_traffic.h"
+#include "bench/suite/proc_sample.h"
+#include "cli/bench/baseline_haproxy.h"
+#include "cli/bench/scenario.h"
+
+namespace strait::cli::bench {
+namespace {
+
+using strait::bench::AppServer;
+using strait::bench::AppServerKind;
+using strait::bench::Better;
+using strait::bench::TrafficTarget;
+
+class AppScenario final : public Scenario {
+ public:
+  explicit AppScenario(bool latency) : latency_(latency) {}
+
+  std::map<std::string, MetricSpec> Specs() const override {
+    if (latency_) {
+      return {{"achieved_rate", {"1/s", Better::kHigher}}, {"completed", {"", Better::kHigher}},
+              {"dropped", {"", Better::kLower}},           {"late", {"", Better::kLower}},
+              {"unanswered", {"", Better::kLower}},        {"errors", {"", Better::kLower}},
+              {"forwarder_cpu_us_per_request", {"us", Better::kLower}}};
+    }
+    return {{"bytes_per_s", {"B/s", Better::kHigher}},     {"min_stream_bytes", {"B", Better::kHigher}},
+            {"max_stream_bytes", {"B", Better::kHigher}},  {"errors", {"", Better::kLower}},
+            {"forwarder_cpu_s_per_gb", {"s/GB", Better::kLower}}};
+  }
+  bool NeedsLocalRelay() const override { return true; }
+  bool SupportsBaseline() const override { return true; }
+
+  Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
+    if (auto s = EnsureServer(); !s) return Fail(s.error());
+    if (auto p = ProbeNegotiated(env); !p) return Fail(p.error());
+    auto to = Target(env);
+    if (!to) return Fail(to.error());
+    const pid_t forwarder = env.side == "strait" ? env.local->relay_pid() : env.side == "haproxy" ? haproxy_->mid_pid()
+                                                                                                  : -1;
+    std::optional<strait::bench::ProcSample> before;
+    if (forwarder > 0) {
+      auto s = strait::bench::Sample(forwarder);
+      if (s) before = *s;
+    }
+    const auto& a = env.args;
+    auto progress = [&env, this](const strait::bench::TimelineSample& s) {
+      env.progress->Update(fmt::format("{:6.1f}s  {}: {}", s.t, env.side,
+                                       latency_ ? fmt::format("{} responses/s, {} errors", s.ops, s.errors)
+                                                : fmt::format("{:.1f} MB/s, {} errors", s.bytes / 1e6, s.errors)));
+    };
+    double forwarded_units = 0;  // requests (latency) or GB (bulk), for the forwarder's CPU per unit
+    if (latency_) {
+      strait::bench::LatencyOptions o;
+      o.to = *to;
+      o.connections = a.connections;
+      o.size = a.size;
+      o.closed = a.closed;
+      o.rate = a.rate;
+      o.max_outstanding = a.max_outstanding;
+      o.warmup_s = a.warmup;
+      o.seconds = a.seconds;
+      o.timeout_s = a.timeout;
+      o.stop = env.stop;
+      o.on_sample = progress;
+      auto r = strait::bench::RunLatency(o);
+      env.progress->Done();
+      if (!r) return Fail(r.error());
+      if (r->streams_up == 0) return Fail(fmt::format("no stream opened: {}", r->first_error));
+      run.seconds = r->seconds;
+      run.metrics["achieved_rate"] = r->achieved_rate;
+      run.metrics["completed"] = static_cast<double>(r->completed);
+      run.metrics["dropped"] = static_cast<double>(r->dropped);
+      run.metrics["late"] = static_cast<double>(r->late);
+      run.metrics["unanswered"] = static_cast<double>(r->unanswered);
+      run.metrics["errors"] = static_cast<double>(r->errors);
+      run.latency = strait::bench::Latency{.unit = "ns", .histogram = r->histogram};
+      run.timeline = r->timeline;
+      forwarded_units = static_cast<double>(r->completed);
+    } else {
+      strait::bench::BulkOptions o;
+      o.to = *to;
+      o.streams = a.streams;
+      o.warmup_s = a.warmup;
+      o.seconds = a.seconds;
+      o.timeout_s = a.timeout;
+      o.stop = env.stop;
+      o.on_sample = progress;
+      auto r = strait::bench::RunBulk(o);
+      env.progress->Done();
+      if (!r) return Fail(r.error());
+      if (r->streams_up == 0) return Fail(fmt::format("no stream opened: {}", r->first_error));
+      run.seconds = r->seconds;
+      run.metrics["bytes_per_s"] = r->bytes_per_s;
+      run.metrics["min_stream_bytes"] = static_cast<double>(r->min_stream_bytes);
+      run.metrics["max_stream_bytes"] = static_cast<double>(r->max_stream_bytes);
+      run.metrics["errors"] = static_cast<double>(r->errors);
+      run.timeline = r->timeline;
+      forwarded_units = static_cast<double>(r->bytes) / 1e9;
+    }
+    if (before) {
+      // The forwarder's CPU over the whole run (warm-up included) per unit moved in the window: both sides are
+      // measured the same way, so the ratio holds; the absolute figure is a slight over-estimate.
+      if (auto after = strait::bench::Sample(forwarder); after && forwarded_units > 0) {
+        const double cpu = strait::bench::CpuSeconds(*before, *after);
+        run.metrics[latency_ ? "forwarder_cpu_us_per_request" : "forwarder_cpu_s_per_gb"] =
+            latency_ ? cpu * 1e6 / forwarded_units : cpu / forwarded_units;
+      }
+    }
+    return {};
+  }
+
+ private:
+  Result<void, std::string> EnsureServer() {
+    if (server_) return {};
+    strait::bench::AppServerOptions o;
+    o.kind = latency_ ? AppServerKind::kEcho : AppServerKind::kSink;
+    auto s = AppServer::Start(o);
+    if (!s) return Fail(fmt::format("{} server: {}", latency_ ? "echo" : "sink", s.error()));
+    server_ = std::move(*s);
+    return {};
+  }
+
+  Result<TrafficTarget, std::string> Target(BenchEnv& env) {
+    const demo::HostPort server = server_->address();
+    if (env.side == "direct") return TrafficTarget{server, std::nullopt};
+    if (env.side == "haproxy") {
+      if (!haproxy_) {
+        auto pem = env.local->MakeServerPem("haproxy");
+        if (!pem) return Fail(pem.error());
+        HaproxyChainOptions o;
+        o.dir = env.local->dir();
+        o.server_pem = *pem;
+        o.ca_pem_path = env.local->ca_pem_path();
+        o.target_port = server.port;
+        if (env.cpus.pinned) o.mid_cpu = env.cpus.relay_cpu;
+        o.timeout = std::chrono::seconds(env.args.timeout);
+        auto h = HaproxyChain::Start(o);
+        if (!h) return Fail(h.error());
+        haproxy_ = std::move(*h);
+        env.progress->Note(fmt::format("baseline: {} (in -> mid -> out, TLS 1.3 on the mid's both legs)",
+                                       haproxy_->version()));
+      }
+      return TrafficTarget{demo::HostPort{"127.0.0.1", haproxy_->port()}, std::nullopt};
+    }
+    if (!socks_ || socks_for_ != env.local) {
+      env.progress->Note("starting the app path: connector and device (SOCKS5 door)");
+      auto door = env.local->StartAppPath({server.port});
+      if (!door) return Fail(door.error());
+      socks_ = *door;
+      socks_for_ = env.local;
+    }
+    return TrafficTarget{server, socks_};
+  }
+
+  bool latency_;
+  std::unique_ptr<AppServer> server_;
+  std::optional<demo::HostPort> socks_;
+  const LocalDeployment* socks_for_ = nullptr;
+  std::unique_ptr<HaproxyChain> haproxy_;
+};
+
+}  // namespace
+
+std::unique_ptr<Scenario> MakeLatencyScenario() { return std::make_unique<AppScenario>(true); }
+std::unique_ptr<Scenario> MakeBulkScenario() { return std::make_unique<AppScenario>(false); }
+
+}  // namespace strait::cli::bench

@@ -1,0 +1,278 @@
+// The link-level scenarios of `strait bench` (docs/bench.md §2), all driven by DeviceFleet:
+//   idle       --devices N authenticated links held for --hold s; the relay's RSS delta per session (fresh relay)
+//   logins     a storm of --devices N logins, --parallel P in flight; logins/s and the relay's CPU µs per login
+//   reconnect  N links up, then all dropped at once (--how abort | restart); time until every device is back
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "bench/suite/load/device_fleet.h"
+#include "bench/suite/load/login_floor.h"
+#include "crypto/keystore.h"
+#include "bench/suite/prometheus_scrape.h"
+#include "bench/suite/proc_sample.h"
+#include "cli/bench/scenario.h"
+
+namespace strait::cli::bench {
+namespace {
+
+using strait::bench::Better;
+using strait::bench::FleetMode;
+using strait::bench::FleetOptions;
+using strait::bench::FleetProgress;
+using strait::bench::FleetResult;
+using strait::bench::ProcSample;
+
+constexpr std::chrono::seconds kScrapeTimeout{5};
+constexpr std::size_t kMaxRelayCounters = strait::bench::kMaxRelayCounters;
+
+// The relay as the bench sees it from outside: /proc (RSS, CPU) and its /metrics (counter deltas).
+class RelayProbe {
+ public:
+  explicit RelayProbe(const LocalDeployment& d) : d_(d) {}
+  Result<void, std::string> Before() {
+    auto s = strait::bench::Sample(d_.relay_pid());
+    if (!s) return Fail(fmt::format("relay: {}", s.error()));
+    before_ = *s;
+    auto m = strait::bench::Scrape(d_.relay_metrics(), kScrapeTimeout);
+    if (!m) return Fail(fmt::format("relay /metrics: {}", m.error()));
+    metrics_before_ = std::move(*m);
+    return {};
+  }
+  // After the load, on the loop thread or after it: RSS and CPU now.
+  void After() {
+    if (auto s = strait::bench::Sample(d_.relay_pid()); s) after_ = *s;
+  }
+  std::uint64_t rss_before() const { return before_.rss_bytes; }
+  std::uint64_t rss_after() const { return after_.rss_bytes; }
+  double cpu_s() const { return strait::bench::CpuSeconds(before_, after_); }
+  // The sample for the run: RSS, CPU and the counters that moved (the relay publishes them once a second).
+  strait::bench::RelaySample Finish() {
+    strait::bench::RelaySample r;
+    r.rss_before = before_.rss_bytes;
+    r.rss_after = after_.rss_bytes;
+    r.cpu_s = cpu_s();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    if (auto m = strait::bench::Scrape(d_.relay_metrics(), kScrapeTimeout); m) {
+      for (const auto& [name, delta] : strait::bench::CounterDeltas(metrics_before_, *m, "strait_relay_")) {
+        if (r.metrics_delta.size() >= kMaxRelayCounters || delta < 0) continue;
+        r.metrics_delta[name] = static_cast<std::uint64_t>(delta);
+      }
+    }
+    return r;
+  }
+
+ private:
+  const LocalDeployment& d_;
+  ProcSample before_;
+  ProcSample after_;
+  strait::bench::Samples metrics_before_;
+};
+
+constexpr std::uint32_t kFloorIterations = 200;
+
+// The floor of a login (docs/bench.md §2): the relay's own TLS and login code in memory, on a thread pinned to the
+// relay's CPU while the relay idles, with the local deployment's relay and device bundles.
+Result<strait::bench::LoginFloor, std::string> MeasureFloor(const BenchEnv& env) {
+  auto relay = crypto::LoadIdentityBundle(env.local->dir() + "/relay");
+  if (!relay) return Fail(fmt::format("floor: relay bundle: {}", relay.error().reason));
+  auto device = crypto::LoadIdentityBundle(env.local->dir() + "/dev");
+  if (!device) return Fail(fmt::format("floor: device bundle: {}", device.error().reason));
+  auto inputs = strait::bench::LoginFloorInputsFromBundles(*relay, *device, "localhost");
+  if (!inputs) return Fail(fmt::format("floor: {}", inputs.error()));
+  std::optional<Result<strait::bench::LoginFloor, std::string>> out;
+  std::thread t([&] {
+    if (env.cpus.pinned) (void)strait::bench::PinThisThread({env.cpus.relay_cpu});
+    out.emplace(strait::bench::MeasureLoginFloor(*inputs, kFloorIterations));
+  });
+  t.join();
+  return std::move(*out);
+}
+
+FleetOptions BaseOptions(BenchEnv& env, FleetMode mode, std::uint32_t devices) {
+  FleetOptions o;
+  o.mode = mode;
+  o.relay = env.relay;
+  o.sources = env.sources;
+  o.devices = devices;
+  o.parallel = env.args.parallel;
+  o.timeout = std::chrono::seconds(env.args.timeout);
+  o.stop = env.stop;
+  o.on_progress = [&env](const FleetProgress& p) {
+    env.progress->Update(fmt::format("{:6.1f}s  {}: {} of {} up, {} in flight, {} logins, {} errors", p.t, p.phase,
+                                     p.up, p.target, p.in_flight, p.logins, p.errors));
+  };
+  return o;
+}
+
+// The simulated devices: a local deployment issues one credential per device; a remote run has what --identity
+// gave (the runner checked there are enough).
+Result<std::vector<link::LinkConfig>*, std::string> Devices(BenchEnv& env, std::uint32_t count,
+                                                           std::vector<link::LinkConfig>& made) {
+  if (env.local == nullptr) return env.devices;
+  env.progress->Note(fmt::format("issuing {} device credentials", count));
+  auto d = env.local->MakeDevices(count);
+  if (!d) return Fail(d.error());
+  made = std::move(*d);
+  return &made;
+}
+
+Result<FleetResult, std::string> RunChecked(BenchEnv& env, const FleetOptions& o,
+                                            const std::vector<link::LinkConfig>& devices) {
+  auto r = strait::bench::RunFleet(o, devices);
+  env.progress->Done();
+  if (!r) return Fail(r.error());
+  if (env.cipher.empty()) {
+    env.tls_version = r->tls_version;
+    env.cipher = r->cipher;
+  }
+  if (!r->complete && !r->stopped) return Fail(r->last_error);
+  return r;
+}
+
+void Common(Run& run, const FleetResult& r) {
+  run.metrics["errors"] = static_cast<double>(r.errors);
+  run.timeline = r.timeline;
+}
+
+class IdleScenario final : public Scenario {
+ public:
+  std::map<std::string, MetricSpec> Specs() const override {
+    return {{"sessions", {"", Better::kHigher}},
+            {"rss_per_session", {"B", Better::kLower}},
+            {"logins_per_s", {"1/s", Better::kHigher}},
+            {"errors", {"", Better::kLower}}};
+  }
+  bool FreshRelayPerRep() const override { return true; }
+  bool NeedsLocalRelay() const override { return true; }
+
+  Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
+    std::vector<link::LinkConfig> made;
+    auto devices = Devices(env, env.args.devices, made);
+    if (!devices) return Fail(devices.error());
+    RelayProbe probe(*env.local);
+    if (auto b = probe.Before(); !b) return Fail(b.error());
+    FleetOptions o = BaseOptions(env, FleetMode::kHold, env.args.devices);
+    o.hold = std::chrono::seconds(env.args.hold);
+    std::uint32_t held = 0;
+    o.on_hold_end = [&] { probe.After(); };
+    auto r = RunChecked(env, o, **devices);
+    if (!r) return Fail(r.error());
+    held = r->peak_up;
+    Common(run, *r);
+    run.seconds = r->window_s + static_cast<double>(env.args.hold);
+    run.metrics["sessions"] = held;
+    const double delta = static_cast<double>(probe.rss_after()) - static_cast<double>(probe.rss_before());
+    run.metrics["rss_per_session"] = held > 0 ? delta / held : 0;
+    run.metrics["logins_per_s"] = r->window_s > 0 ? static_cast<double>(held) / r->window_s : 0;
+    run.latency = strait::bench::Latency{.unit = "ns", .histogram = r->login_ns};
+    run.relay = probe.Finish();
+    return {};
+  }
+};
+
+class LoginsScenario final : public Scenario {
+ public:
+  std::map<std::string, MetricSpec> Specs() const override {
+    return {{"logins", {"", Better::kHigher}},
+            {"logins_per_s", {"1/s", Better::kHigher}},
+            {"relay_cpu_us_per_login", {"us", Better::kLower}},
+            {"floor_us", {"us", Better::kLower}},
+            {"ratio_to_floor", {"", Better::kLower}},
+            {"errors", {"", Better::kLower}}};
+  }
+  bool NeedsLocalRelay() const override { return false; }
+
+  Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
+    std::vector<link::LinkConfig> made;
+    auto devices = Devices(env, env.args.devices, made);
+    if (!devices) return Fail(devices.error());
+    std::optional<RelayProbe> probe;
+    std::optional<strait::bench::LoginFloor> floor;
+    if (env.local != nullptr) {
+      env.progress->Note(fmt::format("measuring the floor: {} in-memory logins on the relay's CPU", kFloorIterations));
+      auto f = MeasureFloor(env);
+      if (!f) return Fail(f.error());
+      floor = *f;
+      probe.emplace(*env.local);
+      if (auto b = probe->Before(); !b) return Fail(b.error());
+    }
+    auto r = RunChecked(env, BaseOptions(env, FleetMode::kStorm, env.args.devices), **devices);
+    if (!r) return Fail(r.error());
+    if (probe) probe->After();
+    Common(run, *r);
+    run.seconds = r->window_s;
+    run.metrics["logins"] = static_cast<double>(r->logins);
+    run.metrics["logins_per_s"] = r->window_s > 0 ? static_cast<double>(r->logins) / r->window_s : 0;
+    run.latency = strait::bench::Latency{.unit = "ns", .histogram = r->login_ns};
+    if (probe) {
+      if (r->logins > 0) {
+        const double us = probe->cpu_s() * 1e6 / static_cast<double>(r->logins);
+        run.metrics["relay_cpu_us_per_login"] = us;
+        run.metrics["floor_us"] = floor->us_per_login;
+        if (floor->us_per_login > 0) run.metrics["ratio_to_floor"] = us / floor->us_per_login;
+      }
+      run.relay = probe->Finish();
+    }
+    return {};
+  }
+};
+
+class ReconnectScenario final : public Scenario {
+ public:
+  std::map<std::string, MetricSpec> Specs() const override {
+    return {{"devices", {"", Better::kHigher}},
+            {"recover_s", {"s", Better::kLower}},
+            {"errors", {"", Better::kLower}}};
+  }
+
+  Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
+    std::vector<link::LinkConfig> made;
+    auto devices = Devices(env, env.args.devices, made);
+    if (!devices) return Fail(devices.error());
+    FleetOptions o = BaseOptions(env, FleetMode::kReconnect, env.args.devices);
+    o.hold = std::chrono::seconds(env.args.hold);
+    std::string restart_error;
+    if (env.args.how == "restart") {
+      o.drop = [&env, &restart_error] {
+        env.progress->Note("restarting the relay (SIGKILL, then the same ports)");
+        if (auto r = env.local->RestartRelay(); !r) restart_error = r.error();
+      };
+    }
+    auto r = RunChecked(env, o, **devices);
+    if (!restart_error.empty()) return Fail(restart_error);
+    if (!r) return Fail(r.error());
+    Common(run, *r);
+    run.seconds = r->window_s;
+    run.metrics["devices"] = env.args.devices;
+    run.metrics["recover_s"] = r->window_s;
+    run.latency = strait::bench::Latency{.unit = "ns", .histogram = r->recover_ns};
+    return {};
+  }
+};
+
+}  // namespace
+
+Result<void, std::string> ProbeNegotiated(BenchEnv& env) {
+  if (env.local == nullptr || !env.cipher.empty()) return {};
+  auto devices = env.local->MakeDevices(1);
+  if (!devices) return Fail(devices.error());
+  FleetOptions o;
+  o.mode = FleetMode::kStorm;
+  o.relay = env.relay;
+  o.devices = 1;
+  o.timeout = std::chrono::seconds(env.args.timeout);
+  o.stop = env.stop;
+  auto r = strait::bench::RunFleet(o, *devices);
+  if (!r) return Fail(r.error());
+  if (!r->complete) return Fail(fmt::format("probe login: {}", r->last_error));
+  env.tls_version = r->tls_version;
+  env.cipher = r->cipher;
+  return {};
+}
+
+std::unique_ptr<Scenario> MakeIdleScenario() { return std::make_unique<IdleScenario>(); }
+std::unique_ptr<Scenario> MakeLoginsScenario() { return std::make_unique<LoginsScenario>(); }
+std::unique_ptr<Scenario> MakeReconnectScenario() { return std::make_unique<ReconnectScenario>(); }
+
+}  // namespace strait::cli::bench

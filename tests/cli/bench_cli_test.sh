@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# End-to-end tests of `strait bench` against the built binary: each scenario for a few seconds against the local
+# deployment it starts, checked for plausibility (not speed): the JSON file matches its schema (strait bench compare
+# reads it back with the strict reader), counts add up, percentiles are monotone, figures are non-zero.
+# Usage: bench_cli_test.sh <path-to-strait> <case>
+#   cases: idle logins reconnect restart usage interrupt compare
+# Registered as ctest cli_bench.<case> by cli/CMakeLists.txt. Each case works in its own mktemp directory; every
+# process it starts is bounded by timeout(1) and the tool's own --timeout.
+set -euo pipefail
+
+strait=${1:?usage: bench_cli_test.sh <strait> <case>}
+case_name=${2:?usage: bench_cli_test.sh <strait> <case>}
+[ -x "$strait" ] || { echo "FAIL [$case_name]: $strait is not an executable" >&2; exit 1; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/strait-bench-cli-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+fail() { echo "FAIL [$case_name]: $*" >&2; exit 1; }
+expect_rc() {  # expect_rc <rc> <cmd...>: stdout to out.txt, stderr to err.txt
+  local want=$1; shift
+  local rc=0
+  timeout 300 "$@" >out.txt 2>err.txt || rc=$?
+  if [ "$rc" != "$want" ]; then
+    echo "--- stdout"; cat out.txt; echo "--- stderr"; tail -n 30 err.txt
+    fail "expected exit $want, got $rc: $*"
+  fi
+}
+expect_in() {  # expect_in <file> <fixed string>
+  grep -qF -- "$2" "$1" || { echo "--- $1"; cat "$1"; fail "'$2' not in $1"; }
+}
+
+# check_results <file> <scenario> <reps> <python checks on r (the document) and runs>: the schema's shape, then
+# the scenario's own checks. Percentiles come from the histogram's buckets (bench/suite/histogram.h).
+check_results() {
+  python3 - "$@" <<'EOF'
+import json, sys
+path, scenario, reps, extra = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+r = json.load(open(path))
+def need(cond, what):
+    if not cond:
+        print(f"FAIL: {what}", file=sys.stderr); sys.exit(1)
+need(r["schema"] == "strait-bench/1", "schema")
+need(r["scenario"] == scenario, "scenario")
+need(r["partial"] is False and r["error"] is None, f"partial/error: {r['partial']} {r['error']}")
+need(r["negotiated"]["tls"] == "TLSv1.3" and r["negotiated"]["cipher"].startswith("TLS_"), f"negotiated {r['negotiated']}")
+runs = r["runs"]
+need(len(runs) == reps, f"{len(runs)} runs, wanted {reps}")
+for run in runs:
+    need(set(run["metrics"]) == set(r["summary"]), "run metrics == summary keys")
+    ts = [s["t"] for s in run["timeline"]]
+    need(all(a < b for a, b in zip(ts, ts[1:])), "timeline t increases")
+    lat = run["latency"]
+    if lat is not None:
+        counts = sum(c for _, c in lat["buckets"]) + lat["overflow"]
+        need(counts == lat["count"], "bucket counts add up to count")
+        need(lat["count"] == 0 or 0 < lat["min"] <= lat["max"], "min <= max")
+for name, s in r["summary"].items():
+    need(s["min"] <= s["median"] <= s["max"], f"summary {name} min <= median <= max")
+exec(extra)
+print("results ok")
+EOF
+}
+
+case "$case_name" in
+  idle)
+    expect_rc 0 "$strait" bench idle --devices 300 --hold 1 --reps 2 --json idle.json --html idle.html
+    expect_in out.txt "strait bench idle: 2 runs"
+    expect_in out.txt "rss_per_session"
+    check_results idle.json idle 2 '
+for run in runs:
+    need(run["metrics"]["sessions"] == 300, "300 sessions held")
+    need(run["metrics"]["errors"] == 0, "no errors")
+    need(run["latency"]["count"] == 300, "one login latency per session")
+    need(sum(s["ops"] for s in run["timeline"]) == 300, "timeline logins add up")
+    need(run["relay"]["rss_after"] > run["relay"]["rss_before"] > 0, "the relay grew with 300 sessions")
+    need(run["metrics"]["rss_per_session"] > 0, "bytes per session")
+need(r["target"]["kind"] == "local", "local target")
+'
+    grep -q "<svg" idle.html || fail "no plot in idle.html"
+    ;;
+  logins)
+    expect_rc 0 "$strait" bench logins --devices 400 --parallel 32 --reps 2 --json logins.json
+    check_results logins.json logins 2 '
+for run in runs:
+    m = run["metrics"]
+    need(m["logins"] == 400 and m["errors"] == 0, f"400 logins, no errors: {m}")
+    need(m["logins_per_s"] > 0 and m["relay_cpu_us_per_login"] > 0, f"rates: {m}")
+    need(run["latency"]["count"] == 400, "one latency per login")
+    need(sum(s["ops"] for s in run["timeline"]) == 400, "timeline adds up")
+    need(run["relay"]["metrics_delta"], "relay counters moved")
+'
+    ;;
+  reconnect|restart)
+    how=abort; [ "$case_name" = restart ] && how=restart
+    expect_rc 0 "$strait" bench reconnect --devices 200 --how "$how" --reps 1 --json rc.json
+    check_results rc.json reconnect 1 '
+run = runs[0]
+need(run["metrics"]["devices"] == 200, "200 devices")
+need(run["metrics"]["recover_s"] > 0, "a recovery time")
+need(run["latency"]["count"] == 200, "every device recovered once")
+need(run["latency"]["max"] <= run["metrics"]["recover_s"] * 1e9 + 1, "no device after the last")
+'
+    ;;
+  usage)
+    expect_rc 2 "$strait" bench idle --devices 0
+    expect_rc 2 "$strait" bench idle --devices 20000
+    expect_rc 2 "$strait" bench logins --reps 0
+    expect_rc 2 "$strait" bench reconnect --how sideways
+    expect_rc 2 "$strait" bench logins --relay 127.0.0.1:1
+    expect_in err.txt "--relay needs --identity"
+    expect_rc 2 "$strait" bench idle --relay 127.0.0.1:1 --identity .
+    expect_in err.txt "needs the local relay"
+    expect_rc 2 "$strait" bench logins --json same --html same
+    expect_in err.txt "same file"
+    expect_rc 2 "$strait" bench
+    [ ! -e same ] || fail "a refused run wrote a file"
+    ;;
+  interrupt)
+    # Ctrl-C while links are held: the run stops, the relay is stopped, the partial results are written, exit 130.
+    timeout 120 "$strait" bench idle --devices 200 --hold 5 --reps 3 --json part.json >out.txt 2>err.txt &
+    pid=$!
+    for _ in $(seq 1 600); do grep -q "rep 2/3: idle" err.txt 2>/dev/null && break; sleep 0.1; done
+    grep -q "rep 2/3: idle" err.txt || { cat err.txt; kill $pid; fail "the second repetition never started"; }
+    sleep 2
+    kill -INT $pid
+    rc=0; wait $pid || rc=$?
+    [ "$rc" = 130 ] || { cat err.txt; fail "exit $rc after SIGINT, wanted 130"; }
+    expect_in err.txt "partial results written"
+    python3 -c '
+import json, sys
+r = json.load(open("part.json"))
+assert r["partial"] is True, r["partial"]
+assert len(r["runs"]) == 1, len(r["runs"])
+assert r["runs"][0]["metrics"]["sessions"] == 200
+print("partial ok")' || fail "partial results"
+    ! pgrep -f "strait-bench\.[A-Za-z0-9]*/relay" >/dev/null || fail "a relay outlived the interrupted bench"
+    ;;
+  compare)
+    expect_rc 0 "$strait" bench logins --devices 100 --parallel 16 --reps 2 --json a.json --quiet
+    expect_rc 0 "$strait" bench logins --devices 100 --parallel 16 --reps 2 --json b.json --quiet
+    expect_rc 0 "$strait" bench compare a.json b.json
+    expect_in out.txt "logins_per_s"
+    expect_rc 0 "$strait" bench compare a.json a.json
+    expect_in out.txt "(same)"
+    echo '{"schema":"strait-bench/1","extra":1}' >bad.json
+    expect_rc 1 "$strait" bench compare a.json bad.json
+    expect_in err.txt "bad.json"
+    expect_rc 1 "$strait" bench compare a.json missing.json
+    ;;
+  *) fail "unknown case" ;;
+esac
+echo "ok [$case_name]"
