@@ -86,7 +86,8 @@ Result<void, std::string> WriteFile(const std::string& path, const std::string& 
 }
 
 std::string FormatValue(double v, const std::string& unit) {
-  if (unit == "B") return fmt::format("{:.0f} B ({:.2f} KiB)", v, v / 1024);
+  if (unit == "B") return v >= 1 << 20 ? fmt::format("{:.1f} MiB", v / (1 << 20)) : fmt::format("{:.0f} B", v);
+  if (unit == "B/s") return fmt::format("{:.1f} MB/s", v / 1e6);
   if (unit.empty()) return fmt::format("{:.0f}", v);
   return fmt::format("{:.4g} {}", v, unit);
 }

@@ -178,7 +178,7 @@ class LoginsScenario final : public Scenario {
             {"logins_per_s", {"1/s", Better::kHigher}},
             {"relay_cpu_us_per_login", {"us", Better::kLower}},
             {"floor_us", {"us", Better::kLower}},
-            {"ratio_to_floor", {"", Better::kLower}},
+            {"ratio_to_floor", {"x", Better::kLower}},
             {"errors", {"", Better::kLower}}};
   }
   bool NeedsLocalRelay() const override { return false; }

@@ -3,7 +3,7 @@
 # deployment it starts, checked for plausibility (not speed): the JSON file matches its schema (strait bench compare
 # reads it back with the strict reader), counts add up, percentiles are monotone, figures are non-zero.
 # Usage: bench_cli_test.sh <path-to-strait> <case>
-#   cases: idle logins reconnect restart usage interrupt compare
+#   cases: idle logins reconnect restart latency bulk usage interrupt compare
 # Registered as ctest cli_bench.<case> by cli/CMakeLists.txt. Each case works in its own mktemp directory; every
 # process it starts is bounded by timeout(1) and the tool's own --timeout.
 set -euo pipefail
@@ -46,7 +46,8 @@ need(r["negotiated"]["tls"] == "TLSv1.3" and r["negotiated"]["cipher"].startswit
 runs = r["runs"]
 need(len(runs) == reps, f"{len(runs)} runs, wanted {reps}")
 for run in runs:
-    need(set(run["metrics"]) == set(r["summary"]), "run metrics == summary keys")
+    if run["side"] == "strait":  # the summary describes the strait side (a baseline may lack the forwarder's CPU)
+        need(set(run["metrics"]) == set(r["summary"]), "run metrics == summary keys")
     ts = [s["t"] for s in run["timeline"]]
     need(all(a < b for a, b in zip(ts, ts[1:])), "timeline t increases")
     lat = run["latency"]
@@ -101,6 +102,39 @@ need(run["latency"]["count"] == 200, "every device recovered once")
 need(run["latency"]["max"] <= run["metrics"]["recover_s"] * 1e9 + 1, "no device after the last")
 '
     ;;
+  latency)
+    # Open loop through the relay against the direct baseline: both sides each repetition, the order alternating.
+    expect_rc 0 "$strait" bench latency --seconds 2 --warmup 1 --rate 500 --connections 4 --reps 2 --baseline direct \
+      --json lat.json --html lat.html
+    expect_in out.txt "latency (direct)"
+    check_results lat.json latency 4 '
+need([(x["rep"], x["side"], x["order"]) for x in runs] ==
+     [(1, "strait", 1), (1, "direct", 2), (2, "direct", 1), (2, "strait", 2)], "sides alternate")
+for run in runs:
+    m = run["metrics"]
+    need(m["completed"] > 0 and m["errors"] == 0, f"completed, no errors: {m}")
+    need(run["latency"]["count"] == m["completed"], "one latency per response")
+    need(m["achieved_rate"] > 0, "a rate")
+need("achieved_rate" in r["ratios"] and r["ratios"]["achieved_rate"]["against"] == "direct", "ratios to direct")
+'
+    expect_rc 0 "$strait" bench latency --seconds 1 --warmup 0 --closed --connections 2 --reps 1 --json closed.json
+    check_results closed.json latency 1 'need(runs[0]["metrics"]["completed"] > 0, "closed loop completes")'
+    ;;
+  bulk)
+    command -v haproxy >/dev/null || { echo "skip: no haproxy (scripts/setup.sh installs it)"; exit 77; }
+    expect_rc 0 "$strait" bench bulk --seconds 2 --warmup 1 --streams 2 --reps 2 --baseline haproxy --json bulk.json
+    check_results bulk.json bulk 4 '
+need(sorted(x["side"] for x in runs) == ["haproxy", "haproxy", "strait", "strait"], "both sides twice")
+for run in runs:
+    m = run["metrics"]
+    need(m["bytes_per_s"] > 0 and m["errors"] == 0, f"bytes moved, no errors: {m}")
+    need(0 < m["min_stream_bytes"] <= m["max_stream_bytes"], "per-stream min <= max")
+    moved = sum(s["bytes"] for s in run["timeline"])
+    need(abs(moved - m["bytes_per_s"] * run["seconds"]) <= 0.01 * moved + 1, "timeline adds up to the rate")
+    need(m["forwarder_cpu_s_per_gb"] > 0, "forwarder CPU measured")
+need(r["ratios"]["bytes_per_s"]["against"] == "haproxy", "ratio to haproxy")
+'
+    ;;
   usage)
     expect_rc 2 "$strait" bench idle --devices 0
     expect_rc 2 "$strait" bench idle --devices 20000
@@ -112,6 +146,9 @@ need(run["latency"]["max"] <= run["metrics"]["recover_s"] * 1e9 + 1, "no device 
     expect_in err.txt "needs the local relay"
     expect_rc 2 "$strait" bench logins --json same --html same
     expect_in err.txt "same file"
+    expect_rc 2 "$strait" bench logins --baseline haproxy
+    expect_rc 2 "$strait" bench latency --size 0
+    expect_rc 2 "$strait" bench bulk --baseline nginx
     expect_rc 2 "$strait" bench
     [ ! -e same ] || fail "a refused run wrote a file"
     ;;
