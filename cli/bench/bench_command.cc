@@ -178,6 +178,8 @@ class BenchRunner {
         if (!d) return d.error();
         local_ = std::move(*d);
         relay_ = local_->relay_device();
+        progress_.Note(fmt::format("local relay pid {} on {}, throwaway keys in {}", local_->relay_pid(),
+                                   relay_.ToString(), local_->dir()));
         r_.target = {.kind = "local", .relay = relay_.ToString(), .relay_threads = a_.relay_threads,
                      .relay_cpu = split_.pinned ? std::optional(split_.relay_cpu) : std::nullopt,
                      .load_cpus = split_.load_cpus};

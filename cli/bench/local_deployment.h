@@ -33,7 +33,6 @@ struct LocalDeploymentOptions {
   std::uint32_t relay_threads = 1;
   std::optional<std::uint32_t> relay_cpu;  // pin every relay thread there; nullopt: not pinned
   std::chrono::seconds timeout{60};        // each child's start
-  bool verbose = false;                    // progress lines on stderr
 };
 
 class LocalDeployment {

@@ -170,7 +170,11 @@ assert r["partial"] is True, r["partial"]
 assert len(r["runs"]) == 1, len(r["runs"])
 assert r["runs"][0]["metrics"]["sessions"] == 200
 print("partial ok")' || fail "partial results"
-    ! pgrep -f "strait-bench\.[A-Za-z0-9]*/relay" >/dev/null || fail "a relay outlived the interrupted bench"
+    # The deployment the interrupted repetition ran in: its relay is gone and its directory removed.
+    dir=$(sed -n 's/.*throwaway keys in \(\/tmp\/strait-bench\.[A-Za-z0-9]*\).*/\1/p' err.txt | tail -n 1)
+    [ -n "$dir" ] || { cat err.txt; fail "no deployment directory in the progress lines"; }
+    ! pgrep -f "$dir/relay" >/dev/null || fail "a relay outlived the interrupted bench"
+    [ ! -e "$dir" ] || fail "$dir was left behind"
     ;;
   compare)
     expect_rc 0 "$strait" bench logins --devices 100 --parallel 16 --reps 2 --json a.json --quiet
