@@ -95,7 +95,9 @@ std::string FormatValue(double v, const std::string& unit) {
 // The runs of one invocation, and its outputs.
 class BenchRunner {
  public:
-  BenchRunner(const BenchArgs& a, std::unique_ptr<Scenario> s) : a_(a), scenario_(std::move(s)), progress_(a.quiet) {}
+  BenchRunner(const BenchArgs& a, std::unique_ptr<Scenario> s,
+              std::map<std::string, strait::bench::ParamValue> extra_params = {})
+      : a_(a), scenario_(std::move(s)), progress_(a.quiet), extra_params_(std::move(extra_params)) {}
 
   int Run() {
     struct sigaction sa {};
@@ -157,6 +159,7 @@ class BenchRunner {
     }
     if (a_.scenario == "bulk") p["streams"] = std::int64_t{a_.streams};
     p["relay_threads"] = std::int64_t{a_.relay_threads};
+    for (const auto& [k, v] : extra_params_) p[k] = v;
   }
 
   // Every repetition; "" or why the run stopped.
@@ -330,6 +333,7 @@ class BenchRunner {
   std::unique_ptr<Scenario> scenario_;
   ProgressLine progress_;
   BenchResult r_;
+  std::map<std::string, strait::bench::ParamValue> extra_params_;
   strait::bench::CpuSplit split_;
   std::unique_ptr<bench::LocalDeployment> local_;
   runtime::SocketAddress relay_;
@@ -350,6 +354,7 @@ class BenchCommand final : public Command {
     AddScenario(*cmd_, "latency", "Request/response through the relay at a fixed offered rate (open loop) or --closed",
                 0);
     AddScenario(*cmd_, "bulk", "Throughput of --streams app streams through the relay to a sink", 0);
+    AddScenario(*cmd_, "mixed", "Several scenarios at once against one relay, from a TOML profile (--profile)", 0);
     compare_ = cmd_->add_subcommand("compare", "Print B/A ratios of two saved results (--json files)");
     compare_->add_option("A", compare_a_, "Results file A (the reference)")->required();
     compare_->add_option("B", compare_b_, "Results file B")->required();
@@ -366,6 +371,7 @@ class BenchCommand final : public Command {
         fmt::print(stderr, "strait bench {}: {}\nRun with --help for more information.\n", args.scenario, e);
         return kExitUsage;
       }
+      if (args.scenario == "mixed") return Mixed(args);
       std::unique_ptr<bench::Scenario> s = args.scenario == "idle"      ? bench::MakeIdleScenario()
                                            : args.scenario == "logins"  ? bench::MakeLoginsScenario()
                                            : args.scenario == "latency" ? bench::MakeLatencyScenario()
@@ -407,6 +413,13 @@ class BenchCommand final : public Command {
     c->add_flag("--quiet", a.quiet, "No progress on stderr");
     c->add_option("--json", a.json_path, "Write the results here (schema strait-bench/1)");
     c->add_option("--html", a.html_path, "Write the self-contained HTML report here");
+    if (name == "mixed") {
+      c->add_option("--profile", a.profile, "The parts to run at once: a TOML profile (docs/bench.md §2)")->required();
+      c->add_option("--seconds", a.seconds, "Measured seconds of the latency and bulk parts (the profile's wins)")
+          ->capture_default_str()->check(CLI::Range(1u, 3600u));
+      scenarios_.emplace_back(c, std::move(args));
+      return;
+    }
     const bool app = name == "latency" || name == "bulk";
     if (app) {
       c->add_option("--seconds", a.seconds, "Measured seconds per repetition")
@@ -450,6 +463,25 @@ class BenchCommand final : public Command {
           ->capture_default_str()->check(CLI::IsMember({"abort", "restart"}));
     }
     scenarios_.emplace_back(c, std::move(args));
+  }
+
+  int Mixed(const BenchArgs& args) {
+    auto usage = [&](const std::string& why) {
+      fmt::print(stderr, "strait bench mixed: {}\n", why);
+      return kExitUsage;
+    };
+    if (!args.relay.empty()) return usage("runs its parts against the local relay it starts (drop --relay)");
+    auto text = ReadFileBounded(args.profile);
+    if (!text) return usage(fmt::format("--profile {}", text.error()));
+    auto profile = strait::bench::ParseProfile(*text);
+    if (!profile) return usage(fmt::format("--profile {}: {}", args.profile, profile.error()));
+    BenchArgs merged = args;
+    std::map<std::string, strait::bench::ParamValue> params;
+    auto s = bench::MakeMixedScenario(*profile, args, &merged, &params);
+    if (!s) return usage(fmt::format("--profile {}: {}", args.profile, s.error()));
+    params["profile"] = args.profile;
+    params["parts"] = static_cast<std::int64_t>(profile->parts.size());
+    return BenchRunner(merged, std::move(*s), std::move(params)).Run();
   }
 
   static std::string Check(const BenchArgs& a) {

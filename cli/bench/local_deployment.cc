@@ -177,9 +177,10 @@ Result<std::vector<link::LinkConfig>, std::string> LocalDeployment::MakeDevices(
   if (!tenant_cert) return Fail(fmt::format("tenant cert: {}", tenant_cert.error().reason));
   const crypto::X25519PublicKey noise = crypto::X25519KeyPair::Generate().public_key;
   const std::uint64_t now = NowUnix();
+  const std::uint32_t first = next_device_.fetch_add(count);
   std::vector<link::LinkConfig> out;
   out.reserve(count);
-  for (std::uint32_t i = 0; i < count; ++i) {
+  for (std::uint32_t i = first; i < first + count; ++i) {
     const std::string subject = fmt::format("bench-dev-{}", i);
     crypto::Ed25519KeyPair key = crypto::Ed25519KeyPair::Generate();
     auto cred = crypto::IssueCredential(*tenant_key, *tenant_cert,
@@ -217,11 +218,11 @@ Result<std::string, std::string> LocalDeployment::MakeServerPem(const std::strin
   return pem_path;
 }
 
-Result<demo::HostPort, std::string> LocalDeployment::StartAppPath(const std::vector<std::uint16_t>& ports) {
-  std::string policy = "# written by strait bench: the in-process servers only\n[[allow]]\ncidrs = [\"127.0.0.1/32\"]\n"
-                       "ports = [";
-  for (std::size_t i = 0; i < ports.size(); ++i) policy += fmt::format("{}\"{}\"", i ? ", " : "", ports[i]);
-  policy += "]\n";
+Result<demo::HostPort, std::string> LocalDeployment::AppDoor() {
+  std::lock_guard lock(app_mu_);
+  if (app_door_) return *app_door_;
+  const std::string policy = "# written by strait bench: its own servers, on loopback\n[[allow]]\n"
+                             "cidrs = [\"127.0.0.1/32\"]\nports = [\"*\"]\n";
   if (auto w = crypto::WritePublicFile(dir_ + "/policy.toml", policy, crypto::Overwrite::kRefuse); !w) {
     return Fail(fmt::format("policy.toml: {}", w.error().reason));
   }
@@ -241,6 +242,7 @@ Result<demo::HostPort, std::string> LocalDeployment::StartAppPath(const std::vec
   auto hp = socks ? demo::ParseHostPort(*socks) : std::nullopt;
   if (!hp) return Fail(fmt::format("device: cannot read its ready line \"{}\"", *ready));
   if (auto l = WaitLine(**dev, "device session up", &dc); !l) return Fail(l.error());
+  app_door_ = *hp;
   return *hp;
 }
 

@@ -15,7 +15,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,17 +53,18 @@ class LocalDeployment {
   std::uint32_t relay_threads() const { return options_.relay_threads; }
   const std::string& dir() const { return dir_; }
 
-  // `count` simulated devices' link configurations (credentials issued now, valid 4 hours), checking the relay's
-  // credential as a device does. Valid while this deployment lives.
+  // `count` simulated devices' link configurations (credentials issued now, valid 4 hours, subjects unique over
+  // every call), checking the relay's credential as a device does. Valid while this deployment lives. Thread-safe.
   Result<std::vector<link::LinkConfig>, std::string> MakeDevices(std::uint32_t count);
 
   // Kills the relay (SIGKILL: a crash, every link cut at once) and starts it again on the same ports, pinned as
   // before. Returns when it is ready again.
   Result<void, std::string> RestartRelay();
 
-  // The app path: a connector whose policy allows 127.0.0.1 on `ports`, linked to the relay, and a device with a
-  // SOCKS5 door whose session is up. Returns the SOCKS5 door. Once per deployment.
-  Result<demo::HostPort, std::string> StartAppPath(const std::vector<std::uint16_t>& ports);
+  // The app path, started at the first call and shared after: a connector whose policy allows 127.0.0.1 (every
+  // port: the bench's own servers listen there, and the SOCKS5 door is on loopback, known to this process only),
+  // linked to the relay, and a device whose session is up. Returns its SOCKS5 door. Thread-safe.
+  Result<demo::HostPort, std::string> AppDoor();
 
   // A TLS server certificate from the deployment's CA (names localhost and 127.0.0.1) as one PEM file, certificate
   // then key (0600), for a baseline's TLS listeners; and the CA's PEM, which its TLS clients verify against.
@@ -87,6 +90,9 @@ class LocalDeployment {
   demo::HostPort relay_metrics_;
   std::string device_port_arg_ = "127.0.0.1:0";     // fixed to the first start's ports for a restart
   std::string connector_port_arg_ = "127.0.0.1:0";
+  std::mutex app_mu_;                               // AppDoor
+  std::optional<demo::HostPort> app_door_;          // guarded by app_mu_
+  std::atomic<std::uint32_t> next_device_{0};       // subjects bench-dev-<n> are unique across MakeDevices calls
   std::unique_ptr<crypto::TlsContext> client_tls_;  // the devices' (trusts the throwaway TLS CA)
   crypto::Ed25519PublicKey root_public_{};
 };

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bench/suite/load/cpu_pin.h"
+#include "bench/suite/profile.h"
 #include "bench/suite/results.h"
 #include "cli/bench/local_deployment.h"
 #include "crypto/result.h"
@@ -55,6 +56,8 @@ struct BenchArgs {
   bool closed = false;
   std::uint32_t streams = 4;
   std::uint32_t max_outstanding = 1024;
+  // mixed
+  std::string profile;
 };
 
 // One line of live progress (stderr): rewritten in place on a terminal, a line every 5 s otherwise, none with
@@ -110,6 +113,13 @@ std::unique_ptr<Scenario> MakeLoginsScenario();
 std::unique_ptr<Scenario> MakeReconnectScenario();
 std::unique_ptr<Scenario> MakeLatencyScenario();
 std::unique_ptr<Scenario> MakeBulkScenario();
+// The parts of a profile as one scenario (scenario_mixed.cc). Sets merged->devices to the links held at once (for the
+// source addresses) and merged->seconds to the profile's; adds each part's parameters to *part_params as
+// "<part>_<key>". Refuses a profile this process cannot run (too many links, a relay restart).
+Result<std::unique_ptr<Scenario>, std::string> MakeMixedScenario(const strait::bench::Profile& profile,
+                                                                 const BenchArgs& base, BenchArgs* merged,
+                                                                 std::map<std::string, strait::bench::ParamValue>*
+                                                                     part_params);
 
 // One device login through the relay, to learn what TLS it negotiates (for scenarios whose own links are the
 // device child's): fills env.tls_version and env.cipher. Local deployments only.

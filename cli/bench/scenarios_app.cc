@@ -152,20 +152,13 @@ class AppScenario final : public Scenario {
       }
       return TrafficTarget{demo::HostPort{"127.0.0.1", haproxy_->port()}, std::nullopt};
     }
-    if (!socks_ || socks_for_ != env.local) {
-      env.progress->Note("starting the app path: connector and device (SOCKS5 door)");
-      auto door = env.local->StartAppPath({server.port});
-      if (!door) return Fail(door.error());
-      socks_ = *door;
-      socks_for_ = env.local;
-    }
-    return TrafficTarget{server, socks_};
+    auto door = env.local->AppDoor();
+    if (!door) return Fail(door.error());
+    return TrafficTarget{server, *door};
   }
 
   bool latency_;
   std::unique_ptr<AppServer> server_;
-  std::optional<demo::HostPort> socks_;
-  const LocalDeployment* socks_for_ = nullptr;
   std::unique_ptr<HaproxyChain> haproxy_;
 };
 

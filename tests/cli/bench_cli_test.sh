@@ -3,7 +3,7 @@
 # deployment it starts, checked for plausibility (not speed): the JSON file matches its schema (strait bench compare
 # reads it back with the strict reader), counts add up, percentiles are monotone, figures are non-zero.
 # Usage: bench_cli_test.sh <path-to-strait> <case>
-#   cases: idle logins reconnect restart latency bulk usage interrupt compare
+#   cases: idle logins reconnect restart latency bulk mixed usage interrupt compare
 # Registered as ctest cli_bench.<case> by cli/CMakeLists.txt. Each case works in its own mktemp directory; every
 # process it starts is bounded by timeout(1) and the tool's own --timeout.
 set -euo pipefail
@@ -134,6 +134,38 @@ for run in runs:
     need(m["forwarder_cpu_s_per_gb"] > 0, "forwarder CPU measured")
 need(r["ratios"]["bytes_per_s"]["against"] == "haproxy", "ratio to haproxy")
 '
+    ;;
+  mixed)
+    cat >office.toml <<'TOML'
+seconds = 2
+[[part]]
+scenario = "idle"
+devices = 200
+hold = 3
+[[part]]
+scenario = "logins"
+devices = 300
+parallel = 16
+[[part]]
+scenario = "latency"
+rate = 300
+connections = 2
+TOML
+    expect_rc 0 "$strait" bench mixed --profile office.toml --reps 1 --json mixed.json
+    check_results mixed.json mixed 1 '
+m = runs[0]["metrics"]
+need(m["idle1_sessions"] == 200 and m["idle1_errors"] == 0, f"idle part: {m}")
+need(m["logins2_logins"] == 300 and m["logins2_errors"] == 0, f"logins part: {m}")
+need(m["latency3_completed"] > 0 and m["latency3_errors"] == 0, f"latency part: {m}")
+need(runs[0]["latency"]["count"] == m["latency3_completed"], "the run carries the latency part histogram")
+need(r["params"]["latency3_rate"] == 300 and r["params"]["parts"] == 3, "params: " + str(r["params"]))
+'
+    printf 'seconds = 2\n[[part]]\nscenario = "latency"\nrat = 5\n' >bad.toml
+    expect_rc 2 "$strait" bench mixed --profile bad.toml
+    expect_in err.txt "bad.toml: line 4: part[1].rat: unknown key"
+    printf '[[part]]\nscenario = "reconnect"\nhow = "restart"\n' >restart.toml
+    expect_rc 2 "$strait" bench mixed --profile restart.toml
+    expect_in err.txt "would restart the relay"
     ;;
   usage)
     expect_rc 2 "$strait" bench idle --devices 0
