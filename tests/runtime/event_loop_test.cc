@@ -486,6 +486,13 @@ TEST(EventLoop, ConnectFromASourceAddress) {
   ASSERT_TRUE(source);
   const ConnId id = loop->Connect(testing::Loopback(port), &h, 0, nullptr, &*source);
   ASSERT_TRUE(id.valid());
+  // A source the host does not have: the bind fails, no slot is used and no callback follows.
+  auto foreign = ParseSocketAddress("192.0.2.1:0");
+  ASSERT_TRUE(foreign);
+  int err = 0;
+  EXPECT_FALSE(loop->Connect(testing::Loopback(port), &h, 0, &err, &*foreign).valid());
+  EXPECT_EQ(err, EADDRNOTAVAIL);
+  EXPECT_EQ(loop->open_connections(), 1u);  // only the first one
   GuardTimer guard(*loop, 30s);
   loop->Run();
   EXPECT_FALSE(guard.fired);
@@ -497,14 +504,6 @@ TEST(EventLoop, ConnectFromASourceAddress) {
   EXPECT_EQ(ntohl(peer.sin_addr.s_addr), 0x7f000007u);  // the connection came from 127.0.0.7
   close(afd);
   close(lfd);
-
-  // A source the host does not have: the bind fails, no slot is used and no callback follows.
-  auto foreign = ParseSocketAddress("192.0.2.1:0");
-  ASSERT_TRUE(foreign);
-  int err = 0;
-  EXPECT_FALSE(loop->Connect(testing::Loopback(port), &h, 0, &err, &*foreign).valid());
-  EXPECT_EQ(err, EADDRNOTAVAIL);
-  EXPECT_EQ(loop->open_connections(), 1u);  // only the first one, still open
 }
 
 TEST(EventLoop, StaleConnIdIsRejectedAfterSlotReuse) {
