@@ -9,6 +9,8 @@
 
 #include <toml++/toml.h>
 
+#include "tunnel/toml_type_name.h"
+
 namespace strait::bench {
 namespace {
 
@@ -44,26 +46,11 @@ std::string Printable(std::string_view text, std::size_t max = kMaxQuoted) {
   return out;
 }
 
-std::string_view TypeName(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::none: return "nothing";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-  }
-  return "a value";
-}
 
 // ", got <what>": the string itself for a string, else its type.
 std::string Got(const toml::node& n) {
   if (const auto s = n.value_exact<std::string>()) return fmt::format(", got \"{}\"", Printable(*s));
-  return fmt::format(", got {}", TypeName(n));
+  return fmt::format(", got {}", TomlTypeName(n));
 }
 
 std::string ScenarioList() {

@@ -154,11 +154,10 @@ class IdleScenario final : public Scenario {
     if (auto b = probe.Before(); !b) return Fail(b.error());
     FleetOptions o = BaseOptions(env, FleetMode::kHold, env.args.devices);
     o.hold = std::chrono::seconds(env.args.hold);
-    std::uint32_t held = 0;
     o.on_hold_end = [&] { probe.After(); };
     auto r = RunChecked(env, o, **devices);
     if (!r) return Fail(r.error());
-    held = r->peak_up;
+    const std::uint32_t held = r->peak_up;
     Common(run, *r);
     run.seconds = r->window_s + static_cast<double>(env.args.hold);
     run.metrics["sessions"] = held;

@@ -7,24 +7,11 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "tunnel/toml_type_name.h"
+
 namespace strait::connector {
 namespace {
 
-std::string_view TypeName(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::none: return "nothing";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-  }
-  return "a value";
-}
 
 // Walks one document and builds the rules, stopping at the first error. Positions come from toml++.
 class Loader {
@@ -75,14 +62,14 @@ class Loader {
     const toml::array* arr = node.as_array();
     if (!arr) {
       return Err(PolicyErrorCode::kBadType, node.source(), field,
-                 "must be an array of tables ([[" + field + "]]), not " + std::string(TypeName(node)));
+                 "must be an array of tables ([[" + field + "]]), not " + std::string(TomlTypeName(node)));
     }
     for (size_t i = 0; i < arr->size(); ++i) {
       const toml::node& el = *arr->get(i);
       std::string path = field + "[" + std::to_string(i) + "]";
       const toml::table* t = el.as_table();
       if (!t) {
-        return Err(PolicyErrorCode::kBadType, el.source(), path, "must be a table, not " + std::string(TypeName(el)));
+        return Err(PolicyErrorCode::kBadType, el.source(), path, "must be a table, not " + std::string(TomlTypeName(el)));
       }
       if (++rules_ > kMaxPolicyRules) {
         return Err(PolicyErrorCode::kTooLarge, el.source(), path,
@@ -233,7 +220,7 @@ class Loader {
     const toml::table* t = node.as_table();
     if (!t) {
       return Err(PolicyErrorCode::kBadType, node.source(), "tunnel",
-                 "must be a table, not " + std::string(TypeName(node)));
+                 "must be a table, not " + std::string(TomlTypeName(node)));
     }
     std::vector<TunnelRule> allow, deny;
     for (auto&& [key, value] : *t) {
@@ -312,7 +299,7 @@ class Loader {
     const toml::array* arr = node.as_array();
     if (!arr) {
       return Err(PolicyErrorCode::kBadType, node.source(), field,
-                 "must be an array of strings, not " + std::string(TypeName(node)));
+                 "must be an array of strings, not " + std::string(TomlTypeName(node)));
     }
     for (size_t i = 0; i < arr->size(); ++i) {
       const toml::node& item = *arr->get(i);
@@ -327,7 +314,7 @@ class Loader {
       } else if (const auto* n = item.as_integer(); n && field.ends_with(".ports")) {
         text = std::to_string(n->get());
       } else {
-        return Err(PolicyErrorCode::kBadType, item.source(), f, "must be a string, not " + std::string(TypeName(item)));
+        return Err(PolicyErrorCode::kBadType, item.source(), f, "must be a string, not " + std::string(TomlTypeName(item)));
       }
       if (text.size() > kMaxPatternSize) {
         return Err(PolicyErrorCode::kTooLarge, item.source(), f,
