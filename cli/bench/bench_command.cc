@@ -17,6 +17,7 @@
 
 #include "bench/suite/compare.h"
 #include "bench/suite/html_report.h"
+#include "bench/suite/load/udp_flood.h"
 #include "bench/suite/results.h"
 #include "cli/bench/scenario.h"
 #include "cli/command.h"
@@ -111,6 +112,13 @@ class BenchRunner {
     r_.host = ThisHost();
     r_.scenario = a_.scenario;
     Params();
+    if (const std::string why = scenario_->SkipReason(); !why.empty()) {
+      r_.skipped = why;
+      r_.target = {.kind = "local", .relay = "", .relay_threads = a_.relay_threads, .relay_cpu = std::nullopt,
+                   .load_cpus = {}};
+      fmt::print("strait bench {}: skipped: {}\n", a_.scenario, why);
+      return Output();
+    }
     const auto cpus = strait::bench::SplitCpus(strait::bench::AllowedCpus());
     split_ = cpus;
     if (a_.no_pin || !a_.relay.empty()) split_ = {false, 0, strait::bench::AllowedCpus()};
@@ -146,7 +154,7 @@ class BenchRunner {
       if (a_.scenario != "logins") p["hold"] = std::int64_t{a_.hold};
       if (a_.scenario == "reconnect") p["how"] = a_.how;
     }
-    if (a_.scenario == "latency" || a_.scenario == "bulk") {
+    if (a_.scenario == "latency" || a_.scenario == "bulk" || a_.scenario == "ip") {
       p["warmup"] = std::int64_t{a_.warmup};
       p["baseline"] = a_.baseline.empty() ? std::string("none") : a_.baseline;
     }
@@ -157,7 +165,11 @@ class BenchRunner {
       if (!a_.closed) p["rate"] = std::int64_t{a_.rate};
       if (!a_.closed) p["max_outstanding"] = std::int64_t{a_.max_outstanding};
     }
-    if (a_.scenario == "bulk") p["streams"] = std::int64_t{a_.streams};
+    if (a_.scenario == "bulk" || a_.scenario == "ip") p["streams"] = std::int64_t{a_.streams};
+    if (a_.scenario == "ip") {
+      p["size"] = std::int64_t{a_.size};
+      p["rate"] = std::int64_t{a_.rate};
+    }
     p["relay_threads"] = std::int64_t{a_.relay_threads};
     for (const auto& [k, v] : extra_params_) p[k] = v;
   }
@@ -175,8 +187,10 @@ class BenchRunner {
                                    a_.relay_threads == 1 ? "" : "s",
                                    split_.pinned ? fmt::format("pinned to CPU {}", split_.relay_cpu) : "not pinned"));
         bench::LocalDeploymentOptions lo{.relay_threads = a_.relay_threads,
+                                         .netns = std::nullopt,
                                          .relay_cpu = split_.pinned ? std::optional(split_.relay_cpu) : std::nullopt,
                                          .timeout = std::chrono::seconds(a_.timeout)};
+        if (auto p = scenario_->PlaceRelay(lo); !p) return p.error();
         auto d = bench::LocalDeployment::Start(lo);
         if (!d) return d.error();
         local_ = std::move(*d);
@@ -354,6 +368,8 @@ class BenchCommand final : public Command {
     AddScenario(*cmd_, "latency", "Request/response through the relay at a fixed offered rate (open loop) or --closed",
                 0);
     AddScenario(*cmd_, "bulk", "Throughput of --streams app streams through the relay to a sink", 0);
+    AddScenario(*cmd_, "ip", "IP-tunnel packets/s and throughput: device TUN -> relay -> connector TUN, in network "
+                             "namespaces (root)", 0);
     AddScenario(*cmd_, "mixed", "Several scenarios at once against one relay, from a TOML profile (--profile)", 0);
     compare_ = cmd_->add_subcommand("compare", "Print B/A ratios of two saved results (--json files)");
     compare_->add_option("A", compare_a_, "Results file A (the reference)")->required();
@@ -376,15 +392,16 @@ class BenchCommand final : public Command {
                                            : args.scenario == "logins"  ? bench::MakeLoginsScenario()
                                            : args.scenario == "latency" ? bench::MakeLatencyScenario()
                                            : args.scenario == "bulk"    ? bench::MakeBulkScenario()
+                                           : args.scenario == "ip"      ? bench::MakeIpScenario()
                                                                         : bench::MakeReconnectScenario();
       if (!args.baseline.empty() && !s->SupportsBaseline()) {
-        fmt::print(stderr, "strait bench {}: --baseline applies to latency and bulk (logins has its floor)\n",
+        fmt::print(stderr, "strait bench {}: --baseline applies to latency, bulk and ip (logins has its floor)\n",
                    args.scenario);
         return kExitUsage;
       }
       if (s->NeedsLocalRelay() && !args.relay.empty()) {
-        fmt::print(stderr, "strait bench {}: measures the relay's own memory, so it needs the local relay it starts "
-                           "(drop --relay)\n", args.scenario);
+        fmt::print(stderr, "strait bench {}: needs the local relay it starts (on loopback, or in its namespaces for "
+                           "ip), because it measures that relay itself (drop --relay)\n", args.scenario);
         return kExitUsage;
       }
       return BenchRunner(args, std::move(s)).Run();
@@ -417,6 +434,24 @@ class BenchCommand final : public Command {
       c->add_option("--profile", a.profile, "The parts to run at once: a TOML profile (docs/bench.md §2)")->required();
       c->add_option("--seconds", a.seconds, "Measured seconds of the latency and bulk parts (the profile's wins)")
           ->capture_default_str()->check(CLI::Range(1u, 3600u));
+      scenarios_.emplace_back(c, std::move(args));
+      return;
+    }
+    if (name == "ip") {
+      args->rate = 0;
+      c->add_option("--seconds", a.seconds, "Measured seconds of each phase (tcp, then udp) per repetition")
+          ->capture_default_str()->check(CLI::Range(1u, 3600u));
+      c->add_option("--warmup", a.warmup, "Seconds of traffic before each phase's measured window")
+          ->capture_default_str()->check(CLI::Range(0u, 600u));
+      c->add_option("--baseline", a.baseline, "Run the same traffic direct (kernel routing through the same "
+                                              "namespaces, no tunnel), alternating the order, and report the ratios")
+          ->check(CLI::IsMember({"direct"}));
+      c->add_option("--streams", a.streams, "TCP streams writing at once (tcp phase)")
+          ->capture_default_str()->check(CLI::Range(1u, 1024u));
+      c->add_option("--size", a.size, "UDP payload bytes (udp phase); 1,392 fills the tunnel's MTU")
+          ->capture_default_str()->check(CLI::Range(strait::bench::kUdpHeaderBytes, strait::bench::kMaxUdpPayload));
+      c->add_option("--rate", a.rate, "Datagrams a second offered (udp phase); 0: as fast as the socket takes them")
+          ->capture_default_str()->check(CLI::Range(0u, 10'000'000u));
       scenarios_.emplace_back(c, std::move(args));
       return;
     }

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "bench/suite/load/cpu_pin.h"
+#include "cli/bench/netns_lab.h"
 #include "cli/keys_operations.h"
 #include "crypto/credential.h"
 #include "crypto/keystore.h"
@@ -48,6 +49,10 @@ Result<std::unique_ptr<LocalDeployment>, std::string> LocalDeployment::Start(con
   char tmpl[] = "/tmp/strait-bench.XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return Fail(fmt::format("mkdtemp: {}", std::strerror(errno)));
   d->dir_ = tmpl;
+  if (o.netns) {
+    d->device_port_arg_ = o.netns->device_ip + ":0";
+    d->connector_port_arg_ = o.netns->connector_ip + ":0";
+  }
   if (auto r = d->MakeKeys(); !r) return Fail(r.error());
   if (auto r = d->StartRelay(); !r) return Fail(r.error());
   return d;
@@ -87,6 +92,9 @@ Result<void, std::string> LocalDeployment::MakeKeys() {
   relay.tls_ca_dir = ca;
   relay.dns_names = {"localhost"};
   relay.ip_addresses = {"127.0.0.1"};
+  if (options_.netns) {  // the daemons dial these; the simulated devices check 127.0.0.1 whatever they dial
+    relay.ip_addresses = {"127.0.0.1", options_.netns->device_ip, options_.netns->connector_ip};
+  }
   if (auto r = Op(Issue(relay, now), "relay identity"); !r) return Fail(r.error());
   for (const auto& [role, subject, out] : {std::tuple{crypto::Role::kConnector, "conn-bench", "/conn"},
                                            std::tuple{crypto::Role::kDevice, "dev-socks", "/dev"}}) {
@@ -114,9 +122,22 @@ Result<void, std::string> LocalDeployment::MakeKeys() {
 }
 
 Result<ChildProcess*, std::string> LocalDeployment::Spawn(const std::string& name,
-                                                          const std::vector<std::string>& args) {
+                                                          const std::vector<std::string>& args,
+                                                          const std::string& netns) {
   std::string error;
-  auto c = ChildProcess::Start(name, "/proc/self/exe", args, dir_ + "/" + name + ".stderr", &error);
+  std::string exe = "/proc/self/exe";
+  std::vector<std::string> argv = args;
+  if (!netns.empty()) {
+    // `ip netns exec NS PROGRAM` execs PROGRAM in place (same PID, so pinning and signals reach the daemon); it
+    // needs this binary's real path, /proc/self/exe being ip's own by then.
+    std::error_code ec;
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec) return Fail(fmt::format("{}: /proc/self/exe: {}", name, ec.message()));
+    exe = IpCommandPath();
+    argv = {"netns", "exec", netns, self};
+    argv.insert(argv.end(), args.begin(), args.end());
+  }
+  auto c = ChildProcess::Start(name, exe, argv, dir_ + "/" + name + ".stderr", &error);
   if (!c) return Fail(fmt::format("{}: {}", name, error));
   children_.push_back(std::move(c));
   return children_.back().get();
@@ -133,9 +154,11 @@ Result<std::string, std::string> LocalDeployment::WaitLine(ChildProcess& c, std:
 }
 
 Result<void, std::string> LocalDeployment::StartRelay() {
-  auto c = Spawn("relay", {"relay", "--identity", dir_ + "/relay", "--config", dir_ + "/relay.toml",
-                           "--device-listen", device_port_arg_, "--connector-listen", connector_port_arg_,
-                           "--metrics-listen", "127.0.0.1:0", "--threads", std::to_string(options_.relay_threads)});
+  auto c = Spawn("relay",
+                 {"relay", "--identity", dir_ + "/relay", "--config", dir_ + "/relay.toml", "--device-listen",
+                  device_port_arg_, "--connector-listen", connector_port_arg_, "--metrics-listen", "127.0.0.1:0",
+                  "--threads", std::to_string(options_.relay_threads)},
+                 relay_netns());
   if (!c) return Fail(c.error());
   relay_ = *c;
   std::size_t cursor = 0;
@@ -244,6 +267,35 @@ Result<demo::HostPort, std::string> LocalDeployment::AppDoor() {
   if (auto l = WaitLine(**dev, "device session up", &dc); !l) return Fail(l.error());
   app_door_ = *hp;
   return *hp;
+}
+
+Result<std::string, std::string> LocalDeployment::IpTunnel(const IpTunnelOptions& o) {
+  std::lock_guard lock(app_mu_);
+  if (ip_tunnel_) return *ip_tunnel_;
+  const std::string policy = fmt::format(
+      "# written by strait bench ip: the tunnel reaches its own receivers only\n[tunnel]\nroutes = [\"{0}\"]\n\n"
+      "[[tunnel.allow]]\ncidrs = [\"{0}\"]\nprotocols = [\"tcp\", \"udp\", \"icmp\"]\nports = [\"*\"]\n",
+      o.allow_cidr);
+  if (auto w = crypto::WritePublicFile(dir_ + "/tunnel-policy.toml", policy, crypto::Overwrite::kRefuse); !w) {
+    return Fail(fmt::format("tunnel-policy.toml: {}", w.error().reason));
+  }
+  auto conn = Spawn("tunnel-connector",
+                    {"connector", "--identity", dir_ + "/conn", "--relay", connector_port_arg_, "--policy",
+                     dir_ + "/tunnel-policy.toml", "--tunnel-pool", o.pool, "--tunnel-device", "strait-c0"},
+                    o.connector_ns);
+  if (!conn) return Fail(conn.error());
+  std::size_t cc = 0;
+  if (auto l = WaitLine(**conn, "connector link up", &cc); !l) return Fail(l.error());
+  auto dev = Spawn("tunnel-device",
+                   {"device", "--identity", dir_ + "/dev", "--relay", device_port_arg_, "--socks-listen", "127.0.0.1:0",
+                    "--tun", "--tun-dns", "off"},
+                   o.device_ns);
+  if (!dev) return Fail(dev.error());
+  std::size_t dc = 0;
+  auto up = WaitLine(**dev, "device tunnel up", &dc);
+  if (!up) return Fail(up.error());
+  ip_tunnel_ = *up;
+  return *up;
 }
 
 }  // namespace strait::cli::bench

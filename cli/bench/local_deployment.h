@@ -31,8 +31,28 @@
 
 namespace strait::cli::bench {
 
+// A relay in a network namespace (`strait bench ip`, cli/bench/netns_lab.h) instead of on loopback: started with
+// `ip netns exec`, listening on the namespace's two addresses (its certificate names both), its /metrics on the
+// namespace's loopback.
+struct RelayNetns {
+  std::string ns;
+  std::string device_ip;     // the device port's address
+  std::string connector_ip;  // the connector port's address
+};
+
+// The IP tunnel's two ends (LocalDeployment::IpTunnel): the connector in `connector_ns` carrying the tunnel on a TUN
+// (routed mode, pool `pool`), its policy routing and allowing only `allow_cidr` (tcp, udp, icmp, every port); the
+// device in `device_ns` with --tun.
+struct IpTunnelOptions {
+  std::string connector_ns;
+  std::string device_ns;
+  std::string allow_cidr;
+  std::string pool = "100.96.0.0/16";
+};
+
 struct LocalDeploymentOptions {
   std::uint32_t relay_threads = 1;
+  std::optional<RelayNetns> netns;          // nullopt: loopback, in this namespace
   std::optional<std::uint32_t> relay_cpu;  // pin every relay thread there; nullopt: not pinned
   std::chrono::seconds timeout{60};        // each child's start
 };
@@ -66,6 +86,13 @@ class LocalDeployment {
   // linked to the relay, and a device whose session is up. Returns its SOCKS5 door. Thread-safe.
   Result<demo::HostPort, std::string> AppDoor();
 
+  // The IP tunnel (root): started at the first call, shared after. Returns the device's "device tunnel up ..." line
+  // (its address, MTU and routes).
+  Result<std::string, std::string> IpTunnel(const IpTunnelOptions& options);
+
+  // The relay's namespace ("" on loopback): where its /metrics is reached from.
+  std::string relay_netns() const { return options_.netns ? options_.netns->ns : std::string(); }
+
   // A TLS server certificate from the deployment's CA (names localhost and 127.0.0.1) as one PEM file, certificate
   // then key (0600), for a baseline's TLS listeners; and the CA's PEM, which its TLS clients verify against.
   Result<std::string, std::string> MakeServerPem(const std::string& name);
@@ -78,7 +105,9 @@ class LocalDeployment {
   explicit LocalDeployment(const LocalDeploymentOptions& o) : options_(o) {}
   Result<void, std::string> MakeKeys();
   Result<void, std::string> StartRelay();
-  Result<demo::ChildProcess*, std::string> Spawn(const std::string& name, const std::vector<std::string>& args);
+  // A child of this same binary; with `netns`, inside that network namespace.
+  Result<demo::ChildProcess*, std::string> Spawn(const std::string& name, const std::vector<std::string>& args,
+                                                 const std::string& netns = "");
   Result<std::string, std::string> WaitLine(demo::ChildProcess& c, std::string_view prefix, std::size_t* cursor);
 
   LocalDeploymentOptions options_;
@@ -92,6 +121,7 @@ class LocalDeployment {
   std::string connector_port_arg_ = "127.0.0.1:0";
   std::mutex app_mu_;                               // AppDoor
   std::optional<demo::HostPort> app_door_;          // guarded by app_mu_
+  std::optional<std::string> ip_tunnel_;            // the device's tunnel line; guarded by app_mu_
   std::atomic<std::uint32_t> next_device_{0};       // subjects bench-dev-<n> are unique across MakeDevices calls
   std::unique_ptr<crypto::TlsContext> client_tls_;  // the devices' (trusts the throwaway TLS CA)
   crypto::Ed25519PublicKey root_public_{};

@@ -1,7 +1,7 @@
 // What a `strait bench` scenario is to the runner (cli/bench/bench_command.cc): its arguments, the environment one
 // repetition runs in (the local deployment or a remote relay, the simulated devices, the stop flag, the progress
 // line), and the interface each scenario implements (docs/bench.md §2, one file per family: scenarios_link.cc for
-// idle, logins and reconnect; scenarios_app.cc for latency and bulk).
+// idle, logins and reconnect; scenarios_app.cc for latency and bulk; scenario_ip.cc; scenario_mixed.cc).
 #pragma once
 
 #include <atomic>
@@ -104,6 +104,12 @@ class Scenario {
   virtual bool NeedsLocalRelay() const { return false; }
   // Whether --baseline applies (the same traffic through haproxy, or direct).
   virtual bool SupportsBaseline() const { return false; }
+  // Why this scenario cannot run on this machine ("" when it can): asked before anything starts; the runner then
+  // writes a result whose "skipped" says why, and exits 0.
+  virtual std::string SkipReason() const { return ""; }
+  // Where the local relay runs: on loopback unless the scenario places it (the ip scenario's relay namespace).
+  // Called before each local deployment starts.
+  virtual Result<void, std::string> PlaceRelay(LocalDeploymentOptions& /*options*/) { return {}; }
   // Runs one repetition of the strait side into `run` (metrics, latency, timeline, relay). An error ends the run.
   virtual Result<void, std::string> RunOnce(BenchEnv& env, Run& run) = 0;
 };
@@ -113,6 +119,7 @@ std::unique_ptr<Scenario> MakeLoginsScenario();
 std::unique_ptr<Scenario> MakeReconnectScenario();
 std::unique_ptr<Scenario> MakeLatencyScenario();
 std::unique_ptr<Scenario> MakeBulkScenario();
+std::unique_ptr<Scenario> MakeIpScenario();
 // The parts of a profile as one scenario (scenario_mixed.cc). Sets merged->devices to the links held at once (for the
 // source addresses) and merged->seconds to the profile's; adds each part's parameters to *part_params as
 // "<part>_<key>". Refuses a profile this process cannot run (too many links, a relay restart).

@@ -9,8 +9,7 @@
 #include "bench/suite/load/device_fleet.h"
 #include "bench/suite/load/login_floor.h"
 #include "crypto/keystore.h"
-#include "bench/suite/prometheus_scrape.h"
-#include "bench/suite/proc_sample.h"
+#include "cli/bench/relay_probe.h"
 #include "cli/bench/scenario.h"
 
 namespace strait::cli::bench {
@@ -21,53 +20,6 @@ using strait::bench::FleetMode;
 using strait::bench::FleetOptions;
 using strait::bench::FleetProgress;
 using strait::bench::FleetResult;
-using strait::bench::ProcSample;
-
-constexpr std::chrono::seconds kScrapeTimeout{5};
-constexpr std::size_t kMaxRelayCounters = strait::bench::kMaxRelayCounters;
-
-// The relay as the bench sees it from outside: /proc (RSS, CPU) and its /metrics (counter deltas).
-class RelayProbe {
- public:
-  explicit RelayProbe(const LocalDeployment& d) : d_(d) {}
-  Result<void, std::string> Before() {
-    auto s = strait::bench::Sample(d_.relay_pid());
-    if (!s) return Fail(fmt::format("relay: {}", s.error()));
-    before_ = *s;
-    auto m = strait::bench::Scrape(d_.relay_metrics(), kScrapeTimeout);
-    if (!m) return Fail(fmt::format("relay /metrics: {}", m.error()));
-    metrics_before_ = std::move(*m);
-    return {};
-  }
-  // After the load, on the loop thread or after it: RSS and CPU now.
-  void After() {
-    if (auto s = strait::bench::Sample(d_.relay_pid()); s) after_ = *s;
-  }
-  std::uint64_t rss_before() const { return before_.rss_bytes; }
-  std::uint64_t rss_after() const { return after_.rss_bytes; }
-  double cpu_s() const { return strait::bench::CpuSeconds(before_, after_); }
-  // The sample for the run: RSS, CPU and the counters that moved (the relay publishes them once a second).
-  strait::bench::RelaySample Finish() {
-    strait::bench::RelaySample r;
-    r.rss_before = before_.rss_bytes;
-    r.rss_after = after_.rss_bytes;
-    r.cpu_s = cpu_s();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-    if (auto m = strait::bench::Scrape(d_.relay_metrics(), kScrapeTimeout); m) {
-      for (const auto& [name, delta] : strait::bench::CounterDeltas(metrics_before_, *m, "strait_relay_")) {
-        if (r.metrics_delta.size() >= kMaxRelayCounters || delta < 0) continue;
-        r.metrics_delta[name] = static_cast<std::uint64_t>(delta);
-      }
-    }
-    return r;
-  }
-
- private:
-  const LocalDeployment& d_;
-  ProcSample before_;
-  ProcSample after_;
-  strait::bench::Samples metrics_before_;
-};
 
 constexpr std::uint32_t kFloorIterations = 200;
 

@@ -3,7 +3,7 @@
 # deployment it starts, checked for plausibility (not speed): the JSON file matches its schema (strait bench compare
 # reads it back with the strict reader), counts add up, percentiles are monotone, figures are non-zero.
 # Usage: bench_cli_test.sh <path-to-strait> <case>
-#   cases: idle logins reconnect restart latency bulk mixed usage interrupt compare
+#   cases: idle logins reconnect restart latency bulk ip ip-skip ip-interrupt mixed usage interrupt compare
 # Registered as ctest cli_bench.<case> by cli/CMakeLists.txt. Each case works in its own mktemp directory; every
 # process it starts is bounded by timeout(1) and the tool's own --timeout.
 set -euo pipefail
@@ -135,6 +135,81 @@ for run in runs:
 need(r["ratios"]["bytes_per_s"]["against"] == "haproxy", "ratio to haproxy")
 '
     ;;
+  ip)
+    # The IP tunnel in network namespaces against the direct baseline (root and /dev/net/tun, else skipped: the
+    # ip-skip case tests what a user without them gets). A namespace named like one left by a killed run (its PID
+    # gone) is removed by the next run.
+    [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || { echo "skip: needs root and /dev/net/tun"; exit 77; }
+    sh -c 'exit 0' & dead=$!; wait $dead
+    ip netns add "strait-bench-$dead-device"
+    expect_rc 0 "$strait" bench ip --seconds 1 --warmup 1 --reps 2 --baseline direct --rate 20000 --json ip.json \
+      --html ip.html
+    ! ip netns list | grep -q "strait-bench-$dead-" || fail "the stale namespace of PID $dead was not removed"
+    ! ip netns list | grep -q "strait-bench-" || fail "namespaces left behind: $(ip netns list)"
+    expect_in err.txt "device tunnel up name=strait0"
+    check_results ip.json ip 4 '
+need([(x["rep"], x["side"], x["order"]) for x in runs] ==
+     [(1, "strait", 1), (1, "direct", 2), (2, "direct", 1), (2, "strait", 2)], "sides alternate")
+for run in runs:
+    m = run["metrics"]
+    need(m["tcp_bytes_per_s"] > 0 and m["errors"] == 0, f"tcp moved bytes, no errors: {m}")
+    moved = sum(s["bytes"] for s in run["timeline"])
+    need(abs(moved - m["tcp_bytes_per_s"] * run["seconds"]) <= 0.01 * moved + 1, "timeline adds up to the rate")
+    need(0 < m["udp_delivered_per_s"] <= m["udp_sent_per_s"], f"udp delivered, no more than sent: {m}")
+    need(m["udp_sent_per_s"] <= 20000 * 1.05, f"the offered rate held: {m}")
+    need(0 <= m["udp_loss_pct"] <= 100, "loss is a percentage")
+    if run["side"] == "strait":
+        need(m["relay_cpu_s_per_gb"] > 0 and m["relay_cpu_us_per_packet"] > 0, f"relay CPU measured: {m}")
+        fwd = run["relay"]["metrics_delta"].get("strait_relay_frames_forwarded_total", 0)
+        need(fwd > 0, "the relay forwarded the tunnel (its /metrics, read in its namespace)")
+    else:
+        need(run["relay"] is None and "relay_cpu_s_per_gb" not in m, "the direct side has no relay")
+need(r["ratios"]["tcp_bytes_per_s"]["against"] == "direct", "ratio to direct")
+need(r["params"]["rate"] == 20000 and r["params"]["size"] == 64, "params: " + str(r["params"]))
+'
+    grep -q "<svg" ip.html || fail "no plot in ip.html"
+    ;;
+  ip-skip)
+    # Without root: a clear line, a result that says why, exit 0, nothing made.
+    run=()
+    if [ "$(id -u)" = 0 ]; then
+      command -v setpriv >/dev/null || { echo "skip: no setpriv to drop root"; exit 77; }
+      chmod 0777 "$work"
+      run=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+    fi
+    expect_rc 0 "${run[@]}" "$strait" bench ip --reps 1 --json skip.json
+    expect_in out.txt "strait bench ip: skipped: not root"
+    python3 -c '
+import json
+r = json.load(open("skip.json"))
+assert r["skipped"].startswith("not root"), r["skipped"]
+assert r["runs"] == [] and r["summary"] == {} and r["error"] is None, r
+print("skip ok")' || fail "skipped results"
+    expect_rc 0 "$strait" bench compare skip.json skip.json
+    expect_in out.txt "A was skipped: not root"
+    ;;
+  ip-interrupt)
+    # Ctrl-C in the middle of the tcp phase: exit 130, partial results, no daemon and no namespace left.
+    [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] || { echo "skip: needs root and /dev/net/tun"; exit 77; }
+    timeout 120 "$strait" bench ip --seconds 30 --reps 2 --json part.json >out.txt 2>err.txt &
+    pid=$!
+    for _ in $(seq 1 600); do grep -q "tunnel: device tunnel up" err.txt 2>/dev/null && break; sleep 0.1; done
+    grep -q "tunnel: device tunnel up" err.txt || { cat err.txt; kill $pid; fail "the tunnel never came up"; }
+    sleep 2
+    kill -INT $pid
+    rc=0; wait $pid || rc=$?
+    [ "$rc" = 130 ] || { cat err.txt; fail "exit $rc after SIGINT, wanted 130"; }
+    python3 -c '
+import json
+r = json.load(open("part.json"))
+assert r["partial"] is True and r["runs"] == [], r
+print("partial ok")' || fail "partial results"
+    ! ip netns list | grep -q "strait-bench-$pid-" || fail "namespaces left behind: $(ip netns list)"
+    dir=$(sed -n 's/.*throwaway keys in \(\/tmp\/strait-bench\.[A-Za-z0-9]*\).*/\1/p' err.txt | tail -n 1)
+    [ -n "$dir" ] || { cat err.txt; fail "no deployment directory in the progress lines"; }
+    ! pgrep -f "$dir/" >/dev/null || fail "a daemon outlived the interrupted bench"
+    [ ! -e "$dir" ] || fail "$dir was left behind"
+    ;;
   mixed)
     cat >office.toml <<'TOML'
 seconds = 2
@@ -181,6 +256,11 @@ need(r["params"]["latency3_rate"] == 300 and r["params"]["parts"] == 3, "params:
     expect_rc 2 "$strait" bench logins --baseline haproxy
     expect_rc 2 "$strait" bench latency --size 0
     expect_rc 2 "$strait" bench bulk --baseline nginx
+    expect_rc 2 "$strait" bench ip --baseline haproxy
+    expect_rc 2 "$strait" bench ip --size 8
+    expect_rc 2 "$strait" bench ip --size 1393
+    expect_rc 2 "$strait" bench ip --relay 127.0.0.1:1 --identity .
+    expect_in err.txt "needs the local relay"
     expect_rc 2 "$strait" bench
     [ ! -e same ] || fail "a refused run wrote a file"
     ;;
