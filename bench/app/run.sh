@@ -13,8 +13,8 @@
 #           strait-direct client -> SOCKS5 -> device -TLS-> connector (Direct Connect) -> echo
 #           haproxy-pair  client -> haproxy in -TLS-> haproxy out -> echo
 #           haproxy-3     client -> haproxy in -TLS-> haproxy mid -TLS-> haproxy out -> echo
-#   mem   memory per idle device session: relay VmRSS before and after strait-idle-holder holds --sessions
-#         authenticated device links -> (after - before) / sessions.
+#   mem   memory per idle device session: `strait bench idle --devices SESSIONS` (its own fresh relay, pinned; one
+#         credential per device), the relay's VmRSS before and after -> (after - before) / sessions.
 #
 # Usage: bench/app/run.sh [--build DIR] [--mib N] [--tput-reps N] [--reps N] [--count N] [--warmup N]
 #                         [--sessions N] [--only tput,lat,mem] [--out DIR]
@@ -65,11 +65,10 @@ for p in "${_only[@]}"; do case $p in tput|lat|mem) WANT[$p]=1 ;; *) die "--only
 
 STRAIT="$BUILD/cli/strait"
 LOAD="$BUILD/bench/app/strait-app-load"
-HOLDER="$BUILD/bench/app/strait-idle-holder"
 FORWARD="$BUILD/bench/forward/strait-forward"
 PINGPONG="$BUILD/bench/tools/strait-pingpong"
 TLS_BENCH="$BUILD/bench/strait_tls_bench"
-for b in "$STRAIT" "$LOAD" "$HOLDER" "$FORWARD" "$PINGPONG" "$TLS_BENCH"; do
+for b in "$STRAIT" "$LOAD" "$FORWARD" "$PINGPONG" "$TLS_BENCH"; do
   [[ -x $b ]] || die "$b not built: cmake --build $BUILD"
 done
 for tool in haproxy python3 ss timeout; do command -v "$tool" >/dev/null || die "$tool missing: run scripts/setup.sh"; done
@@ -115,10 +114,8 @@ ports = ["$SINK_PORT", "$ECHO_PORT"]
 EOF
 
 # ---- the Strait path: relay (1 thread), connector, device ----
-# The idle-session holder opens --sessions links with one device credential: the per-credential link limit
-# (docs/relay.md "Links per credential") is raised to let it.
 start_bg relay "$STRAIT" relay --identity "$K/relay" --device-listen 127.0.0.1:0 --connector-listen 127.0.0.1:0 \
-  --metrics-listen 127.0.0.1:0 --threads 1 --max-links-per-credential $((SESSIONS + 8))
+  --metrics-listen 127.0.0.1:0 --threads 1
 RELAY_PID=$BG_PID
 line=$(wait_line "$RUN/relay.out" "relay ready" "$RELAY_PID") || die "relay did not start: $(tail -n3 "$RUN/relay.err")"
 RELAY_DEV=$(field "$line" device); RELAY_CONN=$(field "$line" connector)
@@ -211,18 +208,17 @@ if [[ -n ${WANT[lat]:-} ]]; then
   done
 fi
 
-# ---- memory per idle device session ----
+# ---- memory per idle device session: strait bench idle, on a fresh relay of its own ----
 if [[ -n ${WANT[mem]:-} ]]; then
-  before=$(rss_kib "$RELAY_PID")
-  start_bg holder "$HOLDER" --identity "$K/dev" --relay "$RELAY_DEV" --count "$SESSIONS" --timeout 300
-  HOLDER_PID=$BG_PID
-  wait_line "$RUN/holder.out" "holding" "$HOLDER_PID" 320 >/dev/null || die "idle holder failed: $(tail -n3 "$RUN/holder.err")"
-  # Let the relay settle (handshake buffers returned) before reading: one keepalive-free second.
-  sleep 1
-  after=$(rss_kib "$RELAY_PID")
-  echo "{\"sessions\":$SESSIONS,\"rss_before_kib\":$before,\"rss_after_kib\":$after}" >>"$OUT/memory.jsonl"
-  log "memory: relay RSS $before KiB -> $after KiB with $SESSIONS idle device links"
-  kill -TERM "$HOLDER_PID" 2>/dev/null || true
+  timeout 600 "$STRAIT" bench idle --devices "$SESSIONS" --reps 1 --timeout 300 --quiet --json "$RUN/idle.json" \
+    >"$RUN/idle.out" 2>"$RUN/idle.err" || die "strait bench idle failed: $(tail -n3 "$RUN/idle.err")"
+  python3 - "$RUN/idle.json" >>"$OUT/memory.jsonl" <<'EOF'
+import json, sys
+run = json.load(open(sys.argv[1]))["runs"][0]
+print(json.dumps({"sessions": int(run["metrics"]["sessions"]), "rss_before_kib": run["relay"]["rss_before"] // 1024,
+                  "rss_after_kib": run["relay"]["rss_after"] // 1024}))
+EOF
+  log "memory: $(tail -n1 "$OUT/memory.jsonl")"
 fi
 echo "loadavg_end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.txt"
 
