@@ -437,15 +437,26 @@ class BenchCommand final : public Command {
       scenarios_.emplace_back(c, std::move(args));
       return;
     }
-    if (name == "ip") {
-      args->rate = 0;
-      c->add_option("--seconds", a.seconds, "Measured seconds of each phase (tcp, then udp) per repetition")
+    const bool ip = name == "ip";
+    const bool app = name == "latency" || name == "bulk";
+    if (app || ip) {
+      c->add_option("--seconds", a.seconds,
+                    ip ? "Measured seconds of each phase (tcp, then udp) per repetition"
+                       : "Measured seconds per repetition")
           ->capture_default_str()->check(CLI::Range(1u, 3600u));
-      c->add_option("--warmup", a.warmup, "Seconds of traffic before each phase's measured window")
+      c->add_option("--warmup", a.warmup,
+                    ip ? "Seconds of traffic before each phase's measured window"
+                       : "Seconds of traffic before the measured window")
           ->capture_default_str()->check(CLI::Range(0u, 600u));
-      c->add_option("--baseline", a.baseline, "Run the same traffic direct (kernel routing through the same "
-                                              "namespaces, no tunnel), alternating the order, and report the ratios")
-          ->check(CLI::IsMember({"direct"}));
+      c->add_option("--baseline", a.baseline,
+                    ip ? "Run the same traffic direct (kernel routing through the same namespaces, no tunnel), "
+                         "alternating the order, and report the ratios"
+                       : "Run the same traffic through haproxy (TLS on both legs) or direct, alternating the order, "
+                         "and report the ratios")
+          ->check(ip ? CLI::IsMember({"direct"}) : CLI::IsMember({"haproxy", "direct"}));
+    }
+    if (ip) {
+      args->rate = 0;
       c->add_option("--streams", a.streams, "TCP streams writing at once (tcp phase)")
           ->capture_default_str()->check(CLI::Range(1u, 1024u));
       c->add_option("--size", a.size, "UDP payload bytes (udp phase); 1,392 fills the tunnel's MTU")
@@ -454,16 +465,6 @@ class BenchCommand final : public Command {
           ->capture_default_str()->check(CLI::Range(0u, 10'000'000u));
       scenarios_.emplace_back(c, std::move(args));
       return;
-    }
-    const bool app = name == "latency" || name == "bulk";
-    if (app) {
-      c->add_option("--seconds", a.seconds, "Measured seconds per repetition")
-          ->capture_default_str()->check(CLI::Range(1u, 3600u));
-      c->add_option("--warmup", a.warmup, "Seconds of traffic before the measured window")
-          ->capture_default_str()->check(CLI::Range(0u, 600u));
-      c->add_option("--baseline", a.baseline, "Run the same traffic through haproxy (TLS on both legs) or direct, "
-                                              "alternating the order, and report the ratios")
-          ->check(CLI::IsMember({"haproxy", "direct"}));
     }
     if (name == "latency") {
       c->add_option("--connections", a.connections, "Streams")->capture_default_str()->check(CLI::Range(1u, 4096u));

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,14 @@ class NetnsLab {
 
   // Runs fn on a new thread inside namespace `ns` and waits for it. Fails when the thread cannot enter it.
   static Result<void, std::string> RunIn(const std::string& ns, const std::function<void()>& fn);
+
+  // The same for a function that returns Result<T, std::string>: its result, or why the namespace was not entered.
+  template <typename F>
+  static auto Call(const std::string& ns, F&& fn) -> decltype(fn()) {
+    std::optional<decltype(fn())> out;
+    if (auto r = RunIn(ns, [&] { out.emplace(fn()); }); !r) return Fail(r.error());
+    return std::move(*out);
+  }
 
  private:
   NetnsLab() = default;

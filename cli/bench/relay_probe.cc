@@ -1,7 +1,6 @@
 #include "cli/bench/relay_probe.h"
 
 #include <chrono>
-#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -18,12 +17,7 @@ constexpr std::chrono::seconds kScrapeTimeout{5};
 Result<strait::bench::Samples, std::string> RelayProbe::Scrape() const {
   const std::string ns = d_.relay_netns();
   if (ns.empty()) return strait::bench::Scrape(d_.relay_metrics(), kScrapeTimeout);
-  std::optional<Result<strait::bench::Samples, std::string>> out;
-  if (auto r = NetnsLab::RunIn(ns, [&] { out.emplace(strait::bench::Scrape(d_.relay_metrics(), kScrapeTimeout)); });
-      !r) {
-    return Fail(r.error());
-  }
-  return std::move(*out);
+  return NetnsLab::Call(ns, [&] { return strait::bench::Scrape(d_.relay_metrics(), kScrapeTimeout); });
 }
 
 Result<void, std::string> RelayProbe::Before() {

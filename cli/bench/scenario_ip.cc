@@ -71,11 +71,7 @@ class IpScenario final : public Scenario {
       if (!up) return Fail(fmt::format("IP tunnel: {}", up.error()));
       if (!announced_) env.progress->Note(fmt::format("tunnel: {}", *up));
       announced_ = true;
-      std::optional<Result<void, std::string>> probe;
-      if (auto r = NetnsLab::RunIn(lab_->device(), [&] { probe.emplace(ProbeNegotiated(env)); }); !r) {
-        return Fail(r.error());
-      }
-      if (!*probe) return Fail(probe->error());
+      if (auto p = NetnsLab::Call(lab_->device(), [&] { return ProbeNegotiated(env); }); !p) return Fail(p.error());
     }
     const std::string host = strait ? NetnsLab::kCorpTunnelIp : NetnsLab::kCorpDirectIp;
     std::optional<RelayProbe> relay;
@@ -98,13 +94,10 @@ class IpScenario final : public Scenario {
                                        s.errors));
     };
     auto cpu0 = RelayCpu(env, strait);
-    std::optional<Result<strait::bench::BulkResult, std::string>> tcp;
-    if (auto r = NetnsLab::RunIn(lab_->device(), [&] { tcp.emplace(strait::bench::RunBulk(bo)); }); !r) {
-      return Fail(r.error());
-    }
+    auto tcp = NetnsLab::Call(lab_->device(), [&] { return strait::bench::RunBulk(bo); });
     env.progress->Done();
-    if (!*tcp) return Fail(tcp->error());
-    if ((*tcp)->streams_up == 0) return Fail(fmt::format("tcp: no stream opened: {}", (*tcp)->first_error));
+    if (!tcp) return Fail(fmt::format("tcp: {}", tcp.error()));
+    if (tcp->streams_up == 0) return Fail(fmt::format("tcp: no stream opened: {}", tcp->first_error));
     auto cpu1 = RelayCpu(env, strait);
     if (env.stop->load()) return {};
 
@@ -122,16 +115,13 @@ class IpScenario final : public Scenario {
     uo.on_sample = [&env](const strait::bench::TimelineSample& s) {
       env.progress->Update(fmt::format("{:6.1f}s  {} udp: {} datagrams/s sent", s.t, env.side, s.ops));
     };
-    std::optional<Result<strait::bench::UdpFloodResult, std::string>> udp;
-    if (auto r = NetnsLab::RunIn(lab_->device(), [&] { udp.emplace(strait::bench::RunUdpFlood(uo)); }); !r) {
-      return Fail(r.error());
-    }
+    auto udp = NetnsLab::Call(lab_->device(), [&] { return strait::bench::RunUdpFlood(uo); });
     env.progress->Done();
-    if (!*udp) return Fail(fmt::format("udp: {}", udp->error()));
+    if (!udp) return Fail(fmt::format("udp: {}", udp.error()));
     std::this_thread::sleep_for(kUdpDrain);
     auto cpu2 = RelayCpu(env, strait);
-    const auto& t = **tcp;
-    const auto& u = **udp;
+    const auto& t = *tcp;
+    const auto& u = *udp;
     const std::uint64_t delivered = std::min(counter_->delivered(), u.sent);
 
     run.seconds = t.seconds;
@@ -164,27 +154,18 @@ class IpScenario final : public Scenario {
   // The sink and the datagram counter, in corp, on every address (both sides' targets).
   Result<void, std::string> EnsureReceivers() {
     if (sink_) return {};
-    std::optional<Result<void, std::string>> out;
-    auto entered = NetnsLab::RunIn(lab_->corp(), [&] {
+    return NetnsLab::Call(lab_->corp(), [&]() -> Result<void, std::string> {
       strait::bench::AppServerOptions o;
       o.kind = strait::bench::AppServerKind::kSink;
       o.host = "0.0.0.0";
       auto s = AppServer::Start(o);
-      if (!s) {
-        out.emplace(Fail(fmt::format("sink: {}", s.error())));
-        return;
-      }
+      if (!s) return Fail(fmt::format("sink: {}", s.error()));
       auto c = strait::bench::UdpCounter::Start("0.0.0.0");
-      if (!c) {
-        out.emplace(Fail(fmt::format("udp counter: {}", c.error())));
-        return;
-      }
+      if (!c) return Fail(fmt::format("udp counter: {}", c.error()));
       sink_ = std::move(*s);
       counter_ = std::move(*c);
-      out.emplace();
+      return {};
     });
-    if (!entered) return Fail(entered.error());
-    return std::move(*out);
   }
 
   static std::optional<strait::bench::ProcSample> RelayCpu(const BenchEnv& env, bool strait) {

@@ -25,6 +25,7 @@ constexpr int kSocketBuffer = 4 << 20;        // asked for; the kernel caps it a
 constexpr int kRecvTimeoutMs = 100;           // the counter's wake-up, for Stop
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+Clock::duration Span(double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
 
 void PutHeader(unsigned char* p, std::uint32_t run, std::uint64_t seq) {
   const std::uint32_t magic = htonl(kMagic), r = htonl(run);
@@ -77,9 +78,8 @@ Result<UdpFloodResult, std::string> RunUdpFlood(const UdpFloodOptions& o) {
 
   UdpFloodResult r;
   const auto start = Clock::now();
-  const auto window_start = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.warmup_s));
-  const auto window_end =
-      window_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto window_start = start + Span(o.warmup_s);
+  const auto window_end = window_start + Span(o.seconds);
   std::uint64_t seq = 0;        // every datagram, warm-up included
   std::uint64_t scheduled = 0;  // paced: datagrams due so far
   TimelineSample sample;
@@ -101,8 +101,7 @@ Result<UdpFloodResult, std::string> RunUdpFlood(const UdpFloodOptions& o) {
     if (o.rate > 0) {
       const std::uint64_t due = static_cast<std::uint64_t>(Seconds(now - start) * o.rate) + 1;
       if (due <= scheduled) {
-        const auto next = start + std::chrono::duration_cast<Clock::duration>(
-                                      std::chrono::duration<double>(static_cast<double>(scheduled) / o.rate));
+        const auto next = start + Span(static_cast<double>(scheduled) / o.rate);
         std::this_thread::sleep_until(std::min(next, window_end));
         continue;
       }
@@ -117,7 +116,8 @@ Result<UdpFloodResult, std::string> RunUdpFlood(const UdpFloodOptions& o) {
       }
     }
     for (unsigned i = 0; i < n; ++i) {
-      PutHeader(bufs.data() + static_cast<std::size_t>(i) * o.size, o.run_id, (seq + i) | (measured ? kMeasuredBit : 0));
+      PutHeader(bufs.data() + static_cast<std::size_t>(i) * o.size, o.run_id,
+                (seq + i) | (measured ? kMeasuredBit : 0));
     }
     const int sent = sendmmsg(fd, msgs, n, 0);
     const std::uint64_t ok = sent > 0 ? static_cast<std::uint64_t>(sent) : 0;
@@ -195,8 +195,8 @@ void UdpCounter::Loop() {
     for (int i = 0; i < n; ++i) {
       const unsigned char* p = bufs.data() + static_cast<std::size_t>(i) * kSlot;
       const std::size_t len = msgs[i].msg_len;
-      const bool ours = len >= kUdpHeaderBytes && len <= kMaxUdpPayload && (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) == 0 &&
-                        Get32(p) == kMagic && Get32(p + 4) == want;
+      const bool ours = len >= kUdpHeaderBytes && len <= kMaxUdpPayload &&
+                        (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) == 0 && Get32(p) == kMagic && Get32(p + 4) == want;
       if (!ours) {
         foreign_.fetch_add(1, std::memory_order_relaxed);
         continue;
