@@ -50,22 +50,31 @@ std::optional<std::uint64_t> ParseStatCpuTicks(std::string_view stat) {
   return *utime + *stime;
 }
 
-std::optional<std::uint64_t> ParseStatusRss(std::string_view status) {
-  constexpr std::string_view kKey = "VmRSS:";
+std::optional<std::uint64_t> ParseKibLine(std::string_view text, std::string_view key) {
   std::size_t at = 0;
   while (true) {
-    at = status.find(kKey, at);
+    at = text.find(key, at);
     if (at == std::string_view::npos) return std::nullopt;
-    if (at == 0 || status[at - 1] == '\n') break;
-    at += kKey.size();
+    if (at == 0 || text[at - 1] == '\n') break;
+    at += key.size();
   }
-  std::size_t pos = at + kKey.size();
-  while (pos < status.size() && (status[pos] == ' ' || status[pos] == '\t')) ++pos;
+  std::size_t pos = at + key.size();
+  while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t')) ++pos;
   const std::size_t start = pos;
-  while (pos < status.size() && status[pos] >= '0' && status[pos] <= '9') ++pos;
-  const std::optional<std::uint64_t> kib = ToU64(status.substr(start, pos - start));
-  if (!kib || status.substr(pos, 3) != " kB" || *kib > (UINT64_MAX >> 10)) return std::nullopt;
+  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+  const std::optional<std::uint64_t> kib = ToU64(text.substr(start, pos - start));
+  if (!kib || text.substr(pos, 3) != " kB" || *kib > (UINT64_MAX >> 10)) return std::nullopt;
   return *kib << 10;
+}
+
+std::optional<std::uint64_t> ParseStatusRss(std::string_view status) { return ParseKibLine(status, "VmRSS:"); }
+
+Result<std::uint64_t, std::string> HostSlabBytes() {
+  auto meminfo = ReadProcFile("/proc/meminfo");
+  if (!meminfo) return Fail(meminfo.error());
+  const std::optional<std::uint64_t> slab = ParseKibLine(*meminfo, "Slab:");
+  if (!slab) return Fail(std::string("/proc/meminfo: no Slab line"));
+  return *slab;
 }
 
 Result<ProcSample, std::string> Sample(pid_t pid) {

@@ -4,10 +4,12 @@
 //   reconnect  N links up, then all dropped at once (--how abort | restart); time until every device is back
 #include <fmt/format.h>
 
+#include <optional>
 #include <thread>
 
 #include "bench/suite/load/device_fleet.h"
 #include "bench/suite/load/login_floor.h"
+#include "bench/suite/proc_sample.h"
 #include "crypto/keystore.h"
 #include "cli/bench/relay_probe.h"
 #include "cli/bench/scenario.h"
@@ -92,6 +94,7 @@ class IdleScenario final : public Scenario {
   std::map<std::string, MetricSpec> Specs() const override {
     return {{"sessions", {"", Better::kHigher}},
             {"rss_per_session", {"B", Better::kLower}},
+            {"host_slab_per_session", {"B", Better::kLower}},
             {"logins_per_s", {"1/s", Better::kHigher}},
             {"errors", {"", Better::kLower}}};
   }
@@ -104,9 +107,15 @@ class IdleScenario final : public Scenario {
     if (!devices) return Fail(devices.error());
     RelayProbe probe(*env.local);
     if (auto b = probe.Before(); !b) return Fail(b.error());
+    // The host's slab too: the kernel's side of every link (both ends on this host), which RSS does not show.
+    const auto slab_before = strait::bench::HostSlabBytes();
+    std::optional<std::uint64_t> slab_after;
     FleetOptions o = BaseOptions(env, FleetMode::kHold, env.args.devices);
     o.hold = std::chrono::seconds(env.args.hold);
-    o.on_hold_end = [&] { probe.After(); };
+    o.on_hold_end = [&] {
+      probe.After();
+      if (auto s = strait::bench::HostSlabBytes(); s) slab_after = *s;
+    };
     auto r = RunChecked(env, o, **devices);
     if (!r) return Fail(r.error());
     const std::uint32_t held = r->peak_up;
@@ -115,6 +124,10 @@ class IdleScenario final : public Scenario {
     run.metrics["sessions"] = held;
     const double delta = static_cast<double>(probe.rss_after()) - static_cast<double>(probe.rss_before());
     run.metrics["rss_per_session"] = held > 0 ? delta / held : 0;
+    if (slab_before && slab_after && held > 0) {
+      run.metrics["host_slab_per_session"] =
+          (static_cast<double>(*slab_after) - static_cast<double>(*slab_before)) / held;
+    }
     run.metrics["logins_per_s"] = r->window_s > 0 ? static_cast<double>(held) / r->window_s : 0;
     run.latency = strait::bench::Latency{.unit = "ns", .histogram = r->login_ns};
     run.relay = probe.Finish();

@@ -33,6 +33,15 @@ TEST(ProcSample, StatusRssInBytes) {
   EXPECT_FALSE(ParseStatusRss("VmRSS:\t 99999999999999999999 kB\n"));  // out of range
 }
 
+TEST(ProcSample, MeminfoSlabInBytes) {
+  const char* meminfo = "MemTotal:       24590000 kB\nSReclaimable:     100 kB\nSlab:             123456 kB\n";
+  EXPECT_EQ(ParseKibLine(meminfo, "Slab:"), 123456ull * 1024);
+  EXPECT_FALSE(ParseKibLine("NotSlab:     100 kB\n", "Slab:"));  // the key only at a line start
+  auto host = HostSlabBytes();
+  ASSERT_TRUE(host) << host.error();
+  EXPECT_GT(*host, 0u);
+}
+
 TEST(ProcSample, SamplesThisProcess) {
   auto before = Sample(getpid());
   ASSERT_TRUE(before.ok()) << before.error();
