@@ -1,6 +1,7 @@
 // What `strait bench` reads about a process it measures (docs/bench.md §2): CPU time (utime + stime of every thread)
 // from /proc/PID/stat and the resident set from /proc/PID/status. The parsers take the files' text and do no I/O,
-// so they are tested and fuzzed alone; Sample() reads the two files.
+// so they are tested and fuzzed alone (fuzz/proc_sample_fuzzer.cc); Sample() reads the two files and HostSlabBytes()
+// /proc/meminfo.
 #pragma once
 
 #include <sys/types.h>
