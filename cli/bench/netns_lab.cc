@@ -1,11 +1,8 @@
 #include "cli/bench/netns_lab.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,23 +14,14 @@
 
 #include <fmt/format.h>
 
-extern char** environ;
+#include "tunnel/device/resolved_link.h"
 
 namespace strait::cli::bench {
 namespace {
 
 constexpr auto kIpTimeout = std::chrono::seconds(10);
-constexpr std::size_t kMaxIpStderr = 4096;
 constexpr const char* kPrefix = "strait-bench-";
 constexpr const char* kNetnsDir = "/var/run/netns";
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  for (char& c : s) {
-    if (c == '\n') c = ' ';
-  }
-  return s;
-}
 
 // Namespaces "strait-bench-<pid>-*" whose <pid> no longer runs.
 void ReapStale() {
@@ -61,51 +49,9 @@ std::string IpCommandPath() {
 Result<void, std::string> RunIp(const std::vector<std::string>& args) {
   const std::string ip = IpCommandPath();
   if (ip.empty()) return Fail(std::string("no `ip` command (Debian package iproute2)"));
-  int err_pipe[2];
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) return Fail(fmt::format("pipe: {}", std::strerror(errno)));
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, err_pipe[1], STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  std::vector<std::string> argv_s = {"ip"};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, ip.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(err_pipe[1]);
-  const std::string what = fmt::format("ip {}", fmt::join(args, " "));
-  if (rc != 0) {
-    close(err_pipe[0]);
-    return Fail(fmt::format("{}: {}", what, std::strerror(rc)));
-  }
-  std::string err;
-  const auto deadline = std::chrono::steady_clock::now() + kIpTimeout;
-  bool timed_out = false;
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{err_pipe[0], POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    char buf[512];
-    const ssize_t n = read(err_pipe[0], buf, sizeof(buf));
-    if (n <= 0) break;  // EOF: ip exited (or closed stderr)
-    if (err.size() < kMaxIpStderr) err.append(buf, static_cast<std::size_t>(n));
-  }
-  close(err_pipe[0]);
-  if (timed_out) kill(pid, SIGKILL);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out) return Fail(fmt::format("{}: no answer in {} s", what, kIpTimeout.count()));
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return Fail(fmt::format("{}: {}", what, Trim(err)));
-  return {};
+  std::vector<std::string> argv = {ip};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return strait::device::RunCommand(argv, kIpTimeout);
 }
 
 std::string NetnsLab::Unavailable() {

@@ -71,7 +71,7 @@ class NetnsLab {
 // The `ip` binary's path ("" when there is none).
 std::string IpCommandPath();
 
-// Runs `ip` with `args` and waits (bounded); the error carries its stderr. Exposed for the lab's callers that add
+// Runs `ip` with `args` and waits at most 10 s (device::RunCommand: no shell, stderr kept for the error). Exposed for the lab's callers that add
 // to it (a route for a baseline).
 Result<void, std::string> RunIp(const std::vector<std::string>& args);
 
