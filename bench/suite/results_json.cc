@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "bench/suite/results.h"
+#include "bench/suite/results_json_parts.h"
 #include "bench/suite/strict_json.h"
 #include "tunnel/control/json_depth.h"
 
@@ -15,8 +16,12 @@ using internal::AsString;
 using internal::AsUnsigned;
 using internal::Json;
 using internal::JsonErrors;
+using internal::LatencyJson;
 using internal::ObjectReader;
 using internal::PointerTo;
+using internal::ReadLatency;
+using internal::ReadTimeline;
+using internal::TimelineJson;
 using Out = nlohmann::ordered_json;
 
 constexpr std::uint64_t kMaxU32 = std::numeric_limits<std::uint32_t>::max();
@@ -24,58 +29,24 @@ constexpr std::uint64_t kMaxU64 = std::numeric_limits<std::uint64_t>::max();
 
 Out Nullable(const std::optional<std::string>& s) { return s ? Out(*s) : Out(nullptr); }
 
+}  // namespace
+
+namespace internal {
+
 Out LatencyJson(const Latency& l) {
   const Histogram& h = l.histogram;
   Out buckets = Out::array();
   for (const auto& [index, count] : h.NonEmptyBuckets()) buckets.push_back(Out::array({index, count}));
-  return Out{{"unit", l.unit},       {"count", h.count()}, {"min", h.min()},       {"max", h.max()},
-             {"sum", h.sum()},       {"overflow", h.overflow()}, {"buckets", std::move(buckets)}};
+  return Out{{"unit", l.unit}, {"count", h.count()},       {"min", h.min()},       {"max", h.max()},
+             {"sum", h.sum()},  {"overflow", h.overflow()}, {"buckets", std::move(buckets)}};
 }
 
-Out RunJson(const Run& run) {
-  Out metrics = Out::object();
-  for (const auto& [name, v] : run.metrics) metrics[name] = v;
-  Out timeline = Out::array();
-  for (const TimelineSample& s : run.timeline) {
-    timeline.push_back(Out{{"t", s.t}, {"ops", s.ops}, {"bytes", s.bytes}, {"errors", s.errors}});
+Out TimelineJson(const std::vector<TimelineSample>& timeline) {
+  Out out = Out::array();
+  for (const TimelineSample& s : timeline) {
+    out.push_back({{"t", s.t}, {"ops", s.ops}, {"bytes", s.bytes}, {"errors", s.errors}});
   }
-  Out relay(nullptr);
-  if (run.relay) {
-    Out delta = Out::object();
-    for (const auto& [name, v] : run.relay->metrics_delta) delta[name] = v;
-    relay = Out{{"rss_before", run.relay->rss_before},
-                {"rss_after", run.relay->rss_after},
-                {"cpu_s", run.relay->cpu_s},
-                {"metrics_delta", std::move(delta)}};
-  }
-  return Out{{"rep", run.rep},
-             {"side", run.side},
-             {"order", run.order},
-             {"seconds", run.seconds},
-             {"metrics", std::move(metrics)},
-             {"latency", run.latency ? LatencyJson(*run.latency) : Out(nullptr)},
-             {"timeline", std::move(timeline)},
-             {"relay", std::move(relay)}};
-}
-
-// ---- reading ----
-
-std::optional<std::uint32_t> U32(ObjectReader& o, std::string_view name) {
-  auto v = o.Unsigned(name, kMaxU32);
-  return v ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(*v)) : std::nullopt;
-}
-
-// An object used as a map of at most `max` entries; `read` gets each value and its pointer.
-template <class F>
-void ReadMap(const Json* obj, const std::string& pointer, std::size_t max, JsonErrors& e, F&& read) {
-  if (obj == nullptr || !e.ok()) return;
-  if (obj->size() > max) {
-    e.Add(pointer, fmt::format("{} entries; at most {}", obj->size(), max));
-    return;
-  }
-  for (auto it = obj->begin(); it != obj->end() && e.ok(); ++it) {
-    read(it.key(), it.value(), PointerTo(pointer, it.key()));
-  }
+  return out;
 }
 
 std::optional<Latency> ReadLatency(const Json& j, const std::string& at, JsonErrors& e) {
@@ -113,6 +84,67 @@ std::optional<Latency> ReadLatency(const Json& j, const std::string& at, JsonErr
   return l;
 }
 
+std::vector<TimelineSample> ReadTimeline(const Json& samples, const std::string& at, JsonErrors& e) {
+  std::vector<TimelineSample> out;
+  for (std::size_t i = 0; i < samples.size() && e.ok(); ++i) {
+    ObjectReader s(samples[i], fmt::format("{}/{}", at, i), e);
+    TimelineSample sample;
+    sample.t = s.Number("t").value_or(0);
+    sample.ops = s.Unsigned("ops", kMaxU64).value_or(0);
+    sample.bytes = s.Unsigned("bytes", kMaxU64).value_or(0);
+    sample.errors = s.Unsigned("errors", kMaxU64).value_or(0);
+    s.Finish();
+    out.push_back(sample);
+  }
+  return out;
+}
+
+}  // namespace internal
+
+namespace {
+
+Out RunJson(const Run& run) {
+  Out metrics = Out::object();
+  for (const auto& [name, v] : run.metrics) metrics[name] = v;
+  Out relay(nullptr);
+  if (run.relay) {
+    Out delta = Out::object();
+    for (const auto& [name, v] : run.relay->metrics_delta) delta[name] = v;
+    relay = Out{{"rss_before", run.relay->rss_before},
+                {"rss_after", run.relay->rss_after},
+                {"cpu_s", run.relay->cpu_s},
+                {"metrics_delta", std::move(delta)}};
+  }
+  return Out{{"rep", run.rep},
+             {"side", run.side},
+             {"order", run.order},
+             {"seconds", run.seconds},
+             {"metrics", std::move(metrics)},
+             {"latency", run.latency ? LatencyJson(*run.latency) : Out(nullptr)},
+             {"timeline", TimelineJson(run.timeline)},
+             {"relay", std::move(relay)}};
+}
+
+// ---- reading ----
+
+std::optional<std::uint32_t> U32(ObjectReader& o, std::string_view name) {
+  auto v = o.Unsigned(name, kMaxU32);
+  return v ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(*v)) : std::nullopt;
+}
+
+// An object used as a map of at most `max` entries; `read` gets each value and its pointer.
+template <class F>
+void ReadMap(const Json* obj, const std::string& pointer, std::size_t max, JsonErrors& e, F&& read) {
+  if (obj == nullptr || !e.ok()) return;
+  if (obj->size() > max) {
+    e.Add(pointer, fmt::format("{} entries; at most {}", obj->size(), max));
+    return;
+  }
+  for (auto it = obj->begin(); it != obj->end() && e.ok(); ++it) {
+    read(it.key(), it.value(), PointerTo(pointer, it.key()));
+  }
+}
+
 Run ReadRun(const Json& j, const std::string& at, JsonErrors& e) {
   ObjectReader o(j, at, e);
   Run run;
@@ -127,18 +159,7 @@ Run ReadRun(const Json& j, const std::string& at, JsonErrors& e) {
   if (!o.TakeNull("latency")) {
     if (const Json* l = o.Object("latency")) run.latency = ReadLatency(*l, at + "/latency", e);
   }
-  if (const Json* t = o.Array("timeline", kMaxTimelineSamples)) {
-    for (std::size_t i = 0; i < t->size() && e.ok(); ++i) {
-      ObjectReader s((*t)[i], fmt::format("{}/timeline/{}", at, i), e);
-      TimelineSample sample;
-      sample.t = s.Number("t").value_or(0);
-      sample.ops = s.Unsigned("ops", kMaxU64).value_or(0);
-      sample.bytes = s.Unsigned("bytes", kMaxU64).value_or(0);
-      sample.errors = s.Unsigned("errors", kMaxU64).value_or(0);
-      s.Finish();
-      run.timeline.push_back(sample);
-    }
-  }
+  if (const Json* t = o.Array("timeline", kMaxTimelineSamples)) run.timeline = ReadTimeline(*t, at + "/timeline", e);
   if (!o.TakeNull("relay")) {
     if (const Json* r = o.Object("relay")) {
       ObjectReader ro(*r, at + "/relay", e);

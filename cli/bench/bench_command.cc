@@ -4,6 +4,7 @@
 // results are still written, exit 130), and the outputs: a summary table on stdout, --json (schema strait-bench/1),
 // --html (the self-contained report). `strait bench compare A.json B.json` prints the ratios of two saved runs.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -19,7 +20,9 @@
 #include "bench/suite/html_report.h"
 #include "bench/suite/load/udp_flood.h"
 #include "bench/suite/results.h"
+#include "cli/bench/device_credentials.h"
 #include "cli/bench/scenario.h"
+#include "cli/bench/workers.h"
 #include "cli/command.h"
 #include "cli/demo/process.h"
 #include "crypto/keystore.h"
@@ -33,12 +36,15 @@ namespace {
 
 using bench::BenchArgs;
 using bench::BenchEnv;
+using bench::kMaxLinksPerWorker;
+using bench::kMaxWorkers;
 using bench::ProgressLine;
 using bench::Scenario;
 using strait::bench::BenchResult;
 
 constexpr int kExitInterrupted = 130;
 constexpr std::uint32_t kMaxDevicesPerProcess = 19'000;  // the machine's 20,000 open files, less the tool's own
+constexpr std::uint32_t kMaxDevices = 200'000;           // a run's population (docs/bench.md §7)
 constexpr std::uint32_t kDevicesPerSource = 10'000;
 constexpr std::uint32_t kMaxSources = 16;
 constexpr std::uint32_t kMaxLinksPerCredential = 8;  // the relay's default (docs/relay.md "Links per credential")
@@ -61,6 +67,21 @@ strait::bench::Host ThisHost() {
   utsname u{};
   if (uname(&u) == 0) h.kernel = u.release;
   return h;
+}
+
+// How many links a local relay can hold: it is one process, under the open-files limit it inherits from this one,
+// with one file per link and about 1,000 for its own use.
+std::uint32_t LocalLinkCap() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return kMaxDevices;
+  return static_cast<std::uint32_t>(std::clamp<rlim_t>(r.rlim_cur, 2'000, kMaxDevices + 1'000) - 1'000);
+}
+
+// Link scenarios: the worker processes a run uses (1: the fleet runs in this process).
+std::uint32_t Workers(const BenchArgs& a) {
+  if (a.workers != 0) return a.workers;
+  if (a.scenario == "logins" || a.devices <= kMaxDevicesPerProcess) return 1;
+  return (a.devices + kMaxLinksPerWorker - 1) / kMaxLinksPerWorker;
 }
 
 Result<std::string, std::string> ReadFileBounded(const std::string& path) {
@@ -151,6 +172,7 @@ class BenchRunner {
     if (a_.scenario == "idle" || a_.scenario == "logins" || a_.scenario == "reconnect") {
       p["devices"] = std::int64_t{a_.devices};
       p["parallel"] = std::int64_t{a_.parallel};
+      p["workers"] = std::int64_t{workers_};
       if (a_.scenario != "logins") p["hold"] = std::int64_t{a_.hold};
       if (a_.scenario == "reconnect") p["how"] = a_.how;
     }
@@ -176,9 +198,9 @@ class BenchRunner {
 
   // Every repetition; "" or why the run stopped.
   std::string Runs() {
-    std::vector<link::LinkConfig> remote_devices;
+    bench::DeviceBundles remote_bundles;
     if (!a_.relay.empty()) {
-      if (auto e = Remote(remote_devices); !e.empty()) return e;
+      if (auto e = Remote(remote_bundles); !e.empty()) return e;
     }
     for (std::uint32_t rep = 1; rep <= a_.reps && !demo::Interrupted(); ++rep) {
       if (a_.relay.empty() && (!local_ || scenario_->FreshRelayPerRep())) {
@@ -210,7 +232,9 @@ class BenchRunner {
         env.relay = relay_;
         env.sources = Sources();
         env.cpus = split_;
-        env.devices = &remote_devices;
+        env.devices = &remote_bundles.configs;
+        env.workers = workers_;
+        env.identity_bundles = identity_bundles_;
         env.stop = &demo::InterruptFlag();
         env.progress = &progress_;
         env.side = sides[k];
@@ -222,7 +246,7 @@ class BenchRunner {
                                    sides.size() > 1 ? fmt::format(" ({})", sides[k]) : ""));
         auto done = scenario_->RunOnce(env, run);
         if (r_.negotiated.cipher.empty() && !env.cipher.empty()) {
-          r_.negotiated = {.tls = env.tls_version, .cipher = env.cipher, .workers = 1,
+          r_.negotiated = {.tls = env.tls_version, .cipher = env.cipher, .workers = workers_,
                            .sources = static_cast<std::uint32_t>(std::max<std::size_t>(env.sources.size(), 1))};
         }
         if (demo::Interrupted()) return "";  // a run cut short is not a repetition
@@ -235,39 +259,25 @@ class BenchRunner {
     return "";
   }
 
-  // A remote relay: every simulated device logs in with a bundle from --identity.
-  std::string Remote(std::vector<link::LinkConfig>& out) {
+  // A remote relay: every simulated device logs in with a bundle from --identity (loaded here when the fleet runs in
+  // this process; each worker loads its own slice).
+  std::string Remote(bench::DeviceBundles& out) {
     auto addr = runtime::ResolveSocketAddress(a_.relay);
     if (!addr) return fmt::format("--relay: {}", addr.error().reason);
     relay_ = *addr;
     r_.target = {.kind = "remote", .relay = a_.relay, .relay_threads = 0, .relay_cpu = std::nullopt,
                  .load_cpus = split_.load_cpus};
-    std::vector<std::string> dirs;  // DIR/dev-0, DIR/dev-1, ... if there are; else DIR is the one bundle
-    for (std::uint32_t i = 0; i < kMaxDevicesPerProcess; ++i) {
-      const std::string d = crypto::JoinPath(a_.identity, fmt::format("dev-{}", i));
-      if (access(d.c_str(), F_OK) != 0) break;
-      dirs.push_back(d);
+    identity_bundles_ = bench::CountDeviceBundles(a_.identity, kMaxDevices);
+    const std::uint32_t identities = std::max<std::uint32_t>(identity_bundles_, 1);
+    if (workers_ == 1) {
+      const std::string host = a_.relay.substr(0, a_.relay.rfind(':'));
+      const std::uint32_t count = std::max<std::uint32_t>(a_.devices, 1);
+      if (auto r = bench::LoadDeviceBundles(a_.identity, identity_bundles_, host, 0, count, out); !r) return r.error();
     }
-    if (dirs.empty()) dirs.push_back(a_.identity);
-    const std::string host = a_.relay.substr(0, a_.relay.rfind(':'));
-    for (const std::string& d : dirs) {
-      auto b = crypto::LoadIdentityBundle(d);
-      if (!b) return fmt::format("--identity {}: {}", d, b.error().reason);
-      if (b->ca_pem.empty()) return fmt::format("--identity {}: no ca.pem", d);
-      auto tls = crypto::TlsContext::CreateClient({b->ca_pem, host});
-      if (!tls) return fmt::format("--identity {}: TLS: {}", d, tls.error().reason);
-      remote_tls_.push_back(std::make_unique<crypto::TlsContext>(std::move(*tls)));
-      link::LinkConfig c;
-      c.tls = remote_tls_.back().get();
-      c.client = link::ClientLoginConfig::Of(b->credential, crypto::Ed25519KeyPair::FromSeed(b->signing_key.seed),
-                                             tunnel::LinkRole::kDevice);
-      c.client.server_root = b->root_public_key;
-      out.push_back(std::move(c));
-    }
-    if (a_.scenario != "logins" && a_.devices > out.size() * kMaxLinksPerCredential) {
+    if (a_.scenario != "logins" && a_.devices > identities * kMaxLinksPerCredential) {
       progress_.Note(fmt::format("warning: {} devices over {} identities: a relay admits {} links per credential by "
                                  "default; give a directory of bundles dev-0, dev-1, ... (--identity)",
-                                 a_.devices, out.size(), kMaxLinksPerCredential));
+                                 a_.devices, identities, kMaxLinksPerCredential));
     }
     return "";
   }
@@ -351,7 +361,8 @@ class BenchRunner {
   strait::bench::CpuSplit split_;
   std::unique_ptr<bench::LocalDeployment> local_;
   runtime::SocketAddress relay_;
-  std::vector<std::unique_ptr<crypto::TlsContext>> remote_tls_;
+  std::uint32_t workers_ = Workers(a_);
+  std::uint32_t identity_bundles_ = 0;
 };
 
 class BenchCommand final : public Command {
@@ -371,6 +382,7 @@ class BenchCommand final : public Command {
     AddScenario(*cmd_, "ip", "IP-tunnel packets/s and throughput: device TUN -> relay -> connector TUN, in network "
                              "namespaces (root)", 0);
     AddScenario(*cmd_, "mixed", "Several scenarios at once against one relay, from a TOML profile (--profile)", 0);
+    worker_ = bench::AddWorkerCommand(*cmd_, worker_args_);
     compare_ = cmd_->add_subcommand("compare", "Print B/A ratios of two saved results (--json files)");
     compare_->add_option("A", compare_a_, "Results file A (the reference)")->required();
     compare_->add_option("B", compare_b_, "Results file B")->required();
@@ -380,6 +392,7 @@ class BenchCommand final : public Command {
 
   int Run() override {
     if (compare_->parsed()) return Compare();
+    if (worker_->parsed()) return bench::RunWorker(worker_args_);
     for (auto& [sub, args_ptr] : scenarios_) {
       if (!sub->parsed()) continue;
       const BenchArgs& args = *args_ptr;
@@ -485,7 +498,11 @@ class BenchCommand final : public Command {
       return;
     }
     c->add_option("--devices", a.devices, "Simulated devices")
-        ->capture_default_str()->check(CLI::Range(1u, name == "logins" ? 200'000u : kMaxDevicesPerProcess));
+        ->capture_default_str()->check(CLI::Range(1u, kMaxDevices));
+    c->add_option("--workers", a.workers,
+                  fmt::format("Worker processes to spread the devices over (0: this process up to {} links, else {} "
+                              "a worker)", kMaxDevicesPerProcess, kMaxLinksPerWorker))
+        ->capture_default_str()->check(CLI::Range(0u, kMaxWorkers));
     c->add_option("--parallel", a.parallel, "Logins in flight at once")
         ->capture_default_str()->check(CLI::Range(1u, 4096u));
     if (name != "logins") {
@@ -525,6 +542,23 @@ class BenchCommand final : public Command {
     if (a.relay.empty() && !a.identity.empty()) return "--identity goes with --relay";
     if (a.how == "restart" && !a.relay.empty()) return "--how restart restarts the local relay: not with --relay";
     if (!a.json_path.empty() && a.json_path == a.html_path) return "--json and --html name the same file";
+    if (a.scenario != "idle" && a.scenario != "logins" && a.scenario != "reconnect") return "";
+    const bool holds = a.scenario != "logins";  // a storm holds at most --parallel links at once
+    const std::uint32_t workers = Workers(a);
+    if (workers > a.devices) return fmt::format("--workers {}: more workers than --devices {}", workers, a.devices);
+    if (holds && a.relay.empty() && a.devices > LocalLinkCap()) {
+      return fmt::format("--devices {}: the local relay is one process under this machine's open-files limit and "
+                         "holds one file per link: at most {} (point --relay at a relay on a larger host)",
+                         a.devices, LocalLinkCap());
+    }
+    if (holds && workers == 1 && a.devices > kMaxDevicesPerProcess) {
+      return fmt::format("--devices {}: one process holds at most {} links; give --workers {} or more (or 0)",
+                         a.devices, kMaxDevicesPerProcess, (a.devices + kMaxLinksPerWorker - 1) / kMaxLinksPerWorker);
+    }
+    if (holds && workers > 1 && a.devices > std::uint64_t{workers} * kMaxLinksPerWorker) {
+      return fmt::format("--devices {}: a worker holds at most {} links; give --workers {} or more (or 0)", a.devices,
+                         kMaxLinksPerWorker, (a.devices + kMaxLinksPerWorker - 1) / kMaxLinksPerWorker);
+    }
     return "";
   }
 
@@ -549,6 +583,8 @@ class BenchCommand final : public Command {
 
   CLI::App* cmd_ = nullptr;
   CLI::App* compare_ = nullptr;
+  CLI::App* worker_ = nullptr;
+  bench::WorkerArgs worker_args_;
   std::string compare_a_;
   std::string compare_b_;
   std::vector<std::pair<CLI::App*, std::unique_ptr<BenchArgs>>> scenarios_;

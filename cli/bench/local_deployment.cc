@@ -24,7 +24,6 @@ using demo::Clock;
 
 constexpr auto kStopGrace = std::chrono::seconds(5);
 constexpr std::uint32_t kCredentialHours = 4;
-constexpr std::uint64_t kBackdateSeconds = 300;
 
 std::uint64_t NowUnix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
 
@@ -107,14 +106,9 @@ Result<void, std::string> LocalDeployment::MakeKeys() {
     i.ca = ca;
     if (auto r = Op(Issue(i, now), fmt::format("{} identity", crypto::RoleName(role))); !r) return Fail(r.error());
   }
-  auto ca_pem = crypto::ReadPublicFile(ca + "/ca.pem");
-  if (!ca_pem) return Fail(fmt::format("TLS CA: {}", ca_pem.error().reason));
-  auto tls = crypto::TlsContext::CreateClient({*ca_pem, "127.0.0.1"});
-  if (!tls) return Fail(fmt::format("device TLS: {}", tls.error().reason));
-  client_tls_ = std::make_unique<crypto::TlsContext>(std::move(*tls));
-  auto root_pub = crypto::LoadEd25519PublicKey(root + "/root.pub");
-  if (!root_pub) return Fail(fmt::format("root.pub: {}", root_pub.error().reason));
-  root_public_ = *root_pub;
+  auto issuer = DeviceIssuer::Open(dir_);
+  if (!issuer) return Fail(issuer.error());
+  issuer_ = std::move(*issuer);
   if (auto w = crypto::WritePublicFile(dir_ + "/relay.toml", kRelayConfig, crypto::Overwrite::kRefuse); !w) {
     return Fail(fmt::format("relay.toml: {}", w.error().reason));
   }
@@ -194,29 +188,7 @@ Result<void, std::string> LocalDeployment::RestartRelay() {
 }
 
 Result<std::vector<link::LinkConfig>, std::string> LocalDeployment::MakeDevices(std::uint32_t count) {
-  auto tenant_key = crypto::LoadEd25519SecretKey(dir_ + "/tenant/tenant.key");
-  if (!tenant_key) return Fail(fmt::format("tenant key: {}", tenant_key.error().reason));
-  auto tenant_cert = crypto::LoadTenantCert(dir_ + "/tenant/tenant.cert");
-  if (!tenant_cert) return Fail(fmt::format("tenant cert: {}", tenant_cert.error().reason));
-  const crypto::X25519PublicKey noise = crypto::X25519KeyPair::Generate().public_key;
-  const std::uint64_t now = NowUnix();
-  const std::uint32_t first = next_device_.fetch_add(count);
-  std::vector<link::LinkConfig> out;
-  out.reserve(count);
-  for (std::uint32_t i = first; i < first + count; ++i) {
-    const std::string subject = fmt::format("bench-dev-{}", i);
-    crypto::Ed25519KeyPair key = crypto::Ed25519KeyPair::Generate();
-    auto cred = crypto::IssueCredential(*tenant_key, *tenant_cert,
-                                        {crypto::Role::kDevice, subject, key.public_key, noise, i + 1u,
-                                         now - kBackdateSeconds, now + kCredentialHours * 3600ull});
-    if (!cred) return Fail(fmt::format("device credential: {}", cred.error().reason));
-    link::LinkConfig c;
-    c.tls = client_tls_.get();
-    c.client = link::ClientLoginConfig::Of(std::move(*cred), key, tunnel::LinkRole::kDevice);
-    c.client.server_root = root_public_;  // checks the relay's credential, as a device does
-    out.push_back(std::move(c));
-  }
-  return out;
+  return issuer_->Issue(ReserveDevices(count), count);
 }
 
 Result<std::string, std::string> LocalDeployment::MakeServerPem(const std::string& name) {

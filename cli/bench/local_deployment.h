@@ -3,9 +3,9 @@
 // private temporary directory, made with the same operations as `strait keys` (root, tenant "bench", TLS CA, relay,
 // connector, one device bundle), the daemons as children of this same binary, the relay pinned to its own CPU.
 //
-// Simulated devices (DeviceFleet) get credentials issued in memory from the tenant key, one per device, so the
-// relay sees distinct devices (its per-credential link limit stays at its default). They share one Noise public
-// key: the bench's device links never open a session, and the relay does not look at it.
+// Simulated devices (DeviceFleet) get credentials issued in memory from the tenant key, one per device
+// (DeviceIssuer, cli/bench/device_credentials.h), so the relay sees distinct devices (its per-credential link limit
+// stays at its default).
 //
 // Everything is stopped and removed by the destructor (children SIGTERM, then SIGKILL; the directory deleted),
 // Ctrl-C included: the caller's signal handler only sets demo::InterruptFlag() and lets the stack unwind.
@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/bench/device_credentials.h"
 #include "cli/demo/process.h"
 #include "crypto/keys.h"
 #include "crypto/result.h"
@@ -76,6 +77,9 @@ class LocalDeployment {
   // `count` simulated devices' link configurations (credentials issued now, valid 4 hours, subjects unique over
   // every call), checking the relay's credential as a device does. Valid while this deployment lives. Thread-safe.
   Result<std::vector<link::LinkConfig>, std::string> MakeDevices(std::uint32_t count);
+  // The first of `count` device indices no other call has had: a worker process issues their credentials itself
+  // from dir() (DeviceIssuer), so subjects stay unique across the workers. Thread-safe.
+  std::uint32_t ReserveDevices(std::uint32_t count) { return next_device_.fetch_add(count); }
 
   // Kills the relay (SIGKILL: a crash, every link cut at once) and starts it again on the same ports, pinned as
   // before. Returns when it is ready again.
@@ -123,8 +127,7 @@ class LocalDeployment {
   std::optional<demo::HostPort> app_door_;          // guarded by app_mu_
   std::optional<std::string> ip_tunnel_;            // the device's tunnel line; guarded by app_mu_
   std::atomic<std::uint32_t> next_device_{0};       // subjects bench-dev-<n> are unique across MakeDevices calls
-  std::unique_ptr<crypto::TlsContext> client_tls_;  // the devices' (trusts the throwaway TLS CA)
-  crypto::Ed25519PublicKey root_public_{};
+  std::unique_ptr<DeviceIssuer> issuer_;
 };
 
 }  // namespace strait::cli::bench

@@ -39,6 +39,7 @@ struct BenchArgs {
   std::uint32_t reps = 3;
   std::uint32_t timeout = 60;
   std::uint32_t sources = 0;  // 0: one per 10,000 devices, at most 16 (local only)
+  std::uint32_t workers = 0;  // idle, logins, reconnect: 0 = in this process up to 19,000 links, else 15,000 each
   bool no_pin = false;
   bool quiet = false;
   std::string baseline;  // "", "haproxy", "direct"
@@ -85,6 +86,8 @@ struct BenchEnv {
   std::vector<runtime::SocketAddress> sources;
   strait::bench::CpuSplit cpus;
   std::vector<link::LinkConfig>* devices = nullptr;  // remote: from --identity; local: made by the scenario
+  std::uint32_t workers = 1;           // >1: the fleet runs in that many worker processes (cli/bench/workers.h)
+  std::uint32_t identity_bundles = 0;  // remote: bundles dev-0 .. in --identity (0: it is one bundle)
   const std::atomic<bool>* stop = nullptr;
   ProgressLine* progress = nullptr;
   std::string side = "strait";  // this run's side: "strait", or the baseline's name

@@ -13,6 +13,7 @@
 #include "crypto/keystore.h"
 #include "cli/bench/relay_probe.h"
 #include "cli/bench/scenario.h"
+#include "cli/bench/workers.h"
 
 namespace strait::cli::bench {
 namespace {
@@ -59,21 +60,25 @@ FleetOptions BaseOptions(BenchEnv& env, FleetMode mode, std::uint32_t devices) {
   return o;
 }
 
-// The simulated devices: a local deployment issues one credential per device; a remote run has what --identity
-// gave (the runner checked there are enough).
-Result<std::vector<link::LinkConfig>*, std::string> Devices(BenchEnv& env, std::uint32_t count,
-                                                           std::vector<link::LinkConfig>& made) {
-  if (env.local == nullptr) return env.devices;
-  env.progress->Note(fmt::format("issuing {} device credentials", count));
-  auto d = env.local->MakeDevices(count);
-  if (!d) return Fail(d.error());
-  made = std::move(*d);
-  return &made;
-}
-
-Result<FleetResult, std::string> RunChecked(BenchEnv& env, const FleetOptions& o,
-                                            const std::vector<link::LinkConfig>& devices) {
-  auto r = strait::bench::RunFleet(o, devices);
+// Runs the fleet: in this process, with a credential per device (a local deployment issues them; a remote run has
+// what --identity gave), or spread over worker processes that build their own slices.
+Result<FleetResult, std::string> RunChecked(BenchEnv& env, const FleetOptions& o) {
+  auto r = [&]() -> Result<FleetResult, std::string> {
+    if (env.workers > 1) {
+      WorkerTarget target{.relay = env.local != nullptr ? env.relay.ToString() : env.args.relay,
+                          .deployment_dir = env.local != nullptr ? env.local->dir() : "",
+                          .identity = env.local != nullptr ? "" : env.args.identity,
+                          .bundles = env.identity_bundles};
+      const std::uint32_t first = env.local != nullptr ? env.local->ReserveDevices(o.devices) : 0;
+      env.progress->Note(fmt::format("{} devices over {} worker processes", o.devices, env.workers));
+      return RunFleetInWorkers(o, env.workers, first, target);
+    }
+    if (env.local == nullptr) return strait::bench::RunFleet(o, *env.devices);
+    env.progress->Note(fmt::format("issuing {} device credentials", o.devices));
+    auto made = env.local->MakeDevices(o.devices);
+    if (!made) return Fail(made.error());
+    return strait::bench::RunFleet(o, *made);
+  }();
   env.progress->Done();
   if (!r) return Fail(r.error());
   if (env.cipher.empty()) {
@@ -102,9 +107,6 @@ class IdleScenario final : public Scenario {
   bool NeedsLocalRelay() const override { return true; }
 
   Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
-    std::vector<link::LinkConfig> made;
-    auto devices = Devices(env, env.args.devices, made);
-    if (!devices) return Fail(devices.error());
     RelayProbe probe(*env.local);
     if (auto b = probe.Before(); !b) return Fail(b.error());
     // The host's slab too: the kernel's side of every link (both ends on this host), which RSS does not show.
@@ -116,7 +118,7 @@ class IdleScenario final : public Scenario {
       probe.After();
       if (auto s = strait::bench::HostSlabBytes(); s) slab_after = *s;
     };
-    auto r = RunChecked(env, o, **devices);
+    auto r = RunChecked(env, o);
     if (!r) return Fail(r.error());
     const std::uint32_t held = r->peak_up;
     Common(run, *r);
@@ -148,9 +150,6 @@ class LoginsScenario final : public Scenario {
   bool NeedsLocalRelay() const override { return false; }
 
   Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
-    std::vector<link::LinkConfig> made;
-    auto devices = Devices(env, env.args.devices, made);
-    if (!devices) return Fail(devices.error());
     std::optional<RelayProbe> probe;
     std::optional<strait::bench::LoginFloor> floor;
     if (env.local != nullptr) {
@@ -161,7 +160,7 @@ class LoginsScenario final : public Scenario {
       probe.emplace(*env.local);
       if (auto b = probe->Before(); !b) return Fail(b.error());
     }
-    auto r = RunChecked(env, BaseOptions(env, FleetMode::kStorm, env.args.devices), **devices);
+    auto r = RunChecked(env, BaseOptions(env, FleetMode::kStorm, env.args.devices));
     if (!r) return Fail(r.error());
     if (probe) probe->After();
     Common(run, *r);
@@ -191,9 +190,6 @@ class ReconnectScenario final : public Scenario {
   }
 
   Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
-    std::vector<link::LinkConfig> made;
-    auto devices = Devices(env, env.args.devices, made);
-    if (!devices) return Fail(devices.error());
     FleetOptions o = BaseOptions(env, FleetMode::kReconnect, env.args.devices);
     o.hold = std::chrono::seconds(env.args.hold);
     std::string restart_error;
@@ -203,7 +199,7 @@ class ReconnectScenario final : public Scenario {
         if (auto r = env.local->RestartRelay(); !r) restart_error = r.error();
       };
     }
-    auto r = RunChecked(env, o, **devices);
+    auto r = RunChecked(env, o);
     if (!restart_error.empty()) return Fail(restart_error);
     if (!r) return Fail(r.error());
     Common(run, *r);

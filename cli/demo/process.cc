@@ -32,10 +32,12 @@ constexpr std::chrono::milliseconds kSlice{100};
 
 std::unique_ptr<ChildProcess> ChildProcess::Start(std::string name, const std::string& exe,
                                                   const std::vector<std::string>& args,
-                                                  const std::string& stderr_path, std::string* error) {
+                                                  const std::string& stderr_path, std::string* error,
+                                                  const ChildOptions& options) {
   std::unique_ptr<ChildProcess> c(new ChildProcess());
   c->name_ = std::move(name);
   c->stderr_path_ = stderr_path;
+  c->max_line_bytes_ = options.max_line_bytes;
   // Everything the child needs is prepared before fork: only async-signal-safe calls happen in between.
   std::vector<std::string> storage;
   storage.reserve(args.size() + 1);
@@ -50,26 +52,36 @@ std::unique_ptr<ChildProcess> ChildProcess::Start(std::string name, const std::s
     *error = fmt::format("{}: pipe: {}", c->name_, std::strerror(errno));
     return nullptr;
   }
+  int in[2] = {-1, -1};
+  if (options.stdin_pipe && ::pipe2(in, O_CLOEXEC) != 0) {
+    *error = fmt::format("{}: pipe: {}", c->name_, std::strerror(errno));
+    ::close(out[0]);
+    ::close(out[1]);
+    return nullptr;
+  }
+  auto close_pipes = [&] {
+    for (int fd : {out[0], out[1], in[0], in[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+  };
   const int err_fd = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (err_fd < 0) {
     *error = fmt::format("{}: {}: {}", c->name_, stderr_path, std::strerror(errno));
-    ::close(out[0]);
-    ::close(out[1]);
+    close_pipes();
     return nullptr;
   }
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     *error = fmt::format("{}: fork: {}", c->name_, std::strerror(errno));
-    ::close(out[0]);
-    ::close(out[1]);
+    close_pipes();
     ::close(err_fd);
     return nullptr;
   }
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
-    const int devnull = ::open("/dev/null", O_RDONLY);
+    const int devnull = in[0] >= 0 ? in[0] : ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
     ::dup2(out[1], 1);
     ::dup2(err_fd, 2);
@@ -82,6 +94,8 @@ std::unique_ptr<ChildProcess> ChildProcess::Start(std::string name, const std::s
   }
   ::close(out[1]);
   ::close(err_fd);
+  if (in[0] >= 0) ::close(in[0]);
+  c->stdin_fd_ = in[1];
   c->pid_ = pid;
   c->reader_ = std::thread([p = c.get(), fd = out[0]] { p->ReaderMain(fd); });
   return c;
@@ -110,7 +124,7 @@ void ChildProcess::ReaderMain(int fd) {
       }
       cv_.notify_all();
     }
-    if (partial.size() > 65536) partial.clear();  // a line that long is noise, not a ready line
+    if (partial.size() > max_line_bytes_) partial.clear();  // a line that long is noise, not a ready line
   }
   ::close(fd);
   {
@@ -132,7 +146,29 @@ void ChildProcess::ReaderMain(int fd) {
   cv_.notify_all();
 }
 
+std::optional<std::string> ChildProcess::NextLine(std::size_t* cursor) const {
+  std::lock_guard lock(mu_);
+  if (*cursor >= lines_.size()) return std::nullopt;
+  return lines_[(*cursor)++];
+}
+
+bool ChildProcess::WriteStdin(std::string_view text) {
+  while (!text.empty() && stdin_fd_ >= 0) {
+    const ssize_t n = ::write(stdin_fd_, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return text.empty();
+}
+
+void ChildProcess::CloseStdin() {
+  if (stdin_fd_ >= 0) ::close(stdin_fd_);
+  stdin_fd_ = -1;
+}
+
 ChildProcess::~ChildProcess() {
+  CloseStdin();
   if (pid_ > 0 && !exited()) {
     ::kill(pid_, SIGKILL);
     killed_ = true;

@@ -31,13 +31,18 @@ using Clock = std::chrono::steady_clock;
 std::atomic<bool>& InterruptFlag();
 inline bool Interrupted() { return InterruptFlag().load(std::memory_order_relaxed); }
 
+struct ChildOptions {
+  bool stdin_pipe = false;             // the child's stdin is a pipe the parent writes (WriteStdin); else /dev/null
+  std::size_t max_line_bytes = 65536;  // a longer stdout line is noise: dropped
+};
+
 class ChildProcess {
  public:
   // Starts `exe` with `args` (argv[1..]). stdout is captured line by line; stderr goes to `stderr_path`
   // (truncated). On failure returns nullptr and sets *error.
   static std::unique_ptr<ChildProcess> Start(std::string name, const std::string& exe,
                                              const std::vector<std::string>& args, const std::string& stderr_path,
-                                             std::string* error);
+                                             std::string* error, const ChildOptions& options = {});
   // Kills (SIGKILL) a child that is still running, reaps it and joins the reader.
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
@@ -48,6 +53,12 @@ class ChildProcess {
   // closes (it exited) or Interrupted().
   std::optional<std::string> WaitLine(std::string_view prefix, Clock::time_point deadline,
                                       std::size_t* cursor = nullptr);
+  // The stdout line at *cursor if it has been read (and advances *cursor), without waiting, interrupted or not.
+  std::optional<std::string> NextLine(std::size_t* cursor) const;
+  // With ChildOptions::stdin_pipe: writes all of `text` to the child's stdin (false: it closed its end, or no
+  // pipe). The caller ignores SIGPIPE. CloseStdin: the child reads end-of-file.
+  bool WriteStdin(std::string_view text);
+  void CloseStdin();
   // Waits until the child has exited (true) or the deadline passed (false).
   bool WaitExit(Clock::time_point deadline);
   // SIGTERM, up to `grace` for the exit, then SIGKILL and a bounded wait. Idempotent. Returns StatusText().
@@ -77,6 +88,8 @@ class ChildProcess {
   std::string name_;
   std::string stderr_path_;
   pid_t pid_ = -1;
+  int stdin_fd_ = -1;  // the write end of the child's stdin (ChildOptions::stdin_pipe)
+  std::size_t max_line_bytes_ = 65536;
   bool killed_ = false;
   std::thread reader_;
 

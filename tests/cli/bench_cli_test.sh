@@ -3,7 +3,8 @@
 # deployment it starts, checked for plausibility (not speed): the JSON file matches its schema (strait bench compare
 # reads it back with the strict reader), counts add up, percentiles are monotone, figures are non-zero.
 # Usage: bench_cli_test.sh <path-to-strait> <case>
-#   cases: idle logins reconnect restart latency bulk ip ip-skip ip-interrupt mixed usage interrupt compare
+#   cases: idle logins reconnect restart workers workers-interrupt remote latency bulk ip ip-skip ip-interrupt mixed
+#          usage interrupt compare
 # Registered as ctest cli_bench.<case> by cli/CMakeLists.txt. Each case works in its own mktemp directory; every
 # process it starts is bounded by timeout(1) and the tool's own --timeout.
 set -euo pipefail
@@ -27,6 +28,16 @@ expect_rc() {  # expect_rc <rc> <cmd...>: stdout to out.txt, stderr to err.txt
 }
 expect_in() {  # expect_in <file> <fixed string>
   grep -qF -- "$2" "$1" || { echo "--- $1"; cat "$1"; fail "'$2' not in $1"; }
+}
+
+# Every local deployment the run named in its progress lines (err.txt): no worker or daemon of it still runs, and
+# its directory is gone.
+no_worker_left() {
+  local dir
+  for dir in $(sed -n 's/.*throwaway keys in \(\/tmp\/strait-bench\.[A-Za-z0-9]*\).*/\1/p' err.txt); do
+    ! pgrep -f -- "$dir" >/dev/null || fail "a process of $dir outlived the run: $(pgrep -af -- "$dir")"
+    [ ! -e "$dir" ] || fail "$dir was left behind"
+  done
 }
 
 # check_results <file> <scenario> <reps> <python checks on r (the document) and runs>: the schema's shape, then
@@ -101,6 +112,91 @@ need(run["metrics"]["recover_s"] > 0, "a recovery time")
 need(run["latency"]["count"] == 200, "every device recovered once")
 need(run["latency"]["max"] <= run["metrics"]["recover_s"] * 1e9 + 1, "no device after the last")
 '
+    ;;
+  workers)
+    # The link scenarios spread over worker processes: the same counts as in one process, merged.
+    expect_rc 0 "$strait" bench idle --devices 300 --workers 3 --hold 1 --reps 1 --json idle.json
+    no_worker_left
+    expect_in err.txt "300 devices over 3 worker processes"
+    check_results idle.json idle 1 '
+run = runs[0]
+n, m = r["negotiated"], run["metrics"]
+need(n["workers"] == 3 and r["params"]["workers"] == 3, f"3 workers: {n}")
+need(m["sessions"] == 300 and m["errors"] == 0, f"300 sessions: {m}")
+need(run["latency"]["count"] == 300, "one login latency per session, from every worker")
+need(sum(s["ops"] for s in run["timeline"]) == 300, "the merged timeline adds up")
+need(run["relay"]["rss_after"] > run["relay"]["rss_before"] > 0, "the relay grew with the sessions of every worker")
+'
+    expect_rc 0 "$strait" bench logins --devices 300 --parallel 16 --workers 2 --reps 1 --json logins.json
+    no_worker_left
+    check_results logins.json logins 1 '
+m = runs[0]["metrics"]
+need(m["logins"] == 300 and m["errors"] == 0 and m["relay_cpu_us_per_login"] > 0, f"300 logins: {m}")
+need(sum(s["ops"] for s in runs[0]["timeline"]) == 300, "the merged timeline adds up")
+'
+    expect_rc 0 "$strait" bench reconnect --devices 200 --workers 2 --how restart --reps 1 --json rc.json
+    no_worker_left
+    check_results rc.json reconnect 1 '
+run = runs[0]
+need(run["latency"]["count"] == 200, "every device of both workers recovered once")
+need(run["metrics"]["recover_s"] > 0 and run["latency"]["max"] <= run["metrics"]["recover_s"] * 1e9 + 1, "recovery")
+'
+    ;;
+  workers-interrupt)
+    # Ctrl-C while the workers hold their links: the workers stop too, the partial results are written, exit 130.
+    timeout 120 "$strait" bench idle --devices 200 --workers 2 --hold 5 --reps 2 --json part.json >out.txt 2>err.txt &
+    pid=$!
+    for _ in $(seq 1 600); do grep -q "rep 2/2: idle" err.txt 2>/dev/null && break; sleep 0.1; done
+    grep -q "rep 2/2: idle" err.txt || { cat err.txt; kill $pid; fail "the second repetition never started"; }
+    sleep 2
+    dir=$(sed -n 's/.*throwaway keys in \(\/tmp\/strait-bench\.[A-Za-z0-9]*\).*/\1/p' err.txt | tail -n 1)
+    pgrep -f "bench worker --mode hold .*--deployment $dir" >/dev/null || { cat err.txt; kill $pid; fail "no worker"; }
+    kill -INT $pid
+    rc=0; wait $pid || rc=$?
+    [ "$rc" = 130 ] || { cat err.txt; fail "exit $rc after SIGINT, wanted 130"; }
+    python3 -c '
+import json
+r = json.load(open("part.json"))
+assert r["partial"] is True and len(r["runs"]) == 1, (r["partial"], len(r["runs"]))
+assert r["runs"][0]["metrics"]["sessions"] == 200
+print("partial ok")' || fail "partial results"
+    no_worker_left
+    ;;
+  remote)
+    # A relay the tool did not start (`strait relay` with keys from `strait keys`), given by --relay and a directory
+    # of device bundles: logins in this process and over workers, reconnect over workers (6 links per bundle, under
+    # the relay's 8 per credential).
+    q() { "$@" >/dev/null 2>keys.err || { cat keys.err; fail "$*"; }; }
+    q "$strait" keys init-root --out R
+    q "$strait" keys tls-ca --out CA
+    q "$strait" keys tenant --root R --tenant acme --days 1 --out T
+    q "$strait" keys issue --role relay --root R --subject relay-1 --hours 1 --tls-ca-dir CA --ip 127.0.0.1 --out RELAY
+    for i in 0 1 2 3; do
+      q "$strait" keys issue --role device --tenant-dir T --subject "dev-$i" --hours 1 --ca CA --out "IDS/dev-$i"
+    done
+    timeout 200 "$strait" relay --identity RELAY --device-listen 127.0.0.1:0 --connector-listen 127.0.0.1:0 \
+      --threads 1 >relay.out 2>relay.err &
+    relay_pid=$!
+    trap 'kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; rm -rf "$work"' EXIT
+    for _ in $(seq 1 100); do grep -q "relay ready device=" relay.out && break; sleep 0.1; done
+    device_port=$(sed -n 's/.* device=\([0-9.:]*\) .*/\1/p' relay.out)
+    [ -n "$device_port" ] || { cat relay.out relay.err; fail "the relay did not start"; }
+    for w in 1 2; do
+      expect_rc 0 "$strait" bench logins --relay "$device_port" --identity IDS --devices 40 --parallel 8 --workers $w \
+        --reps 1 --json "logins$w.json"
+      check_results "logins$w.json" logins 1 "
+m = runs[0]['metrics']
+need(r['target']['kind'] == 'remote' and r['negotiated']['workers'] == $w, 'remote, $w workers')
+need(m['logins'] == 40 and m['errors'] == 0, f'40 logins: {m}')
+need(sum(s['ops'] for s in runs[0]['timeline']) == 40, 'timeline adds up')
+"
+    done
+    expect_rc 0 "$strait" bench reconnect --relay "$device_port" --identity IDS --devices 24 --workers 2 --reps 1 \
+      --json rc.json
+    check_results rc.json reconnect 1 "
+need(runs[0]['latency']['count'] == 24 and runs[0]['metrics']['errors'] == 0, 'every device back once')
+"
+    kill "$relay_pid"
     ;;
   latency)
     # Open loop through the relay against the direct baseline: both sides each repetition, the order alternating.
@@ -245,6 +341,15 @@ need(r["params"]["latency3_rate"] == 300 and r["params"]["parts"] == 3, "params:
   usage)
     expect_rc 2 "$strait" bench idle --devices 0
     expect_rc 2 "$strait" bench idle --devices 20000
+    expect_in err.txt "the local relay is one process"
+    expect_rc 2 "$strait" bench idle --devices 300 --workers 65
+    expect_rc 2 "$strait" bench idle --devices 2 --workers 3
+    expect_in err.txt "more workers than --devices"
+    expect_rc 2 "$strait" bench reconnect --relay 127.0.0.1:1 --identity . --devices 40000 --workers 2
+    expect_in err.txt "a worker holds at most 15000 links; give --workers 3"
+    expect_rc 2 "$strait" bench reconnect --relay 127.0.0.1:1 --identity . --devices 20000 --workers 1
+    expect_in err.txt "one process holds at most 19000 links"
+    expect_rc 2 "$strait" bench worker --mode hold --relay 127.0.0.1:1 --first 0 --count 0
     expect_rc 2 "$strait" bench logins --reps 0
     expect_rc 2 "$strait" bench reconnect --how sideways
     expect_rc 2 "$strait" bench logins --relay 127.0.0.1:1

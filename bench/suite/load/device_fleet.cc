@@ -154,7 +154,7 @@ class Fleet final : public runtime::TimerHandler {
       queue_.push(retries_.top().second);
       retries_.pop();
     }
-    if (phase_ == Phase::kHolding && now >= hold_end_ns_) {
+    if (phase_ == Phase::kHolding && HoldOver(now)) {
       if (o_.mode == FleetMode::kHold) {
         if (o_.on_hold_end) o_.on_hold_end();
         Finish(now, /*complete=*/true);
@@ -180,6 +180,10 @@ class Fleet final : public runtime::TimerHandler {
 
  private:
   static std::uint64_t Ns(std::chrono::milliseconds d) { return static_cast<std::uint64_t>(d.count()) * 1'000'000; }
+
+  bool HoldOver(std::uint64_t now) const {
+    return o_.release != nullptr ? o_.release->load(std::memory_order_acquire) : now >= hold_end_ns_;
+  }
 
   void Failed(const link::LinkDown& down) {
     ++r_.errors;

@@ -18,7 +18,7 @@
 // Bounds: every phase ends by `timeout`; dials are bounded (kHold: 3 per device; kReconnect: 50 per device); the
 // timeline holds one sample a second, at most kMaxTimelineSamples; the stop flag is polled every 50 ms. Memory is
 // one slot (a TlsLink while dialled or up) per device. A process may hold at most about 19,000 links (the machine's
-// 20,000 open files); the caller bounds `devices` (workers spread larger populations, docs/bench.md §2).
+// 20,000 open files); the caller bounds `devices` (worker processes spread larger populations: cli/bench/workers.h).
 #pragma once
 
 #include <atomic>
@@ -29,8 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/suite/histogram.h"
-#include "bench/suite/results.h"
+#include "bench/suite/fleet_result.h"
 #include "crypto/result.h"
 #include "runtime/net.h"
 #include "tunnel/link/tls_link.h"
@@ -38,17 +37,6 @@
 namespace strait::bench {
 
 enum class FleetMode : std::uint8_t { kHold, kStorm, kReconnect };
-
-// Once a second, on the loop thread.
-struct FleetProgress {
-  double t = 0;                // seconds since the fleet started
-  std::uint32_t target = 0;    // devices
-  std::uint32_t up = 0;        // links up now
-  std::uint32_t in_flight = 0;  // dialled, not up yet
-  std::uint64_t logins = 0;    // logins completed so far
-  std::uint64_t errors = 0;
-  const char* phase = "";      // "logging in", "holding", "dropped: reconnecting", ...
-};
 
 struct FleetOptions {
   FleetMode mode = FleetMode::kHold;
@@ -59,6 +47,9 @@ struct FleetOptions {
   std::chrono::milliseconds hold{0};    // kHold: how long to hold once all are up; kReconnect: before the drop
   std::chrono::milliseconds timeout{60000};  // for each phase: every link up, every login done, every device back
   const std::atomic<bool>* stop = nullptr;   // set from a signal handler: the fleet ends early (partial figures)
+  // kHold, kReconnect: when set, the hold ends once *release is true instead of after `hold` (a worker process's
+  // parent decides when all its workers' links have been held long enough: cli/bench/workers.h).
+  const std::atomic<bool>* release = nullptr;
   // Loop thread. kHold: once every link is up, before the hold (the caller reads the relay's RSS here).
   std::function<void()> on_all_up;
   // Loop thread. kHold: at the end of the hold, the links still up (the caller reads the relay's RSS again here).
@@ -66,23 +57,6 @@ struct FleetOptions {
   // Loop thread. kReconnect: drops every link (a relay restart); empty: the fleet aborts each link itself.
   std::function<void()> drop;
   std::function<void(const FleetProgress&)> on_progress;
-};
-
-struct FleetResult {
-  std::uint64_t logins = 0;    // logins completed (every phase)
-  std::uint64_t errors = 0;    // dials or logins that failed, links that went down unasked
-  std::uint64_t dials = 0;
-  std::uint32_t peak_up = 0;
-  Histogram login_ns;          // connect -> HELLO_ACK verified, every login
-  Histogram recover_ns;        // kReconnect: each device's drop -> up again
-  double window_s = 0;         // kStorm: first dial -> last login ended; kReconnect: drop -> every device back;
-                               // kHold: first dial -> every link up
-  std::vector<TimelineSample> timeline;  // per second since the start: logins (ops) and errors
-  bool complete = false;       // the phase reached its goal (every link up / every login done / every device back)
-  bool stopped = false;        // the stop flag ended it
-  std::string last_error;      // the last failure seen, "" if none
-  std::string tls_version;     // what the first link negotiated: "TLSv1.3"
-  std::string cipher;          // "TLS_AES_128_GCM_SHA256"
 };
 
 // Runs one phase plan on a new event loop on the calling thread. Fails (without running) only on bad options or
