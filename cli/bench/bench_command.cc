@@ -494,6 +494,12 @@ class BenchCommand final : public Command {
           ->capture_default_str()->check(CLI::Range(1u, 1024u));
     }
     if (app) {
+      c->add_option("--connector-identity", a.connector_identity,
+                    "With --relay: a connector bundle; the tool runs that connector in front of its own server");
+      c->add_option("--connector-relay", a.connector_relay, "With --connector-identity: the relay's connector port");
+      c->add_option("--server", a.server,
+                    std::string("With --relay: the server behind your own connector, HOST:PORT (") +
+                        (name == "latency" ? "an echo server)" : "a sink that discards)"));
       scenarios_.emplace_back(c, std::move(args));
       return;
     }
@@ -541,6 +547,22 @@ class BenchCommand final : public Command {
     if (!a.relay.empty() && a.identity.empty()) return "--relay needs --identity (a device bundle or a directory)";
     if (a.relay.empty() && !a.identity.empty()) return "--identity goes with --relay";
     if (a.how == "restart" && !a.relay.empty()) return "--how restart restarts the local relay: not with --relay";
+    if (a.scenario == "latency" || a.scenario == "bulk") {
+      const bool own_connector = !a.connector_identity.empty() || !a.connector_relay.empty();
+      if (a.relay.empty() && (own_connector || !a.server.empty())) {
+        return "--connector-identity, --connector-relay and --server go with --relay";
+      }
+      if (!a.relay.empty()) {
+        if (own_connector == !a.server.empty()) {
+          return "with --relay, give --connector-identity and --connector-relay (the tool runs that connector in "
+                 "front of its own server) or --server (the server behind your own connector)";
+        }
+        if (own_connector && (a.connector_identity.empty() || a.connector_relay.empty())) {
+          return "--connector-identity and --connector-relay go together";
+        }
+        if (a.baseline == "haproxy") return "--baseline haproxy runs on the local deployment's keys: not with --relay";
+      }
+    }
     if (!a.json_path.empty() && a.json_path == a.html_path) return "--json and --html name the same file";
     if (a.scenario != "idle" && a.scenario != "logins" && a.scenario != "reconnect") return "";
     const bool holds = a.scenario != "logins";  // a storm holds at most --parallel links at once

@@ -19,10 +19,7 @@
 namespace strait::cli::bench {
 namespace {
 
-using demo::ChildProcess;
 using demo::Clock;
-
-constexpr auto kStopGrace = std::chrono::seconds(5);
 constexpr std::uint32_t kCredentialHours = 4;
 
 std::uint64_t NowUnix() { return static_cast<std::uint64_t>(std::time(nullptr)); }
@@ -48,6 +45,7 @@ Result<std::unique_ptr<LocalDeployment>, std::string> LocalDeployment::Start(con
   char tmpl[] = "/tmp/strait-bench.XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return Fail(fmt::format("mkdtemp: {}", std::strerror(errno)));
   d->dir_ = tmpl;
+  d->daemons_ = std::make_unique<Daemons>(d->dir_, o.timeout);
   if (o.netns) {
     d->device_port_arg_ = o.netns->device_ip + ":0";
     d->connector_port_arg_ = o.netns->connector_ip + ":0";
@@ -58,8 +56,7 @@ Result<std::unique_ptr<LocalDeployment>, std::string> LocalDeployment::Start(con
 }
 
 LocalDeployment::~LocalDeployment() {
-  Stop();
-  children_.clear();
+  daemons_.reset();  // stops the children
   if (!dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
@@ -69,8 +66,7 @@ LocalDeployment::~LocalDeployment() {
 pid_t LocalDeployment::relay_pid() const { return relay_ != nullptr ? relay_->pid() : -1; }
 
 void LocalDeployment::Stop() {
-  // The device and the connector first (their links to the relay end cleanly), the relay last.
-  for (auto it = children_.rbegin(); it != children_.rend(); ++it) (*it)->Stop(kStopGrace);
+  if (daemons_) daemons_->Stop();
 }
 
 Result<void, std::string> LocalDeployment::MakeKeys() {
@@ -115,40 +111,8 @@ Result<void, std::string> LocalDeployment::MakeKeys() {
   return {};
 }
 
-Result<ChildProcess*, std::string> LocalDeployment::Spawn(const std::string& name,
-                                                          const std::vector<std::string>& args,
-                                                          const std::string& netns) {
-  std::string error;
-  std::string exe = "/proc/self/exe";
-  std::vector<std::string> argv = args;
-  if (!netns.empty()) {
-    // `ip netns exec NS PROGRAM` execs PROGRAM in place (same PID, so pinning and signals reach the daemon); it
-    // needs this binary's real path, /proc/self/exe being ip's own by then.
-    std::error_code ec;
-    const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();
-    if (ec) return Fail(fmt::format("{}: /proc/self/exe: {}", name, ec.message()));
-    exe = IpCommandPath();
-    argv = {"netns", "exec", netns, self};
-    argv.insert(argv.end(), args.begin(), args.end());
-  }
-  auto c = ChildProcess::Start(name, exe, argv, dir_ + "/" + name + ".stderr", &error);
-  if (!c) return Fail(fmt::format("{}: {}", name, error));
-  children_.push_back(std::move(c));
-  return children_.back().get();
-}
-
-Result<std::string, std::string> LocalDeployment::WaitLine(ChildProcess& c, std::string_view prefix,
-                                                           std::size_t* cursor) {
-  auto line = c.WaitLine(prefix, Clock::now() + options_.timeout, cursor);
-  if (line) return *line;
-  if (demo::Interrupted()) return Fail(std::string("interrupted"));
-  return Fail(fmt::format("{} never printed \"{}\" ({}); stderr: {}", c.name(), prefix,
-                          c.exited() ? c.StatusText() : fmt::format("{} s passed", options_.timeout.count()),
-                          c.StderrTail(3)));
-}
-
 Result<void, std::string> LocalDeployment::StartRelay() {
-  auto c = Spawn("relay",
+  auto c = daemons_->Spawn("relay",
                  {"relay", "--identity", dir_ + "/relay", "--config", dir_ + "/relay.toml", "--device-listen",
                   device_port_arg_, "--connector-listen", connector_port_arg_, "--metrics-listen", "127.0.0.1:0",
                   "--threads", std::to_string(options_.relay_threads)},
@@ -156,7 +120,7 @@ Result<void, std::string> LocalDeployment::StartRelay() {
   if (!c) return Fail(c.error());
   relay_ = *c;
   std::size_t cursor = 0;
-  auto ready = WaitLine(*relay_, "relay ready", &cursor);
+  auto ready = daemons_->WaitLine(*relay_, "relay ready", &cursor);
   if (!ready) return Fail(ready.error());
   const auto device = demo::Field(*ready, "device");
   const auto connector = demo::Field(*ready, "connector");
@@ -216,29 +180,14 @@ Result<std::string, std::string> LocalDeployment::MakeServerPem(const std::strin
 Result<demo::HostPort, std::string> LocalDeployment::AppDoor() {
   std::lock_guard lock(app_mu_);
   if (app_door_) return *app_door_;
-  const std::string policy = "# written by strait bench: its own servers, on loopback\n[[allow]]\n"
-                             "cidrs = [\"127.0.0.1/32\"]\nports = [\"*\"]\n";
-  if (auto w = crypto::WritePublicFile(dir_ + "/policy.toml", policy, crypto::Overwrite::kRefuse); !w) {
-    return Fail(fmt::format("policy.toml: {}", w.error().reason));
-  }
-  auto conn = Spawn("connector", {"connector", "--identity", dir_ + "/conn", "--relay", connector_port_arg_,
-                                  "--policy", dir_ + "/policy.toml", "--metrics-listen", "127.0.0.1:0"});
-  if (!conn) return Fail(conn.error());
-  std::size_t cc = 0;
-  if (auto l = WaitLine(**conn, "connector ready", &cc); !l) return Fail(l.error());
-  if (auto l = WaitLine(**conn, "connector link up", &cc); !l) return Fail(l.error());
-  auto dev = Spawn("device", {"device", "--identity", dir_ + "/dev", "--relay", device_port_arg_, "--socks-listen",
-                              "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
-  if (!dev) return Fail(dev.error());
-  std::size_t dc = 0;
-  auto ready = WaitLine(**dev, "device ready", &dc);
-  if (!ready) return Fail(ready.error());
-  const auto socks = demo::Field(*ready, "socks");
-  auto hp = socks ? demo::ParseHostPort(*socks) : std::nullopt;
-  if (!hp) return Fail(fmt::format("device: cannot read its ready line \"{}\"", *ready));
-  if (auto l = WaitLine(**dev, "device session up", &dc); !l) return Fail(l.error());
-  app_door_ = *hp;
-  return *hp;
+  auto door = StartAppPath(*daemons_, {.connector_identity = dir_ + "/conn",
+                                       .connector_relay = connector_port_arg_,
+                                       .device_identity = dir_ + "/dev",
+                                       .device_relay = device_port_arg_,
+                                       .allow = "127.0.0.1/32"});
+  if (!door) return Fail(door.error());
+  app_door_ = *door;
+  return *door;
 }
 
 Result<std::string, std::string> LocalDeployment::IpTunnel(const IpTunnelOptions& o) {
@@ -251,20 +200,20 @@ Result<std::string, std::string> LocalDeployment::IpTunnel(const IpTunnelOptions
   if (auto w = crypto::WritePublicFile(dir_ + "/tunnel-policy.toml", policy, crypto::Overwrite::kRefuse); !w) {
     return Fail(fmt::format("tunnel-policy.toml: {}", w.error().reason));
   }
-  auto conn = Spawn("tunnel-connector",
+  auto conn = daemons_->Spawn("tunnel-connector",
                     {"connector", "--identity", dir_ + "/conn", "--relay", connector_port_arg_, "--policy",
                      dir_ + "/tunnel-policy.toml", "--tunnel-pool", o.pool, "--tunnel-device", "strait-c0"},
                     o.connector_ns);
   if (!conn) return Fail(conn.error());
   std::size_t cc = 0;
-  if (auto l = WaitLine(**conn, "connector link up", &cc); !l) return Fail(l.error());
-  auto dev = Spawn("tunnel-device",
+  if (auto l = daemons_->WaitLine(**conn, "connector link up", &cc); !l) return Fail(l.error());
+  auto dev = daemons_->Spawn("tunnel-device",
                    {"device", "--identity", dir_ + "/dev", "--relay", device_port_arg_, "--socks-listen", "127.0.0.1:0",
                     "--tun", "--tun-dns", "off"},
                    o.device_ns);
   if (!dev) return Fail(dev.error());
   std::size_t dc = 0;
-  auto up = WaitLine(**dev, "device tunnel up", &dc);
+  auto up = daemons_->WaitLine(**dev, "device tunnel up", &dc);
   if (!up) return Fail(up.error());
   ip_tunnel_ = *up;
   return *up;

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/bench/daemons.h"
 #include "cli/bench/device_credentials.h"
 #include "cli/demo/process.h"
 #include "crypto/keys.h"
@@ -109,14 +110,9 @@ class LocalDeployment {
   explicit LocalDeployment(const LocalDeploymentOptions& o) : options_(o) {}
   Result<void, std::string> MakeKeys();
   Result<void, std::string> StartRelay();
-  // A child of this same binary; with `netns`, inside that network namespace.
-  Result<demo::ChildProcess*, std::string> Spawn(const std::string& name, const std::vector<std::string>& args,
-                                                 const std::string& netns = "");
-  Result<std::string, std::string> WaitLine(demo::ChildProcess& c, std::string_view prefix, std::size_t* cursor);
-
   LocalDeploymentOptions options_;
   std::string dir_;
-  std::vector<std::unique_ptr<demo::ChildProcess>> children_;
+  std::unique_ptr<Daemons> daemons_;  // the relay first, then (AppDoor, IpTunnel) the connector and the device
   demo::ChildProcess* relay_ = nullptr;
   runtime::SocketAddress relay_device_;
   runtime::SocketAddress relay_connector_;

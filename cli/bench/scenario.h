@@ -32,6 +32,11 @@ struct BenchArgs {
   // target
   std::string relay;     // HOST:PORT of a remote relay; "" = start a local deployment
   std::string identity;  // remote: a device bundle, or a directory of bundles dev-0, dev-1, ...
+  // remote latency and bulk: a connector the tool starts (its identity, and the relay's connector port), or the app
+  // server behind the operator's own connector (an echo for latency, a sink for bulk)
+  std::string connector_identity;
+  std::string connector_relay;
+  std::string server;
   std::uint32_t relay_threads = 1;
   // the run
   std::uint32_t seconds = 10;
@@ -132,7 +137,7 @@ Result<std::unique_ptr<Scenario>, std::string> MakeMixedScenario(const strait::b
                                                                      part_params);
 
 // One device login through the relay, to learn what TLS it negotiates (for scenarios whose own links are the
-// device child's): fills env.tls_version and env.cipher. Local deployments only.
+// device child's): fills env.tls_version and env.cipher. With the local deployment's credentials, or --identity's.
 Result<void, std::string> ProbeNegotiated(BenchEnv& env);
 
 }  // namespace strait::cli::bench

@@ -6,12 +6,16 @@
 // Sides: strait (device SOCKS5 door -> relay -> connector -> server, the local deployment's app path), direct (the
 // engine straight to the server) and haproxy (in -> MID -> out -> server, TLS on both legs of the mid). The
 // forwarder's CPU is the relay's (strait) or the haproxy mid's, each pinned to the relay's CPU.
+// Against a remote relay (--relay): a device child with the --identity bundle, and either a connector child
+// (--connector-identity, --connector-relay) in front of the tool's own server, or the operator's connector in front of
+// --server; the relay's CPU is not the tool's to read there.
 #include <fmt/format.h>
 
 #include "bench/suite/load/app_servers.h"
 #include "bench/suite/load/app_traffic.h"
 #include "bench/suite/proc_sample.h"
 #include "cli/bench/baseline_haproxy.h"
+#include "cli/bench/daemons.h"
 #include "cli/bench/scenario.h"
 
 namespace strait::cli::bench {
@@ -37,16 +41,16 @@ class AppScenario final : public Scenario {
             {"max_stream_bytes", {"B", Better::kHigher}},  {"errors", {"", Better::kLower}},
             {"forwarder_cpu_s_per_gb", {"s/GB", Better::kLower}}};
   }
-  bool NeedsLocalRelay() const override { return true; }
   bool SupportsBaseline() const override { return true; }
 
   Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
-    if (auto s = EnsureServer(); !s) return Fail(s.error());
+    if (auto s = EnsureServer(env.args); !s) return Fail(s.error());
     if (auto p = ProbeNegotiated(env); !p) return Fail(p.error());
     auto to = Target(env);
     if (!to) return Fail(to.error());
-    const pid_t forwarder = env.side == "strait" ? env.local->relay_pid() : env.side == "haproxy" ? haproxy_->mid_pid()
-                                                                                                  : -1;
+    const pid_t forwarder = env.side == "haproxy"                        ? haproxy_->mid_pid()
+                            : env.side == "strait" && env.local != nullptr ? env.local->relay_pid()
+                                                                           : -1;
     std::optional<strait::bench::ProcSample> before;
     if (forwarder > 0) {
       auto s = strait::bench::Sample(forwarder);
@@ -120,18 +124,24 @@ class AppScenario final : public Scenario {
   }
 
  private:
-  Result<void, std::string> EnsureServer() {
-    if (server_) return {};
+  Result<void, std::string> EnsureServer(const BenchArgs& a) {
+    if (server_ || server_address_) return {};
+    if (!a.server.empty()) {  // the operator's, behind the operator's connector
+      server_address_ = demo::ParseHostPort(a.server);
+      if (!server_address_) return Fail(fmt::format("--server {}: not HOST:PORT", a.server));
+      return {};
+    }
     strait::bench::AppServerOptions o;
     o.kind = latency_ ? AppServerKind::kEcho : AppServerKind::kSink;
     auto s = AppServer::Start(o);
     if (!s) return Fail(fmt::format("{} server: {}", latency_ ? "echo" : "sink", s.error()));
     server_ = std::move(*s);
+    server_address_ = server_->address();
     return {};
   }
 
   Result<TrafficTarget, std::string> Target(BenchEnv& env) {
-    const demo::HostPort server = server_->address();
+    const demo::HostPort server = *server_address_;
     if (env.side == "direct") return TrafficTarget{server, std::nullopt};
     if (env.side == "haproxy") {
       if (!haproxy_) {
@@ -152,14 +162,34 @@ class AppScenario final : public Scenario {
       }
       return TrafficTarget{demo::HostPort{"127.0.0.1", haproxy_->port()}, std::nullopt};
     }
-    auto door = env.local->AppDoor();
-    if (!door) return Fail(door.error());
-    return TrafficTarget{server, *door};
+    if (env.local != nullptr) {
+      auto door = env.local->AppDoor();
+      if (!door) return Fail(door.error());
+      return TrafficTarget{server, *door};
+    }
+    if (!remote_) {
+      const auto& a = env.args;
+      env.progress->Note(a.connector_identity.empty()
+                             ? fmt::format("a device linked to {}, to your connector's {}", a.relay, a.server)
+                             : fmt::format("a device and a connector linked to {} (connector port {})", a.relay,
+                                           a.connector_relay));
+      auto r = RemoteApp::Start({.connector_identity = a.connector_identity,
+                                 .connector_relay = a.connector_relay,
+                                 .device_identity = env.identity_bundles > 0 ? a.identity + "/dev-0" : a.identity,
+                                 .device_relay = a.relay,
+                                 .allow = "127.0.0.1/32"},
+                                std::chrono::seconds(a.timeout));
+      if (!r) return Fail(r.error());
+      remote_ = std::move(*r);
+    }
+    return TrafficTarget{server, remote_->door()};
   }
 
   bool latency_;
   std::unique_ptr<AppServer> server_;
+  std::optional<demo::HostPort> server_address_;  // server_'s, or --server
   std::unique_ptr<HaproxyChain> haproxy_;
+  std::unique_ptr<RemoteApp> remote_;
 };
 
 }  // namespace

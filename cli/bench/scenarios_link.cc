@@ -214,9 +214,15 @@ class ReconnectScenario final : public Scenario {
 }  // namespace
 
 Result<void, std::string> ProbeNegotiated(BenchEnv& env) {
-  if (env.local == nullptr || !env.cipher.empty()) return {};
-  auto devices = env.local->MakeDevices(1);
-  if (!devices) return Fail(devices.error());
+  if (!env.cipher.empty()) return {};
+  std::vector<link::LinkConfig> made;
+  if (env.local != nullptr) {
+    auto m = env.local->MakeDevices(1);
+    if (!m) return Fail(m.error());
+    made = std::move(*m);
+  }
+  const std::vector<link::LinkConfig>* devices = env.local != nullptr ? &made : env.devices;
+  if (devices == nullptr || devices->empty()) return {};
   FleetOptions o;
   o.mode = FleetMode::kStorm;
   o.relay = env.relay;

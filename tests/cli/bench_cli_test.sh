@@ -165,7 +165,7 @@ print("partial ok")' || fail "partial results"
   remote)
     # A relay the tool did not start (`strait relay` with keys from `strait keys`), given by --relay and a directory
     # of device bundles: logins in this process and over workers, reconnect over workers (6 links per bundle, under
-    # the relay's 8 per credential).
+    # the relay's 8 per credential); latency and bulk through a device the tool runs.
     q() { "$@" >/dev/null 2>keys.err || { cat keys.err; fail "$*"; }; }
     q "$strait" keys init-root --out R
     q "$strait" keys tls-ca --out CA
@@ -196,7 +196,47 @@ need(sum(s['ops'] for s in runs[0]['timeline']) == 40, 'timeline adds up')
     check_results rc.json reconnect 1 "
 need(runs[0]['latency']['count'] == 24 and runs[0]['metrics']['errors'] == 0, 'every device back once')
 "
-    kill "$relay_pid"
+    # latency with a connector the tool runs (its own echo server behind it), against the direct baseline.
+    connector_port=$(sed -n 's/.* connector=\([0-9.:]*\) .*/\1/p' relay.out)
+    q "$strait" keys issue --role connector --tenant-dir T --subject conn-1 --hours 1 --ca CA --out CONN
+    expect_rc 0 "$strait" bench latency --relay "$device_port" --identity IDS --connector-identity CONN \
+      --connector-relay "$connector_port" --seconds 1 --warmup 0 --rate 200 --connections 2 --reps 2 \
+      --baseline direct --json lat.json
+    check_results lat.json latency 4 "
+for run in runs:
+    m = run['metrics']
+    need(m['completed'] > 0 and m['errors'] == 0 and run['latency']['count'] == m['completed'], f'latency: {m}')
+    need('forwarder_cpu_us_per_request' not in m, 'a remote relay has no CPU figure here')
+"
+    # bulk through the operator's own connector (run here by the test) to the operator's sink (--server).
+    python3 -c '
+import socket, sys, threading
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+def drain(c):
+    while c.recv(1 << 16): pass
+while True:
+    c, _ = s.accept(); threading.Thread(target=drain, args=(c,), daemon=True).start()
+' >sink.out &
+    sink_pid=$!
+    printf '[[allow]]\ncidrs = ["127.0.0.1/32"]\nports = ["*"]\n' >policy.toml
+    timeout 200 "$strait" connector --identity CONN --relay "$connector_port" --policy policy.toml \
+      >conn.out 2>conn.err &
+    conn_pid=$!
+    trap 'kill $relay_pid $sink_pid $conn_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+    for _ in $(seq 1 100); do grep -q "connector link up" conn.out && [ -s sink.out ] && break; sleep 0.1; done
+    grep -q "connector link up" conn.out || { cat conn.out conn.err; fail "the operator connector is not up"; }
+    expect_rc 0 "$strait" bench bulk --relay "$device_port" --identity IDS --server "127.0.0.1:$(cat sink.out)" \
+      --seconds 1 --warmup 0 --streams 2 --reps 1 --json bulk.json
+    check_results bulk.json bulk 1 "
+m = runs[0]['metrics']
+need(m['bytes_per_s'] > 0 and m['min_stream_bytes'] > 0 and m['errors'] == 0, f'bulk: {m}')
+"
+    expect_rc 2 "$strait" bench bulk --relay "$device_port" --identity IDS
+    expect_in err.txt "give --connector-identity and --connector-relay"
+    expect_rc 2 "$strait" bench latency --relay "$device_port" --identity IDS --server 127.0.0.1:1 --baseline haproxy
+    expect_rc 2 "$strait" bench latency --server 127.0.0.1:1
+    kill "$relay_pid" "$sink_pid" "$conn_pid"
     ;;
   latency)
     # Open loop through the relay against the direct baseline: both sides each repetition, the order alternating.
