@@ -1,5 +1,5 @@
-// strait-app-load: the load ends of the app-session benchmarks (bench/app/run.sh), able to go through a SOCKS5
-// door (the Strait device) or straight to a TCP address (direct, haproxy).
+// strait-app-load: the load ends of the app-session benchmark scripts (bench/streams/run.sh, bench/adversary/run.sh),
+// able to go through a SOCKS5 door (the Strait device) or straight to a TCP address (direct, haproxy).
 //
 //   strait-app-load sink --listen 127.0.0.1:0 [--lifetime S]
 //       Prints its address, then for each connection (one thread each, at most 64 at once): reads until EOF,

@@ -24,7 +24,9 @@ bool IsPrintableAscii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
 }
 
-bool IsSide(std::string_view s) { return s == "strait" || s == "haproxy" || s == "direct"; }
+bool IsSide(std::string_view s) {
+  return s == "strait" || s == "haproxy" || s == "direct" || s == "direct-connect";
+}
 
 // 2026-12-03T15:40:00Z: digits where the pattern has 'd', the rest literal, fields in range.
 bool IsUtcTime(std::string_view s) {
@@ -65,7 +67,7 @@ class Checker {
 
 void CheckRun(const Run& run, const std::string& at, std::optional<std::string>* unit, Checker& c) {
   c.Require(run.rep >= 1 && run.rep <= kMaxReps, at + "/rep", fmt::format("must be 1..{}", kMaxReps));
-  c.Require(IsSide(run.side), at + "/side", "must be strait, haproxy or direct");
+  c.Require(IsSide(run.side), at + "/side", "must be strait, haproxy, direct or direct-connect");
   c.Require(run.order == 1 || run.order == 2, at + "/order", "must be 1 or 2");
   c.NonNegative(run.seconds, at + "/seconds");
   c.Require(run.metrics.size() <= kMaxMetrics, at + "/metrics", fmt::format("at most {} metrics", kMaxMetrics));

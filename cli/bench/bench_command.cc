@@ -464,9 +464,9 @@ class BenchCommand final : public Command {
       c->add_option("--baseline", a.baseline,
                     ip ? "Run the same traffic direct (kernel routing through the same namespaces, no tunnel), "
                          "alternating the order, and report the ratios"
-                       : "Run the same traffic through haproxy (TLS on both legs) or direct, alternating the order, "
-                         "and report the ratios")
-          ->check(ip ? CLI::IsMember({"direct"}) : CLI::IsMember({"haproxy", "direct"}));
+                       : "Run the same traffic through haproxy (TLS on both legs), direct, or direct-connect (a "
+                         "device reaching the connector without the relay), alternating the order; report the ratios")
+          ->check(ip ? CLI::IsMember({"direct"}) : CLI::IsMember({"haproxy", "direct", "direct-connect"}));
     }
     if (ip) {
       args->rate = 0;
@@ -560,7 +560,9 @@ class BenchCommand final : public Command {
         if (own_connector && (a.connector_identity.empty() || a.connector_relay.empty())) {
           return "--connector-identity and --connector-relay go together";
         }
-        if (a.baseline == "haproxy") return "--baseline haproxy runs on the local deployment's keys: not with --relay";
+        if (a.baseline == "haproxy" || a.baseline == "direct-connect") {
+          return fmt::format("--baseline {} runs on the local deployment: not with --relay", a.baseline);
+        }
       }
     }
     if (!a.json_path.empty() && a.json_path == a.html_path) return "--json and --html name the same file";

@@ -59,32 +59,51 @@ Result<std::string, std::string> Daemons::WaitLine(demo::ChildProcess& c, std::s
                           c.StderrTail(3)));
 }
 
-Result<demo::HostPort, std::string> StartAppPath(Daemons& d, const AppPathOptions& o) {
-  if (!o.connector_identity.empty()) {
-    const std::string policy_path = d.dir() + "/policy.toml";
-    const std::string policy = fmt::format(
-        "# written by strait bench: its own servers\n[[allow]]\ncidrs = [\"{}\"]\nports = [\"*\"]\n", o.allow);
-    if (auto w = crypto::WritePublicFile(policy_path, policy, crypto::Overwrite::kRefuse); !w) {
-      return Fail(fmt::format("policy.toml: {}", w.error().reason));
-    }
-    auto conn = d.Spawn("connector", {"connector", "--identity", o.connector_identity, "--relay", o.connector_relay,
-                                      "--policy", policy_path, "--metrics-listen", "127.0.0.1:0"});
-    if (!conn) return Fail(conn.error());
-    std::size_t cc = 0;
-    if (auto l = d.WaitLine(**conn, "connector ready", &cc); !l) return Fail(l.error());
-    if (auto l = d.WaitLine(**conn, "connector link up", &cc); !l) return Fail(l.error());
+Result<std::string, std::string> StartConnector(Daemons& d, const AppPathOptions& o, bool direct_listen) {
+  const std::string policy_path = d.dir() + "/policy.toml";
+  const std::string policy = fmt::format(
+      "# written by strait bench: its own servers\n[[allow]]\ncidrs = [\"{}\"]\nports = [\"*\"]\n", o.allow);
+  if (auto w = crypto::WritePublicFile(policy_path, policy, crypto::Overwrite::kRefuse); !w) {
+    return Fail(fmt::format("policy.toml: {}", w.error().reason));
   }
-  auto dev = d.Spawn("device", {"device", "--identity", o.device_identity, "--relay", o.device_relay,
-                                "--socks-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
+  std::vector<std::string> args = {"connector", "--identity", o.connector_identity, "--relay", o.connector_relay,
+                                   "--policy", policy_path, "--metrics-listen", "127.0.0.1:0"};
+  if (direct_listen) args.insert(args.end(), {"--direct-listen", "127.0.0.1:0"});
+  auto conn = d.Spawn("connector", args);
+  if (!conn) return Fail(conn.error());
+  std::size_t cc = 0;
+  auto ready = d.WaitLine(**conn, "connector ready", &cc);
+  if (!ready) return Fail(ready.error());
+  if (auto l = d.WaitLine(**conn, "connector link up", &cc); !l) return Fail(l.error());
+  const auto direct = demo::Field(*ready, "direct");
+  if (direct_listen && (!direct || !demo::ParseHostPort(*direct))) {
+    return Fail(fmt::format("connector: no Direct Connect address in \"{}\"", *ready));
+  }
+  return direct_listen ? *direct : std::string();
+}
+
+Result<demo::HostPort, std::string> StartDevice(Daemons& d, const std::string& name, const std::string& identity,
+                                                const std::vector<std::string>& route) {
+  std::vector<std::string> args = {"device", "--identity", identity};
+  args.insert(args.end(), route.begin(), route.end());
+  args.insert(args.end(), {"--socks-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
+  auto dev = d.Spawn(name, args);
   if (!dev) return Fail(dev.error());
   std::size_t dc = 0;
   auto ready = d.WaitLine(**dev, "device ready", &dc);
   if (!ready) return Fail(ready.error());
   const auto socks = demo::Field(*ready, "socks");
   auto hp = socks ? demo::ParseHostPort(*socks) : std::nullopt;
-  if (!hp) return Fail(fmt::format("device: cannot read its ready line \"{}\"", *ready));
+  if (!hp) return Fail(fmt::format("{}: cannot read its ready line \"{}\"", name, *ready));
   if (auto l = d.WaitLine(**dev, "device session up", &dc); !l) return Fail(l.error());
   return *hp;
+}
+
+Result<demo::HostPort, std::string> StartAppPath(Daemons& d, const AppPathOptions& o) {
+  if (!o.connector_identity.empty()) {
+    if (auto c = StartConnector(d, o, /*direct_listen=*/false); !c) return Fail(c.error());
+  }
+  return StartDevice(d, "device", o.device_identity, {"--relay", o.device_relay});
 }
 
 Result<std::unique_ptr<RemoteApp>, std::string> RemoteApp::Start(const AppPathOptions& o,

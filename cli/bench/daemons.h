@@ -51,6 +51,12 @@ struct AppPathOptions {
 // Starts them and returns the door once the device's session is up.
 Result<demo::HostPort, std::string> StartAppPath(Daemons& daemons, const AppPathOptions& o);
 
+// The two halves. StartConnector returns its Direct Connect address with `direct_listen` (a port on 127.0.0.1), else
+// "". StartDevice takes `--relay ADDR` or `--direct ADDR` in `route` and returns its SOCKS5 door once its session is up.
+Result<std::string, std::string> StartConnector(Daemons& daemons, const AppPathOptions& o, bool direct_listen);
+Result<demo::HostPort, std::string> StartDevice(Daemons& daemons, const std::string& name, const std::string& identity,
+                                                const std::vector<std::string>& route);
+
 // A remote run's app path: the daemons in a private temporary directory, removed with it.
 class RemoteApp {
  public:

@@ -92,7 +92,8 @@ Result<void, std::string> LocalDeployment::MakeKeys() {
   }
   if (auto r = Op(Issue(relay, now), "relay identity"); !r) return Fail(r.error());
   for (const auto& [role, subject, out] : {std::tuple{crypto::Role::kConnector, "conn-bench", "/conn"},
-                                           std::tuple{crypto::Role::kDevice, "dev-socks", "/dev"}}) {
+                                           std::tuple{crypto::Role::kDevice, "dev-socks", "/dev"},
+                                           std::tuple{crypto::Role::kDevice, "dev-direct", "/dev-dc"}}) {
     IssueOptions i;
     i.role = role;
     i.subject = subject;
@@ -179,14 +180,33 @@ Result<std::string, std::string> LocalDeployment::MakeServerPem(const std::strin
 
 Result<demo::HostPort, std::string> LocalDeployment::AppDoor() {
   std::lock_guard lock(app_mu_);
+  return AppDoorLocked();
+}
+
+Result<demo::HostPort, std::string> LocalDeployment::AppDoorLocked() {
   if (app_door_) return *app_door_;
-  auto door = StartAppPath(*daemons_, {.connector_identity = dir_ + "/conn",
-                                       .connector_relay = connector_port_arg_,
-                                       .device_identity = dir_ + "/dev",
-                                       .device_relay = device_port_arg_,
-                                       .allow = "127.0.0.1/32"});
+  auto direct = StartConnector(*daemons_,
+                               {.connector_identity = dir_ + "/conn",
+                                .connector_relay = connector_port_arg_,
+                                .device_identity = "",
+                                .device_relay = "",
+                                .allow = "127.0.0.1/32"},
+                               /*direct_listen=*/true);
+  if (!direct) return Fail(direct.error());
+  direct_connect_ = *direct;
+  auto door = StartDevice(*daemons_, "device", dir_ + "/dev", {"--relay", device_port_arg_});
   if (!door) return Fail(door.error());
   app_door_ = *door;
+  return *door;
+}
+
+Result<demo::HostPort, std::string> LocalDeployment::DirectConnectDoor() {
+  std::lock_guard lock(app_mu_);
+  if (direct_door_) return *direct_door_;
+  if (auto a = AppDoorLocked(); !a) return Fail(a.error());
+  auto door = StartDevice(*daemons_, "device-dc", dir_ + "/dev-dc", {"--direct", direct_connect_});
+  if (!door) return Fail(door.error());
+  direct_door_ = *door;
   return *door;
 }
 

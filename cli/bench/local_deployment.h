@@ -88,8 +88,13 @@ class LocalDeployment {
 
   // The app path, started at the first call and shared after: a connector whose policy allows 127.0.0.1 (every
   // port: the bench's own servers listen there, and the SOCKS5 door is on loopback, known to this process only),
-  // linked to the relay, and a device whose session is up. Returns its SOCKS5 door. Thread-safe.
+  // linked to the relay and with a Direct Connect port on 127.0.0.1, and a device whose session is up. Returns its
+  // SOCKS5 door. Thread-safe.
   Result<demo::HostPort, std::string> AppDoor();
+
+  // A second device that reaches the app path's connector by Direct Connect (no relay): `--baseline direct-connect`.
+  // Starts the app path first if it is not up. Thread-safe.
+  Result<demo::HostPort, std::string> DirectConnectDoor();
 
   // The IP tunnel (root): started at the first call, shared after. Returns the device's "device tunnel up ..." line
   // (its address, MTU and routes).
@@ -110,6 +115,7 @@ class LocalDeployment {
   explicit LocalDeployment(const LocalDeploymentOptions& o) : options_(o) {}
   Result<void, std::string> MakeKeys();
   Result<void, std::string> StartRelay();
+  Result<demo::HostPort, std::string> AppDoorLocked();  // app_mu_ held
   LocalDeploymentOptions options_;
   std::string dir_;
   std::unique_ptr<Daemons> daemons_;  // the relay first, then (AppDoor, IpTunnel) the connector and the device
@@ -121,6 +127,8 @@ class LocalDeployment {
   std::string connector_port_arg_ = "127.0.0.1:0";
   std::mutex app_mu_;                               // AppDoor
   std::optional<demo::HostPort> app_door_;          // guarded by app_mu_
+  std::string direct_connect_;                      // the connector's Direct Connect address; guarded by app_mu_
+  std::optional<demo::HostPort> direct_door_;       // guarded by app_mu_
   std::optional<std::string> ip_tunnel_;            // the device's tunnel line; guarded by app_mu_
   std::atomic<std::uint32_t> next_device_{0};       // subjects bench-dev-<n> are unique across MakeDevices calls
   std::unique_ptr<DeviceIssuer> issuer_;

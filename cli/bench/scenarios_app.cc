@@ -4,7 +4,8 @@
 //            (latency from the intended send time) or --closed (one request in flight per stream)
 //   bulk     --streams streams writing as fast as they can to a sink
 // Sides: strait (device SOCKS5 door -> relay -> connector -> server, the local deployment's app path), direct (the
-// engine straight to the server) and haproxy (in -> MID -> out -> server, TLS on both legs of the mid). The
+// engine straight to the server), direct-connect (a second device's door -> the same connector by Direct Connect,
+// no relay) and haproxy (in -> MID -> out -> server, TLS on both legs of the mid). The
 // forwarder's CPU is the relay's (strait) or the haproxy mid's, each pinned to the relay's CPU.
 // Against a remote relay (--relay): a device child with the --identity bundle, and either a connector child
 // (--connector-identity, --connector-relay) in front of the tool's own server, or the operator's connector in front of
@@ -143,6 +144,11 @@ class AppScenario final : public Scenario {
   Result<TrafficTarget, std::string> Target(BenchEnv& env) {
     const demo::HostPort server = *server_address_;
     if (env.side == "direct") return TrafficTarget{server, std::nullopt};
+    if (env.side == "direct-connect") {  // a device that reaches the same connector without the relay
+      auto door = env.local->DirectConnectDoor();
+      if (!door) return Fail(door.error());
+      return TrafficTarget{server, *door};
+    }
     if (env.side == "haproxy") {
       if (!haproxy_) {
         auto pem = env.local->MakeServerPem("haproxy");

@@ -3,8 +3,8 @@
 # deployment it starts, checked for plausibility (not speed): the JSON file matches its schema (strait bench compare
 # reads it back with the strict reader), counts add up, percentiles are monotone, figures are non-zero.
 # Usage: bench_cli_test.sh <path-to-strait> <case>
-#   cases: idle logins reconnect restart workers workers-interrupt remote latency bulk ip ip-skip ip-interrupt mixed
-#          usage interrupt compare
+#   cases: idle logins reconnect restart workers workers-interrupt remote direct-connect latency bulk ip ip-skip
+#          ip-interrupt mixed usage interrupt compare
 # Registered as ctest cli_bench.<case> by cli/CMakeLists.txt. Each case works in its own mktemp directory; every
 # process it starts is bounded by timeout(1) and the tool's own --timeout.
 set -euo pipefail
@@ -237,6 +237,26 @@ need(m['bytes_per_s'] > 0 and m['min_stream_bytes'] > 0 and m['errors'] == 0, f'
     expect_rc 2 "$strait" bench latency --relay "$device_port" --identity IDS --server 127.0.0.1:1 --baseline haproxy
     expect_rc 2 "$strait" bench latency --server 127.0.0.1:1
     kill "$relay_pid" "$sink_pid" "$conn_pid"
+    ;;
+  direct-connect)
+    # The relay's path against a device that reaches the same connector by Direct Connect, bulk and closed loop.
+    expect_rc 0 "$strait" bench latency --closed --connections 1 --seconds 1 --warmup 0 --reps 2 \
+      --baseline direct-connect --json lat.json
+    expect_in out.txt "latency (direct-connect)"
+    check_results lat.json latency 4 '
+need([(x["side"], x["order"]) for x in runs] ==
+     [("strait", 1), ("direct-connect", 2), ("direct-connect", 1), ("strait", 2)], "sides alternate")
+for run in runs:
+    m = run["metrics"]
+    need(m["completed"] > 0 and m["errors"] == 0 and run["latency"]["count"] == m["completed"], f"{m}")
+need(r["ratios"]["completed"]["against"] == "direct-connect", "ratios against direct-connect")
+'
+    expect_rc 0 "$strait" bench bulk --streams 2 --seconds 1 --warmup 0 --reps 1 --baseline direct-connect \
+      --json bulk.json
+    check_results bulk.json bulk 2 '
+need(all(run["metrics"]["bytes_per_s"] > 0 for run in runs), "both sides moved bytes")
+'
+    no_worker_left
     ;;
   latency)
     # Open loop through the relay against the direct baseline: both sides each repetition, the order alternating.

@@ -131,7 +131,7 @@ TEST(BenchResults, TheReaderRefusesWithThePathAndWhy) {
        },
        ResultsError::kInvalid, "/runs/0/timeline: 3601 items; at most 3600"},
       {"bad side", [](json& j) { j["runs"][0]["side"] = "nginx"; }, ResultsError::kInvalid,
-       "/runs/0/side: must be strait, haproxy or direct"},
+       "/runs/0/side: must be strait, haproxy, direct or direct-connect"},
       {"bad time", [](json& j) { j["started_at"] = "yesterday"; }, ResultsError::kInvalid, "/started_at: expected"},
       {"bad better", [](json& j) { j["summary"]["errors"]["better"] = "sideways"; }, ResultsError::kInvalid,
        "/summary/errors/better: must be higher or lower"},
