@@ -39,7 +39,8 @@ class DeviceIssuer {
 
 // A remote relay's device identities: `identity` is one bundle (bundles == 0) or a directory of `bundles` bundles
 // dev-0 .. dev-<bundles-1>. Device i logs in with bundle i % bundles; this loads what devices first ..
-// first+count-1 use (at most `count` bundles), in the order RunFleet indexes them (its device j is device first+j).
+// first+count-1 use, in the order RunFleet indexes them (its device j is device first+j): at most `count` of them,
+// a TLS context each, and `count` is bounded by the links one process holds (19,000; a worker's 15,000).
 struct DeviceBundles {
   std::vector<std::unique_ptr<crypto::TlsContext>> tls;  // one per bundle: each names its own CA
   std::vector<link::LinkConfig> configs;

@@ -104,18 +104,23 @@ class IdleScenario final : public Scenario {
             {"errors", {"", Better::kLower}}};
   }
   bool FreshRelayPerRep() const override { return true; }
-  bool NeedsLocalRelay() const override { return true; }
 
+  // Against a remote relay the links are held and counted, but its memory is not this host's to read: the
+  // operator's own monitoring has it (rss_per_session and host_slab_per_session are absent).
   Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
-    RelayProbe probe(*env.local);
-    if (auto b = probe.Before(); !b) return Fail(b.error());
-    // The host's slab too: the kernel's side of every link (both ends on this host), which RSS does not show.
-    const auto slab_before = strait::bench::HostSlabBytes();
-    std::optional<std::uint64_t> slab_after;
+    std::optional<RelayProbe> probe;
+    std::optional<std::uint64_t> slab_before, slab_after;
+    if (env.local != nullptr) {
+      probe.emplace(*env.local);
+      if (auto b = probe->Before(); !b) return Fail(b.error());
+      // The host's slab too: the kernel's side of every link (both ends on this host), which RSS does not show.
+      if (auto s = strait::bench::HostSlabBytes(); s) slab_before = *s;
+    }
     FleetOptions o = BaseOptions(env, FleetMode::kHold, env.args.devices);
     o.hold = std::chrono::seconds(env.args.hold);
     o.on_hold_end = [&] {
-      probe.After();
+      if (!probe) return;
+      probe->After();
       if (auto s = strait::bench::HostSlabBytes(); s) slab_after = *s;
     };
     auto r = RunChecked(env, o);
@@ -124,15 +129,16 @@ class IdleScenario final : public Scenario {
     Common(run, *r);
     run.seconds = r->window_s + static_cast<double>(env.args.hold);
     run.metrics["sessions"] = held;
-    const double delta = static_cast<double>(probe.rss_after()) - static_cast<double>(probe.rss_before());
+    run.metrics["logins_per_s"] = r->window_s > 0 ? static_cast<double>(held) / r->window_s : 0;
+    run.latency = strait::bench::Latency{.unit = "ns", .histogram = r->login_ns};
+    if (!probe) return {};
+    const double delta = static_cast<double>(probe->rss_after()) - static_cast<double>(probe->rss_before());
     run.metrics["rss_per_session"] = held > 0 ? delta / held : 0;
     if (slab_before && slab_after && held > 0) {
       run.metrics["host_slab_per_session"] =
           (static_cast<double>(*slab_after) - static_cast<double>(*slab_before)) / held;
     }
-    run.metrics["logins_per_s"] = r->window_s > 0 ? static_cast<double>(held) / r->window_s : 0;
-    run.latency = strait::bench::Latency{.unit = "ns", .histogram = r->login_ns};
-    run.relay = probe.Finish();
+    run.relay = probe->Finish();
     return {};
   }
 };

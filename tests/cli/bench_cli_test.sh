@@ -164,8 +164,8 @@ print("partial ok")' || fail "partial results"
     ;;
   remote)
     # A relay the tool did not start (`strait relay` with keys from `strait keys`), given by --relay and a directory
-    # of device bundles: logins in this process and over workers, reconnect over workers (6 links per bundle, under
-    # the relay's 8 per credential); latency and bulk through a device the tool runs.
+    # of device bundles: logins in this process and over workers, idle and reconnect over workers (6 links per bundle,
+    # under the relay's 8 per credential); latency and bulk through a device the tool runs.
     q() { "$@" >/dev/null 2>keys.err || { cat keys.err; fail "$*"; }; }
     q "$strait" keys init-root --out R
     q "$strait" keys tls-ca --out CA
@@ -191,6 +191,13 @@ need(m['logins'] == 40 and m['errors'] == 0, f'40 logins: {m}')
 need(sum(s['ops'] for s in runs[0]['timeline']) == 40, 'timeline adds up')
 "
     done
+    expect_rc 0 "$strait" bench idle --relay "$device_port" --identity IDS --devices 24 --workers 2 --hold 1 --reps 1 \
+      --json idle.json
+    check_results idle.json idle 1 "
+m = runs[0]['metrics']
+need(m['sessions'] == 24 and m['errors'] == 0, f'24 sessions held: {m}')
+need('rss_per_session' not in m and runs[0]['relay'] is None, 'no memory figure for a relay on another host')
+"
     expect_rc 0 "$strait" bench reconnect --relay "$device_port" --identity IDS --devices 24 --workers 2 --reps 1 \
       --json rc.json
     check_results rc.json reconnect 1 "
@@ -414,8 +421,6 @@ need(r["params"]["latency3_rate"] == 300 and r["params"]["parts"] == 3, "params:
     expect_rc 2 "$strait" bench reconnect --how sideways
     expect_rc 2 "$strait" bench logins --relay 127.0.0.1:1
     expect_in err.txt "--relay needs --identity"
-    expect_rc 2 "$strait" bench idle --relay 127.0.0.1:1 --identity .
-    expect_in err.txt "needs the local relay"
     expect_rc 2 "$strait" bench logins --json same --html same
     expect_in err.txt "same file"
     expect_rc 2 "$strait" bench logins --baseline haproxy
