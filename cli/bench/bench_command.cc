@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -443,6 +444,18 @@ class BenchCommand final : public Command {
     c->add_flag("--quiet", a.quiet, "No progress on stderr");
     c->add_option("--json", a.json_path, "Write the results here (schema strait-bench/1)");
     c->add_option("--html", a.html_path, "Write the self-contained HTML report here");
+    const bool ip = name == "ip";
+    const bool app = name == "latency" || name == "bulk";
+    if (app || name == "mixed") {
+      c->add_option("--connector-identity", a.connector_identity,
+                    "With --relay: a connector bundle; the tool runs that connector in front of its own server");
+      c->add_option("--connector-relay", a.connector_relay, "With --connector-identity: the relay's connector port");
+      c->add_option("--server", a.server,
+                    std::string("With --relay: the server behind your own connector, HOST:PORT (") +
+                        (name == "latency" ? "an echo server)"
+                         : name == "bulk"  ? "a sink that discards)"
+                                           : "an echo server for latency parts, a sink for bulk parts)"));
+    }
     if (name == "mixed") {
       c->add_option("--profile", a.profile, "The parts to run at once: a TOML profile (docs/bench.md §2)")->required();
       c->add_option("--seconds", a.seconds, "Measured seconds of the latency and bulk parts (the profile's wins)")
@@ -450,8 +463,6 @@ class BenchCommand final : public Command {
       scenarios_.emplace_back(c, std::move(args));
       return;
     }
-    const bool ip = name == "ip";
-    const bool app = name == "latency" || name == "bulk";
     if (app || ip) {
       c->add_option("--seconds", a.seconds,
                     ip ? "Measured seconds of each phase (tcp, then udp) per repetition"
@@ -494,12 +505,6 @@ class BenchCommand final : public Command {
           ->capture_default_str()->check(CLI::Range(1u, 1024u));
     }
     if (app) {
-      c->add_option("--connector-identity", a.connector_identity,
-                    "With --relay: a connector bundle; the tool runs that connector in front of its own server");
-      c->add_option("--connector-relay", a.connector_relay, "With --connector-identity: the relay's connector port");
-      c->add_option("--server", a.server,
-                    std::string("With --relay: the server behind your own connector, HOST:PORT (") +
-                        (name == "latency" ? "an echo server)" : "a sink that discards)"));
       scenarios_.emplace_back(c, std::move(args));
       return;
     }
@@ -529,11 +534,23 @@ class BenchCommand final : public Command {
       fmt::print(stderr, "strait bench mixed: {}\n", why);
       return kExitUsage;
     };
-    if (!args.relay.empty()) return usage("runs its parts against the local relay it starts (drop --relay)");
     auto text = ReadFileBounded(args.profile);
     if (!text) return usage(fmt::format("--profile {}", text.error()));
     auto profile = strait::bench::ParseProfile(*text);
     if (!profile) return usage(fmt::format("--profile {}: {}", args.profile, profile.error()));
+    // Against a remote relay an app part needs what the scenario alone would (its connector, or the server).
+    std::set<std::string> app_kinds;
+    for (std::size_t i = 0; i < profile->parts.size(); ++i) {
+      BenchArgs part = args;
+      part.scenario = profile->parts[i].scenario;
+      if (part.scenario != "latency" && part.scenario != "bulk") continue;
+      if (auto e = Check(part); !e.empty()) return usage(fmt::format("part {}{}: {}", part.scenario, i + 1, e));
+      app_kinds.insert(part.scenario);
+    }
+    if (!args.server.empty() && app_kinds.size() > 1) {
+      return usage("one --server cannot be the latency parts' echo and the bulk parts' sink: give "
+                   "--connector-identity and --connector-relay (the tool runs both servers)");
+    }
     BenchArgs merged = args;
     std::map<std::string, strait::bench::ParamValue> params;
     auto s = bench::MakeMixedScenario(*profile, args, &merged, &params);
@@ -547,12 +564,12 @@ class BenchCommand final : public Command {
     if (!a.relay.empty() && a.identity.empty()) return "--relay needs --identity (a device bundle or a directory)";
     if (a.relay.empty() && !a.identity.empty()) return "--identity goes with --relay";
     if (a.how == "restart" && !a.relay.empty()) return "--how restart restarts the local relay: not with --relay";
-    if (a.scenario == "latency" || a.scenario == "bulk") {
+    if (a.scenario == "latency" || a.scenario == "bulk" || a.scenario == "mixed") {
       const bool own_connector = !a.connector_identity.empty() || !a.connector_relay.empty();
       if (a.relay.empty() && (own_connector || !a.server.empty())) {
         return "--connector-identity, --connector-relay and --server go with --relay";
       }
-      if (!a.relay.empty()) {
+      if (!a.relay.empty() && a.scenario != "mixed") {  // a profile's app parts are checked part by part
         if (own_connector == !a.server.empty()) {
           return "with --relay, give --connector-identity and --connector-relay (the tool runs that connector in "
                  "front of its own server) or --server (the server behind your own connector)";

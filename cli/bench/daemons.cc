@@ -54,8 +54,10 @@ Result<std::string, std::string> Daemons::WaitLine(demo::ChildProcess& c, std::s
   auto line = c.WaitLine(prefix, demo::Clock::now() + timeout_, cursor);
   if (line) return *line;
   if (demo::Interrupted()) return Fail(std::string("interrupted"));
+  // Its stdout closed before the deadline: it is exiting, and its status is the better message.
+  const bool exited = c.WaitExit(demo::Clock::now() + std::chrono::seconds(1));
   return Fail(fmt::format("{} never printed \"{}\" ({}); stderr: {}", c.name(), prefix,
-                          c.exited() ? c.StatusText() : fmt::format("{} s passed", timeout_.count()),
+                          exited ? c.StatusText() : fmt::format("{} s passed", timeout_.count()),
                           c.StderrTail(3)));
 }
 

@@ -1,12 +1,16 @@
 // `strait bench mixed --profile FILE` (docs/bench.md §2): the parts of a profile (bench/suite/profile.h) run at once
-// against one local relay, each on its own thread with its own engine (a DeviceFleet loop, or a traffic engine),
+// against one relay (the local one, or a remote one: --relay, --identity), each on its own thread with its own engine (a DeviceFleet loop, or a traffic engine),
 // and each part's figures reported side by side: a metric `m` of part i (scenario s) is `s<i>_m` ("latency2_
 // achieved_rate"). The latency histogram and the timeline are the first latency part's (else the first part's).
 //
 // What the parts share is the point: the relay, its CPU, the app path (one connector and one device). So a part's
 // figure is what it got while the others ran; the idle part's memory per session counts whatever else the relay
-// held at the time, and says so in bench/README.md.
+// held at the time, and says so in bench/README.md. Against a remote relay each link part logs in with its own run of
+// --identity's bundles, after the previous parts' (so parts share a credential only when the bundles run out), and
+// each app part runs its own device (and connector) children.
+#include <algorithm>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -21,6 +25,7 @@ using strait::bench::ParamValue;
 struct Part {
   std::string name;  // "latency2"
   BenchArgs args;
+  std::uint32_t links = 0;  // held at once: the idle and reconnect devices, the logins in flight
   std::unique_ptr<Scenario> scenario;
 };
 
@@ -50,9 +55,8 @@ class MixedScenario final : public Scenario {
     }
     return out;
   }
-  bool NeedsLocalRelay() const override { return true; }
-
   Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
+    std::vector<std::vector<link::LinkConfig>> slices = RemoteSlices(env);
     struct Outcome {
       Run run;
       std::optional<std::string> error;
@@ -69,7 +73,8 @@ class MixedScenario final : public Scenario {
         penv.relay = env.relay;
         penv.sources = env.sources;
         penv.cpus = env.cpus;
-        penv.devices = env.devices;
+        penv.devices = slices[i].empty() ? env.devices : &slices[i];
+        penv.identity_bundles = env.identity_bundles;
         penv.stop = env.stop;
         penv.progress = &quiet[i];
         auto r = parts_[i].scenario->RunOnce(penv, out[i].run);
@@ -101,6 +106,19 @@ class MixedScenario final : public Scenario {
   }
 
  private:
+  // A remote relay's bundles (env.devices, loaded for the parts' links in all) dealt out: part i's links take the
+  // next ones, wrapping round when they run out. Empty for a local relay and for the app parts.
+  std::vector<std::vector<link::LinkConfig>> RemoteSlices(const BenchEnv& env) const {
+    std::vector<std::vector<link::LinkConfig>> out(parts_.size());
+    if (env.local != nullptr || env.devices == nullptr || env.devices->empty()) return out;
+    const std::vector<link::LinkConfig>& all = *env.devices;
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < parts_.size(); ++i) {
+      for (std::uint32_t j = 0; j < parts_[i].links; ++j) out[i].push_back(all[next++ % all.size()]);
+    }
+    return out;
+  }
+
   std::string Names() const {
     std::string s;
     for (const Part& p : parts_) s += (s.empty() ? "" : ", ") + p.name;
@@ -142,8 +160,9 @@ Result<std::unique_ptr<Scenario>, std::string> MakeMixedScenario(const strait::b
     }
     if (profile.seconds) p.args.seconds = *profile.seconds;
     // Links this process holds at once: the idle and reconnect devices, the logins in flight.
-    if (p.args.scenario == "idle" || p.args.scenario == "reconnect") links += p.args.devices;
-    if (p.args.scenario == "logins") links += p.args.parallel;
+    if (p.args.scenario == "idle" || p.args.scenario == "reconnect") p.links = p.args.devices;
+    if (p.args.scenario == "logins") p.links = std::min(p.args.parallel, p.args.devices);
+    links += p.links;
     for (const auto& [key, value] : pp.params) (*part_params)[p.name + "_" + key] = value;
     p.scenario = MakeScenario(pp.scenario);
     parts.push_back(std::move(p));

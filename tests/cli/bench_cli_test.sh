@@ -165,7 +165,7 @@ print("partial ok")' || fail "partial results"
   remote)
     # A relay the tool did not start (`strait relay` with keys from `strait keys`), given by --relay and a directory
     # of device bundles: logins in this process and over workers, idle and reconnect over workers (6 links per bundle,
-    # under the relay's 8 per credential); latency and bulk through a device the tool runs.
+    # under the relay's 8 per credential); latency and bulk through a device the tool runs; a mixed profile of all.
     q() { "$@" >/dev/null 2>keys.err || { cat keys.err; fail "$*"; }; }
     q "$strait" keys init-root --out R
     q "$strait" keys tls-ca --out CA
@@ -215,6 +215,36 @@ for run in runs:
     need(m['completed'] > 0 and m['errors'] == 0 and run['latency']['count'] == m['completed'], f'latency: {m}')
     need('forwarder_cpu_us_per_request' not in m, 'a remote relay has no CPU figure here')
 "
+    # mixed: every kind of part at once against the same relay; the link parts on their own bundles in turn.
+    cat >remote.toml <<'TOML'
+seconds = 1
+[[part]]
+scenario = "idle"
+devices = 12
+hold = 2
+[[part]]
+scenario = "logins"
+devices = 20
+parallel = 4
+[[part]]
+scenario = "latency"
+rate = 100
+[[part]]
+scenario = "bulk"
+TOML
+    expect_rc 0 "$strait" bench mixed --profile remote.toml --relay "$device_port" --identity IDS \
+      --connector-identity CONN --connector-relay "$connector_port" --reps 1 --json mixed.json
+    check_results mixed.json mixed 1 "
+m = runs[0]['metrics']
+need(r['target']['kind'] == 'remote', 'remote')
+need(m['idle1_sessions'] == 12 and m['logins2_logins'] == 20, f'link parts: {m}')
+need(m['latency3_completed'] > 0 and m['bulk4_bytes_per_s'] > 0, f'app parts: {m}')
+need(sum(v for k, v in m.items() if k.endswith('_errors')) == 0, f'no errors: {m}')
+"
+    expect_rc 2 "$strait" bench mixed --profile remote.toml --relay "$device_port" --identity IDS
+    expect_in err.txt "part latency3: with --relay, give --connector-identity"
+    expect_rc 2 "$strait" bench mixed --profile remote.toml --relay "$device_port" --identity IDS --server 127.0.0.1:1
+    expect_in err.txt "one --server cannot be"
     # bulk through the operator's own connector (run here by the test) to the operator's sink (--server).
     python3 -c '
 import socket, sys, threading
