@@ -40,6 +40,21 @@ void NoteState(const BenchResult& r, const char* name, std::vector<std::string>&
   if (r.skipped) notes.push_back(fmt::format("{} was skipped: {}", name, TerminalSafe(*r.skipped)));
 }
 
+CompareRow Row(const std::string& name, const MetricSummary& sa, const MetricSummary& sb) {
+  CompareRow row;
+  row.metric = name;
+  row.unit = sb.unit;
+  row.better = sb.better;
+  row.a_median = sa.median;
+  row.b_median = sb.median;
+  row.spread = std::max(RelativeSpread(sa.median, sa.min, sa.max), RelativeSpread(sb.median, sb.min, sb.max));
+  if (sa.median != 0) {
+    row.ratio = sb.median / sa.median;
+    row.noisy = row.spread > std::abs(*row.ratio - 1);
+  }
+  return row;
+}
+
 }  // namespace
 
 Comparison Compare(const BenchResult& a, const BenchResult& b) {
@@ -51,29 +66,22 @@ Comparison Compare(const BenchResult& a, const BenchResult& b) {
   }
   NoteState(a, "A", c.notes);
   NoteState(b, "B", c.notes);
-  for (const auto& [name, sa] : a.summary) {
-    auto it = b.summary.find(name);
-    if (it == b.summary.end()) {
-      c.only_a.push_back(name);
-      continue;
+  auto rows = [&c](const std::map<std::string, MetricSummary>& in_a, const std::map<std::string, MetricSummary>& in_b) {
+    for (const auto& [name, sa] : in_a) {
+      auto it = in_b.find(name);
+      if (it == in_b.end()) {
+        c.only_a.push_back(name);
+        continue;
+      }
+      c.rows.push_back(Row(name, sa, it->second));
     }
-    const MetricSummary& sb = it->second;
-    CompareRow row;
-    row.metric = name;
-    row.unit = sb.unit;
-    row.better = sb.better;
-    row.a_median = sa.median;
-    row.b_median = sb.median;
-    row.spread = std::max(RelativeSpread(sa.median, sa.min, sa.max), RelativeSpread(sb.median, sb.min, sb.max));
-    if (sa.median != 0) {
-      row.ratio = sb.median / sa.median;
-      row.noisy = row.spread > std::abs(*row.ratio - 1);
+    for (const auto& entry : in_b) {
+      if (in_a.count(entry.first) == 0) c.only_b.push_back(entry.first);
     }
-    c.rows.push_back(std::move(row));
-  }
-  for (const auto& entry : b.summary) {
-    if (a.summary.count(entry.first) == 0) c.only_b.push_back(entry.first);
-  }
+  };
+  rows(a.summary, b.summary);
+  // The strait side's latency percentiles, per run, from the histograms.
+  rows(SummarizeLatency(a.runs, kStraitSide), SummarizeLatency(b.runs, kStraitSide));
   return c;
 }
 

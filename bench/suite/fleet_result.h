@@ -19,7 +19,8 @@ struct FleetProgress {
   std::uint32_t in_flight = 0;  // dialled, not up yet
   std::uint64_t logins = 0;     // logins completed so far
   std::uint64_t errors = 0;
-  std::string phase;            // "logging in", "holding", "dropped: reconnecting", ...
+  std::uint64_t login_p99_ns = 0;  // of the logins so far (over workers: the largest worker's, an upper bound)
+  std::string phase;               // "logging in", "holding", "dropped: reconnecting", ...
   bool operator==(const FleetProgress&) const = default;
 };
 

@@ -20,14 +20,15 @@ using Kind = PartKey::Kind;
 constexpr PartKey Devices(std::int64_t default_count) {
   return {"devices", Kind::kInteger, 1, 200'000, default_count};
 }
-constexpr std::array<PartKey, 2> kIdleKeys = {Devices(10'000), PartKey{"hold", Kind::kInteger, 1, 3600, 5}};
+constexpr std::array<PartKey, 2> kIdleKeys = {Devices(10'000), PartKey{"hold", Kind::kInteger, 1, 3600, 2}};
 constexpr std::array<PartKey, 2> kLoginsKeys = {Devices(1'000), PartKey{"parallel", Kind::kInteger, 1, 4096, 64}};
 constexpr std::array<PartKey, 2> kReconnectKeys = {Devices(1'000),
                                                    PartKey{"how", Kind::kChoice, 0, 0, 0, {"abort", "restart"}}};
 constexpr std::array<PartKey, 4> kLatencyKeys = {
     PartKey{"size", Kind::kInteger, 1, 65'536, 64}, PartKey{"connections", Kind::kInteger, 1, 4096, 8},
     PartKey{"rate", Kind::kInteger, 1, 1'000'000, 1'000}, PartKey{"closed", Kind::kBool, 0, 1, 0}};
-constexpr std::array<PartKey, 2> kBulkKeys = {Devices(1), PartKey{"streams", Kind::kInteger, 1, 1024, 4}};
+constexpr std::array<PartKey, 2> kBulkKeys = {PartKey{"devices", Kind::kInteger, 1, 16, 1},
+                                              PartKey{"streams", Kind::kInteger, 1, 1024, 4}};
 
 constexpr std::size_t kMaxQuoted = 64;  // bytes of a key or a string value an error repeats
 

@@ -156,6 +156,26 @@ std::map<std::string, Ratio> ComputeRatios(const std::vector<Run>& runs, std::st
   return out;
 }
 
+std::map<std::string, MetricSummary> SummarizeLatency(const std::vector<Run>& runs, std::string_view side) {
+  static constexpr std::pair<const char*, double> kQuantiles[] = {
+      {"latency_p50", 0.5}, {"latency_p99", 0.99}, {"latency_p999", 0.999}};
+  std::vector<Run> as_metrics;
+  std::map<std::string, MetricSpec> specs;
+  for (const Run& run : runs) {
+    if (run.side != side || !run.latency || run.latency->histogram.empty()) continue;
+    const bool ns = run.latency->unit == "ns";
+    Run r;
+    r.side = run.side;
+    for (const auto& [name, q] : kQuantiles) {
+      const auto v = static_cast<double>(run.latency->histogram.Percentile(q));
+      r.metrics[name] = ns ? v / 1e3 : v;
+      specs[name] = MetricSpec{.unit = ns ? "us" : run.latency->unit, .better = Better::kLower};
+    }
+    as_metrics.push_back(std::move(r));
+  }
+  return Summarize(as_metrics, side, specs);
+}
+
 std::optional<Latency> MergedLatency(const std::vector<Run>& runs, std::string_view side) {
   std::optional<Latency> merged;
   for (const Run& run : runs) {

@@ -162,6 +162,11 @@ std::map<std::string, MetricSummary> Summarize(const std::vector<Run>& runs, std
 std::map<std::string, Ratio> ComputeRatios(const std::vector<Run>& runs, std::string_view side,
                                            std::string_view against);
 
+// Each run's latency percentiles p50, p99 and p99.9 as if they were metrics, summarised like Summarize over `side`'s
+// runs with a non-empty histogram: "latency_p50", "latency_p99", "latency_p999", in µs when the unit is ns (else the
+// histogram's unit), lower better. Computed from the histograms, never stored (compare and the ratios use them).
+std::map<std::string, MetricSummary> SummarizeLatency(const std::vector<Run>& runs, std::string_view side);
+
 // The latency histograms of `side`'s runs merged (repetitions); nullopt when none has one. All must share a unit.
 std::optional<Latency> MergedLatency(const std::vector<Run>& runs, std::string_view side);
 

@@ -40,6 +40,7 @@ Out ProgressJson(const FleetProgress& p) {
              {"in_flight", p.in_flight},
              {"logins", p.logins},
              {"errors", p.errors},
+             {"login_p99_ns", p.login_p99_ns},
              {"phase", Cut(p.phase)}};
 }
 
@@ -72,6 +73,7 @@ FleetProgress ReadProgress(const Json& j, JsonErrors& e) {
   p.in_flight = U32(o, "in_flight");
   p.logins = o.Unsigned("logins", kMaxU64).value_or(0);
   p.errors = o.Unsigned("errors", kMaxU64).value_or(0);
+  p.login_p99_ns = o.Unsigned("login_p99_ns", kMaxU64).value_or(0);
   p.phase = o.String("phase", kMaxWorkerTextBytes).value_or("");
   o.Finish();
   return p;

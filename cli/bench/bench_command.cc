@@ -189,6 +189,7 @@ class BenchRunner {
       if (!a_.closed) p["max_outstanding"] = std::int64_t{a_.max_outstanding};
     }
     if (a_.scenario == "bulk" || a_.scenario == "ip") p["streams"] = std::int64_t{a_.streams};
+    if (a_.scenario == "bulk") p["devices"] = std::int64_t{a_.devices};
     if (a_.scenario == "ip") {
       p["size"] = std::int64_t{a_.size};
       p["rate"] = std::int64_t{a_.rate};
@@ -345,7 +346,50 @@ class BenchRunner {
                  fmt::format("{} ({})", LatencyLabel(), side), us(0.5), us(0.9), us(0.99), us(0.999),
                  static_cast<double>(h.max()) / 1e3, h.count());
     }
+    if (!a_.baseline.empty()) {  // the percentiles' ratios, per run from the histograms, like the metrics'
+      const auto ours = strait::bench::SummarizeLatency(r_.runs, strait::bench::kStraitSide);
+      const auto theirs = strait::bench::SummarizeLatency(r_.runs, a_.baseline);
+      for (const auto& [name, s] : ours) {
+        const auto it = theirs.find(name);
+        if (it == theirs.end() || it->second.median == 0) continue;
+        const double spread = std::max(strait::bench::RelativeSpread(s.median, s.min, s.max),
+                                       strait::bench::RelativeSpread(it->second.median, it->second.min,
+                                                                     it->second.max));
+        fmt::print("  {:<28} {:.2f}x {} (spread {:.0f}%)\n", name, s.median / it->second.median, a_.baseline,
+                   spread * 100);
+      }
+    }
+    PrintRelayTrouble();
     std::fflush(stdout);
+  }
+
+  // The relay's error and drop counters that moved (its /metrics, summed over the strait side's runs), or that none
+  // did: what a run's own error counts cannot show (a login the relay refused, a frame it dropped).
+  void PrintRelayTrouble() const {
+    std::map<std::string, std::uint64_t> sum;
+    bool probed = false;
+    for (const auto& run : r_.runs) {
+      if (run.side != strait::bench::kStraitSide || !run.relay) continue;
+      probed = true;
+      for (const auto& [name, delta] : run.relay->metrics_delta) {
+        if (delta > 0 && IsRelayTrouble(name)) sum[name] += delta;
+      }
+    }
+    if (!probed) return;
+    if (sum.empty()) {
+      fmt::print("  relay errors and drops: none (its /metrics)\n");
+      return;
+    }
+    for (const auto& [name, n] : sum) fmt::print("  relay {} +{}\n", name, n);
+  }
+
+  static bool IsRelayTrouble(std::string_view name) {
+    if (name.starts_with("strait_relay_handshakes_total")) return name.find("result=\"ok\"") == std::string_view::npos;
+    for (std::string_view word : {"drops", "dropped", "refused", "expired", "revoked", "replaced", "unanswered",
+                                  "stalls", "starved", "evicted", "goaway"}) {
+      if (name.find(word) != std::string_view::npos) return true;
+    }
+    return false;
   }
 
   const char* LatencyLabel() const {
@@ -379,7 +423,8 @@ class BenchCommand final : public Command {
              1'000);
     AddScenario(*cmd_, "latency", "Request/response through the relay at a fixed offered rate (open loop) or --closed",
                 0);
-    AddScenario(*cmd_, "bulk", "Throughput of --streams app streams through the relay to a sink", 0);
+    AddScenario(*cmd_, "bulk", "Throughput of --streams app streams over --devices devices through the relay to a sink",
+                1);
     AddScenario(*cmd_, "ip", "IP-tunnel packets/s and throughput: device TUN -> relay -> connector TUN, in network "
                              "namespaces (root)", 0);
     AddScenario(*cmd_, "mixed", "Several scenarios at once against one relay, from a TOML profile (--profile)", 0);
@@ -503,6 +548,8 @@ class BenchCommand final : public Command {
     if (name == "bulk") {
       c->add_option("--streams", a.streams, "Streams writing at once")
           ->capture_default_str()->check(CLI::Range(1u, 1024u));
+      c->add_option("--devices", a.devices, "Devices the streams spread over (stream i through device i mod N)")
+          ->capture_default_str()->check(CLI::Range(1u, bench::kMaxAppDevices));
     }
     if (app) {
       scenarios_.emplace_back(c, std::move(args));
@@ -583,6 +630,10 @@ class BenchCommand final : public Command {
       }
     }
     if (!a.json_path.empty() && a.json_path == a.html_path) return "--json and --html name the same file";
+    if (a.scenario == "bulk" && a.devices > a.streams) {
+      return fmt::format("--devices {}: more devices than --streams {} (stream i goes through device i mod N)",
+                         a.devices, a.streams);
+    }
     if (a.scenario != "idle" && a.scenario != "logins" && a.scenario != "reconnect") return "";
     const bool holds = a.scenario != "logins";  // a storm holds at most --parallel links at once
     const std::uint32_t workers = Workers(a);
@@ -640,6 +691,10 @@ namespace bench {
 ProgressLine::ProgressLine(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1) {}
 
 void ProgressLine::Update(const std::string& text) {
+  {
+    std::lock_guard lock(mu_);
+    last_ = text;
+  }
   if (quiet_) return;
   if (tty_) {
     fmt::print(stderr, "\r\033[K{}", text);
@@ -656,6 +711,11 @@ void ProgressLine::Note(const std::string& text) {
   if (quiet_) return;
   Done();
   fmt::print(stderr, "strait bench: {}\n", text);
+}
+
+std::string ProgressLine::Last() const {
+  std::lock_guard lock(mu_);
+  return last_;
 }
 
 void ProgressLine::Done() {

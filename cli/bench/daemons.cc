@@ -101,11 +101,18 @@ Result<demo::HostPort, std::string> StartDevice(Daemons& d, const std::string& n
   return *hp;
 }
 
-Result<demo::HostPort, std::string> StartAppPath(Daemons& d, const AppPathOptions& o) {
+Result<std::vector<demo::HostPort>, std::string> StartAppPath(Daemons& d, const AppPathOptions& o) {
   if (!o.connector_identity.empty()) {
     if (auto c = StartConnector(d, o, /*direct_listen=*/false); !c) return Fail(c.error());
   }
-  return StartDevice(d, "device", o.device_identity, {"--relay", o.device_relay});
+  std::vector<demo::HostPort> doors;
+  for (std::size_t k = 0; k < o.device_identities.size(); ++k) {
+    auto door = StartDevice(d, k == 0 ? "device" : fmt::format("device-{}", k), o.device_identities[k],
+                            {"--relay", o.device_relay});
+    if (!door) return Fail(door.error());
+    doors.push_back(*door);
+  }
+  return doors;
 }
 
 Result<std::unique_ptr<RemoteApp>, std::string> RemoteApp::Start(const AppPathOptions& o,
@@ -115,9 +122,9 @@ Result<std::unique_ptr<RemoteApp>, std::string> RemoteApp::Start(const AppPathOp
   if (::mkdtemp(tmpl) == nullptr) return Fail(fmt::format("mkdtemp: {}", std::strerror(errno)));
   r->dir_ = tmpl;
   r->daemons_ = std::make_unique<Daemons>(r->dir_, timeout);
-  auto door = StartAppPath(*r->daemons_, o);
-  if (!door) return Fail(door.error());
-  r->door_ = *door;
+  auto doors = StartAppPath(*r->daemons_, o);
+  if (!doors) return Fail(doors.error());
+  r->doors_ = std::move(*doors);
   return r;
 }
 

@@ -40,16 +40,17 @@ class Daemons {
 };
 
 // The app path's two ends: a connector (when `connector_identity` is given) whose policy allows `allow` on every port,
-// linked to `connector_relay`; and a device with its SOCKS5 door on 127.0.0.1, linked to `device_relay`.
+// linked to `connector_relay`; and a device per identity, each with its SOCKS5 door on 127.0.0.1, linked to
+// `device_relay`.
 struct AppPathOptions {
   std::string connector_identity;  // "": the operator's own connector serves the far end
   std::string connector_relay;     // the relay's connector port, HOST:PORT
-  std::string device_identity;
+  std::vector<std::string> device_identities;
   std::string device_relay;        // the relay's device port, HOST:PORT
   std::string allow = "127.0.0.1/32";
 };
-// Starts them and returns the door once the device's session is up.
-Result<demo::HostPort, std::string> StartAppPath(Daemons& daemons, const AppPathOptions& o);
+// Starts them and returns the doors once every device's session is up.
+Result<std::vector<demo::HostPort>, std::string> StartAppPath(Daemons& daemons, const AppPathOptions& o);
 
 // The two halves. StartConnector returns its Direct Connect address with `direct_listen` (a port on 127.0.0.1), else
 // "". StartDevice takes `--relay ADDR` or `--direct ADDR` in `route` and returns its SOCKS5 door once its session is up.
@@ -64,13 +65,13 @@ class RemoteApp {
   ~RemoteApp();
   RemoteApp(const RemoteApp&) = delete;
   RemoteApp& operator=(const RemoteApp&) = delete;
-  const demo::HostPort& door() const { return door_; }
+  const std::vector<demo::HostPort>& doors() const { return doors_; }
 
  private:
   RemoteApp() = default;
   std::string dir_;
   std::unique_ptr<Daemons> daemons_;
-  demo::HostPort door_;
+  std::vector<demo::HostPort> doors_;
 };
 
 }  // namespace strait::cli::bench

@@ -178,36 +178,56 @@ Result<std::string, std::string> LocalDeployment::MakeServerPem(const std::strin
   return pem_path;
 }
 
-Result<demo::HostPort, std::string> LocalDeployment::AppDoor() {
-  std::lock_guard lock(app_mu_);
-  return AppDoorLocked();
-}
-
-Result<demo::HostPort, std::string> LocalDeployment::AppDoorLocked() {
-  if (app_door_) return *app_door_;
+Result<void, std::string> LocalDeployment::StartConnectorLocked() {
+  if (!direct_connect_.empty()) return {};
   auto direct = StartConnector(*daemons_,
                                {.connector_identity = dir_ + "/conn",
                                 .connector_relay = connector_port_arg_,
-                                .device_identity = "",
+                                .device_identities = {},
                                 .device_relay = "",
                                 .allow = "127.0.0.1/32"},
                                /*direct_listen=*/true);
   if (!direct) return Fail(direct.error());
   direct_connect_ = *direct;
-  auto door = StartDevice(*daemons_, "device", dir_ + "/dev", {"--relay", device_port_arg_});
-  if (!door) return Fail(door.error());
-  app_door_ = *door;
-  return *door;
+  return {};
 }
 
-Result<demo::HostPort, std::string> LocalDeployment::DirectConnectDoor() {
+Result<void, std::string> LocalDeployment::AddDevicesLocked(std::vector<demo::HostPort>& doors, std::uint32_t n,
+                                                            bool direct) {
+  if (n < 1 || n > kMaxAppDevices) return Fail(fmt::format("app devices: {} is outside 1..{}", n, kMaxAppDevices));
+  if (auto c = StartConnectorLocked(); !c) return c;
+  const std::string kind = direct ? "dev-dc" : "dev";  // bundle dev, dev-1, ...; dev-dc, dev-dc-1, ...
+  for (auto k = static_cast<std::uint32_t>(doors.size()); k < n; ++k) {
+    const std::string suffix = k == 0 ? "" : fmt::format("-{}", k);
+    const std::string bundle = dir_ + "/" + kind + suffix;
+    if (k > 0) {  // the first of each kind was issued with the deployment's keys
+      IssueOptions i;
+      i.role = crypto::Role::kDevice;
+      i.subject = fmt::format("{}{}", direct ? "dev-direct" : "dev-socks", suffix);
+      i.hours = kCredentialHours;
+      i.out_dir = bundle;
+      i.tenant_dir = dir_ + "/tenant";
+      i.ca = dir_ + "/ca";
+      if (auto r = Op(Issue(i, NowUnix()), "device identity"); !r) return Fail(r.error());
+    }
+    auto door = StartDevice(*daemons_, (direct ? "device-dc" : "device") + suffix, bundle,
+                            {direct ? "--direct" : "--relay", direct ? direct_connect_ : device_port_arg_});
+    if (!door) return Fail(door.error());
+    doors.push_back(*door);
+  }
+  return {};
+}
+
+Result<std::vector<demo::HostPort>, std::string> LocalDeployment::AppDoors(std::uint32_t n) {
   std::lock_guard lock(app_mu_);
-  if (direct_door_) return *direct_door_;
-  if (auto a = AppDoorLocked(); !a) return Fail(a.error());
-  auto door = StartDevice(*daemons_, "device-dc", dir_ + "/dev-dc", {"--direct", direct_connect_});
-  if (!door) return Fail(door.error());
-  direct_door_ = *door;
-  return *door;
+  if (auto r = AddDevicesLocked(app_doors_, n, /*direct=*/false); !r) return Fail(r.error());
+  return std::vector<demo::HostPort>(app_doors_.begin(), app_doors_.begin() + n);
+}
+
+Result<std::vector<demo::HostPort>, std::string> LocalDeployment::DirectConnectDoors(std::uint32_t n) {
+  std::lock_guard lock(app_mu_);
+  if (auto r = AddDevicesLocked(direct_doors_, n, /*direct=*/true); !r) return Fail(r.error());
+  return std::vector<demo::HostPort>(direct_doors_.begin(), direct_doors_.begin() + n);
 }
 
 Result<std::string, std::string> LocalDeployment::IpTunnel(const IpTunnelOptions& o) {

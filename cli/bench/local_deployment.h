@@ -59,6 +59,9 @@ struct LocalDeploymentOptions {
   std::chrono::seconds timeout{60};        // each child's start
 };
 
+// Devices on the app path (bulk --devices): a `strait device` process each.
+inline constexpr std::uint32_t kMaxAppDevices = 16;
+
 class LocalDeployment {
  public:
   // Makes the keys and starts the relay; prints nothing but errors.
@@ -88,13 +91,13 @@ class LocalDeployment {
 
   // The app path, started at the first call and shared after: a connector whose policy allows 127.0.0.1 (every
   // port: the bench's own servers listen there, and the SOCKS5 door is on loopback, known to this process only),
-  // linked to the relay and with a Direct Connect port on 127.0.0.1, and a device whose session is up. Returns its
-  // SOCKS5 door. Thread-safe.
-  Result<demo::HostPort, std::string> AppDoor();
+  // linked to the relay and with a Direct Connect port on 127.0.0.1, and `n` devices (1..kMaxAppDevices) whose
+  // sessions are up, each with a credential of its own (issued at first use). Returns their SOCKS5 doors. Thread-safe.
+  Result<std::vector<demo::HostPort>, std::string> AppDoors(std::uint32_t n);
 
-  // A second device that reaches the app path's connector by Direct Connect (no relay): `--baseline direct-connect`.
+  // `n` other devices that reach the app path's connector by Direct Connect (no relay): `--baseline direct-connect`.
   // Starts the app path first if it is not up. Thread-safe.
-  Result<demo::HostPort, std::string> DirectConnectDoor();
+  Result<std::vector<demo::HostPort>, std::string> DirectConnectDoors(std::uint32_t n);
 
   // The IP tunnel (root): started at the first call, shared after. Returns the device's "device tunnel up ..." line
   // (its address, MTU and routes).
@@ -115,7 +118,9 @@ class LocalDeployment {
   explicit LocalDeployment(const LocalDeploymentOptions& o) : options_(o) {}
   Result<void, std::string> MakeKeys();
   Result<void, std::string> StartRelay();
-  Result<demo::HostPort, std::string> AppDoorLocked();  // app_mu_ held
+  Result<void, std::string> StartConnectorLocked();  // app_mu_ held
+  // Devices doors.size() .. n-1 of a kind ("device" through the relay, "device-dc" by Direct Connect); app_mu_ held.
+  Result<void, std::string> AddDevicesLocked(std::vector<demo::HostPort>& doors, std::uint32_t n, bool direct);
   LocalDeploymentOptions options_;
   std::string dir_;
   std::unique_ptr<Daemons> daemons_;  // the relay first, then (AppDoor, IpTunnel) the connector and the device
@@ -126,9 +131,9 @@ class LocalDeployment {
   std::string device_port_arg_ = "127.0.0.1:0";     // fixed to the first start's ports for a restart
   std::string connector_port_arg_ = "127.0.0.1:0";
   std::mutex app_mu_;                               // AppDoor
-  std::optional<demo::HostPort> app_door_;          // guarded by app_mu_
-  std::string direct_connect_;                      // the connector's Direct Connect address; guarded by app_mu_
-  std::optional<demo::HostPort> direct_door_;       // guarded by app_mu_
+  std::string direct_connect_;                      // the connector's Direct Connect address ("": not started)
+  std::vector<demo::HostPort> app_doors_;           // guarded by app_mu_
+  std::vector<demo::HostPort> direct_doors_;        // guarded by app_mu_
   std::optional<std::string> ip_tunnel_;            // the device's tunnel line; guarded by app_mu_
   std::atomic<std::uint32_t> next_device_{0};       // subjects bench-dev-<n> are unique across MakeDevices calls
   std::unique_ptr<DeviceIssuer> issuer_;

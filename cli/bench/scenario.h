@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -74,8 +75,11 @@ class ProgressLine {
   void Update(const std::string& text);  // rate, latency, errors, time left: the caller formats
   void Note(const std::string& text);    // a line of its own ("rep 2/3: ...")
   void Done();                           // ends an in-place line
+  std::string Last() const;              // the last Update's text (kept when quiet too; any thread)
 
  private:
+  mutable std::mutex mu_;
+  std::string last_;
   bool quiet_;
   bool tty_;
   bool open_ = false;

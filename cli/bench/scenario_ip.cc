@@ -83,7 +83,7 @@ class IpScenario final : public Scenario {
 
     // tcp
     strait::bench::BulkOptions bo;
-    bo.to = {demo::HostPort{host, sink_->port()}, std::nullopt};
+    bo.to = {demo::HostPort{host, sink_->port()}, {}};
     bo.streams = a.streams;
     bo.warmup_s = a.warmup;
     bo.seconds = a.seconds;

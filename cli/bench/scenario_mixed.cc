@@ -9,12 +9,17 @@
 // --identity's bundles, after the previous parts' (so parts share a credential only when the bundles run out), and
 // each app part runs its own device (and connector) children.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "bench/suite/profile.h"
+#include "cli/bench/relay_probe.h"
 #include "cli/bench/scenario.h"
 
 namespace strait::cli::bench {
@@ -57,14 +62,21 @@ class MixedScenario final : public Scenario {
   }
   Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
     std::vector<std::vector<link::LinkConfig>> slices = RemoteSlices(env);
+    std::optional<RelayProbe> probe;  // the local relay under all the parts: its CPU, memory and counters
+    if (env.local != nullptr) {
+      probe.emplace(*env.local);
+      if (auto b = probe->Before(); !b) return Fail(b.error());
+    }
     struct Outcome {
       Run run;
       std::optional<std::string> error;
       std::string tls_version, cipher;
     };
     std::vector<Outcome> out(parts_.size());
-    std::vector<ProgressLine> quiet(parts_.size(), ProgressLine(true));
+    std::deque<ProgressLine> quiet;  // not movable (a mutex each)
+    for (std::size_t i = 0; i < parts_.size(); ++i) quiet.emplace_back(true);
     std::vector<std::thread> threads;
+    std::atomic<std::size_t> finished{0};
     env.progress->Note(fmt::format("{} parts at once: {}", parts_.size(), Names()));
     for (std::size_t i = 0; i < parts_.size(); ++i) {
       threads.emplace_back([&, i] {
@@ -81,9 +93,28 @@ class MixedScenario final : public Scenario {
         if (!r) out[i].error = r.error();
         out[i].tls_version = penv.tls_version;
         out[i].cipher = penv.cipher;
+        finished.fetch_add(1);
       });
     }
+    // One live line for all the parts: each part's own (quiet) line, after its name.
+    const auto start = std::chrono::steady_clock::now();
+    while (finished.load() < parts_.size()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::string line;
+      for (std::size_t i = 0; i < parts_.size(); ++i) {
+        std::string text = quiet[i].Last();
+        if (const auto cut = text.find("s  "); cut != std::string::npos && cut < 8) text.erase(0, cut + 3);
+        if (!text.empty()) line += fmt::format("{}{}: {}", line.empty() ? "" : " | ", parts_[i].name, text);
+      }
+      const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (!line.empty()) env.progress->Update(fmt::format("{:6.1f}s  {}", t, line));
+    }
+    env.progress->Done();
     for (std::thread& t : threads) t.join();
+    if (probe) {
+      probe->After();
+      run.relay = probe->Finish();
+    }
     for (std::size_t i = 0; i < parts_.size(); ++i) {
       if (out[i].error) return Fail(fmt::format("part {}: {}", parts_[i].name, *out[i].error));
       if (env.cipher.empty()) {

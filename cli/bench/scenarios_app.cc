@@ -10,6 +10,8 @@
 // Against a remote relay (--relay): a device child with the --identity bundle, and either a connector child
 // (--connector-identity, --connector-relay) in front of the tool's own server, or the operator's connector in front of
 // --server; the relay's CPU is not the tool's to read there.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "bench/suite/load/app_servers.h"
@@ -17,6 +19,7 @@
 #include "bench/suite/proc_sample.h"
 #include "cli/bench/baseline_haproxy.h"
 #include "cli/bench/daemons.h"
+#include "cli/bench/relay_probe.h"
 #include "cli/bench/scenario.h"
 
 namespace strait::cli::bench {
@@ -49,19 +52,33 @@ class AppScenario final : public Scenario {
     if (auto p = ProbeNegotiated(env); !p) return Fail(p.error());
     auto to = Target(env);
     if (!to) return Fail(to.error());
-    const pid_t forwarder = env.side == "haproxy"                        ? haproxy_->mid_pid()
-                            : env.side == "strait" && env.local != nullptr ? env.local->relay_pid()
-                                                                           : -1;
+    if (!latency_ && to->doors.size() > 1) {
+      env.progress->Note(fmt::format("{}: {} streams over {} devices", env.side, env.args.streams, to->doors.size()));
+    }
+    // The forwarder's CPU: the haproxy mid's from /proc, or the local relay's through its probe (which also has its
+    // error and drop counters).
+    std::optional<RelayProbe> probe;
+    if (env.side == "strait" && env.local != nullptr) {
+      probe.emplace(*env.local);
+      if (auto b = probe->Before(); !b) return Fail(b.error());
+    }
     std::optional<strait::bench::ProcSample> before;
-    if (forwarder > 0) {
-      auto s = strait::bench::Sample(forwarder);
-      if (s) before = *s;
+    if (env.side == "haproxy") {
+      if (auto s = strait::bench::Sample(haproxy_->mid_pid()); s) before = *s;
     }
     const auto& a = env.args;
-    auto progress = [&env, this](const strait::bench::TimelineSample& s) {
-      env.progress->Update(fmt::format("{:6.1f}s  {}: {}", s.t, env.side,
-                                       latency_ ? fmt::format("{} responses/s, {} errors", s.ops, s.errors)
-                                                : fmt::format("{:.1f} MB/s, {} errors", s.bytes / 1e6, s.errors)));
+    // "  3.0s  strait: 1000 responses/s, p50 121.0 us, p99 402.5 us, 0 errors, 7 s left" (the latency so far)
+    const double seconds = a.seconds;
+    auto line = [&env, seconds](const strait::bench::TimelineSample& s, const std::string& what) {
+      env.progress->Update(fmt::format("{:6.1f}s  {}: {}, {} errors, {:.0f} s left", s.t, env.side, what, s.errors,
+                                       std::max(0.0, seconds - s.t)));
+    };
+    auto progress = [&line](const strait::bench::TimelineSample& s) {
+      line(s, fmt::format("{:.1f} MB/s", static_cast<double>(s.bytes) / 1e6));
+    };
+    auto latency_progress = [&line](const strait::bench::TimelineSample& s, const strait::bench::Histogram& h) {
+      line(s, fmt::format("{} responses/s, p50 {:.1f} us, p99 {:.1f} us", s.ops,
+                          static_cast<double>(h.Percentile(0.5)) / 1e3, static_cast<double>(h.Percentile(0.99)) / 1e3));
     };
     double forwarded_units = 0;  // requests (latency) or GB (bulk), for the forwarder's CPU per unit
     if (latency_) {
@@ -76,7 +93,7 @@ class AppScenario final : public Scenario {
       o.seconds = a.seconds;
       o.timeout_s = a.timeout;
       o.stop = env.stop;
-      o.on_sample = progress;
+      o.on_progress = latency_progress;
       auto r = strait::bench::RunLatency(o);
       env.progress->Done();
       if (!r) return Fail(r.error());
@@ -112,14 +129,19 @@ class AppScenario final : public Scenario {
       run.timeline = r->timeline;
       forwarded_units = static_cast<double>(r->bytes) / 1e9;
     }
-    if (before) {
-      // The forwarder's CPU over the whole run (warm-up included) per unit moved in the window: both sides are
-      // measured the same way, so the ratio holds; the absolute figure is a slight over-estimate.
-      if (auto after = strait::bench::Sample(forwarder); after && forwarded_units > 0) {
-        const double cpu = strait::bench::CpuSeconds(*before, *after);
-        run.metrics[latency_ ? "forwarder_cpu_us_per_request" : "forwarder_cpu_s_per_gb"] =
-            latency_ ? cpu * 1e6 / forwarded_units : cpu / forwarded_units;
-      }
+    // The forwarder's CPU over the whole run (warm-up included) per unit moved in the window: both sides are
+    // measured the same way, so the ratio holds; the absolute figure is a slight over-estimate.
+    std::optional<double> cpu;
+    if (probe) {
+      probe->After();
+      cpu = probe->cpu_s();
+      run.relay = probe->Finish();
+    } else if (before) {
+      if (auto after = strait::bench::Sample(haproxy_->mid_pid()); after) cpu = strait::bench::CpuSeconds(*before, *after);
+    }
+    if (cpu && forwarded_units > 0) {
+      run.metrics[latency_ ? "forwarder_cpu_us_per_request" : "forwarder_cpu_s_per_gb"] =
+          latency_ ? *cpu * 1e6 / forwarded_units : *cpu / forwarded_units;
     }
     return {};
   }
@@ -141,13 +163,15 @@ class AppScenario final : public Scenario {
     return {};
   }
 
+  // Bulk spreads its streams over --devices devices (stream i through device i mod N); latency has one device.
   Result<TrafficTarget, std::string> Target(BenchEnv& env) {
     const demo::HostPort server = *server_address_;
-    if (env.side == "direct") return TrafficTarget{server, std::nullopt};
-    if (env.side == "direct-connect") {  // a device that reaches the same connector without the relay
-      auto door = env.local->DirectConnectDoor();
-      if (!door) return Fail(door.error());
-      return TrafficTarget{server, *door};
+    const std::uint32_t devices = latency_ ? 1 : env.args.devices;
+    if (env.side == "direct") return TrafficTarget{server, {}};
+    if (env.side == "direct-connect") {  // devices that reach the same connector without the relay
+      auto doors = env.local->DirectConnectDoors(devices);
+      if (!doors) return Fail(doors.error());
+      return TrafficTarget{server, std::move(*doors)};
     }
     if (env.side == "haproxy") {
       if (!haproxy_) {
@@ -166,12 +190,12 @@ class AppScenario final : public Scenario {
         env.progress->Note(fmt::format("baseline: {} (in -> mid -> out, TLS 1.3 on the mid's both legs)",
                                        haproxy_->version()));
       }
-      return TrafficTarget{demo::HostPort{"127.0.0.1", haproxy_->port()}, std::nullopt};
+      return TrafficTarget{demo::HostPort{"127.0.0.1", haproxy_->port()}, {}};
     }
     if (env.local != nullptr) {
-      auto door = env.local->AppDoor();
-      if (!door) return Fail(door.error());
-      return TrafficTarget{server, *door};
+      auto doors = env.local->AppDoors(devices);
+      if (!doors) return Fail(doors.error());
+      return TrafficTarget{server, std::move(*doors)};
     }
     if (!remote_) {
       const auto& a = env.args;
@@ -179,16 +203,22 @@ class AppScenario final : public Scenario {
                              ? fmt::format("a device linked to {}, to your connector's {}", a.relay, a.server)
                              : fmt::format("a device and a connector linked to {} (connector port {})", a.relay,
                                            a.connector_relay));
+      std::vector<std::string> identities;  // device k: bundle dev-k (mod their count), or the one bundle
+      for (std::uint32_t k = 0; k < devices; ++k) {
+        identities.push_back(env.identity_bundles > 0
+                                 ? fmt::format("{}/dev-{}", a.identity, k % env.identity_bundles)
+                                 : a.identity);
+      }
       auto r = RemoteApp::Start({.connector_identity = a.connector_identity,
                                  .connector_relay = a.connector_relay,
-                                 .device_identity = env.identity_bundles > 0 ? a.identity + "/dev-0" : a.identity,
+                                 .device_identities = std::move(identities),
                                  .device_relay = a.relay,
                                  .allow = "127.0.0.1/32"},
                                 std::chrono::seconds(a.timeout));
       if (!r) return Fail(r.error());
       remote_ = std::move(*r);
     }
-    return TrafficTarget{server, remote_->door()};
+    return TrafficTarget{server, remote_->doors()};
   }
 
   bool latency_;

@@ -242,6 +242,7 @@ class Spread {
       sum.in_flight += w.progress.in_flight;
       sum.logins += w.progress.logins;
       sum.errors += w.progress.errors;
+      sum.login_p99_ns = std::max(sum.login_p99_ns, w.progress.login_p99_ns);
       if (sum.phase.empty()) sum.phase = w.progress.phase;
     }
     sum.phase = fmt::format("{} ({} workers)", sum.phase.empty() ? "starting" : sum.phase, w_.size());

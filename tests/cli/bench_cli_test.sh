@@ -68,6 +68,14 @@ for run in runs:
         need(lat["count"] == 0 or 0 < lat["min"] <= lat["max"], "min <= max")
 for name, s in r["summary"].items():
     need(s["min"] <= s["median"] <= s["max"], f"summary {name} min <= median <= max")
+# The percentiles the tool printed (out.txt, from the same run): p50 <= p90 <= p99 <= p99.9 <= max on every line.
+import re
+if any(run["latency"] is not None and run["latency"]["count"] > 0 for run in runs):
+    lines = [l for l in open("out.txt") if " p50 " in l and " max " in l]
+    need(lines, "the run printed its latency percentiles")
+    for line in lines:
+        ps = [float(x) for x in re.findall(r"(?:p50|p90|p99|p99\.9|max) ([0-9.]+) us", line)]
+        need(len(ps) == 5 and ps == sorted(ps), f"percentiles monotone: {line.strip()}")
 exec(extra)
 print("results ok")
 EOF
@@ -288,10 +296,16 @@ for run in runs:
     need(m["completed"] > 0 and m["errors"] == 0 and run["latency"]["count"] == m["completed"], f"{m}")
 need(r["ratios"]["completed"]["against"] == "direct-connect", "ratios against direct-connect")
 '
-    expect_rc 0 "$strait" bench bulk --streams 2 --seconds 1 --warmup 0 --reps 1 --baseline direct-connect \
-      --json bulk.json
+    # Bulk over 3 devices on each side (streams 0 and 3 through the first, 1 and 4 the second, 2 the third): every
+    # stream moved bytes, so every device's door carried its streams.
+    expect_rc 0 "$strait" bench bulk --streams 5 --devices 3 --seconds 1 --warmup 0 --reps 1 \
+      --baseline direct-connect --json bulk.json
+    expect_in err.txt "5 streams over 3 devices"
     check_results bulk.json bulk 2 '
-need(all(run["metrics"]["bytes_per_s"] > 0 for run in runs), "both sides moved bytes")
+need(r["params"]["devices"] == 3, "params: " + str(r["params"]))
+for run in runs:
+    m = run["metrics"]
+    need(m["bytes_per_s"] > 0 and m["min_stream_bytes"] > 0 and m["errors"] == 0, f"every stream moved bytes: {m}")
 '
     no_worker_left
     ;;
@@ -451,6 +465,9 @@ need(r["params"]["latency3_rate"] == 300 and r["params"]["parts"] == 3, "params:
     expect_rc 2 "$strait" bench reconnect --how sideways
     expect_rc 2 "$strait" bench logins --relay 127.0.0.1:1
     expect_in err.txt "--relay needs --identity"
+    expect_rc 2 "$strait" bench bulk --devices 3 --streams 2
+    expect_in err.txt "more devices than --streams 2"
+    expect_rc 2 "$strait" bench bulk --devices 17 --streams 20
     expect_rc 2 "$strait" bench logins --json same --html same
     expect_in err.txt "same file"
     expect_rc 2 "$strait" bench logins --baseline haproxy

@@ -54,11 +54,12 @@ inline constexpr double kMaxRequestRate = 10'000'000;           // requests a se
 inline constexpr double kMaxTrafficSeconds = 3600;              // warm-up, window and timeout, each
 
 // Where the streams go: `target` as the far side dials it (the echo or sink server: behind the connector for the
-// strait side, the server itself for direct). With `socks`, every stream is a SOCKS5 CONNECT through that door to
-// target.host:target.port (a literal or a name); without, a TCP connect to target (an IP literal).
+// strait side, the server itself for direct). With `doors` (SOCKS5 doors, a device each), stream i is a SOCKS5
+// CONNECT through doors[i % doors.size()] to target.host:target.port (a literal or a name); without, a TCP connect
+// to target (an IP literal).
 struct TrafficTarget {
   demo::HostPort target;
-  std::optional<demo::HostPort> socks;
+  std::vector<demo::HostPort> doors;
 };
 
 // Called on the run's thread with each timeline sample once its second is over (the last, possibly shorter one at
@@ -78,6 +79,8 @@ struct LatencyOptions {
   std::uint64_t late_after_ns = 1'000'000;  // open loop: a request sent this long after its intended time is late
   const std::atomic<bool>* stop = nullptr;  // set (from any thread, e.g. a signal handler) to end the run early
   OnTimelineSample on_sample;               // optional: each timeline sample when its second is over (progress)
+  // optional: the same, with the latency histogram so far (on the engine's thread, which records into it)
+  std::function<void(const TimelineSample&, const Histogram&)> on_progress;
 };
 
 struct LatencyResult {

@@ -194,7 +194,10 @@ Result<LatencyResult, std::string> LatencyRun::Run() {
   const std::uint64_t start = traffic::NowNs();
   win_start_ = start + traffic::SecondsToNs(o_.warmup_s);
   win_end_ = win_start_ + traffic::SecondsToNs(o_.seconds);
-  timeline_.emplace(win_start_, o_.seconds, o_.on_sample);
+  timeline_.emplace(win_start_, o_.seconds, [this](const TimelineSample& sample) {
+    if (o_.on_sample) o_.on_sample(sample);
+    if (o_.on_progress) o_.on_progress(sample, r_.histogram);
+  });
   const double stream_rate = o_.rate / static_cast<double>(o_.connections);
   alive_ = streams_.size();
   for (std::size_t i = 0; i < streams_.size(); ++i) {

@@ -29,7 +29,9 @@ std::uint64_t SecondsToNs(double s) { return s <= 0 ? 0 : static_cast<std::uint6
 Result<void, std::string> CheckCommon(const TrafficTarget& to, std::uint32_t streams, const char* streams_name,
                                       double warmup_s, double seconds, double timeout_s) {
   if (to.target.host.empty() || to.target.port == 0) return Fail(std::string("target: want HOST:PORT"));
-  if (to.socks && (to.socks->host.empty() || to.socks->port == 0)) return Fail(std::string("socks: want HOST:PORT"));
+  for (const demo::HostPort& door : to.doors) {
+    if (door.host.empty() || door.port == 0) return Fail(std::string("socks: want HOST:PORT"));
+  }
   if (streams < 1 || streams > kMaxTrafficStreams) {
     return Fail(fmt::format("{} {} is outside 1 .. {}", streams_name, streams, kMaxTrafficStreams));
   }
@@ -56,12 +58,12 @@ std::vector<int> OpenStreams(const TrafficTarget& to, std::uint32_t n, double ti
   std::vector<int> fds;
   fds.reserve(n);
   for (std::uint32_t i = 0; i < n && !Stopped(stop); ++i) {
-    auto c = to.socks ? demo::Connection::ViaSocks5(*to.socks, to.target.host, to.target.port, deadline)
-                      : demo::Connection::Dial(to.target, deadline);
+    const demo::HostPort* door = to.doors.empty() ? nullptr : &to.doors[i % to.doors.size()];
+    auto c = door != nullptr ? demo::Connection::ViaSocks5(*door, to.target.host, to.target.port, deadline)
+                             : demo::Connection::Dial(to.target, deadline);
     if (!c) {
       failed(fmt::format("stream {} to {}:{}{}: {}", i, to.target.host, to.target.port,
-                         to.socks ? fmt::format(" via SOCKS5 {}:{}", to.socks->host, to.socks->port) : "",
-                         c.error()));
+                         door != nullptr ? fmt::format(" via SOCKS5 {}:{}", door->host, door->port) : "", c.error()));
       continue;
     }
     // The Connection closes its fd; the engine keeps a duplicate, non-blocking (TCP_NODELAY carries over).

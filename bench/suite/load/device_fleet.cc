@@ -291,7 +291,8 @@ class Fleet final : public runtime::TimerHandler {
     next_sample_ns_ += kNsPerSecond;
     if (!final && o_.on_progress) {
       o_.on_progress({.t = t, .target = o_.devices, .up = up_, .in_flight = in_flight_, .logins = r_.logins,
-                      .errors = r_.errors, .phase = PhaseName(phase_, o_.mode)});
+                      .errors = r_.errors, .login_p99_ns = r_.login_ns.Percentile(0.99),
+                      .phase = PhaseName(phase_, o_.mode)});
     }
   }
 

@@ -453,7 +453,7 @@ TEST(RunLatency, GoesThroughTheSocksDoorToTheTarget) {
   EchoingSocksDoor door(2);
   LatencyOptions o;
   o.to.target = demo::HostPort{"echo.bench.invalid", 7007};
-  o.to.socks = door.address();
+  o.to.doors = {door.address()};
   o.connections = 2;
   o.rate = 500;
   o.warmup_s = 0;
@@ -466,6 +466,25 @@ TEST(RunLatency, GoesThroughTheSocksDoorToTheTarget) {
   EXPECT_GT(r->completed, 0u);
   ExpectConsistent(*r);
   EXPECT_EQ(door.requests(), (std::vector<std::string>{"echo.bench.invalid:7007", "echo.bench.invalid:7007"}));
+}
+
+// Streams spread over several doors (a device each) in turn: 5 streams over 2 doors are 3 and 2.
+TEST(RunLatency, StreamsTakeTheDoorsInTurn) {
+  EchoingSocksDoor first(3), second(2);
+  LatencyOptions o;
+  o.to.target = demo::HostPort{"echo.bench.invalid", 7007};
+  o.to.doors = {first.address(), second.address()};
+  o.connections = 5;
+  o.rate = 500;
+  o.warmup_s = 0;
+  o.seconds = 0.5;
+  o.timeout_s = 10;
+  auto r = RunLatency(o);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(r->errors, 0u) << r->first_error;
+  EXPECT_EQ(r->streams_up, 5u);
+  EXPECT_EQ(first.requests().size(), 3u);
+  EXPECT_EQ(second.requests().size(), 2u);
 }
 
 }  // namespace

@@ -43,7 +43,7 @@ TEST(WorkerProtocol, EveryEventRoundTrips) {
   ExpectRoundTrip(Event(WorkerEventKind::kDrop));
   WorkerEvent p = Event(WorkerEventKind::kProgress);
   p.progress = {.t = 3.5, .target = 15000, .up = 14000, .in_flight = 64, .logins = 14100, .errors = 2,
-                .phase = "logging in"};
+                .login_p99_ns = 41'000'000, .phase = "logging in"};
   ExpectRoundTrip(p);
   WorkerEvent r = Event(WorkerEventKind::kResult);
   r.result = SampleFleet(500, 2.75);
