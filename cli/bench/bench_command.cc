@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -19,6 +22,7 @@
 
 #include "bench/suite/compare.h"
 #include "bench/suite/html_report.h"
+#include "bench/suite/load/app_traffic.h"
 #include "bench/suite/load/udp_flood.h"
 #include "bench/suite/results.h"
 #include "cli/bench/device_credentials.h"
@@ -70,19 +74,33 @@ strait::bench::Host ThisHost() {
   return h;
 }
 
-// How many links a local relay can hold: it is one process, under the open-files limit it inherits from this one,
-// with one file per link and about 1,000 for its own use.
+// The soft open-files limit raised to the hard one (what root cannot raise further here: 20,000), at the start of
+// every bench command, so that the tool, its workers and the local relay it starts (which inherit it) can use it.
+void RaiseOpenFilesLimit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
+// How many links one process under the open-files limit can hold, with one file per link: the limit less what the
+// process needs for itself (1,000, or a quarter of a small limit). A local relay inherits the same limit.
 std::uint32_t LocalLinkCap() {
   rlimit r{};
   if (getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return kMaxDevices;
-  return static_cast<std::uint32_t>(std::clamp<rlim_t>(r.rlim_cur, 2'000, kMaxDevices + 1'000) - 1'000);
+  const rlim_t reserve = r.rlim_cur >= 4'000 ? 1'000 : r.rlim_cur / 4;
+  return static_cast<std::uint32_t>(std::min<rlim_t>(r.rlim_cur - reserve, kMaxDevices));
 }
+// The links this process or one of its workers holds at most: the fixed bounds, or less under a lower limit.
+std::uint32_t ProcessLinkCap() { return std::min(kMaxDevicesPerProcess, LocalLinkCap()); }
+std::uint32_t WorkerLinkCap() { return std::min(kMaxLinksPerWorker, LocalLinkCap()); }
 
 // Link scenarios: the worker processes a run uses (1: the fleet runs in this process).
 std::uint32_t Workers(const BenchArgs& a) {
   if (a.workers != 0) return a.workers;
-  if (a.scenario == "logins" || a.devices <= kMaxDevicesPerProcess) return 1;
-  return (a.devices + kMaxLinksPerWorker - 1) / kMaxLinksPerWorker;
+  if (a.scenario == "logins" || a.devices <= ProcessLinkCap()) return 1;
+  return (a.devices + WorkerLinkCap() - 1) / WorkerLinkCap();
 }
 
 Result<std::string, std::string> ReadFileBounded(const std::string& path) {
@@ -96,16 +114,36 @@ Result<std::string, std::string> ReadFileBounded(const std::string& path) {
   return text;
 }
 
+// Writes `text` to path.tmp, then renames it over `path`: a reader never sees half a file; a failure leaves no .tmp.
 Result<void, std::string> WriteFile(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
+  bool written = false;
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return Fail(fmt::format("{}: cannot write", tmp));
     out << text;
-    if (!out.flush()) return Fail(fmt::format("{}: write failed", tmp));
+    written = static_cast<bool>(out.flush());
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Fail(fmt::format("{}: rename failed", path));
+  if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    std::remove(tmp.c_str());
+    return Fail(fmt::format("{}: {}", path, written ? std::strerror(e) : "write failed"));
+  }
   return {};
+}
+
+// Where --json or --html will be written, checked before the run so that a bad path does not cost the run: its
+// directory exists and is writable, and the path is not a directory.
+std::string CheckOutputPath(const char* flag, const std::string& path) {
+  if (path.empty()) return "";
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return fmt::format("{} {}: is a directory", flag, path);
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  const std::string dir = parent.empty() ? "." : parent.string();
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return fmt::format("{} {}: cannot write in {}: {}", flag, path, dir, std::strerror(errno));
+  }
+  return "";
 }
 
 std::string FormatValue(double v, const std::string& unit) {
@@ -437,6 +475,7 @@ class BenchCommand final : public Command {
   bool Selected() const override { return cmd_->parsed(); }
 
   int Run() override {
+    RaiseOpenFilesLimit();
     if (compare_->parsed()) return Compare();
     if (worker_->parsed()) return bench::RunWorker(worker_args_);
     for (auto& [sub, args_ptr] : scenarios_) {
@@ -630,6 +669,13 @@ class BenchCommand final : public Command {
       }
     }
     if (!a.json_path.empty() && a.json_path == a.html_path) return "--json and --html name the same file";
+    if (auto e = CheckOutputPath("--json", a.json_path); !e.empty()) return e;
+    if (auto e = CheckOutputPath("--html", a.html_path); !e.empty()) return e;
+    if (a.scenario == "latency" && !a.closed &&
+        std::uint64_t{a.connections} * a.max_outstanding > strait::bench::kMaxOutstandingTotal) {
+      return fmt::format("--connections {} x --max-outstanding {}: more than {} requests in flight in all",
+                         a.connections, a.max_outstanding, strait::bench::kMaxOutstandingTotal);
+    }
     if (a.scenario == "bulk" && a.devices > a.streams) {
       return fmt::format("--devices {}: more devices than --streams {} (stream i goes through device i mod N)",
                          a.devices, a.streams);
@@ -638,18 +684,22 @@ class BenchCommand final : public Command {
     const bool holds = a.scenario != "logins";  // a storm holds at most --parallel links at once
     const std::uint32_t workers = Workers(a);
     if (workers > a.devices) return fmt::format("--workers {}: more workers than --devices {}", workers, a.devices);
+    if (a.scenario == "logins" && workers > a.parallel) {
+      return fmt::format("--workers {}: more workers than --parallel {} (each keeps a login in flight)", workers,
+                         a.parallel);
+    }
     if (holds && a.relay.empty() && a.devices > LocalLinkCap()) {
       return fmt::format("--devices {}: the local relay is one process under this machine's open-files limit and "
                          "holds one file per link: at most {} (point --relay at a relay on a larger host)",
                          a.devices, LocalLinkCap());
     }
-    if (holds && workers == 1 && a.devices > kMaxDevicesPerProcess) {
+    if (holds && workers == 1 && a.devices > ProcessLinkCap()) {
       return fmt::format("--devices {}: one process holds at most {} links; give --workers {} or more (or 0)",
-                         a.devices, kMaxDevicesPerProcess, (a.devices + kMaxLinksPerWorker - 1) / kMaxLinksPerWorker);
+                         a.devices, ProcessLinkCap(), (a.devices + WorkerLinkCap() - 1) / WorkerLinkCap());
     }
-    if (holds && workers > 1 && a.devices > std::uint64_t{workers} * kMaxLinksPerWorker) {
+    if (holds && workers > 1 && a.devices > std::uint64_t{workers} * WorkerLinkCap()) {
       return fmt::format("--devices {}: a worker holds at most {} links; give --workers {} or more (or 0)", a.devices,
-                         kMaxLinksPerWorker, (a.devices + kMaxLinksPerWorker - 1) / kMaxLinksPerWorker);
+                         WorkerLinkCap(), (a.devices + WorkerLinkCap() - 1) / WorkerLinkCap());
     }
     return "";
   }

@@ -468,6 +468,15 @@ need(r["params"]["latency3_rate"] == 300 and r["params"]["parts"] == 3, "params:
     expect_rc 2 "$strait" bench bulk --devices 3 --streams 2
     expect_in err.txt "more devices than --streams 2"
     expect_rc 2 "$strait" bench bulk --devices 17 --streams 20
+    expect_rc 2 "$strait" bench latency --connections 4096 --max-outstanding 2048
+    expect_in err.txt "more than 4194304 requests in flight in all"
+    expect_rc 2 "$strait" bench logins --workers 4 --parallel 2 --devices 100
+    expect_in err.txt "more workers than --parallel 2"
+    expect_rc 2 "$strait" bench idle --json /nonexistent-dir/x.json
+    expect_in err.txt "--json /nonexistent-dir/x.json: cannot write in /nonexistent-dir"
+    mkdir adir
+    expect_rc 2 "$strait" bench idle --html adir
+    expect_in err.txt "--html adir: is a directory"
     expect_rc 2 "$strait" bench logins --json same --html same
     expect_in err.txt "same file"
     expect_rc 2 "$strait" bench logins --baseline haproxy

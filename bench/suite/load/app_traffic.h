@@ -50,6 +50,7 @@ namespace strait::bench {
 inline constexpr std::uint32_t kMaxTrafficStreams = 4096;       // latency connections, bulk streams
 inline constexpr std::uint32_t kMaxRequestBytes = 65536;        // latency request size
 inline constexpr std::uint32_t kMaxOutstandingLimit = 1 << 20;  // max_outstanding per stream
+inline constexpr std::uint64_t kMaxOutstandingTotal = 1 << 22;  // connections x max_outstanding: 32 MiB of send times
 inline constexpr double kMaxRequestRate = 10'000'000;           // requests a second, in total
 inline constexpr double kMaxTrafficSeconds = 3600;              // warm-up, window and timeout, each
 

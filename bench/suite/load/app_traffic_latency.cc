@@ -292,6 +292,10 @@ Result<LatencyResult, std::string> RunLatency(const LatencyOptions& options) {
     if (options.max_outstanding < 1 || options.max_outstanding > kMaxOutstandingLimit) {
       return Fail(fmt::format("max_outstanding {} is outside 1 .. {}", options.max_outstanding, kMaxOutstandingLimit));
     }
+    if (std::uint64_t{options.connections} * options.max_outstanding > kMaxOutstandingTotal) {
+      return Fail(fmt::format("connections x max_outstanding {} is more than {}",
+                              std::uint64_t{options.connections} * options.max_outstanding, kMaxOutstandingTotal));
+    }
   }
   return LatencyRun(options).Run();
 }

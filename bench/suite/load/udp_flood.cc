@@ -27,15 +27,6 @@ constexpr int kRecvTimeoutMs = 100;           // the counter's wake-up, for Stop
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 Clock::duration Span(double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
 
-void PutHeader(unsigned char* p, std::uint32_t run, std::uint64_t seq) {
-  const std::uint32_t magic = htonl(kMagic), r = htonl(run);
-  const std::uint32_t hi = htonl(static_cast<std::uint32_t>(seq >> 32)), lo = htonl(static_cast<std::uint32_t>(seq));
-  std::memcpy(p, &magic, 4);
-  std::memcpy(p + 4, &r, 4);
-  std::memcpy(p + 8, &hi, 4);
-  std::memcpy(p + 12, &lo, 4);
-}
-
 std::uint32_t Get32(const unsigned char* p) {
   std::uint32_t v;
   std::memcpy(&v, p, 4);
@@ -43,6 +34,22 @@ std::uint32_t Get32(const unsigned char* p) {
 }
 
 }  // namespace
+
+void PutUdpHeader(unsigned char* p, std::uint32_t run_id, std::uint64_t seq, bool measured) {
+  if (measured) seq |= kMeasuredBit;
+  const std::uint32_t magic = htonl(kMagic), r = htonl(run_id);
+  const std::uint32_t hi = htonl(static_cast<std::uint32_t>(seq >> 32)), lo = htonl(static_cast<std::uint32_t>(seq));
+  std::memcpy(p, &magic, 4);
+  std::memcpy(p + 4, &r, 4);
+  std::memcpy(p + 8, &hi, 4);
+  std::memcpy(p + 12, &lo, 4);
+}
+
+DatagramKind ClassifyDatagram(std::span<const unsigned char> d, bool truncated, std::uint32_t run_id) {
+  if (truncated || d.size() < kUdpHeaderBytes || d.size() > kMaxUdpPayload) return DatagramKind::kForeign;
+  if (Get32(d.data()) != kMagic || Get32(d.data() + 4) != run_id) return DatagramKind::kForeign;
+  return (Get32(d.data() + 8) & 0x80000000u) != 0 ? DatagramKind::kMeasured : DatagramKind::kWarmup;
+}
 
 Result<UdpFloodResult, std::string> RunUdpFlood(const UdpFloodOptions& o) {
   if (o.size < kUdpHeaderBytes || o.size > kMaxUdpPayload) {
@@ -116,8 +123,7 @@ Result<UdpFloodResult, std::string> RunUdpFlood(const UdpFloodOptions& o) {
       }
     }
     for (unsigned i = 0; i < n; ++i) {
-      PutHeader(bufs.data() + static_cast<std::size_t>(i) * o.size, o.run_id,
-                (seq + i) | (measured ? kMeasuredBit : 0));
+      PutUdpHeader(bufs.data() + static_cast<std::size_t>(i) * o.size, o.run_id, seq + i, measured);
     }
     const int sent = sendmmsg(fd, msgs, n, 0);
     const std::uint64_t ok = sent > 0 ? static_cast<std::uint64_t>(sent) : 0;
@@ -193,15 +199,11 @@ void UdpCounter::Loop() {
     std::lock_guard lock(mu_);
     const std::uint32_t want = run_id_.load(std::memory_order_relaxed);
     for (int i = 0; i < n; ++i) {
-      const unsigned char* p = bufs.data() + static_cast<std::size_t>(i) * kSlot;
       const std::size_t len = msgs[i].msg_len;
-      const bool ours = len >= kUdpHeaderBytes && len <= kMaxUdpPayload &&
-                        (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) == 0 && Get32(p) == kMagic && Get32(p + 4) == want;
-      if (!ours) {
-        foreign_.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      if ((Get32(p + 8) & 0x80000000u) == 0) continue;  // warm-up
+      const auto kind = ClassifyDatagram({bufs.data() + static_cast<std::size_t>(i) * kSlot, len},
+                                         (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0, want);
+      if (kind == DatagramKind::kForeign) foreign_.fetch_add(1, std::memory_order_relaxed);
+      if (kind != DatagramKind::kMeasured) continue;  // foreign, or warm-up
       delivered_.fetch_add(1, std::memory_order_relaxed);
       delivered_bytes_.fetch_add(len, std::memory_order_relaxed);
     }

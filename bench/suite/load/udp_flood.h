@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +30,14 @@ namespace strait::bench {
 inline constexpr std::uint32_t kUdpHeaderBytes = 16;
 inline constexpr std::uint32_t kMaxUdpPayload = 1392;  // one packet at the IP tunnel's default MTU (1,420 - 28)
 inline constexpr double kMaxUdpRate = 10'000'000;      // datagrams a second
+
+// What the counter makes of one received datagram for run `run_id` (sans-I/O; fuzzed: fuzz/udp_datagram_fuzzer.cc):
+// kMeasured only for a whole datagram (not `truncated`, 16..kMaxUdpPayload bytes) with the magic, the run's id and
+// the measured bit; kWarmup for the same without the bit; anything else kForeign.
+enum class DatagramKind : std::uint8_t { kForeign, kWarmup, kMeasured };
+DatagramKind ClassifyDatagram(std::span<const unsigned char> datagram, bool truncated, std::uint32_t run_id);
+// The 16-byte header the sender writes: magic, run id, sequence number (its top bit: measured).
+void PutUdpHeader(unsigned char* p, std::uint32_t run_id, std::uint64_t seq, bool measured);
 
 struct UdpFloodOptions {
   demo::HostPort to;            // an IPv4 literal

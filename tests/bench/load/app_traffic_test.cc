@@ -302,6 +302,10 @@ TEST(RunLatency, RefusesBadOptions) {
   EXPECT_TRUE(bad([](LatencyOptions& o) { o.connections = 0; }));
   EXPECT_TRUE(bad([](LatencyOptions& o) { o.connections = kMaxTrafficStreams + 1; }));
   EXPECT_TRUE(bad([](LatencyOptions& o) { o.max_outstanding = 0; }));
+  EXPECT_TRUE(bad([](LatencyOptions& o) {  // 2^12 x 2^11 = 2^23 send times in flight: past the total bound
+    o.connections = 4096;
+    o.max_outstanding = 2048;
+  }));
   EXPECT_TRUE(bad([](LatencyOptions& o) { o.seconds = 0; }));
   EXPECT_TRUE(bad([](LatencyOptions& o) { o.warmup_s = -1; }));
   EXPECT_TRUE(bad([](LatencyOptions& o) { o.timeout_s = 0; }));

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstring>
+#include <span>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -82,6 +84,23 @@ TEST(UdpFlood, AnotherRunsAndForeignDatagramsAreNotDelivery) {
   }
   EXPECT_EQ((*c)->delivered(), 0u);
   EXPECT_GE((*c)->foreign(), stale->sent + 2);
+}
+
+TEST(UdpFlood, ClassifyDatagramKnowsOnlyWholeDatagramsOfItsRun) {
+  std::vector<unsigned char> d(64, 'x');
+  PutUdpHeader(d.data(), 7, 5, /*measured=*/true);
+  EXPECT_EQ(ClassifyDatagram(d, false, 7), DatagramKind::kMeasured);
+  EXPECT_EQ(ClassifyDatagram(d, true, 7), DatagramKind::kForeign);  // cut by the kernel
+  EXPECT_EQ(ClassifyDatagram(d, false, 8), DatagramKind::kForeign);  // another run's
+  EXPECT_EQ(ClassifyDatagram(std::span(d).first(kUdpHeaderBytes - 1), false, 7), DatagramKind::kForeign);
+  EXPECT_EQ(ClassifyDatagram(std::span(d).first(kUdpHeaderBytes), false, 7), DatagramKind::kMeasured);
+  PutUdpHeader(d.data(), 7, 5, /*measured=*/false);
+  EXPECT_EQ(ClassifyDatagram(d, false, 7), DatagramKind::kWarmup);
+  d[0] ^= 1;  // not the magic
+  EXPECT_EQ(ClassifyDatagram(d, false, 7), DatagramKind::kForeign);
+  std::vector<unsigned char> big(kMaxUdpPayload + 1, 'x');
+  PutUdpHeader(big.data(), 7, 5, true);
+  EXPECT_EQ(ClassifyDatagram(big, false, 7), DatagramKind::kForeign);
 }
 
 TEST(UdpFlood, StopFlagEndsTheRunEarly) {
