@@ -649,6 +649,14 @@ class BenchCommand final : public Command {
   static std::string Check(const BenchArgs& a) {
     if (!a.relay.empty() && a.identity.empty()) return "--relay needs --identity (a device bundle or a directory)";
     if (a.relay.empty() && !a.identity.empty()) return "--identity goes with --relay";
+    if (!a.relay.empty()) {
+      auto r = runtime::ResolveSocketAddress(a.relay);
+      if (!r) return fmt::format("--relay {}: {}", a.relay, r.error().reason);
+    }
+    for (const auto& [flag, value] :
+         {std::pair{"--server", &a.server}, std::pair{"--connector-relay", &a.connector_relay}}) {
+      if (!value->empty() && !demo::ParseHostPort(*value)) return fmt::format("{} {}: not HOST:PORT", flag, *value);
+    }
     if (a.how == "restart" && !a.relay.empty()) return "--how restart restarts the local relay: not with --relay";
     if (a.scenario == "latency" || a.scenario == "bulk" || a.scenario == "mixed") {
       const bool own_connector = !a.connector_identity.empty() || !a.connector_relay.empty();

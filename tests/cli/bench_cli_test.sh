@@ -468,6 +468,10 @@ need(r["params"]["latency3_rate"] == 300 and r["params"]["parts"] == 3, "params:
     expect_rc 2 "$strait" bench bulk --devices 3 --streams 2
     expect_in err.txt "more devices than --streams 2"
     expect_rc 2 "$strait" bench bulk --devices 17 --streams 20
+    expect_rc 2 "$strait" bench logins --relay nohost --identity .
+    expect_in err.txt "--relay nohost:"
+    expect_rc 2 "$strait" bench latency --relay 127.0.0.1:1 --identity . --server 127.0.0.1
+    expect_in err.txt "--server 127.0.0.1: not HOST:PORT"
     expect_rc 2 "$strait" bench latency --connections 4096 --max-outstanding 2048
     expect_in err.txt "more than 4194304 requests in flight in all"
     expect_rc 2 "$strait" bench logins --workers 4 --parallel 2 --devices 100
