@@ -95,7 +95,7 @@ void Runs(const BenchResult& r, std::string& out) {
   out += "</tr>\n";
   for (const Run& run : r.runs) {
     out += fmt::format("<tr><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
-                       run.rep, E(run.side), run.order, Number(run.seconds));
+                       run.rep, E(run.side) + (run.interrupted ? " (cut short)" : ""), run.order, Number(run.seconds));
     for (const std::string& m : metrics) {
       auto it = run.metrics.find(m);
       out += fmt::format("<td class=\"n\">{}</td>", it == run.metrics.end() ? "-" : Number(it->second));

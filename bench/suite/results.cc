@@ -121,7 +121,7 @@ std::map<std::string, MetricSummary> Summarize(const std::vector<Run>& runs, std
                                                const std::map<std::string, MetricSpec>& specs) {
   std::map<std::string, std::vector<double>> values;
   for (const Run& run : runs) {
-    if (run.side != side) continue;
+    if (run.side != side || run.interrupted) continue;
     for (const auto& [name, v] : run.metrics) values[name].push_back(v);
   }
   std::map<std::string, MetricSummary> out;
@@ -162,7 +162,7 @@ std::map<std::string, MetricSummary> SummarizeLatency(const std::vector<Run>& ru
   std::vector<Run> as_metrics;
   std::map<std::string, MetricSpec> specs;
   for (const Run& run : runs) {
-    if (run.side != side || !run.latency || run.latency->histogram.empty()) continue;
+    if (run.side != side || run.interrupted || !run.latency || run.latency->histogram.empty()) continue;
     const bool ns = run.latency->unit == "ns";
     Run r;
     r.side = run.side;
@@ -228,7 +228,7 @@ strait::Result<void, ResultsFailure> Validate(const BenchResult& r) {
   for (std::size_t i = 0; i < r.runs.size() && c.ok(); ++i) {
     CheckRun(r.runs[i], fmt::format("/runs/{}", i), &latency_unit, c);
     sides.insert(r.runs[i].side);
-    if (r.runs[i].side == kStraitSide) {
+    if (r.runs[i].side == kStraitSide && !r.runs[i].interrupted) {
       for (const auto& m : r.runs[i].metrics) strait_metrics.insert(m.first);
     }
   }
@@ -251,6 +251,10 @@ strait::Result<void, ResultsFailure> Validate(const BenchResult& r) {
               at + "/against", "must name a baseline side that has runs");
     c.NonNegative(ratio.median_ratio, at + "/median_ratio");
     c.NonNegative(ratio.spread, at + "/spread");
+  }
+  for (std::size_t i = 0; i < r.runs.size(); ++i) {
+    c.Require(!r.runs[i].interrupted || r.partial, fmt::format("/runs/{}/interrupted", i),
+              "an interrupted run needs \"partial\": true");
   }
   if (r.error) c.Text(*r.error, "/error", kMaxTextBytes);
   if (r.skipped) c.Text(*r.skipped, "/skipped", kMaxTextBytes);

@@ -105,6 +105,9 @@ struct Run {
   std::optional<Latency> latency;
   std::vector<TimelineSample> timeline;  // t strictly increasing
   std::optional<RelaySample> relay;
+  // Cut short by Ctrl-C: its figures are what ran until then. Summaries and ratios leave it out; the file says
+  // "partial".
+  bool interrupted = false;
   bool operator==(const Run&) const = default;
 };
 
@@ -154,7 +157,7 @@ double Median(std::vector<double> values);
 // the values differ.
 double RelativeSpread(double median, double min, double max);
 
-// One MetricSummary per metric that a run of `side` has, over those runs.
+// One MetricSummary per metric that a run of `side` has, over those runs (interrupted runs left out).
 std::map<std::string, MetricSummary> Summarize(const std::vector<Run>& runs, std::string_view side,
                                                const std::map<std::string, MetricSpec>& specs);
 // For each metric both `side` and `against` have, median(side) / median(against) and the spread. A metric whose

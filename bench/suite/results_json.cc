@@ -122,7 +122,8 @@ Out RunJson(const Run& run) {
              {"metrics", std::move(metrics)},
              {"latency", run.latency ? LatencyJson(*run.latency) : Out(nullptr)},
              {"timeline", TimelineJson(run.timeline)},
-             {"relay", std::move(relay)}};
+             {"relay", std::move(relay)},
+             {"interrupted", run.interrupted}};
 }
 
 // ---- reading ----
@@ -152,6 +153,8 @@ Run ReadRun(const Json& j, const std::string& at, JsonErrors& e) {
   run.side = o.String("side", kMaxNameBytes).value_or("");
   run.order = U32(o, "order").value_or(0);
   run.seconds = o.Number("seconds").value_or(0);
+  // Optional (files written before it existed have none): absent is false.
+  run.interrupted = o.Has("interrupted") && o.Bool("interrupted").value_or(false);
   ReadMap(o.Object("metrics"), at + "/metrics", kMaxMetrics, e,
           [&](const std::string& name, const Json& v, const std::string& p) {
             if (auto d = AsNumber(v, p, e)) run.metrics.emplace(name, *d);

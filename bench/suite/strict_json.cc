@@ -43,6 +43,10 @@ const Json* ObjectReader::Take(std::string_view name) {
   return &*it;
 }
 
+bool ObjectReader::Has(std::string_view name) const {
+  return errors_.ok() && obj_.is_object() && obj_.contains(std::string(name));
+}
+
 bool ObjectReader::TakeNull(std::string_view name) {
   if (!errors_.ok() || !obj_.is_object()) return false;
   auto it = obj_.find(std::string(name));

@@ -43,6 +43,8 @@ class ObjectReader {
   const Json* Array(std::string_view name, std::size_t max_items);
   // A nullable field: true if present and null (taken); false otherwise (then read it with a typed getter).
   bool TakeNull(std::string_view name);
+  // An optional field: whether it is present (then read it with a typed getter).
+  bool Has(std::string_view name) const;
 
   // Refuses the first key not taken.
   void Finish();

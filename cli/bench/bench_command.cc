@@ -289,7 +289,13 @@ class BenchRunner {
           r_.negotiated = {.tls = env.tls_version, .cipher = env.cipher, .workers = workers_,
                            .sources = static_cast<std::uint32_t>(std::max<std::size_t>(env.sources.size(), 1))};
         }
-        if (demo::Interrupted()) return "";  // a run cut short is not a repetition
+        if (demo::Interrupted()) {  // kept with what ran until then, marked, and left out of the summary
+          if (done && !run.metrics.empty()) {
+            run.interrupted = true;
+            r_.runs.push_back(std::move(run));
+          }
+          return "";
+        }
         if (!done) return sides.size() > 1 ? fmt::format("{}: {}", sides[k], done.error()) : done.error();
         progress_.Note(fmt::format("rep {}/{}{}: {}", rep, a_.reps,
                                    sides.size() > 1 ? fmt::format(" ({})", sides[k]) : "", OneLine(run)));

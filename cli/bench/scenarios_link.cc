@@ -148,10 +148,12 @@ class IdleScenario final : public Scenario {
     }
     FleetOptions o = BaseOptions(env, FleetMode::kHold, env.args.devices);
     o.hold = std::chrono::seconds(env.args.hold);
+    bool read = false;  // the hold ended with every link up (not stopped before): memory read
     o.on_hold_end = [&] {
       if (!probe) return;
       probe->After();
       if (auto s = strait::bench::HostSlabBytes(); s) slab_after = *s;
+      read = true;
     };
     auto r = RunChecked(env, o);
     if (!r) return Fail(r.error());
@@ -161,7 +163,7 @@ class IdleScenario final : public Scenario {
     run.metrics["sessions"] = held;
     run.metrics["logins_per_s"] = r->window_s > 0 ? static_cast<double>(held) / r->window_s : 0;
     run.latency = strait::bench::Latency{.unit = "ns", .histogram = r->login_ns};
-    if (!probe) return {};
+    if (!probe || !read) return {};  // remote, or stopped before the hold ended: no memory figure
     const double delta = static_cast<double>(probe->rss_after()) - static_cast<double>(probe->rss_before());
     run.metrics["rss_per_session"] = held > 0 ? delta / held : 0;
     if (slab_before && slab_after && held > 0) {

@@ -67,6 +67,32 @@ TEST(BenchResults, TheSummaryIsTheStraitSideAndTheMedianOfAnEvenCountIsTheMeanOf
   EXPECT_EQ(r.summary.size(), 3u);  // the strait side's metrics
 }
 
+// A repetition cut short by Ctrl-C is kept in a partial file, marked, and left out of the summary; files written
+// before the mark existed still read (absent is false).
+TEST(BenchResults, AnInterruptedRunIsKeptButNotSummarised) {
+  BenchResult r = SampleResult();
+  strait::bench::Run cut = r.runs[0];
+  cut.rep = 3;
+  cut.metrics["logins_per_s"] = 1;  // what ran before the signal
+  cut.interrupted = true;
+  r.runs.push_back(cut);
+  r.summary = Summarize(r.runs, kStraitSide, {{"logins_per_s", {"1/s", Better::kHigher}}});
+  EXPECT_EQ(r.summary.at("logins_per_s").min, 2050.0);  // not 1
+  EXPECT_EQ(SummarizeLatency(r.runs, kStraitSide), SummarizeLatency(SampleResult().runs, kStraitSide));
+  EXPECT_FALSE(ToJson(r).ok());  // an interrupted run in a file that is not partial
+  r.partial = true;
+  const auto text = ToJson(r);
+  ASSERT_TRUE(text.ok()) << text.error().reason;
+  const auto back = FromJson(*text);
+  ASSERT_TRUE(back.ok()) << back.error().reason;
+  EXPECT_EQ(*back, r);
+  json old = json::parse(SampleJson());
+  for (json& run : old["runs"]) run.erase("interrupted");
+  const auto read = FromJson(old.dump());
+  ASSERT_TRUE(read.ok()) << read.error().reason;
+  EXPECT_EQ(*read, SampleResult());
+}
+
 TEST(BenchResults, RatiosAreMedianOverMedianWithTheLargerSpread) {
   const BenchResult r = SampleResult();
   ASSERT_EQ(r.ratios.count("logins_per_s"), 1u);
