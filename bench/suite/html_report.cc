@@ -205,10 +205,13 @@ void MemoryPlot(const BenchResult& r, std::string& out) {
     auto sessions = run.metrics.find("sessions");
     if (!run.relay || sessions == run.metrics.end()) continue;
     constexpr double kMiB = 1024.0 * 1024.0;
-    spec.series.push_back(PlotSeries{
-        .label = fmt::format("rep {} {}", run.rep, run.side),
-        .points = {{0.0, static_cast<double>(run.relay->rss_before) / kMiB},
-                   {sessions->second, static_cast<double>(run.relay->rss_after) / kMiB}}});
+    PlotSeries s{.label = fmt::format("rep {} {}", run.rep, run.side),
+                 .points = {{0.0, static_cast<double>(run.relay->rss_before) / kMiB}}};
+    for (const auto& [up, rss] : run.relay->rss_by_sessions) {  // sampled while the links came up
+      s.points.emplace_back(static_cast<double>(up), static_cast<double>(rss) / kMiB);
+    }
+    s.points.emplace_back(sessions->second, static_cast<double>(run.relay->rss_after) / kMiB);
+    spec.series.push_back(std::move(s));
   }
   Plot(out, "Memory against sessions", spec, "No run recorded both sessions and the relay's memory.");
 }

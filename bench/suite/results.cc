@@ -91,6 +91,8 @@ void CheckRun(const Run& run, const std::string& at, std::optional<std::string>*
   }
   if (run.relay) {
     c.NonNegative(run.relay->cpu_s, at + "/relay/cpu_s");
+    c.Require(run.relay->rss_by_sessions.size() <= kMaxTimelineSamples, at + "/relay/rss_by_sessions",
+              fmt::format("at most {} points", kMaxTimelineSamples));
     c.Require(run.relay->metrics_delta.size() <= kMaxRelayCounters, at + "/relay/metrics_delta",
               fmt::format("at most {} counters", kMaxRelayCounters));
     for (const auto& [name, value] : run.relay->metrics_delta) {

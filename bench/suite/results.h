@@ -87,6 +87,9 @@ struct RelaySample {
   std::uint64_t rss_after = 0;
   double cpu_s = 0;
   std::map<std::string, std::uint64_t> metrics_delta;
+  // idle: (links up, relay RSS bytes) about once a second while the links came up, at most kMaxTimelineSamples;
+  // the memory-against-sessions plot. Optional in the reader (files written before it existed lack it).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> rss_by_sessions;
   bool operator==(const RelaySample&) const = default;
 };
 

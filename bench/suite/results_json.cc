@@ -113,7 +113,8 @@ Out RunJson(const Run& run) {
     relay = Out{{"rss_before", run.relay->rss_before},
                 {"rss_after", run.relay->rss_after},
                 {"cpu_s", run.relay->cpu_s},
-                {"metrics_delta", std::move(delta)}};
+                {"metrics_delta", std::move(delta)},
+                {"rss_by_sessions", run.relay->rss_by_sessions}};
   }
   return Out{{"rep", run.rep},
              {"side", run.side},
@@ -174,6 +175,21 @@ Run ReadRun(const Json& j, const std::string& at, JsonErrors& e) {
               [&](const std::string& name, const Json& v, const std::string& p) {
                 if (auto n = AsUnsigned(v, p, kMaxU64, e)) relay.metrics_delta.emplace(name, *n);
               });
+      if (ro.Has("rss_by_sessions")) {
+        if (const Json* pts = ro.Array("rss_by_sessions", kMaxTimelineSamples)) {
+          for (std::size_t i = 0; i < pts->size() && e.ok(); ++i) {
+            const Json& pt = (*pts)[i];
+            const std::string p = fmt::format("{}/relay/rss_by_sessions/{}", at, i);
+            if (!pt.is_array() || pt.size() != 2) {
+              e.Add(p, "expected [sessions, rss bytes]");
+              break;
+            }
+            const auto sessions = AsUnsigned(pt[0], p + "/0", kMaxU64, e);
+            const auto rss = AsUnsigned(pt[1], p + "/1", kMaxU64, e);
+            if (sessions && rss) relay.rss_by_sessions.emplace_back(*sessions, *rss);
+          }
+        }
+      }
       ro.Finish();
       run.relay = std::move(relay);
     }

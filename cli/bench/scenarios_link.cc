@@ -148,6 +148,15 @@ class IdleScenario final : public Scenario {
     }
     FleetOptions o = BaseOptions(env, FleetMode::kHold, env.args.devices);
     o.hold = std::chrono::seconds(env.args.hold);
+    // The relay's RSS against the links up, once a second while they come up (the progress callback's thread).
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> rss_by_sessions;
+    if (probe) {
+      o.on_progress = [&, line = o.on_progress](const FleetProgress& p) {
+        line(p);
+        if (rss_by_sessions.size() >= strait::bench::kMaxTimelineSamples || p.phase.starts_with("holding")) return;
+        if (auto s = strait::bench::Sample(env.local->relay_pid()); s) rss_by_sessions.emplace_back(p.up, s->rss_bytes);
+      };
+    }
     bool read = false;  // the hold ended with every link up (not stopped before): memory read
     o.on_hold_end = [&] {
       if (!probe) return;
@@ -171,6 +180,7 @@ class IdleScenario final : public Scenario {
           (static_cast<double>(*slab_after) - static_cast<double>(*slab_before)) / held;
     }
     run.relay = probe->Finish();
+    run.relay->rss_by_sessions = std::move(rss_by_sessions);
     return {};
   }
 };

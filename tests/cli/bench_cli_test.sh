@@ -98,6 +98,14 @@ for run in runs:
 need(r["target"]["kind"] == "local", "local target")
 '
     grep -q "<svg" idle.html || fail "no plot in idle.html"
+    # Long enough to come up over a few seconds: the relay's RSS sampled against the links up on the way.
+    expect_rc 0 "$strait" bench idle --devices 3000 --hold 0 --reps 1 --json ramp.json
+    check_results ramp.json idle 1 '
+pts = runs[0]["relay"]["rss_by_sessions"]
+need(len(pts) >= 1, f"RSS sampled while the links came up: {pts}")
+need(all(0 <= s <= 3000 and rss > 0 for s, rss in pts), f"plausible points: {pts}")
+need([s for s, _ in pts] == sorted(s for s, _ in pts), f"sessions only grow: {pts}")
+'
     ;;
   logins)
     expect_rc 0 "$strait" bench logins --devices 400 --parallel 32 --reps 2 --json logins.json

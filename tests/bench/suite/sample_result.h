@@ -30,7 +30,8 @@ inline Run SampleRun(std::uint32_t rep, std::string side, std::uint32_t order, d
   run.relay = RelaySample{.rss_before = 10'000'000,
                           .rss_after = 12'500'000,
                           .cpu_s = 3.25,
-                          .metrics_delta = {{"strait_relay_logins_refused_total", 0}}};
+                          .metrics_delta = {{"strait_relay_logins_refused_total", 0}},
+                          .rss_by_sessions = {}};
   return run;
 }
 
