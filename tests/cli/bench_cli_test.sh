@@ -195,7 +195,7 @@ print("partial ok")' || fail "partial results"
       --threads 1 >relay.out 2>relay.err &
     relay_pid=$!
     trap 'kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; rm -rf "$work"' EXIT
-    for _ in $(seq 1 100); do grep -q "relay ready device=" relay.out && break; sleep 0.1; done
+    for _ in $(seq 1 600); do grep -q "relay ready device=" relay.out && break; sleep 0.1; done
     device_port=$(sed -n 's/.* device=\([0-9.:]*\) .*/\1/p' relay.out)
     [ -n "$device_port" ] || { cat relay.out relay.err; fail "the relay did not start"; }
     for w in 1 2; do
@@ -278,7 +278,7 @@ while True:
       >conn.out 2>conn.err &
     conn_pid=$!
     trap 'kill $relay_pid $sink_pid $conn_pid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-    for _ in $(seq 1 100); do grep -q "connector link up" conn.out && [ -s sink.out ] && break; sleep 0.1; done
+    for _ in $(seq 1 600); do grep -q "connector link up" conn.out && [ -s sink.out ] && break; sleep 0.1; done
     grep -q "connector link up" conn.out || { cat conn.out conn.err; fail "the operator connector is not up"; }
     expect_rc 0 "$strait" bench bulk --relay "$device_port" --identity IDS --server "127.0.0.1:$(cat sink.out)" \
       --seconds 1 --warmup 0 --streams 2 --reps 1 --json bulk.json
