@@ -60,6 +60,7 @@ class MixedScenario final : public Scenario {
     }
     return out;
   }
+
   Result<void, std::string> RunOnce(BenchEnv& env, Run& run) override {
     std::vector<std::vector<link::LinkConfig>> slices = RemoteSlices(env);
     std::optional<RelayProbe> probe;  // the local relay under all the parts: its CPU, memory and counters
