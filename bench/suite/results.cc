@@ -143,8 +143,11 @@ std::map<std::string, MetricSummary> Summarize(const std::vector<Run>& runs, std
 
 std::map<std::string, Ratio> ComputeRatios(const std::vector<Run>& runs, std::string_view side,
                                            std::string_view against) {
-  const auto ours = Summarize(runs, side, {});
-  const auto theirs = Summarize(runs, against, {});
+  return RatiosOf(Summarize(runs, side, {}), Summarize(runs, against, {}), against);
+}
+
+std::map<std::string, Ratio> RatiosOf(const std::map<std::string, MetricSummary>& ours,
+                                      const std::map<std::string, MetricSummary>& theirs, std::string_view against) {
   std::map<std::string, Ratio> out;
   for (const auto& [name, a] : ours) {
     auto it = theirs.find(name);

@@ -173,6 +173,10 @@ std::map<std::string, Ratio> ComputeRatios(const std::vector<Run>& runs, std::st
 // histogram's unit), lower better. Computed from the histograms, never stored (compare and the ratios use them).
 std::map<std::string, MetricSummary> SummarizeLatency(const std::vector<Run>& runs, std::string_view side);
 
+// The same for two summaries already made (ComputeRatios, and the latency percentiles of SummarizeLatency).
+std::map<std::string, Ratio> RatiosOf(const std::map<std::string, MetricSummary>& ours,
+                                      const std::map<std::string, MetricSummary>& theirs, std::string_view against);
+
 // The latency histograms of `side`'s runs merged (repetitions); nullopt when none has one. All must share a unit.
 std::optional<Latency> MergedLatency(const std::vector<Run>& runs, std::string_view side);
 

@@ -391,16 +391,10 @@ class BenchRunner {
                  static_cast<double>(h.max()) / 1e3, h.count());
     }
     if (!a_.baseline.empty()) {  // the percentiles' ratios, per run from the histograms, like the metrics'
-      const auto ours = strait::bench::SummarizeLatency(r_.runs, strait::bench::kStraitSide);
-      const auto theirs = strait::bench::SummarizeLatency(r_.runs, a_.baseline);
-      for (const auto& [name, s] : ours) {
-        const auto it = theirs.find(name);
-        if (it == theirs.end() || it->second.median == 0) continue;
-        const double spread = std::max(strait::bench::RelativeSpread(s.median, s.min, s.max),
-                                       strait::bench::RelativeSpread(it->second.median, it->second.min,
-                                                                     it->second.max));
-        fmt::print("  {:<28} {:.2f}x {} (spread {:.0f}%)\n", name, s.median / it->second.median, a_.baseline,
-                   spread * 100);
+      const auto ratios = strait::bench::RatiosOf(strait::bench::SummarizeLatency(r_.runs, strait::bench::kStraitSide),
+                                                  strait::bench::SummarizeLatency(r_.runs, a_.baseline), a_.baseline);
+      for (const auto& [name, q] : ratios) {
+        fmt::print("  {:<28} {:.2f}x {} (spread {:.0f}%)\n", name, q.median_ratio, q.against, q.spread * 100);
       }
     }
     PrintRelayTrouble();
